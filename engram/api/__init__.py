@@ -1,0 +1,1 @@
+"""The HTTP skin: FastAPI routers speaking Letta's v1 wire format."""

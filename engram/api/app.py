@@ -1,0 +1,60 @@
+"""The FastAPI application: routers, error mapping, API-key check, runtime lifecycle."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from engram import __version__
+from engram.api.errors import install_error_handlers
+from engram.api.routes import agents, catalog, memory, messages
+from engram.config import Settings
+from engram.runtime.engine import Engram
+
+OPEN_PATHS = {"/v1/health", "/v1/health/"}
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    engram = Engram(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await engram.start()
+        try:
+            yield
+        finally:
+            await engram.close()
+
+    app = FastAPI(title="Engram", version=__version__, lifespan=lifespan)
+    app.state.engram = engram
+    install_error_handlers(app)
+    if settings.api_keys:
+        _require_api_key(app, settings.api_keys)
+    for module in (catalog, agents, memory, messages):
+        app.include_router(module.router)
+    return app
+
+
+def _require_api_key(app: FastAPI, keys: list[str]) -> None:
+    encoded = [key.encode() for key in keys]
+
+    @app.middleware("http")
+    async def check_key(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        if request.url.path in OPEN_PATHS:
+            return await call_next(request)
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        given = token.strip().encode()
+        if scheme.lower() == "bearer" and any(hmac.compare_digest(given, k) for k in encoded):
+            return await call_next(request)
+        return JSONResponse(
+            {"detail": "missing or wrong API key: send 'Authorization: Bearer <key>'"},
+            status_code=401,
+        )

@@ -1,0 +1,114 @@
+"""/v1/agents: create, list, retrieve, modify, delete."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query
+
+from engram.api import serialize
+from engram.api.deps import Limit, Runtime
+from engram.api.schemas import CreateAgent, UpdateAgent
+from engram.runtime import agents as agent_ops
+from engram.store import agents as agent_store
+
+router = APIRouter(prefix="/v1/agents", tags=["agents"])
+
+
+def _spec(body: CreateAgent) -> agent_ops.AgentSpec:
+    return agent_ops.AgentSpec(
+        name=body.name,
+        system=body.system,
+        agent_type=body.agent_type,
+        description=body.description,
+        metadata=body.metadata,
+        tags=body.tags or [],
+        memory_blocks=[agent_ops.BlockSpec(**b.model_dump()) for b in body.memory_blocks or []],
+        block_ids=body.block_ids or [],
+        tools=body.tools or [],
+        tool_ids=body.tool_ids or [],
+        include_base_tools=body.include_base_tools,
+        model=body.model,
+        llm_config=body.llm_config.model_dump() if body.llm_config else None,
+        embedding=body.embedding,
+        embedding_config=body.embedding_config.model_dump() if body.embedding_config else None,
+        context_window_limit=body.context_window_limit,
+        tool_rules=body.tool_rules,
+    )
+
+
+@router.post("/")
+async def create_agent(body: CreateAgent, rt: Runtime) -> dict[str, Any]:
+    return serialize.agent(await agent_ops.create_agent(rt, _spec(body)))
+
+
+@router.get("/")
+async def list_agents(
+    rt: Runtime,
+    name: str | None = None,
+    tags: list[str] | None = Query(default=None),
+    match_all_tags: bool = False,
+    query_text: str | None = None,
+    before: str | None = None,
+    after: str | None = None,
+    limit: Limit = 50,
+    order: Literal["asc", "desc"] = "desc",
+    order_by: Literal["created_at", "updated_at", "last_run_completion"] = "created_at",
+    ascending: bool | None = None,
+) -> list[dict[str, Any]]:
+    descending = order == "desc" if ascending is None else not ascending
+    async with rt.db.read() as session:
+        rows = await agent_store.list_agents(
+            session,
+            name=name,
+            tags=tags,
+            match_all_tags=match_all_tags,
+            query_text=query_text,
+            before=before,
+            after=after,
+            limit=limit,
+            descending=descending,
+            order_by_updated=order_by == "updated_at",
+        )
+        return [serialize.agent(await agent_ops.bundle(session, row.id)) for row in rows]
+
+
+@router.get("/count")
+async def count_agents(
+    rt: Runtime,
+    name: str | None = None,
+    tags: list[str] | None = Query(default=None),
+    match_all_tags: bool = False,
+    query_text: str | None = None,
+) -> int:
+    async with rt.db.read() as session:
+        rows = await agent_store.list_agents(
+            session,
+            name=name,
+            tags=tags,
+            match_all_tags=match_all_tags,
+            query_text=query_text,
+            before=None,
+            after=None,
+            limit=None,
+            descending=False,
+        )
+        return len(rows)
+
+
+@router.get("/{agent_id}")
+async def retrieve_agent(agent_id: str, rt: Runtime) -> dict[str, Any]:
+    async with rt.db.read() as session:
+        return serialize.agent(await agent_ops.bundle(session, agent_id))
+
+
+@router.patch("/{agent_id}")
+async def modify_agent(agent_id: str, body: UpdateAgent, rt: Runtime) -> dict[str, Any]:
+    changes = body.model_dump(exclude_unset=True)
+    return serialize.agent(await agent_ops.update_agent(rt, agent_id, changes))
+
+
+@router.delete("/{agent_id}")
+async def delete_agent(agent_id: str, rt: Runtime) -> dict[str, str]:
+    await agent_ops.delete_agent(rt, agent_id)
+    return {"message": f"agent '{agent_id}' deleted"}

@@ -1,0 +1,199 @@
+"""Core memory blocks (per agent and shared) and archival memory."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query
+
+from engram.api import serialize
+from engram.api.deps import Limit, Runtime
+from engram.api.schemas import BlockUpdate, CreateBlock, CreatePassage
+from engram.errors import InvalidInput
+from engram.runtime import agents as agent_ops
+from engram.runtime import memory_ops
+from engram.store import agents, blocks, passages
+from engram.store.tables import as_utc
+
+router = APIRouter(tags=["memory"])
+
+
+@router.get("/v1/agents/{agent_id}/core-memory/blocks")
+async def list_agent_blocks(agent_id: str, rt: Runtime) -> list[dict[str, Any]]:
+    async with rt.db.read() as session:
+        await agents.get(session, agent_id)
+        return [serialize.block(b) for b in await blocks.for_agent(session, agent_id)]
+
+
+@router.get("/v1/agents/{agent_id}/core-memory/blocks/{label}")
+async def retrieve_agent_block(agent_id: str, label: str, rt: Runtime) -> dict[str, Any]:
+    async with rt.db.read() as session:
+        await agents.get(session, agent_id)
+        return serialize.block(await blocks.by_label(session, agent_id, label))
+
+
+@router.patch("/v1/agents/{agent_id}/core-memory/blocks/attach/{block_id}")
+async def attach_block(agent_id: str, block_id: str, rt: Runtime) -> dict[str, Any]:
+    async with rt.db.write() as session:
+        await agents.get(session, agent_id)
+        await blocks.attach(session, agent_id, await blocks.get(session, block_id))
+        await session.flush()
+        return serialize.agent(await agent_ops.bundle(session, agent_id))
+
+
+@router.patch("/v1/agents/{agent_id}/core-memory/blocks/detach/{block_id}")
+async def detach_block(agent_id: str, block_id: str, rt: Runtime) -> dict[str, Any]:
+    async with rt.db.write() as session:
+        await agents.get(session, agent_id)
+        await blocks.get(session, block_id)
+        await blocks.detach(session, agent_id, block_id)
+        return serialize.agent(await agent_ops.bundle(session, agent_id))
+
+
+@router.patch("/v1/agents/{agent_id}/core-memory/blocks/{label}")
+async def modify_agent_block(
+    agent_id: str, label: str, body: BlockUpdate, rt: Runtime
+) -> dict[str, Any]:
+    changes = body.model_dump(exclude_unset=True)
+    return serialize.block(await memory_ops.modify_agent_block(rt, agent_id, label, changes))
+
+
+@router.post("/v1/blocks/")
+async def create_block(body: CreateBlock, rt: Runtime) -> dict[str, Any]:
+    row = blocks.new_block(**body.model_dump())
+    async with rt.db.write() as session:
+        session.add(row)
+    return serialize.block(row)
+
+
+@router.get("/v1/blocks/")
+async def list_blocks(
+    rt: Runtime,
+    label: str | None = None,
+    before: str | None = None,
+    after: str | None = None,
+    limit: Limit = 50,
+    order: Literal["asc", "desc"] = "asc",
+) -> list[dict[str, Any]]:
+    async with rt.db.read() as session:
+        rows = await blocks.list_blocks(
+            session,
+            label=label,
+            before=before,
+            after=after,
+            limit=limit,
+            descending=order == "desc",
+        )
+        return [serialize.block(b) for b in rows]
+
+
+@router.get("/v1/blocks/{block_id}")
+async def retrieve_block(block_id: str, rt: Runtime) -> dict[str, Any]:
+    async with rt.db.read() as session:
+        return serialize.block(await blocks.get(session, block_id))
+
+
+@router.patch("/v1/blocks/{block_id}")
+async def modify_block(block_id: str, body: BlockUpdate, rt: Runtime) -> dict[str, Any]:
+    changes = body.model_dump(exclude_unset=True)
+    return serialize.block(await memory_ops.modify_block(rt, block_id, changes))
+
+
+@router.delete("/v1/blocks/{block_id}")
+async def delete_block(block_id: str, rt: Runtime) -> dict[str, str]:
+    async with rt.db.write() as session:
+        await session.delete(await blocks.get(session, block_id))
+    return {"message": f"block '{block_id}' deleted"}
+
+
+@router.get("/v1/blocks/{block_id}/agents")
+async def list_block_agents(block_id: str, rt: Runtime) -> list[dict[str, Any]]:
+    async with rt.db.read() as session:
+        await blocks.get(session, block_id)
+        return [
+            serialize.agent(await agent_ops.bundle(session, agent_id))
+            for agent_id in await blocks.agent_ids_of(session, block_id)
+        ]
+
+
+@router.get("/v1/agents/{agent_id}/archival-memory")
+async def list_passages(
+    agent_id: str,
+    rt: Runtime,
+    after: str | None = None,
+    before: str | None = None,
+    limit: Limit = 100,
+    search: str | None = None,
+    ascending: bool = True,
+) -> list[dict[str, Any]]:
+    async with rt.db.read() as session:
+        agent = await agents.get(session, agent_id)
+        rows = await passages.list_passages(
+            session,
+            agent_id,
+            before=before,
+            after=after,
+            limit=limit,
+            ascending=ascending,
+            search=search,
+        )
+        return [serialize.passage(row, agent.embedding_config) for row in rows]
+
+
+@router.post("/v1/agents/{agent_id}/archival-memory")
+async def create_passage(agent_id: str, body: CreatePassage, rt: Runtime) -> list[dict[str, Any]]:
+    row = await memory_ops.insert_passage(rt, agent_id, body.text, body.tags, body.created_at)
+    async with rt.db.read() as session:
+        agent = await agents.get(session, agent_id)
+    return [serialize.passage(row, agent.embedding_config)]
+
+
+def _when(field: str, value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidInput(field, f"not an ISO 8601 date or time: '{value}'") from exc
+
+
+@router.get("/v1/agents/{agent_id}/archival-memory/search")
+async def search_passages(
+    agent_id: str,
+    rt: Runtime,
+    query: str = Query(min_length=1),
+    tags: list[str] | None = Query(default=None),
+    tag_match_mode: Literal["any", "all"] = "any",
+    top_k: int | None = Query(default=None, ge=1, le=1000),
+    start_datetime: str | None = None,
+    end_datetime: str | None = None,
+) -> dict[str, Any]:
+    _, hits = await memory_ops.search_passages(
+        rt,
+        agent_id,
+        query,
+        tags=tags,
+        match_all=tag_match_mode == "all",
+        top_k=top_k or 10,
+        start=_when("start_datetime", start_datetime),
+        end=_when("end_datetime", end_datetime),
+    )
+    results = [
+        {
+            "id": hit.passage.id,
+            "timestamp": as_utc(hit.passage.created_at).isoformat(),
+            "content": hit.passage.text,
+            "tags": hit.passage.tags or [],
+        }
+        for hit in hits
+    ]
+    return {"results": results, "count": len(results)}
+
+
+@router.delete("/v1/agents/{agent_id}/archival-memory/{memory_id}")
+async def delete_passage(agent_id: str, memory_id: str, rt: Runtime) -> dict[str, str]:
+    async with rt.db.write() as session:
+        await agents.get(session, agent_id)
+        await passages.delete_one(session, agent_id, memory_id)
+    return {"message": f"passage '{memory_id}' deleted"}

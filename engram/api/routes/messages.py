@@ -1,0 +1,105 @@
+"""Talking to an agent, reading its history, and looking into its context window."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter
+
+from engram.api import serialize
+from engram.api.deps import Limit, Runtime
+from engram.api.schemas import ResetMessages, SendMessages
+from engram.errors import InvalidInput
+from engram.runtime import agents as agent_ops
+from engram.runtime import inspect_context
+from engram.runtime.step import InputMessage, create_run, fold_window, run_turn
+from engram.runtime.views import letta_messages
+from engram.store import agents, messages
+
+router = APIRouter(prefix="/v1/agents/{agent_id}", tags=["messages"])
+
+
+def _inputs(body: SendMessages) -> list[InputMessage]:
+    if body.messages:
+        return [
+            InputMessage(role=m.role, text=m.text(), name=m.name, otid=m.otid)
+            for m in body.messages
+        ]
+    if body.input:
+        return [InputMessage(role="user", text=body.input)]
+    raise InvalidInput("messages", "send at least one message (or an 'input' string)")
+
+
+@router.post("/messages")
+async def send_message(agent_id: str, body: SendMessages, rt: Runtime) -> dict[str, Any]:
+    inputs = _inputs(body)
+    async with rt.db.read() as session:
+        await agents.get(session, agent_id)
+    run_id = await create_run(rt, agent_id)
+    result = await run_turn(rt, agent_id, inputs, run_id=run_id, max_steps=body.max_steps)
+    return {
+        "messages": result.messages,
+        "stop_reason": {"message_type": "stop_reason", "stop_reason": result.stop_reason},
+        "usage": result.usage(),
+        "logprobs": None,
+        "turns": None,
+    }
+
+
+@router.get("/messages")
+async def list_messages(
+    agent_id: str,
+    rt: Runtime,
+    before: str | None = None,
+    after: str | None = None,
+    limit: Limit = 100,
+    order: Literal["asc", "desc"] = "desc",
+) -> list[dict[str, Any]]:
+    async with rt.db.read() as session:
+        await agents.get(session, agent_id)
+        rows = await messages.list_messages(
+            session,
+            agent_id,
+            before=before,
+            after=after,
+            limit=limit,
+            descending=order == "desc",
+        )
+    views = [view for row in rows for view in letta_messages(row)]
+    return views
+
+
+@router.patch("/reset-messages")
+async def reset_messages(
+    agent_id: str, rt: Runtime, body: ResetMessages | None = None
+) -> dict[str, Any]:
+    """Empty the window (history stays in recall) and drop the running summary."""
+    async with rt.db.write() as session:
+        agent = await agents.get(session, agent_id)
+        agent.window_start_seq = await messages.last_seq(session, agent_id)
+        agent.summary = ""
+        agent.summary_tokens = 0
+        await session.flush()
+        return serialize.agent(await agent_ops.bundle(session, agent_id))
+
+
+@router.post("/summarize")
+async def summarize(agent_id: str, rt: Runtime) -> dict[str, Any]:
+    async with rt.db.read() as session:
+        agent = await agents.get(session, agent_id)
+        before = len(await messages.in_context(session, agent))
+    async with rt.agent_lock(agent_id):
+        fold = await fold_window(rt, agent_id, force=True)
+    async with rt.db.read() as session:
+        agent = await agents.get(session, agent_id)
+        after = len(await messages.in_context(session, agent))
+    return {
+        "summary": fold.summary if fold else agent.summary,
+        "num_messages_before": before,
+        "num_messages_after": after,
+    }
+
+
+@router.get("/context")
+async def context_window(agent_id: str, rt: Runtime) -> dict[str, Any]:
+    return await inspect_context.overview(rt, agent_id)

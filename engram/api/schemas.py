@@ -1,0 +1,131 @@
+"""Request bodies, validated at the edge. Unknown fields are ignored so that clients sending
+Letta fields Engram does not use keep working; known fields are checked strictly."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class CreateBlock(Body):
+    label: str = Field(min_length=1, max_length=255)
+    value: str
+    limit: int | None = Field(default=None, gt=0)
+    description: str | None = None
+    read_only: bool = False
+    hidden: bool | None = None
+    metadata: dict[str, Any] | None = None
+    tags: list[str] | None = None
+
+
+class BlockUpdate(Body):
+    value: str | None = None
+    limit: int | None = Field(default=None, gt=0)
+    label: str | None = Field(default=None, min_length=1, max_length=255)
+    description: str | None = None
+    read_only: bool | None = None
+    hidden: bool | None = None
+    metadata: dict[str, Any] | None = None
+    tags: list[str] | None = None
+
+
+class LLMConfigBody(Body):
+    model: str = Field(min_length=1)
+    model_endpoint_type: str = "openai"
+    model_endpoint: str | None = None
+    provider_name: str | None = None
+    context_window: int = Field(gt=0)
+    handle: str | None = None
+    temperature: float | None = 0.7
+    max_tokens: int | None = None
+
+
+class EmbeddingConfigBody(Body):
+    embedding_endpoint_type: str
+    embedding_endpoint: str | None = None
+    embedding_model: str
+    embedding_dim: int = Field(gt=0)
+    handle: str | None = None
+    embedding_chunk_size: int | None = 300
+    batch_size: int = 32
+
+
+AgentType = Literal["letta_v1_agent", "memgpt_v2_agent", "memgpt_agent"]
+
+
+class CreateAgent(Body):
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+    system: str | None = None
+    agent_type: AgentType = "letta_v1_agent"
+    description: str | None = None
+    metadata: dict[str, Any] | None = None
+    tags: list[str] | None = None
+    memory_blocks: list[CreateBlock] | None = None
+    block_ids: list[str] | None = None
+    tools: list[str] | None = None
+    tool_ids: list[str] | None = None
+    include_base_tools: bool = True
+    model: str | None = None
+    llm_config: LLMConfigBody | None = None
+    embedding: str | None = None
+    embedding_config: EmbeddingConfigBody | None = None
+    context_window_limit: int | None = Field(default=None, gt=0)
+    tool_rules: list[dict[str, Any]] | None = None
+
+
+class UpdateAgent(Body):
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+    system: str | None = None
+    description: str | None = None
+    metadata: dict[str, Any] | None = None
+    tags: list[str] | None = None
+    block_ids: list[str] | None = None
+    tool_ids: list[str] | None = None
+    model: str | None = None
+    llm_config: LLMConfigBody | None = None
+    embedding: str | None = None
+    embedding_config: EmbeddingConfigBody | None = None
+    context_window_limit: int | None = Field(default=None, gt=0)
+    tool_rules: list[dict[str, Any]] | None = None
+
+
+class TextPart(Body):
+    type: Literal["text"] = "text"
+    text: str
+
+
+class MessageCreate(Body):
+    type: Literal["message"] | None = "message"
+    role: Literal["user", "system", "assistant"]
+    content: str | list[TextPart]
+    name: str | None = None
+    otid: str | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, str):
+            return self.content
+        return "\n".join(part.text for part in self.content)
+
+
+class SendMessages(Body):
+    messages: list[MessageCreate] | None = None
+    input: str | None = None
+    max_steps: int = Field(default=50, ge=1, le=500)
+    use_assistant_message: bool = True
+    stream_tokens: bool = False
+    include_pings: bool = True
+
+
+class CreatePassage(Body):
+    text: str = Field(min_length=1)
+    tags: list[str] | None = None
+    created_at: str | None = None
+
+
+class ResetMessages(Body):
+    add_default_initial_messages: bool = False

@@ -1,0 +1,166 @@
+"""Rows as the JSON shapes of Letta's wire contract (AgentState, Block, Tool, Passage...)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engram.runtime.agents import AgentBundle
+from engram.store import tables as t
+from engram.store.tables import as_utc
+
+
+def _time(value: Any) -> str | None:
+    return as_utc(value).isoformat() if value is not None else None
+
+
+def block(row: t.Block) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "label": row.label,
+        "value": row.value,
+        "limit": row.limit,
+        "description": row.description,
+        "read_only": row.read_only,
+        "hidden": row.hidden,
+        "metadata": row.metadata_ or {},
+        "tags": row.tags or [],
+        "project_id": None,
+        "template_name": None,
+        "is_template": False,
+        "template_id": None,
+        "base_template_id": None,
+        "deployment_id": None,
+        "entity_id": None,
+        "preserve_on_migration": False,
+        "created_by_id": None,
+        "last_updated_by_id": None,
+    }
+
+
+def tool(row: t.Tool) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "tool_type": row.tool_type,
+        "description": row.description,
+        "source_type": row.source_type,
+        "name": row.name,
+        "tags": row.tags or [],
+        "source_code": row.source_code,
+        "json_schema": row.json_schema,
+        "args_json_schema": None,
+        "return_char_limit": row.return_char_limit,
+        "pip_requirements": row.pip_requirements,
+        "npm_requirements": None,
+        "default_requires_approval": None,
+        "enable_parallel_execution": False,
+        "created_by_id": None,
+        "last_updated_by_id": None,
+        "metadata_": row.metadata_ or {},
+        "project_id": None,
+    }
+
+
+def passage(row: t.Passage, embedding_config: dict[str, Any] | None) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "text": row.text,
+        "tags": row.tags or [],
+        "metadata": row.metadata_ or {},
+        "created_at": _time(row.created_at),
+        "updated_at": _time(row.created_at),
+        "created_by_id": None,
+        "last_updated_by_id": None,
+        "is_deleted": False,
+        "organization_id": None,
+        "archive_id": None,
+        "source_id": None,
+        "file_id": None,
+        "file_name": None,
+        "agent_id": row.agent_id,
+        "run_id": row.run_id,
+        "step_id": row.step_id,
+        # Vectors are large and only meaningful to the server; Letta returns null here too.
+        "embedding": None,
+        "embedding_config": embedding_config,
+    }
+
+
+def agent(bundle: AgentBundle) -> dict[str, Any]:
+    row = bundle.agent
+    blocks = [block(b) for b in bundle.blocks]
+    return {
+        "id": row.id,
+        "name": row.name,
+        "system": row.system,
+        "agent_type": row.agent_type,
+        "description": row.description,
+        "metadata": row.metadata_ or {},
+        "llm_config": row.llm_config,
+        "embedding_config": row.embedding_config,
+        "model": row.llm_config.get("handle"),
+        "embedding": row.embedding_config.get("handle"),
+        "model_settings": None,
+        "compaction_settings": None,
+        "response_format": None,
+        "context_window_limit": row.context_window_limit,
+        "tool_rules": row.tool_rules or [],
+        "message_ids": bundle.message_ids,
+        "memory": {
+            "agent_type": row.agent_type,
+            "git_enabled": False,
+            "blocks": blocks,
+            "file_blocks": [],
+            "prompt_template": "",
+        },
+        "blocks": blocks,
+        "tools": [tool(t_) for t_ in bundle.tools],
+        "sources": [],
+        "tags": bundle.tags,
+        "tool_exec_environment_variables": [],
+        "secrets": [],
+        "project_id": None,
+        "template_id": None,
+        "base_template_id": None,
+        "deployment_id": None,
+        "entity_id": None,
+        "identity_ids": [],
+        "identities": [],
+        "pending_approval": None,
+        "message_buffer_autoclear": False,
+        "enable_sleeptime": None,
+        "multi_agent_group": None,
+        "managed_group": None,
+        "last_run_completion": _time(row.last_run_completion),
+        "last_run_duration_ms": row.last_run_duration_ms,
+        "last_stop_reason": row.last_stop_reason,
+        "timezone": "UTC",
+        "max_files_open": None,
+        "per_file_view_window_char_limit": None,
+        "hidden": None,
+        "created_by_id": None,
+        "last_updated_by_id": None,
+        "created_at": _time(row.created_at),
+        "updated_at": _time(row.updated_at),
+    }
+
+
+def run(row: t.Run) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "agent_id": row.agent_id,
+        "status": row.status,
+        "stop_reason": row.stop_reason,
+        "background": row.background,
+        "created_at": _time(row.created_at),
+        "completed_at": _time(row.completed_at),
+        "conversation_id": None,
+        "base_template_id": None,
+        "metadata": {**(row.metadata_ or {}), **({"error": row.error} if row.error else {})},
+        "request_config": row.request_config,
+        "callback_url": None,
+        "callback_sent_at": None,
+        "callback_status_code": None,
+        "callback_error": None,
+        "ttft_ns": row.ttft_ns,
+        "total_duration_ns": row.total_duration_ns,
+    }

@@ -1,0 +1,65 @@
+"""The ``engram`` command: parses arguments and prints; the work happens in the runtime."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(help="Engram: a server for stateful LLM agents.", no_args_is_help=True)
+console = Console(stderr=True)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8283, help="Port to listen on."),
+    data_dir: Path | None = typer.Option(
+        None, help="Where the SQLite database lives (default ~/.engram or ENGRAM_DATA_DIR)."
+    ),
+    insecure: bool = typer.Option(
+        False, help="Allow listening on a non-loopback address without ENGRAM_API_KEY."
+    ),
+    log_level: str = typer.Option("info", help="debug, info, warning or error."),
+) -> None:
+    """Start the server; the database is created and migrated on start."""
+    import uvicorn
+
+    from engram.api.app import create_app
+    from engram.config import Settings
+
+    overrides = {"data_dir": data_dir} if data_dir else {}
+    settings = Settings(**overrides)
+    if not _is_loopback(host) and not settings.api_keys and not insecure:
+        console.print(
+            f"[red]Refusing to listen on {host} without an API key.[/red] Set ENGRAM_API_KEY "
+            "(clients then send 'Authorization: Bearer <key>'), or pass --insecure to serve "
+            "the API to the network unprotected."
+        )
+        raise typer.Exit(code=2)
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    where = settings.database_url or settings.data_dir / "engram.db"
+    console.print(f"Engram on http://{host}:{port}  (database: {where})")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, access_log=False)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    from engram import __version__
+
+    typer.echo(__version__)

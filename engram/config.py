@@ -1,0 +1,66 @@
+"""One settings object for the whole server, read from the environment.
+
+Every knob lives here so that no module reads ``os.environ`` on its own; tests and the
+CLI build a ``Settings`` and hand it down.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Server configuration; env vars are prefixed ``ENGRAM_`` except the OpenAI SDK's own names."""
+
+    model_config = SettingsConfigDict(env_prefix="ENGRAM_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=lambda: Path.home() / ".engram")
+    database_url: str | None = None
+    # One key or several comma-separated; empty means the API is open (loopback only).
+    api_key: str | None = None
+
+    openai_api_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "ENGRAM_OPENAI_API_KEY")
+    )
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_BASE_URL", "ENGRAM_OPENAI_BASE_URL")
+    )
+    llm_timeout_seconds: float = 120.0
+    models_cache_seconds: float = 300.0
+
+    default_context_window: int = 32_000
+    # Paging: fold when the next call would pass trigger x window, down to target x window.
+    summarize_trigger: float = 0.9
+    summarize_target: float = 0.5
+
+    warm_embeddings: bool = True
+
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _expand(cls, value: object) -> object:
+        return Path(value).expanduser() if isinstance(value, str | Path) else value
+
+    @property
+    def api_keys(self) -> list[str]:
+        if not self.api_key:
+            return []
+        return [key.strip() for key in self.api_key.split(",") if key.strip()]
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The SQLAlchemy async URL: the override if given, else SQLite in the data dir."""
+        if self.database_url:
+            return normalize_database_url(self.database_url)
+        return f"sqlite+aiosqlite:///{self.data_dir / 'engram.db'}"
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the URLs users write (``sqlite:///x``, ``postgresql://``) and pick async drivers."""
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url.removeprefix("sqlite:///")
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    return url

@@ -1,0 +1,12 @@
+"""Identifiers shaped like Letta's (``agent-<uuid4>``) so clients that parse them keep working."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+Prefix = Literal["agent", "block", "message", "passage", "tool", "run", "step"]
+
+
+def new_id(prefix: Prefix) -> str:
+    return f"{prefix}-{uuid.uuid4()}"

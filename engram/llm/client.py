@@ -1,0 +1,58 @@
+"""The one interface the step engine uses to talk to a model, whatever the provider."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: str  # raw JSON text exactly as the model produced it
+
+
+@dataclass
+class ChatResult:
+    content: str | None
+    tool_calls: list[ToolCall]
+    prompt_tokens: int
+    completion_tokens: int
+    model: str
+    finish_reason: str | None = None
+    reasoning: str | None = None
+    ttft_ns: int | None = None
+
+
+@dataclass(frozen=True)
+class ContentDelta:
+    """A piece of streamed output: text, reasoning, or part of one tool call."""
+
+    kind: str  # "content" | "reasoning" | "tool_call"
+    text: str = ""
+    index: int = 0
+    tool_call_id: str | None = None
+    tool_name: str | None = None
+
+
+DeltaSink = Callable[[ContentDelta], Awaitable[None]]
+
+
+@dataclass
+class ChatRequest:
+    model: str
+    messages: list[dict[str, Any]]
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    temperature: float | None = None
+    max_tokens: int | None = None
+    parallel_tool_calls: bool | None = None
+
+
+class LLMClient(Protocol):
+    """A chat model endpoint; implementations live one per file in ``llm/``."""
+
+    async def chat(self, request: ChatRequest, on_delta: DeltaSink | None = None) -> ChatResult:
+        """One completion; streams deltas to ``on_delta`` when given. Raises ProviderError."""
+        ...

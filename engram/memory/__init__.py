@@ -1,0 +1,1 @@
+"""Memory tiers and the embedding models that index archival memory."""

@@ -1,0 +1,1 @@
+"""The agent runtime: context compilation, paging, the step loop, and the Engram facade."""

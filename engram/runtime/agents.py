@@ -1,0 +1,231 @@
+"""Creating, changing and deleting agents, each as one transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from engram.errors import InvalidInput
+from engram.ids import new_id
+from engram.memory.tools import MEMORY_TOOL_NAMES
+from engram.runtime.context import HEARTBEAT_AGENTS
+from engram.runtime.engine import Engram
+from engram.store import agents, blocks, messages, tools
+from engram.store import tables as t
+
+AGENT_TYPES = {"letta_v1_agent", "memgpt_v2_agent", "memgpt_agent"}
+
+DEFAULT_SYSTEM = (
+    "You are a helpful assistant with a long-term memory. Your core memory blocks are "
+    "always in view; keep them current with your memory tools when you learn something "
+    "lasting about the user or yourself. Save details worth keeping to archival memory and "
+    "search it, and the past conversation, when a question needs them."
+)
+DEFAULT_SYSTEM_HEARTBEAT = (
+    DEFAULT_SYSTEM + " Answer the user only through the send_message tool; set "
+    "request_heartbeat to true on other tools when you need another step afterwards."
+)
+
+
+@dataclass
+class BlockSpec:
+    label: str
+    value: str
+    limit: int | None = None
+    description: str | None = None
+    read_only: bool = False
+    hidden: bool | None = None
+    metadata: dict[str, Any] | None = None
+    tags: list[str] | None = None
+
+
+@dataclass
+class AgentSpec:
+    name: str | None = None
+    system: str | None = None
+    agent_type: str = "letta_v1_agent"
+    description: str | None = None
+    metadata: dict[str, Any] | None = None
+    tags: list[str] = field(default_factory=list)
+    memory_blocks: list[BlockSpec] = field(default_factory=list)
+    block_ids: list[str] = field(default_factory=list)
+    tools: list[str] = field(default_factory=list)
+    tool_ids: list[str] = field(default_factory=list)
+    include_base_tools: bool = True
+    model: str | None = None
+    llm_config: dict[str, Any] | None = None
+    embedding: str | None = None
+    embedding_config: dict[str, Any] | None = None
+    context_window_limit: int | None = None
+    tool_rules: list[dict[str, Any]] | None = None
+
+
+@dataclass
+class AgentBundle:
+    """An agent with everything its wire representation shows."""
+
+    agent: t.Agent
+    blocks: list[t.Block]
+    tools: list[t.Tool]
+    tags: list[str]
+    message_ids: list[str]
+
+
+async def bundle(session: AsyncSession, agent_id: str) -> AgentBundle:
+    agent = await agents.get(session, agent_id)
+    window = await messages.in_context(session, agent)
+    return AgentBundle(
+        agent=agent,
+        blocks=await blocks.for_agent(session, agent_id),
+        tools=await tools.for_agent(session, agent_id),
+        tags=await agents.tags_of(session, agent_id),
+        message_ids=[message.id for message in window],
+    )
+
+
+def base_tool_names(agent_type: str) -> list[str]:
+    names = list(MEMORY_TOOL_NAMES)
+    if agent_type in HEARTBEAT_AGENTS:
+        names.append("send_message")
+    return names
+
+
+async def _llm_config(rt: Engram, spec: AgentSpec) -> dict[str, Any]:
+    if spec.llm_config is not None:
+        config = dict(spec.llm_config)
+        if spec.model and not config.get("handle"):
+            config["handle"] = spec.model
+        return config
+    if spec.model is None:
+        raise InvalidInput(
+            "model", "name a model handle such as 'openai/gpt-4o-mini' (see GET /v1/models/)"
+        )
+    return await rt.providers.llm_config_for(spec.model)
+
+
+def _check_window(limit: int | None) -> None:
+    if limit is not None and limit < 256:
+        raise InvalidInput("context_window_limit", f"must be at least 256 tokens, got {limit}")
+
+
+async def create_agent(rt: Engram, spec: AgentSpec) -> AgentBundle:
+    """Validate everything first, then write the agent, its blocks and links at once."""
+    if spec.agent_type not in AGENT_TYPES:
+        raise InvalidInput("agent_type", f"'{spec.agent_type}' is not one of {sorted(AGENT_TYPES)}")
+    _check_window(spec.context_window_limit)
+    llm_config = await _llm_config(rt, spec)
+    if spec.context_window_limit:
+        llm_config["context_window"] = spec.context_window_limit
+    embedding_config = spec.embedding_config or await rt.embeddings.config_for(spec.embedding)
+    new_blocks = [blocks.new_block(**vars(block)) for block in spec.memory_blocks]
+    labels = [block.label for block in new_blocks]
+    if len(labels) != len(set(labels)):
+        raise InvalidInput("memory_blocks", "two blocks share a label; labels must be unique")
+    agent_id = new_id("agent")
+    async with rt.db.write() as session:
+        attached = [*new_blocks, *[await blocks.get(session, bid) for bid in spec.block_ids]]
+        tool_rows = await _resolve_tools(session, spec)
+        session.add(
+            t.Agent(
+                id=agent_id,
+                name=spec.name or f"agent-{agent_id[6:14]}",
+                system=spec.system if spec.system is not None else _default_system(spec.agent_type),
+                agent_type=spec.agent_type,
+                description=spec.description,
+                metadata_=spec.metadata or {},
+                llm_config=llm_config,
+                embedding_config=embedding_config,
+                context_window_limit=spec.context_window_limit,
+                tool_rules=spec.tool_rules or [],
+                window_start_seq=0,
+                summary="",
+                summary_tokens=0,
+            )
+        )
+        session.add_all(new_blocks)
+        await session.flush()
+        for block in attached:
+            await blocks.attach(session, agent_id, block)
+        await tools.attach(session, agent_id, [tool.id for tool in tool_rows])
+        await agents.set_tags(session, agent_id, spec.tags)
+        await session.flush()
+        return await bundle(session, agent_id)
+
+
+def _default_system(agent_type: str) -> str:
+    return DEFAULT_SYSTEM_HEARTBEAT if agent_type in HEARTBEAT_AGENTS else DEFAULT_SYSTEM
+
+
+async def _resolve_tools(session: AsyncSession, spec: AgentSpec) -> list[t.Tool]:
+    names = list(spec.tools)
+    if spec.include_base_tools:
+        names = [*base_tool_names(spec.agent_type), *names]
+    found = await tools.by_names(session, names)
+    unknown = [name for name in names if name not in found]
+    if unknown:
+        raise InvalidInput("tools", f"unknown tool name(s): {', '.join(unknown)}")
+    rows = [found[name] for name in dict.fromkeys(names)]
+    rows += [await tools.get(session, tool_id) for tool_id in spec.tool_ids]
+    return rows
+
+
+async def update_agent(rt: Engram, agent_id: str, changes: dict[str, Any]) -> AgentBundle:
+    """Apply the fields present in ``changes``; unknown ids fail before anything is written."""
+    llm_config = None
+    if changes.get("llm_config") is not None:
+        llm_config = dict(changes["llm_config"])
+    elif changes.get("model") is not None:
+        llm_config = await rt.providers.llm_config_for(changes["model"])
+    embedding_config = changes.get("embedding_config")
+    if embedding_config is None and changes.get("embedding") is not None:
+        embedding_config = await rt.embeddings.config_for(changes["embedding"])
+    _check_window(changes.get("context_window_limit"))
+    async with rt.db.write() as session:
+        agent = await agents.get(session, agent_id)
+        for name in ("name", "system", "description", "tool_rules"):
+            if changes.get(name) is not None:
+                setattr(agent, name, changes[name])
+        if changes.get("metadata") is not None:
+            agent.metadata_ = changes["metadata"]
+        if llm_config is not None:
+            agent.llm_config = llm_config
+        if embedding_config is not None:
+            agent.embedding_config = embedding_config
+        if changes.get("context_window_limit") is not None:
+            agent.context_window_limit = changes["context_window_limit"]
+            agent.llm_config = {**agent.llm_config, "context_window": agent.context_window_limit}
+        if changes.get("tags") is not None:
+            await agents.set_tags(session, agent_id, changes["tags"])
+        if changes.get("block_ids") is not None:
+            await _replace_blocks(session, agent_id, changes["block_ids"])
+        if changes.get("tool_ids") is not None:
+            await _replace_tools(session, agent_id, changes["tool_ids"])
+        await session.flush()
+        return await bundle(session, agent_id)
+
+
+async def _replace_blocks(session: AsyncSession, agent_id: str, block_ids: list[str]) -> None:
+    wanted = [await blocks.get(session, block_id) for block_id in block_ids]
+    for current in await blocks.for_agent(session, agent_id):
+        await blocks.detach(session, agent_id, current.id)
+    await session.flush()
+    for block in wanted:
+        await blocks.attach(session, agent_id, block)
+
+
+async def _replace_tools(session: AsyncSession, agent_id: str, tool_ids: list[str]) -> None:
+    wanted = [await tools.get(session, tool_id) for tool_id in tool_ids]
+    for current in await tools.for_agent(session, agent_id):
+        await tools.detach(session, agent_id, current.id)
+    await tools.attach(session, agent_id, [tool.id for tool in wanted])
+
+
+async def delete_agent(rt: Engram, agent_id: str) -> None:
+    """Delete the agent with its history and passages; blocks shared with others stay."""
+    async with rt.db.write() as session:
+        agent = await agents.get(session, agent_id)
+        await blocks.delete_unshared_of_agent(session, agent_id)
+        await session.delete(agent)
+    rt.vectors.forget(agent_id)

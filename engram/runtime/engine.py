@@ -1,0 +1,82 @@
+"""``Engram``: the runtime as a library. The HTTP API is a thin skin over this object."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+
+from sqlalchemy import select
+
+from engram.config import Settings
+from engram.ids import new_id
+from engram.llm.registry import ProviderRegistry
+from engram.memory.embeddings import EmbeddingRegistry
+from engram.memory.tools import BASE_TOOL_SCHEMAS
+from engram.store import tables as t
+from engram.store.db import Database, migrate
+from engram.store.vectors import VectorIndex
+
+log = logging.getLogger(__name__)
+
+
+class Engram:
+    """Holds the database, providers, embedders and per-agent locks of one server process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db = Database(settings.resolved_database_url)
+        self.providers = ProviderRegistry(settings)
+        self.embeddings = EmbeddingRegistry(self.providers)
+        self.vectors = VectorIndex()
+        # One run at a time per agent within this process.
+        self._agent_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def start(self) -> None:
+        """Migrate the schema, make sure the built-in tools exist, warm the embedder."""
+        await asyncio.to_thread(migrate, self.db.url)
+        await self._seed_base_tools()
+        if self.settings.warm_embeddings:
+            self.embeddings.local_model.warm_up_in_background()
+
+    async def close(self) -> None:
+        await self.db.dispose()
+
+    def agent_lock(self, agent_id: str) -> asyncio.Lock:
+        return self._agent_locks[agent_id]
+
+    async def _seed_base_tools(self) -> None:
+        async with self.db.write() as session:
+            existing = {
+                tool.name: tool
+                for tool in await session.scalars(
+                    select(t.Tool).where(t.Tool.name.in_(list(BASE_TOOL_SCHEMAS)))
+                )
+            }
+            for name, schema in BASE_TOOL_SCHEMAS.items():
+                tool = existing.get(name)
+                tool_type = "letta_core" if name in CORE_TOOLS else "letta_memory_core"
+                if tool is None:
+                    session.add(
+                        t.Tool(
+                            id=new_id("tool"),
+                            name=name,
+                            tool_type=tool_type,
+                            description=schema["description"],
+                            source_type="python",
+                            json_schema=schema,
+                            tags=["letta_core"],
+                            return_char_limit=50_000,
+                        )
+                    )
+                elif tool.json_schema != schema:
+                    tool.json_schema = schema
+                    tool.description = schema["description"]
+
+
+CORE_TOOLS = {
+    "send_message",
+    "conversation_search",
+    "archival_memory_insert",
+    "archival_memory_search",
+}

@@ -1,0 +1,48 @@
+"""The context window broken down by section, as ``GET /v1/agents/{id}/context`` shows it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engram.runtime.context import compile_context, window_size
+from engram.runtime.engine import Engram
+from engram.runtime.state import load_state
+from engram.runtime.views import letta_messages
+
+
+async def overview(rt: Engram, agent_id: str) -> dict[str, Any]:
+    async with rt.db.read() as session:
+        state = await load_state(session, agent_id)
+    context = compile_context(
+        state.agent,
+        state.blocks,
+        state.tools,
+        state.window,
+        recall_count=state.recall_count,
+        archival_count=state.archival_count,
+    )
+    return {
+        "context_window_size_max": window_size(state.agent),
+        "context_window_size_current": context.total_tokens,
+        "num_messages": len(state.window),
+        "num_archival_memory": state.archival_count,
+        "num_recall_memory": state.recall_count,
+        "num_tokens_external_memory_summary": 0,
+        "external_memory_summary": "",
+        "num_tokens_system": context.system_tokens,
+        "system_prompt": context.system,
+        "num_tokens_core_memory": context.core_memory_tokens,
+        "core_memory": context.core_memory,
+        "num_tokens_summary_memory": context.summary_tokens,
+        "summary_memory": context.summary or None,
+        "num_tokens_functions_definitions": context.tool_tokens,
+        "functions_definitions": [tool["function"] for tool in context.tools],
+        "num_tokens_messages": context.message_tokens,
+        "messages": [view for row in state.window for view in letta_messages(row)],
+        "num_tokens_memory_filesystem": 0,
+        "memory_filesystem": None,
+        "num_tokens_tool_usage_rules": 0,
+        "tool_usage_rules": None,
+        "num_tokens_directories": 0,
+        "directories": None,
+    }

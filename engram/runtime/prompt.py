@@ -1,0 +1,43 @@
+"""Stored messages in the shape a chat-completions endpoint expects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engram.store import tables as t
+
+
+def to_chat(message: t.Message) -> dict[str, Any]:
+    if message.role == "assistant":
+        out: dict[str, Any] = {"role": "assistant", "content": message.text}
+        if message.tool_calls:
+            out["tool_calls"] = [
+                {
+                    "id": call["id"],
+                    "type": "function",
+                    "function": {"name": call["name"], "arguments": call["arguments"]},
+                }
+                for call in message.tool_calls
+            ]
+        return out
+    if message.role == "tool":
+        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.text or ""}
+    return {"role": message.role, "content": message.text or ""}
+
+
+def with_heartbeat(schema: dict[str, Any]) -> dict[str, Any]:
+    """memgpt-style agents chain tool calls by asking for a heartbeat in each call."""
+    if schema["name"] == "send_message":
+        return schema
+    parameters = dict(schema.get("parameters") or {"type": "object", "properties": {}})
+    properties = dict(parameters.get("properties") or {})
+    properties["request_heartbeat"] = {
+        "type": "boolean",
+        "description": "Set true to be called again after this tool returns.",
+    }
+    parameters["properties"] = properties
+    return {**schema, "parameters": parameters}
+
+
+def as_openai_tool(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "function", "function": schema}

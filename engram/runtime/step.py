@@ -1,0 +1,359 @@
+"""The agent loop: compile, call, execute, persist, decide — one committed step at a time.
+
+Nothing of a step reaches the database until the step commits, so a failure in the
+model call or a crash mid-step leaves the agent exactly as the previous step left it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from engram.errors import ProviderError
+from engram.ids import new_id
+from engram.llm.client import ChatRequest, ChatResult, DeltaSink
+from engram.runtime import paging
+from engram.runtime.context import HEARTBEAT_AGENTS, compile_context, message_tokens, window_size
+from engram.runtime.engine import Engram
+from engram.runtime.prompt import to_chat
+from engram.runtime.state import load_state
+from engram.runtime.tool_calls import ExecutedCall, execute_calls, prefetch_vectors
+from engram.runtime.views import letta_messages, search_text
+from engram.store import runs
+from engram.store import tables as t
+
+MessageSink = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+@dataclass
+class InputMessage:
+    role: str
+    text: str
+    name: str | None = None
+    otid: str | None = None
+
+
+@dataclass
+class TurnResult:
+    run_id: str
+    messages: list[dict[str, Any]]
+    stop_reason: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    step_count: int = 0
+    context_tokens: int = 0
+    error: str | None = None
+
+    def usage(self) -> dict[str, Any]:
+        return {
+            "message_type": "usage_statistics",
+            "completion_tokens": self.completion_tokens,
+            "prompt_tokens": self.prompt_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+            "step_count": self.step_count,
+            "run_ids": None,
+            "cached_input_tokens": 0,
+            "cache_write_tokens": 0,
+            "reasoning_tokens": 0,
+            "context_tokens": self.context_tokens,
+        }
+
+
+@dataclass
+class _Turn:
+    run_id: str
+    pending: list[t.Message] = field(default_factory=list)
+    result: TurnResult | None = None
+
+
+async def create_run(rt: Engram, agent_id: str, *, background: bool = False) -> str:
+    run_id = new_id("run")
+    async with rt.db.write() as session:
+        session.add(t.Run(id=run_id, agent_id=agent_id, status="created", background=background))
+    return run_id
+
+
+async def run_turn(
+    rt: Engram,
+    agent_id: str,
+    inputs: list[InputMessage],
+    *,
+    run_id: str,
+    max_steps: int = 50,
+    on_message: MessageSink | None = None,
+    on_delta: DeltaSink | None = None,
+) -> TurnResult:
+    """Process one request for an agent: steps until the model ends its turn."""
+    started = time.perf_counter_ns()
+    result = TurnResult(run_id=run_id, messages=[], stop_reason="end_turn")
+    pending = [_input_row(agent_id, run_id, item) for item in inputs]
+    async with rt.agent_lock(agent_id):
+        await _mark_run(rt, run_id, status="running")
+        try:
+            for _ in range(max_steps):
+                if await _cancelled(rt, run_id):
+                    result.stop_reason = "cancelled"
+                    break
+                more = await _one_step(rt, agent_id, run_id, pending, result, on_message, on_delta)
+                pending = []
+                if not more:
+                    break
+            else:
+                result.stop_reason = "max_steps"
+        except ProviderError as exc:
+            result.stop_reason = "llm_api_error"
+            result.error = str(exc)
+        finally:
+            await _finish_run(rt, agent_id, run_id, result, time.perf_counter_ns() - started)
+    return result
+
+
+async def _one_step(
+    rt: Engram,
+    agent_id: str,
+    run_id: str,
+    pending: list[t.Message],
+    result: TurnResult,
+    on_message: MessageSink | None,
+    on_delta: DeltaSink | None,
+) -> bool:
+    """One LLM call and its tools, committed together. Returns whether to keep going."""
+    step_started = time.perf_counter()
+    async with rt.db.read() as session:
+        state = await load_state(session, agent_id)
+    context = compile_context(
+        state.agent,
+        state.blocks,
+        state.tools,
+        state.window,
+        recall_count=state.recall_count,
+        archival_count=state.archival_count,
+    )
+    limit = window_size(state.agent)
+    incoming = _pending_tokens(state.agent, pending)
+    if context.total_tokens + incoming > rt.settings.summarize_trigger * limit:
+        await fold_window(rt, agent_id, extra_tokens=incoming)
+        async with rt.db.read() as session:
+            state = await load_state(session, agent_id)
+        context = compile_context(
+            state.agent,
+            state.blocks,
+            state.tools,
+            state.window,
+            recall_count=state.recall_count,
+            archival_count=state.archival_count,
+        )
+    agent = state.agent
+    llm = rt.providers.client_for(agent.llm_config)
+    counted = context.total_tokens + _pending_tokens(agent, pending)
+    chat = await llm.chat(
+        ChatRequest(
+            model=agent.llm_config["model"],
+            messages=context.chat_messages() + [to_chat(m) for m in pending],
+            tools=context.tools,
+            temperature=agent.llm_config.get("temperature"),
+            max_tokens=agent.llm_config.get("max_tokens"),
+        ),
+        on_delta,
+    )
+    step_id = new_id("step")
+    embedder = rt.embeddings.embedder_for(agent.embedding_config)
+    vectors = await prefetch_vectors(embedder, chat.tool_calls)
+    async with rt.db.write() as session:
+        state = await load_state(session, agent_id, with_counts=False)
+        for row in pending:
+            row.step_id = step_id
+            session.add(row)
+        assistant = _assistant_row(agent_id, run_id, step_id, chat)
+        session.add(assistant)
+        executed = await execute_calls(
+            session, rt, state, embedder, vectors, chat.tool_calls, run_id=run_id, step_id=step_id
+        )
+        tool_rows = [_tool_row(agent_id, run_id, step_id, call) for call in executed]
+        session.add_all(tool_rows)
+        model = agent.llm_config["model"]
+        for row in [*pending, assistant, *tool_rows]:
+            row.token_count = message_tokens(model, row)
+        session.add(
+            _step_row(step_id, run_id, agent, chat, counted, time.perf_counter() - step_started)
+        )
+        run = await runs.get(session, run_id)
+        run.prompt_tokens += chat.prompt_tokens
+        run.completion_tokens += chat.completion_tokens
+        run.step_count += 1
+        if run.ttft_ns is None and chat.ttft_ns is not None:
+            run.ttft_ns = chat.ttft_ns
+    result.prompt_tokens += chat.prompt_tokens
+    result.completion_tokens += chat.completion_tokens
+    result.step_count += 1
+    result.context_tokens = counted
+    for row in [assistant, *tool_rows]:
+        for view in letta_messages(row):
+            result.messages.append(view)
+            if on_message is not None:
+                await on_message(view)
+    return _keep_going(agent.agent_type, chat, executed)
+
+
+def _keep_going(agent_type: str, chat: ChatResult, executed: list[ExecutedCall]) -> bool:
+    if not chat.tool_calls:
+        return False
+    if agent_type not in HEARTBEAT_AGENTS:
+        # letta_v1: the model ends its turn by answering without calling a tool.
+        return True
+    if any(call.failed or call.heartbeat for call in executed):
+        return True
+    return not any(call.name == "send_message" for call in executed)
+
+
+async def fold_window(
+    rt: Engram, agent_id: str, *, extra_tokens: int = 0, force: bool = False
+) -> paging.Fold | None:
+    """Evict the oldest messages into the summary until the window is under the target."""
+    async with rt.db.read() as session:
+        state = await load_state(session, agent_id)
+    agent = state.agent
+    limit = window_size(agent)
+    context = compile_context(
+        agent,
+        state.blocks,
+        state.tools,
+        state.window,
+        recall_count=state.recall_count,
+        archival_count=state.archival_count,
+    )
+    to_free = context.total_tokens + extra_tokens - int(rt.settings.summarize_target * limit)
+    if force:
+        to_free = max(to_free, 1)
+    cut = paging.choose_cut(state.window, to_free)
+    if cut == 0:
+        return None
+    evicted = state.window[:cut]
+    fold = await paging.summarize(
+        rt.providers.client_for(agent.llm_config),
+        agent.llm_config["model"],
+        agent.summary,
+        evicted,
+        max_summary_tokens=max(64, int(limit * 0.1)),
+    )
+    async with rt.db.write() as session:
+        row = await session.get(t.Agent, agent_id)
+        assert row is not None
+        # Another fold may have moved the cursor meanwhile; never move it backwards.
+        row.window_start_seq = max(row.window_start_seq, evicted[-1].seq)
+        row.summary = fold.summary
+        row.summary_tokens = fold.summary_tokens
+    return fold
+
+
+def _pending_tokens(agent: t.Agent, pending: list[t.Message]) -> int:
+    return sum(message_tokens(agent.llm_config["model"], row) for row in pending)
+
+
+def _input_row(agent_id: str, run_id: str, item: InputMessage) -> t.Message:
+    return t.Message(
+        id=new_id("message"),
+        agent_id=agent_id,
+        role=item.role,
+        text=item.text,
+        name=item.name,
+        otid=item.otid,
+        run_id=run_id,
+        search_text=item.text,
+        created_at=datetime.now(UTC),
+    )
+
+
+def _assistant_row(agent_id: str, run_id: str, step_id: str, chat: ChatResult) -> t.Message:
+    calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in chat.tool_calls]
+    return t.Message(
+        id=new_id("message"),
+        agent_id=agent_id,
+        role="assistant",
+        text=chat.content,
+        reasoning=chat.reasoning,
+        tool_calls=calls or None,
+        run_id=run_id,
+        step_id=step_id,
+        search_text=search_text("assistant", chat.content, calls),
+        created_at=datetime.now(UTC),
+    )
+
+
+def _tool_row(agent_id: str, run_id: str, step_id: str, call: ExecutedCall) -> t.Message:
+    return t.Message(
+        id=new_id("message"),
+        agent_id=agent_id,
+        role="tool",
+        text=call.output,
+        tool_call_id=call.call_id,
+        tool_name=call.name,
+        tool_status="error" if call.failed else "success",
+        run_id=run_id,
+        step_id=step_id,
+        search_text=call.output,
+        created_at=datetime.now(UTC),
+    )
+
+
+def _step_row(
+    step_id: str, run_id: str, agent: t.Agent, chat: ChatResult, counted: int, seconds: float
+) -> t.Step:
+    return t.Step(
+        id=step_id,
+        run_id=run_id,
+        agent_id=agent.id,
+        model=chat.model,
+        model_handle=agent.llm_config.get("handle"),
+        provider_name=agent.llm_config.get("provider_name"),
+        context_window_limit=window_size(agent),
+        prompt_tokens=chat.prompt_tokens,
+        completion_tokens=chat.completion_tokens,
+        counted_prompt_tokens=counted,
+        stop_reason="tool_calls" if chat.tool_calls else "end_turn",
+        status="success",
+        duration_ms=seconds * 1000,
+    )
+
+
+async def _cancelled(rt: Engram, run_id: str) -> bool:
+    async with rt.db.read() as session:
+        run = await runs.get(session, run_id)
+        return run.status == "cancelled"
+
+
+async def _mark_run(rt: Engram, run_id: str, *, status: str) -> None:
+    async with rt.db.write() as session:
+        run = await runs.get(session, run_id)
+        if run.status != "cancelled":
+            run.status = status
+
+
+def _final_status(result: TurnResult) -> str:
+    if result.error:
+        return "failed"
+    return "cancelled" if result.stop_reason == "cancelled" else "completed"
+
+
+async def _finish_run(
+    rt: Engram, agent_id: str, run_id: str, result: TurnResult, duration_ns: int
+) -> None:
+    async with rt.db.write() as session:
+        run = await runs.get(session, run_id)
+        run.status = (
+            "failed"
+            if result.error
+            else ("cancelled" if result.stop_reason == "cancelled" else "completed")
+        )
+        run.stop_reason = result.stop_reason
+        run.error = result.error
+        run.completed_at = datetime.now(UTC)
+        run.total_duration_ns = duration_ns
+        agent = await session.get(t.Agent, agent_id)
+        if agent is not None:
+            agent.last_stop_reason = result.stop_reason
+            agent.last_run_completion = run.completed_at
+            agent.last_run_duration_ms = duration_ns // 1_000_000

@@ -1,0 +1,135 @@
+"""Executing the tool calls of one model response.
+
+Every failure a model can cause (unknown tool, arguments that are not JSON, a missing
+argument, an edit over a block's limit) becomes a tool result with status ``error`` that
+the model reads on its next step; none of them ends the run.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from engram.errors import EngramError
+from engram.llm.client import ToolCall
+from engram.memory.core import EditRejected
+from engram.memory.embeddings import Embedder
+from engram.memory.tools import BASE_TOOL_FUNCTIONS, ToolContext, ToolFailure
+from engram.runtime.state import AgentState
+
+if TYPE_CHECKING:
+    from engram.runtime.engine import Engram
+
+log = logging.getLogger(__name__)
+
+# Tool arguments whose text is embedded; computed before the step's transaction opens.
+_EMBEDDED_ARGUMENTS = {"archival_memory_insert": "content", "archival_memory_search": "query"}
+
+
+@dataclass
+class ExecutedCall:
+    call_id: str
+    name: str
+    output: str
+    failed: bool
+    heartbeat: bool
+
+
+async def prefetch_vectors(embedder: Embedder, calls: list[ToolCall]) -> dict[str, list[float]]:
+    texts = []
+    for call in calls:
+        argument = _EMBEDDED_ARGUMENTS.get(call.name)
+        if argument is None:
+            continue
+        parsed = _parse_arguments(call.arguments)
+        if isinstance(parsed, dict) and isinstance(parsed.get(argument), str):
+            texts.append(parsed[argument])
+    if not texts:
+        return {}
+    unique = list(dict.fromkeys(texts))
+    return dict(zip(unique, await embedder.embed(unique), strict=True))
+
+
+async def execute_calls(
+    session: AsyncSession,
+    rt: Engram,
+    state: AgentState,
+    embedder: Embedder,
+    vectors: dict[str, list[float]],
+    calls: list[ToolCall],
+    *,
+    run_id: str,
+    step_id: str,
+) -> list[ExecutedCall]:
+    context = ToolContext(
+        session=session,
+        agent=state.agent,
+        blocks=state.blocks,
+        embedder=embedder,
+        vectors=rt.vectors,
+        run_id=run_id,
+        step_id=step_id,
+        vectors_by_text=dict(vectors),
+    )
+    attached = {tool.name for tool in state.tools}
+    return [await _execute_one(context, attached, call) for call in calls]
+
+
+async def _execute_one(context: ToolContext, attached: set[str], call: ToolCall) -> ExecutedCall:
+    arguments = _parse_arguments(call.arguments)
+    heartbeat = isinstance(arguments, dict) and bool(arguments.pop("request_heartbeat", False))
+
+    def fail(message: str) -> ExecutedCall:
+        return ExecutedCall(call.id, call.name, f"Error: {message}", True, heartbeat)
+
+    if call.name not in attached:
+        return fail(
+            f"tool '{call.name}' is not available; available tools: {', '.join(sorted(attached))}"
+        )
+    function = BASE_TOOL_FUNCTIONS.get(call.name)
+    if function is None:
+        return fail(f"tool '{call.name}' cannot run on this server yet")
+    if not isinstance(arguments, dict):
+        return fail(f"arguments must be a JSON object, got: {call.arguments[:200]!r}")
+    problem = _signature_problem(function, arguments)
+    if problem:
+        return fail(f"{call.name}: {problem}")
+    try:
+        async with context.session.begin_nested():
+            output = await function(context, **arguments)
+    except (ToolFailure, EditRejected, EngramError) as exc:
+        return fail(str(exc))
+    except Exception as exc:  # a bug in a tool must not end the agent's run
+        log.exception("tool %s raised", call.name)
+        return fail(f"{call.name} failed: {type(exc).__name__}: {exc}")
+    return ExecutedCall(call.id, call.name, output, False, heartbeat)
+
+
+def _parse_arguments(raw: str) -> Any:
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return None
+
+
+def _signature_problem(function: Any, arguments: dict[str, Any]) -> str | None:
+    parameters = list(inspect.signature(function).parameters.values())[1:]
+    names = {p.name for p in parameters}
+    unknown = sorted(set(arguments) - names)
+    if unknown:
+        return f"unexpected argument(s) {', '.join(unknown)}; expected {', '.join(sorted(names))}"
+    missing = [
+        p.name
+        for p in parameters
+        if p.default is inspect.Parameter.empty and p.name not in arguments
+    ]
+    if missing:
+        return f"missing required argument(s): {', '.join(missing)}"
+    return None

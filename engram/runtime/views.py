@@ -1,0 +1,112 @@
+"""Stored messages as Letta message objects (the wire's ``LettaMessageUnion``).
+
+One stored assistant message can surface as several Letta messages (reasoning, answer,
+one per tool call); they share the stored id and differ in ``message_type``, as Letta's do.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from engram.store import tables as t
+from engram.store.tables import as_utc
+
+SEND_MESSAGE = "send_message"
+
+
+def _base(message: t.Message, message_type: str, name: str | None = None) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "date": as_utc(message.created_at).isoformat(timespec="seconds"),
+        "name": name,
+        "message_type": message_type,
+        "otid": message.otid,
+        "sender_id": None,
+        "step_id": message.step_id,
+        "is_err": None,
+        "seq_id": None,
+        "run_id": message.run_id,
+    }
+
+
+def _send_message_text(arguments: str) -> str | None:
+    try:
+        parsed = json.loads(arguments)
+    except json.JSONDecodeError:
+        return None
+    value = parsed.get("message") if isinstance(parsed, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def letta_messages(message: t.Message) -> list[dict[str, Any]]:
+    """The Letta messages one stored message shows as, in display order."""
+    if message.role == "user":
+        return [{**_base(message, "user_message", message.name), "content": message.text or ""}]
+    if message.role == "system":
+        return [{**_base(message, "system_message"), "content": message.text or ""}]
+    if message.role == "tool":
+        if message.tool_name == SEND_MESSAGE:
+            return []
+        status = message.tool_status or "success"
+        tool_return = {
+            "type": "tool",
+            "tool_return": message.text or "",
+            "status": status,
+            "tool_call_id": message.tool_call_id,
+            "stdout": None,
+            "stderr": None,
+        }
+        return [
+            {
+                **_base(message, "tool_return_message", message.tool_name),
+                "tool_return": message.text or "",
+                "status": status,
+                "tool_call_id": message.tool_call_id,
+                "stdout": None,
+                "stderr": None,
+                "tool_returns": [tool_return],
+            }
+        ]
+    out: list[dict[str, Any]] = []
+    if message.reasoning:
+        out.append(
+            {
+                **_base(message, "reasoning_message"),
+                "source": "non_reasoner_model",
+                "reasoning": message.reasoning,
+                "signature": None,
+            }
+        )
+    if message.text:
+        out.append({**_base(message, "assistant_message"), "content": message.text})
+    for call in message.tool_calls or []:
+        if call["name"] == SEND_MESSAGE:
+            text = _send_message_text(call["arguments"])
+            if text is not None:
+                out.append({**_base(message, "assistant_message"), "content": text})
+                continue
+        wire_call = {
+            "name": call["name"],
+            "arguments": call["arguments"],
+            "tool_call_id": call["id"],
+        }
+        out.append(
+            {
+                **_base(message, "tool_call_message"),
+                "tool_call": wire_call,
+                "tool_calls": [wire_call],
+            }
+        )
+    return out
+
+
+def search_text(role: str, text: str | None, tool_calls: list[dict[str, Any]] | None) -> str | None:
+    """What full-text search indexes: the visible text, including what send_message said."""
+    parts = [text] if text else []
+    for call in tool_calls or []:
+        if call["name"] == SEND_MESSAGE:
+            said = _send_message_text(call["arguments"])
+            if said:
+                parts.append(said)
+    return "\n".join(parts) or None

@@ -1,0 +1,74 @@
+"""Agent rows, their tags, and the lookups the API lists by."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from engram.errors import NotFound
+from engram.store import tables as t
+from engram.store.pagination import apply_cursor
+
+
+async def get(session: AsyncSession, agent_id: str) -> t.Agent:
+    agent = await session.get(t.Agent, agent_id)
+    if agent is None:
+        raise NotFound("agent", agent_id)
+    return agent
+
+
+async def tags_of(session: AsyncSession, agent_id: str) -> list[str]:
+    rows = await session.scalars(
+        select(t.AgentTag.tag).where(t.AgentTag.agent_id == agent_id).order_by(t.AgentTag.tag)
+    )
+    return list(rows)
+
+
+async def set_tags(session: AsyncSession, agent_id: str, tags: list[str]) -> None:
+    await session.execute(delete(t.AgentTag).where(t.AgentTag.agent_id == agent_id))
+    for tag in dict.fromkeys(tags):
+        session.add(t.AgentTag(agent_id=agent_id, tag=tag))
+
+
+async def list_agents(
+    session: AsyncSession,
+    *,
+    name: str | None,
+    tags: list[str] | None,
+    match_all_tags: bool,
+    query_text: str | None,
+    before: str | None,
+    after: str | None,
+    limit: int | None,
+    descending: bool,
+    order_by_updated: bool = False,
+) -> list[t.Agent]:
+    query = select(t.Agent)
+    if name is not None:
+        query = query.where(t.Agent.name == name)
+    if query_text:
+        query = query.where(t.Agent.name.ilike(f"%{query_text}%"))
+    if tags:
+        tagged = select(t.AgentTag.agent_id).where(t.AgentTag.tag.in_(tags))
+        if match_all_tags:
+            tagged = tagged.group_by(t.AgentTag.agent_id).having(
+                func.count(func.distinct(t.AgentTag.tag)) == len(set(tags))
+            )
+        query = query.where(t.Agent.id.in_(tagged))
+    query = await apply_cursor(
+        session,
+        query,
+        model=t.Agent,
+        order_column=t.Agent.updated_at if order_by_updated else t.Agent.created_at,
+        kind="agent",
+        before=before,
+        after=after,
+        limit=limit,
+        descending=descending,
+    )
+    return list(await session.scalars(query))
+
+
+async def all_tags(session: AsyncSession) -> list[str]:
+    rows = await session.scalars(select(t.AgentTag.tag).distinct().order_by(t.AgentTag.tag))
+    return list(rows)

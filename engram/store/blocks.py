@@ -1,0 +1,150 @@
+"""Core memory blocks and their attachment to agents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from engram.errors import BlockTooLong, Conflict, InvalidInput, NotFound
+from engram.ids import new_id
+from engram.store import tables as t
+from engram.store.pagination import apply_cursor
+
+# Persona and human blocks get a generous default; other labels the contract's default.
+DEFAULT_LIMITS = {"persona": 20_000, "human": 20_000}
+DEFAULT_LIMIT = 100_000
+
+
+def default_limit(label: str) -> int:
+    return DEFAULT_LIMITS.get(label, DEFAULT_LIMIT)
+
+
+def check_fits(label: str, value: str, limit: int) -> None:
+    if len(value) > limit:
+        raise BlockTooLong(label, len(value), limit)
+
+
+def new_block(
+    *,
+    label: str,
+    value: str,
+    limit: int | None = None,
+    description: str | None = None,
+    read_only: bool = False,
+    hidden: bool | None = None,
+    metadata: dict[str, Any] | None = None,
+    tags: list[str] | None = None,
+) -> t.Block:
+    if not label.strip():
+        raise InvalidInput("label", "a block needs a non-empty label")
+    limit = limit if limit is not None else default_limit(label)
+    if limit <= 0:
+        raise InvalidInput("limit", f"limit must be positive, got {limit}")
+    check_fits(label, value, limit)
+    return t.Block(
+        id=new_id("block"),
+        label=label,
+        value=value,
+        limit=limit,
+        description=description,
+        read_only=read_only,
+        hidden=hidden,
+        metadata_=metadata or {},
+        tags=tags or [],
+    )
+
+
+async def get(session: AsyncSession, block_id: str) -> t.Block:
+    block = await session.get(t.Block, block_id)
+    if block is None:
+        raise NotFound("block", block_id)
+    return block
+
+
+async def for_agent(session: AsyncSession, agent_id: str) -> list[t.Block]:
+    rows = await session.scalars(
+        select(t.Block)
+        .join(t.AgentBlock, t.AgentBlock.block_id == t.Block.id)
+        .where(t.AgentBlock.agent_id == agent_id)
+        .order_by(t.AgentBlock.position, t.Block.created_at)
+    )
+    return list(rows)
+
+
+async def by_label(session: AsyncSession, agent_id: str, label: str) -> t.Block:
+    for block in await for_agent(session, agent_id):
+        if block.label == label:
+            return block
+    raise NotFound("block", f"{label}' of agent '{agent_id}")
+
+
+async def attach(session: AsyncSession, agent_id: str, block: t.Block) -> None:
+    current = await for_agent(session, agent_id)
+    if any(existing.id == block.id for existing in current):
+        return
+    if any(existing.label == block.label for existing in current):
+        raise Conflict(f"agent '{agent_id}' already has a block labelled '{block.label}'")
+    session.add(t.AgentBlock(agent_id=agent_id, block_id=block.id, position=len(current)))
+
+
+async def detach(session: AsyncSession, agent_id: str, block_id: str) -> None:
+    await session.execute(
+        delete(t.AgentBlock).where(
+            t.AgentBlock.agent_id == agent_id, t.AgentBlock.block_id == block_id
+        )
+    )
+
+
+async def agent_ids_of(session: AsyncSession, block_id: str) -> list[str]:
+    rows = await session.scalars(
+        select(t.AgentBlock.agent_id).where(t.AgentBlock.block_id == block_id)
+    )
+    return list(rows)
+
+
+async def delete_unshared_of_agent(session: AsyncSession, agent_id: str) -> None:
+    """Delete the agent's blocks that no other agent uses; shared ones stay."""
+    mine = select(t.AgentBlock.block_id).where(t.AgentBlock.agent_id == agent_id)
+    shared = (
+        select(t.AgentBlock.block_id)
+        .where(t.AgentBlock.block_id.in_(mine), t.AgentBlock.agent_id != agent_id)
+        .distinct()
+    )
+    await session.execute(delete(t.Block).where(t.Block.id.in_(mine), t.Block.id.not_in(shared)))
+
+
+async def list_blocks(
+    session: AsyncSession,
+    *,
+    label: str | None,
+    before: str | None,
+    after: str | None,
+    limit: int | None,
+    descending: bool,
+) -> list[t.Block]:
+    query = select(t.Block)
+    if label is not None:
+        query = query.where(t.Block.label == label)
+    query = await apply_cursor(
+        session,
+        query,
+        model=t.Block,
+        order_column=t.Block.created_at,
+        kind="block",
+        before=before,
+        after=after,
+        limit=limit,
+        descending=descending,
+    )
+    return list(await session.scalars(query))
+
+
+async def count_agents(session: AsyncSession, block_id: str) -> int:
+    return int(
+        await session.scalar(
+            select(func.count()).select_from(t.AgentBlock).where(t.AgentBlock.block_id == block_id)
+        )
+        or 0
+    )

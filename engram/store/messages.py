@@ -1,0 +1,110 @@
+"""Message history: appended, never rewritten; searched by full text."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from engram.errors import NotFound
+from engram.store import tables as t
+from engram.store.tables import as_utc
+
+
+async def in_context(session: AsyncSession, agent: t.Agent) -> list[t.Message]:
+    """The agent's window: every message after its eviction cursor, oldest first."""
+    rows = await session.scalars(
+        select(t.Message)
+        .where(t.Message.agent_id == agent.id, t.Message.seq > agent.window_start_seq)
+        .order_by(t.Message.seq)
+    )
+    return list(rows)
+
+
+async def count(session: AsyncSession, agent_id: str) -> int:
+    return int(
+        await session.scalar(
+            select(func.count()).select_from(t.Message).where(t.Message.agent_id == agent_id)
+        )
+        or 0
+    )
+
+
+async def last_seq(session: AsyncSession, agent_id: str) -> int:
+    return int(
+        await session.scalar(select(func.max(t.Message.seq)).where(t.Message.agent_id == agent_id))
+        or 0
+    )
+
+
+async def list_messages(
+    session: AsyncSession,
+    agent_id: str,
+    *,
+    before: str | None,
+    after: str | None,
+    limit: int | None,
+    descending: bool,
+) -> list[t.Message]:
+    query = select(t.Message).where(t.Message.agent_id == agent_id)
+    for cursor, is_before in ((before, True), (after, False)):
+        if cursor is None:
+            continue
+        anchor = await session.scalar(
+            select(t.Message.seq).where(t.Message.id == cursor, t.Message.agent_id == agent_id)
+        )
+        if anchor is None:
+            raise NotFound("message", cursor)
+        query = query.where(t.Message.seq < anchor if is_before else t.Message.seq > anchor)
+    query = query.order_by(t.Message.seq.desc() if descending else t.Message.seq)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(await session.scalars(query))
+
+
+async def for_run(session: AsyncSession, run_id: str) -> list[t.Message]:
+    rows = await session.scalars(
+        select(t.Message).where(t.Message.run_id == run_id).order_by(t.Message.seq)
+    )
+    return list(rows)
+
+
+def fts_query(query: str) -> str | None:
+    """Turn free text into an FTS5 OR-query of quoted terms, so user text never breaks syntax."""
+    terms = re.findall(r"\w+", query.lower())
+    if not terms:
+        return None
+    return " OR ".join(f'"{term}"' for term in dict.fromkeys(terms))
+
+
+async def search(
+    session: AsyncSession,
+    agent_id: str,
+    query: str,
+    *,
+    roles: Sequence[str] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: int = 10,
+) -> list[t.Message]:
+    """Full-text search over the agent's whole history, best match first (BM25)."""
+    match = fts_query(query)
+    if match is None:
+        return []
+    ranked = (
+        select(t.Message)
+        .join(text("messages_fts"), text("messages_fts.rowid = messages.seq"))
+        .where(text("messages_fts MATCH :match"), t.Message.agent_id == agent_id)
+        .order_by(text("bm25(messages_fts)"))
+        .limit(limit)
+    )
+    if roles:
+        ranked = ranked.where(t.Message.role.in_(list(roles)))
+    if start is not None:
+        ranked = ranked.where(t.Message.created_at >= as_utc(start).astimezone(UTC))
+    if end is not None:
+        ranked = ranked.where(t.Message.created_at <= as_utc(end).astimezone(UTC))
+    return list(await session.scalars(ranked, {"match": match}))

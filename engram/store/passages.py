@@ -1,0 +1,120 @@
+"""Archival memory rows: insert, list, delete, and vector or keyword lookup."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from engram.errors import NotFound
+from engram.ids import new_id
+from engram.store import tables as t
+from engram.store.messages import fts_query
+from engram.store.vectors import to_blob
+
+
+def new_passage(
+    *,
+    agent_id: str,
+    text_: str,
+    embedding: list[float],
+    embedding_handle: str,
+    tags: list[str] | None = None,
+    created_at: datetime | None = None,
+    run_id: str | None = None,
+    step_id: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> t.Passage:
+    passage = t.Passage(
+        id=new_id("passage"),
+        agent_id=agent_id,
+        text=text_,
+        tags=sorted(set(tags or [])),
+        metadata_=metadata or {},
+        embedding_handle=embedding_handle,
+        embedding_dim=len(embedding),
+        embedding=to_blob(embedding),
+        run_id=run_id,
+        step_id=step_id,
+    )
+    if created_at is not None:
+        passage.created_at = created_at
+    return passage
+
+
+async def get(session: AsyncSession, agent_id: str, passage_id: str) -> t.Passage:
+    passage = await session.scalar(
+        select(t.Passage).where(t.Passage.id == passage_id, t.Passage.agent_id == agent_id)
+    )
+    if passage is None:
+        raise NotFound("passage", passage_id)
+    return passage
+
+
+async def delete_one(session: AsyncSession, agent_id: str, passage_id: str) -> None:
+    await get(session, agent_id, passage_id)
+    await session.execute(delete(t.Passage).where(t.Passage.id == passage_id))
+
+
+async def count(session: AsyncSession, agent_id: str) -> int:
+    return int(
+        await session.scalar(
+            select(func.count()).select_from(t.Passage).where(t.Passage.agent_id == agent_id)
+        )
+        or 0
+    )
+
+
+async def list_passages(
+    session: AsyncSession,
+    agent_id: str,
+    *,
+    before: str | None,
+    after: str | None,
+    limit: int | None,
+    ascending: bool,
+    search: str | None,
+) -> list[t.Passage]:
+    query = select(t.Passage).where(t.Passage.agent_id == agent_id)
+    if search:
+        query = query.where(t.Passage.text.ilike(f"%{search}%"))
+    for cursor, is_before in ((before, True), (after, False)):
+        if cursor is None:
+            continue
+        anchor = await session.scalar(
+            select(t.Passage.seq).where(t.Passage.id == cursor, t.Passage.agent_id == agent_id)
+        )
+        if anchor is None:
+            raise NotFound("passage", cursor)
+        earlier = is_before == ascending
+        query = query.where(t.Passage.seq < anchor if earlier else t.Passage.seq > anchor)
+    query = query.order_by(t.Passage.seq if ascending else t.Passage.seq.desc())
+    if limit is not None:
+        query = query.limit(limit)
+    return list(await session.scalars(query))
+
+
+async def by_seqs(session: AsyncSession, seqs: list[int]) -> dict[int, t.Passage]:
+    if not seqs:
+        return {}
+    rows = await session.scalars(select(t.Passage).where(t.Passage.seq.in_(seqs)))
+    return {row.seq: row for row in rows}
+
+
+async def keyword_seqs(session: AsyncSession, agent_id: str, query: str, limit: int) -> list[int]:
+    """Passage seqs matching ``query`` by full text, best first."""
+    match = fts_query(query)
+    if match is None:
+        return []
+    rows = await session.execute(
+        text(
+            "SELECT passages.seq FROM passages_fts JOIN passages "
+            "ON passages.seq = passages_fts.rowid "
+            "WHERE passages_fts MATCH :match AND passages.agent_id = :agent "
+            "ORDER BY bm25(passages_fts) LIMIT :limit"
+        ),
+        {"match": match, "agent": agent_id, "limit": limit},
+    )
+    return [int(row[0]) for row in rows]

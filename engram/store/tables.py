@@ -1,0 +1,229 @@
+"""The schema. Every change here comes with a migration under ``store/migrations``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands datetimes back naive; they were written in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+SeqInteger = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Agent(Base):
+    __tablename__ = "agents"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), index=True)
+    system: Mapped[str] = mapped_column(Text)
+    agent_type: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str | None] = mapped_column(Text)
+    metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
+    llm_config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    embedding_config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    context_window_limit: Mapped[int | None] = mapped_column(Integer)
+    tool_rules: Mapped[list[Any] | None] = mapped_column(JSON)
+    # The in-context window is every message with seq > window_start_seq, in order; eviction
+    # only moves this cursor, so history is never rewritten.
+    window_start_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    summary_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    last_run_completion: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_run_duration_ms: Mapped[int | None] = mapped_column(Integer)
+    last_stop_reason: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class AgentTag(Base):
+    __tablename__ = "agent_tags"
+
+    agent_id: Mapped[str] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(255), primary_key=True, index=True)
+
+
+class Block(Base):
+    __tablename__ = "blocks"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    label: Mapped[str] = mapped_column(String(255), index=True)
+    value: Mapped[str] = mapped_column(Text)
+    limit: Mapped[int] = mapped_column("char_limit", Integer)
+    description: Mapped[str | None] = mapped_column(Text)
+    read_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    hidden: Mapped[bool | None] = mapped_column(Boolean)
+    metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
+    tags: Mapped[list[Any] | None] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class AgentBlock(Base):
+    __tablename__ = "agent_blocks"
+
+    agent_id: Mapped[str] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True
+    )
+    block_id: Mapped[str] = mapped_column(
+        ForeignKey("blocks.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Tool(Base):
+    __tablename__ = "tools"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    tool_type: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str | None] = mapped_column(Text)
+    source_type: Mapped[str | None] = mapped_column(String(32))
+    source_code: Mapped[str | None] = mapped_column(Text)
+    json_schema: Mapped[dict[str, Any]] = mapped_column(JSON)
+    tags: Mapped[list[Any] | None] = mapped_column(JSON)
+    return_char_limit: Mapped[int] = mapped_column(Integer, default=50_000)
+    pip_requirements: Mapped[list[Any] | None] = mapped_column(JSON)
+    metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class AgentTool(Base):
+    __tablename__ = "agent_tools"
+
+    agent_id: Mapped[str] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True
+    )
+    tool_id: Mapped[str] = mapped_column(
+        ForeignKey("tools.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class Message(Base):
+    """One message of an agent's history; append-only, ordered by ``seq``."""
+
+    __tablename__ = "messages"
+
+    seq: Mapped[int] = mapped_column(SeqInteger, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(64), unique=True)
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str | None] = mapped_column(Text)
+    reasoning: Mapped[str | None] = mapped_column(Text)
+    # [{"id": ..., "name": ..., "arguments": "<json string>"}]
+    tool_calls: Mapped[list[Any] | None] = mapped_column(JSON)
+    tool_call_id: Mapped[str | None] = mapped_column(String(128))
+    tool_name: Mapped[str | None] = mapped_column(String(255))
+    tool_status: Mapped[str | None] = mapped_column(String(16))
+    name: Mapped[str | None] = mapped_column(String(255))
+    otid: Mapped[str | None] = mapped_column(String(64))
+    run_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    step_id: Mapped[str | None] = mapped_column(String(64))
+    token_count: Mapped[int] = mapped_column(Integer, default=0)
+    # What full-text search sees: the text, or the message a send_message call carried.
+    search_text: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (Index("ix_messages_agent_seq", "agent_id", "seq"),)
+
+
+class Passage(Base):
+    """One archival memory item with its embedding."""
+
+    __tablename__ = "passages"
+
+    seq: Mapped[int] = mapped_column(SeqInteger, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(64), unique=True)
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    tags: Mapped[list[Any] | None] = mapped_column(JSON)
+    metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
+    embedding_handle: Mapped[str] = mapped_column(String(255))
+    embedding_dim: Mapped[int] = mapped_column(Integer)
+    # float32 little-endian; searched by ``store/vectors.py``.
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    step_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (Index("ix_passages_agent_seq", "agent_id", "seq"),)
+
+
+class Run(Base):
+    __tablename__ = "runs"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(32))
+    stop_reason: Mapped[str | None] = mapped_column(String(64))
+    background: Mapped[bool] = mapped_column(Boolean, default=False)
+    request_config: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    step_count: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    ttft_ns: Mapped[int | None] = mapped_column(BigInteger)
+    total_duration_ns: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Step(Base):
+    """One LLM call and the tools it triggered."""
+
+    __tablename__ = "steps"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    model: Mapped[str | None] = mapped_column(String(255))
+    model_handle: Mapped[str | None] = mapped_column(String(255))
+    provider_name: Mapped[str | None] = mapped_column(String(255))
+    context_window_limit: Mapped[int | None] = mapped_column(Integer)
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    # Our own count of the prompt, kept beside the provider's to watch the counter's error.
+    counted_prompt_tokens: Mapped[int | None] = mapped_column(Integer)
+    stop_reason: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32), default="success")
+    duration_ms: Mapped[float | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

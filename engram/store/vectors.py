@@ -1,0 +1,100 @@
+"""Exact vector search for the embedded deployment.
+
+Passage embeddings live as float32 blobs in SQLite; each (agent, dimension) pair gets an
+in-memory matrix, refreshed incrementally when rows are added and rebuilt when rows go.
+Exact search keeps recall at 1.0 and needs no SQLite extension (many Python builds cannot
+load one); at 100k passages a query is one matrix-vector product.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from engram.store import tables as t
+
+
+def to_blob(vector: list[float]) -> bytes:
+    array = np.asarray(vector, dtype=np.float32)
+    norm = float(np.linalg.norm(array))
+    return (array / norm if norm > 0 else array).astype("<f4").tobytes()
+
+
+@dataclass
+class _Matrix:
+    seqs: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    vectors: np.ndarray = field(default_factory=lambda: np.empty((0, 0), dtype=np.float32))
+    count: int = 0
+    max_seq: int = 0
+
+
+class VectorIndex:
+    """Per-process cache of passage matrices, validated against the table on every query."""
+
+    def __init__(self) -> None:
+        self._matrices: dict[tuple[str, int], _Matrix] = {}
+        self._lock = asyncio.Lock()
+
+    async def nearest(
+        self, session: AsyncSession, agent_id: str, query: list[float], k: int
+    ) -> list[tuple[int, float]]:
+        """The ``k`` passages most similar to ``query``: (seq, cosine similarity) pairs."""
+        dim = len(query)
+        async with self._lock:
+            matrix = await self._fresh(session, agent_id, dim)
+        if matrix.count == 0:
+            return []
+        q = np.frombuffer(to_blob(query), dtype=np.float32)
+        scores = matrix.vectors @ q
+        k = min(k, matrix.count)
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top])]
+        return [(int(matrix.seqs[i]), float(scores[i])) for i in top]
+
+    async def _fresh(self, session: AsyncSession, agent_id: str, dim: int) -> _Matrix:
+        scope = (t.Passage.agent_id == agent_id, t.Passage.embedding_dim == dim)
+        row = (
+            await session.execute(select(func.count(), func.max(t.Passage.seq)).where(*scope))
+        ).one()
+        count, max_seq = int(row[0]), int(row[1] or 0)
+        key = (agent_id, dim)
+        matrix = self._matrices.get(key, _Matrix())
+        if matrix.count == count and matrix.max_seq == max_seq:
+            return matrix
+        since = matrix.max_seq if matrix.count and max_seq >= matrix.max_seq else 0
+        rows = (
+            await session.execute(
+                select(t.Passage.seq, t.Passage.embedding)
+                .where(*scope, t.Passage.seq > since)
+                .order_by(t.Passage.seq)
+            )
+        ).all()
+        seqs = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        vectors = (
+            np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
+            if rows
+            else np.empty((0, dim), dtype=np.float32)
+        )
+        if since and matrix.count + len(rows) == count:
+            matrix = _Matrix(
+                np.concatenate([matrix.seqs, seqs]),
+                np.vstack([matrix.vectors, vectors]),
+                count,
+                max_seq,
+            )
+        elif since:
+            # Rows were deleted as well as added: rebuild from scratch.
+            self._matrices.pop(key, None)
+            return await self._fresh(session, agent_id, dim)
+        else:
+            matrix = _Matrix(seqs, vectors, len(rows), max_seq)
+        self._matrices[key] = matrix
+        return matrix
+
+    def forget(self, agent_id: str) -> None:
+        for key in [key for key in self._matrices if key[0] == agent_id]:
+            del self._matrices[key]
