@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 from pathlib import Path
 
-import typer
-from rich.console import Console
+# Local embeddings run in a worker thread beside the event loop; BLAS spinning up a thread
+# per core makes both slower on small machines. Must be set before NumPy is imported.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
 
 app = typer.Typer(help="Engram: a server for stateful LLM agents.", no_args_is_help=True)
 console = Console(stderr=True)

@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from engram.errors import ModelNotFound
 from engram.llm.registry import ProviderRegistry
-from engram.memory.local_embedding import LocalEmbeddingModel
+from engram.memory.local_embedding import LocalEmbeddingModel, shared_local_model
 
 LOCAL_HANDLE = "local/all-MiniLM-L6-v2"
 
@@ -46,7 +46,7 @@ class EmbeddingRegistry:
 
     def __init__(self, providers: ProviderRegistry) -> None:
         self.providers = providers
-        self.local_model = LocalEmbeddingModel()
+        self.local_model: LocalEmbeddingModel = shared_local_model()
         self._dims: dict[str, int] = {LOCAL_HANDLE: 384}
 
     def local_config(self) -> dict[str, Any]:

@@ -94,17 +94,37 @@ async def search(
     match = fts_query(query)
     if match is None:
         return []
-    ranked = (
-        select(t.Message)
-        .join(text("messages_fts"), text("messages_fts.rowid = messages.seq"))
-        .where(text("messages_fts MATCH :match"), t.Message.agent_id == agent_id)
-        .order_by(text("bm25(messages_fts)"))
-        .limit(limit)
-    )
+    clauses = ["messages_fts MATCH :match", "messages.agent_id = :agent"]
+    params: dict[str, object] = {"match": match, "agent": agent_id, "limit": limit}
     if roles:
-        ranked = ranked.where(t.Message.role.in_(list(roles)))
+        names = [f"role{i}" for i in range(len(roles))]
+        clauses.append(f"messages.role IN ({', '.join(':' + n for n in names)})")
+        params.update(zip(names, roles, strict=True))
     if start is not None:
-        ranked = ranked.where(t.Message.created_at >= as_utc(start).astimezone(UTC))
+        clauses.append("messages.created_at >= :start")
+        params["start"] = _sqlite_time(start)
     if end is not None:
-        ranked = ranked.where(t.Message.created_at <= as_utc(end).astimezone(UTC))
-    return list(await session.scalars(ranked, {"match": match}))
+        clauses.append("messages.created_at <= :end")
+        params["end"] = _sqlite_time(end)
+    ranked = await session.execute(
+        text(
+            "SELECT messages.seq FROM messages_fts JOIN messages "
+            "ON messages.seq = messages_fts.rowid WHERE "
+            + " AND ".join(clauses)
+            + " ORDER BY bm25(messages_fts) LIMIT :limit"
+        ),
+        params,
+    )
+    seqs = [int(row[0]) for row in ranked]
+    if not seqs:
+        return []
+    rows = {
+        row.seq: row
+        for row in await session.scalars(select(t.Message).where(t.Message.seq.in_(seqs)))
+    }
+    return [rows[seq] for seq in seqs if seq in rows]
+
+
+def _sqlite_time(moment: datetime) -> str:
+    """The text form SQLAlchemy stores SQLite datetimes in, in UTC, for comparisons."""
+    return as_utc(moment).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")

