@@ -3,7 +3,7 @@ Letta fields Engram does not use keep working; known fields are checked strictly
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -12,10 +12,16 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+# Bounds keep values storable in a 32-bit column and sensible for the server.
+MAX_CHARS = 10_000_000
+MAX_TOKENS = 10_000_000
+Label = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^/]+$")]
+
+
 class CreateBlock(Body):
-    label: str = Field(min_length=1, max_length=255)
+    label: Label
     value: str
-    limit: int | None = Field(default=None, gt=0)
+    limit: int | None = Field(default=None, gt=0, le=MAX_CHARS)
     description: str | None = None
     read_only: bool = False
     hidden: bool | None = None
@@ -25,8 +31,8 @@ class CreateBlock(Body):
 
 class BlockUpdate(Body):
     value: str | None = None
-    limit: int | None = Field(default=None, gt=0)
-    label: str | None = Field(default=None, min_length=1, max_length=255)
+    limit: int | None = Field(default=None, gt=0, le=MAX_CHARS)
+    label: Label | None = None
     description: str | None = None
     read_only: bool | None = None
     hidden: bool | None = None
@@ -39,17 +45,17 @@ class LLMConfigBody(Body):
     model_endpoint_type: str = "openai"
     model_endpoint: str | None = None
     provider_name: str | None = None
-    context_window: int = Field(gt=0)
+    context_window: int = Field(gt=0, le=MAX_TOKENS)
     handle: str | None = None
     temperature: float | None = 0.7
-    max_tokens: int | None = None
+    max_tokens: int | None = Field(default=None, gt=0, le=MAX_TOKENS)
 
 
 class EmbeddingConfigBody(Body):
     embedding_endpoint_type: str
     embedding_endpoint: str | None = None
     embedding_model: str
-    embedding_dim: int = Field(gt=0)
+    embedding_dim: int = Field(gt=0, le=65_536)
     handle: str | None = None
     embedding_chunk_size: int | None = 300
     batch_size: int = 32
@@ -74,7 +80,7 @@ class CreateAgent(Body):
     llm_config: LLMConfigBody | None = None
     embedding: str | None = None
     embedding_config: EmbeddingConfigBody | None = None
-    context_window_limit: int | None = Field(default=None, gt=0)
+    context_window_limit: int | None = Field(default=None, gt=0, le=MAX_TOKENS)
     tool_rules: list[dict[str, Any]] | None = None
 
 
@@ -90,7 +96,7 @@ class UpdateAgent(Body):
     llm_config: LLMConfigBody | None = None
     embedding: str | None = None
     embedding_config: EmbeddingConfigBody | None = None
-    context_window_limit: int | None = Field(default=None, gt=0)
+    context_window_limit: int | None = Field(default=None, gt=0, le=MAX_TOKENS)
     tool_rules: list[dict[str, Any]] | None = None
 
 

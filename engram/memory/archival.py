@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from engram.memory.embeddings import Embedder
 from engram.store import passages
 from engram.store import tables as t
-from engram.store.tables import as_utc
 from engram.store.vectors import VectorIndex
 
 # Reciprocal-rank fusion constant: ranks deep in one list still count, but the head dominates.
@@ -36,45 +35,22 @@ async def search(
     start: datetime | None = None,
     end: datetime | None = None,
 ) -> list[Hit]:
-    """Fuse vector and full-text rankings by reciprocal rank, then apply filters."""
-    filtered = bool(tags or start or end)
-    # Over-fetch when filters will drop candidates after ranking.
-    depth = max(top_k * (8 if filtered else 3), 50)
-    vector_ranked = [seq for seq, _ in await index.nearest(session, agent_id, query_vector, depth)]
-    keyword_ranked = await passages.keyword_seqs(session, agent_id, query, depth)
+    """Fuse vector and full-text rankings by reciprocal rank, within the filters."""
+    where = passages.PassageFilter(tuple(tags or ()), match_all_tags, start, end)
+    allowed = await passages.filtered_seqs(session, agent_id, where) if where.active else None
+    if allowed is not None and not allowed:
+        return []
+    depth = max(top_k * 3, 50)
+    nearest = await index.nearest(session, agent_id, query_vector, depth, allowed)
+    vector_ranked = [seq for seq, _ in nearest]
+    keyword_ranked = await passages.keyword_seqs(session, agent_id, query, depth, where)
     scores: dict[int, float] = {}
     for ranking in (vector_ranked, keyword_ranked):
         for rank, seq in enumerate(ranking):
             scores[seq] = scores.get(seq, 0.0) + 1.0 / (RRF_K + rank + 1)
-    rows = await passages.by_seqs(session, list(scores))
-    hits: list[Hit] = []
-    for seq in sorted(scores, key=lambda s: -scores[s]):
-        row = rows.get(seq)
-        if row is None or not _passes(row, tags, match_all_tags, start, end):
-            continue
-        hits.append(Hit(row, scores[seq]))
-        if len(hits) == top_k:
-            break
-    return hits
-
-
-def _passes(
-    row: t.Passage,
-    tags: list[str] | None,
-    match_all_tags: bool,
-    start: datetime | None,
-    end: datetime | None,
-) -> bool:
-    if tags:
-        have = set(row.tags or [])
-        if match_all_tags and not set(tags) <= have:
-            return False
-        if not match_all_tags and not (set(tags) & have):
-            return False
-    created = as_utc(row.created_at)
-    if start is not None and created < as_utc(start):
-        return False
-    return not (end is not None and created > as_utc(end))
+    best = sorted(scores, key=lambda seq: -scores[seq])[:top_k]
+    rows = await passages.by_seqs(session, best)
+    return [Hit(rows[seq], scores[seq]) for seq in best if seq in rows]
 
 
 async def embed_one(embedder: Embedder, text: str) -> list[float]:

@@ -63,6 +63,26 @@ class EmbeddingRegistry:
             self._dims[handle] = len(probe[0])
         return _config(handle, "openai", entry.model, self._dims[handle], entry.endpoint)
 
+    async def check_config(self, config: dict[str, Any]) -> dict[str, Any]:
+        """Resolve a client-supplied EmbeddingConfig to a model this server can run."""
+        field = "embedding_config"
+        handle = config.get("handle")
+        if not handle:
+            model = str(config.get("embedding_model", ""))
+            local = model.lower() == self.local_model.name.lower()
+            handle = LOCAL_HANDLE if local else f"openai/{model}"
+        try:
+            resolved = await self.config_for(handle, field=field)
+        except ModelNotFound as exc:
+            raise ModelNotFound(field, str(exc).split(": ", 1)[-1]) from exc
+        if config.get("embedding_dim") not in (None, resolved["embedding_dim"]):
+            raise ModelNotFound(
+                field,
+                f"embedding_dim {config['embedding_dim']} does not match model "
+                f"'{resolved['handle']}', which produces {resolved['embedding_dim']} dimensions",
+            )
+        return resolved
+
     def embedder_for(self, config: dict[str, Any]) -> Embedder:
         handle = config.get("handle") or LOCAL_HANDLE
         if handle == LOCAL_HANDLE:

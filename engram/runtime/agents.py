@@ -7,12 +7,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from engram.errors import InvalidInput
+from engram.errors import Conflict, InvalidInput
 from engram.ids import new_id
 from engram.memory.tools import MEMORY_TOOL_NAMES
-from engram.runtime.context import HEARTBEAT_AGENTS
+from engram.runtime.context import HEARTBEAT_AGENTS, compile_context, window_size
 from engram.runtime.engine import Engram
-from engram.store import agents, blocks, messages, tools
+from engram.runtime.state import load_state
+from engram.store import agents, blocks, messages, passages, tools
 from engram.store import tables as t
 
 AGENT_TYPES = {"letta_v1_agent", "memgpt_v2_agent", "memgpt_agent"}
@@ -118,7 +119,10 @@ async def create_agent(rt: Engram, spec: AgentSpec) -> AgentBundle:
     llm_config = await _llm_config(rt, spec)
     if spec.context_window_limit:
         llm_config["context_window"] = spec.context_window_limit
-    embedding_config = spec.embedding_config or await rt.embeddings.config_for(spec.embedding)
+    if spec.embedding_config is not None:
+        embedding_config = await rt.embeddings.check_config(spec.embedding_config)
+    else:
+        embedding_config = await rt.embeddings.config_for(spec.embedding)
     new_blocks = [blocks.new_block(**vars(block)) for block in spec.memory_blocks]
     labels = [block.label for block in new_blocks]
     if len(labels) != len(set(labels)):
@@ -151,6 +155,7 @@ async def create_agent(rt: Engram, spec: AgentSpec) -> AgentBundle:
         await tools.attach(session, agent_id, [tool.id for tool in tool_rows])
         await agents.set_tags(session, agent_id, spec.tags)
         await session.flush()
+        await _check_fixed_part_fits(rt, session, agent_id)
         return await bundle(session, agent_id)
 
 
@@ -178,8 +183,10 @@ async def update_agent(rt: Engram, agent_id: str, changes: dict[str, Any]) -> Ag
         llm_config = dict(changes["llm_config"])
     elif changes.get("model") is not None:
         llm_config = await rt.providers.llm_config_for(changes["model"])
-    embedding_config = changes.get("embedding_config")
-    if embedding_config is None and changes.get("embedding") is not None:
+    embedding_config = None
+    if changes.get("embedding_config") is not None:
+        embedding_config = await rt.embeddings.check_config(changes["embedding_config"])
+    elif changes.get("embedding") is not None:
         embedding_config = await rt.embeddings.config_for(changes["embedding"])
     _check_window(changes.get("context_window_limit"))
     async with rt.db.write() as session:
@@ -191,7 +198,12 @@ async def update_agent(rt: Engram, agent_id: str, changes: dict[str, Any]) -> Ag
             agent.metadata_ = changes["metadata"]
         if llm_config is not None:
             agent.llm_config = llm_config
-        if embedding_config is not None:
+        if embedding_config is not None and embedding_config != agent.embedding_config:
+            if await passages.count(session, agent_id):
+                raise Conflict(
+                    f"agent '{agent_id}' has archival passages embedded with "
+                    f"'{agent.embedding_config.get('handle')}'; its embedding model cannot change"
+                )
             agent.embedding_config = embedding_config
         if changes.get("context_window_limit") is not None:
             agent.context_window_limit = changes["context_window_limit"]
@@ -203,7 +215,31 @@ async def update_agent(rt: Engram, agent_id: str, changes: dict[str, Any]) -> Ag
         if changes.get("tool_ids") is not None:
             await _replace_tools(session, agent_id, changes["tool_ids"])
         await session.flush()
+        await _check_fixed_part_fits(rt, session, agent_id)
         return await bundle(session, agent_id)
+
+
+async def _check_fixed_part_fits(rt: Engram, session: AsyncSession, agent_id: str) -> None:
+    """Refuse a window too small for the prompt's fixed part, which paging cannot shrink."""
+    state = await load_state(session, agent_id)
+    context = compile_context(
+        state.agent,
+        state.blocks,
+        state.tools,
+        [],
+        recall_count=state.recall_count,
+        archival_count=state.archival_count,
+    )
+    fixed = context.total_tokens
+    limit = window_size(state.agent)
+    room = rt.settings.summarize_target * limit
+    if fixed > room:
+        needed = int(fixed / rt.settings.summarize_target) + 1
+        raise InvalidInput(
+            "context_window_limit",
+            f"a window of {limit:,} tokens is too small: the system prompt, memory blocks and "
+            f"tool schemas alone take {fixed:,} tokens; use at least {needed:,}",
+        )
 
 
 async def _replace_blocks(session: AsyncSession, agent_id: str, block_ids: list[str]) -> None:

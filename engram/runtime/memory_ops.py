@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,6 +13,7 @@ from engram.runtime.engine import Engram
 from engram.store import agents, blocks, passages
 from engram.store import tables as t
 from engram.store.blocks import check_fits
+from engram.store.tables import as_utc
 
 
 def apply_block_changes(block: t.Block, changes: dict[str, Any]) -> None:
@@ -64,7 +65,7 @@ async def insert_passage(
     when = None
     if created_at:
         try:
-            when = datetime.fromisoformat(created_at)
+            when = as_utc(datetime.fromisoformat(created_at)).astimezone(UTC)
         except ValueError as exc:
             raise InvalidInput("created_at", f"not an ISO 8601 time: '{created_at}'") from exc
     async with rt.db.read() as session:

@@ -204,9 +204,9 @@ def _keep_going(agent_type: str, chat: ChatResult, executed: list[ExecutedCall])
     if agent_type not in HEARTBEAT_AGENTS:
         # letta_v1: the model ends its turn by answering without calling a tool.
         return True
-    if any(call.failed or call.heartbeat for call in executed):
-        return True
-    return not any(call.name == "send_message" for call in executed)
+    # memgpt style: a tool call ends the turn unless it asked for a heartbeat or failed
+    # (a failure always gets the model another step to correct itself).
+    return any(call.failed or call.heartbeat for call in executed)
 
 
 async def fold_window(

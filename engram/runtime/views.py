@@ -46,7 +46,7 @@ def letta_messages(message: t.Message) -> list[dict[str, Any]]:
     if message.role == "system":
         return [{**_base(message, "system_message"), "content": message.text or ""}]
     if message.role == "tool":
-        if message.tool_name == SEND_MESSAGE:
+        if message.tool_name == SEND_MESSAGE and message.tool_status != "error":
             return []
         status = message.tool_status or "success"
         tool_return = {

@@ -72,12 +72,28 @@ async def for_run(session: AsyncSession, run_id: str) -> list[t.Message]:
     return list(rows)
 
 
+# Words too common to say anything about a match; dropped from keyword queries unless the
+# query is made of nothing else.
+# fmt: off
+STOP_WORDS = frozenset({
+    "a", "an", "and", "are", "as", "at", "be", "been", "but", "by", "can", "could", "did",
+    "do", "does", "for", "from", "had", "has", "have", "he", "her", "hers", "him", "his",
+    "how", "i", "if", "in", "into", "is", "it", "its", "me", "my", "no", "not", "of", "on",
+    "or", "our", "ours", "she", "so", "than", "that", "the", "their", "them", "then",
+    "there", "these", "they", "this", "those", "to", "was", "we", "were", "what", "when",
+    "where", "which", "who", "whom", "why", "will", "with", "would", "you", "your", "yours",
+})
+# fmt: on
+
+
 def fts_query(query: str) -> str | None:
     """Turn free text into an FTS5 OR-query of quoted terms, so user text never breaks syntax."""
-    terms = re.findall(r"\w+", query.lower())
+    terms = list(dict.fromkeys(re.findall(r"\w+", query.lower())))
+    meaningful = [term for term in terms if term not in STOP_WORDS]
+    terms = meaningful or terms
     if not terms:
         return None
-    return " OR ".join(f'"{term}"' for term in dict.fromkeys(terms))
+    return " OR ".join(f'"{term}"' for term in terms)
 
 
 async def search(
@@ -102,10 +118,10 @@ async def search(
         params.update(zip(names, roles, strict=True))
     if start is not None:
         clauses.append("messages.created_at >= :start")
-        params["start"] = _sqlite_time(start)
+        params["start"] = sqlite_time(start)
     if end is not None:
         clauses.append("messages.created_at <= :end")
-        params["end"] = _sqlite_time(end)
+        params["end"] = sqlite_time(end)
     ranked = await session.execute(
         text(
             "SELECT messages.seq FROM messages_fts JOIN messages "
@@ -125,6 +141,6 @@ async def search(
     return [rows[seq] for seq in seqs if seq in rows]
 
 
-def _sqlite_time(moment: datetime) -> str:
+def sqlite_time(moment: datetime) -> str:
     """The text form SQLAlchemy stores SQLite datetimes in, in UTC, for comparisons."""
     return as_utc(moment).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from engram.errors import NotFound
 from engram.ids import new_id
 from engram.store import tables as t
-from engram.store.messages import fts_query
+from engram.store.messages import fts_query, sqlite_time
 from engram.store.vectors import to_blob
 
 
@@ -103,18 +104,73 @@ async def by_seqs(session: AsyncSession, seqs: list[int]) -> dict[int, t.Passage
     return {row.seq: row for row in rows}
 
 
-async def keyword_seqs(session: AsyncSession, agent_id: str, query: str, limit: int) -> list[int]:
-    """Passage seqs matching ``query`` by full text, best first."""
+@dataclass(frozen=True)
+class PassageFilter:
+    """Restrictions applied before ranking, so a rare tag is found among many better matches."""
+
+    tags: tuple[str, ...] = ()
+    match_all_tags: bool = False
+    start: datetime | None = None
+    end: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.tags or self.start or self.end)
+
+    def sql(self) -> tuple[list[str], dict[str, object]]:
+        clauses: list[str] = []
+        params: dict[str, object] = {}
+        if self.tags:
+            names = [f"tag{i}" for i in range(len(self.tags))]
+            params.update(zip(names, self.tags, strict=True))
+            wanted = ", ".join(":" + name for name in names)
+            matched = (
+                "SELECT count(DISTINCT je.value) FROM json_each(passages.tags) AS je "
+                f"WHERE je.value IN ({wanted})"
+            )
+            needed = len(set(self.tags)) if self.match_all_tags else 1
+            clauses.append(f"({matched}) >= {needed}")
+        if self.start is not None:
+            clauses.append("passages.created_at >= :start")
+            params["start"] = sqlite_time(self.start)
+        if self.end is not None:
+            clauses.append("passages.created_at <= :end")
+            params["end"] = sqlite_time(self.end)
+        return clauses, params
+
+
+async def filtered_seqs(session: AsyncSession, agent_id: str, where: PassageFilter) -> set[int]:
+    clauses, params = where.sql()
+    rows = await session.execute(
+        text(
+            "SELECT passages.seq FROM passages WHERE passages.agent_id = :agent AND "
+            + " AND ".join(clauses)
+        ),
+        {**params, "agent": agent_id},
+    )
+    return {int(row[0]) for row in rows}
+
+
+async def keyword_seqs(
+    session: AsyncSession,
+    agent_id: str,
+    query: str,
+    limit: int,
+    where: PassageFilter = PassageFilter(),
+) -> list[int]:
+    """Passage seqs matching ``query`` by full text and ``where``, best first."""
     match = fts_query(query)
     if match is None:
         return []
+    clauses, params = where.sql()
     rows = await session.execute(
         text(
             "SELECT passages.seq FROM passages_fts JOIN passages "
             "ON passages.seq = passages_fts.rowid "
             "WHERE passages_fts MATCH :match AND passages.agent_id = :agent "
-            "ORDER BY bm25(passages_fts) LIMIT :limit"
+            + "".join(f"AND {clause} " for clause in clauses)
+            + "ORDER BY bm25(passages_fts) LIMIT :limit"
         ),
-        {"match": match, "agent": agent_id, "limit": limit},
+        {**params, "match": match, "agent": agent_id, "limit": limit},
     )
     return [int(row[0]) for row in rows]

@@ -16,6 +16,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    TypeDecorator,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -25,8 +26,25 @@ def utcnow() -> datetime:
 
 
 def as_utc(moment: datetime) -> datetime:
-    """SQLite hands datetimes back naive; they were written in UTC."""
+    """A naive datetime is taken to be UTC already."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stored in UTC, always returned timezone-aware, on both dialects.
+
+    SQLite keeps no offset and hands back naive values; converting at this one boundary
+    keeps naive/aware comparisons out of the rest of the code.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return as_utc(value).astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return as_utc(value) if value is not None else None
 
 
 # SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
@@ -55,13 +73,11 @@ class Agent(Base):
     window_start_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     summary: Mapped[str] = mapped_column(Text, default="")
     summary_tokens: Mapped[int] = mapped_column(Integer, default=0)
-    last_run_completion: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_run_completion: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_run_duration_ms: Mapped[int | None] = mapped_column(Integer)
     last_stop_reason: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
 class AgentTag(Base):
@@ -86,10 +102,8 @@ class Block(Base):
     metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
     tags: Mapped[list[Any] | None] = mapped_column(JSON)
     version: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -120,10 +134,8 @@ class Tool(Base):
     return_char_limit: Mapped[int] = mapped_column(Integer, default=50_000)
     pip_requirements: Mapped[list[Any] | None] = mapped_column(JSON)
     metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
 class AgentTool(Base):
@@ -160,9 +172,13 @@ class Message(Base):
     token_count: Mapped[int] = mapped_column(Integer, default=0)
     # What full-text search sees: the text, or the message a send_message call carried.
     search_text: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    __table_args__ = (Index("ix_messages_agent_seq", "agent_id", "seq"),)
+    # AUTOINCREMENT: a seq is never reused, so cursors and caches keyed by seq stay valid.
+    __table_args__ = (
+        Index("ix_messages_agent_seq", "agent_id", "seq"),
+        {"sqlite_autoincrement": True},
+    )
 
 
 class Passage(Base):
@@ -182,9 +198,12 @@ class Passage(Base):
     embedding: Mapped[bytes] = mapped_column(LargeBinary)
     run_id: Mapped[str | None] = mapped_column(String(64))
     step_id: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    __table_args__ = (Index("ix_passages_agent_seq", "agent_id", "seq"),)
+    __table_args__ = (
+        Index("ix_passages_agent_seq", "agent_id", "seq"),
+        {"sqlite_autoincrement": True},
+    )
 
 
 class Run(Base):
@@ -203,8 +222,8 @@ class Run(Base):
     error: Mapped[str | None] = mapped_column(Text)
     ttft_ns: Mapped[int | None] = mapped_column(BigInteger)
     total_duration_ns: Mapped[int | None] = mapped_column(BigInteger)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Step(Base):
@@ -226,4 +245,4 @@ class Step(Base):
     stop_reason: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(32), default="success")
     duration_ms: Mapped[float | None] = mapped_column()
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

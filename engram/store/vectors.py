@@ -40,9 +40,15 @@ class VectorIndex:
         self._lock = asyncio.Lock()
 
     async def nearest(
-        self, session: AsyncSession, agent_id: str, query: list[float], k: int
+        self,
+        session: AsyncSession,
+        agent_id: str,
+        query: list[float],
+        k: int,
+        allowed: set[int] | None = None,
     ) -> list[tuple[int, float]]:
-        """The ``k`` passages most similar to ``query``: (seq, cosine similarity) pairs."""
+        """The ``k`` passages most similar to ``query`` among ``allowed`` seqs (all if None):
+        (seq, cosine similarity) pairs, best first."""
         dim = len(query)
         async with self._lock:
             matrix = await self._fresh(session, agent_id, dim)
@@ -50,6 +56,12 @@ class VectorIndex:
             return []
         q = np.frombuffer(to_blob(query), dtype=np.float32)
         scores = matrix.vectors @ q
+        if allowed is not None:
+            keep = np.isin(matrix.seqs, np.fromiter(allowed, dtype=np.int64, count=len(allowed)))
+            scores = np.where(keep, scores, -np.inf)
+            k = min(k, int(keep.sum()))
+            if k == 0:
+                return []
         k = min(k, matrix.count)
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top])]

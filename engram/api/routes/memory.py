@@ -196,4 +196,5 @@ async def delete_passage(agent_id: str, memory_id: str, rt: Runtime) -> dict[str
     async with rt.db.write() as session:
         await agents.get(session, agent_id)
         await passages.delete_one(session, agent_id, memory_id)
+    rt.vectors.forget(agent_id)
     return {"message": f"passage '{memory_id}' deleted"}

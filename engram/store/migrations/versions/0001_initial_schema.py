@@ -139,6 +139,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["agent_id"], ["agents.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("seq"),
         sa.UniqueConstraint("id"),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.create_index("ix_messages_agent_seq", ["agent_id", "seq"], unique=False)
@@ -166,6 +167,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["agent_id"], ["agents.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("seq"),
         sa.UniqueConstraint("id"),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("passages", schema=None) as batch_op:
         batch_op.create_index("ix_passages_agent_seq", ["agent_id", "seq"], unique=False)
