@@ -36,7 +36,8 @@ class Settings(BaseSettings):
     summarize_trigger: float = 0.9
     summarize_target: float = 0.5
 
-    warm_embeddings: bool = True
+    # Off: the local model (~100 MB) loads on first use, in a worker thread.
+    warm_embeddings: bool = False
 
     @field_validator("data_dir", mode="before")
     @classmethod

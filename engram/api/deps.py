@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query, Request, Response
 
 from engram.runtime.engine import Engram
 
@@ -14,4 +15,12 @@ def get_runtime(request: Request) -> Engram:
 
 
 Runtime = Annotated[Engram, Depends(get_runtime)]
+
+
+def json_reply(content: Any) -> Response:
+    """Send already wire-shaped data as-is: FastAPI's response validation and encoding cost
+    more than the rest of a step for large message lists."""
+    return Response(json.dumps(content, separators=(",", ":")), media_type="application/json")
+
+
 Limit = Annotated[int | None, Query(ge=1, le=1000)]

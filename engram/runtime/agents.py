@@ -12,7 +12,7 @@ from engram.ids import new_id
 from engram.memory.tools import MEMORY_TOOL_NAMES
 from engram.runtime.context import HEARTBEAT_AGENTS, compile_context, window_size
 from engram.runtime.engine import Engram
-from engram.runtime.state import load_state
+from engram.runtime.window import Window
 from engram.store import agents, blocks, messages, passages, tools
 from engram.store import tables as t
 
@@ -221,17 +221,17 @@ async def update_agent(rt: Engram, agent_id: str, changes: dict[str, Any]) -> Ag
 
 async def _check_fixed_part_fits(rt: Engram, session: AsyncSession, agent_id: str) -> None:
     """Refuse a window too small for the prompt's fixed part, which paging cannot shrink."""
-    state = await load_state(session, agent_id)
+    agent = await agents.get(session, agent_id)
     context = compile_context(
-        state.agent,
-        state.blocks,
-        state.tools,
-        [],
-        recall_count=state.recall_count,
-        archival_count=state.archival_count,
+        agent,
+        await blocks.for_agent(session, agent_id),
+        await tools.for_agent(session, agent_id),
+        Window(start_seq=agent.window_start_seq),
+        recall_count=0,
+        archival_count=0,
     )
     fixed = context.total_tokens
-    limit = window_size(state.agent)
+    limit = window_size(agent)
     room = rt.settings.summarize_target * limit
     if fixed > room:
         needed = int(fixed / rt.settings.summarize_target) + 1
@@ -265,3 +265,4 @@ async def delete_agent(rt: Engram, agent_id: str) -> None:
         await blocks.delete_unshared_of_agent(session, agent_id)
         await session.delete(agent)
     rt.vectors.forget(agent_id)
+    rt.windows.forget(agent_id)

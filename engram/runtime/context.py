@@ -17,6 +17,7 @@ from typing import Any
 from engram.llm.tokens import count_chat_tokens, counter_for_model
 from engram.memory.core import render_blocks, render_metadata
 from engram.runtime.prompt import as_openai_tool, to_chat, with_heartbeat
+from engram.runtime.window import Window
 from engram.store import tables as t
 
 HEARTBEAT_AGENTS = {"memgpt_v2_agent", "memgpt_agent"}
@@ -83,7 +84,7 @@ def compile_context(
     agent: t.Agent,
     blocks: Sequence[t.Block],
     tools: Sequence[t.Tool],
-    window: Sequence[t.Message],
+    window: Window,
     *,
     recall_count: int,
     archival_count: int,
@@ -99,14 +100,14 @@ def compile_context(
         system=agent.system,
         core_memory=f"{rendered_blocks}\n{metadata}",
         summary=agent.summary,
-        messages=[to_chat(message) for message in window],
+        messages=list(window.chats),
         tools=schemas,
         # 4 tokens frame the system message; the sections share it.
         system_tokens=count_text(model, agent.system) + 4,
         # Counted apart so the long, rarely changing part hits the cache every step.
         core_memory_tokens=count_text(model, rendered_blocks) + count_text(model, metadata) + 1,
         summary_tokens=agent.summary_tokens,
-        message_tokens=sum(message.token_count for message in window) + 3,
+        message_tokens=window.tokens + 3,
         tool_tokens=count_text(model, json.dumps(schemas)) if schemas else 0,
     )
 

@@ -13,6 +13,7 @@ from engram.ids import new_id
 from engram.llm.registry import ProviderRegistry
 from engram.memory.embeddings import EmbeddingRegistry
 from engram.memory.tools import BASE_TOOL_SCHEMAS
+from engram.runtime.window import WindowCache
 from engram.store import tables as t
 from engram.store.db import Database, migrate
 from engram.store.vectors import VectorIndex
@@ -29,6 +30,7 @@ class Engram:
         self.providers = ProviderRegistry(settings)
         self.embeddings = EmbeddingRegistry(self.providers)
         self.vectors = VectorIndex()
+        self.windows = WindowCache()
         # One run at a time per agent within this process.
         self._agent_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 

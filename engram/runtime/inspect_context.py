@@ -12,7 +12,7 @@ from engram.runtime.views import letta_messages
 
 async def overview(rt: Engram, agent_id: str) -> dict[str, Any]:
     async with rt.db.read() as session:
-        state = await load_state(session, agent_id)
+        state, _ = await load_state(session, agent_id, rt.windows)
     context = compile_context(
         state.agent,
         state.blocks,
@@ -24,7 +24,7 @@ async def overview(rt: Engram, agent_id: str) -> dict[str, Any]:
     return {
         "context_window_size_max": window_size(state.agent),
         "context_window_size_current": context.total_tokens,
-        "num_messages": len(state.window),
+        "num_messages": len(state.window.rows),
         "num_archival_memory": state.archival_count,
         "num_recall_memory": state.recall_count,
         "num_tokens_external_memory_summary": 0,
@@ -38,7 +38,7 @@ async def overview(rt: Engram, agent_id: str) -> dict[str, Any]:
         "num_tokens_functions_definitions": context.tool_tokens,
         "functions_definitions": [tool["function"] for tool in context.tools],
         "num_tokens_messages": context.message_tokens,
-        "messages": [view for row in state.window for view in letta_messages(row)],
+        "messages": [view for row in state.window.rows for view in letta_messages(row)],
         "num_tokens_memory_filesystem": 0,
         "memory_filesystem": None,
         "num_tokens_tool_usage_rules": 0,

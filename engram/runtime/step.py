@@ -12,17 +12,26 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import func, insert, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from engram.errors import ProviderError
 from engram.ids import new_id
 from engram.llm.client import ChatRequest, ChatResult, DeltaSink
 from engram.runtime import paging
-from engram.runtime.context import HEARTBEAT_AGENTS, compile_context, message_tokens, window_size
+from engram.runtime.context import (
+    HEARTBEAT_AGENTS,
+    CompiledContext,
+    compile_context,
+    message_tokens,
+    window_size,
+)
 from engram.runtime.engine import Engram
 from engram.runtime.prompt import to_chat
-from engram.runtime.state import load_state
+from engram.runtime.state import AgentState, load_state
 from engram.runtime.tool_calls import ExecutedCall, execute_calls, prefetch_vectors
 from engram.runtime.views import letta_messages, search_text
-from engram.store import runs
+from engram.store import blocks
 from engram.store import tables as t
 
 MessageSink = Callable[[dict[str, Any]], Awaitable[None]]
@@ -69,11 +78,37 @@ class _Turn:
     result: TurnResult | None = None
 
 
-async def create_run(rt: Engram, agent_id: str, *, background: bool = False) -> str:
+async def create_run(
+    rt: Engram, agent_id: str, *, background: bool = False, status: str = "running"
+) -> str:
     run_id = new_id("run")
     async with rt.db.write() as session:
-        session.add(t.Run(id=run_id, agent_id=agent_id, status="created", background=background))
+        await session.execute(
+            insert(t.Run).values(
+                id=run_id,
+                agent_id=agent_id,
+                status=status,
+                background=background,
+                created_at=datetime.now(UTC),
+            )
+        )
     return run_id
+
+
+@dataclass
+class _Turn:
+    """What the loop carries from step to step."""
+
+    rt: Engram
+    agent_id: str
+    run_id: str
+    max_steps: int
+    started_ns: int
+    result: TurnResult
+    on_message: MessageSink | None
+    on_delta: DeltaSink | None
+    steps_taken: int = 0
+    finished: bool = False
 
 
 async def run_turn(
@@ -87,44 +122,131 @@ async def run_turn(
     on_delta: DeltaSink | None = None,
 ) -> TurnResult:
     """Process one request for an agent: steps until the model ends its turn."""
-    started = time.perf_counter_ns()
     result = TurnResult(run_id=run_id, messages=[], stop_reason="end_turn")
+    turn = _Turn(
+        rt, agent_id, run_id, max_steps, time.perf_counter_ns(), result, on_message, on_delta
+    )
     pending = [_input_row(agent_id, run_id, item) for item in inputs]
     async with rt.agent_lock(agent_id):
-        await _mark_run(rt, run_id, status="running")
         try:
-            for _ in range(max_steps):
-                if await _cancelled(rt, run_id):
+            while not turn.finished:
+                if not await _one_step(turn, pending):
                     result.stop_reason = "cancelled"
                     break
-                more = await _one_step(rt, agent_id, run_id, pending, result, on_message, on_delta)
                 pending = []
-                if not more:
-                    break
-            else:
-                result.stop_reason = "max_steps"
         except ProviderError as exc:
             result.stop_reason = "llm_api_error"
             result.error = str(exc)
         finally:
-            await _finish_run(rt, agent_id, run_id, result, time.perf_counter_ns() - started)
+            if not turn.finished:
+                async with rt.db.write() as session:
+                    await _record_finish(session, turn)
     return result
 
 
-async def _one_step(
-    rt: Engram,
-    agent_id: str,
-    run_id: str,
-    pending: list[t.Message],
-    result: TurnResult,
-    on_message: MessageSink | None,
-    on_delta: DeltaSink | None,
-) -> bool:
-    """One LLM call and its tools, committed together. Returns whether to keep going."""
-    step_started = time.perf_counter()
+async def _read_state(rt: Engram, agent_id: str, run_id: str) -> tuple[AgentState, str | None]:
+    """The agent as the next step sees it, and its run's status (it may have been cancelled)."""
     async with rt.db.read() as session:
-        state = await load_state(session, agent_id)
-    context = compile_context(
+        state, run_status = await load_state(session, agent_id, rt.windows, run_id=run_id)
+    return state, run_status
+
+
+async def _one_step(turn: _Turn, pending: list[t.Message]) -> bool:
+    """One LLM call and its tools, committed together; False if the run was cancelled."""
+    rt, agent_id, run_id, result = turn.rt, turn.agent_id, turn.run_id, turn.result
+    step_started = time.perf_counter()
+    state, run_status = await _read_state(rt, agent_id, run_id)
+    if run_status == "cancelled":
+        return False
+    agent = state.agent
+    model = agent.llm_config["model"]
+    for row in pending:
+        row.token_count = message_tokens(model, row)
+    incoming = sum(row.token_count for row in pending)
+    context = _compile(state)
+    if context.total_tokens + incoming > rt.settings.summarize_trigger * window_size(agent):
+        await fold_window(rt, agent_id, extra_tokens=incoming)
+        state, _ = await _read_state(rt, agent_id, run_id)
+        context = _compile(state)
+    counted = context.total_tokens + incoming
+    chat = await rt.providers.client_for(agent.llm_config).chat(
+        ChatRequest(
+            model=model,
+            messages=context.chat_messages() + [to_chat(m) for m in pending],
+            tools=context.tools,
+            temperature=agent.llm_config.get("temperature"),
+            max_tokens=agent.llm_config.get("max_tokens"),
+        ),
+        turn.on_delta,
+    )
+    step_id = new_id("step")
+    embedder = rt.embeddings.embedder_for(agent.embedding_config)
+    vectors = await prefetch_vectors(embedder, chat.tool_calls)
+    async with rt.db.write() as session:
+        assistant = _assistant_row(agent_id, run_id, step_id, chat)
+        executed: list[ExecutedCall] = []
+        if chat.tool_calls:
+            # Blocks are re-read inside the transaction: the edit applies to the current value.
+            live = await blocks.for_agent(session, agent_id)
+            executed = await execute_calls(
+                session,
+                rt,
+                agent,
+                live,
+                state.tools,
+                embedder,
+                vectors,
+                chat.tool_calls,
+                run_id=run_id,
+                step_id=step_id,
+            )
+        tool_rows = [_tool_row(agent_id, run_id, step_id, call) for call in executed]
+        new_rows = [*pending, assistant, *tool_rows]
+        for row in new_rows:
+            row.step_id = step_id
+            row.token_count = row.token_count or message_tokens(model, row)
+        await session.execute(insert(t.Message), [_values(row) for row in new_rows])
+        step = _step_row(step_id, run_id, agent, chat, counted, time.perf_counter() - step_started)
+        await session.execute(insert(t.Step), [_values(step)])
+        await session.execute(
+            update(t.Run)
+            .where(t.Run.id == run_id)
+            .values(
+                prompt_tokens=t.Run.prompt_tokens + chat.prompt_tokens,
+                completion_tokens=t.Run.completion_tokens + chat.completion_tokens,
+                step_count=t.Run.step_count + 1,
+                ttft_ns=func.coalesce(t.Run.ttft_ns, chat.ttft_ns),
+            )
+        )
+        result.prompt_tokens += chat.prompt_tokens
+        result.completion_tokens += chat.completion_tokens
+        result.step_count += 1
+        result.context_tokens = counted
+        turn.steps_taken += 1
+        more = _keep_going(agent.agent_type, chat, executed)
+        if not more or turn.steps_taken >= turn.max_steps:
+            # The turn's last step also closes its run, in the same transaction.
+            result.stop_reason = "max_steps" if more else "end_turn"
+            await _record_finish(session, turn)
+    for row in [assistant, *tool_rows]:
+        for view in letta_messages(row):
+            result.messages.append(view)
+            if turn.on_message is not None:
+                await turn.on_message(view)
+    return True
+
+
+def _values(row: t.Base) -> dict[str, Any]:
+    """A new row as column values, for one multi-row INSERT instead of the ORM's flush."""
+    return {
+        column.key: getattr(row, column.key)
+        for column in row.__table__.columns
+        if getattr(row, column.key) is not None
+    }
+
+
+def _compile(state: AgentState) -> CompiledContext:
+    return compile_context(
         state.agent,
         state.blocks,
         state.tools,
@@ -132,70 +254,6 @@ async def _one_step(
         recall_count=state.recall_count,
         archival_count=state.archival_count,
     )
-    limit = window_size(state.agent)
-    incoming = _pending_tokens(state.agent, pending)
-    if context.total_tokens + incoming > rt.settings.summarize_trigger * limit:
-        await fold_window(rt, agent_id, extra_tokens=incoming)
-        async with rt.db.read() as session:
-            state = await load_state(session, agent_id)
-        context = compile_context(
-            state.agent,
-            state.blocks,
-            state.tools,
-            state.window,
-            recall_count=state.recall_count,
-            archival_count=state.archival_count,
-        )
-    agent = state.agent
-    llm = rt.providers.client_for(agent.llm_config)
-    counted = context.total_tokens + _pending_tokens(agent, pending)
-    chat = await llm.chat(
-        ChatRequest(
-            model=agent.llm_config["model"],
-            messages=context.chat_messages() + [to_chat(m) for m in pending],
-            tools=context.tools,
-            temperature=agent.llm_config.get("temperature"),
-            max_tokens=agent.llm_config.get("max_tokens"),
-        ),
-        on_delta,
-    )
-    step_id = new_id("step")
-    embedder = rt.embeddings.embedder_for(agent.embedding_config)
-    vectors = await prefetch_vectors(embedder, chat.tool_calls)
-    async with rt.db.write() as session:
-        state = await load_state(session, agent_id, with_counts=False)
-        for row in pending:
-            row.step_id = step_id
-            session.add(row)
-        assistant = _assistant_row(agent_id, run_id, step_id, chat)
-        session.add(assistant)
-        executed = await execute_calls(
-            session, rt, state, embedder, vectors, chat.tool_calls, run_id=run_id, step_id=step_id
-        )
-        tool_rows = [_tool_row(agent_id, run_id, step_id, call) for call in executed]
-        session.add_all(tool_rows)
-        model = agent.llm_config["model"]
-        for row in [*pending, assistant, *tool_rows]:
-            row.token_count = message_tokens(model, row)
-        session.add(
-            _step_row(step_id, run_id, agent, chat, counted, time.perf_counter() - step_started)
-        )
-        run = await runs.get(session, run_id)
-        run.prompt_tokens += chat.prompt_tokens
-        run.completion_tokens += chat.completion_tokens
-        run.step_count += 1
-        if run.ttft_ns is None and chat.ttft_ns is not None:
-            run.ttft_ns = chat.ttft_ns
-    result.prompt_tokens += chat.prompt_tokens
-    result.completion_tokens += chat.completion_tokens
-    result.step_count += 1
-    result.context_tokens = counted
-    for row in [assistant, *tool_rows]:
-        for view in letta_messages(row):
-            result.messages.append(view)
-            if on_message is not None:
-                await on_message(view)
-    return _keep_going(agent.agent_type, chat, executed)
 
 
 def _keep_going(agent_type: str, chat: ChatResult, executed: list[ExecutedCall]) -> bool:
@@ -214,24 +272,17 @@ async def fold_window(
 ) -> paging.Fold | None:
     """Evict the oldest messages into the summary until the window is under the target."""
     async with rt.db.read() as session:
-        state = await load_state(session, agent_id)
+        state, _ = await load_state(session, agent_id, rt.windows)
     agent = state.agent
     limit = window_size(agent)
-    context = compile_context(
-        agent,
-        state.blocks,
-        state.tools,
-        state.window,
-        recall_count=state.recall_count,
-        archival_count=state.archival_count,
-    )
+    context = _compile(state)
     to_free = context.total_tokens + extra_tokens - int(rt.settings.summarize_target * limit)
     if force:
         to_free = max(to_free, 1)
-    cut = paging.choose_cut(state.window, to_free)
+    cut = paging.choose_cut(state.window.rows, to_free)
     if cut == 0:
         return None
-    evicted = state.window[:cut]
+    evicted = state.window.rows[:cut]
     fold = await paging.summarize(
         rt.providers.client_for(agent.llm_config),
         agent.llm_config["model"],
@@ -247,10 +298,6 @@ async def fold_window(
         row.summary = fold.summary
         row.summary_tokens = fold.summary_tokens
     return fold
-
-
-def _pending_tokens(agent: t.Agent, pending: list[t.Message]) -> int:
-    return sum(message_tokens(agent.llm_config["model"], row) for row in pending)
 
 
 def _input_row(agent_id: str, run_id: str, item: InputMessage) -> t.Message:
@@ -319,41 +366,34 @@ def _step_row(
     )
 
 
-async def _cancelled(rt: Engram, run_id: str) -> bool:
-    async with rt.db.read() as session:
-        run = await runs.get(session, run_id)
-        return run.status == "cancelled"
-
-
-async def _mark_run(rt: Engram, run_id: str, *, status: str) -> None:
-    async with rt.db.write() as session:
-        run = await runs.get(session, run_id)
-        if run.status != "cancelled":
-            run.status = status
-
-
 def _final_status(result: TurnResult) -> str:
     if result.error:
         return "failed"
     return "cancelled" if result.stop_reason == "cancelled" else "completed"
 
 
-async def _finish_run(
-    rt: Engram, agent_id: str, run_id: str, result: TurnResult, duration_ns: int
-) -> None:
-    async with rt.db.write() as session:
-        run = await runs.get(session, run_id)
-        run.status = (
-            "failed"
-            if result.error
-            else ("cancelled" if result.stop_reason == "cancelled" else "completed")
+async def _record_finish(session: AsyncSession, turn: _Turn) -> None:
+    result = turn.result
+    now = datetime.now(UTC)
+    duration_ns = time.perf_counter_ns() - turn.started_ns
+    await session.execute(
+        update(t.Run)
+        .where(t.Run.id == turn.run_id)
+        .values(
+            status=_final_status(result),
+            stop_reason=result.stop_reason,
+            error=result.error,
+            completed_at=now,
+            total_duration_ns=duration_ns,
         )
-        run.stop_reason = result.stop_reason
-        run.error = result.error
-        run.completed_at = datetime.now(UTC)
-        run.total_duration_ns = duration_ns
-        agent = await session.get(t.Agent, agent_id)
-        if agent is not None:
-            agent.last_stop_reason = result.stop_reason
-            agent.last_run_completion = run.completed_at
-            agent.last_run_duration_ms = duration_ns // 1_000_000
+    )
+    await session.execute(
+        update(t.Agent)
+        .where(t.Agent.id == turn.agent_id)
+        .values(
+            last_stop_reason=result.stop_reason,
+            last_run_completion=now,
+            last_run_duration_ms=duration_ns // 1_000_000,
+        )
+    )
+    turn.finished = True

@@ -20,7 +20,7 @@ from engram.llm.client import ToolCall
 from engram.memory.core import EditRejected
 from engram.memory.embeddings import Embedder
 from engram.memory.tools import BASE_TOOL_FUNCTIONS, ToolContext, ToolFailure
-from engram.runtime.state import AgentState
+from engram.store import tables as t
 
 if TYPE_CHECKING:
     from engram.runtime.engine import Engram
@@ -58,7 +58,9 @@ async def prefetch_vectors(embedder: Embedder, calls: list[ToolCall]) -> dict[st
 async def execute_calls(
     session: AsyncSession,
     rt: Engram,
-    state: AgentState,
+    agent: t.Agent,
+    blocks: list[t.Block],
+    tools: list[t.Tool],
     embedder: Embedder,
     vectors: dict[str, list[float]],
     calls: list[ToolCall],
@@ -68,15 +70,15 @@ async def execute_calls(
 ) -> list[ExecutedCall]:
     context = ToolContext(
         session=session,
-        agent=state.agent,
-        blocks=state.blocks,
+        agent=agent,
+        blocks=blocks,
         embedder=embedder,
         vectors=rt.vectors,
         run_id=run_id,
         step_id=step_id,
         vectors_by_text=dict(vectors),
     )
-    attached = {tool.name for tool in state.tools}
+    attached = {tool.name for tool in tools}
     return [await _execute_one(context, attached, call) for call in calls]
 
 

@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Select, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engram.errors import NotFound
@@ -24,13 +24,12 @@ async def in_context(session: AsyncSession, agent: t.Agent) -> list[t.Message]:
     return list(rows)
 
 
+def count_query(agent_id: str) -> Select[tuple[int]]:
+    return select(func.count()).select_from(t.Message).where(t.Message.agent_id == agent_id)
+
+
 async def count(session: AsyncSession, agent_id: str) -> int:
-    return int(
-        await session.scalar(
-            select(func.count()).select_from(t.Message).where(t.Message.agent_id == agent_id)
-        )
-        or 0
-    )
+    return int(await session.scalar(count_query(agent_id)) or 0)
 
 
 async def last_seq(session: AsyncSession, agent_id: str) -> int:

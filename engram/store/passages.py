@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import Select, delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engram.errors import NotFound
@@ -59,13 +59,12 @@ async def delete_one(session: AsyncSession, agent_id: str, passage_id: str) -> N
     await session.execute(delete(t.Passage).where(t.Passage.id == passage_id))
 
 
+def count_query(agent_id: str) -> Select[tuple[int]]:
+    return select(func.count()).select_from(t.Passage).where(t.Passage.agent_id == agent_id)
+
+
 async def count(session: AsyncSession, agent_id: str) -> int:
-    return int(
-        await session.scalar(
-            select(func.count()).select_from(t.Passage).where(t.Passage.agent_id == agent_id)
-        )
-        or 0
-    )
+    return int(await session.scalar(count_query(agent_id)) or 0)
 
 
 async def list_passages(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from engram.api import serialize
-from engram.api.deps import Limit, Runtime
+from engram.api.deps import Limit, Runtime, json_reply
 from engram.api.schemas import ResetMessages, SendMessages
 from engram.errors import InvalidInput
 from engram.runtime import agents as agent_ops
@@ -31,19 +31,21 @@ def _inputs(body: SendMessages) -> list[InputMessage]:
 
 
 @router.post("/messages")
-async def send_message(agent_id: str, body: SendMessages, rt: Runtime) -> dict[str, Any]:
+async def send_message(agent_id: str, body: SendMessages, rt: Runtime) -> Response:
     inputs = _inputs(body)
     async with rt.db.read() as session:
         await agents.get(session, agent_id)
     run_id = await create_run(rt, agent_id)
     result = await run_turn(rt, agent_id, inputs, run_id=run_id, max_steps=body.max_steps)
-    return {
-        "messages": result.messages,
-        "stop_reason": {"message_type": "stop_reason", "stop_reason": result.stop_reason},
-        "usage": result.usage(),
-        "logprobs": None,
-        "turns": None,
-    }
+    return json_reply(
+        {
+            "messages": result.messages,
+            "stop_reason": {"message_type": "stop_reason", "stop_reason": result.stop_reason},
+            "usage": result.usage(),
+            "logprobs": None,
+            "turns": None,
+        }
+    )
 
 
 @router.get("/messages")
@@ -54,7 +56,7 @@ async def list_messages(
     after: str | None = None,
     limit: Limit = 100,
     order: Literal["asc", "desc"] = "desc",
-) -> list[dict[str, Any]]:
+) -> Response:
     async with rt.db.read() as session:
         await agents.get(session, agent_id)
         rows = await messages.list_messages(
@@ -65,8 +67,7 @@ async def list_messages(
             limit=limit,
             descending=order == "desc",
         )
-    views = [view for row in rows for view in letta_messages(row)]
-    return views
+    return json_reply([view for row in rows for view in letta_messages(row)])
 
 
 @router.patch("/reset-messages")
@@ -101,5 +102,5 @@ async def summarize(agent_id: str, rt: Runtime) -> dict[str, Any]:
 
 
 @router.get("/context")
-async def context_window(agent_id: str, rt: Runtime) -> dict[str, Any]:
-    return await inspect_context.overview(rt, agent_id)
+async def context_window(agent_id: str, rt: Runtime) -> Response:
+    return json_reply(await inspect_context.overview(rt, agent_id))

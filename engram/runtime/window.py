@@ -1,0 +1,77 @@
+"""The in-context messages of each agent, kept in memory between steps.
+
+History is append-only and the window only ever loses its oldest messages, so a cached
+window is brought up to date by reading the messages newer than the last one it holds
+and dropping those before the agent's cursor. That keeps a step's cost independent of
+how long the window (and the history behind it) has grown.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from engram.runtime.prompt import to_chat
+from engram.store import tables as t
+
+
+@dataclass
+class Window:
+    start_seq: int
+    rows: list[t.Message] = field(default_factory=list)
+    chats: list[dict[str, Any]] = field(default_factory=list)
+    tokens: int = 0
+
+    @property
+    def last_seq(self) -> int:
+        return self.rows[-1].seq if self.rows else self.start_seq
+
+    def extend(self, rows: list[t.Message]) -> None:
+        for row in rows:
+            self.rows.append(row)
+            self.chats.append(to_chat(row))
+            self.tokens += row.token_count
+
+    def trim_to(self, start_seq: int) -> None:
+        """Forget messages at or before ``start_seq`` (they were evicted)."""
+        drop = 0
+        while drop < len(self.rows) and self.rows[drop].seq <= start_seq:
+            self.tokens -= self.rows[drop].token_count
+            drop += 1
+        del self.rows[:drop]
+        del self.chats[:drop]
+        self.start_seq = start_seq
+
+
+class WindowCache:
+    """Per-process cache of agents' windows; bounded, least recently used goes first."""
+
+    def __init__(self, max_agents: int = 512) -> None:
+        self._windows: OrderedDict[str, Window] = OrderedDict()
+        self._max_agents = max_agents
+
+    async def window(self, session: AsyncSession, agent: t.Agent) -> Window:
+        cached = self._windows.get(agent.id)
+        if cached is None or agent.window_start_seq < cached.start_seq:
+            cached = Window(start_seq=agent.window_start_seq)
+        elif agent.window_start_seq > cached.start_seq:
+            cached.trim_to(agent.window_start_seq)
+        newer = await session.scalars(
+            select(t.Message)
+            .where(t.Message.agent_id == agent.id, t.Message.seq > cached.last_seq)
+            .order_by(t.Message.seq)
+        )
+        # Another request may have extended this window while we waited on the query.
+        cached.extend([row for row in newer if row.seq > cached.last_seq])
+        self._windows[agent.id] = cached
+        self._windows.move_to_end(agent.id)
+        while len(self._windows) > self._max_agents:
+            self._windows.popitem(last=False)
+        return cached
+
+    def forget(self, agent_id: str) -> None:
+        self._windows.pop(agent_id, None)
