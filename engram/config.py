@@ -55,13 +55,13 @@ class Settings(BaseSettings):
         """The SQLAlchemy async URL: the override if given, else SQLite in the data dir."""
         if self.database_url:
             return normalize_database_url(self.database_url)
-        return f"sqlite+aiosqlite:///{self.data_dir / 'engram.db'}"
+        return f"sqlite:///{self.data_dir / 'engram.db'}"
 
 
 def normalize_database_url(url: str) -> str:
-    """Accept the URLs users write (``sqlite:///x``, ``postgresql://``) and pick async drivers."""
-    if url.startswith("sqlite:///"):
-        return "sqlite+aiosqlite:///" + url.removeprefix("sqlite:///")
+    """Accept the URLs users write (``sqlite:///x``, ``postgresql://``) and pick drivers."""
+    if url.startswith("sqlite+aiosqlite:///"):
+        return "sqlite:///" + url.removeprefix("sqlite+aiosqlite:///")
     if url.startswith("postgresql://") or url.startswith("postgres://"):
-        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
     return url

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from engram.memory.embeddings import Embedder
 from engram.store import passages
@@ -22,8 +22,8 @@ class Hit:
     score: float
 
 
-async def search(
-    session: AsyncSession,
+def search(
+    session: Session,
     index: VectorIndex,
     agent_id: str,
     query: str,
@@ -37,19 +37,19 @@ async def search(
 ) -> list[Hit]:
     """Fuse vector and full-text rankings by reciprocal rank, within the filters."""
     where = passages.PassageFilter(tuple(tags or ()), match_all_tags, start, end)
-    allowed = await passages.filtered_seqs(session, agent_id, where) if where.active else None
+    allowed = passages.filtered_seqs(session, agent_id, where) if where.active else None
     if allowed is not None and not allowed:
         return []
     depth = max(top_k * 3, 50)
-    nearest = await index.nearest(session, agent_id, query_vector, depth, allowed)
+    nearest = index.nearest(session, agent_id, query_vector, depth, allowed)
     vector_ranked = [seq for seq, _ in nearest]
-    keyword_ranked = await passages.keyword_seqs(session, agent_id, query, depth, where)
+    keyword_ranked = passages.keyword_seqs(session, agent_id, query, depth, where)
     scores: dict[int, float] = {}
     for ranking in (vector_ranked, keyword_ranked):
         for rank, seq in enumerate(ranking):
             scores[seq] = scores.get(seq, 0.0) + 1.0 / (RRF_K + rank + 1)
     best = sorted(scores, key=lambda seq: -scores[seq])[:top_k]
-    rows = await passages.by_seqs(session, best)
+    rows = passages.by_seqs(session, best)
     return [Hit(rows[seq], scores[seq]) for seq in best if seq in rows]
 
 

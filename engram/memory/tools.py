@@ -7,12 +7,12 @@ commit with the rest of the step or not at all.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from engram.errors import InvalidInput
 from engram.memory import archival, core
@@ -29,7 +29,7 @@ class ToolFailure(Exception):
 
 @dataclass
 class ToolContext:
-    session: AsyncSession
+    session: Session
     agent: t.Agent
     blocks: list[t.Block]
     embedder: Embedder
@@ -46,13 +46,15 @@ class ToolContext:
         labels = ", ".join(b.label for b in self.blocks) or "none"
         raise ToolFailure(f"no memory block labelled '{label}'; blocks: {labels}")
 
-    async def vector(self, text: str) -> list[float]:
-        if text not in self.vectors_by_text:
-            self.vectors_by_text[text] = await archival.embed_one(self.embedder, text)
-        return self.vectors_by_text[text]
+    def vector(self, text: str) -> list[float]:
+        """The embedding of ``text``, computed before the step's transaction opened."""
+        try:
+            return self.vectors_by_text[text]
+        except KeyError:
+            raise ToolFailure("this text could not be embedded; try the call again") from None
 
 
-ToolFunction = Callable[..., Awaitable[str]]
+ToolFunction = Callable[..., str]
 
 
 def _edit(ctx: ToolContext, label: str, change: Callable[[t.Block], str]) -> str:
@@ -65,44 +67,40 @@ def _edit(ctx: ToolContext, label: str, change: Callable[[t.Block], str]) -> str
     return f"Block '{label}' now has {len(block.value)} of {block.limit} chars."
 
 
-async def core_memory_append(ctx: ToolContext, label: str, content: str) -> str:
+def core_memory_append(ctx: ToolContext, label: str, content: str) -> str:
     return _edit(ctx, label, lambda block: core.append(block, content))
 
 
-async def core_memory_replace(
-    ctx: ToolContext, label: str, old_content: str, new_content: str
-) -> str:
+def core_memory_replace(ctx: ToolContext, label: str, old_content: str, new_content: str) -> str:
     return _edit(ctx, label, lambda block: core.replace_all(block, old_content, new_content))
 
 
-async def memory_replace(ctx: ToolContext, label: str, old_str: str, new_str: str) -> str:
+def memory_replace(ctx: ToolContext, label: str, old_str: str, new_str: str) -> str:
     return _edit(ctx, label, lambda block: core.replace_unique(block, old_str, new_str))
 
 
-async def memory_insert(ctx: ToolContext, label: str, new_str: str, insert_line: int = -1) -> str:
+def memory_insert(ctx: ToolContext, label: str, new_str: str, insert_line: int = -1) -> str:
     return _edit(ctx, label, lambda block: core.insert_line(block, new_str, insert_line))
 
 
-async def archival_memory_insert(
-    ctx: ToolContext, content: str, tags: list[str] | None = None
-) -> str:
+def archival_memory_insert(ctx: ToolContext, content: str, tags: list[str] | None = None) -> str:
     if not content.strip():
         raise ToolFailure("content must not be empty")
     passage = passages.new_passage(
         agent_id=ctx.agent.id,
         text_=content,
-        embedding=await ctx.vector(content),
+        embedding=ctx.vector(content),
         embedding_handle=ctx.embedder.handle,
         tags=tags,
         run_id=ctx.run_id,
         step_id=ctx.step_id,
     )
     ctx.session.add(passage)
-    await ctx.session.flush()
+    ctx.session.flush()
     return f"Stored in archival memory as {passage.id}."
 
 
-async def archival_memory_search(
+def archival_memory_search(
     ctx: ToolContext,
     query: str,
     tags: list[str] | None = None,
@@ -111,12 +109,12 @@ async def archival_memory_search(
     start_datetime: str | None = None,
     end_datetime: str | None = None,
 ) -> str:
-    hits = await archival.search(
+    hits = archival.search(
         ctx.session,
         ctx.vectors,
         ctx.agent.id,
         query,
-        await ctx.vector(query),
+        ctx.vector(query),
         top_k=max(1, min(top_k, 50)),
         tags=tags,
         match_all_tags=tag_match_mode == "all",
@@ -138,7 +136,7 @@ async def archival_memory_search(
     )
 
 
-async def conversation_search(
+def conversation_search(
     ctx: ToolContext,
     query: str,
     roles: list[str] | None = None,
@@ -146,7 +144,7 @@ async def conversation_search(
     start_date: str | None = None,
     end_date: str | None = None,
 ) -> str:
-    found = await messages.search(
+    found = messages.search(
         ctx.session,
         ctx.agent.id,
         query,
@@ -170,7 +168,7 @@ async def conversation_search(
     )
 
 
-async def send_message(ctx: ToolContext, message: str) -> str:
+def send_message(ctx: ToolContext, message: str) -> str:
     return "Sent message successfully."
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from engram.errors import Conflict, InvalidInput
 from engram.ids import new_id
@@ -74,14 +74,14 @@ class AgentBundle:
     message_ids: list[str]
 
 
-async def bundle(session: AsyncSession, agent_id: str) -> AgentBundle:
-    agent = await agents.get(session, agent_id)
-    window = await messages.in_context(session, agent)
+def bundle(session: Session, agent_id: str) -> AgentBundle:
+    agent = agents.get(session, agent_id)
+    window = messages.in_context(session, agent)
     return AgentBundle(
         agent=agent,
-        blocks=await blocks.for_agent(session, agent_id),
-        tools=await tools.for_agent(session, agent_id),
-        tags=await agents.tags_of(session, agent_id),
+        blocks=blocks.for_agent(session, agent_id),
+        tools=tools.for_agent(session, agent_id),
+        tags=agents.tags_of(session, agent_id),
         message_ids=[message.id for message in window],
     )
 
@@ -128,9 +128,10 @@ async def create_agent(rt: Engram, spec: AgentSpec) -> AgentBundle:
     if len(labels) != len(set(labels)):
         raise InvalidInput("memory_blocks", "two blocks share a label; labels must be unique")
     agent_id = new_id("agent")
-    async with rt.db.write() as session:
-        attached = [*new_blocks, *[await blocks.get(session, bid) for bid in spec.block_ids]]
-        tool_rows = await _resolve_tools(session, spec)
+
+    def _write(session: Session) -> Any:
+        attached = [*new_blocks, *[blocks.get(session, bid) for bid in spec.block_ids]]
+        tool_rows = _resolve_tools(session, spec)
         session.add(
             t.Agent(
                 id=agent_id,
@@ -149,30 +150,32 @@ async def create_agent(rt: Engram, spec: AgentSpec) -> AgentBundle:
             )
         )
         session.add_all(new_blocks)
-        await session.flush()
+        session.flush()
         for block in attached:
-            await blocks.attach(session, agent_id, block)
-        await tools.attach(session, agent_id, [tool.id for tool in tool_rows])
-        await agents.set_tags(session, agent_id, spec.tags)
-        await session.flush()
-        await _check_fixed_part_fits(rt, session, agent_id)
-        return await bundle(session, agent_id)
+            blocks.attach(session, agent_id, block)
+        tools.attach(session, agent_id, [tool.id for tool in tool_rows])
+        agents.set_tags(session, agent_id, spec.tags)
+        session.flush()
+        _check_fixed_part_fits(rt, session, agent_id)
+        return bundle(session, agent_id)
+
+    return await rt.db.write(_write)
 
 
 def _default_system(agent_type: str) -> str:
     return DEFAULT_SYSTEM_HEARTBEAT if agent_type in HEARTBEAT_AGENTS else DEFAULT_SYSTEM
 
 
-async def _resolve_tools(session: AsyncSession, spec: AgentSpec) -> list[t.Tool]:
+def _resolve_tools(session: Session, spec: AgentSpec) -> list[t.Tool]:
     names = list(spec.tools)
     if spec.include_base_tools:
         names = [*base_tool_names(spec.agent_type), *names]
-    found = await tools.by_names(session, names)
+    found = tools.by_names(session, names)
     unknown = [name for name in names if name not in found]
     if unknown:
         raise InvalidInput("tools", f"unknown tool name(s): {', '.join(unknown)}")
     rows = [found[name] for name in dict.fromkeys(names)]
-    rows += [await tools.get(session, tool_id) for tool_id in spec.tool_ids]
+    rows += [tools.get(session, tool_id) for tool_id in spec.tool_ids]
     return rows
 
 
@@ -189,8 +192,9 @@ async def update_agent(rt: Engram, agent_id: str, changes: dict[str, Any]) -> Ag
     elif changes.get("embedding") is not None:
         embedding_config = await rt.embeddings.config_for(changes["embedding"])
     _check_window(changes.get("context_window_limit"))
-    async with rt.db.write() as session:
-        agent = await agents.get(session, agent_id)
+
+    def _write(session: Session) -> Any:
+        agent = agents.get(session, agent_id)
         for name in ("name", "system", "description", "tool_rules"):
             if changes.get(name) is not None:
                 setattr(agent, name, changes[name])
@@ -199,7 +203,7 @@ async def update_agent(rt: Engram, agent_id: str, changes: dict[str, Any]) -> Ag
         if llm_config is not None:
             agent.llm_config = llm_config
         if embedding_config is not None and embedding_config != agent.embedding_config:
-            if await passages.count(session, agent_id):
+            if passages.count(session, agent_id):
                 raise Conflict(
                     f"agent '{agent_id}' has archival passages embedded with "
                     f"'{agent.embedding_config.get('handle')}'; its embedding model cannot change"
@@ -209,23 +213,25 @@ async def update_agent(rt: Engram, agent_id: str, changes: dict[str, Any]) -> Ag
             agent.context_window_limit = changes["context_window_limit"]
             agent.llm_config = {**agent.llm_config, "context_window": agent.context_window_limit}
         if changes.get("tags") is not None:
-            await agents.set_tags(session, agent_id, changes["tags"])
+            agents.set_tags(session, agent_id, changes["tags"])
         if changes.get("block_ids") is not None:
-            await _replace_blocks(session, agent_id, changes["block_ids"])
+            _replace_blocks(session, agent_id, changes["block_ids"])
         if changes.get("tool_ids") is not None:
-            await _replace_tools(session, agent_id, changes["tool_ids"])
-        await session.flush()
-        await _check_fixed_part_fits(rt, session, agent_id)
-        return await bundle(session, agent_id)
+            _replace_tools(session, agent_id, changes["tool_ids"])
+        session.flush()
+        _check_fixed_part_fits(rt, session, agent_id)
+        return bundle(session, agent_id)
+
+    return await rt.db.write(_write)
 
 
-async def _check_fixed_part_fits(rt: Engram, session: AsyncSession, agent_id: str) -> None:
+def _check_fixed_part_fits(rt: Engram, session: Session, agent_id: str) -> None:
     """Refuse a window too small for the prompt's fixed part, which paging cannot shrink."""
-    agent = await agents.get(session, agent_id)
+    agent = agents.get(session, agent_id)
     context = compile_context(
         agent,
-        await blocks.for_agent(session, agent_id),
-        await tools.for_agent(session, agent_id),
+        blocks.for_agent(session, agent_id),
+        tools.for_agent(session, agent_id),
         Window(start_seq=agent.window_start_seq),
         recall_count=0,
         archival_count=0,
@@ -242,27 +248,30 @@ async def _check_fixed_part_fits(rt: Engram, session: AsyncSession, agent_id: st
         )
 
 
-async def _replace_blocks(session: AsyncSession, agent_id: str, block_ids: list[str]) -> None:
-    wanted = [await blocks.get(session, block_id) for block_id in block_ids]
-    for current in await blocks.for_agent(session, agent_id):
-        await blocks.detach(session, agent_id, current.id)
-    await session.flush()
+def _replace_blocks(session: Session, agent_id: str, block_ids: list[str]) -> None:
+    wanted = [blocks.get(session, block_id) for block_id in block_ids]
+    for current in blocks.for_agent(session, agent_id):
+        blocks.detach(session, agent_id, current.id)
+    session.flush()
     for block in wanted:
-        await blocks.attach(session, agent_id, block)
+        blocks.attach(session, agent_id, block)
 
 
-async def _replace_tools(session: AsyncSession, agent_id: str, tool_ids: list[str]) -> None:
-    wanted = [await tools.get(session, tool_id) for tool_id in tool_ids]
-    for current in await tools.for_agent(session, agent_id):
-        await tools.detach(session, agent_id, current.id)
-    await tools.attach(session, agent_id, [tool.id for tool in wanted])
+def _replace_tools(session: Session, agent_id: str, tool_ids: list[str]) -> None:
+    wanted = [tools.get(session, tool_id) for tool_id in tool_ids]
+    for current in tools.for_agent(session, agent_id):
+        tools.detach(session, agent_id, current.id)
+    tools.attach(session, agent_id, [tool.id for tool in wanted])
 
 
 async def delete_agent(rt: Engram, agent_id: str) -> None:
     """Delete the agent with its history and passages; blocks shared with others stay."""
-    async with rt.db.write() as session:
-        agent = await agents.get(session, agent_id)
-        await blocks.delete_unshared_of_agent(session, agent_id)
-        await session.delete(agent)
+
+    def _write(session: Session) -> Any:
+        agent = agents.get(session, agent_id)
+        blocks.delete_unshared_of_agent(session, agent_id)
+        session.delete(agent)
+
+    await rt.db.write(_write)
     rt.vectors.forget(agent_id)
     rt.windows.forget(agent_id)

@@ -7,6 +7,7 @@ import logging
 from collections import defaultdict
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from engram.config import Settings
 from engram.ids import new_id
@@ -48,32 +49,34 @@ class Engram:
         return self._agent_locks[agent_id]
 
     async def _seed_base_tools(self) -> None:
-        async with self.db.write() as session:
-            existing = {
-                tool.name: tool
-                for tool in await session.scalars(
-                    select(t.Tool).where(t.Tool.name.in_(list(BASE_TOOL_SCHEMAS)))
+        await self.db.write(_seed_base_tools)
+
+
+def _seed_base_tools(session: Session) -> None:
+    """Create the built-in tools, or refresh their schemas after an upgrade."""
+    existing = {
+        tool.name: tool
+        for tool in session.scalars(select(t.Tool).where(t.Tool.name.in_(list(BASE_TOOL_SCHEMAS))))
+    }
+    for name, schema in BASE_TOOL_SCHEMAS.items():
+        tool = existing.get(name)
+        tool_type = "letta_core" if name in CORE_TOOLS else "letta_memory_core"
+        if tool is None:
+            session.add(
+                t.Tool(
+                    id=new_id("tool"),
+                    name=name,
+                    tool_type=tool_type,
+                    description=schema["description"],
+                    source_type="python",
+                    json_schema=schema,
+                    tags=["letta_core"],
+                    return_char_limit=50_000,
                 )
-            }
-            for name, schema in BASE_TOOL_SCHEMAS.items():
-                tool = existing.get(name)
-                tool_type = "letta_core" if name in CORE_TOOLS else "letta_memory_core"
-                if tool is None:
-                    session.add(
-                        t.Tool(
-                            id=new_id("tool"),
-                            name=name,
-                            tool_type=tool_type,
-                            description=schema["description"],
-                            source_type="python",
-                            json_schema=schema,
-                            tags=["letta_core"],
-                            return_char_limit=50_000,
-                        )
-                    )
-                elif tool.json_schema != schema:
-                    tool.json_schema = schema
-                    tool.description = schema["description"]
+            )
+        elif tool.json_schema != schema:
+            tool.json_schema = schema
+            tool.description = schema["description"]
 
 
 CORE_TOOLS = {

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from engram.runtime.context import compile_context, window_size
 from engram.runtime.engine import Engram
 from engram.runtime.state import load_state
@@ -11,8 +13,11 @@ from engram.runtime.views import letta_messages
 
 
 async def overview(rt: Engram, agent_id: str) -> dict[str, Any]:
-    async with rt.db.read() as session:
-        state, _ = await load_state(session, agent_id, rt.windows)
+    def _read(session: Session) -> Any:
+        state, _ = load_state(session, agent_id, rt.windows)
+        return state
+
+    state = await rt.db.read(_read)
     context = compile_context(
         state.agent,
         state.blocks,

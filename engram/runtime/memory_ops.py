@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from engram.errors import InvalidInput
 from engram.memory import archival
@@ -31,28 +31,32 @@ def apply_block_changes(block: t.Block, changes: dict[str, Any]) -> None:
 
 
 async def modify_block(rt: Engram, block_id: str, changes: dict[str, Any]) -> t.Block:
-    async with rt.db.write() as session:
-        block = await blocks.get(session, block_id)
+    def _write(session: Session) -> Any:
+        block = blocks.get(session, block_id)
         apply_block_changes(block, changes)
-        await _check_label_unique(session, block)
+        _check_label_unique(session, block)
         return block
+
+    return await rt.db.write(_write)
 
 
 async def modify_agent_block(
     rt: Engram, agent_id: str, label: str, changes: dict[str, Any]
 ) -> t.Block:
-    async with rt.db.write() as session:
-        await agents.get(session, agent_id)
-        block = await blocks.by_label(session, agent_id, label)
+    def _write(session: Session) -> Any:
+        agents.get(session, agent_id)
+        block = blocks.by_label(session, agent_id, label)
         apply_block_changes(block, changes)
-        await _check_label_unique(session, block)
+        _check_label_unique(session, block)
         return block
 
+    return await rt.db.write(_write)
 
-async def _check_label_unique(session: AsyncSession, block: t.Block) -> None:
-    await session.flush()
-    for agent_id in await blocks.agent_ids_of(session, block.id):
-        labels = [b.label for b in await blocks.for_agent(session, agent_id)]
+
+def _check_label_unique(session: Session, block: t.Block) -> None:
+    session.flush()
+    for agent_id in blocks.agent_ids_of(session, block.id):
+        labels = [b.label for b in blocks.for_agent(session, agent_id)]
         if labels.count(block.label) > 1:
             raise InvalidInput(
                 "label", f"agent '{agent_id}' already has a block labelled '{block.label}'"
@@ -68,12 +72,17 @@ async def insert_passage(
             when = as_utc(datetime.fromisoformat(created_at)).astimezone(UTC)
         except ValueError as exc:
             raise InvalidInput("created_at", f"not an ISO 8601 time: '{created_at}'") from exc
-    async with rt.db.read() as session:
-        agent = await agents.get(session, agent_id)
+
+    def _read(session: Session) -> Any:
+        agent = agents.get(session, agent_id)
+        return agent
+
+    agent = await rt.db.read(_read)
     embedder = rt.embeddings.embedder_for(agent.embedding_config)
     vector = await archival.embed_one(embedder, text)
-    async with rt.db.write() as session:
-        await agents.get(session, agent_id)
+
+    def _write(session: Session) -> Any:
+        agents.get(session, agent_id)
         row = passages.new_passage(
             agent_id=agent_id,
             text_=text,
@@ -83,6 +92,9 @@ async def insert_passage(
             created_at=when,
         )
         session.add(row)
+        return row
+
+    row = await rt.db.write(_write)
     return row
 
 
@@ -97,12 +109,16 @@ async def search_passages(
     start: datetime | None,
     end: datetime | None,
 ) -> tuple[t.Agent, list[archival.Hit]]:
-    async with rt.db.read() as session:
-        agent = await agents.get(session, agent_id)
+    def _read(session: Session) -> Any:
+        agent = agents.get(session, agent_id)
+        return agent
+
+    agent = await rt.db.read(_read)
     embedder = rt.embeddings.embedder_for(agent.embedding_config)
     vector = await archival.embed_one(embedder, query)
-    async with rt.db.read() as session:
-        hits = await archival.search(
+
+    def _read(session: Session) -> Any:
+        hits = archival.search(
             session,
             rt.vectors,
             agent_id,
@@ -114,4 +130,7 @@ async def search_passages(
             start=start,
             end=end,
         )
+        return hits
+
+    hits = await rt.db.read(_read)
     return agent, hits

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from engram.runtime.window import Window, WindowCache
 from engram.store import agents, blocks, messages, passages, tools
@@ -22,13 +22,13 @@ class AgentState:
     archival_count: int
 
 
-async def load_state(
-    session: AsyncSession, agent_id: str, windows: WindowCache, *, run_id: str | None = None
+def load_state(
+    session: Session, agent_id: str, windows: WindowCache, *, run_id: str | None = None
 ) -> tuple[AgentState, str | None]:
     """The agent's state, and the status of ``run_id`` read in the same snapshot."""
-    agent = await agents.get(session, agent_id)
+    agent = agents.get(session, agent_id)
     recall_count, archival_count, run_status = (
-        await session.execute(
+        session.execute(
             select(
                 messages.count_query(agent_id).scalar_subquery(),
                 passages.count_query(agent_id).scalar_subquery(),
@@ -38,9 +38,9 @@ async def load_state(
     ).one()
     state = AgentState(
         agent=agent,
-        blocks=await blocks.for_agent(session, agent_id),
-        tools=await tools.for_agent(session, agent_id),
-        window=await windows.window(session, agent),
+        blocks=blocks.for_agent(session, agent_id),
+        tools=tools.for_agent(session, agent_id),
+        window=windows.window(session, agent),
         recall_count=int(recall_count),
         archival_count=int(archival_count),
     )

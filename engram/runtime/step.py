@@ -13,11 +13,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, insert, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from engram.errors import ProviderError
 from engram.ids import new_id
 from engram.llm.client import ChatRequest, ChatResult, DeltaSink
+from engram.memory.embeddings import Embedder
 from engram.runtime import paging
 from engram.runtime.context import (
     HEARTBEAT_AGENTS,
@@ -31,7 +32,7 @@ from engram.runtime.prompt import to_chat
 from engram.runtime.state import AgentState, load_state
 from engram.runtime.tool_calls import ExecutedCall, execute_calls, prefetch_vectors
 from engram.runtime.views import letta_messages, search_text
-from engram.store import blocks
+from engram.store import agents, blocks
 from engram.store import tables as t
 
 MessageSink = Callable[[dict[str, Any]], Awaitable[None]]
@@ -79,20 +80,26 @@ class _Turn:
 
 
 async def create_run(
-    rt: Engram, agent_id: str, *, background: bool = False, status: str = "running"
+    rt: Engram, agent_id: str, *, background: bool = False, status: str = "created"
 ) -> str:
+    """Record a run before its work starts, for runs others watch (background ones)."""
     run_id = new_id("run")
-    async with rt.db.write() as session:
-        await session.execute(
-            insert(t.Run).values(
-                id=run_id,
-                agent_id=agent_id,
-                status=status,
-                background=background,
-                created_at=datetime.now(UTC),
-            )
-        )
+    await rt.db.write(lambda session: _insert_run(session, run_id, agent_id, status, background))
     return run_id
+
+
+def _insert_run(
+    session: Session, run_id: str, agent_id: str, status: str, background: bool
+) -> None:
+    session.execute(
+        insert(t.Run).values(
+            id=run_id,
+            agent_id=agent_id,
+            status=status,
+            background=background,
+            created_at=datetime.now(UTC),
+        )
+    )
 
 
 @dataclass
@@ -109,6 +116,8 @@ class _Turn:
     on_delta: DeltaSink | None
     steps_taken: int = 0
     finished: bool = False
+    # A run made by create_run exists already; otherwise the first commit records it.
+    run_saved: bool = True
 
 
 async def run_turn(
@@ -116,15 +125,28 @@ async def run_turn(
     agent_id: str,
     inputs: list[InputMessage],
     *,
-    run_id: str,
+    run_id: str | None = None,
     max_steps: int = 50,
     on_message: MessageSink | None = None,
     on_delta: DeltaSink | None = None,
 ) -> TurnResult:
-    """Process one request for an agent: steps until the model ends its turn."""
+    """Process one request for an agent: steps until the model ends its turn.
+
+    Without ``run_id`` the run is recorded with the first step's transaction, saving one
+    transaction per request."""
+    run_saved = run_id is not None
+    run_id = run_id or new_id("run")
     result = TurnResult(run_id=run_id, messages=[], stop_reason="end_turn")
     turn = _Turn(
-        rt, agent_id, run_id, max_steps, time.perf_counter_ns(), result, on_message, on_delta
+        rt,
+        agent_id,
+        run_id,
+        max_steps,
+        time.perf_counter_ns(),
+        result,
+        on_message,
+        on_delta,
+        run_saved=run_saved,
     )
     pending = [_input_row(agent_id, run_id, item) for item in inputs]
     async with rt.agent_lock(agent_id):
@@ -139,16 +161,17 @@ async def run_turn(
             result.error = str(exc)
         finally:
             if not turn.finished:
-                async with rt.db.write() as session:
-                    await _record_finish(session, turn)
+                await rt.db.write(
+                    lambda session: _record_finish(session, turn, run_saved=turn.run_saved)
+                )
     return result
 
 
 async def _read_state(rt: Engram, agent_id: str, run_id: str) -> tuple[AgentState, str | None]:
     """The agent as the next step sees it, and its run's status (it may have been cancelled)."""
-    async with rt.db.read() as session:
-        state, run_status = await load_state(session, agent_id, rt.windows, run_id=run_id)
-    return state, run_status
+    return await rt.db.read(
+        lambda session: load_state(session, agent_id, rt.windows, run_id=run_id)
+    )
 
 
 async def _one_step(turn: _Turn, pending: list[t.Message]) -> bool:
@@ -182,57 +205,93 @@ async def _one_step(turn: _Turn, pending: list[t.Message]) -> bool:
     step_id = new_id("step")
     embedder = rt.embeddings.embedder_for(agent.embedding_config)
     vectors = await prefetch_vectors(embedder, chat.tool_calls)
-    async with rt.db.write() as session:
-        assistant = _assistant_row(agent_id, run_id, step_id, chat)
-        executed: list[ExecutedCall] = []
-        if chat.tool_calls:
-            # Blocks are re-read inside the transaction: the edit applies to the current value.
-            live = await blocks.for_agent(session, agent_id)
-            executed = await execute_calls(
-                session,
-                rt,
-                agent,
-                live,
-                state.tools,
-                embedder,
-                vectors,
-                chat.tool_calls,
-                run_id=run_id,
-                step_id=step_id,
-            )
-        tool_rows = [_tool_row(agent_id, run_id, step_id, call) for call in executed]
-        new_rows = [*pending, assistant, *tool_rows]
-        for row in new_rows:
-            row.step_id = step_id
-            row.token_count = row.token_count or message_tokens(model, row)
-        await session.execute(insert(t.Message), [_values(row) for row in new_rows])
-        step = _step_row(step_id, run_id, agent, chat, counted, time.perf_counter() - step_started)
-        await session.execute(insert(t.Step), [_values(step)])
-        await session.execute(
-            update(t.Run)
-            .where(t.Run.id == run_id)
-            .values(
-                prompt_tokens=t.Run.prompt_tokens + chat.prompt_tokens,
-                completion_tokens=t.Run.completion_tokens + chat.completion_tokens,
-                step_count=t.Run.step_count + 1,
-                ttft_ns=func.coalesce(t.Run.ttft_ns, chat.ttft_ns),
-            )
-        )
-        result.prompt_tokens += chat.prompt_tokens
-        result.completion_tokens += chat.completion_tokens
-        result.step_count += 1
-        result.context_tokens = counted
-        turn.steps_taken += 1
-        more = _keep_going(agent.agent_type, chat, executed)
-        if not more or turn.steps_taken >= turn.max_steps:
-            # The turn's last step also closes its run, in the same transaction.
-            result.stop_reason = "max_steps" if more else "end_turn"
-            await _record_finish(session, turn)
-    for row in [assistant, *tool_rows]:
+    step = _StepOutput(step_id, chat, counted, step_started)
+    closed = await rt.db.write(
+        lambda session: _commit_step(session, turn, state, pending, step, embedder, vectors)
+    )
+    # Only now, with the transaction committed, does the turn's bookkeeping move on.
+    turn.run_saved = True
+    turn.steps_taken += 1
+    turn.finished = closed
+    result.prompt_tokens += chat.prompt_tokens
+    result.completion_tokens += chat.completion_tokens
+    result.step_count += 1
+    result.context_tokens = counted
+    for row in step.rows:
         for view in letta_messages(row):
             result.messages.append(view)
             if turn.on_message is not None:
                 await turn.on_message(view)
+    return True
+
+
+@dataclass
+class _StepOutput:
+    step_id: str
+    chat: ChatResult
+    counted_tokens: int
+    started: float
+    rows: list[t.Message] = field(default_factory=list)
+
+
+def _commit_step(
+    session: Session,
+    turn: _Turn,
+    state: AgentState,
+    pending: list[t.Message],
+    step: _StepOutput,
+    embedder: Embedder,
+    vectors: dict[str, list[float]],
+) -> bool:
+    """Everything one step changes, in one transaction: tools' effects, messages, the step.
+    Returns whether this step also closed the run."""
+    agent, chat, run_id = state.agent, step.chat, turn.run_id
+    if not turn.run_saved:
+        _insert_run(session, run_id, agent.id, "running", False)
+    assistant = _assistant_row(agent.id, run_id, step.step_id, chat)
+    executed: list[ExecutedCall] = []
+    if chat.tool_calls:
+        # Blocks are re-read inside the transaction: the edit applies to the current value.
+        live = blocks.for_agent(session, agent.id)
+        executed = execute_calls(
+            session,
+            turn.rt,
+            agent,
+            live,
+            state.tools,
+            embedder,
+            vectors,
+            chat.tool_calls,
+            run_id=run_id,
+            step_id=step.step_id,
+        )
+    tool_rows = [_tool_row(agent.id, run_id, step.step_id, call) for call in executed]
+    new_rows = [*pending, assistant, *tool_rows]
+    model = agent.llm_config["model"]
+    for row in new_rows:
+        row.step_id = step.step_id
+        row.token_count = row.token_count or message_tokens(model, row)
+    session.execute(insert(t.Message), [_values(row) for row in new_rows])
+    seconds = time.perf_counter() - step.started
+    step_row = _step_row(step.step_id, run_id, agent, chat, step.counted_tokens, seconds)
+    session.execute(insert(t.Step), [_values(step_row)])
+    session.execute(
+        update(t.Run)
+        .where(t.Run.id == run_id)
+        .values(
+            prompt_tokens=t.Run.prompt_tokens + chat.prompt_tokens,
+            completion_tokens=t.Run.completion_tokens + chat.completion_tokens,
+            step_count=t.Run.step_count + 1,
+            ttft_ns=func.coalesce(t.Run.ttft_ns, chat.ttft_ns),
+        )
+    )
+    more = _keep_going(agent.agent_type, chat, executed)
+    step.rows = [assistant, *tool_rows]
+    if more and turn.steps_taken + 1 < turn.max_steps:
+        return False
+    # The turn's last step also closes its run, in the same transaction.
+    turn.result.stop_reason = "max_steps" if more else "end_turn"
+    _record_finish(session, turn, run_saved=True)
     return True
 
 
@@ -271,8 +330,7 @@ async def fold_window(
     rt: Engram, agent_id: str, *, extra_tokens: int = 0, force: bool = False
 ) -> paging.Fold | None:
     """Evict the oldest messages into the summary until the window is under the target."""
-    async with rt.db.read() as session:
-        state, _ = await load_state(session, agent_id, rt.windows)
+    state, _ = await rt.db.read(lambda session: load_state(session, agent_id, rt.windows))
     agent = state.agent
     limit = window_size(agent)
     context = _compile(state)
@@ -290,13 +348,15 @@ async def fold_window(
         evicted,
         max_summary_tokens=max(64, int(limit * 0.1)),
     )
-    async with rt.db.write() as session:
-        row = await session.get(t.Agent, agent_id)
-        assert row is not None
+
+    def store_fold(session: Session) -> None:
+        row = agents.get(session, agent_id)
         # Another fold may have moved the cursor meanwhile; never move it backwards.
         row.window_start_seq = max(row.window_start_seq, evicted[-1].seq)
         row.summary = fold.summary
         row.summary_tokens = fold.summary_tokens
+
+    await rt.db.write(store_fold)
     return fold
 
 
@@ -372,11 +432,13 @@ def _final_status(result: TurnResult) -> str:
     return "cancelled" if result.stop_reason == "cancelled" else "completed"
 
 
-async def _record_finish(session: AsyncSession, turn: _Turn) -> None:
+def _record_finish(session: Session, turn: _Turn, *, run_saved: bool) -> None:
     result = turn.result
+    if not run_saved:
+        _insert_run(session, turn.run_id, turn.agent_id, "running", False)
     now = datetime.now(UTC)
     duration_ns = time.perf_counter_ns() - turn.started_ns
-    await session.execute(
+    session.execute(
         update(t.Run)
         .where(t.Run.id == turn.run_id)
         .values(
@@ -387,7 +449,7 @@ async def _record_finish(session: AsyncSession, turn: _Turn) -> None:
             total_duration_ns=duration_ns,
         )
     )
-    await session.execute(
+    session.execute(
         update(t.Agent)
         .where(t.Agent.id == turn.agent_id)
         .values(
@@ -396,4 +458,3 @@ async def _record_finish(session: AsyncSession, turn: _Turn) -> None:
             last_run_duration_ms=duration_ns // 1_000_000,
         )
     )
-    turn.finished = True

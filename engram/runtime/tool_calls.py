@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from engram.errors import EngramError
 from engram.llm.client import ToolCall
@@ -55,8 +55,8 @@ async def prefetch_vectors(embedder: Embedder, calls: list[ToolCall]) -> dict[st
     return dict(zip(unique, await embedder.embed(unique), strict=True))
 
 
-async def execute_calls(
-    session: AsyncSession,
+def execute_calls(
+    session: Session,
     rt: Engram,
     agent: t.Agent,
     blocks: list[t.Block],
@@ -79,10 +79,10 @@ async def execute_calls(
         vectors_by_text=dict(vectors),
     )
     attached = {tool.name for tool in tools}
-    return [await _execute_one(context, attached, call) for call in calls]
+    return [_execute_one(context, attached, call) for call in calls]
 
 
-async def _execute_one(context: ToolContext, attached: set[str], call: ToolCall) -> ExecutedCall:
+def _execute_one(context: ToolContext, attached: set[str], call: ToolCall) -> ExecutedCall:
     arguments = _parse_arguments(call.arguments)
     heartbeat = isinstance(arguments, dict) and bool(arguments.pop("request_heartbeat", False))
 
@@ -102,8 +102,8 @@ async def _execute_one(context: ToolContext, attached: set[str], call: ToolCall)
     if problem:
         return fail(f"{call.name}: {problem}")
     try:
-        async with context.session.begin_nested():
-            output = await function(context, **arguments)
+        with context.session.begin_nested():
+            output = function(context, **arguments)
     except (ToolFailure, EditRejected, EngramError) as exc:
         return fail(str(exc))
     except Exception as exc:  # a bug in a tool must not end the agent's run

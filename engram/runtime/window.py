@@ -8,12 +8,13 @@ how long the window (and the history behind it) has grown.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from engram.runtime.prompt import to_chat
 from engram.store import tables as t
@@ -36,6 +37,9 @@ class Window:
             self.chats.append(to_chat(row))
             self.tokens += row.token_count
 
+    def copy(self) -> Window:
+        return Window(self.start_seq, list(self.rows), list(self.chats), self.tokens)
+
     def trim_to(self, start_seq: int) -> None:
         """Forget messages at or before ``start_seq`` (they were evicted)."""
         drop = 0
@@ -53,25 +57,33 @@ class WindowCache:
     def __init__(self, max_agents: int = 512) -> None:
         self._windows: OrderedDict[str, Window] = OrderedDict()
         self._max_agents = max_agents
+        self._lock = threading.Lock()
 
-    async def window(self, session: AsyncSession, agent: t.Agent) -> Window:
-        cached = self._windows.get(agent.id)
-        if cached is None or agent.window_start_seq < cached.start_seq:
-            cached = Window(start_seq=agent.window_start_seq)
-        elif agent.window_start_seq > cached.start_seq:
-            cached.trim_to(agent.window_start_seq)
-        newer = await session.scalars(
-            select(t.Message)
-            .where(t.Message.agent_id == agent.id, t.Message.seq > cached.last_seq)
-            .order_by(t.Message.seq)
+    def window(self, session: Session, agent: t.Agent) -> Window:
+        """The agent's window as of ``session``'s snapshot, as a copy the caller may keep."""
+        with self._lock:
+            cached = self._windows.get(agent.id)
+            if cached is None or agent.window_start_seq < cached.start_seq:
+                cached = Window(start_seq=agent.window_start_seq)
+            elif agent.window_start_seq > cached.start_seq:
+                cached.trim_to(agent.window_start_seq)
+            since = cached.last_seq
+        newer = list(
+            session.scalars(
+                select(t.Message)
+                .where(t.Message.agent_id == agent.id, t.Message.seq > since)
+                .order_by(t.Message.seq)
+            )
         )
-        # Another request may have extended this window while we waited on the query.
-        cached.extend([row for row in newer if row.seq > cached.last_seq])
-        self._windows[agent.id] = cached
-        self._windows.move_to_end(agent.id)
-        while len(self._windows) > self._max_agents:
-            self._windows.popitem(last=False)
-        return cached
+        with self._lock:
+            # Another reader may have extended this window while we queried.
+            cached.extend([row for row in newer if row.seq > cached.last_seq])
+            self._windows[agent.id] = cached
+            self._windows.move_to_end(agent.id)
+            while len(self._windows) > self._max_agents:
+                self._windows.popitem(last=False)
+            return cached.copy()
 
     def forget(self, agent_id: str) -> None:
-        self._windows.pop(agent_id, None)
+        with self._lock:
+            self._windows.pop(agent_id, None)

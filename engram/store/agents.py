@@ -3,35 +3,35 @@
 from __future__ import annotations
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from engram.errors import NotFound
 from engram.store import tables as t
 from engram.store.pagination import apply_cursor
 
 
-async def get(session: AsyncSession, agent_id: str) -> t.Agent:
-    agent = await session.get(t.Agent, agent_id)
+def get(session: Session, agent_id: str) -> t.Agent:
+    agent = session.get(t.Agent, agent_id)
     if agent is None:
         raise NotFound("agent", agent_id)
     return agent
 
 
-async def tags_of(session: AsyncSession, agent_id: str) -> list[str]:
-    rows = await session.scalars(
+def tags_of(session: Session, agent_id: str) -> list[str]:
+    rows = session.scalars(
         select(t.AgentTag.tag).where(t.AgentTag.agent_id == agent_id).order_by(t.AgentTag.tag)
     )
     return list(rows)
 
 
-async def set_tags(session: AsyncSession, agent_id: str, tags: list[str]) -> None:
-    await session.execute(delete(t.AgentTag).where(t.AgentTag.agent_id == agent_id))
+def set_tags(session: Session, agent_id: str, tags: list[str]) -> None:
+    session.execute(delete(t.AgentTag).where(t.AgentTag.agent_id == agent_id))
     for tag in dict.fromkeys(tags):
         session.add(t.AgentTag(agent_id=agent_id, tag=tag))
 
 
-async def list_agents(
-    session: AsyncSession,
+def list_agents(
+    session: Session,
     *,
     name: str | None,
     tags: list[str] | None,
@@ -55,7 +55,7 @@ async def list_agents(
                 func.count(func.distinct(t.AgentTag.tag)) == len(set(tags))
             )
         query = query.where(t.Agent.id.in_(tagged))
-    query = await apply_cursor(
+    query = apply_cursor(
         session,
         query,
         model=t.Agent,
@@ -66,9 +66,9 @@ async def list_agents(
         limit=limit,
         descending=descending,
     )
-    return list(await session.scalars(query))
+    return list(session.scalars(query))
 
 
-async def all_tags(session: AsyncSession) -> list[str]:
-    rows = await session.scalars(select(t.AgentTag.tag).distinct().order_by(t.AgentTag.tag))
+def all_tags(session: Session) -> list[str]:
+    rows = session.scalars(select(t.AgentTag.tag).distinct().order_by(t.AgentTag.tag))
     return list(rows)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from engram.errors import BlockTooLong, Conflict, InvalidInput, NotFound
 from engram.ids import new_id
@@ -56,15 +56,15 @@ def new_block(
     )
 
 
-async def get(session: AsyncSession, block_id: str) -> t.Block:
-    block = await session.get(t.Block, block_id)
+def get(session: Session, block_id: str) -> t.Block:
+    block = session.get(t.Block, block_id)
     if block is None:
         raise NotFound("block", block_id)
     return block
 
 
-async def for_agent(session: AsyncSession, agent_id: str) -> list[t.Block]:
-    rows = await session.scalars(
+def for_agent(session: Session, agent_id: str) -> list[t.Block]:
+    rows = session.scalars(
         select(t.Block)
         .join(t.AgentBlock, t.AgentBlock.block_id == t.Block.id)
         .where(t.AgentBlock.agent_id == agent_id)
@@ -73,15 +73,15 @@ async def for_agent(session: AsyncSession, agent_id: str) -> list[t.Block]:
     return list(rows)
 
 
-async def by_label(session: AsyncSession, agent_id: str, label: str) -> t.Block:
-    for block in await for_agent(session, agent_id):
+def by_label(session: Session, agent_id: str, label: str) -> t.Block:
+    for block in for_agent(session, agent_id):
         if block.label == label:
             return block
     raise NotFound("block", f"{label}' of agent '{agent_id}")
 
 
-async def attach(session: AsyncSession, agent_id: str, block: t.Block) -> None:
-    current = await for_agent(session, agent_id)
+def attach(session: Session, agent_id: str, block: t.Block) -> None:
+    current = for_agent(session, agent_id)
     if any(existing.id == block.id for existing in current):
         return
     if any(existing.label == block.label for existing in current):
@@ -89,22 +89,20 @@ async def attach(session: AsyncSession, agent_id: str, block: t.Block) -> None:
     session.add(t.AgentBlock(agent_id=agent_id, block_id=block.id, position=len(current)))
 
 
-async def detach(session: AsyncSession, agent_id: str, block_id: str) -> None:
-    await session.execute(
+def detach(session: Session, agent_id: str, block_id: str) -> None:
+    session.execute(
         delete(t.AgentBlock).where(
             t.AgentBlock.agent_id == agent_id, t.AgentBlock.block_id == block_id
         )
     )
 
 
-async def agent_ids_of(session: AsyncSession, block_id: str) -> list[str]:
-    rows = await session.scalars(
-        select(t.AgentBlock.agent_id).where(t.AgentBlock.block_id == block_id)
-    )
+def agent_ids_of(session: Session, block_id: str) -> list[str]:
+    rows = session.scalars(select(t.AgentBlock.agent_id).where(t.AgentBlock.block_id == block_id))
     return list(rows)
 
 
-async def delete_unshared_of_agent(session: AsyncSession, agent_id: str) -> None:
+def delete_unshared_of_agent(session: Session, agent_id: str) -> None:
     """Delete the agent's blocks that no other agent uses; shared ones stay."""
     mine = select(t.AgentBlock.block_id).where(t.AgentBlock.agent_id == agent_id)
     shared = (
@@ -112,11 +110,11 @@ async def delete_unshared_of_agent(session: AsyncSession, agent_id: str) -> None
         .where(t.AgentBlock.block_id.in_(mine), t.AgentBlock.agent_id != agent_id)
         .distinct()
     )
-    await session.execute(delete(t.Block).where(t.Block.id.in_(mine), t.Block.id.not_in(shared)))
+    session.execute(delete(t.Block).where(t.Block.id.in_(mine), t.Block.id.not_in(shared)))
 
 
-async def list_blocks(
-    session: AsyncSession,
+def list_blocks(
+    session: Session,
     *,
     label: str | None,
     before: str | None,
@@ -127,7 +125,7 @@ async def list_blocks(
     query = select(t.Block)
     if label is not None:
         query = query.where(t.Block.label == label)
-    query = await apply_cursor(
+    query = apply_cursor(
         session,
         query,
         model=t.Block,
@@ -138,12 +136,12 @@ async def list_blocks(
         limit=limit,
         descending=descending,
     )
-    return list(await session.scalars(query))
+    return list(session.scalars(query))
 
 
-async def count_agents(session: AsyncSession, block_id: str) -> int:
+def count_agents(session: Session, block_id: str) -> int:
     return int(
-        await session.scalar(
+        session.scalar(
             select(func.count()).select_from(t.AgentBlock).where(t.AgentBlock.block_id == block_id)
         )
         or 0

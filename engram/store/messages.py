@@ -7,16 +7,16 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import Select, func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from engram.errors import NotFound
 from engram.store import tables as t
 from engram.store.tables import as_utc
 
 
-async def in_context(session: AsyncSession, agent: t.Agent) -> list[t.Message]:
+def in_context(session: Session, agent: t.Agent) -> list[t.Message]:
     """The agent's window: every message after its eviction cursor, oldest first."""
-    rows = await session.scalars(
+    rows = session.scalars(
         select(t.Message)
         .where(t.Message.agent_id == agent.id, t.Message.seq > agent.window_start_seq)
         .order_by(t.Message.seq)
@@ -28,19 +28,18 @@ def count_query(agent_id: str) -> Select[tuple[int]]:
     return select(func.count()).select_from(t.Message).where(t.Message.agent_id == agent_id)
 
 
-async def count(session: AsyncSession, agent_id: str) -> int:
-    return int(await session.scalar(count_query(agent_id)) or 0)
+def count(session: Session, agent_id: str) -> int:
+    return int(session.scalar(count_query(agent_id)) or 0)
 
 
-async def last_seq(session: AsyncSession, agent_id: str) -> int:
+def last_seq(session: Session, agent_id: str) -> int:
     return int(
-        await session.scalar(select(func.max(t.Message.seq)).where(t.Message.agent_id == agent_id))
-        or 0
+        session.scalar(select(func.max(t.Message.seq)).where(t.Message.agent_id == agent_id)) or 0
     )
 
 
-async def list_messages(
-    session: AsyncSession,
+def list_messages(
+    session: Session,
     agent_id: str,
     *,
     before: str | None,
@@ -52,7 +51,7 @@ async def list_messages(
     for cursor, is_before in ((before, True), (after, False)):
         if cursor is None:
             continue
-        anchor = await session.scalar(
+        anchor = session.scalar(
             select(t.Message.seq).where(t.Message.id == cursor, t.Message.agent_id == agent_id)
         )
         if anchor is None:
@@ -61,11 +60,11 @@ async def list_messages(
     query = query.order_by(t.Message.seq.desc() if descending else t.Message.seq)
     if limit is not None:
         query = query.limit(limit)
-    return list(await session.scalars(query))
+    return list(session.scalars(query))
 
 
-async def for_run(session: AsyncSession, run_id: str) -> list[t.Message]:
-    rows = await session.scalars(
+def for_run(session: Session, run_id: str) -> list[t.Message]:
+    rows = session.scalars(
         select(t.Message).where(t.Message.run_id == run_id).order_by(t.Message.seq)
     )
     return list(rows)
@@ -95,8 +94,8 @@ def fts_query(query: str) -> str | None:
     return " OR ".join(f'"{term}"' for term in terms)
 
 
-async def search(
-    session: AsyncSession,
+def search(
+    session: Session,
     agent_id: str,
     query: str,
     *,
@@ -121,7 +120,7 @@ async def search(
     if end is not None:
         clauses.append("messages.created_at <= :end")
         params["end"] = sqlite_time(end)
-    ranked = await session.execute(
+    ranked = session.execute(
         text(
             "SELECT messages.seq FROM messages_fts JOIN messages "
             "ON messages.seq = messages_fts.rowid WHERE "
@@ -134,8 +133,7 @@ async def search(
     if not seqs:
         return []
     rows = {
-        row.seq: row
-        for row in await session.scalars(select(t.Message).where(t.Message.seq.in_(seqs)))
+        row.seq: row for row in session.scalars(select(t.Message).where(t.Message.seq.in_(seqs)))
     }
     return [rows[seq] for seq in seqs if seq in rows]
 

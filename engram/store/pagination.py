@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from engram.errors import NotFound
 
 
-async def apply_cursor(
-    session: AsyncSession,
+def apply_cursor(
+    session: Session,
     query: Select[Any],
     *,
     model: type,
@@ -27,7 +26,7 @@ async def apply_cursor(
     for cursor, is_before in ((before, True), (after, False)):
         if cursor is None:
             continue
-        anchor = await session.scalar(
+        anchor = session.scalar(
             query.with_only_columns(order_column).where(model.id == cursor)  # type: ignore[attr-defined]
         )
         if anchor is None:

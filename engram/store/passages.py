@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, delete, func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from engram.errors import NotFound
 from engram.ids import new_id
@@ -45,8 +45,8 @@ def new_passage(
     return passage
 
 
-async def get(session: AsyncSession, agent_id: str, passage_id: str) -> t.Passage:
-    passage = await session.scalar(
+def get(session: Session, agent_id: str, passage_id: str) -> t.Passage:
+    passage = session.scalar(
         select(t.Passage).where(t.Passage.id == passage_id, t.Passage.agent_id == agent_id)
     )
     if passage is None:
@@ -54,21 +54,21 @@ async def get(session: AsyncSession, agent_id: str, passage_id: str) -> t.Passag
     return passage
 
 
-async def delete_one(session: AsyncSession, agent_id: str, passage_id: str) -> None:
-    await get(session, agent_id, passage_id)
-    await session.execute(delete(t.Passage).where(t.Passage.id == passage_id))
+def delete_one(session: Session, agent_id: str, passage_id: str) -> None:
+    get(session, agent_id, passage_id)
+    session.execute(delete(t.Passage).where(t.Passage.id == passage_id))
 
 
 def count_query(agent_id: str) -> Select[tuple[int]]:
     return select(func.count()).select_from(t.Passage).where(t.Passage.agent_id == agent_id)
 
 
-async def count(session: AsyncSession, agent_id: str) -> int:
-    return int(await session.scalar(count_query(agent_id)) or 0)
+def count(session: Session, agent_id: str) -> int:
+    return int(session.scalar(count_query(agent_id)) or 0)
 
 
-async def list_passages(
-    session: AsyncSession,
+def list_passages(
+    session: Session,
     agent_id: str,
     *,
     before: str | None,
@@ -83,7 +83,7 @@ async def list_passages(
     for cursor, is_before in ((before, True), (after, False)):
         if cursor is None:
             continue
-        anchor = await session.scalar(
+        anchor = session.scalar(
             select(t.Passage.seq).where(t.Passage.id == cursor, t.Passage.agent_id == agent_id)
         )
         if anchor is None:
@@ -93,13 +93,13 @@ async def list_passages(
     query = query.order_by(t.Passage.seq if ascending else t.Passage.seq.desc())
     if limit is not None:
         query = query.limit(limit)
-    return list(await session.scalars(query))
+    return list(session.scalars(query))
 
 
-async def by_seqs(session: AsyncSession, seqs: list[int]) -> dict[int, t.Passage]:
+def by_seqs(session: Session, seqs: list[int]) -> dict[int, t.Passage]:
     if not seqs:
         return {}
-    rows = await session.scalars(select(t.Passage).where(t.Passage.seq.in_(seqs)))
+    rows = session.scalars(select(t.Passage).where(t.Passage.seq.in_(seqs)))
     return {row.seq: row for row in rows}
 
 
@@ -138,9 +138,9 @@ class PassageFilter:
         return clauses, params
 
 
-async def filtered_seqs(session: AsyncSession, agent_id: str, where: PassageFilter) -> set[int]:
+def filtered_seqs(session: Session, agent_id: str, where: PassageFilter) -> set[int]:
     clauses, params = where.sql()
-    rows = await session.execute(
+    rows = session.execute(
         text(
             "SELECT passages.seq FROM passages WHERE passages.agent_id = :agent AND "
             + " AND ".join(clauses)
@@ -150,8 +150,8 @@ async def filtered_seqs(session: AsyncSession, agent_id: str, where: PassageFilt
     return {int(row[0]) for row in rows}
 
 
-async def keyword_seqs(
-    session: AsyncSession,
+def keyword_seqs(
+    session: Session,
     agent_id: str,
     query: str,
     limit: int,
@@ -162,7 +162,7 @@ async def keyword_seqs(
     if match is None:
         return []
     clauses, params = where.sql()
-    rows = await session.execute(
+    rows = session.execute(
         text(
             "SELECT passages.seq FROM passages_fts JOIN passages "
             "ON passages.seq = passages_fts.rowid "

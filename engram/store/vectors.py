@@ -8,12 +8,12 @@ load one); at 100k passages a query is one matrix-vector product.
 
 from __future__ import annotations
 
-import asyncio
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from engram.store import tables as t
 
@@ -37,11 +37,11 @@ class VectorIndex:
 
     def __init__(self) -> None:
         self._matrices: dict[tuple[str, int], _Matrix] = {}
-        self._lock = asyncio.Lock()
+        self._lock = threading.Lock()
 
-    async def nearest(
+    def nearest(
         self,
-        session: AsyncSession,
+        session: Session,
         agent_id: str,
         query: list[float],
         k: int,
@@ -50,8 +50,8 @@ class VectorIndex:
         """The ``k`` passages most similar to ``query`` among ``allowed`` seqs (all if None):
         (seq, cosine similarity) pairs, best first."""
         dim = len(query)
-        async with self._lock:
-            matrix = await self._fresh(session, agent_id, dim)
+        with self._lock:
+            matrix = self._fresh(session, agent_id, dim)
         if matrix.count == 0:
             return []
         q = np.frombuffer(to_blob(query), dtype=np.float32)
@@ -67,11 +67,9 @@ class VectorIndex:
         top = top[np.argsort(-scores[top])]
         return [(int(matrix.seqs[i]), float(scores[i])) for i in top]
 
-    async def _fresh(self, session: AsyncSession, agent_id: str, dim: int) -> _Matrix:
+    def _fresh(self, session: Session, agent_id: str, dim: int) -> _Matrix:
         scope = (t.Passage.agent_id == agent_id, t.Passage.embedding_dim == dim)
-        row = (
-            await session.execute(select(func.count(), func.max(t.Passage.seq)).where(*scope))
-        ).one()
+        row = (session.execute(select(func.count(), func.max(t.Passage.seq)).where(*scope))).one()
         count, max_seq = int(row[0]), int(row[1] or 0)
         key = (agent_id, dim)
         matrix = self._matrices.get(key, _Matrix())
@@ -79,7 +77,7 @@ class VectorIndex:
             return matrix
         since = matrix.max_seq if matrix.count and max_seq >= matrix.max_seq else 0
         rows = (
-            await session.execute(
+            session.execute(
                 select(t.Passage.seq, t.Passage.embedding)
                 .where(*scope, t.Passage.seq > since)
                 .order_by(t.Passage.seq)
@@ -101,7 +99,7 @@ class VectorIndex:
         elif since:
             # Rows were deleted as well as added: rebuild from scratch.
             self._matrices.pop(key, None)
-            return await self._fresh(session, agent_id, dim)
+            return self._fresh(session, agent_id, dim)
         else:
             matrix = _Matrix(seqs, vectors, len(rows), max_seq)
         self._matrices[key] = matrix

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query
+from sqlalchemy.orm import Session
 
 from engram.api import serialize
 from engram.api.deps import Limit, Runtime
@@ -57,8 +58,9 @@ async def list_agents(
     ascending: bool | None = None,
 ) -> list[dict[str, Any]]:
     descending = order == "desc" if ascending is None else not ascending
-    async with rt.db.read() as session:
-        rows = await agent_store.list_agents(
+
+    def _read(session: Session) -> Any:
+        rows = agent_store.list_agents(
             session,
             name=name,
             tags=tags,
@@ -70,7 +72,9 @@ async def list_agents(
             descending=descending,
             order_by_updated=order_by == "updated_at",
         )
-        return [serialize.agent(await agent_ops.bundle(session, row.id)) for row in rows]
+        return [serialize.agent(agent_ops.bundle(session, row.id)) for row in rows]
+
+    return await rt.db.read(_read)
 
 
 @router.get("/count")
@@ -81,8 +85,8 @@ async def count_agents(
     match_all_tags: bool = False,
     query_text: str | None = None,
 ) -> int:
-    async with rt.db.read() as session:
-        rows = await agent_store.list_agents(
+    def _read(session: Session) -> Any:
+        rows = agent_store.list_agents(
             session,
             name=name,
             tags=tags,
@@ -95,11 +99,15 @@ async def count_agents(
         )
         return len(rows)
 
+    return await rt.db.read(_read)
+
 
 @router.get("/{agent_id}")
 async def retrieve_agent(agent_id: str, rt: Runtime) -> dict[str, Any]:
-    async with rt.db.read() as session:
-        return serialize.agent(await agent_ops.bundle(session, agent_id))
+    def _read(session: Session) -> Any:
+        return serialize.agent(agent_ops.bundle(session, agent_id))
+
+    return await rt.db.read(_read)
 
 
 @router.patch("/{agent_id}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
+from sqlalchemy.orm import Session
 
 from engram import __version__
 from engram.api import serialize
@@ -75,36 +76,47 @@ async def list_embedding_models(rt: Runtime) -> list[dict[str, Any]]:
 
 @router.get("/v1/agents/{agent_id}/tools")
 async def list_agent_tools(agent_id: str, rt: Runtime) -> list[dict[str, Any]]:
-    async with rt.db.read() as session:
-        await agents.get(session, agent_id)
-        return [serialize.tool(row) for row in await tools.for_agent(session, agent_id)]
+    def _read(session: Session) -> Any:
+        agents.get(session, agent_id)
+        return [serialize.tool(row) for row in tools.for_agent(session, agent_id)]
+
+    return await rt.db.read(_read)
 
 
 @router.get("/v1/tags/")
 async def list_tags(rt: Runtime) -> list[str]:
-    async with rt.db.read() as session:
-        return await agents.all_tags(session)
+    def _read(session: Session) -> Any:
+        return agents.all_tags(session)
+
+    return await rt.db.read(_read)
 
 
 @router.get("/v1/runs/{run_id}")
 async def retrieve_run(run_id: str, rt: Runtime) -> dict[str, Any]:
-    async with rt.db.read() as session:
-        return serialize.run(await runs.get(session, run_id))
+    def _read(session: Session) -> Any:
+        return serialize.run(runs.get(session, run_id))
+
+    return await rt.db.read(_read)
 
 
 @router.get("/v1/runs/{run_id}/messages")
 async def list_run_messages(run_id: str, rt: Runtime, limit: Limit = 100) -> list[dict[str, Any]]:
-    async with rt.db.read() as session:
-        await runs.get(session, run_id)
-        rows = await messages.for_run(session, run_id)
+    def _read(session: Session) -> Any:
+        runs.get(session, run_id)
+        rows = messages.for_run(session, run_id)
+        return rows
+
+    rows = await rt.db.read(_read)
     return [view for row in rows[:limit] for view in letta_messages(row)]
 
 
 @router.get("/v1/runs/{run_id}/steps")
 async def list_run_steps(run_id: str, rt: Runtime) -> list[dict[str, Any]]:
-    async with rt.db.read() as session:
-        await runs.get(session, run_id)
-        return [_step(row) for row in await runs.steps_of(session, run_id)]
+    def _read(session: Session) -> Any:
+        runs.get(session, run_id)
+        return [_step(row) for row in runs.steps_of(session, run_id)]
+
+    return await rt.db.read(_read)
 
 
 def _step(row: t.Step) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query
+from sqlalchemy.orm import Session
 
 from engram.api import serialize
 from engram.api.deps import Limit, Runtime
@@ -21,34 +22,42 @@ router = APIRouter(tags=["memory"])
 
 @router.get("/v1/agents/{agent_id}/core-memory/blocks")
 async def list_agent_blocks(agent_id: str, rt: Runtime) -> list[dict[str, Any]]:
-    async with rt.db.read() as session:
-        await agents.get(session, agent_id)
-        return [serialize.block(b) for b in await blocks.for_agent(session, agent_id)]
+    def _read(session: Session) -> Any:
+        agents.get(session, agent_id)
+        return [serialize.block(b) for b in blocks.for_agent(session, agent_id)]
+
+    return await rt.db.read(_read)
 
 
 @router.get("/v1/agents/{agent_id}/core-memory/blocks/{label}")
 async def retrieve_agent_block(agent_id: str, label: str, rt: Runtime) -> dict[str, Any]:
-    async with rt.db.read() as session:
-        await agents.get(session, agent_id)
-        return serialize.block(await blocks.by_label(session, agent_id, label))
+    def _read(session: Session) -> Any:
+        agents.get(session, agent_id)
+        return serialize.block(blocks.by_label(session, agent_id, label))
+
+    return await rt.db.read(_read)
 
 
 @router.patch("/v1/agents/{agent_id}/core-memory/blocks/attach/{block_id}")
 async def attach_block(agent_id: str, block_id: str, rt: Runtime) -> dict[str, Any]:
-    async with rt.db.write() as session:
-        await agents.get(session, agent_id)
-        await blocks.attach(session, agent_id, await blocks.get(session, block_id))
-        await session.flush()
-        return serialize.agent(await agent_ops.bundle(session, agent_id))
+    def _write(session: Session) -> Any:
+        agents.get(session, agent_id)
+        blocks.attach(session, agent_id, blocks.get(session, block_id))
+        session.flush()
+        return serialize.agent(agent_ops.bundle(session, agent_id))
+
+    return await rt.db.write(_write)
 
 
 @router.patch("/v1/agents/{agent_id}/core-memory/blocks/detach/{block_id}")
 async def detach_block(agent_id: str, block_id: str, rt: Runtime) -> dict[str, Any]:
-    async with rt.db.write() as session:
-        await agents.get(session, agent_id)
-        await blocks.get(session, block_id)
-        await blocks.detach(session, agent_id, block_id)
-        return serialize.agent(await agent_ops.bundle(session, agent_id))
+    def _write(session: Session) -> Any:
+        agents.get(session, agent_id)
+        blocks.get(session, block_id)
+        blocks.detach(session, agent_id, block_id)
+        return serialize.agent(agent_ops.bundle(session, agent_id))
+
+    return await rt.db.write(_write)
 
 
 @router.patch("/v1/agents/{agent_id}/core-memory/blocks/{label}")
@@ -62,8 +71,11 @@ async def modify_agent_block(
 @router.post("/v1/blocks/")
 async def create_block(body: CreateBlock, rt: Runtime) -> dict[str, Any]:
     row = blocks.new_block(**body.model_dump())
-    async with rt.db.write() as session:
+
+    def _write(session: Session) -> Any:
         session.add(row)
+
+    await rt.db.write(_write)
     return serialize.block(row)
 
 
@@ -76,8 +88,8 @@ async def list_blocks(
     limit: Limit = 50,
     order: Literal["asc", "desc"] = "asc",
 ) -> list[dict[str, Any]]:
-    async with rt.db.read() as session:
-        rows = await blocks.list_blocks(
+    def _read(session: Session) -> Any:
+        rows = blocks.list_blocks(
             session,
             label=label,
             before=before,
@@ -87,11 +99,15 @@ async def list_blocks(
         )
         return [serialize.block(b) for b in rows]
 
+    return await rt.db.read(_read)
+
 
 @router.get("/v1/blocks/{block_id}")
 async def retrieve_block(block_id: str, rt: Runtime) -> dict[str, Any]:
-    async with rt.db.read() as session:
-        return serialize.block(await blocks.get(session, block_id))
+    def _read(session: Session) -> Any:
+        return serialize.block(blocks.get(session, block_id))
+
+    return await rt.db.read(_read)
 
 
 @router.patch("/v1/blocks/{block_id}")
@@ -102,19 +118,23 @@ async def modify_block(block_id: str, body: BlockUpdate, rt: Runtime) -> dict[st
 
 @router.delete("/v1/blocks/{block_id}")
 async def delete_block(block_id: str, rt: Runtime) -> dict[str, str]:
-    async with rt.db.write() as session:
-        await session.delete(await blocks.get(session, block_id))
+    def _write(session: Session) -> Any:
+        session.delete(blocks.get(session, block_id))
+
+    await rt.db.write(_write)
     return {"message": f"block '{block_id}' deleted"}
 
 
 @router.get("/v1/blocks/{block_id}/agents")
 async def list_block_agents(block_id: str, rt: Runtime) -> list[dict[str, Any]]:
-    async with rt.db.read() as session:
-        await blocks.get(session, block_id)
+    def _read(session: Session) -> Any:
+        blocks.get(session, block_id)
         return [
-            serialize.agent(await agent_ops.bundle(session, agent_id))
-            for agent_id in await blocks.agent_ids_of(session, block_id)
+            serialize.agent(agent_ops.bundle(session, agent_id))
+            for agent_id in blocks.agent_ids_of(session, block_id)
         ]
+
+    return await rt.db.read(_read)
 
 
 @router.get("/v1/agents/{agent_id}/archival-memory")
@@ -127,9 +147,9 @@ async def list_passages(
     search: str | None = None,
     ascending: bool = True,
 ) -> list[dict[str, Any]]:
-    async with rt.db.read() as session:
-        agent = await agents.get(session, agent_id)
-        rows = await passages.list_passages(
+    def _read(session: Session) -> Any:
+        agent = agents.get(session, agent_id)
+        rows = passages.list_passages(
             session,
             agent_id,
             before=before,
@@ -140,12 +160,18 @@ async def list_passages(
         )
         return [serialize.passage(row, agent.embedding_config) for row in rows]
 
+    return await rt.db.read(_read)
+
 
 @router.post("/v1/agents/{agent_id}/archival-memory")
 async def create_passage(agent_id: str, body: CreatePassage, rt: Runtime) -> list[dict[str, Any]]:
     row = await memory_ops.insert_passage(rt, agent_id, body.text, body.tags, body.created_at)
-    async with rt.db.read() as session:
-        agent = await agents.get(session, agent_id)
+
+    def _read(session: Session) -> Any:
+        agent = agents.get(session, agent_id)
+        return agent
+
+    agent = await rt.db.read(_read)
     return [serialize.passage(row, agent.embedding_config)]
 
 
@@ -193,8 +219,10 @@ async def search_passages(
 
 @router.delete("/v1/agents/{agent_id}/archival-memory/{memory_id}")
 async def delete_passage(agent_id: str, memory_id: str, rt: Runtime) -> dict[str, str]:
-    async with rt.db.write() as session:
-        await agents.get(session, agent_id)
-        await passages.delete_one(session, agent_id, memory_id)
+    def _write(session: Session) -> Any:
+        agents.get(session, agent_id)
+        passages.delete_one(session, agent_id, memory_id)
+
+    await rt.db.write(_write)
     rt.vectors.forget(agent_id)
     return {"message": f"passage '{memory_id}' deleted"}

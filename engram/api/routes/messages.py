@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Response
+from sqlalchemy.orm import Session
 
 from engram.api import serialize
 from engram.api.deps import Limit, Runtime, json_reply
@@ -33,8 +34,11 @@ def _inputs(body: SendMessages) -> list[InputMessage]:
 @router.post("/messages")
 async def send_message(agent_id: str, body: SendMessages, rt: Runtime) -> Response:
     inputs = _inputs(body)
-    async with rt.db.read() as session:
-        await agents.get(session, agent_id)
+
+    def _read(session: Session) -> Any:
+        agents.get(session, agent_id)
+
+    await rt.db.read(_read)
     run_id = await create_run(rt, agent_id)
     result = await run_turn(rt, agent_id, inputs, run_id=run_id, max_steps=body.max_steps)
     return json_reply(
@@ -57,9 +61,9 @@ async def list_messages(
     limit: Limit = 100,
     order: Literal["asc", "desc"] = "desc",
 ) -> Response:
-    async with rt.db.read() as session:
-        await agents.get(session, agent_id)
-        rows = await messages.list_messages(
+    def _read(session: Session) -> Any:
+        agents.get(session, agent_id)
+        rows = messages.list_messages(
             session,
             agent_id,
             before=before,
@@ -67,6 +71,9 @@ async def list_messages(
             limit=limit,
             descending=order == "desc",
         )
+        return rows
+
+    rows = await rt.db.read(_read)
     return json_reply([view for row in rows for view in letta_messages(row)])
 
 
@@ -75,25 +82,35 @@ async def reset_messages(
     agent_id: str, rt: Runtime, body: ResetMessages | None = None
 ) -> dict[str, Any]:
     """Empty the window (history stays in recall) and drop the running summary."""
-    async with rt.db.write() as session:
-        agent = await agents.get(session, agent_id)
-        agent.window_start_seq = await messages.last_seq(session, agent_id)
+
+    def _write(session: Session) -> Any:
+        agent = agents.get(session, agent_id)
+        agent.window_start_seq = messages.last_seq(session, agent_id)
         agent.summary = ""
         agent.summary_tokens = 0
-        await session.flush()
-        return serialize.agent(await agent_ops.bundle(session, agent_id))
+        session.flush()
+        return serialize.agent(agent_ops.bundle(session, agent_id))
+
+    return await rt.db.write(_write)
 
 
 @router.post("/summarize")
 async def summarize(agent_id: str, rt: Runtime) -> dict[str, Any]:
-    async with rt.db.read() as session:
-        agent = await agents.get(session, agent_id)
-        before = len(await messages.in_context(session, agent))
+    def _read(session: Session) -> Any:
+        agent = agents.get(session, agent_id)
+        before = len(messages.in_context(session, agent))
+        return agent, before
+
+    agent, before = await rt.db.read(_read)
     async with rt.agent_lock(agent_id):
         fold = await fold_window(rt, agent_id, force=True)
-    async with rt.db.read() as session:
-        agent = await agents.get(session, agent_id)
-        after = len(await messages.in_context(session, agent))
+
+    def _read(session: Session) -> Any:
+        agent = agents.get(session, agent_id)
+        after = len(messages.in_context(session, agent))
+        return agent, after
+
+    agent, after = await rt.db.read(_read)
     return {
         "summary": fold.summary if fold else agent.summary,
         "num_messages_before": before,

@@ -1,19 +1,19 @@
-"""Alembic environment: runs the migrations on the async engine of either dialect."""
+"""Alembic environment: runs the migrations on an engine of either dialect."""
 
 from __future__ import annotations
 
-import asyncio
-
 from alembic import context
-from sqlalchemy.engine import Connection
 
-from engram.store.db import Database
+from engram.store.db import make_engine
 from engram.store.tables import Base
 
 target_metadata = Base.metadata
 
+if context.is_offline_mode():
+    raise SystemExit("offline migrations are not supported; run against a database")
 
-def _run(connection: Connection) -> None:
+engine = make_engine(context.config.get_main_option("sqlalchemy.url"), pool_size=1)
+with engine.connect() as connection:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
@@ -21,16 +21,5 @@ def _run(connection: Connection) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
-
-
-async def _run_async() -> None:
-    database = Database(context.config.get_main_option("sqlalchemy.url"))
-    async with database.engine.connect() as connection:
-        await connection.run_sync(_run)
-        await connection.commit()
-    await database.dispose()
-
-
-if context.is_offline_mode():
-    raise SystemExit("offline migrations are not supported; run against a database")
-asyncio.run(_run_async())
+    connection.commit()
+engine.dispose()
