@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, insert, update
 from sqlalchemy.orm import Session
 
-from engram.errors import ProviderError
+from engram.errors import NotFound, ProviderError
 from engram.ids import new_id
 from engram.llm.client import ChatRequest, ChatResult, DeltaSink
 from engram.memory.embeddings import Embedder
@@ -159,11 +159,13 @@ async def run_turn(
         except ProviderError as exc:
             result.stop_reason = "llm_api_error"
             result.error = str(exc)
+        except NotFound:
+            if not turn.run_saved:
+                turn.finished = True  # the agent does not exist: there is no run to record
+            raise
         finally:
             if not turn.finished:
-                await rt.db.write(
-                    lambda session: _record_finish(session, turn, run_saved=turn.run_saved)
-                )
+                await rt.db.write(lambda session: _write_run(session, turn, None, closing=True))
     return result
 
 
@@ -246,8 +248,6 @@ def _commit_step(
     """Everything one step changes, in one transaction: tools' effects, messages, the step.
     Returns whether this step also closed the run."""
     agent, chat, run_id = state.agent, step.chat, turn.run_id
-    if not turn.run_saved:
-        _insert_run(session, run_id, agent.id, "running", False)
     assistant = _assistant_row(agent.id, run_id, step.step_id, chat)
     executed: list[ExecutedCall] = []
     if chat.tool_calls:
@@ -274,25 +274,15 @@ def _commit_step(
     session.execute(insert(t.Message), [_values(row) for row in new_rows])
     seconds = time.perf_counter() - step.started
     step_row = _step_row(step.step_id, run_id, agent, chat, step.counted_tokens, seconds)
-    session.execute(insert(t.Step), [_values(step_row)])
-    session.execute(
-        update(t.Run)
-        .where(t.Run.id == run_id)
-        .values(
-            prompt_tokens=t.Run.prompt_tokens + chat.prompt_tokens,
-            completion_tokens=t.Run.completion_tokens + chat.completion_tokens,
-            step_count=t.Run.step_count + 1,
-            ttft_ns=func.coalesce(t.Run.ttft_ns, chat.ttft_ns),
-        )
-    )
     more = _keep_going(agent.agent_type, chat, executed)
     step.rows = [assistant, *tool_rows]
-    if more and turn.steps_taken + 1 < turn.max_steps:
-        return False
-    # The turn's last step also closes its run, in the same transaction.
-    turn.result.stop_reason = "max_steps" if more else "end_turn"
-    _record_finish(session, turn, run_saved=True)
-    return True
+    closing = not more or turn.steps_taken + 1 >= turn.max_steps
+    if closing:
+        # The turn's last step also closes its run, in the same transaction.
+        turn.result.stop_reason = "max_steps" if more else "end_turn"
+    _write_run(session, turn, chat, closing=closing)
+    session.execute(insert(t.Step), [_values(step_row)])
+    return closing
 
 
 def _values(row: t.Base) -> dict[str, Any]:
@@ -432,29 +422,65 @@ def _final_status(result: TurnResult) -> str:
     return "cancelled" if result.stop_reason == "cancelled" else "completed"
 
 
-def _record_finish(session: Session, turn: _Turn, *, run_saved: bool) -> None:
+def _write_run(session: Session, turn: _Turn, chat: ChatResult | None, *, closing: bool) -> None:
+    """Record the run's progress after a step (``chat``) and, when ``closing``, its end.
+
+    One statement either way: an INSERT the first time a run without ``create_run`` is
+    written, an UPDATE after that."""
     result = turn.result
-    if not run_saved:
-        _insert_run(session, turn.run_id, turn.agent_id, "running", False)
+    values: dict[str, Any] = {}
+    if chat is not None:
+        values.update(
+            prompt_tokens=t.Run.prompt_tokens + chat.prompt_tokens,
+            completion_tokens=t.Run.completion_tokens + chat.completion_tokens,
+            step_count=t.Run.step_count + 1,
+            ttft_ns=func.coalesce(t.Run.ttft_ns, chat.ttft_ns),
+        )
     now = datetime.now(UTC)
     duration_ns = time.perf_counter_ns() - turn.started_ns
-    session.execute(
-        update(t.Run)
-        .where(t.Run.id == turn.run_id)
-        .values(
+    if closing:
+        values.update(
             status=_final_status(result),
             stop_reason=result.stop_reason,
             error=result.error,
             completed_at=now,
             total_duration_ns=duration_ns,
         )
-    )
-    session.execute(
-        update(t.Agent)
-        .where(t.Agent.id == turn.agent_id)
-        .values(
-            last_stop_reason=result.stop_reason,
-            last_run_completion=now,
-            last_run_duration_ms=duration_ns // 1_000_000,
+    if turn.run_saved:
+        session.execute(
+            update(t.Run)
+            .execution_options(synchronize_session=False)
+            .where(t.Run.id == turn.run_id)
+            .values(**values)
         )
-    )
+    else:
+        first = {
+            "prompt_tokens": chat.prompt_tokens if chat else 0,
+            "completion_tokens": chat.completion_tokens if chat else 0,
+            "step_count": 1 if chat else 0,
+            "ttft_ns": chat.ttft_ns if chat else None,
+        }
+        session.execute(
+            insert(t.Run).values(
+                {
+                    **values,
+                    **first,
+                    "id": turn.run_id,
+                    "agent_id": turn.agent_id,
+                    "status": values.get("status", "running"),
+                    "background": False,
+                    "created_at": now,
+                }
+            )
+        )
+    if closing:
+        session.execute(
+            update(t.Agent)
+            .execution_options(synchronize_session=False)
+            .where(t.Agent.id == turn.agent_id)
+            .values(
+                last_stop_reason=result.stop_reason,
+                last_run_completion=now,
+                last_run_duration_ms=duration_ns // 1_000_000,
+            )
+        )

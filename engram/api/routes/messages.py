@@ -13,7 +13,7 @@ from engram.api.schemas import ResetMessages, SendMessages
 from engram.errors import InvalidInput
 from engram.runtime import agents as agent_ops
 from engram.runtime import inspect_context
-from engram.runtime.step import InputMessage, create_run, fold_window, run_turn
+from engram.runtime.step import InputMessage, fold_window, run_turn
 from engram.runtime.views import letta_messages
 from engram.store import agents, messages
 
@@ -33,14 +33,8 @@ def _inputs(body: SendMessages) -> list[InputMessage]:
 
 @router.post("/messages")
 async def send_message(agent_id: str, body: SendMessages, rt: Runtime) -> Response:
-    inputs = _inputs(body)
-
-    def _read(session: Session) -> Any:
-        agents.get(session, agent_id)
-
-    await rt.db.read(_read)
-    run_id = await create_run(rt, agent_id)
-    result = await run_turn(rt, agent_id, inputs, run_id=run_id, max_steps=body.max_steps)
+    # An unknown agent surfaces from the first step as a 404, before anything is written.
+    result = await run_turn(rt, agent_id, _inputs(body), max_steps=body.max_steps)
     return json_reply(
         {
             "messages": result.messages,
