@@ -11,7 +11,18 @@ from fastapi.responses import JSONResponse
 
 from engram import __version__
 from engram.api.errors import install_error_handlers
-from engram.api.routes import agents, catalog, memory, messages
+from engram.api.routes import (
+    agent_files,
+    agents,
+    archives,
+    catalog,
+    memory,
+    messages,
+    runs,
+    streaming,
+    tools,
+    unserved,
+)
 from engram.config import Settings
 from engram.runtime.engine import Engram
 
@@ -35,8 +46,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     if settings.api_keys:
         _require_api_key(app, settings.api_keys)
-    for module in (catalog, agents, memory, messages):
+    for module in (
+        catalog,
+        agent_files,
+        agents,
+        memory,
+        messages,
+        streaming,
+        runs,
+        archives,
+        tools,
+    ):
         app.include_router(module.router)
+    # Last: it answers every contract path no router above has served.
+    app.include_router(unserved.router)
     return app
 
 
