@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
 from engram.errors import NotFound
@@ -30,34 +33,43 @@ def set_tags(session: Session, agent_id: str, tags: list[str]) -> None:
         session.add(t.AgentTag(agent_id=agent_id, tag=tag))
 
 
+@dataclass(frozen=True)
+class AgentFilter:
+    """What the agent list and count endpoints filter by."""
+
+    name: str | None = None
+    tags: tuple[str, ...] = ()
+    match_all_tags: bool = False
+    query_text: str | None = None
+
+    def apply(self, query: Select[Any]) -> Select[Any]:
+        if self.name is not None:
+            query = query.where(t.Agent.name == self.name)
+        if self.query_text:
+            query = query.where(t.Agent.name.ilike(f"%{self.query_text}%"))
+        if self.tags:
+            tagged = select(t.AgentTag.agent_id).where(t.AgentTag.tag.in_(self.tags))
+            if self.match_all_tags:
+                tagged = tagged.group_by(t.AgentTag.agent_id).having(
+                    func.count(func.distinct(t.AgentTag.tag)) == len(set(self.tags))
+                )
+            query = query.where(t.Agent.id.in_(tagged))
+        return query
+
+
 def list_agents(
     session: Session,
+    where: AgentFilter,
     *,
-    name: str | None,
-    tags: list[str] | None,
-    match_all_tags: bool,
-    query_text: str | None,
     before: str | None,
     after: str | None,
     limit: int | None,
     descending: bool,
     order_by_updated: bool = False,
 ) -> list[t.Agent]:
-    query = select(t.Agent)
-    if name is not None:
-        query = query.where(t.Agent.name == name)
-    if query_text:
-        query = query.where(t.Agent.name.ilike(f"%{query_text}%"))
-    if tags:
-        tagged = select(t.AgentTag.agent_id).where(t.AgentTag.tag.in_(tags))
-        if match_all_tags:
-            tagged = tagged.group_by(t.AgentTag.agent_id).having(
-                func.count(func.distinct(t.AgentTag.tag)) == len(set(tags))
-            )
-        query = query.where(t.Agent.id.in_(tagged))
     query = apply_cursor(
         session,
-        query,
+        where.apply(select(t.Agent)),
         model=t.Agent,
         order_column=t.Agent.updated_at if order_by_updated else t.Agent.created_at,
         kind="agent",
@@ -67,6 +79,10 @@ def list_agents(
         descending=descending,
     )
     return list(session.scalars(query))
+
+
+def count_agents(session: Session, where: AgentFilter) -> int:
+    return int(session.scalar(where.apply(select(func.count()).select_from(t.Agent))) or 0)
 
 
 def all_tags(session: Session) -> list[str]:

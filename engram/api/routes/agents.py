@@ -58,14 +58,12 @@ async def list_agents(
     ascending: bool | None = None,
 ) -> list[dict[str, Any]]:
     descending = order == "desc" if ascending is None else not ascending
+    where = agent_store.AgentFilter(name, tuple(tags or ()), match_all_tags, query_text)
 
     def _read(session: Session) -> Any:
         rows = agent_store.list_agents(
             session,
-            name=name,
-            tags=tags,
-            match_all_tags=match_all_tags,
-            query_text=query_text,
+            where,
             before=before,
             after=after,
             limit=limit,
@@ -85,21 +83,8 @@ async def count_agents(
     match_all_tags: bool = False,
     query_text: str | None = None,
 ) -> int:
-    def _read(session: Session) -> Any:
-        rows = agent_store.list_agents(
-            session,
-            name=name,
-            tags=tags,
-            match_all_tags=match_all_tags,
-            query_text=query_text,
-            before=None,
-            after=None,
-            limit=None,
-            descending=False,
-        )
-        return len(rows)
-
-    return await rt.db.read(_read)
+    where = agent_store.AgentFilter(name, tuple(tags or ()), match_all_tags, query_text)
+    return await rt.db.read(lambda session: agent_store.count_agents(session, where))
 
 
 @router.get("/{agent_id}")
