@@ -1,0 +1,25 @@
+"""A bug in a handler answers a JSON 500 and leaves the server answering."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from engram.api.app import create_app
+from engram.config import Settings
+
+
+async def test_unhandled_exception_becomes_a_json_500(tmp_path: Path) -> None:
+    app = create_app(Settings(data_dir=tmp_path))
+
+    @app.get("/v1/_boom")
+    async def boom() -> None:
+        raise RuntimeError("kaboom")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://engram") as client:
+        response = await client.get("/v1/_boom")
+        assert response.status_code == 500
+        assert response.json() == {"detail": "internal error (RuntimeError); see the server log"}
+        assert (await client.get("/v1/health/")).status_code == 200
