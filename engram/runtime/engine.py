@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engram.config import Settings
@@ -39,6 +40,9 @@ class Engram:
         """Migrate the schema, make sure the built-in tools exist, warm the embedder."""
         await asyncio.to_thread(migrate, self.db.url)
         await self._seed_base_tools()
+        if self.db.is_sqlite:
+            # An embedded database has one server; whatever it was running died with it.
+            await self.db.write(_fail_interrupted_runs)
         if self.settings.warm_embeddings:
             self.embeddings.local_model.warm_up_in_background()
 
@@ -50,6 +54,19 @@ class Engram:
 
     async def _seed_base_tools(self) -> None:
         await self.db.write(_seed_base_tools)
+
+
+def _fail_interrupted_runs(session: Session) -> None:
+    session.execute(
+        update(t.Run)
+        .where(t.Run.status.in_(["created", "running"]))
+        .values(
+            status="failed",
+            stop_reason="error",
+            error="the server stopped while this run was in progress",
+            completed_at=datetime.now(UTC),
+        )
+    )
 
 
 def _seed_base_tools(session: Session) -> None:

@@ -68,7 +68,7 @@ def test_committed_memory_survives_sigkill_and_restart(fake_llm: FakeLLM, tmp_pa
         server.stop()
 
 
-def test_step_killed_mid_call_leaves_no_partial_state(fake_llm: FakeLLM, tmp_path: Path) -> None:
+def test_step_killed_mid_call_keeps_committed_steps_only(fake_llm: FakeLLM, tmp_path: Path) -> None:
     server = EngramServer(tmp_path / "data", fake_llm.base_url)
     server.start()
     try:
@@ -80,9 +80,10 @@ def test_step_killed_mid_call_leaves_no_partial_state(fake_llm: FakeLLM, tmp_pat
                 json={"messages": [{"role": "user", "content": "hello"}]},
             ).raise_for_status()
             before = client.get(f"/v1/agents/{agent_id}/messages").json()
-            # The model is slow; the server dies while waiting for it.
+            # The first step commits; the model is slow on the second and the server dies.
             fake_llm.script(
-                reply.tool_call("core_memory_append", {"label": "human", "content": "x"}, delay=30)
+                reply.tool_call("core_memory_append", {"label": "human", "content": "x"}),
+                reply.text("too late", delay=30),
             )
             requests_before = len(fake_llm.chat_requests)
 
@@ -91,23 +92,32 @@ def test_step_killed_mid_call_leaves_no_partial_state(fake_llm: FakeLLM, tmp_pat
                     with server.client() as other:
                         other.post(
                             f"/v1/agents/{agent_id}/messages",
-                            json={"messages": [{"role": "user", "content": "never stored"}]},
+                            json={"messages": [{"role": "user", "content": "write x, then answer"}]},
                         )
                 except httpx.HTTPError:
                     pass
 
             sender = threading.Thread(target=send, daemon=True)
             sender.start()
-            fake_llm.wait_for_requests(requests_before + 1, timeout=20)
+            fake_llm.wait_for_requests(requests_before + 2, timeout=20)
         server.kill()
         sender.join(10)
 
         server.start()
         with server.client() as client:
             after = client.get(f"/v1/agents/{agent_id}/messages").json()
-            assert [m["id"] for m in after] == [m["id"] for m in before]
+            # The committed first step is there, whole; nothing of the second.
+            new = [m for m in after if m["id"] not in {b["id"] for b in before}]
+            assert [m["message_type"] for m in new] == [
+                "tool_return_message",
+                "tool_call_message",
+                "user_message",
+            ]
             human = client.get(f"/v1/agents/{agent_id}/core-memory/blocks/human").json()
-            assert human["value"] == "Name: unknown"
+            assert human["value"] == "Name: unknown\nx"
+            run = client.get(f"/v1/runs/{new[0]['run_id']}").json()
+            assert run["status"] == "failed"
+            assert "server stopped" in run["metadata"]["error"]
             # And the agent still works after the crash.
             fake_llm.script(reply.text("back again"))
             again = client.post(
