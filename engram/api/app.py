@@ -17,6 +17,7 @@ from engram.api.routes import (
     archives,
     catalog,
     memory,
+    message_search,
     messages,
     runs,
     streaming,
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runs,
         archives,
         tools,
+        message_search,
     ):
         app.include_router(module.router)
     # Last: it answers every contract path no router above has served.

@@ -125,6 +125,12 @@ class SendMessages(Body):
     use_assistant_message: bool = True
     stream_tokens: bool = False
     include_pings: bool = True
+    # On POST /messages: answer as server-sent events, as /messages/stream does.
+    streaming: bool = False
+
+
+class CancelRuns(Body):
+    run_ids: list[str] | None = None
 
 
 class CreatePassage(Body):

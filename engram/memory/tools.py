@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from engram.errors import InvalidInput
 from engram.memory import archival, core
 from engram.memory.embeddings import Embedder
-from engram.store import messages, passages
+from engram.store import block_history, messages, passages
 from engram.store import tables as t
 from engram.store.tables import as_utc
 from engram.store.vectors import VectorIndex
@@ -59,10 +59,20 @@ ToolFunction = Callable[..., str]
 
 def _edit(ctx: ToolContext, label: str, change: Callable[[t.Block], str]) -> str:
     block = ctx.block(label)
+    old = block.value
     try:
         block.value = change(block)
     except (core.EditRejected, InvalidInput) as exc:
         raise ToolFailure(str(exc)) from exc
+    block_history.record(
+        ctx.session,
+        block,
+        old,
+        actor_type="agent",
+        actor_id=ctx.agent.id,
+        run_id=ctx.run_id,
+        step_id=ctx.step_id,
+    )
     ctx.edited_blocks.add(block.id)
     return f"Block '{label}' now has {len(block.value)} of {block.limit} chars."
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from engram.config import Settings
 from engram.ids import new_id
+from engram.jobs import InProcessJobs
 from engram.llm.registry import ProviderRegistry
 from engram.memory.embeddings import EmbeddingRegistry
 from engram.memory.tools import BASE_TOOL_SCHEMAS
@@ -33,6 +34,7 @@ class Engram:
         self.embeddings = EmbeddingRegistry(self.providers)
         self.vectors = VectorIndex()
         self.windows = WindowCache()
+        self.jobs = InProcessJobs()
         # One run at a time per agent within this process.
         self._agent_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
@@ -40,6 +42,9 @@ class Engram:
         """Migrate the schema, make sure the built-in tools exist, warm the embedder."""
         await asyncio.to_thread(migrate, self.db.url)
         await self._seed_base_tools()
+        from engram.runtime.background import register_jobs  # it imports this module
+
+        register_jobs(self)
         if self.db.is_sqlite:
             # An embedded database has one server; whatever it was running died with it.
             await self.db.write(_fail_interrupted_runs)
@@ -47,6 +52,7 @@ class Engram:
             self.embeddings.local_model.warm_up_in_background()
 
     async def close(self) -> None:
+        await self.jobs.close()  # first: stopped runs record how they ended
         await self.db.dispose()
 
     def agent_lock(self, agent_id: str) -> asyncio.Lock:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from engram.errors import InvalidInput
 from engram.memory import archival
 from engram.runtime.engine import Engram
-from engram.store import agents, blocks, passages
+from engram.store import agents, block_history, blocks, passages
 from engram.store import tables as t
 from engram.store.blocks import check_fits
 from engram.store.tables import as_utc
@@ -33,7 +33,9 @@ def apply_block_changes(block: t.Block, changes: dict[str, Any]) -> None:
 async def modify_block(rt: Engram, block_id: str, changes: dict[str, Any]) -> t.Block:
     def _write(session: Session) -> Any:
         block = blocks.get(session, block_id)
+        old = block.value
         apply_block_changes(block, changes)
+        block_history.record(session, block, old, actor_type="user")
         _check_label_unique(session, block)
         return block
 
@@ -46,7 +48,9 @@ async def modify_agent_block(
     def _write(session: Session) -> Any:
         agents.get(session, agent_id)
         block = blocks.by_label(session, agent_id, label)
+        old = block.value
         apply_block_changes(block, changes)
+        block_history.record(session, block, old, actor_type="user")
         _check_label_unique(session, block)
         return block
 
@@ -61,6 +65,15 @@ def _check_label_unique(session: Session, block: t.Block) -> None:
             raise InvalidInput(
                 "label", f"agent '{agent_id}' already has a block labelled '{block.label}'"
             )
+
+
+async def undo_or_redo(rt: Engram, block_id: str, action: str) -> t.Block:
+    def _write(session: Session) -> t.Block:
+        block = blocks.get(session, block_id)
+        (block_history.undo if action == "undo" else block_history.redo)(session, block)
+        return block
+
+    return await rt.db.write(_write)
 
 
 async def insert_passage(

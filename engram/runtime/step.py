@@ -6,13 +6,14 @@ model call or a crash mid-step leaves the agent exactly as the previous step lef
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, update
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from engram.errors import NotFound, ProviderError
@@ -29,6 +30,7 @@ from engram.runtime.context import (
 )
 from engram.runtime.engine import Engram
 from engram.runtime.prompt import to_chat
+from engram.runtime.runs import RunRecord, mark_running, write_run
 from engram.runtime.state import AgentState, load_state
 from engram.runtime.tool_calls import ExecutedCall, execute_calls, prefetch_vectors
 from engram.runtime.views import letta_messages, search_text
@@ -36,6 +38,9 @@ from engram.store import agents, blocks
 from engram.store import tables as t
 
 MessageSink = Callable[[dict[str, Any]], Awaitable[None]]
+StepSink = Callable[[str, str], Awaitable[None]]
+"""Told ``(step_id, message_id)`` before a step's model call, so that streamed pieces can
+carry the ids the step's committed messages will have."""
 
 
 @dataclass
@@ -74,36 +79,6 @@ class TurnResult:
 
 @dataclass
 class _Turn:
-    run_id: str
-    pending: list[t.Message] = field(default_factory=list)
-    result: TurnResult | None = None
-
-
-async def create_run(
-    rt: Engram, agent_id: str, *, background: bool = False, status: str = "created"
-) -> str:
-    """Record a run before its work starts, for runs others watch (background ones)."""
-    run_id = new_id("run")
-    await rt.db.write(lambda session: _insert_run(session, run_id, agent_id, status, background))
-    return run_id
-
-
-def _insert_run(
-    session: Session, run_id: str, agent_id: str, status: str, background: bool
-) -> None:
-    session.execute(
-        insert(t.Run).values(
-            id=run_id,
-            agent_id=agent_id,
-            status=status,
-            background=background,
-            created_at=datetime.now(UTC),
-        )
-    )
-
-
-@dataclass
-class _Turn:
     """What the loop carries from step to step."""
 
     rt: Engram
@@ -114,9 +89,10 @@ class _Turn:
     result: TurnResult
     on_message: MessageSink | None
     on_delta: DeltaSink | None
+    on_step: StepSink | None = None
     steps_taken: int = 0
     finished: bool = False
-    # A run made by create_run exists already; otherwise the first commit records it.
+    # A run made by runtime.runs.create_run exists already; else the first commit records it.
     run_saved: bool = True
 
 
@@ -129,11 +105,19 @@ async def run_turn(
     max_steps: int = 50,
     on_message: MessageSink | None = None,
     on_delta: DeltaSink | None = None,
+    on_step: StepSink | None = None,
 ) -> TurnResult:
     """Process one request for an agent: steps until the model ends its turn.
 
     Without ``run_id`` the run is recorded with the first step's transaction, saving one
-    transaction per request."""
+    transaction per request; with it (a run made by ``runtime.runs.create_run``, which
+    others may watch or cancel) the run is marked running once this turn holds the agent.
+    The run always ends recorded: completed, failed, or cancelled (by request, or because
+    the task running the turn was cancelled).
+
+    Streaming hooks: ``on_message`` gets each Letta message once its step commits,
+    ``on_step`` the ids a step will commit under before its model call, and ``on_delta``
+    the model's output pieces as they arrive."""
     run_saved = run_id is not None
     run_id = run_id or new_id("run")
     result = TurnResult(run_id=run_id, messages=[], stop_reason="end_turn")
@@ -146,26 +130,39 @@ async def run_turn(
         result,
         on_message,
         on_delta,
+        on_step,
         run_saved=run_saved,
     )
     pending = [_input_row(agent_id, run_id, item) for item in inputs]
-    async with rt.agent_lock(agent_id):
-        try:
+    try:
+        async with rt.agent_lock(agent_id):
+            if run_saved:
+                await rt.db.write(lambda session: mark_running(session, turn.run_id))
             while not turn.finished:
                 if not await _one_step(turn, pending):
                     result.stop_reason = "cancelled"
                     break
                 pending = []
-        except ProviderError as exc:
-            result.stop_reason = "llm_api_error"
-            result.error = str(exc)
-        except NotFound:
-            if not turn.run_saved:
-                turn.finished = True  # the agent does not exist: there is no run to record
-            raise
-        finally:
-            if not turn.finished:
-                await rt.db.write(lambda session: _write_run(session, turn, None, closing=True))
+    except ProviderError as exc:
+        result.stop_reason = "llm_api_error"
+        result.error = str(exc)
+    except NotFound as exc:
+        if not turn.run_saved:
+            turn.finished = True  # the agent does not exist: there is no run to record
+        result.stop_reason = "error"
+        result.error = str(exc)
+        raise
+    except asyncio.CancelledError:
+        # The task running this turn was stopped (shutdown): the committed steps stand.
+        result.stop_reason = "cancelled"
+        raise
+    except Exception as exc:
+        result.stop_reason = "error"
+        result.error = f"internal error ({type(exc).__name__}): {exc}"
+        raise
+    finally:
+        if not turn.finished:
+            await rt.db.write(lambda session: _write_run(session, turn, None, closing=True))
     return result
 
 
@@ -194,6 +191,10 @@ async def _one_step(turn: _Turn, pending: list[t.Message]) -> bool:
         state, _ = await _read_state(rt, agent_id, run_id)
         context = _compile(state)
     counted = context.total_tokens + incoming
+    # Made before the call: streamed pieces of this step already carry the final ids.
+    step_id, message_id = new_id("step"), new_id("message")
+    if turn.on_step is not None:
+        await turn.on_step(step_id, message_id)
     chat = await rt.providers.client_for(agent.llm_config).chat(
         ChatRequest(
             model=model,
@@ -204,10 +205,9 @@ async def _one_step(turn: _Turn, pending: list[t.Message]) -> bool:
         ),
         turn.on_delta,
     )
-    step_id = new_id("step")
     embedder = rt.embeddings.embedder_for(agent.embedding_config)
     vectors = await prefetch_vectors(embedder, chat.tool_calls)
-    step = _StepOutput(step_id, chat, counted, step_started)
+    step = _StepOutput(step_id, message_id, chat, counted, step_started)
     closed = await rt.db.write(
         lambda session: _commit_step(session, turn, state, pending, step, embedder, vectors)
     )
@@ -230,6 +230,7 @@ async def _one_step(turn: _Turn, pending: list[t.Message]) -> bool:
 @dataclass
 class _StepOutput:
     step_id: str
+    message_id: str
     chat: ChatResult
     counted_tokens: int
     started: float
@@ -248,7 +249,7 @@ def _commit_step(
     """Everything one step changes, in one transaction: tools' effects, messages, the step.
     Returns whether this step also closed the run."""
     agent, chat, run_id = state.agent, step.chat, turn.run_id
-    assistant = _assistant_row(agent.id, run_id, step.step_id, chat)
+    assistant = _assistant_row(agent.id, run_id, step.step_id, step.message_id, chat)
     executed: list[ExecutedCall] = []
     if chat.tool_calls:
         # Blocks are re-read inside the transaction: the edit applies to the current value.
@@ -272,8 +273,6 @@ def _commit_step(
         row.step_id = step.step_id
         row.token_count = row.token_count or message_tokens(model, row)
     session.execute(insert(t.Message), [_values(row) for row in new_rows])
-    seconds = time.perf_counter() - step.started
-    step_row = _step_row(step.step_id, run_id, agent, chat, step.counted_tokens, seconds)
     more = _keep_going(agent.agent_type, chat, executed)
     step.rows = [assistant, *tool_rows]
     closing = not more or turn.steps_taken + 1 >= turn.max_steps
@@ -281,6 +280,10 @@ def _commit_step(
         # The turn's last step also closes its run, in the same transaction.
         turn.result.stop_reason = "max_steps" if more else "end_turn"
     _write_run(session, turn, chat, closing=closing)
+    seconds = time.perf_counter() - step.started
+    # A step that did not end the turn has no stop reason of its own.
+    stop_reason = turn.result.stop_reason if closing else None
+    step_row = _step_row(step, run_id, agent, seconds, stop_reason)
     session.execute(insert(t.Step), [_values(step_row)])
     return closing
 
@@ -364,10 +367,12 @@ def _input_row(agent_id: str, run_id: str, item: InputMessage) -> t.Message:
     )
 
 
-def _assistant_row(agent_id: str, run_id: str, step_id: str, chat: ChatResult) -> t.Message:
+def _assistant_row(
+    agent_id: str, run_id: str, step_id: str, message_id: str, chat: ChatResult
+) -> t.Message:
     calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in chat.tool_calls]
     return t.Message(
-        id=new_id("message"),
+        id=message_id,
         agent_id=agent_id,
         role="assistant",
         text=chat.content,
@@ -397,10 +402,11 @@ def _tool_row(agent_id: str, run_id: str, step_id: str, call: ExecutedCall) -> t
 
 
 def _step_row(
-    step_id: str, run_id: str, agent: t.Agent, chat: ChatResult, counted: int, seconds: float
+    step: _StepOutput, run_id: str, agent: t.Agent, seconds: float, stop_reason: str | None
 ) -> t.Step:
+    chat = step.chat
     return t.Step(
-        id=step_id,
+        id=step.step_id,
         run_id=run_id,
         agent_id=agent.id,
         model=chat.model,
@@ -409,78 +415,24 @@ def _step_row(
         context_window_limit=window_size(agent),
         prompt_tokens=chat.prompt_tokens,
         completion_tokens=chat.completion_tokens,
-        counted_prompt_tokens=counted,
-        stop_reason="tool_calls" if chat.tool_calls else "end_turn",
+        counted_prompt_tokens=step.counted_tokens,
+        stop_reason=stop_reason,
         status="success",
         duration_ms=seconds * 1000,
     )
 
 
-def _final_status(result: TurnResult) -> str:
-    if result.error:
-        return "failed"
-    return "cancelled" if result.stop_reason == "cancelled" else "completed"
-
-
 def _write_run(session: Session, turn: _Turn, chat: ChatResult | None, *, closing: bool) -> None:
-    """Record the run's progress after a step (``chat``) and, when ``closing``, its end.
-
-    One statement either way: an INSERT the first time a run without ``create_run`` is
-    written, an UPDATE after that."""
-    result = turn.result
-    values: dict[str, Any] = {}
-    if chat is not None:
-        values.update(
-            prompt_tokens=t.Run.prompt_tokens + chat.prompt_tokens,
-            completion_tokens=t.Run.completion_tokens + chat.completion_tokens,
-            step_count=t.Run.step_count + 1,
-            ttft_ns=func.coalesce(t.Run.ttft_ns, chat.ttft_ns),
-        )
-    now = datetime.now(UTC)
-    duration_ns = time.perf_counter_ns() - turn.started_ns
-    if closing:
-        values.update(
-            status=_final_status(result),
-            stop_reason=result.stop_reason,
-            error=result.error,
-            completed_at=now,
-            total_duration_ns=duration_ns,
-        )
-    if turn.run_saved:
-        session.execute(
-            update(t.Run)
-            .execution_options(synchronize_session=False)
-            .where(t.Run.id == turn.run_id)
-            .values(**values)
-        )
-    else:
-        first = {
-            "prompt_tokens": chat.prompt_tokens if chat else 0,
-            "completion_tokens": chat.completion_tokens if chat else 0,
-            "step_count": 1 if chat else 0,
-            "ttft_ns": chat.ttft_ns if chat else None,
-        }
-        session.execute(
-            insert(t.Run).values(
-                {
-                    **values,
-                    **first,
-                    "id": turn.run_id,
-                    "agent_id": turn.agent_id,
-                    "status": values.get("status", "running"),
-                    "background": False,
-                    "created_at": now,
-                }
-            )
-        )
-    if closing:
-        session.execute(
-            update(t.Agent)
-            .execution_options(synchronize_session=False)
-            .where(t.Agent.id == turn.agent_id)
-            .values(
-                last_stop_reason=result.stop_reason,
-                last_run_completion=now,
-                last_run_duration_ms=duration_ns // 1_000_000,
-            )
-        )
+    """Record the run's progress after a step (``chat``) and, when ``closing``, its end."""
+    record = RunRecord(
+        run_id=turn.run_id,
+        agent_id=turn.agent_id,
+        chat=chat,
+        closing=closing,
+        stop_reason=turn.result.stop_reason,
+        error=turn.result.error,
+        duration_ns=time.perf_counter_ns() - turn.started_ns,
+    )
+    closed_as = write_run(session, record, exists=turn.run_saved)
+    if closed_as is not None:
+        turn.result.stop_reason = closed_as  # "cancelled" if a cancel came meanwhile

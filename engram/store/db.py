@@ -104,6 +104,13 @@ def _install_sqlite_hooks(engine: Engine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """What schema comparison looks at: full-text tables are raw SQL, not models."""
+    return not (type_ == "table" and name is not None and "_fts" in name)
+
+
 def migrate(url: str) -> None:
     """Bring the schema to the newest revision; safe to call on every start."""
     from alembic import command

@@ -96,7 +96,7 @@ def fts_query(query: str) -> str | None:
 
 def search(
     session: Session,
-    agent_id: str,
+    agent_id: str | None,
     query: str,
     *,
     roles: Sequence[str] | None = None,
@@ -104,12 +104,14 @@ def search(
     end: datetime | None = None,
     limit: int = 10,
 ) -> list[t.Message]:
-    """Full-text search over the agent's whole history, best match first (BM25)."""
+    """Full-text search over the agent's whole history (every agent's if None), best first."""
     match = fts_query(query)
     if match is None:
         return []
-    clauses = ["messages_fts MATCH :match", "messages.agent_id = :agent"]
+    clauses = ["messages_fts MATCH :match"]
     params: dict[str, object] = {"match": match, "agent": agent_id, "limit": limit}
+    if agent_id is not None:
+        clauses.append("messages.agent_id = :agent")
     if roles:
         names = [f"role{i}" for i in range(len(roles))]
         clauses.append(f"messages.role IN ({', '.join(':' + n for n in names)})")

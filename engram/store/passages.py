@@ -1,4 +1,8 @@
-"""Archival memory rows: insert, list, delete, and vector or keyword lookup."""
+"""Archival memory rows: insert, list, delete, and vector or keyword lookup.
+
+A passage belongs to an agent or to an archive. What an agent sees is a ``Scope``: its own
+passages plus those of the archives attached to it.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select, text
+from sqlalchemy import ColumnElement, Select, delete, false, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from engram.errors import NotFound
@@ -16,9 +20,63 @@ from engram.store.messages import fts_query, sqlite_time
 from engram.store.vectors import to_blob
 
 
+@dataclass(frozen=True)
+class Scope:
+    """The owners whose passages a search or listing covers."""
+
+    agent_id: str | None = None
+    archive_ids: tuple[str, ...] = ()
+
+    @property
+    def owners(self) -> list[str]:
+        """Agent and archive ids, as ``VectorIndex`` keys its matrices."""
+        return [*([self.agent_id] if self.agent_id else []), *self.archive_ids]
+
+    def clause(self) -> ColumnElement[bool]:
+        clauses: list[ColumnElement[bool]] = []
+        if self.agent_id is not None:
+            clauses.append(t.Passage.agent_id == self.agent_id)
+        if self.archive_ids:
+            clauses.append(t.Passage.archive_id.in_(self.archive_ids))
+        return or_(*clauses) if clauses else false()
+
+    def sql(self) -> tuple[str, dict[str, object]]:
+        """The same restriction as raw SQL on ``passages``, with its bound parameters."""
+        clauses: list[str] = []
+        params: dict[str, object] = {}
+        if self.agent_id is not None:
+            clauses.append("passages.agent_id = :scope_agent")
+            params["scope_agent"] = self.agent_id
+        if self.archive_ids:
+            names = [f"scope_archive{i}" for i in range(len(self.archive_ids))]
+            params.update(zip(names, self.archive_ids, strict=True))
+            clauses.append(f"passages.archive_id IN ({', '.join(':' + n for n in names)})")
+        return "(" + (" OR ".join(clauses) or "1 = 0") + ")", params
+
+
+def attached_archive_ids(agent_id: str) -> Select[tuple[str]]:
+    return select(t.AgentArchive.archive_id).where(t.AgentArchive.agent_id == agent_id)
+
+
+def scope_of_agent(session: Session, agent_id: str) -> Scope:
+    """The agent's own passages and those of every archive attached to it."""
+    archive_ids = session.scalars(
+        attached_archive_ids(agent_id).order_by(t.AgentArchive.archive_id)
+    )
+    return Scope(agent_id, tuple(archive_ids))
+
+
+def _visible_to(agent_id: str) -> ColumnElement[bool]:
+    """``scope_of_agent`` as one clause, for counting without a separate round trip."""
+    return or_(
+        t.Passage.agent_id == agent_id, t.Passage.archive_id.in_(attached_archive_ids(agent_id))
+    )
+
+
 def new_passage(
     *,
-    agent_id: str,
+    agent_id: str | None = None,
+    archive_id: str | None = None,
     text_: str,
     embedding: list[float],
     embedding_handle: str,
@@ -28,9 +86,12 @@ def new_passage(
     step_id: str | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> t.Passage:
+    if (agent_id is None) == (archive_id is None):
+        raise ValueError("a passage belongs to exactly one agent or archive")
     passage = t.Passage(
         id=new_id("passage"),
         agent_id=agent_id,
+        archive_id=archive_id,
         text=text_,
         tags=sorted(set(tags or [])),
         metadata_=metadata or {},
@@ -46,9 +107,16 @@ def new_passage(
 
 
 def get(session: Session, agent_id: str, passage_id: str) -> t.Passage:
-    passage = session.scalar(
-        select(t.Passage).where(t.Passage.id == passage_id, t.Passage.agent_id == agent_id)
-    )
+    """A passage the agent sees: its own or an attached archive's."""
+    return _one(session, passage_id, _visible_to(agent_id))
+
+
+def get_in(session: Session, scope: Scope, passage_id: str) -> t.Passage:
+    return _one(session, passage_id, scope.clause())
+
+
+def _one(session: Session, passage_id: str, visible: ColumnElement[bool]) -> t.Passage:
+    passage = session.scalar(select(t.Passage).where(t.Passage.id == passage_id, visible))
     if passage is None:
         raise NotFound("passage", passage_id)
     return passage
@@ -60,7 +128,8 @@ def delete_one(session: Session, agent_id: str, passage_id: str) -> None:
 
 
 def count_query(agent_id: str) -> Select[tuple[int]]:
-    return select(func.count()).select_from(t.Passage).where(t.Passage.agent_id == agent_id)
+    """How many passages the agent sees, its attached archives' included, in one statement."""
+    return select(func.count()).select_from(t.Passage).where(_visible_to(agent_id))
 
 
 def count(session: Session, agent_id: str) -> int:
@@ -77,15 +146,40 @@ def list_passages(
     ascending: bool,
     search: str | None,
 ) -> list[t.Passage]:
-    query = select(t.Passage).where(t.Passage.agent_id == agent_id)
+    """The agent's passages and its archives', in insertion order."""
+    return list_in(
+        session,
+        scope_of_agent(session, agent_id),
+        before=before,
+        after=after,
+        limit=limit,
+        ascending=ascending,
+        search=search,
+    )
+
+
+def list_in(
+    session: Session,
+    scope: Scope,
+    *,
+    before: str | None = None,
+    after: str | None = None,
+    limit: int | None = None,
+    ascending: bool = True,
+    search: str | None = None,
+    where: PassageFilter | None = None,
+) -> list[t.Passage]:
+    visible = scope.clause()
+    query = select(t.Passage).where(visible)
     if search:
         query = query.where(t.Passage.text.ilike(f"%{search}%"))
+    if where is not None and where.active:
+        clauses, params = where.sql()
+        query = query.where(text(" AND ".join(clauses)).bindparams(**params))
     for cursor, is_before in ((before, True), (after, False)):
         if cursor is None:
             continue
-        anchor = session.scalar(
-            select(t.Passage.seq).where(t.Passage.id == cursor, t.Passage.agent_id == agent_id)
-        )
+        anchor = session.scalar(select(t.Passage.seq).where(t.Passage.id == cursor, visible))
         if anchor is None:
             raise NotFound("passage", cursor)
         earlier = is_before == ascending
@@ -138,38 +232,37 @@ class PassageFilter:
         return clauses, params
 
 
-def filtered_seqs(session: Session, agent_id: str, where: PassageFilter) -> set[int]:
+def filtered_seqs(session: Session, scope: Scope, where: PassageFilter) -> set[int]:
     clauses, params = where.sql()
+    visible, scope_params = scope.sql()
     rows = session.execute(
-        text(
-            "SELECT passages.seq FROM passages WHERE passages.agent_id = :agent AND "
-            + " AND ".join(clauses)
-        ),
-        {**params, "agent": agent_id},
+        text(f"SELECT passages.seq FROM passages WHERE {visible} AND " + " AND ".join(clauses)),
+        {**params, **scope_params},
     )
     return {int(row[0]) for row in rows}
 
 
 def keyword_seqs(
     session: Session,
-    agent_id: str,
+    scope: Scope,
     query: str,
     limit: int,
     where: PassageFilter = PassageFilter(),
 ) -> list[int]:
-    """Passage seqs matching ``query`` by full text and ``where``, best first."""
+    """Passage seqs in ``scope`` matching ``query`` by full text and ``where``, best first."""
     match = fts_query(query)
     if match is None:
         return []
     clauses, params = where.sql()
+    visible, scope_params = scope.sql()
     rows = session.execute(
         text(
             "SELECT passages.seq FROM passages_fts JOIN passages "
             "ON passages.seq = passages_fts.rowid "
-            "WHERE passages_fts MATCH :match AND passages.agent_id = :agent "
+            f"WHERE passages_fts MATCH :match AND {visible} "
             + "".join(f"AND {clause} " for clause in clauses)
             + "ORDER BY bm25(passages_fts) LIMIT :limit"
         ),
-        {**params, "match": match, "agent": agent_id, "limit": limit},
+        {**params, **scope_params, "match": match, "limit": limit},
     )
     return [int(row[0]) for row in rows]

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy import delete as sa_delete
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engram.errors import NotFound
 from engram.store import tables as t
+from engram.store.pagination import apply_cursor
 
 
 def get(session: Session, run_id: str) -> t.Run:
@@ -21,3 +25,120 @@ def steps_of(session: Session, run_id: str) -> list[t.Step]:
         select(t.Step).where(t.Step.run_id == run_id).order_by(t.Step.created_at)
     )
     return list(rows)
+
+
+def get_step(session: Session, step_id: str) -> t.Step:
+    step = session.get(t.Step, step_id)
+    if step is None:
+        raise NotFound("step", step_id)
+    return step
+
+
+def list_runs(
+    session: Session,
+    *,
+    agent_ids: list[str] | None,
+    statuses: list[str] | None,
+    background: bool | None,
+    stop_reason: str | None,
+    before: str | None,
+    after: str | None,
+    limit: int | None,
+    descending: bool,
+) -> list[t.Run]:
+    """Runs by creation time, filtered; ``before``/``after`` are run ids."""
+    query = select(t.Run)
+    if agent_ids is not None:
+        query = query.where(t.Run.agent_id.in_(agent_ids))
+    if statuses is not None:
+        query = query.where(t.Run.status.in_(statuses))
+    if background is not None:
+        query = query.where(t.Run.background.is_(background))
+    if stop_reason is not None:
+        query = query.where(t.Run.stop_reason == stop_reason)
+    query = apply_cursor(
+        session,
+        query,
+        model=t.Run,
+        order_column=t.Run.created_at,
+        kind="run",
+        before=before,
+        after=after,
+        limit=limit,
+        descending=descending,
+    )
+    return list(session.scalars(query))
+
+
+def list_steps(
+    session: Session,
+    *,
+    run_id: str | None = None,
+    agent_id: str | None = None,
+    model: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    before: str | None,
+    after: str | None,
+    limit: int | None,
+    descending: bool,
+) -> list[t.Step]:
+    """Steps by creation time, filtered; ``before``/``after`` are step ids."""
+    query = select(t.Step)
+    if run_id is not None:
+        query = query.where(t.Step.run_id == run_id)
+    if agent_id is not None:
+        query = query.where(t.Step.agent_id == agent_id)
+    if model is not None:
+        query = query.where(t.Step.model == model)
+    if start is not None:
+        query = query.where(t.Step.created_at >= start)
+    if end is not None:
+        query = query.where(t.Step.created_at <= end)
+    query = apply_cursor(
+        session,
+        query,
+        model=t.Step,
+        order_column=t.Step.created_at,
+        kind="step",
+        before=before,
+        after=after,
+        limit=limit,
+        descending=descending,
+    )
+    return list(session.scalars(query))
+
+
+def run_messages(
+    session: Session,
+    run_id: str,
+    *,
+    step_id: str | None = None,
+    before: str | None,
+    after: str | None,
+    limit: int | None,
+    descending: bool,
+) -> list[t.Message]:
+    """A run's messages (or one step's) in history order; cursors are message ids."""
+    # Through the run_id index even for one step: step ids are not indexed.
+    query = select(t.Message).where(t.Message.run_id == run_id)
+    if step_id is not None:
+        query = query.where(t.Message.step_id == step_id)
+    query = apply_cursor(
+        session,
+        query,
+        model=t.Message,
+        order_column=t.Message.seq,
+        kind="message",
+        before=before,
+        after=after,
+        limit=limit,
+        descending=descending,
+    )
+    return list(session.scalars(query))
+
+
+def delete(session: Session, run: t.Run) -> None:
+    """Forget a run and its steps; its messages stay in the history they belong to."""
+    session.execute(sa_delete(t.Step).where(t.Step.run_id == run.id))
+    session.delete(run)

@@ -108,6 +108,31 @@ class Block(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
+class BlockHistory(Base):
+    """One change to a block's value: who made it, and what it was before and after.
+
+    ``undone`` marks edits taken back by an undo; a redo puts them back. Undo and redo
+    are recorded as rows of their own, so the log reads as what happened."""
+
+    __tablename__ = "block_history"
+
+    seq: Mapped[int] = mapped_column(SeqInteger, primary_key=True, autoincrement=True)
+    block_id: Mapped[str] = mapped_column(
+        ForeignKey("blocks.id", ondelete="CASCADE"), index=True
+    )
+    action: Mapped[str] = mapped_column(String(16))  # edit | undo | redo
+    old_value: Mapped[str] = mapped_column(Text)
+    new_value: Mapped[str] = mapped_column(Text)
+    actor_type: Mapped[str] = mapped_column(String(16))  # agent | user
+    actor_id: Mapped[str | None] = mapped_column(String(64))
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    step_id: Mapped[str | None] = mapped_column(String(64))
+    undone: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+
 class AgentBlock(Base):
     __tablename__ = "agent_blocks"
 
@@ -133,6 +158,10 @@ class Tool(Base):
     tags: Mapped[list[Any] | None] = mapped_column(JSON)
     return_char_limit: Mapped[int] = mapped_column(Integer, default=50_000)
     pip_requirements: Mapped[list[Any] | None] = mapped_column(JSON)
+    npm_requirements: Mapped[list[Any] | None] = mapped_column(JSON)
+    args_json_schema: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    default_requires_approval: Mapped[bool | None] = mapped_column(Boolean)
+    enable_parallel_execution: Mapped[bool | None] = mapped_column(Boolean)
     metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
@@ -181,14 +210,41 @@ class Message(Base):
     )
 
 
+class Archive(Base):
+    """A named passage store with one embedding model; agents attach it to search it."""
+
+    __tablename__ = "archives"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), index=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    embedding_config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class AgentArchive(Base):
+    __tablename__ = "agent_archives"
+
+    agent_id: Mapped[str] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True
+    )
+    archive_id: Mapped[str] = mapped_column(
+        ForeignKey("archives.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
 class Passage(Base):
-    """One archival memory item with its embedding."""
+    """One archival memory item with its embedding, owned by an agent or by an archive."""
 
     __tablename__ = "passages"
 
     seq: Mapped[int] = mapped_column(SeqInteger, primary_key=True, autoincrement=True)
     id: Mapped[str] = mapped_column(String(64), unique=True)
-    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    # Exactly one of agent_id and archive_id is set.
+    agent_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    archive_id: Mapped[str | None] = mapped_column(ForeignKey("archives.id", ondelete="CASCADE"))
     text: Mapped[str] = mapped_column(Text)
     tags: Mapped[list[Any] | None] = mapped_column(JSON)
     metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
@@ -202,6 +258,7 @@ class Passage(Base):
 
     __table_args__ = (
         Index("ix_passages_agent_seq", "agent_id", "seq"),
+        Index("ix_passages_archive_seq", "archive_id", "seq"),
         {"sqlite_autoincrement": True},
     )
 

@@ -1,7 +1,10 @@
 """Exact vector search for the embedded deployment.
 
-Passage embeddings live as float32 blobs in SQLite; each (agent, dimension) pair gets an
-in-memory matrix, refreshed incrementally when rows are added and rebuilt when rows go.
+Passage embeddings live as float32 blobs in SQLite; each (owner, dimension) pair gets an
+in-memory matrix, refreshed incrementally when rows are added and rebuilt when rows go. An
+owner is an agent or an archive (told apart by id prefix); a search over an agent and its
+archives asks each owner's matrix and merges.
+
 Exact search keeps recall at 1.0 and needs no SQLite extension (many Python builds cannot
 load one); at 100k passages a query is one matrix-vector product.
 """
@@ -12,10 +15,19 @@ import threading
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from engram.store import tables as t
+
+ARCHIVE_PREFIX = "archive-"
+
+
+def owner_clause(owner: str) -> ColumnElement[bool]:
+    """Passages owned by ``owner``: an archive id, or else an agent id."""
+    if owner.startswith(ARCHIVE_PREFIX):
+        return t.Passage.archive_id == owner
+    return t.Passage.agent_id == owner
 
 
 def to_blob(vector: list[float]) -> bytes:
@@ -42,36 +54,41 @@ class VectorIndex:
     def nearest(
         self,
         session: Session,
-        agent_id: str,
+        owners: str | list[str],
         query: list[float],
         k: int,
         allowed: set[int] | None = None,
     ) -> list[tuple[int, float]]:
-        """The ``k`` passages most similar to ``query`` among ``allowed`` seqs (all if None):
-        (seq, cosine similarity) pairs, best first."""
+        """The ``k`` passages of ``owners`` (agent or archive ids) most similar to ``query``
+        among ``allowed`` seqs (all if None): (seq, cosine similarity) pairs, best first."""
         dim = len(query)
         with self._lock:
-            matrix = self._fresh(session, agent_id, dim)
-        if matrix.count == 0:
+            matrices = [
+                self._fresh(session, owner, dim)
+                for owner in ([owners] if isinstance(owners, str) else owners)
+            ]
+        matrices = [matrix for matrix in matrices if matrix.count]
+        if not matrices:
             return []
         q = np.frombuffer(to_blob(query), dtype=np.float32)
-        scores = matrix.vectors @ q
+        seqs = np.concatenate([matrix.seqs for matrix in matrices])
+        scores = np.concatenate([matrix.vectors @ q for matrix in matrices])
         if allowed is not None:
-            keep = np.isin(matrix.seqs, np.fromiter(allowed, dtype=np.int64, count=len(allowed)))
+            keep = np.isin(seqs, np.fromiter(allowed, dtype=np.int64, count=len(allowed)))
             scores = np.where(keep, scores, -np.inf)
             k = min(k, int(keep.sum()))
             if k == 0:
                 return []
-        k = min(k, matrix.count)
+        k = min(k, len(seqs))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top])]
-        return [(int(matrix.seqs[i]), float(scores[i])) for i in top]
+        return [(int(seqs[i]), float(scores[i])) for i in top]
 
-    def _fresh(self, session: Session, agent_id: str, dim: int) -> _Matrix:
-        scope = (t.Passage.agent_id == agent_id, t.Passage.embedding_dim == dim)
+    def _fresh(self, session: Session, owner: str, dim: int) -> _Matrix:
+        scope = (owner_clause(owner), t.Passage.embedding_dim == dim)
         row = (session.execute(select(func.count(), func.max(t.Passage.seq)).where(*scope))).one()
         count, max_seq = int(row[0]), int(row[1] or 0)
-        key = (agent_id, dim)
+        key = (owner, dim)
         matrix = self._matrices.get(key, _Matrix())
         if matrix.count == count and matrix.max_seq == max_seq:
             return matrix
@@ -99,12 +116,14 @@ class VectorIndex:
         elif since:
             # Rows were deleted as well as added: rebuild from scratch.
             self._matrices.pop(key, None)
-            return self._fresh(session, agent_id, dim)
+            return self._fresh(session, owner, dim)
         else:
             matrix = _Matrix(seqs, vectors, len(rows), max_seq)
         self._matrices[key] = matrix
         return matrix
 
-    def forget(self, agent_id: str) -> None:
-        for key in [key for key in self._matrices if key[0] == agent_id]:
-            del self._matrices[key]
+    def forget(self, owner: str) -> None:
+        """Drop the cached matrices of an agent or archive (after it or its rows are gone)."""
+        with self._lock:
+            for key in [key for key in self._matrices if key[0] == owner]:
+                del self._matrices[key]

@@ -1,8 +1,8 @@
-"""Health, models, tools, tags, runs and steps: the read-mostly catalogue."""
+"""Health, models, agent tools and tags: the read-mostly catalogue."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from sqlalchemy.orm import Session
@@ -11,10 +11,7 @@ from engram import __version__
 from engram.api import serialize
 from engram.api.deps import Limit, Runtime
 from engram.errors import ProviderError
-from engram.runtime.views import letta_messages
-from engram.store import agents, messages, runs, tools
-from engram.store import tables as t
-from engram.store.tables import as_utc
+from engram.store import agents, tools
 
 router = APIRouter(tags=["catalog"])
 
@@ -84,58 +81,30 @@ async def list_agent_tools(agent_id: str, rt: Runtime) -> list[dict[str, Any]]:
 
 
 @router.get("/v1/tags/")
-async def list_tags(rt: Runtime) -> list[str]:
+async def list_tags(
+    rt: Runtime,
+    before: str | None = None,
+    after: str | None = None,
+    limit: Limit = None,
+    order: Literal["asc", "desc"] = "asc",
+    order_by: Literal["name"] = "name",
+    query_text: str | None = None,
+    name: str | None = None,
+) -> list[str]:
+    """Distinct agent tags by name; ``before``/``after`` are tags, ``query_text`` a substring."""
+
     def _read(session: Session) -> Any:
         return agents.all_tags(session)
 
-    return await rt.db.read(_read)
-
-
-@router.get("/v1/runs/{run_id}")
-async def retrieve_run(run_id: str, rt: Runtime) -> dict[str, Any]:
-    def _read(session: Session) -> Any:
-        return serialize.run(runs.get(session, run_id))
-
-    return await rt.db.read(_read)
-
-
-@router.get("/v1/runs/{run_id}/messages")
-async def list_run_messages(run_id: str, rt: Runtime, limit: Limit = 100) -> list[dict[str, Any]]:
-    def _read(session: Session) -> Any:
-        runs.get(session, run_id)
-        rows = messages.for_run(session, run_id)
-        return rows
-
-    rows = await rt.db.read(_read)
-    return [view for row in rows[:limit] for view in letta_messages(row)]
-
-
-@router.get("/v1/runs/{run_id}/steps")
-async def list_run_steps(run_id: str, rt: Runtime) -> list[dict[str, Any]]:
-    def _read(session: Session) -> Any:
-        runs.get(session, run_id)
-        return [_step(row) for row in runs.steps_of(session, run_id)]
-
-    return await rt.db.read(_read)
-
-
-def _step(row: t.Step) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "run_id": row.run_id,
-        "agent_id": row.agent_id,
-        "model": row.model,
-        "model_handle": row.model_handle,
-        "provider_name": row.provider_name,
-        "context_window_limit": row.context_window_limit,
-        "prompt_tokens": row.prompt_tokens,
-        "completion_tokens": row.completion_tokens,
-        "total_tokens": row.prompt_tokens + row.completion_tokens,
-        "stop_reason": row.stop_reason,
-        "status": row.status,
-        "tags": [],
-        "messages": [],
-        "created_at": as_utc(row.created_at).isoformat(),
-        "duration_ms": row.duration_ms,
-        "counted_prompt_tokens": row.counted_prompt_tokens,
-    }
+    tags: list[str] = await rt.db.read(_read)
+    if name is not None:
+        tags = [tag for tag in tags if tag == name]
+    if query_text:
+        tags = [tag for tag in tags if query_text.lower() in tag.lower()]
+    if order == "desc":
+        tags.reverse()
+    if after is not None:
+        tags = [tag for tag in tags if (tag < after if order == "desc" else tag > after)]
+    if before is not None:
+        tags = [tag for tag in tags if (tag > before if order == "desc" else tag < before)]
+    return tags[:limit] if limit is not None else tags

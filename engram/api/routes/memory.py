@@ -14,7 +14,8 @@ from engram.api.schemas import BlockUpdate, CreateBlock, CreatePassage
 from engram.errors import InvalidInput
 from engram.runtime import agents as agent_ops
 from engram.runtime import memory_ops
-from engram.store import agents, blocks, passages
+from engram.store import agents, block_history, blocks, passages
+from engram.store import tables as t
 from engram.store.tables import as_utc
 
 router = APIRouter(tags=["memory"])
@@ -123,6 +124,53 @@ async def delete_block(block_id: str, rt: Runtime) -> dict[str, str]:
 
     await rt.db.write(_write)
     return {"message": f"block '{block_id}' deleted"}
+
+
+def _history_entry(row: t.BlockHistory) -> dict[str, Any]:
+    return {
+        "seq": row.seq,
+        "block_id": row.block_id,
+        "action": row.action,
+        "old_value": row.old_value,
+        "new_value": row.new_value,
+        "actor_type": row.actor_type,
+        "actor_id": row.actor_id,
+        "run_id": row.run_id,
+        "step_id": row.step_id,
+        "undone": row.undone,
+        "created_at": row.created_at.isoformat(),
+    }
+
+
+@router.get("/v1/blocks/{block_id}/history")
+async def block_history_list(
+    block_id: str,
+    rt: Runtime,
+    limit: Limit = 100,
+    order: Literal["asc", "desc"] = "desc",
+) -> list[dict[str, Any]]:
+    """Every change to the block's value, by an agent's tool or through the API."""
+
+    def _read(session: Session) -> list[dict[str, Any]]:
+        blocks.get(session, block_id)
+        rows = block_history.entries(
+            session, block_id, limit=limit or 100, newest_first=order == "desc"
+        )
+        return [_history_entry(row) for row in rows]
+
+    return await rt.db.read(_read)
+
+
+@router.post("/v1/blocks/{block_id}/undo")
+async def undo_block_edit(block_id: str, rt: Runtime) -> dict[str, Any]:
+    """Restore the value from before the newest edit still in force (409 if none)."""
+    return serialize.block(await memory_ops.undo_or_redo(rt, block_id, "undo"))
+
+
+@router.post("/v1/blocks/{block_id}/redo")
+async def redo_block_edit(block_id: str, rt: Runtime) -> dict[str, Any]:
+    """Re-apply the edit undone most recently, unless a newer edit replaced it (409 if none)."""
+    return serialize.block(await memory_ops.undo_or_redo(rt, block_id, "redo"))
 
 
 @router.get("/v1/blocks/{block_id}/agents")

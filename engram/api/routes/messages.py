@@ -33,6 +33,10 @@ def _inputs(body: SendMessages) -> list[InputMessage]:
 
 @router.post("/messages")
 async def send_message(agent_id: str, body: SendMessages, rt: Runtime) -> Response:
+    if body.streaming:
+        from engram.api.routes.streaming import stream_reply  # it imports this module
+
+        return await stream_reply(rt, agent_id, body)
     # An unknown agent surfaces from the first step as a 404, before anything is written.
     result = await run_turn(rt, agent_id, _inputs(body), max_steps=body.max_steps)
     return json_reply(

@@ -2,6 +2,79 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import json
+from collections.abc import AsyncIterator
+from typing import Any
 
-router = APIRouter()
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+
+from engram.api import serialize
+from engram.api.deps import Runtime
+from engram.api.routes.messages import _inputs
+from engram.api.schemas import CancelRuns, SendMessages
+from engram.runtime.background import start_background_turn
+from engram.runtime.engine import Engram
+from engram.runtime.runs import cancel_runs, create_run
+from engram.runtime.streaming import Event, TurnStream
+
+router = APIRouter(prefix="/v1/agents/{agent_id}/messages", tags=["messages"])
+
+SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+
+
+@router.post("/stream")
+async def stream_messages(agent_id: str, body: SendMessages, rt: Runtime) -> StreamingResponse:
+    return await stream_reply(rt, agent_id, body)
+
+
+async def stream_reply(rt: Engram, agent_id: str, body: SendMessages) -> StreamingResponse:
+    """Start the turn and answer with its events. Bad input and unknown agents are refused
+    with a plain 4xx before the run is recorded or the stream begins."""
+    inputs = _inputs(body)
+    run = await create_run(rt, agent_id, request_config=_request_config(body))
+    stream = TurnStream(
+        rt,
+        agent_id,
+        run.id,
+        inputs,
+        max_steps=body.max_steps,
+        stream_tokens=body.stream_tokens,
+        include_pings=body.include_pings,
+    )
+    return StreamingResponse(
+        _server_sent(stream.events()), media_type="text/event-stream", headers=SSE_HEADERS
+    )
+
+
+async def _server_sent(events: AsyncIterator[Event]) -> AsyncIterator[bytes]:
+    async for event in events:
+        data = event if isinstance(event, str) else json.dumps(event, separators=(",", ":"))
+        yield f"data: {data}\n\n".encode()
+
+
+@router.post("/async")
+async def send_messages_async(agent_id: str, body: SendMessages, rt: Runtime) -> dict[str, Any]:
+    """Record a run, queue its turn, and answer with the run at once; poll GET /v1/runs/{id}."""
+    inputs = _inputs(body)
+    run = await start_background_turn(
+        rt, agent_id, inputs, max_steps=body.max_steps, request_config=_request_config(body)
+    )
+    return serialize.run(run)
+
+
+@router.post("/cancel")
+async def cancel_messages(
+    agent_id: str, rt: Runtime, body: CancelRuns | None = None
+) -> dict[str, str]:
+    """Cancel the agent's active runs (or the ``run_ids`` given): run id -> status after."""
+    return await cancel_runs(rt, agent_id, body.run_ids if body else None)
+
+
+def _request_config(body: SendMessages) -> dict[str, Any]:
+    return {
+        "use_assistant_message": body.use_assistant_message,
+        "assistant_message_tool_name": "send_message",
+        "assistant_message_tool_kwarg": "message",
+        "include_return_message_types": None,
+    }

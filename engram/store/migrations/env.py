@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from alembic import context
 
-from engram.store.db import make_engine
+from engram.store.db import include_object, make_engine
 from engram.store.tables import Base
 
 target_metadata = Base.metadata
+
 
 if context.is_offline_mode():
     raise SystemExit("offline migrations are not supported; run against a database")
@@ -18,6 +19,7 @@ with engine.connect() as connection:
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,0 +1,263 @@
+"""The agent file as a document: its shape, and every check an import can make on the file
+alone, before any model is asked or any row is written."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from engram.errors import InvalidInput
+from engram.memory.tools import BASE_TOOL_SCHEMAS
+from engram.runtime.agents import AGENT_TYPES
+
+MAX_CHARS = 10_000_000
+MAX_TOKENS = 10_000_000
+# Column widths, checked here so a long value is a 422 on every database.
+Name = Annotated[str, Field(max_length=255)]
+
+
+class _FilePart(BaseModel):
+    """Unknown fields are ignored everywhere, so files from newer servers still import."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class FileFunction(_FilePart):
+    name: str
+    arguments: str
+
+
+class FileToolCall(_FilePart):
+    id: str = Field(max_length=128)
+    type: str = "function"
+    function: FileFunction
+
+
+class FileToolReturn(_FilePart):
+    tool_call_id: str | None = None
+    status: Literal["success", "error"] = "success"
+
+
+class FileContent(_FilePart):
+    type: str
+    text: str | None = None
+    reasoning: str | None = None
+
+
+class FileMessage(_FilePart):
+    id: str
+    role: Literal["user", "assistant", "system", "tool", "function"]
+    content: str | list[FileContent] | None = None
+    name: Name | None = None
+    otid: str | None = Field(default=None, max_length=64)
+    tool_calls: list[FileToolCall] | None = None
+    tool_call_id: str | None = Field(default=None, max_length=128)
+    tool_returns: list[FileToolReturn] | None = None
+    created_at: datetime | None = None
+
+    def joined(self, kind: Literal["text", "reasoning"]) -> str:
+        """The message's text or reasoning parts as one string."""
+        if self.content is None or isinstance(self.content, str):
+            return (self.content or "") if kind == "text" else ""
+        return "\n".join(
+            (part.text or "") if kind == "text" else (part.reasoning or "")
+            for part in self.content
+            if part.type == kind
+        )
+
+
+class FileBlock(_FilePart):
+    id: str
+    label: str = Field(min_length=1, max_length=255, pattern=r"^[^/]+$")
+    value: str
+    limit: int | None = Field(default=None, gt=0, le=MAX_CHARS)
+    description: str | None = None
+    read_only: bool = False
+    hidden: bool | None = None
+    metadata: dict[str, Any] | None = None
+    tags: list[str] | None = None
+
+
+class FileTool(_FilePart):
+    id: str
+    name: Name | None = None
+    tool_type: str = "custom"
+    description: str | None = None
+    source_type: str | None = None
+    source_code: str | None = None
+    json_schema: dict[str, Any] | None = None
+    tags: list[str] | None = None
+    return_char_limit: int = Field(default=50_000, gt=0, le=MAX_CHARS)
+    pip_requirements: list[Any] | None = None
+    metadata_: dict[str, Any] | None = None
+
+    @property
+    def tool_name(self) -> str | None:
+        return self.name or (self.json_schema or {}).get("name")
+
+
+class FilePassage(_FilePart):
+    text: str = Field(min_length=1)
+    tags: list[str] | None = None
+    metadata: dict[str, Any] | None = None
+    created_at: datetime | None = None
+
+
+class EngramExtras(_FilePart):
+    """What Engram keeps that Letta's schema has no field for."""
+
+    summary: str = ""
+    passages: list[FilePassage] = []
+
+
+class FileAgent(_FilePart):
+    id: str
+    name: Name | None = None
+    system: str | None = None
+    agent_type: str = "letta_v1_agent"
+    description: str | None = None
+    metadata: dict[str, Any] | None = None
+    tags: list[Name] | None = None
+    llm_config: dict[str, Any] | None = None
+    embedding_config: dict[str, Any] | None = None
+    context_window_limit: int | None = Field(default=None, ge=256, le=MAX_TOKENS)
+    tool_rules: list[dict[str, Any]] | None = None
+    block_ids: list[str] = []
+    tool_ids: list[str] = []
+    tools: list[str] = []
+    source_ids: list[str] | None = None
+    files_agents: list[Any] = []
+    in_context_message_ids: list[str] = []
+    messages: list[FileMessage] = []
+    engram: EngramExtras | None = None
+
+    @property
+    def extras(self) -> EngramExtras:
+        return self.engram or EngramExtras()
+
+
+class AgentFile(_FilePart):
+    agents: list[FileAgent] = Field(min_length=1)
+    groups: list[Any] = []
+    blocks: list[FileBlock] = []
+    files: list[Any] = []
+    sources: list[Any] = []
+    tools: list[FileTool] = []
+    mcp_servers: list[Any] = []
+    skills: list[dict[str, Any]] = []
+    metadata: dict[str, Any] = {}
+    created_at: datetime | None = None
+
+
+def parse_agent_file(raw: bytes | str) -> AgentFile:
+    """The validated document. Raises InvalidInput naming the first thing wrong with it."""
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise InvalidInput("file", f"not a JSON agent file ({exc})") from exc
+    if not isinstance(data, dict):
+        raise InvalidInput("file", "an agent file is a JSON object with an 'agents' list")
+    if "agents" not in data and "core_memory" in data:
+        raise InvalidInput(
+            "file", "this is a legacy (v1) agent file; export it again from a current server"
+        )
+    try:
+        document = AgentFile.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        where = ".".join(str(part) for part in errors[0]["loc"])
+        more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
+        raise InvalidInput(f"file.{where}", f"{errors[0]['msg']}{more}") from exc
+    _check_unsupported(document)
+    _unique([agent.id for agent in document.agents], "file.agents")
+    _unique([block.id for block in document.blocks], "file.blocks")
+    _unique([tool.id for tool in document.tools], "file.tools")
+    for i, agent in enumerate(document.agents):
+        _check_agent(document, agent, f"file.agents.{i}")
+    return document
+
+
+def _unique(ids: list[str], where: str) -> set[str]:
+    seen: set[str] = set()
+    for ident in ids:
+        if ident in seen:
+            raise InvalidInput(where, f"the id '{ident}' is used twice")
+        seen.add(ident)
+    return seen
+
+
+def _check_unsupported(document: AgentFile) -> None:
+    """Refuse what Engram cannot hold yet, rather than import an agent missing part of it."""
+    for name in ("groups", "files", "sources", "mcp_servers"):
+        if getattr(document, name):
+            raise InvalidInput(
+                f"file.{name}", f"this server does not import {name} yet; remove them to import"
+            )
+    for i, agent in enumerate(document.agents):
+        if agent.source_ids or agent.files_agents:
+            raise InvalidInput(
+                f"file.agents.{i}.source_ids", "this server does not import sources yet"
+            )
+
+
+def _check_agent(document: AgentFile, agent: FileAgent, where: str) -> None:
+    if agent.agent_type not in AGENT_TYPES:
+        raise InvalidInput(
+            f"{where}.agent_type", f"'{agent.agent_type}' is not one of {sorted(AGENT_TYPES)}"
+        )
+    blocks = {block.id: block for block in document.blocks}
+    for ref in agent.block_ids:
+        if ref not in blocks:
+            raise InvalidInput(f"{where}.block_ids", f"'{ref}' names no block in the file")
+    labels = [blocks[ref].label for ref in agent.block_ids]
+    if len(labels) != len(set(labels)):
+        raise InvalidInput(f"{where}.block_ids", "two of the agent's blocks share a label")
+    tools = {tool.id: tool for tool in document.tools}
+    for ref in agent.tool_ids:
+        if ref not in tools:
+            raise InvalidInput(f"{where}.tool_ids", f"'{ref}' names no tool in the file")
+        _check_tool(tools[ref])
+    messages = _unique([m.id for m in agent.messages], f"{where}.messages")
+    _unique(agent.in_context_message_ids, f"{where}.in_context_message_ids")
+    for ref in agent.in_context_message_ids:
+        if ref not in messages:
+            raise InvalidInput(
+                f"{where}.in_context_message_ids", f"'{ref}' names no message of this agent"
+            )
+    for i, message in enumerate(agent.messages):
+        _check_message(message, f"{where}.messages.{i}")
+
+
+def _check_tool(tool: FileTool) -> None:
+    """Built-in tools must be ones this server has; custom ones must carry their schema."""
+    name = tool.tool_name
+    if not name:
+        raise InvalidInput("file.tools", f"tool '{tool.id}' has no name")
+    if name in BASE_TOOL_SCHEMAS:
+        return
+    if tool.tool_type.startswith("letta_"):
+        raise InvalidInput(
+            "file.tools",
+            f"'{name}' is a built-in tool this server does not have; remove it from the "
+            "file's tools and the agent's tool_ids to import without it",
+        )
+    if (tool.json_schema or {}).get("name") != name:
+        raise InvalidInput("file.tools", f"tool '{name}' needs a json_schema named '{name}'")
+
+
+# Reasoning a provider hid or condensed: nothing in it can be shown to a model again.
+SKIPPED_PARTS = {"redacted_reasoning", "omitted_reasoning", "summarized_reasoning"}
+
+
+def _check_message(message: FileMessage, where: str) -> None:
+    for part in message.content if isinstance(message.content, list) else []:
+        if part.type not in {"text", "reasoning", *SKIPPED_PARTS}:
+            raise InvalidInput(
+                f"{where}.content", f"content of type '{part.type}' cannot be imported"
+            )
+    returned = message.tool_returns[0].tool_call_id if message.tool_returns else None
+    if message.role in ("tool", "function") and not (message.tool_call_id or returned):
+        raise InvalidInput(f"{where}.tool_call_id", "a tool message needs the id of its call")

@@ -1,0 +1,217 @@
+"""Writing an agent out as an agent file, read from one consistent snapshot."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from engram import __version__
+from engram.runtime.context import compile_context
+from engram.runtime.engine import Engram
+from engram.runtime.state import AgentState, load_state
+from engram.store import agents, messages, passages
+from engram.store import tables as t
+from engram.store.tables import as_utc
+
+SCHEMA_VERSION = "1"
+AGENT_REF = "agent-0"
+
+
+async def export_agent_file(
+    rt: Engram,
+    agent_id: str,
+    *,
+    scrub_messages: bool = False,
+    skills: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The agent as an agent-file document. ``scrub_messages`` leaves the conversation out:
+    its messages and the summary of them. Raises NotFound for an unknown agent."""
+
+    def _read(session: Session) -> dict[str, Any]:
+        state, _ = load_state(session, agent_id, rt.windows)
+        block_refs = {block.id: f"block-{i}" for i, block in enumerate(state.blocks)}
+        tool_refs = {tool.id: f"tool-{i}" for i, tool in enumerate(state.tools)}
+        agent = _agent_to_file(session, state, list(block_refs.values()), list(tool_refs.values()))
+        if not scrub_messages:
+            _add_conversation(session, state, agent)
+        return {
+            "agents": [agent],
+            "groups": [],
+            "blocks": [_block_to_file(block, block_refs[block.id]) for block in state.blocks],
+            "files": [],
+            "sources": [],
+            "tools": [_tool_to_file(tool, tool_refs[tool.id]) for tool in state.tools],
+            "mcp_servers": [],
+            "skills": skills or [],
+            "metadata": {"schema_version": SCHEMA_VERSION, "exported_by": f"engram {__version__}"},
+            "created_at": datetime.now(UTC).isoformat(),
+        }
+
+    return await rt.db.read(_read)
+
+
+def _agent_to_file(
+    session: Session, state: AgentState, block_refs: list[str], tool_refs: list[str]
+) -> dict[str, Any]:
+    agent = state.agent
+    # The agent's archival memory includes attached archives': copied in, the file stands alone.
+    archived = passages.list_passages(
+        session, agent.id, before=None, after=None, limit=None, ascending=True, search=None
+    )
+    return {
+        "id": AGENT_REF,
+        "name": agent.name,
+        "system": agent.system,
+        "agent_type": agent.agent_type,
+        "description": agent.description,
+        "metadata": agent.metadata_ or {},
+        "tags": agents.tags_of(session, agent.id),
+        "llm_config": agent.llm_config,
+        "embedding_config": agent.embedding_config,
+        "model": None,
+        "embedding": None,
+        "context_window_limit": agent.context_window_limit,
+        "tool_rules": agent.tool_rules or [],
+        "memory_blocks": [],
+        "block_ids": block_refs,
+        "tools": [],
+        "tool_ids": tool_refs,
+        "source_ids": [],
+        # Letta would otherwise add its own base tools and rules on import.
+        "include_base_tools": False,
+        "include_multi_agent_tools": False,
+        "include_base_tool_rules": False,
+        "include_default_source": False,
+        "initial_message_sequence": None,
+        "message_buffer_autoclear": False,
+        "enable_sleeptime": False,
+        "timezone": "UTC",
+        "in_context_message_ids": [],
+        "messages": [],
+        "files_agents": [],
+        "group_ids": [],
+        "engram": {"summary": "", "passages": [_passage_to_file(row) for row in archived]},
+    }
+
+
+def _add_conversation(session: Session, state: AgentState, agent: dict[str, Any]) -> None:
+    """Fill in the history, the window and the summary.
+
+    The history opens with the compiled prompt as a system message, in the window, as
+    Letta's does: a Letta server rebuilds that message and expects to find it first."""
+    row = state.agent
+    prompt = compile_context(
+        row,
+        state.blocks,
+        state.tools,
+        state.window,
+        recall_count=state.recall_count,
+        archival_count=state.archival_count,
+    ).system_prompt()
+    system = t.Message(role="system", text=prompt, created_at=row.created_at)
+    history = messages.list_messages(
+        session, row.id, before=None, after=None, limit=None, descending=False
+    )
+    window = {message.id for message in state.window.rows}
+    model = row.llm_config["model"]
+    for message in [system, *history]:
+        ref = f"message-{len(agent['messages'])}"
+        agent["messages"].append(_message_to_file(message, ref, model))
+        if message is system or message.id in window:
+            agent["in_context_message_ids"].append(ref)
+    agent["engram"]["summary"] = row.summary
+
+
+def _time(moment: datetime | None) -> str | None:
+    return as_utc(moment).isoformat() if moment is not None else None
+
+
+def _message_to_file(row: t.Message, ref: str, model: str) -> dict[str, Any]:
+    content: list[dict[str, Any]] = []
+    if row.reasoning:
+        content.append(
+            {"type": "reasoning", "is_native": False, "reasoning": row.reasoning, "signature": None}
+        )
+    if row.text:
+        content.append({"type": "text", "text": row.text})
+    calls = [
+        {
+            "id": call["id"],
+            "type": "function",
+            "function": {"name": call["name"], "arguments": call["arguments"]},
+        }
+        for call in row.tool_calls or []
+    ]
+    is_tool = row.role == "tool"
+    returned = {
+        "tool_call_id": row.tool_call_id,
+        "status": row.tool_status or "success",
+        "stdout": None,
+        "stderr": None,
+        "func_response": row.text,
+    }
+    return {
+        "type": "message",
+        "id": ref,
+        "role": row.role,
+        "content": content,
+        "name": row.tool_name if is_tool else row.name,
+        "otid": row.otid,
+        "sender_id": None,
+        "batch_item_id": None,
+        "group_id": None,
+        "model": model if row.role == "assistant" else None,
+        "agent_id": AGENT_REF,
+        "tool_calls": calls or None,
+        "tool_call_id": row.tool_call_id,
+        "tool_returns": [returned] if is_tool else None,
+        "created_at": _time(row.created_at),
+    }
+
+
+def _block_to_file(row: t.Block, ref: str) -> dict[str, Any]:
+    return {
+        "id": ref,
+        "label": row.label,
+        "value": row.value,
+        "limit": row.limit,
+        "description": row.description,
+        "read_only": row.read_only,
+        "hidden": row.hidden,
+        "metadata": row.metadata_ or {},
+        "tags": row.tags or [],
+        "is_template": False,
+        "template_name": None,
+        "preserve_on_migration": False,
+    }
+
+
+def _tool_to_file(row: t.Tool, ref: str) -> dict[str, Any]:
+    return {
+        "id": ref,
+        "name": row.name,
+        "tool_type": row.tool_type,
+        "description": row.description,
+        "source_type": row.source_type,
+        "source_code": row.source_code,
+        "json_schema": row.json_schema,
+        "args_json_schema": None,
+        "tags": row.tags or [],
+        "return_char_limit": row.return_char_limit,
+        "pip_requirements": row.pip_requirements,
+        "npm_requirements": None,
+        "default_requires_approval": None,
+        "enable_parallel_execution": False,
+        "metadata_": row.metadata_ or {},
+    }
+
+
+def _passage_to_file(row: t.Passage) -> dict[str, Any]:
+    return {
+        "text": row.text,
+        "tags": row.tags or [],
+        "metadata": row.metadata_ or {},
+        "created_at": _time(row.created_at),
+    }

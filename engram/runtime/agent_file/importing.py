@@ -1,0 +1,286 @@
+"""Creating agents from an agent file: everything is checked and computed first (configs,
+rows, token counts, embeddings), then written in one transaction."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from engram.errors import InvalidInput
+from engram.ids import new_id
+from engram.memory.embeddings import Embedder
+from engram.memory.tools import BASE_TOOL_SCHEMAS
+from engram.runtime.agent_file.document import (
+    MAX_TOKENS,
+    AgentFile,
+    FileAgent,
+    FileMessage,
+    FilePassage,
+    FileTool,
+    parse_agent_file,
+)
+from engram.runtime.agents import _check_fixed_part_fits, _default_system
+from engram.runtime.context import count_text, message_tokens
+from engram.runtime.engine import Engram
+from engram.runtime.views import search_text
+from engram.store import agents, blocks, passages, tools
+from engram.store import tables as t
+from engram.store.tables import as_utc
+
+EMBED_BATCH = 64
+
+
+@dataclass
+class ImportOptions:
+    """How an import departs from the file (the form fields of ``POST /v1/agents/import``)."""
+
+    name: str | None = None
+    append_copy_suffix: bool = True
+    model: str | None = None
+    embedding: str | None = None
+    override_existing_tools: bool = True
+    strip_messages: bool = False
+
+
+@dataclass
+class _AgentPlan:
+    """One agent's new rows, ready to be written."""
+
+    spec: FileAgent
+    agent: t.Agent
+    earlier: list[t.Message] = field(default_factory=list)
+    window: list[t.Message] = field(default_factory=list)
+    passages: list[t.Passage] = field(default_factory=list)
+
+
+async def import_agent_file(rt: Engram, raw: bytes | str, options: ImportOptions) -> list[str]:
+    """Create every agent of the file anew, in one transaction; returns their new ids.
+
+    Raises InvalidInput (the file or an option is wrong), ModelNotFound (a model this server
+    does not offer) or ProviderError (passages could not be re-embedded)."""
+    document = parse_agent_file(raw)
+    new_blocks = _new_blocks(document)
+    plans = [await _plan_agent(rt, i, document, options) for i in range(len(document.agents))]
+    file_tools = {tool.id: tool for tool in document.tools}
+
+    def _write(session: Session) -> list[str]:
+        session.add_all(new_blocks.values())
+        tool_rows = _resolve_tools(session, file_tools, plans, options.override_existing_tools)
+        for i, plan in enumerate(plans):
+            agent_id = plan.agent.id
+            session.add(plan.agent)
+            session.flush()
+            for ref in plan.spec.block_ids:
+                blocks.attach(session, agent_id, new_blocks[ref])
+            named = tools.by_names(session, plan.spec.tools)
+            unknown = [name for name in plan.spec.tools if name not in named]
+            if unknown:
+                raise InvalidInput(
+                    f"file.agents.{i}.tools", f"unknown tool name(s): {', '.join(unknown)}"
+                )
+            tool_ids = [tool_rows[ref].id for ref in plan.spec.tool_ids]
+            tools.attach(session, agent_id, [*tool_ids, *(row.id for row in named.values())])
+            agents.set_tags(session, agent_id, plan.spec.tags or [])
+            session.add_all([*plan.earlier, *plan.window, *plan.passages])
+            session.flush()
+            # The window is every message after the cursor: the earlier ones stay in recall.
+            plan.agent.window_start_seq = plan.earlier[-1].seq if plan.earlier else 0
+            session.flush()
+            _check_fixed_part_fits(rt, session, agent_id)
+        return [plan.agent.id for plan in plans]
+
+    return await rt.db.write(_write)
+
+
+def _new_blocks(document: AgentFile) -> dict[str, t.Block]:
+    """A fresh block per file block some agent uses; agents sharing one keep sharing it."""
+    used = {ref for agent in document.agents for ref in agent.block_ids}
+    return {
+        block.id: blocks.new_block(
+            label=block.label,
+            value=block.value,
+            limit=block.limit,
+            description=block.description,
+            read_only=block.read_only,
+            hidden=block.hidden,
+            metadata=block.metadata,
+            tags=block.tags,
+        )
+        for block in document.blocks
+        if block.id in used
+    }
+
+
+async def _plan_agent(
+    rt: Engram, index: int, document: AgentFile, options: ImportOptions
+) -> _AgentPlan:
+    spec = document.agents[index]
+    llm_config = await _llm_config(rt, spec, options.model, f"file.agents.{index}")
+    if options.embedding:
+        embedding_config = await rt.embeddings.config_for(options.embedding)
+    elif spec.embedding_config:
+        embedding_config = await rt.embeddings.check_config(spec.embedding_config)
+    else:
+        embedding_config = await rt.embeddings.config_for(None)
+    agent_id = new_id("agent")
+    name = options.name or spec.name or f"agent-{agent_id[6:14]}"
+    if not options.name and options.append_copy_suffix:
+        name = f"{name}_copy"
+    if len(name) > 255:
+        raise InvalidInput("name", f"'{name[:40]}...' is over 255 characters; pass a shorter one")
+    # Stripping the messages drops their summary too: it would describe a conversation
+    # the agent no longer has.
+    summary = "" if options.strip_messages else spec.extras.summary
+    plan = _AgentPlan(
+        spec,
+        t.Agent(
+            id=agent_id,
+            name=name,
+            system=spec.system if spec.system is not None else _default_system(spec.agent_type),
+            agent_type=spec.agent_type,
+            description=spec.description,
+            metadata_=spec.metadata or {},
+            llm_config=llm_config,
+            embedding_config=embedding_config,
+            context_window_limit=spec.context_window_limit,
+            tool_rules=spec.tool_rules or [],
+            window_start_seq=0,
+            summary=summary,
+            summary_tokens=count_text(llm_config["model"], summary) if summary else 0,
+        ),
+    )
+    if not options.strip_messages:
+        plan.earlier, plan.window = await asyncio.to_thread(_history_rows, plan.agent, spec)
+    embedder = rt.embeddings.embedder_for(embedding_config)
+    plan.passages = await _passage_rows(embedder, agent_id, spec.extras.passages)
+    return plan
+
+
+async def _llm_config(rt: Engram, spec: FileAgent, model: str | None, where: str) -> dict[str, Any]:
+    """The ``model`` option's config, or the file's if it names a model and a window."""
+    if model:
+        return await rt.providers.llm_config_for(model)
+    config = spec.llm_config
+    if config is None:
+        raise InvalidInput(f"{where}.llm_config", "missing: name a model with the 'model' option")
+    if not isinstance(config.get("model"), str) or not config["model"]:
+        raise InvalidInput(f"{where}.llm_config.model", "a model name is required")
+    window = config.get("context_window")
+    if not isinstance(window, int) or not 0 < window <= MAX_TOKENS:
+        raise InvalidInput(f"{where}.llm_config.context_window", "a token count is required")
+    return dict(config)
+
+
+def _resolve_tools(
+    session: Session, file_tools: dict[str, FileTool], plans: list[_AgentPlan], override: bool
+) -> dict[str, t.Tool]:
+    """File tool id -> tool row. Built-ins are the server's own and never change; a custom
+    tool is matched by name (and overwritten only with ``override``) or created."""
+    refs = list(dict.fromkeys(ref for plan in plans for ref in plan.spec.tool_ids))
+    names = {ref: str(file_tools[ref].tool_name) for ref in refs}
+    existing = tools.by_names(session, list(names.values()))
+    rows: dict[str, t.Tool] = {}
+    for ref in refs:
+        spec, row = file_tools[ref], existing.get(names[ref])
+        if row is None:
+            row = t.Tool(id=new_id("tool"), name=names[ref])
+            session.add(row)
+            existing[row.name] = row
+        elif names[ref] in BASE_TOOL_SCHEMAS or row.tool_type.startswith("letta_") or not override:
+            rows[ref] = row
+            continue
+        row.tool_type = spec.tool_type
+        row.description = spec.description
+        row.source_type = spec.source_type or "python"
+        row.source_code = spec.source_code
+        row.json_schema = spec.json_schema or {}
+        row.tags = spec.tags or []
+        row.return_char_limit = spec.return_char_limit
+        row.pip_requirements = spec.pip_requirements
+        row.metadata_ = spec.metadata_ or {}
+        rows[ref] = row
+    session.flush()
+    return rows
+
+
+def _history_rows(agent: t.Agent, spec: FileAgent) -> tuple[list[t.Message], list[t.Message]]:
+    """The agent's messages as new rows: (those before the window, the window).
+
+    The window keeps the file's in-context order, so the model sees what it saw before;
+    the other messages keep their file order and come first. A leading copy of the compiled
+    prompt (Letta keeps one; Engram's exports carry one for Letta) is left out: Engram
+    compiles the prompt afresh on every step."""
+    model = agent.llm_config["model"]
+    file_messages = spec.messages
+    if file_messages and _is_compiled_prompt(file_messages[0], agent.system):
+        file_messages = file_messages[1:]
+    call_names: dict[str, str] = {}
+    rows: dict[str, t.Message] = {}
+    for message in file_messages:
+        rows[message.id] = _message_row(agent.id, model, message, call_names)
+    in_context = [ref for ref in spec.in_context_message_ids if ref in rows]
+    chosen = set(in_context)
+    earlier = [row for ref, row in rows.items() if ref not in chosen]
+    return earlier, [rows[ref] for ref in in_context]
+
+
+def _is_compiled_prompt(message: FileMessage, system: str) -> bool:
+    return message.role == "system" and bool(system) and message.joined("text").startswith(system)
+
+
+def _message_row(
+    agent_id: str, model: str, message: FileMessage, call_names: dict[str, str]
+) -> t.Message:
+    role = "tool" if message.role == "function" else message.role
+    text = message.joined("text")
+    calls = [
+        {"id": call.id, "name": call.function.name, "arguments": call.function.arguments}
+        for call in message.tool_calls or []
+    ]
+    call_names.update((call["id"], call["name"]) for call in calls)
+    row = t.Message(
+        id=new_id("message"),
+        agent_id=agent_id,
+        role=role,
+        text=text or None,
+        reasoning=message.joined("reasoning") or None,
+        tool_calls=calls or None,
+        name=message.name,
+        otid=message.otid,
+        search_text=search_text(role, text, calls),
+        created_at=as_utc(message.created_at) if message.created_at else datetime.now(UTC),
+    )
+    if role == "tool":
+        returned = message.tool_returns[0] if message.tool_returns else None
+        row.tool_call_id = message.tool_call_id or (returned.tool_call_id if returned else None)
+        row.tool_name = message.name or call_names.get(row.tool_call_id or "")
+        row.tool_status = returned.status if returned else "success"
+        row.name = None
+    row.token_count = message_tokens(model, row)
+    return row
+
+
+async def _passage_rows(
+    embedder: Embedder, agent_id: str, items: list[FilePassage]
+) -> list[t.Passage]:
+    """Passages re-embedded with the new agent's model, in batches, before any write."""
+    vectors: list[list[float]] = []
+    for start in range(0, len(items), EMBED_BATCH):
+        batch = items[start : start + EMBED_BATCH]
+        vectors.extend(await embedder.embed([item.text for item in batch]))
+    return [
+        passages.new_passage(
+            agent_id=agent_id,
+            text_=item.text,
+            embedding=vector,
+            embedding_handle=embedder.handle,
+            tags=item.tags,
+            metadata=item.metadata,
+            created_at=as_utc(item.created_at) if item.created_at else None,
+        )
+        for item, vector in zip(items, vectors, strict=True)
+    ]

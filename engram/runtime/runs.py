@@ -1,0 +1,201 @@
+"""A run's record: made ahead of its work when others will watch it, marked running, updated
+after each step, closed exactly once, and cancelled on request.
+
+A plain request's run skips the first write: its first step's transaction inserts it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import case, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from engram.errors import NotFound
+from engram.ids import new_id
+from engram.llm.client import ChatResult
+from engram.runtime.engine import Engram
+from engram.store import agents
+from engram.store import tables as t
+
+ACTIVE_RUN_STATUSES = ("created", "running")
+
+
+async def create_run(
+    rt: Engram,
+    agent_id: str,
+    *,
+    background: bool = False,
+    request_config: dict[str, Any] | None = None,
+) -> t.Run:
+    """Record a run in status ``created``. Raises NotFound for an unknown agent, having
+    written nothing."""
+
+    def _write(session: Session) -> t.Run:
+        agents.get(session, agent_id)
+        run = t.Run(
+            id=new_id("run"),
+            agent_id=agent_id,
+            status="created",
+            background=background,
+            request_config=request_config,
+            prompt_tokens=0,
+            completion_tokens=0,
+            step_count=0,
+            created_at=datetime.now(UTC),
+        )
+        session.add(run)
+        return run
+
+    return await rt.db.write(_write)
+
+
+def mark_running(session: Session, run_id: str) -> None:
+    """A queued run starts; one cancelled while it waited stays cancelled."""
+    session.execute(
+        update(t.Run)
+        .execution_options(synchronize_session=False)
+        .where(t.Run.id == run_id, t.Run.status == "created")
+        .values(status="running")
+    )
+
+
+async def cancel_runs(rt: Engram, agent_id: str, run_ids: list[str] | None) -> dict[str, str]:
+    """Cancel the agent's active runs, or only ``run_ids``; returns each run's status after.
+
+    The loop notices between steps: a step already calling the model still commits, and no
+    step starts after it. Runs already finished keep their status. Raises NotFound for an
+    unknown agent, or a run id that is not one of the agent's runs (nothing is cancelled)."""
+
+    def _write(session: Session) -> dict[str, str]:
+        agents.get(session, agent_id)
+        query = select(t.Run.id, t.Run.status).where(t.Run.agent_id == agent_id)
+        if run_ids is None:
+            query = query.where(t.Run.status.in_(ACTIVE_RUN_STATUSES))
+        else:
+            query = query.where(t.Run.id.in_(run_ids))
+        statuses = {row.id: row.status for row in session.execute(query)}
+        for run_id in run_ids or []:
+            if run_id not in statuses:
+                raise NotFound("run", run_id)  # or not this agent's: the same answer
+        active = [run_id for run_id, status in statuses.items() if status in ACTIVE_RUN_STATUSES]
+        if active:
+            session.execute(
+                update(t.Run)
+                .execution_options(synchronize_session=False)
+                .where(t.Run.id.in_(active), t.Run.status.in_(ACTIVE_RUN_STATUSES))
+                .values(status="cancelled")
+            )
+        return {run_id: "cancelled" if run_id in active else s for run_id, s in statuses.items()}
+
+    return await rt.db.write(_write)
+
+
+@dataclass
+class RunRecord:
+    """What one write of a run's record says: the step just taken, and maybe its end."""
+
+    run_id: str
+    agent_id: str
+    chat: ChatResult | None
+    closing: bool
+    stop_reason: str
+    error: str | None
+    duration_ns: int
+
+
+def write_run(session: Session, record: RunRecord, *, exists: bool) -> str | None:
+    """Record a step's usage and, when closing, the run's end (and the agent's last run).
+
+    One statement for the run: an UPDATE if it ``exists``, else an INSERT. Returns the
+    stop reason the run closed with, which is "cancelled" when a cancel came meanwhile; None
+    when not closing, or when the run was closed already (the first close stands)."""
+    values: dict[str, Any] = {}
+    chat = record.chat
+    if chat is not None:
+        values.update(
+            prompt_tokens=t.Run.prompt_tokens + chat.prompt_tokens,
+            completion_tokens=t.Run.completion_tokens + chat.completion_tokens,
+            step_count=t.Run.step_count + 1,
+            ttft_ns=func.coalesce(t.Run.ttft_ns, chat.ttft_ns),
+        )
+    now = datetime.now(UTC)
+    if record.closing:
+        values.update(error=record.error, completed_at=now, total_duration_ns=record.duration_ns)
+    if exists:
+        closed_as = _update_run(session, record, values)
+    else:
+        closed_as = _insert_run(session, record, values, now)
+    if closed_as is not None:
+        session.execute(
+            update(t.Agent)
+            .execution_options(synchronize_session=False)
+            .where(t.Agent.id == record.agent_id)
+            .values(
+                last_stop_reason=closed_as,
+                last_run_completion=now,
+                last_run_duration_ms=record.duration_ns // 1_000_000,
+            )
+        )
+    return closed_as
+
+
+def _final_status(stop_reason: str, error: str | None) -> str:
+    if error:
+        return "failed"
+    return "cancelled" if stop_reason == "cancelled" else "completed"
+
+
+def _update_run(session: Session, record: RunRecord, values: dict[str, Any]) -> str | None:
+    statement = (
+        update(t.Run).execution_options(synchronize_session=False).where(t.Run.id == record.run_id)
+    )
+    if not record.closing:
+        session.execute(statement.values(**values))
+        return None
+    # A run cancelled meanwhile stays cancelled; RETURNING tells the turn so without
+    # another query.
+    was_cancelled = t.Run.status == "cancelled"
+    final_status = session.execute(
+        statement.where(t.Run.completed_at.is_(None))
+        .values(
+            **values,
+            status=case(
+                (was_cancelled, "cancelled"),
+                else_=_final_status(record.stop_reason, record.error),
+            ),
+            stop_reason=case((was_cancelled, "cancelled"), else_=record.stop_reason),
+        )
+        .returning(t.Run.status)
+    ).scalar_one_or_none()
+    if final_status is None:
+        return None
+    return "cancelled" if final_status == "cancelled" else record.stop_reason
+
+
+def _insert_run(
+    session: Session, record: RunRecord, values: dict[str, Any], now: datetime
+) -> str | None:
+    chat = record.chat
+    session.execute(
+        insert(t.Run).values(
+            {
+                **values,
+                "prompt_tokens": chat.prompt_tokens if chat else 0,
+                "completion_tokens": chat.completion_tokens if chat else 0,
+                "step_count": 1 if chat else 0,
+                "ttft_ns": chat.ttft_ns if chat else None,
+                "id": record.run_id,
+                "agent_id": record.agent_id,
+                "status": (
+                    _final_status(record.stop_reason, record.error) if record.closing else "running"
+                ),
+                "stop_reason": record.stop_reason if record.closing else None,
+                "background": False,
+                "created_at": now,
+            }
+        )
+    )
+    return record.stop_reason if record.closing else None

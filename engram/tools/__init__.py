@@ -1,0 +1,1 @@
+"""Tools: schema extraction from Python source, and custom tool definitions."""

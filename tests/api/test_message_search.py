@@ -1,0 +1,100 @@
+"""POST /v1/messages/search and GET /v1/messages/{id}: messages across agents, by full text."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+
+from tests.api.conftest import AgentFactory, detail_text, error_fields
+from tests.fakes import FakeLLM, reply
+
+MISSING_AGENT = "agent-00000000-0000-4000-8000-000000000000"
+MISSING_MESSAGE = "message-00000000-0000-4000-8000-000000000000"
+
+
+def send(api: httpx.Client, agent_id: str, text: str) -> dict[str, Any]:
+    response = api.post(f"/v1/agents/{agent_id}/messages", json={"input": text})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def search(api: httpx.Client, **body: Any) -> list[dict[str, Any]]:
+    response = api.post("/v1/messages/search", json=body)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_search_finds_user_and_assistant_messages_across_agents(
+    api: httpx.Client, fake_llm: FakeLLM, make_agent: AgentFactory
+) -> None:
+    word = f"zephyr{uuid.uuid4().hex[:6]}"
+    first, second = make_agent(), make_agent()
+    fake_llm.script(reply.text(f"Noted the {word} plan."), reply.text("Fine."))
+    send(api, first["id"], f"Remember the {word} launch")
+    send(api, second["id"], f"What about {word}?")
+
+    results = search(api, query=word)
+
+    by_agent = {(r["agent_id"], r["message_type"]) for r in results}
+    assert by_agent == {
+        (first["id"], "user_message"),
+        (first["id"], "assistant_message"),
+        (second["id"], "user_message"),
+    }
+    user = next(r for r in results if r["agent_id"] == second["id"])
+    assert user["content"] == f"What about {word}?"
+    assert set(user) >= {"message_id", "agent_id", "conversation_id", "created_at", "content"}
+    only_first = search(api, query=word, agent_id=first["id"])
+    assert {r["agent_id"] for r in only_first} == {first["id"]}
+    assert len(search(api, query=word, limit=1)) == 1
+    assert search(api, query=word, end_date="2000-01-01") == []
+
+
+def test_search_ignores_tool_messages(
+    api: httpx.Client, fake_llm: FakeLLM, make_agent: AgentFactory
+) -> None:
+    word = f"quokka{uuid.uuid4().hex[:6]}"
+    agent = make_agent(memory_blocks=[{"label": "human", "value": "", "limit": 500}])
+    fake_llm.script(
+        reply.tool_call("core_memory_append", {"label": "human", "content": word}),
+        reply.text("Saved."),
+    )
+    send(api, agent["id"], "remember my favourite animal")
+
+    assert all(r["message_type"] != "tool_return_message" for r in search(api, query=word))
+
+
+def test_bad_search_is_4xx_naming_the_problem(api: httpx.Client) -> None:
+    missing = api.post("/v1/messages/search", json={"query": "x", "agent_id": MISSING_AGENT})
+    assert missing.status_code == 404 and MISSING_AGENT in detail_text(missing)
+    for body, field in (
+        ({}, "query"),
+        ({"query": ""}, "query"),
+        ({"query": "x", "start_date": "later"}, "start_date"),
+        ({"query": "x", "limit": 0}, "limit"),
+        ({"query": "x", "search_mode": "psychic"}, "search_mode"),
+        ({"query": "x", "conversation_id": "conv-1"}, "conversation_id"),
+    ):
+        response = api.post("/v1/messages/search", json=body)
+        assert response.status_code == 422, (body, response.text)
+        assert field in error_fields(response)
+
+
+def test_retrieve_message_returns_its_letta_messages(
+    api: httpx.Client, fake_llm: FakeLLM, make_agent: AgentFactory
+) -> None:
+    agent = make_agent()
+    fake_llm.script(reply.text("The answer.", reasoning="Thinking it over."))
+    sent = send(api, agent["id"], "a question")
+    answer = next(m for m in sent["messages"] if m["message_type"] == "assistant_message")
+
+    response = api.get(f"/v1/messages/{answer['id']}")
+
+    assert response.status_code == 200, response.text
+    types = [m["message_type"] for m in response.json()]
+    assert types == ["reasoning_message", "assistant_message"]
+    assert response.json()[1]["content"] == "The answer."
+    missing = api.get(f"/v1/messages/{MISSING_MESSAGE}")
+    assert missing.status_code == 404 and MISSING_MESSAGE in detail_text(missing)
