@@ -92,7 +92,9 @@ def test_step_killed_mid_call_keeps_committed_steps_only(fake_llm: FakeLLM, tmp_
                     with server.client() as other:
                         other.post(
                             f"/v1/agents/{agent_id}/messages",
-                            json={"messages": [{"role": "user", "content": "write x, then answer"}]},
+                            json={
+                                "messages": [{"role": "user", "content": "write x, then answer"}]
+                            },
                         )
                 except httpx.HTTPError:
                     pass
