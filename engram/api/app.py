@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(module.router)
     # Last: it answers every contract path no router above has served.
-    app.include_router(unserved.router)
+    unserved.install_unserved_routes(app)
     return app
 
 

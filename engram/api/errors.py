@@ -27,7 +27,10 @@ def _status(exc: EngramError) -> int:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(EngramError)
     async def _engram_error(_request: Request, exc: EngramError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=_status(exc))
+        status = _status(exc)
+        # letta-client retries 409s (and 5xx) unless told not to; ours will not go away.
+        headers = {"x-should-retry": "false"} if status == 409 else None
+        return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

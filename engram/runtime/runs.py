@@ -86,7 +86,8 @@ async def cancel_runs(rt: Engram, agent_id: str, run_ids: list[str] | None) -> d
                 update(t.Run)
                 .execution_options(synchronize_session=False)
                 .where(t.Run.id.in_(active), t.Run.status.in_(ACTIVE_RUN_STATUSES))
-                .values(status="cancelled")
+                # The stop reason is known now; completed_at comes when the loop stops.
+                .values(status="cancelled", stop_reason="cancelled")
             )
         return {run_id: "cancelled" if run_id in active else s for run_id, s in statuses.items()}
 

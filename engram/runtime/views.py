@@ -101,6 +101,14 @@ def letta_messages(message: t.Message) -> list[dict[str, Any]]:
     return out
 
 
+def listing(rows: list[t.Message], *, descending: bool) -> list[dict[str, Any]]:
+    """Rows (already in listing order) as Letta messages; newest-first listings also reverse
+    the parts of each message, so the result is exactly the oldest-first listing reversed."""
+    if not descending:
+        return [view for row in rows for view in letta_messages(row)]
+    return [view for row in rows for view in reversed(letta_messages(row))]
+
+
 def search_text(role: str, text: str | None, tool_calls: list[dict[str, Any]] | None) -> str | None:
     """What full-text search indexes: the visible text, including what send_message said."""
     parts = [text] if text else []

@@ -56,7 +56,10 @@ def list_messages(
         )
         if anchor is None:
             raise NotFound("message", cursor)
-        query = query.where(t.Message.seq < anchor if is_before else t.Message.seq > anchor)
+        # Cursors are relative to the listing's order, as the SDK's auto-pagination expects:
+        # in a newest-first listing, "after" a message means older than it.
+        earlier = is_before != descending
+        query = query.where(t.Message.seq < anchor if earlier else t.Message.seq > anchor)
     query = query.order_by(t.Message.seq.desc() if descending else t.Message.seq)
     if limit is not None:
         query = query.limit(limit)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from engram.errors import NotFound
+
+T = TypeVar("T")
 
 
 def apply_cursor(
@@ -38,3 +41,29 @@ def apply_cursor(
     if limit is not None:
         query = query.limit(limit)
     return query
+
+
+def page_of(
+    items: Sequence[T],
+    *,
+    before: str | None,
+    after: str | None,
+    limit: int | None,
+    descending: bool,
+    kind: str,
+) -> list[T]:
+    """Cursor pagination over a short list already loaded (an agent's blocks or tools),
+    with the same order-relative cursors as the database listings."""
+    ordered = list(reversed(items)) if descending else list(items)
+    ids = [item.id for item in ordered]  # type: ignore[attr-defined]
+    start, end = 0, len(ordered)
+    if after is not None:
+        if after not in ids:
+            raise NotFound(kind, after)
+        start = ids.index(after) + 1
+    if before is not None:
+        if before not in ids:
+            raise NotFound(kind, before)
+        end = ids.index(before)
+    chosen = ordered[start:end] if start < end else []
+    return chosen[:limit] if limit is not None else chosen

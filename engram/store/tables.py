@@ -117,9 +117,7 @@ class BlockHistory(Base):
     __tablename__ = "block_history"
 
     seq: Mapped[int] = mapped_column(SeqInteger, primary_key=True, autoincrement=True)
-    block_id: Mapped[str] = mapped_column(
-        ForeignKey("blocks.id", ondelete="CASCADE"), index=True
-    )
+    block_id: Mapped[str] = mapped_column(ForeignKey("blocks.id", ondelete="CASCADE"), index=True)
     action: Mapped[str] = mapped_column(String(16))  # edit | undo | redo
     old_value: Mapped[str] = mapped_column(Text)
     new_value: Mapped[str] = mapped_column(Text)

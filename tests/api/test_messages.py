@@ -573,12 +573,21 @@ def test_history_after_cursor_gives_newer_messages(
     assert [m["id"] for m in page] == chatted[2:4]
 
 
-def test_history_before_cursor_gives_older_messages_newest_first(
+def test_history_after_cursor_in_newest_first_order_gives_older_messages(
     api: httpx.Client, agent: dict[str, Any], chatted: list[str]
 ) -> None:
-    page = history(api, agent["id"], order="desc", before=chatted[4], limit=3)
+    # Cursors follow the listing's order: after a message, newest first, means older.
+    page = history(api, agent["id"], order="desc", after=chatted[4], limit=3)
 
     assert [m["id"] for m in page] == [chatted[3], chatted[2], chatted[1]]
+
+
+def test_history_before_cursor_in_newest_first_order_gives_newer_messages(
+    api: httpx.Client, agent: dict[str, Any], chatted: list[str]
+) -> None:
+    page = history(api, agent["id"], order="desc", before=chatted[1])
+
+    assert [m["id"] for m in page] == chatted[:1:-1]
 
 
 def test_history_between_two_cursors(
@@ -593,15 +602,15 @@ def test_paging_backwards_through_history_visits_every_message_once(
     api: httpx.Client, agent: dict[str, Any], chatted: list[str]
 ) -> None:
     seen: list[str] = []
-    before: str | None = None
+    after: str | None = None
     while True:
         params: dict[str, Any] = {"order": "desc", "limit": 4}
-        if before:
-            params["before"] = before
+        if after:
+            params["after"] = after
         page = history(api, agent["id"], **params)
         if not page:
             break
         seen.extend(m["id"] for m in page)
-        before = page[-1]["id"]
+        after = page[-1]["id"]
 
     assert seen == chatted[::-1]

@@ -12,6 +12,7 @@ from engram.api import serialize
 from engram.api.deps import Limit, Runtime
 from engram.errors import ProviderError
 from engram.store import agents, tools
+from engram.store.pagination import page_of
 
 router = APIRouter(tags=["catalog"])
 
@@ -72,10 +73,25 @@ async def list_embedding_models(rt: Runtime) -> list[dict[str, Any]]:
 
 
 @router.get("/v1/agents/{agent_id}/tools")
-async def list_agent_tools(agent_id: str, rt: Runtime) -> list[dict[str, Any]]:
+async def list_agent_tools(
+    agent_id: str,
+    rt: Runtime,
+    before: str | None = None,
+    after: str | None = None,
+    limit: Limit = None,
+    order: Literal["asc", "desc"] = "asc",
+) -> list[dict[str, Any]]:
     def _read(session: Session) -> Any:
         agents.get(session, agent_id)
-        return [serialize.tool(row) for row in tools.for_agent(session, agent_id)]
+        rows = page_of(
+            tools.for_agent(session, agent_id),
+            before=before,
+            after=after,
+            limit=limit,
+            descending=order == "desc",
+            kind="tool",
+        )
+        return [serialize.tool(row) for row in rows]
 
     return await rt.db.read(_read)
 

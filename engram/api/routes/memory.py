@@ -16,16 +16,32 @@ from engram.runtime import agents as agent_ops
 from engram.runtime import memory_ops
 from engram.store import agents, block_history, blocks, passages
 from engram.store import tables as t
+from engram.store.pagination import page_of
 from engram.store.tables import as_utc
 
 router = APIRouter(tags=["memory"])
 
 
 @router.get("/v1/agents/{agent_id}/core-memory/blocks")
-async def list_agent_blocks(agent_id: str, rt: Runtime) -> list[dict[str, Any]]:
+async def list_agent_blocks(
+    agent_id: str,
+    rt: Runtime,
+    before: str | None = None,
+    after: str | None = None,
+    limit: Limit = None,
+    order: Literal["asc", "desc"] = "asc",
+) -> list[dict[str, Any]]:
     def _read(session: Session) -> Any:
         agents.get(session, agent_id)
-        return [serialize.block(b) for b in blocks.for_agent(session, agent_id)]
+        rows = page_of(
+            blocks.for_agent(session, agent_id),
+            before=before,
+            after=after,
+            limit=limit,
+            descending=order == "desc",
+            kind="block",
+        )
+        return [serialize.block(b) for b in rows]
 
     return await rt.db.read(_read)
 
@@ -174,13 +190,29 @@ async def redo_block_edit(block_id: str, rt: Runtime) -> dict[str, Any]:
 
 
 @router.get("/v1/blocks/{block_id}/agents")
-async def list_block_agents(block_id: str, rt: Runtime) -> list[dict[str, Any]]:
+async def list_block_agents(
+    block_id: str,
+    rt: Runtime,
+    before: str | None = None,
+    after: str | None = None,
+    limit: Limit = None,
+    order: Literal["asc", "desc"] = "asc",
+) -> list[dict[str, Any]]:
     def _read(session: Session) -> Any:
         blocks.get(session, block_id)
-        return [
-            serialize.agent(agent_ops.bundle(session, agent_id))
-            for agent_id in blocks.agent_ids_of(session, block_id)
+        holders = [
+            agents.get(session, agent_id) for agent_id in blocks.agent_ids_of(session, block_id)
         ]
+        holders.sort(key=lambda agent: agent.created_at)
+        rows = page_of(
+            holders,
+            before=before,
+            after=after,
+            limit=limit,
+            descending=order == "desc",
+            kind="agent",
+        )
+        return [serialize.agent(agent_ops.bundle(session, row.id)) for row in rows]
 
     return await rt.db.read(_read)
 

@@ -14,7 +14,7 @@ from engram.errors import InvalidInput
 from engram.runtime import agents as agent_ops
 from engram.runtime import inspect_context
 from engram.runtime.step import InputMessage, fold_window, run_turn
-from engram.runtime.views import letta_messages
+from engram.runtime.views import listing
 from engram.store import agents, messages
 
 router = APIRouter(prefix="/v1/agents/{agent_id}", tags=["messages"])
@@ -72,7 +72,7 @@ async def list_messages(
         return rows
 
     rows = await rt.db.read(_read)
-    return json_reply([view for row in rows for view in letta_messages(row)])
+    return json_reply(listing(rows, descending=order == "desc"))
 
 
 @router.patch("/reset-messages")

@@ -12,7 +12,7 @@ from engram.api import serialize
 from engram.api.deps import Limit, Runtime, json_reply
 from engram.errors import Conflict, InvalidInput
 from engram.runtime.runs import ACTIVE_RUN_STATUSES
-from engram.runtime.views import letta_messages
+from engram.runtime.views import listing
 from engram.store import runs
 from engram.store import tables as t
 from engram.store.tables import as_utc
@@ -132,7 +132,7 @@ async def list_run_messages(
         )
 
     rows = await rt.db.read(_read)
-    return json_reply([view for row in rows for view in letta_messages(row)])
+    return json_reply(listing(rows, descending=order == "desc"))
 
 
 @router.get("/v1/runs/{run_id}/steps")
@@ -244,7 +244,7 @@ async def list_step_messages(
         )
 
     rows = await rt.db.read(_read)
-    return json_reply([view for row in rows for view in letta_messages(row)])
+    return json_reply(listing(rows, descending=order == "desc"))
 
 
 # --------------------------------------------------------------------------- shapes

@@ -1,0 +1,75 @@
+"""Fixtures for the compatibility tests: Letta's own SDK against a real ``engram serve``.
+
+Everything here goes through ``letta_client`` exactly as a Letta user would call it, with the
+SDK's strict response validation switched on: a missing required field or a wrongly shaped
+value fails the test as ``APIResponseValidationError`` instead of surfacing later as a
+``None`` attribute in user code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from letta_client import DefaultHttpxClient, Letta, NotFoundError
+from letta_client.types import AgentState
+
+from tests.fakes.fake_llm import FakeLLM
+from tests.support.server import EngramServer
+
+MODEL = "openai/gpt-4o-mini"
+"""A model handle the fake LLM offers."""
+
+AgentFactory = Callable[..., AgentState]
+
+
+def letta_client_for(server: EngramServer, **options: Any) -> Letta:
+    """The SDK pointed at ``server``; no retries, so a failure shows on the first answer."""
+    settings: dict[str, Any] = {
+        "base_url": server.base_url,
+        "api_key": "unused",
+        "max_retries": 0,
+        "timeout": 60,
+        "_strict_response_validation": True,
+    }
+    settings.update(options)
+    return Letta(**settings)
+
+
+@pytest.fixture
+def client(engram_server: EngramServer, fake_llm: FakeLLM) -> Iterator[Letta]:
+    """The SDK on the session server, with the fake LLM reset; fails the test on any 500."""
+    server_errors: list[str] = []
+
+    def record(response: httpx.Response) -> None:
+        if response.status_code >= 500 and response.status_code != 501:
+            response.read()
+            server_errors.append(
+                f"{response.request.method} {response.request.url} -> "
+                f"{response.status_code}: {response.text[:500]}"
+            )
+
+    http = DefaultHttpxClient(event_hooks={"response": [record]})
+    with letta_client_for(engram_server, http_client=http) as sdk:
+        yield sdk
+    if server_errors:
+        pytest.fail("server answered with a 5xx:\n" + "\n".join(server_errors))
+
+
+@pytest.fixture
+def make_agent(client: Letta) -> Iterator[AgentFactory]:
+    """Create agents through the SDK (model defaults to the fake's); deleted afterwards."""
+    created: list[str] = []
+
+    def factory(**fields: Any) -> AgentState:
+        agent = client.agents.create(**{"model": MODEL, **fields})
+        created.append(agent.id)
+        return agent
+
+    yield factory
+    for agent_id in created:
+        with contextlib.suppress(NotFoundError):
+            client.agents.delete(agent_id)

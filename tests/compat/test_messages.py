@@ -1,0 +1,155 @@
+"""Talking to an agent through letta-client: every message type the server sends parses into
+the SDK's own classes, and history reads back the same conversation."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import pytest
+from letta_client import Letta
+from letta_client.types import AgentState, ToolReturnMessage
+from letta_client.types.agents import (
+    AssistantMessage,
+    LettaResponse,
+    ReasoningMessage,
+    ToolCallMessage,
+    UserMessage,
+)
+
+from tests.compat.conftest import AgentFactory
+from tests.fakes import FakeLLM, reply
+
+
+@pytest.fixture
+def agent(make_agent: AgentFactory) -> AgentState:
+    return make_agent(memory_blocks=[{"label": "human", "value": "Name: Ada"}])
+
+
+def remember_rex(client: Letta, fake_llm: FakeLLM, agent_id: str) -> LettaResponse:
+    fake_llm.script(
+        reply.tool_call(
+            "archival_memory_insert",
+            {"content": "my dog is Rex"},
+            reasoning="The user wants this remembered.",
+        ),
+        reply.text("Saved: your dog is Rex."),
+    )
+    return client.agents.messages.create(
+        agent_id, messages=[{"role": "user", "content": "remember: my dog is Rex"}]
+    )
+
+
+def test_tool_call_then_answer_parses_into_sdk_message_classes(
+    client: Letta, fake_llm: FakeLLM, agent: AgentState
+) -> None:
+    response = remember_rex(client, fake_llm, agent.id)
+
+    reasoning, call, result, answer = response.messages
+    assert isinstance(reasoning, ReasoningMessage)
+    assert reasoning.reasoning == "The user wants this remembered."
+    assert isinstance(call, ToolCallMessage)
+    assert call.tool_call.name == "archival_memory_insert"
+    assert json.loads(call.tool_call.arguments or "") == {"content": "my dog is Rex"}
+    assert isinstance(result, ToolReturnMessage)
+    assert result.status == "success"
+    assert result.tool_call_id == call.tool_call.tool_call_id
+    assert isinstance(answer, AssistantMessage)
+    assert answer.content == "Saved: your dog is Rex."
+    run_ids = {message.run_id for message in response.messages}
+    assert len(run_ids) == 1 and next(iter(run_ids), "").startswith("run-")
+    assert response.stop_reason.stop_reason == "end_turn"
+    assert response.usage.step_count == 2
+    assert response.usage.total_tokens > 0
+
+
+def test_input_shorthand_and_text_parts_are_accepted(
+    client: Letta, fake_llm: FakeLLM, agent: AgentState
+) -> None:
+    fake_llm.script(reply.text("Hello!"), reply.text("Hello again!"))
+
+    by_input = client.agents.messages.create(agent.id, input="hi")
+    by_parts = client.agents.messages.create(
+        agent.id,
+        messages=[{"role": "user", "content": [{"type": "text", "text": "hi again"}]}],
+    )
+
+    assert [m.content for m in by_input.messages if isinstance(m, AssistantMessage)] == ["Hello!"]
+    assert [m.content for m in by_parts.messages if isinstance(m, AssistantMessage)] == [
+        "Hello again!"
+    ]
+    assert fake_llm.requests[-1].last_user_text.endswith("hi again")
+
+
+def test_history_lists_the_conversation_in_the_requested_order(
+    client: Letta, fake_llm: FakeLLM, agent: AgentState
+) -> None:
+    remember_rex(client, fake_llm, agent.id)
+
+    oldest_first = client.agents.messages.list(agent.id, order="asc").items
+    newest_first = client.agents.messages.list(agent.id, order="desc").items
+
+    kinds = [type(m) for m in oldest_first]
+    assert kinds[-5:] == [
+        UserMessage,
+        ReasoningMessage,
+        ToolCallMessage,
+        ToolReturnMessage,
+        AssistantMessage,
+    ]
+    user = oldest_first[-5]
+    assert isinstance(user, UserMessage)
+    assert "my dog is Rex" in str(user.content)
+    assert newest_first[0].id == oldest_first[-1].id
+
+
+def test_history_limit_returns_the_newest_messages_first(
+    client: Letta, fake_llm: FakeLLM, agent: AgentState
+) -> None:
+    remember_rex(client, fake_llm, agent.id)
+
+    newest = client.agents.messages.list(agent.id, limit=1).items
+
+    assert [type(m) for m in newest] == [AssistantMessage]
+
+
+def test_history_auto_pagination_yields_each_message_once(
+    client: Letta, fake_llm: FakeLLM, agent: AgentState
+) -> None:
+    remember_rex(client, fake_llm, agent.id)
+    everything = client.agents.messages.list(agent.id, order="asc", limit=1000).items
+
+    paged = list(itertools.islice(client.agents.messages.list(agent.id, limit=2), 100))
+
+    assert [(m.id, m.message_type) for m in paged] == [
+        (m.id, m.message_type) for m in reversed(everything)
+    ]
+
+
+def test_reset_empties_the_context_window_and_returns_the_agent(
+    client: Letta, fake_llm: FakeLLM, agent: AgentState
+) -> None:
+    remember_rex(client, fake_llm, agent.id)
+    before = client.agents.retrieve(agent.id)
+
+    reset = client.agents.messages.reset(agent.id)
+
+    assert isinstance(reset, AgentState)
+    assert reset.id == agent.id
+    assert before.message_ids
+    assert len(reset.message_ids or []) < len(before.message_ids)
+    assert client.agents.retrieve(agent.id).message_ids == reset.message_ids
+
+
+def test_compact_folds_the_window_into_a_summary(
+    client: Letta, fake_llm: FakeLLM, agent: AgentState
+) -> None:
+    for turn in range(3):
+        fake_llm.script(reply.text(f"Answer {turn}."))
+        client.agents.messages.create(agent.id, input=f"question {turn}")
+    fake_llm.script(reply.text("Ada asked three questions and got three answers."))
+
+    compacted = client.agents.messages.compact(agent.id)
+
+    assert compacted.summary == "Ada asked three questions and got three answers."
+    assert compacted.num_messages_after < compacted.num_messages_before

@@ -1,0 +1,144 @@
+"""Custom tools through letta-client: create from Python source, upsert, list, retrieve,
+update, delete, and attach to or detach from agents."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from letta_client import ConflictError, Letta, NotFoundError, UnprocessableEntityError
+from letta_client.types import AgentState, Tool
+
+from tests.compat.conftest import AgentFactory
+
+
+def dice_source(name: str, biggest: int = 4) -> str:
+    return f'''
+def {name}(sides: int) -> str:
+    """Roll a die.
+
+    Args:
+        sides: How many sides the die has.
+
+    Returns:
+        The number rolled, as text.
+    """
+    return str(min(sides, {biggest}))
+'''
+
+
+@pytest.fixture
+def tool_name() -> str:
+    return f"roll_dice_{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def tool(client: Letta, tool_name: str) -> Iterator[Tool]:
+    made = client.tools.create(source_code=dice_source(tool_name), tags=["games"])
+    yield made
+    with contextlib.suppress(NotFoundError):
+        client.tools.delete(made.id)
+
+
+def test_create_derives_the_schema_from_signature_and_docstring(tool: Tool, tool_name: str) -> None:
+    assert tool.id.startswith("tool-")
+    assert tool.name == tool_name
+    assert tool.description == "Roll a die."
+    assert tool.tags == ["games"]
+    assert tool.json_schema == {
+        "name": tool_name,
+        "description": "Roll a die.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "sides": {"type": "integer", "description": "How many sides the die has."}
+            },
+            "required": ["sides"],
+        },
+    }
+
+
+def test_list_and_retrieve_find_the_tool(client: Letta, tool: Tool, tool_name: str) -> None:
+    by_name = client.tools.list(name=tool_name).items
+    fetched = client.tools.retrieve(tool.id)
+
+    assert [t.id for t in by_name] == [tool.id]
+    assert fetched.source_code == tool.source_code
+
+
+def test_update_changes_the_description_and_tags(client: Letta, tool: Tool) -> None:
+    updated = client.tools.update(tool.id, description="Roll one die.", tags=["dice"])
+
+    assert updated.description == "Roll one die."
+    assert updated.tags == ["dice"]
+    assert client.tools.retrieve(tool.id).description == "Roll one die."
+
+
+def test_upsert_replaces_the_source_of_the_tool_with_that_name(
+    client: Letta, tool: Tool, tool_name: str
+) -> None:
+    replaced = client.tools.upsert(source_code=dice_source(tool_name, biggest=3))
+
+    assert replaced.id == tool.id
+    assert "min(sides, 3)" in (replaced.source_code or "")
+
+
+def test_upsert_creates_a_tool_that_does_not_exist(client: Letta, tool_name: str) -> None:
+    created = client.tools.upsert(source_code=dice_source(tool_name))
+
+    assert created.name == tool_name
+    client.tools.delete(created.id)
+
+
+def test_deleted_tool_is_gone(client: Letta, tool: Tool) -> None:
+    client.tools.delete(tool.id)
+
+    with pytest.raises(NotFoundError) as caught:
+        client.tools.retrieve(tool.id)
+    assert tool.id in str(caught.value)
+
+
+def test_attach_and_detach_change_the_agents_tools(
+    client: Letta, make_agent: AgentFactory, tool: Tool
+) -> None:
+    agent = make_agent()
+
+    attached = client.agents.tools.attach(tool.id, agent_id=agent.id)
+    listed = client.agents.tools.list(agent.id).items
+    detached = client.agents.tools.detach(tool.id, agent_id=agent.id)
+
+    assert isinstance(attached, AgentState)
+    assert tool.id in {t.id for t in attached.tools}
+    assert tool.id in {t.id for t in listed}
+    assert isinstance(detached, AgentState)
+    assert tool.id not in {t.id for t in detached.tools}
+    assert tool.id not in {t.id for t in client.agents.tools.list(agent.id).items}
+
+
+def test_source_without_a_function_raises_unprocessable_naming_source_code(
+    client: Letta,
+) -> None:
+    with pytest.raises(UnprocessableEntityError) as caught:
+        client.tools.create(source_code="x = 1")
+
+    assert "source_code" in str(caught.value)
+
+
+def test_creating_a_taken_name_raises_conflict_naming_the_tool(
+    client: Letta, tool: Tool, tool_name: str
+) -> None:
+    with pytest.raises(ConflictError) as caught:
+        client.tools.create(source_code=dice_source(tool_name))
+
+    assert tool_name in str(caught.value)
+
+
+def test_agent_tools_auto_pagination_ends(client: Letta, make_agent: AgentFactory) -> None:
+    agent = make_agent()
+
+    names = [t.name for t in itertools.islice(client.agents.tools.list(agent.id), 50)]
+
+    assert len(names) == len(set(names)) == len(agent.tools)

@@ -1,0 +1,70 @@
+"""Operations Engram lacks answer 501 naming the operation, so a letta-client user learns the
+operation is missing (not that an id is wrong) and the SDK does not retry it; operations a
+router serves never get a 501 route."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from fastapi import APIRouter, FastAPI
+from letta_client import DefaultHttpxClient, InternalServerError, Letta
+
+from engram.api.contract_paths import CONTRACT_PATHS
+from engram.api.routes.unserved import install_unserved_routes, not_implemented_detail
+from tests.compat.conftest import letta_client_for
+from tests.support.server import EngramServer
+
+# An operation no engineer is adding in this round; when it lands, pick another.
+UNSERVED = next(op for op in CONTRACT_PATHS if op.operation == "list_folders")
+
+
+@pytest.fixture
+def counted_client(engram_server: EngramServer) -> Iterator[tuple[Letta, list[str]]]:
+    """The SDK with its default retry policy, and the requests it sent."""
+    sent: list[str] = []
+
+    def count(request: httpx.Request) -> None:
+        sent.append(f"{request.method} {request.url.path}")
+
+    http = DefaultHttpxClient(event_hooks={"request": [count]})
+    with letta_client_for(engram_server, max_retries=2, http_client=http) as sdk:
+        yield sdk, sent
+
+
+def test_unserved_operation_raises_501_naming_the_operation_without_retrying(
+    counted_client: tuple[Letta, list[str]],
+) -> None:
+    client, sent = counted_client
+
+    with pytest.raises(InternalServerError) as caught:
+        client.folders.list()
+
+    assert caught.value.status_code == 501
+    assert caught.value.body == {"detail": not_implemented_detail(UNSERVED)}
+    assert "GET /v1/folders/ is not implemented by this Engram server yet" in str(caught.value)
+    assert sent == ["GET /v1/folders/"]
+
+
+def test_operations_a_router_serves_get_no_501_route_whatever_its_spelling() -> None:
+    app = FastAPI()
+    folders = APIRouter()
+
+    # Served without the trailing slash, and with a parameter named differently: both still
+    # answer the URLs the SDK requests, so neither may be shadowed by a 501.
+    @folders.get("/v1/folders")
+    async def list_folders() -> list[str]:
+        return []
+
+    @folders.get("/v1/folders/{id}")
+    async def retrieve_folder(id: str) -> dict[str, str]:
+        return {"id": id}
+
+    app.include_router(folders)
+
+    missing = install_unserved_routes(app)
+
+    assert {str(op) for op in missing} >= {"POST /v1/folders/", "DELETE /v1/folders/{folder_id}"}
+    assert not {str(op) for op in missing} & {"GET /v1/folders/", "GET /v1/folders/{folder_id}"}
+    assert len(missing) == len(CONTRACT_PATHS) - 2
