@@ -136,7 +136,7 @@ async def create_agent(rt: Engram, spec: AgentSpec) -> AgentBundle:
             t.Agent(
                 id=agent_id,
                 name=spec.name or f"agent-{agent_id[6:14]}",
-                system=spec.system if spec.system is not None else _default_system(spec.agent_type),
+                system=spec.system if spec.system is not None else default_system(spec.agent_type),
                 agent_type=spec.agent_type,
                 description=spec.description,
                 metadata_=spec.metadata or {},
@@ -156,13 +156,13 @@ async def create_agent(rt: Engram, spec: AgentSpec) -> AgentBundle:
         tools.attach(session, agent_id, [tool.id for tool in tool_rows])
         agents.set_tags(session, agent_id, spec.tags)
         session.flush()
-        _check_fixed_part_fits(rt, session, agent_id)
+        check_fixed_part_fits(rt, session, agent_id)
         return bundle(session, agent_id)
 
     return await rt.db.write(_write)
 
 
-def _default_system(agent_type: str) -> str:
+def default_system(agent_type: str) -> str:
     return DEFAULT_SYSTEM_HEARTBEAT if agent_type in HEARTBEAT_AGENTS else DEFAULT_SYSTEM
 
 
@@ -219,13 +219,13 @@ async def update_agent(rt: Engram, agent_id: str, changes: dict[str, Any]) -> Ag
         if changes.get("tool_ids") is not None:
             _replace_tools(session, agent_id, changes["tool_ids"])
         session.flush()
-        _check_fixed_part_fits(rt, session, agent_id)
+        check_fixed_part_fits(rt, session, agent_id)
         return bundle(session, agent_id)
 
     return await rt.db.write(_write)
 
 
-def _check_fixed_part_fits(rt: Engram, session: Session, agent_id: str) -> None:
+def check_fixed_part_fits(rt: Engram, session: Session, agent_id: str) -> None:
     """Refuse a window too small for the prompt's fixed part, which paging cannot shrink."""
     agent = agents.get(session, agent_id)
     context = compile_context(

@@ -23,7 +23,7 @@ from engram.runtime.agent_file.document import (
     FileTool,
     parse_agent_file,
 )
-from engram.runtime.agents import _check_fixed_part_fits, _default_system
+from engram.runtime.agents import check_fixed_part_fits, default_system
 from engram.runtime.context import count_text, message_tokens
 from engram.runtime.engine import Engram
 from engram.runtime.views import search_text
@@ -90,7 +90,7 @@ async def import_agent_file(rt: Engram, raw: bytes | str, options: ImportOptions
             # The window is every message after the cursor: the earlier ones stay in recall.
             plan.agent.window_start_seq = plan.earlier[-1].seq if plan.earlier else 0
             session.flush()
-            _check_fixed_part_fits(rt, session, agent_id)
+            check_fixed_part_fits(rt, session, agent_id)
         return [plan.agent.id for plan in plans]
 
     return await rt.db.write(_write)
@@ -140,7 +140,7 @@ async def _plan_agent(
         t.Agent(
             id=agent_id,
             name=name,
-            system=spec.system if spec.system is not None else _default_system(spec.agent_type),
+            system=spec.system if spec.system is not None else default_system(spec.agent_type),
             agent_type=spec.agent_type,
             description=spec.description,
             metadata_=spec.metadata or {},
