@@ -13,7 +13,7 @@ from engram.memory.tools import MEMORY_TOOL_NAMES
 from engram.runtime.context import HEARTBEAT_AGENTS, compile_context, window_size
 from engram.runtime.engine import Engram
 from engram.runtime.window import Window
-from engram.store import agents, blocks, messages, passages, tools
+from engram.store import agents, archives, blocks, messages, passages, tools
 from engram.store import tables as t
 
 AGENT_TYPES = {"letta_v1_agent", "memgpt_v2_agent", "memgpt_agent"}
@@ -209,6 +209,9 @@ async def update_agent(rt: Engram, agent_id: str, changes: dict[str, Any]) -> Ag
                     f"'{agent.embedding_config.get('handle')}'; its embedding model cannot change"
                 )
             agent.embedding_config = embedding_config
+            # Attached archives must keep matching the model the agent searches with.
+            for archive in archives.for_agent(session, agent_id):
+                archives.check_same_embedding(agent, archive)
         if changes.get("context_window_limit") is not None:
             agent.context_window_limit = changes["context_window_limit"]
             agent.llm_config = {**agent.llm_config, "context_window": agent.context_window_limit}

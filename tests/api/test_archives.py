@@ -449,3 +449,18 @@ def test_bad_passage_search_is_422_naming_the_field(
 
     assert response.status_code == 422, response.text
     assert field in error_fields(response)
+
+
+def test_agent_cannot_switch_embedding_away_from_an_attached_archive(api: httpx.Client) -> None:
+    agent = api.post("/v1/agents/", json={"model": "openai/gpt-4o-mini"}).json()
+    archive = api.post("/v1/archives/", json={"name": "empty-local-archive"}).json()
+    api.patch(f"/v1/agents/{agent['id']}/archives/attach/{archive['id']}").raise_for_status()
+
+    response = api.patch(
+        f"/v1/agents/{agent['id']}", json={"embedding": "openai/text-embedding-3-small"}
+    )
+
+    assert response.status_code == 409
+    assert archive["id"] in response.json()["detail"]
+    unchanged = api.get(f"/v1/agents/{agent['id']}").json()
+    assert unchanged["embedding_config"]["handle"] == "local/all-MiniLM-L6-v2"
