@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Depends, Query, Request, Response
 
 from engram.runtime.engine import Engram
+from engram.store.pagination import page_of
+
+T = TypeVar("T")
 
 
 def get_runtime(request: Request) -> Engram:
@@ -24,3 +29,27 @@ def json_reply(content: Any) -> Response:
 
 
 Limit = Annotated[int | None, Query(ge=1, le=1000)]
+
+
+@dataclass
+class ListCursor:
+    """The cursor query parameters of short lists loaded whole (an agent's blocks or tools,
+    a block's agents), paged in memory with the database listings' semantics."""
+
+    before: str | None = None
+    after: str | None = None
+    limit: Limit = None
+    order: Literal["asc", "desc"] = "asc"
+
+    def page(self, items: Sequence[T], *, kind: str) -> list[T]:
+        return page_of(
+            items,
+            before=self.before,
+            after=self.after,
+            limit=self.limit,
+            descending=self.order == "desc",
+            kind=kind,
+        )
+
+
+Cursor = Annotated[ListCursor, Depends()]

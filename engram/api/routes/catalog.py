@@ -9,10 +9,9 @@ from sqlalchemy.orm import Session
 
 from engram import __version__
 from engram.api import serialize
-from engram.api.deps import Limit, Runtime
+from engram.api.deps import Cursor, Limit, Runtime
 from engram.errors import ProviderError
 from engram.store import agents, tools
-from engram.store.pagination import page_of
 
 router = APIRouter(tags=["catalog"])
 
@@ -76,21 +75,11 @@ async def list_embedding_models(rt: Runtime) -> list[dict[str, Any]]:
 async def list_agent_tools(
     agent_id: str,
     rt: Runtime,
-    before: str | None = None,
-    after: str | None = None,
-    limit: Limit = None,
-    order: Literal["asc", "desc"] = "asc",
+    cursor: Cursor,
 ) -> list[dict[str, Any]]:
     def _read(session: Session) -> Any:
         agents.get(session, agent_id)
-        rows = page_of(
-            tools.for_agent(session, agent_id),
-            before=before,
-            after=after,
-            limit=limit,
-            descending=order == "desc",
-            kind="tool",
-        )
+        rows = cursor.page(tools.for_agent(session, agent_id), kind="tool")
         return [serialize.tool(row) for row in rows]
 
     return await rt.db.read(_read)

@@ -9,14 +9,13 @@ from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
 from engram.api import serialize
-from engram.api.deps import Limit, Runtime
+from engram.api.deps import Cursor, Limit, Runtime
 from engram.api.schemas import BlockUpdate, CreateBlock, CreatePassage
 from engram.errors import InvalidInput
 from engram.runtime import agents as agent_ops
 from engram.runtime import memory_ops
 from engram.store import agents, block_history, blocks, passages
 from engram.store import tables as t
-from engram.store.pagination import page_of
 from engram.store.tables import as_utc
 
 router = APIRouter(tags=["memory"])
@@ -26,21 +25,11 @@ router = APIRouter(tags=["memory"])
 async def list_agent_blocks(
     agent_id: str,
     rt: Runtime,
-    before: str | None = None,
-    after: str | None = None,
-    limit: Limit = None,
-    order: Literal["asc", "desc"] = "asc",
+    cursor: Cursor,
 ) -> list[dict[str, Any]]:
     def _read(session: Session) -> Any:
         agents.get(session, agent_id)
-        rows = page_of(
-            blocks.for_agent(session, agent_id),
-            before=before,
-            after=after,
-            limit=limit,
-            descending=order == "desc",
-            kind="block",
-        )
+        rows = cursor.page(blocks.for_agent(session, agent_id), kind="block")
         return [serialize.block(b) for b in rows]
 
     return await rt.db.read(_read)
@@ -193,10 +182,7 @@ async def redo_block_edit(block_id: str, rt: Runtime) -> dict[str, Any]:
 async def list_block_agents(
     block_id: str,
     rt: Runtime,
-    before: str | None = None,
-    after: str | None = None,
-    limit: Limit = None,
-    order: Literal["asc", "desc"] = "asc",
+    cursor: Cursor,
 ) -> list[dict[str, Any]]:
     def _read(session: Session) -> Any:
         blocks.get(session, block_id)
@@ -204,14 +190,7 @@ async def list_block_agents(
             agents.get(session, agent_id) for agent_id in blocks.agent_ids_of(session, block_id)
         ]
         holders.sort(key=lambda agent: agent.created_at)
-        rows = page_of(
-            holders,
-            before=before,
-            after=after,
-            limit=limit,
-            descending=order == "desc",
-            kind="agent",
-        )
+        rows = cursor.page(holders, kind="agent")
         return [serialize.agent(agent_ops.bundle(session, row.id)) for row in rows]
 
     return await rt.db.read(_read)
