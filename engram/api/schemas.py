@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engram.memory.policy import CompactionSettingsBody, RecallAssistBody
+
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="ignore")
@@ -82,6 +84,8 @@ class CreateAgent(Body):
     embedding_config: EmbeddingConfigBody | None = None
     context_window_limit: int | None = Field(default=None, gt=0, le=MAX_TOKENS)
     tool_rules: list[dict[str, Any]] | None = None
+    compaction_settings: CompactionSettingsBody | None = None
+    recall_assist: RecallAssistBody | None = None
 
 
 class UpdateAgent(Body):
@@ -98,6 +102,8 @@ class UpdateAgent(Body):
     embedding_config: EmbeddingConfigBody | None = None
     context_window_limit: int | None = Field(default=None, gt=0, le=MAX_TOKENS)
     tool_rules: list[dict[str, Any]] | None = None
+    compaction_settings: CompactionSettingsBody | None = None
+    recall_assist: RecallAssistBody | None = None
 
 
 class TextPart(Body):

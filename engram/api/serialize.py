@@ -85,6 +85,29 @@ def passage(row: t.Passage, embedding_config: dict[str, Any] | None) -> dict[str
     }
 
 
+_COMPACTION_DEFAULTS: dict[str, Any] = {
+    "model": None,
+    "model_settings": None,
+    "prompt": None,
+    "prompt_acknowledgement": False,
+    "clip_chars": 50_000,
+    "mode": "sliding_window",
+}
+
+
+def _compaction(stored: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What the agent set, over Letta's defaults; unset Engram knobs stay out (they follow
+    the server's settings). A number-typed field the client left unset is left out, not null."""
+    if stored is None:
+        return None
+    shown = {**_COMPACTION_DEFAULTS, **stored}
+    return {
+        key: value
+        for key, value in shown.items()
+        if value is not None or key in _COMPACTION_DEFAULTS
+    }
+
+
 def agent(bundle: AgentBundle) -> dict[str, Any]:
     row = bundle.agent
     blocks = [block(b) for b in bundle.blocks]
@@ -100,7 +123,8 @@ def agent(bundle: AgentBundle) -> dict[str, Any]:
         "model": row.llm_config.get("handle"),
         "embedding": row.embedding_config.get("handle"),
         "model_settings": None,
-        "compaction_settings": None,
+        "compaction_settings": _compaction(row.compaction_settings),
+        "recall_assist": row.recall_assist,
         "response_format": None,
         "context_window_limit": row.context_window_limit,
         "tool_rules": row.tool_rules or [],

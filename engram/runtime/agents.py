@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from engram.errors import Conflict, InvalidInput
 from engram.ids import new_id
+from engram.memory import policy
 from engram.memory.tools import MEMORY_TOOL_NAMES
 from engram.runtime.context import HEARTBEAT_AGENTS, compile_context, window_size
 from engram.runtime.engine import Engram
@@ -61,6 +62,8 @@ class AgentSpec:
     embedding_config: dict[str, Any] | None = None
     context_window_limit: int | None = None
     tool_rules: list[dict[str, Any]] | None = None
+    compaction_settings: dict[str, Any] | None = None
+    recall_assist: dict[str, Any] | None = None
 
 
 @dataclass
@@ -116,6 +119,8 @@ async def create_agent(rt: Engram, spec: AgentSpec) -> AgentBundle:
     if spec.agent_type not in AGENT_TYPES:
         raise InvalidInput("agent_type", f"'{spec.agent_type}' is not one of {sorted(AGENT_TYPES)}")
     _check_window(spec.context_window_limit)
+    if spec.compaction_settings is not None:
+        policy.check_compaction(spec.compaction_settings, rt.settings)
     llm_config = await _llm_config(rt, spec)
     if spec.context_window_limit:
         llm_config["context_window"] = spec.context_window_limit
@@ -144,6 +149,8 @@ async def create_agent(rt: Engram, spec: AgentSpec) -> AgentBundle:
                 embedding_config=embedding_config,
                 context_window_limit=spec.context_window_limit,
                 tool_rules=spec.tool_rules or [],
+                compaction_settings=spec.compaction_settings,
+                recall_assist=spec.recall_assist,
                 window_start_seq=0,
                 summary="",
                 summary_tokens=0,
@@ -192,6 +199,8 @@ async def update_agent(rt: Engram, agent_id: str, changes: dict[str, Any]) -> Ag
     elif changes.get("embedding") is not None:
         embedding_config = await rt.embeddings.config_for(changes["embedding"])
     _check_window(changes.get("context_window_limit"))
+    if changes.get("compaction_settings") is not None:
+        policy.check_compaction(changes["compaction_settings"], rt.settings)
 
     def _write(session: Session) -> Any:
         agent = agents.get(session, agent_id)
@@ -200,6 +209,11 @@ async def update_agent(rt: Engram, agent_id: str, changes: dict[str, Any]) -> Ag
                 setattr(agent, name, changes[name])
         if changes.get("metadata") is not None:
             agent.metadata_ = changes["metadata"]
+        # These two may be set to null: the agent goes back to the server's defaults.
+        if "compaction_settings" in changes:
+            agent.compaction_settings = changes["compaction_settings"]
+        if "recall_assist" in changes:
+            agent.recall_assist = changes["recall_assist"]
         if llm_config is not None:
             agent.llm_config = llm_config
         if embedding_config is not None and embedding_config != agent.embedding_config:

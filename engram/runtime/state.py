@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engram.runtime.context import CompiledContext, compile_context
 from engram.runtime.window import Window, WindowCache
 from engram.store import agents, blocks, messages, passages, tools
 from engram.store import tables as t
@@ -45,3 +46,14 @@ def load_state(
         archival_count=int(archival_count),
     )
     return state, run_status
+
+
+def compile_state(state: AgentState) -> CompiledContext:
+    return compile_context(
+        state.agent,
+        state.blocks,
+        state.tools,
+        state.window,
+        recall_count=state.recall_count,
+        archival_count=state.archival_count,
+    )

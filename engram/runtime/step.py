@@ -19,22 +19,21 @@ from sqlalchemy.orm import Session
 from engram.errors import NotFound, ProviderError
 from engram.ids import new_id
 from engram.llm.client import ChatRequest, ChatResult, DeltaSink
+from engram.memory import policy
 from engram.memory.embeddings import Embedder
-from engram.runtime import paging
 from engram.runtime.context import (
     HEARTBEAT_AGENTS,
-    CompiledContext,
-    compile_context,
     message_tokens,
     window_size,
 )
 from engram.runtime.engine import Engram
+from engram.runtime.folding import fold_window
 from engram.runtime.prompt import to_chat
 from engram.runtime.runs import RunRecord, mark_running, write_run
-from engram.runtime.state import AgentState, load_state
+from engram.runtime.state import AgentState, compile_state, load_state
 from engram.runtime.tool_calls import ExecutedCall, execute_calls, prefetch_vectors
 from engram.runtime.views import letta_messages, search_text
-from engram.store import agents, blocks
+from engram.store import blocks
 from engram.store import tables as t
 
 MessageSink = Callable[[dict[str, Any]], Awaitable[None]]
@@ -185,11 +184,13 @@ async def _one_step(turn: _Turn, pending: list[t.Message]) -> bool:
     for row in pending:
         row.token_count = message_tokens(model, row)
     incoming = sum(row.token_count for row in pending)
-    context = _compile(state)
-    if context.total_tokens + incoming > rt.settings.summarize_trigger * window_size(agent):
+    context = compile_state(state)
+    if context.total_tokens + incoming > policy.compaction(
+        agent.compaction_settings, rt.settings
+    ).trigger * window_size(agent):
         await fold_window(rt, agent_id, extra_tokens=incoming)
         state, _ = await _read_state(rt, agent_id, run_id)
-        context = _compile(state)
+        context = compile_state(state)
     counted = context.total_tokens + incoming
     # Made before the call: streamed pieces of this step already carry the final ids.
     step_id, message_id = new_id("step"), new_id("message")
@@ -297,17 +298,6 @@ def _values(row: t.Base) -> dict[str, Any]:
     }
 
 
-def _compile(state: AgentState) -> CompiledContext:
-    return compile_context(
-        state.agent,
-        state.blocks,
-        state.tools,
-        state.window,
-        recall_count=state.recall_count,
-        archival_count=state.archival_count,
-    )
-
-
 def _keep_going(agent_type: str, chat: ChatResult, executed: list[ExecutedCall]) -> bool:
     if not chat.tool_calls:
         return False
@@ -317,40 +307,6 @@ def _keep_going(agent_type: str, chat: ChatResult, executed: list[ExecutedCall])
     # memgpt style: a tool call ends the turn unless it asked for a heartbeat or failed
     # (a failure always gets the model another step to correct itself).
     return any(call.failed or call.heartbeat for call in executed)
-
-
-async def fold_window(
-    rt: Engram, agent_id: str, *, extra_tokens: int = 0, force: bool = False
-) -> paging.Fold | None:
-    """Evict the oldest messages into the summary until the window is under the target."""
-    state, _ = await rt.db.read(lambda session: load_state(session, agent_id, rt.windows))
-    agent = state.agent
-    limit = window_size(agent)
-    context = _compile(state)
-    to_free = context.total_tokens + extra_tokens - int(rt.settings.summarize_target * limit)
-    if force:
-        to_free = max(to_free, 1)
-    cut = paging.choose_cut(state.window.rows, to_free)
-    if cut == 0:
-        return None
-    evicted = state.window.rows[:cut]
-    fold = await paging.summarize(
-        rt.providers.client_for(agent.llm_config),
-        agent.llm_config["model"],
-        agent.summary,
-        evicted,
-        max_summary_tokens=max(64, int(limit * 0.1)),
-    )
-
-    def store_fold(session: Session) -> None:
-        row = agents.get(session, agent_id)
-        # Another fold may have moved the cursor meanwhile; never move it backwards.
-        row.window_start_seq = max(row.window_start_seq, evicted[-1].seq)
-        row.summary = fold.summary
-        row.summary_tokens = fold.summary_tokens
-
-    await rt.db.write(store_fold)
-    return fold
 
 
 def _input_row(agent_id: str, run_id: str, item: InputMessage) -> t.Message:

@@ -68,6 +68,12 @@ class Agent(Base):
     embedding_config: Mapped[dict[str, Any]] = mapped_column(JSON)
     context_window_limit: Mapped[int | None] = mapped_column(Integer)
     tool_rules: Mapped[list[Any] | None] = mapped_column(JSON)
+    # When and how far the window is folded (trigger/target fractions, turns kept verbatim);
+    # None means the server's defaults. See ``runtime/folding.py``.
+    compaction_settings: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Recall assist: searches memory with each user message and shows the top hits in the
+    # prompt, within a token budget. None means off.
+    recall_assist: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # The in-context window is every message with seq > window_start_seq, in order; eviction
     # only moves this cursor, so history is never rewritten.
     window_start_seq: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -208,6 +214,25 @@ class Message(Base):
     )
 
 
+class MessageEmbedding(Base):
+    """A message's embedding, written after the message by the recall indexer.
+
+    Kept apart from ``messages`` so that a step's transaction never waits on an embedding
+    model: messages without a row here are still found by full-text search."""
+
+    __tablename__ = "message_embeddings"
+
+    message_seq: Mapped[int] = mapped_column(
+        ForeignKey("messages.seq", ondelete="CASCADE"), primary_key=True
+    )
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    embedding_handle: Mapped[str] = mapped_column(String(255))
+    embedding_dim: Mapped[int] = mapped_column(Integer)
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+
+    __table_args__ = (Index("ix_message_embeddings_agent_seq", "agent_id", "message_seq"),)
+
+
 class Archive(Base):
     """A named passage store with one embedding model; agents attach it to search it."""
 
@@ -252,6 +277,10 @@ class Passage(Base):
     embedding: Mapped[bytes] = mapped_column(LargeBinary)
     run_id: Mapped[str | None] = mapped_column(String(64))
     step_id: Mapped[str | None] = mapped_column(String(64))
+    # Provenance: the message whose tool call wrote this passage. Kept as a plain id (no
+    # foreign key) so deleting that message leaves the passage, marked by the time below.
+    message_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    source_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     __table_args__ = (
@@ -275,6 +304,8 @@ class Run(Base):
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
     step_count: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    # Memory operations of the run: inserts, searches, edits, hits, hits used, thrash.
+    memory_metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     ttft_ns: Mapped[int | None] = mapped_column(BigInteger)
     total_duration_ns: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from engram.api import serialize
@@ -35,7 +36,14 @@ def _spec(body: CreateAgent) -> agent_ops.AgentSpec:
         embedding_config=body.embedding_config.model_dump() if body.embedding_config else None,
         context_window_limit=body.context_window_limit,
         tool_rules=body.tool_rules,
+        compaction_settings=_dump(body.compaction_settings),
+        recall_assist=_dump(body.recall_assist),
     )
+
+
+def _dump(settings: BaseModel | None) -> dict[str, Any] | None:
+    """Only what the client set, so that unset knobs keep following the server defaults."""
+    return settings.model_dump(exclude_unset=True) if settings is not None else None
 
 
 @router.post("/")

@@ -13,7 +13,8 @@ from engram.api.schemas import ResetMessages, SendMessages
 from engram.errors import InvalidInput
 from engram.runtime import agents as agent_ops
 from engram.runtime import inspect_context
-from engram.runtime.step import InputMessage, fold_window, run_turn
+from engram.runtime.folding import fold_window
+from engram.runtime.step import InputMessage, run_turn
 from engram.runtime.views import listing
 from engram.store import agents, messages
 

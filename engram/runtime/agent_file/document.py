@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engram.errors import InvalidInput
+from engram.memory.policy import CompactionSettingsBody, RecallAssistBody
 from engram.memory.tools import BASE_TOOL_SCHEMAS
 from engram.runtime.agents import AGENT_TYPES
 
@@ -125,6 +126,8 @@ class FileAgent(_FilePart):
     embedding_config: dict[str, Any] | None = None
     context_window_limit: int | None = Field(default=None, ge=256, le=MAX_TOKENS)
     tool_rules: list[dict[str, Any]] | None = None
+    compaction_settings: CompactionSettingsBody | None = None
+    recall_assist: RecallAssistBody | None = None
     block_ids: list[str] = []
     tool_ids: list[str] = []
     tools: list[str] = []

@@ -74,6 +74,8 @@ def _agent_to_file(
         "embedding": None,
         "context_window_limit": agent.context_window_limit,
         "tool_rules": agent.tool_rules or [],
+        "compaction_settings": agent.compaction_settings,
+        "recall_assist": agent.recall_assist,
         "memory_blocks": [],
         "block_ids": block_refs,
         "tools": [],

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from engram.errors import InvalidInput
@@ -148,6 +149,8 @@ async def _plan_agent(
             embedding_config=embedding_config,
             context_window_limit=spec.context_window_limit,
             tool_rules=spec.tool_rules or [],
+            compaction_settings=_settings(spec.compaction_settings),
+            recall_assist=_settings(spec.recall_assist),
             window_start_seq=0,
             summary=summary,
             summary_tokens=count_text(llm_config["model"], summary) if summary else 0,
@@ -284,3 +287,7 @@ async def _passage_rows(
         )
         for item, vector in zip(items, vectors, strict=True)
     ]
+
+
+def _settings(body: BaseModel | None) -> dict[str, Any] | None:
+    return body.model_dump(exclude_unset=True) if body is not None else None
