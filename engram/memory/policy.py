@@ -45,6 +45,7 @@ class RecallAssistBody(_Settings):
 
 
 DEFAULT_KEEP_LAST_USER_TURNS = 2
+DEFAULT_CLIP_CHARS = 50_000
 DEFAULT_ASSIST_TOKEN_BUDGET = 512
 DEFAULT_ASSIST_MAX_HITS = 6
 
@@ -61,6 +62,10 @@ class Compaction:
     """User turns (a user message and all that follows it) that are never folded."""
     prompt: str | None = None
     """Instructions replacing the summarizer's default ones."""
+    model: str | None = None
+    """Handle of the model that writes the summary; the agent's own when unset."""
+    clip_chars: int = DEFAULT_CLIP_CHARS
+    """The most characters of one evicted message the summarizer reads."""
 
 
 def compaction(agent_settings: dict[str, Any] | None, server: Settings) -> Compaction:
@@ -72,6 +77,8 @@ def compaction(agent_settings: dict[str, Any] | None, server: Settings) -> Compa
             _or(stored.get("keep_last_user_turns"), DEFAULT_KEEP_LAST_USER_TURNS)
         ),
         prompt=stored.get("prompt") or None,
+        model=stored.get("model") or None,
+        clip_chars=int(_or(stored.get("clip_chars"), DEFAULT_CLIP_CHARS)),
     )
 
 

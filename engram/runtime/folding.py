@@ -3,36 +3,57 @@ into the running summary (``paging.py`` decides what and writes the summary)."""
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy.orm import Session
 
+from engram.errors import ModelNotFound
+from engram.memory import policy
 from engram.runtime import paging
 from engram.runtime.context import window_size
 from engram.runtime.engine import Engram
 from engram.runtime.state import compile_state, load_state
 from engram.store import agents
+from engram.store import tables as t
+
+log = logging.getLogger(__name__)
 
 
 async def fold_window(
     rt: Engram, agent_id: str, *, extra_tokens: int = 0, force: bool = False
 ) -> paging.Fold | None:
-    """Evict the oldest messages into the summary until the window is under the target."""
+    """Evict the oldest messages into the summary until the window is under the agent's
+    target; None when the policy lets nothing go (the window is left as it is).
+
+    ``force`` folds at least one message whenever the window has two or more."""
     state, _ = await rt.db.read(lambda session: load_state(session, agent_id, rt.windows))
     agent = state.agent
+    rules = policy.compaction(agent.compaction_settings, rt.settings)
     limit = window_size(agent)
-    context = compile_state(state)
-    to_free = context.total_tokens + extra_tokens - int(rt.settings.summarize_target * limit)
+    max_summary_tokens = max(64, int(limit * 0.1))
+    prompt_tokens = compile_state(state).total_tokens + extra_tokens
+    to_free = prompt_tokens - int(rules.target * limit)
+    # The new summary may come out longer than the old one: count it at its largest.
+    over_limit = prompt_tokens - agent.summary_tokens + max_summary_tokens - limit
     if force:
+        # Asked for a fold, something goes: the oldest kept turn, if only kept turns are left.
         to_free = max(to_free, 1)
-    cut = paging.choose_cut(state.window.rows, to_free)
+        over_limit = max(over_limit, 1)
+    cut = paging.choose_cut(
+        state.window.rows,
+        to_free,
+        keep_last_user_turns=rules.keep_last_user_turns,
+        tokens_over_limit=over_limit,
+    )
     if cut == 0:
         return None
     evicted = state.window.rows[:cut]
     fold = await paging.summarize(
-        rt.providers.client_for(agent.llm_config),
-        agent.llm_config["model"],
+        await _summarizer(rt, agent, rules),
         agent.summary,
         evicted,
-        max_summary_tokens=max(64, int(limit * 0.1)),
+        agent_model=agent.llm_config["model"],
+        max_summary_tokens=max_summary_tokens,
     )
 
     def store_fold(session: Session) -> None:
@@ -44,3 +65,27 @@ async def fold_window(
 
     await rt.db.write(store_fold)
     return fold
+
+
+async def _summarizer(rt: Engram, agent: t.Agent, rules: policy.Compaction) -> paging.Summarizer:
+    """The agent's summarizer; an unknown summarizer model falls back to the agent's own,
+    because a setting gone stale (a model retired by its provider) must not stop the agent."""
+    llm_config = agent.llm_config
+    if rules.model:
+        try:
+            llm_config = await rt.providers.llm_config_for(
+                rules.model, field="compaction_settings.model"
+            )
+        except ModelNotFound as exc:
+            log.warning(
+                "agent %s: summarizing with its own model, not '%s': %s",
+                agent.id,
+                rules.model,
+                exc,
+            )
+    return paging.Summarizer(
+        client=rt.providers.client_for(llm_config),
+        model=llm_config["model"],
+        prompt=rules.prompt,
+        clip_chars=rules.clip_chars,
+    )

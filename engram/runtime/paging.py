@@ -25,7 +25,12 @@ SUMMARIZER_INSTRUCTIONS = (
     "You get the current summary and the next messages that are leaving the agent's view. "
     "Write one updated summary that covers both: facts about the user, decisions, open "
     "tasks, and what the agent did with its tools. Be concrete (names, numbers, dates). "
-    "Write plain prose, at most {words} words. Output only the summary."
+    "Write plain prose."
+)
+# Appended to every set of instructions, an owner's own included: the budget is what keeps
+# the summary from eating the window it saves.
+SUMMARY_BUDGET = (
+    "Write the updated running summary in at most {words} words, and output nothing else."
 )
 
 
@@ -37,63 +42,117 @@ class Fold:
     fell_back: bool
 
 
-def choose_cut(window: Sequence[t.Message], tokens_to_free: int) -> int:
+@dataclass(frozen=True)
+class Summarizer:
+    """Who writes the summary (a model and its client) and the owner's overrides."""
+
+    client: LLMClient
+    model: str
+    prompt: str | None = None
+    """Instructions replacing ``SUMMARIZER_INSTRUCTIONS``."""
+    clip_chars: int | None = None
+    """The most characters of one evicted message the summarizer reads."""
+
+    def instructions(self, words: int) -> str:
+        return f"{self.prompt or SUMMARIZER_INSTRUCTIONS}\n\n{SUMMARY_BUDGET.format(words=words)}"
+
+
+def choose_cut(
+    window: Sequence[t.Message],
+    tokens_to_free: int,
+    *,
+    keep_last_user_turns: int = 0,
+    tokens_over_limit: int = 0,
+) -> int:
     """How many of the oldest messages to evict to free ``tokens_to_free``.
 
-    The first kept message is never a tool result (a call and its result leave together),
-    a user message is preferred as the boundary, and the newest message always stays.
+    The newest message always stays, the first kept message is never a tool result (a call
+    and its results leave together), the last ``keep_last_user_turns`` user turns stay
+    (a turn is a user message and all that follows it up to the next one), and a user
+    message is the preferred boundary. If the target cannot be met, all the rules allow
+    goes. The kept turns give way, one at a time, only while the cut would free less than
+    ``tokens_over_limit`` (how far the window is over its hard limit; 1 for a forced fold):
+    a long history must never fail a run.
     """
     if tokens_to_free <= 0 or len(window) < 2:
         return 0
-    freed = 0
-    fallback = 0
-    for cut in range(1, len(window)):
-        freed += window[cut - 1].token_count
-        first_kept = window[cut]
-        if first_kept.role == "tool":
-            continue
-        if freed >= tokens_to_free:
-            if first_kept.role == "user":
-                return cut
-            fallback = fallback or cut
-    if fallback:
-        return fallback
-    # Not enough to reach the target: evict all but the newest clean boundary.
-    for cut in range(len(window) - 1, 0, -1):
-        if window[cut].role != "tool":
+    cut = 0
+    for keep in range(max(keep_last_user_turns, 0), -1, -1):
+        cut = _cut_before(window, tokens_to_free, _protected_from(window, keep))
+        if sum(row.token_count for row in window[:cut]) >= tokens_over_limit:
             return cut
-    return 0
+    return cut
 
 
-def transcript(messages: Sequence[t.Message]) -> str:
+def _protected_from(window: Sequence[t.Message], keep_turns: int) -> int:
+    """Index of the first message that must stay when the last ``keep_turns`` turns do."""
+    newest = len(window) - 1
+    users = [index for index, row in enumerate(window) if row.role == "user"]
+    if keep_turns <= 0 or not users:
+        return newest
+    return min(users[-min(keep_turns, len(users))], newest)
+
+
+def _cut_before(window: Sequence[t.Message], tokens_to_free: int, bound: int) -> int:
+    """The best cut in ``1..bound``: the first user boundary that frees enough, else the
+    first clean boundary that does, else the last clean boundary; 0 if there is none."""
+    freed = 0
+    enough = 0
+    last_clean = 0
+    for cut in range(1, bound + 1):
+        freed += window[cut - 1].token_count
+        if window[cut].role == "tool":
+            continue
+        last_clean = cut
+        if freed >= tokens_to_free:
+            if window[cut].role == "user":
+                return cut
+            enough = enough or cut
+    return enough or last_clean
+
+
+def transcript(messages: Sequence[t.Message], *, clip_chars: int | None = None) -> str:
     lines = []
     for message in messages:
         stamp = as_utc(message.created_at).isoformat(timespec="minutes")
         if message.text:
-            lines.append(f"[{stamp}] {message.role}: {message.text}")
+            lines.append(f"[{stamp}] {message.role}: {clip_text(message.text, clip_chars)}")
         for call in message.tool_calls or []:
-            lines.append(f"[{stamp}] assistant called {call['name']}({call['arguments']})")
+            arguments = clip_text(str(call["arguments"]), clip_chars)
+            lines.append(f"[{stamp}] assistant called {call['name']}({arguments})")
     return "\n".join(lines)
 
 
+def clip_text(text: str, limit: int | None) -> str:
+    """Bound what the summarizer reads of one message; the full text stays in recall."""
+    if limit is None or len(text) <= limit:
+        return text
+    return f"{text[:limit]} […{len(text) - limit} more characters]"
+
+
 async def summarize(
-    client: LLMClient,
-    model: str,
+    summarizer: Summarizer,
     previous: str,
     evicted: Sequence[t.Message],
     *,
+    agent_model: str,
     max_summary_tokens: int,
 ) -> Fold:
-    """Fold ``evicted`` into ``previous``; a failed call degrades to a deterministic note."""
+    """Fold ``evicted`` into ``previous``; a failed call degrades to a deterministic note.
+
+    The summary is counted with ``agent_model``'s tokenizer: it lives in the agent's window,
+    whichever model wrote it.
+    """
     words = max(50, int(max_summary_tokens * 0.7))
+    messages_leaving_view = transcript(evicted, clip_chars=summarizer.clip_chars)
     request = ChatRequest(
-        model=model,
+        model=summarizer.model,
         messages=[
-            {"role": "system", "content": SUMMARIZER_INSTRUCTIONS.format(words=words)},
+            {"role": "system", "content": summarizer.instructions(words)},
             {
                 "role": "user",
                 "content": json.dumps(
-                    {"current_summary": previous, "messages_leaving_view": transcript(evicted)}
+                    {"current_summary": previous, "messages_leaving_view": messages_leaving_view}
                 ),
             },
         ],
@@ -101,7 +160,7 @@ async def summarize(
     )
     fell_back = False
     try:
-        result = await client.chat(request)
+        result = await summarizer.client.chat(request)
         summary = (result.content or "").strip()
         if not summary:
             raise ProviderError("the summarizer returned an empty summary")
@@ -109,8 +168,8 @@ async def summarize(
         log.warning("summarizer failed, folding with a truncation note: %s", exc)
         summary = truncation_note(previous, evicted)
         fell_back = True
-    summary = clip(model, summary, max_summary_tokens)
-    return Fold(list(evicted), summary, count_text(model, summary), fell_back)
+    summary = clip(agent_model, summary, max_summary_tokens)
+    return Fold(list(evicted), summary, count_text(agent_model, summary), fell_back)
 
 
 def truncation_note(previous: str, evicted: Sequence[t.Message]) -> str:

@@ -51,8 +51,9 @@ def test_window_folds_into_summary_and_evicted_text_stays_searchable(
 ) -> None:
     fake_llm.when(_is_summarizer, reply.text("SUMMARY: the user described a long week."))
     agent_id = _agent(api)
-    for turn in range(24):
-        _chat(api, agent_id, f"Note {turn}: the code word is kestrel{turn}. {FILLER * 5}")
+    sent = [f"Note {turn}: the code word is kestrel{turn}. {FILLER * 5}" for turn in range(24)]
+    for text in sent:
+        _chat(api, agent_id, text)
 
     summarizer_calls = [r for r in fake_llm.chat_requests if _is_summarizer(r)]
     assert summarizer_calls, "the window never folded"
@@ -72,6 +73,9 @@ def test_window_folds_into_summary_and_evicted_text_stays_searchable(
     assert context["num_recall_memory"] == 48
     assert context["num_messages"] < 48
     assert len(context["messages"]) == context["num_messages"]
+    # By default the last two user turns never fold: they are in the window word for word.
+    users = [m["content"] for m in context["messages"] if m["message_type"] == "user_message"]
+    assert users[-2:] == sent[-2:]
 
     # The first note left the window but every message is still in the history...
     in_window = json.dumps(context["messages"])
