@@ -38,6 +38,8 @@ class Settings(BaseSettings):
 
     # Off: the local model (~100 MB) loads on first use, in a worker thread.
     warm_embeddings: bool = False
+    # Embed messages after they commit, so conversation search also finds by meaning.
+    recall_embeddings: bool = True
 
     @field_validator("data_dir", mode="before")
     @classmethod

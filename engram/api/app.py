@@ -19,6 +19,7 @@ from engram.api.routes import (
     memory,
     message_search,
     messages,
+    recall,
     runs,
     streaming,
     tools,
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         archives,
         tools,
         message_search,
+        recall,
     ):
         app.include_router(module.router)
     # Last: it answers every contract path no router above has served.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from engram.runtime.agents import AgentBundle
+from engram.store import passages
 from engram.store import tables as t
 from engram.store.tables import as_utc
 
@@ -79,6 +80,8 @@ def passage(row: t.Passage, embedding_config: dict[str, Any] | None) -> dict[str
         "agent_id": row.agent_id,
         "run_id": row.run_id,
         "step_id": row.step_id,
+        "message_id": row.message_id,
+        "source": passages.provenance(row),
         # Vectors are large and only meaningful to the server; Letta returns null here too.
         "embedding": None,
         "embedding_config": embedding_config,
@@ -187,4 +190,6 @@ def run(row: t.Run) -> dict[str, Any]:
         "callback_error": None,
         "ttft_ns": row.ttft_ns,
         "total_duration_ns": row.total_duration_ns,
+        # Engram's own: memory operations of the run (docs/memory.md); null before a step.
+        "memory_metrics": row.memory_metrics,
     }

@@ -13,13 +13,11 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from engram.memory.embeddings import Embedder
-from engram.store import passages
+from engram.memory.ranking import SearchMode, fuse
+from engram.store import messages, passages
 from engram.store import tables as t
 from engram.store.passages import Scope
 from engram.store.vectors import VectorIndex
-
-# Reciprocal-rank fusion constant: ranks deep in one list still count, but the head dominates.
-RRF_K = 60
 
 
 @dataclass(frozen=True)
@@ -40,6 +38,7 @@ def search(
     match_all_tags: bool = False,
     start: datetime | None = None,
     end: datetime | None = None,
+    mode: SearchMode = "hybrid",
 ) -> list[Hit]:
     """Search everything the agent sees: its own passages and its attached archives'."""
     return search_scope(
@@ -53,6 +52,7 @@ def search(
         match_all_tags=match_all_tags,
         start=start,
         end=end,
+        mode=mode,
     )
 
 
@@ -68,8 +68,10 @@ def search_scope(
     match_all_tags: bool = False,
     start: datetime | None = None,
     end: datetime | None = None,
+    mode: SearchMode = "hybrid",
 ) -> list[Hit]:
     """Fuse vector and full-text rankings by reciprocal rank, within the scope and filters.
+    ``mode`` keeps one of the two rankings alone (for evaluation and for exact lookups).
 
     Only passages whose embedding has the query's dimension take part in the vector ranking;
     callers keep one embedding model per scope (attaching a mismatched archive is refused).
@@ -79,16 +81,20 @@ def search_scope(
     if allowed is not None and not allowed:
         return []
     depth = max(top_k * 3, 50)
-    nearest = index.nearest(session, scope.owners, query_vector, depth, allowed)
-    vector_ranked = [seq for seq, _ in nearest]
-    keyword_ranked = passages.keyword_seqs(session, scope, query, depth, where)
-    scores: dict[int, float] = {}
-    for ranking in (vector_ranked, keyword_ranked):
-        for rank, seq in enumerate(ranking):
-            scores[seq] = scores.get(seq, 0.0) + 1.0 / (RRF_K + rank + 1)
-    best = sorted(scores, key=lambda seq: -scores[seq])[:top_k]
-    rows = passages.by_seqs(session, best)
-    return [Hit(rows[seq], scores[seq]) for seq in best if seq in rows]
+    rankings: list[list[int]] = []
+    if mode != "fts":
+        nearest = index.nearest(session, scope.owners, query_vector, depth, allowed)
+        # Unlike recall search, every nearest passage counts: clients expect top_k
+        # results from archival search, as Letta's vector search gave them.
+        rankings.append([seq for seq, _ in nearest])
+    if mode != "vector":
+        ranked = passages.keyword_seqs(session, scope, query, depth, where)
+        if mode == "hybrid":
+            ranked = messages.well_covered(session, "passages_fts", ranked, query)
+        rankings.append(ranked)
+    best = fuse(rankings, top_k, newer_is_larger=True)
+    rows = passages.by_seqs(session, [seq for seq, _ in best])
+    return [Hit(rows[seq], score) for seq, score in best if seq in rows]
 
 
 async def embed_one(embedder: Embedder, text: str) -> list[float]:

@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from engram.errors import InvalidInput
-from engram.memory import archival, core
+from engram.memory import archival, core, recall
 from engram.memory.embeddings import Embedder
-from engram.store import block_history, messages, passages
+from engram.store import block_history, passages
 from engram.store import tables as t
 from engram.store.tables import as_utc
 from engram.store.vectors import VectorIndex
@@ -34,8 +34,11 @@ class ToolContext:
     blocks: list[t.Block]
     embedder: Embedder
     vectors: VectorIndex
+    message_vectors: VectorIndex
     run_id: str | None
     step_id: str | None
+    message_id: str | None
+    """The assistant message whose tool calls are running: the provenance of what they write."""
     vectors_by_text: dict[str, list[float]] = field(default_factory=dict)
     edited_blocks: set[str] = field(default_factory=set)
 
@@ -104,6 +107,7 @@ def archival_memory_insert(ctx: ToolContext, content: str, tags: list[str] | Non
         tags=tags,
         run_id=ctx.run_id,
         step_id=ctx.step_id,
+        message_id=ctx.message_id,
     )
     ctx.session.add(passage)
     ctx.session.flush()
@@ -140,6 +144,7 @@ def archival_memory_search(
                 "timestamp": as_utc(hit.passage.created_at).isoformat(),
                 "content": hit.passage.text,
                 "tags": hit.passage.tags or [],
+                "source": passages.provenance(hit.passage),
             }
             for hit in hits
         ]
@@ -154,26 +159,28 @@ def conversation_search(
     start_date: str | None = None,
     end_date: str | None = None,
 ) -> str:
-    found = messages.search(
+    hits = recall.search(
         ctx.session,
+        ctx.message_vectors,
         ctx.agent.id,
         query,
+        ctx.vectors_by_text.get(query),
         roles=roles,
         start=_parse_time("start_date", start_date),
         end=_parse_time("end_date", end_date),
         limit=max(1, min(limit, 50)),
     )
-    if not found:
+    if not hits:
         return "No messages matched."
     return json.dumps(
         [
             {
-                "id": row.id,
-                "timestamp": as_utc(row.created_at).isoformat(),
-                "role": row.role,
-                "content": row.search_text,
+                "id": hit.message.id,
+                "timestamp": as_utc(hit.message.created_at).isoformat(),
+                "role": hit.message.role,
+                "content": hit.message.search_text,
             }
-            for row in found
+            for hit in hits
         ]
     )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -35,6 +35,9 @@ class CompiledContext:
     summary_tokens: int
     message_tokens: int
     tool_tokens: int
+    recalled: str = ""
+    """This turn's recall-assist section (``runtime/recall_assist.py``), if any."""
+    recalled_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -42,6 +45,7 @@ class CompiledContext:
             self.system_tokens
             + self.core_memory_tokens
             + self.summary_tokens
+            + self.recalled_tokens
             + self.message_tokens
             + self.tool_tokens
         )
@@ -56,6 +60,8 @@ class CompiledContext:
                 "<conversation_summary>\nEarlier messages, now in recall memory, summarized:\n"
                 f"{self.summary}\n</conversation_summary>"
             )
+        if self.recalled:
+            parts.append(self.recalled)
         return "\n\n".join(parts)
 
 
@@ -110,6 +116,14 @@ def compile_context(
         message_tokens=window.tokens + 3,
         tool_tokens=count_text(model, json.dumps(schemas)) if schemas else 0,
     )
+
+
+def with_recalled(context: CompiledContext, model: str, section: str | None) -> CompiledContext:
+    """``context`` with a recall-assist section last in its system prompt."""
+    if not section:
+        return context
+    # One token more for the blank line that joins it to the sections before.
+    return replace(context, recalled=section, recalled_tokens=count_text(model, section) + 1)
 
 
 def window_size(agent: t.Agent) -> int:

@@ -16,10 +16,11 @@ from engram.jobs import InProcessJobs
 from engram.llm.registry import ProviderRegistry
 from engram.memory.embeddings import EmbeddingRegistry
 from engram.memory.tools import BASE_TOOL_SCHEMAS
+from engram.runtime.recall_index import RecallIndexer
 from engram.runtime.window import WindowCache
 from engram.store import tables as t
 from engram.store.db import Database, migrate
-from engram.store.vectors import VectorIndex
+from engram.store.vectors import MESSAGES, VectorIndex
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +34,10 @@ class Engram:
         self.providers = ProviderRegistry(settings)
         self.embeddings = EmbeddingRegistry(self.providers)
         self.vectors = VectorIndex()
+        self.message_vectors = VectorIndex(MESSAGES)
         self.windows = WindowCache()
         self.jobs = InProcessJobs()
+        self.recall_indexer = RecallIndexer(self)
         # One run at a time per agent within this process.
         self._agent_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
@@ -45,6 +48,8 @@ class Engram:
         from engram.runtime.background import register_jobs  # it imports this module
 
         register_jobs(self)
+        if self.settings.recall_embeddings:
+            self.recall_indexer.start()
         if self.db.is_sqlite:
             # An embedded database has one server; whatever it was running died with it.
             await self.db.write(_fail_interrupted_runs)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from engram.errors import InvalidInput
 from engram.memory import archival
+from engram.memory.ranking import SearchMode
 from engram.runtime.engine import Engram
 from engram.store import agents, block_history, blocks, passages
 from engram.store import tables as t
@@ -121,14 +122,17 @@ async def search_passages(
     top_k: int,
     start: datetime | None,
     end: datetime | None,
+    mode: SearchMode = "hybrid",
 ) -> tuple[t.Agent, list[archival.Hit]]:
     def _read(session: Session) -> Any:
         agent = agents.get(session, agent_id)
         return agent
 
     agent = await rt.db.read(_read)
-    embedder = rt.embeddings.embedder_for(agent.embedding_config)
-    vector = await archival.embed_one(embedder, query)
+    vector: list[float] = []
+    if mode != "fts":
+        embedder = rt.embeddings.embedder_for(agent.embedding_config)
+        vector = await archival.embed_one(embedder, query)
 
     def _read(session: Session) -> Any:
         hits = archival.search(
@@ -142,6 +146,7 @@ async def search_passages(
             match_all_tags=match_all,
             start=start,
             end=end,
+            mode=mode,
         )
         return hits
 

@@ -105,6 +105,9 @@ class RunRecord:
     stop_reason: str
     error: str | None
     duration_ns: int
+    memory_metrics: dict[str, int] | None = None
+    """The run's memory counts so far (``memory.ledger.MemoryMetrics``); they replace the
+    stored ones, since the turn keeps the running totals."""
 
 
 def write_run(session: Session, record: RunRecord, *, exists: bool) -> str | None:
@@ -122,6 +125,8 @@ def write_run(session: Session, record: RunRecord, *, exists: bool) -> str | Non
             step_count=t.Run.step_count + 1,
             ttft_ns=func.coalesce(t.Run.ttft_ns, chat.ttft_ns),
         )
+    if record.memory_metrics is not None:
+        values["memory_metrics"] = record.memory_metrics
     now = datetime.now(UTC)
     if record.closing:
         values.update(error=record.error, completed_at=now, total_duration_ns=record.duration_ns)

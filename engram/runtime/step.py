@@ -21,14 +21,18 @@ from engram.ids import new_id
 from engram.llm.client import ChatRequest, ChatResult, DeltaSink
 from engram.memory import policy
 from engram.memory.embeddings import Embedder
+from engram.memory.ledger import MemoryLedger
 from engram.runtime.context import (
     HEARTBEAT_AGENTS,
+    CompiledContext,
     message_tokens,
     window_size,
+    with_recalled,
 )
 from engram.runtime.engine import Engram
 from engram.runtime.folding import fold_window
 from engram.runtime.prompt import to_chat
+from engram.runtime.recall_assist import RecalledSection, recall_section
 from engram.runtime.runs import RunRecord, mark_running, write_run
 from engram.runtime.state import AgentState, compile_state, load_state
 from engram.runtime.tool_calls import ExecutedCall, execute_calls, prefetch_vectors
@@ -93,6 +97,11 @@ class _Turn:
     finished: bool = False
     # A run made by runtime.runs.create_run exists already; else the first commit records it.
     run_saved: bool = True
+    # The memory counts as of the last committed step; each step works on a copy.
+    ledger: MemoryLedger = field(default_factory=MemoryLedger)
+    # The user's words, for recall assist to search with before the first step.
+    assist_query: str | None = None
+    recalled: RecalledSection | None = None
 
 
 async def run_turn(
@@ -131,6 +140,7 @@ async def run_turn(
         on_delta,
         on_step,
         run_saved=run_saved,
+        assist_query="\n".join(item.text for item in inputs if item.role == "user") or None,
     )
     pending = [_input_row(agent_id, run_id, item) for item in inputs]
     try:
@@ -181,16 +191,18 @@ async def _one_step(turn: _Turn, pending: list[t.Message]) -> bool:
         return False
     agent = state.agent
     model = agent.llm_config["model"]
+    if turn.assist_query is not None:
+        await _recall_for_turn(turn, agent)
     for row in pending:
         row.token_count = message_tokens(model, row)
     incoming = sum(row.token_count for row in pending)
-    context = compile_state(state)
+    context = _compile(turn, state)
     if context.total_tokens + incoming > policy.compaction(
         agent.compaction_settings, rt.settings
     ).trigger * window_size(agent):
-        await fold_window(rt, agent_id, extra_tokens=incoming)
+        await fold_window(rt, agent_id, extra_tokens=incoming + context.recalled_tokens)
         state, _ = await _read_state(rt, agent_id, run_id)
-        context = compile_state(state)
+        context = _compile(turn, state)
     counted = context.total_tokens + incoming
     # Made before the call: streamed pieces of this step already carry the final ids.
     step_id, message_id = new_id("step"), new_id("message")
@@ -213,6 +225,8 @@ async def _one_step(turn: _Turn, pending: list[t.Message]) -> bool:
         lambda session: _commit_step(session, turn, state, pending, step, embedder, vectors)
     )
     # Only now, with the transaction committed, does the turn's bookkeeping move on.
+    rt.recall_indexer.notify(agent_id)
+    turn.ledger = step.ledger
     turn.run_saved = True
     turn.steps_taken += 1
     turn.finished = closed
@@ -228,6 +242,19 @@ async def _one_step(turn: _Turn, pending: list[t.Message]) -> bool:
     return True
 
 
+async def _recall_for_turn(turn: _Turn, agent: t.Agent) -> None:
+    """Recall assist, once per turn before its first step (a no-op unless enabled)."""
+    query, turn.assist_query = turn.assist_query or "", None
+    turn.recalled = await recall_section(turn.rt, agent, query)
+    if turn.recalled is not None:
+        turn.ledger.record_assist(turn.recalled.remembered())
+
+
+def _compile(turn: _Turn, state: AgentState) -> CompiledContext:
+    recalled = turn.recalled.text if turn.recalled is not None else None
+    return with_recalled(compile_state(state), state.agent.llm_config["model"], recalled)
+
+
 @dataclass
 class _StepOutput:
     step_id: str
@@ -236,6 +263,7 @@ class _StepOutput:
     counted_tokens: int
     started: float
     rows: list[t.Message] = field(default_factory=list)
+    ledger: MemoryLedger = field(default_factory=MemoryLedger)
 
 
 def _commit_step(
@@ -251,6 +279,9 @@ def _commit_step(
     Returns whether this step also closed the run."""
     agent, chat, run_id = state.agent, step.chat, turn.run_id
     assistant = _assistant_row(agent.id, run_id, step.step_id, step.message_id, chat)
+    # The turn adopts this copy only if the transaction commits.
+    step.ledger = turn.ledger.copy()
+    step.ledger.observe_output([chat.content, *(call.arguments for call in chat.tool_calls)])
     executed: list[ExecutedCall] = []
     if chat.tool_calls:
         # Blocks are re-read inside the transaction: the edit applies to the current value.
@@ -266,6 +297,9 @@ def _commit_step(
             chat.tool_calls,
             run_id=run_id,
             step_id=step.step_id,
+            message_id=step.message_id,
+            ledger=step.ledger,
+            step_number=turn.steps_taken + 1,
         )
     tool_rows = [_tool_row(agent.id, run_id, step.step_id, call) for call in executed]
     new_rows = [*pending, assistant, *tool_rows]
@@ -280,7 +314,7 @@ def _commit_step(
     if closing:
         # The turn's last step also closes its run, in the same transaction.
         turn.result.stop_reason = "max_steps" if more else "end_turn"
-    _write_run(session, turn, chat, closing=closing)
+    _write_run(session, turn, chat, closing=closing, ledger=step.ledger)
     seconds = time.perf_counter() - step.started
     # A step that did not end the turn has no stop reason of its own.
     stop_reason = turn.result.stop_reason if closing else None
@@ -378,8 +412,16 @@ def _step_row(
     )
 
 
-def _write_run(session: Session, turn: _Turn, chat: ChatResult | None, *, closing: bool) -> None:
-    """Record the run's progress after a step (``chat``) and, when ``closing``, its end."""
+def _write_run(
+    session: Session,
+    turn: _Turn,
+    chat: ChatResult | None,
+    *,
+    closing: bool,
+    ledger: MemoryLedger | None = None,
+) -> None:
+    """Record the run's progress after a step (``chat``, with the step's ``ledger``) and,
+    when ``closing``, its end."""
     record = RunRecord(
         run_id=turn.run_id,
         agent_id=turn.agent_id,
@@ -388,6 +430,7 @@ def _write_run(session: Session, turn: _Turn, chat: ChatResult | None, *, closin
         stop_reason=turn.result.stop_reason,
         error=turn.result.error,
         duration_ns=time.perf_counter_ns() - turn.started_ns,
+        memory_metrics=(ledger or turn.ledger).metrics.as_dict(),
     )
     closed_as = write_run(session, record, exists=turn.run_saved)
     if closed_as is not None:

@@ -3,6 +3,9 @@
 Every failure a model can cause (unknown tool, arguments that are not JSON, a missing
 argument, an edit over a block's limit) becomes a tool result with status ``error`` that
 the model reads on its next step; none of them ends the run.
+
+Memory tool calls are also told to the run's ``MemoryLedger``, which counts them and may
+add a note to a result (a search repeated, an edit that undid the previous one).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
@@ -19,6 +22,14 @@ from engram.errors import EngramError
 from engram.llm.client import ToolCall
 from engram.memory.core import EditRejected
 from engram.memory.embeddings import Embedder
+from engram.memory.ledger import (
+    EDIT_TOOLS,
+    INSERT_TOOLS,
+    MEMORY_TOOLS,
+    SEARCH_TOOLS,
+    MemoryLedger,
+    hits_in_output,
+)
 from engram.memory.tools import BASE_TOOL_FUNCTIONS, ToolContext, ToolFailure
 from engram.store import tables as t
 
@@ -28,7 +39,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Tool arguments whose text is embedded; computed before the step's transaction opens.
-_EMBEDDED_ARGUMENTS = {"archival_memory_insert": "content", "archival_memory_search": "query"}
+_EMBEDDED_ARGUMENTS = {
+    "archival_memory_insert": "content",
+    "archival_memory_search": "query",
+    "conversation_search": "query",
+}
 
 
 @dataclass
@@ -67,19 +82,69 @@ def execute_calls(
     *,
     run_id: str,
     step_id: str,
+    message_id: str,
+    ledger: MemoryLedger | None = None,
+    step_number: int = 1,
 ) -> list[ExecutedCall]:
+    """Run ``calls`` in order; ``step_number`` (1-based within the run) is what the
+    ledger's notes cite."""
     context = ToolContext(
         session=session,
         agent=agent,
         blocks=blocks,
         embedder=embedder,
         vectors=rt.vectors,
+        message_vectors=rt.message_vectors,
         run_id=run_id,
         step_id=step_id,
+        message_id=message_id,
         vectors_by_text=dict(vectors),
     )
     attached = {tool.name for tool in tools}
-    return [_execute_one(context, attached, call) for call in calls]
+    if ledger is None:
+        return [_execute_one(context, attached, call) for call in calls]
+    return [_execute_recorded(context, attached, call, ledger, step_number) for call in calls]
+
+
+def _execute_recorded(
+    context: ToolContext, attached: set[str], call: ToolCall, ledger: MemoryLedger, step: int
+) -> ExecutedCall:
+    """Execute one call and tell the ledger what a memory tool did."""
+    if call.name not in MEMORY_TOOLS:
+        return _execute_one(context, attached, call)
+    arguments = _parse_arguments(call.arguments)
+    label = arguments.get("label") if isinstance(arguments, dict) else None
+    before = _block_value(context, label)
+    executed = _execute_one(context, attached, call)
+    if executed.failed:
+        ledger.record_failure()
+        return executed
+    note = None
+    if call.name in SEARCH_TOOLS:
+        effective = _with_defaults(BASE_TOOL_FUNCTIONS[call.name], arguments)
+        note = ledger.record_search(call.name, effective, hits_in_output(executed.output), step)
+    elif call.name in EDIT_TOOLS and before is not None:
+        note = ledger.record_edit(label, before, _block_value(context, label) or "", step)
+    elif call.name in INSERT_TOOLS:
+        ledger.record_insert()
+    if note is None:
+        return executed
+    return replace(executed, output=f"{executed.output}\n\n{note}")
+
+
+def _block_value(context: ToolContext, label: Any) -> str | None:
+    for block in context.blocks:
+        if block.label == label:
+            return block.value
+    return None
+
+
+def _with_defaults(function: Any, arguments: dict[str, Any]) -> dict[str, Any]:
+    """The arguments a call ran with, so a search spelled with and without a default
+    argument is recognised as the same search."""
+    parameters = list(inspect.signature(function).parameters.values())[1:]
+    defaults = {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
+    return {**defaults, **arguments}
 
 
 def _execute_one(context: ToolContext, attached: set[str], call: ToolCall) -> ExecutedCall:

@@ -88,3 +88,9 @@ def count_agents(session: Session, where: AgentFilter) -> int:
 def all_tags(session: Session) -> list[str]:
     rows = session.scalars(select(t.AgentTag.tag).distinct().order_by(t.AgentTag.tag))
     return list(rows)
+
+
+def ids_with_embedding(session: Session, handle: str) -> list[str]:
+    """Agents whose memory is embedded with ``handle`` (their vectors compare with its)."""
+    rows = session.execute(select(t.Agent.id, t.Agent.embedding_config)).all()
+    return [agent_id for agent_id, config in rows if (config or {}).get("handle") == handle]

@@ -87,14 +87,49 @@ STOP_WORDS = frozenset({
 # fmt: on
 
 
-def fts_query(query: str) -> str | None:
-    """Turn free text into an FTS5 OR-query of quoted terms, so user text never breaks syntax."""
+def query_terms(query: str) -> list[str]:
+    """The words of a query that say something: stop words go unless nothing else is left."""
     terms = list(dict.fromkeys(re.findall(r"\w+", query.lower())))
     meaningful = [term for term in terms if term not in STOP_WORDS]
-    terms = meaningful or terms
+    return meaningful or terms
+
+
+def fts_query(query: str) -> str | None:
+    """Turn free text into an FTS5 OR-query of quoted terms, so user text never breaks syntax."""
+    terms = query_terms(query)
     if not terms:
         return None
     return " OR ".join(f'"{term}"' for term in terms)
+
+
+MIN_TERM_COVERAGE = 0.5
+"""In a fused search, a keyword hit must hold at least half of the query's terms."""
+
+
+def well_covered(session: Session, fts_table: str, seqs: list[int], query: str) -> list[int]:
+    """The hits of an OR-query that match enough of its terms to be worth fusing.
+
+    An OR-query matches a message sharing any single word with a long question ("cooking"
+    in "what ingredient should I avoid when cooking"); BM25 still ranks such hits, and
+    fused with the vector ranking they would push the real answer down. Terms are matched
+    by the same full-text index (and stemming) as the search itself."""
+    terms = query_terms(query)
+    if len(terms) < 2 or not seqs:
+        return seqs
+    matched: dict[int, int] = dict.fromkeys(seqs, 0)
+    marks = ", ".join(str(int(seq)) for seq in seqs)
+    for term in terms:
+        rows = session.execute(
+            text(
+                f"SELECT rowid FROM {fts_table} WHERE {fts_table} MATCH :term "
+                f"AND rowid IN ({marks})"
+            ),
+            {"term": f'"{term}"'},
+        )
+        for (seq,) in rows:
+            matched[int(seq)] += 1
+    needed = MIN_TERM_COVERAGE * len(terms)
+    return [seq for seq in seqs if matched[seq] >= needed]
 
 
 def search(
@@ -106,8 +141,10 @@ def search(
     start: datetime | None = None,
     end: datetime | None = None,
     limit: int = 10,
+    max_seq: int | None = None,
 ) -> list[t.Message]:
-    """Full-text search over the agent's whole history (every agent's if None), best first."""
+    """Full-text search over the agent's whole history (every agent's if None), best first;
+    ``max_seq`` leaves out the messages after it (those still in the agent's window)."""
     match = fts_query(query)
     if match is None:
         return []
@@ -115,6 +152,9 @@ def search(
     params: dict[str, object] = {"match": match, "agent": agent_id, "limit": limit}
     if agent_id is not None:
         clauses.append("messages.agent_id = :agent")
+    if max_seq is not None:
+        clauses.append("messages.seq <= :max_seq")
+        params["max_seq"] = max_seq
     if roles:
         names = [f"role{i}" for i in range(len(roles))]
         clauses.append(f"messages.role IN ({', '.join(':' + n for n in names)})")
@@ -141,6 +181,37 @@ def search(
         row.seq: row for row in session.scalars(select(t.Message).where(t.Message.seq.in_(seqs)))
     }
     return [rows[seq] for seq in seqs if seq in rows]
+
+
+def filtered_seqs(
+    session: Session,
+    agent_id: str,
+    *,
+    roles: Sequence[str] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    max_seq: int | None = None,
+) -> set[int] | None:
+    """The seqs of the agent's messages passing the filters; None when there are none."""
+    query = select(t.Message.seq).where(t.Message.agent_id == agent_id)
+    active = False
+    if roles:
+        query, active = query.where(t.Message.role.in_(list(roles))), True
+    if start is not None:
+        query, active = query.where(t.Message.created_at >= start), True
+    if end is not None:
+        query, active = query.where(t.Message.created_at <= end), True
+    if max_seq is not None:
+        query, active = query.where(t.Message.seq <= max_seq), True
+    return set(session.scalars(query)) if active else None
+
+
+def by_seqs(session: Session, seqs: Sequence[int]) -> dict[int, t.Message]:
+    if not seqs:
+        return {}
+    return {
+        row.seq: row for row in session.scalars(select(t.Message).where(t.Message.seq.in_(seqs)))
+    }
 
 
 def sqlite_time(moment: datetime) -> str:

@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, false, func, or_, select, text
+from sqlalchemy import ColumnElement, Select, delete, false, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from engram.errors import NotFound
 from engram.ids import new_id
 from engram.store import tables as t
 from engram.store.messages import fts_query, sqlite_time
+from engram.store.tables import as_utc
 from engram.store.vectors import to_blob
 
 
@@ -84,6 +85,7 @@ def new_passage(
     created_at: datetime | None = None,
     run_id: str | None = None,
     step_id: str | None = None,
+    message_id: str | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> t.Passage:
     if (agent_id is None) == (archive_id is None):
@@ -100,10 +102,38 @@ def new_passage(
         embedding=to_blob(embedding),
         run_id=run_id,
         step_id=step_id,
+        message_id=message_id,
     )
     if created_at is not None:
         passage.created_at = created_at
     return passage
+
+
+def provenance(passage: t.Passage) -> dict[str, Any]:
+    """Who wrote the passage: an agent's tool call (run, step, message) or a client."""
+    return {
+        "written_by": "agent" if passage.step_id else "client",
+        "agent_id": passage.agent_id,
+        "archive_id": passage.archive_id,
+        "run_id": passage.run_id,
+        "step_id": passage.step_id,
+        "message_id": passage.message_id,
+        "message_deleted_at": (
+            as_utc(passage.source_deleted_at).isoformat() if passage.source_deleted_at else None
+        ),
+    }
+
+
+def mark_source_deleted(session: Session, message_ids: list[str], when: datetime) -> int:
+    """Passages written by these messages keep their text and say their source is gone."""
+    if not message_ids:
+        return 0
+    result = session.execute(
+        update(t.Passage)
+        .where(t.Passage.message_id.in_(message_ids), t.Passage.source_deleted_at.is_(None))
+        .values(source_deleted_at=when)
+    )
+    return int(result.rowcount or 0)
 
 
 def get(session: Session, agent_id: str, passage_id: str) -> t.Passage:

@@ -1,9 +1,10 @@
 """Exact vector search for the embedded deployment.
 
-Passage embeddings live as float32 blobs in SQLite; each (owner, dimension) pair gets an
-in-memory matrix, refreshed incrementally when rows are added and rebuilt when rows go. An
-owner is an agent or an archive (told apart by id prefix); a search over an agent and its
-archives asks each owner's matrix and merges.
+Embeddings (of passages, and of messages for recall search) live as float32 blobs in
+SQLite; each (owner, dimension) pair gets an in-memory matrix, refreshed incrementally
+when rows are added and rebuilt when rows go. A passage's owner is an agent or an archive
+(told apart by id prefix), a message embedding's its agent; a search over an agent and
+its archives asks each owner's matrix and merges.
 
 Exact search keeps recall at 1.0 and needs no SQLite extension (many Python builds cannot
 load one); at 100k passages a query is one matrix-vector product.
@@ -12,7 +13,9 @@ load one); at 100k passages a query is one matrix-vector product.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from sqlalchemy import ColumnElement, func, select
@@ -30,6 +33,29 @@ def owner_clause(owner: str) -> ColumnElement[bool]:
     return t.Passage.agent_id == owner
 
 
+def _message_owner(owner: str) -> ColumnElement[bool]:
+    return t.MessageEmbedding.agent_id == owner
+
+
+@dataclass(frozen=True)
+class VectorSource:
+    """Where one kind of embedding is stored: its row key, dimension and vector columns."""
+
+    seq: Any
+    dim: Any
+    embedding: Any
+    owner: Callable[[str], ColumnElement[bool]]
+
+
+PASSAGES = VectorSource(t.Passage.seq, t.Passage.embedding_dim, t.Passage.embedding, owner_clause)
+MESSAGES = VectorSource(
+    t.MessageEmbedding.message_seq,
+    t.MessageEmbedding.embedding_dim,
+    t.MessageEmbedding.embedding,
+    _message_owner,
+)
+
+
 def to_blob(vector: list[float]) -> bytes:
     array = np.asarray(vector, dtype=np.float32)
     norm = float(np.linalg.norm(array))
@@ -45,9 +71,10 @@ class _Matrix:
 
 
 class VectorIndex:
-    """Per-process cache of passage matrices, validated against the table on every query."""
+    """Per-process cache of embedding matrices, validated against the table on every query."""
 
-    def __init__(self) -> None:
+    def __init__(self, source: VectorSource = PASSAGES) -> None:
+        self._source = source
         self._matrices: dict[tuple[str, int], _Matrix] = {}
         self._lock = threading.Lock()
 
@@ -59,7 +86,7 @@ class VectorIndex:
         k: int,
         allowed: set[int] | None = None,
     ) -> list[tuple[int, float]]:
-        """The ``k`` passages of ``owners`` (agent or archive ids) most similar to ``query``
+        """The ``k`` rows of ``owners`` (agent or archive ids) most similar to ``query``
         among ``allowed`` seqs (all if None): (seq, cosine similarity) pairs, best first."""
         dim = len(query)
         with self._lock:
@@ -85,8 +112,9 @@ class VectorIndex:
         return [(int(seqs[i]), float(scores[i])) for i in top]
 
     def _fresh(self, session: Session, owner: str, dim: int) -> _Matrix:
-        scope = (owner_clause(owner), t.Passage.embedding_dim == dim)
-        row = (session.execute(select(func.count(), func.max(t.Passage.seq)).where(*scope))).one()
+        source = self._source
+        scope = (source.owner(owner), source.dim == dim)
+        row = (session.execute(select(func.count(), func.max(source.seq)).where(*scope))).one()
         count, max_seq = int(row[0]), int(row[1] or 0)
         key = (owner, dim)
         matrix = self._matrices.get(key, _Matrix())
@@ -95,9 +123,9 @@ class VectorIndex:
         since = matrix.max_seq if matrix.count and max_seq >= matrix.max_seq else 0
         rows = (
             session.execute(
-                select(t.Passage.seq, t.Passage.embedding)
-                .where(*scope, t.Passage.seq > since)
-                .order_by(t.Passage.seq)
+                select(source.seq, source.embedding)
+                .where(*scope, source.seq > since)
+                .order_by(source.seq)
             )
         ).all()
         seqs = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))

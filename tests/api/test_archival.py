@@ -137,6 +137,16 @@ def test_search_result_has_the_contract_shape(api: httpx.Client, agent: dict[str
             "timestamp": results[0]["timestamp"],
             "content": FACTS[0],
             "tags": ["pets"],
+            # Engram adds provenance: a client wrote this one, through the API.
+            "source": {
+                "written_by": "client",
+                "agent_id": agent["id"],
+                "archive_id": None,
+                "run_id": None,
+                "step_id": None,
+                "message_id": None,
+                "message_deleted_at": None,
+            },
         }
     ]
     assert when(results[0]["timestamp"]) == when(passage["created_at"])

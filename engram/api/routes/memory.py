@@ -12,6 +12,7 @@ from engram.api import serialize
 from engram.api.deps import Cursor, Limit, Runtime
 from engram.api.schemas import BlockUpdate, CreateBlock, CreatePassage
 from engram.errors import InvalidInput
+from engram.memory.ranking import SearchMode
 from engram.runtime import agents as agent_ops
 from engram.runtime import memory_ops
 from engram.store import agents, block_history, blocks, passages
@@ -253,7 +254,9 @@ async def search_passages(
     top_k: int | None = Query(default=None, ge=1, le=1000),
     start_datetime: str | None = None,
     end_datetime: str | None = None,
+    search_mode: SearchMode = "hybrid",
 ) -> dict[str, Any]:
+    """Engram adds ``search_mode``: ``fts`` or ``vector`` keeps one ranking alone."""
     _, hits = await memory_ops.search_passages(
         rt,
         agent_id,
@@ -263,6 +266,7 @@ async def search_passages(
         top_k=top_k or 10,
         start=_when("start_datetime", start_datetime),
         end=_when("end_datetime", end_datetime),
+        mode=search_mode,
     )
     results = [
         {
@@ -270,6 +274,7 @@ async def search_passages(
             "timestamp": as_utc(hit.passage.created_at).isoformat(),
             "content": hit.passage.text,
             "tags": hit.passage.tags or [],
+            "source": passages.provenance(hit.passage),
         }
         for hit in hits
     ]

@@ -1,4 +1,4 @@
-"""Messages across agents: full-text search, and one message by id."""
+"""Messages across agents: search by keywords and meaning, and one message by id."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 from engram.api.deps import Runtime
 from engram.api.schemas import Body
 from engram.errors import InvalidInput, NotFound
+from engram.memory import recall
 from engram.runtime.views import letta_messages
-from engram.store import agents, messages
+from engram.store import agents
 from engram.store import tables as t
 from engram.store.tables import as_utc
 
@@ -27,7 +28,6 @@ _RESULT_TYPES = {"user_message", "assistant_message", "system_message"}
 
 class SearchAllMessages(Body):
     query: str = Field(min_length=1)
-    # Engram's message search is full text; vector and hybrid are answered the same way.
     search_mode: Literal["vector", "fts", "hybrid"] = "hybrid"
     agent_id: str | None = None
     conversation_id: str | None = None
@@ -47,7 +47,10 @@ def _parse_time(field: str, value: str | None) -> datetime | None:
 
 @router.post("/v1/messages/search")
 async def search_all_messages(body: SearchAllMessages, rt: Runtime) -> list[dict[str, Any]]:
-    """Best full-text matches first, over every agent's history or one agent's."""
+    """Best matches first, over one agent's history or every agent's.
+
+    Without an agent, the vector half covers the agents using the server's default
+    embedding model (vectors of different models cannot be compared)."""
     if body.conversation_id is not None:
         raise InvalidInput(
             "conversation_id", "conversations are not served yet; search by agent_id instead"
@@ -55,21 +58,35 @@ async def search_all_messages(body: SearchAllMessages, rt: Runtime) -> list[dict
     start = _parse_time("start_date", body.start_date)
     end = _parse_time("end_date", body.end_date)
 
-    def _read(session: Session) -> Any:
+    def _embedding_config(session: Session) -> dict[str, Any]:
         if body.agent_id is not None:
-            agents.get(session, body.agent_id)
-        return messages.search(
+            return agents.get(session, body.agent_id).embedding_config
+        return rt.embeddings.local_config()
+
+    config = await rt.db.read(_embedding_config)
+    vector = None
+    if body.search_mode != "fts":
+        embedder = rt.embeddings.embedder_for(config)
+        vector = (await embedder.embed([body.query]))[0]
+
+    def _read(session: Session) -> Any:
+        owners = [] if body.agent_id else agents.ids_with_embedding(session, config["handle"])
+        return recall.search(
             session,
+            rt.message_vectors,
             body.agent_id,
             body.query,
+            vector,
             roles=SEARCHABLE_ROLES,
             start=start,
             end=end,
             limit=body.limit,
+            mode=body.search_mode,
+            vector_owners=owners,
         )
 
-    rows = await rt.db.read(_read)
-    return [result for row in rows for result in _results(row)][: body.limit]
+    hits = await rt.db.read(_read)
+    return [result for hit in hits for result in _results(hit.message)][: body.limit]
 
 
 def _results(row: t.Message) -> list[dict[str, Any]]:

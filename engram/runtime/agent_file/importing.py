@@ -94,7 +94,10 @@ async def import_agent_file(rt: Engram, raw: bytes | str, options: ImportOptions
             check_fixed_part_fits(rt, session, agent_id)
         return [plan.agent.id for plan in plans]
 
-    return await rt.db.write(_write)
+    agent_ids = await rt.db.write(_write)
+    for agent_id in agent_ids:
+        rt.recall_indexer.notify(agent_id)  # the imported history becomes searchable by meaning
+    return agent_ids
 
 
 def _new_blocks(document: AgentFile) -> dict[str, t.Block]:
