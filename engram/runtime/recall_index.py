@@ -10,13 +10,18 @@ an embedding row.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, exists, func, insert, select
 from sqlalchemy.orm import Session
 
+from engram.memory.embeddings import Embedder, LocalEmbedder
 from engram.store import tables as t
 from engram.store.vectors import to_blob
 
@@ -30,6 +35,10 @@ EMBEDDED_ROLES = ("user", "assistant")
 
 MAX_EMBEDDED_CHARS = 4000
 """Embedding models read a few hundred tokens at most; the rest only costs transfer."""
+
+BACKGROUND_NICENESS = 10
+"""The local model's background work yields the CPU to request handling: on a small
+machine, an embedding batch competing at equal priority would show in every step."""
 
 
 @dataclass(frozen=True)
@@ -81,14 +90,19 @@ class RecallIndexer:
     """One background loop per server process; ``notify`` is cheap and never blocks."""
 
     def __init__(
-        self, rt: Engram, *, batch_size: int = 64, delay: float = 0.2, retry_after: float = 5.0
+        self, rt: Engram, *, batch_size: int = 16, delay: float = 0.5, retry_after: float = 5.0
     ) -> None:
+        # Batches stay small: the local model computes one batch at a time, and a search's
+        # query embedding waits behind the batch in progress.
         self._rt = rt
         self._batch_size = batch_size
         self._delay = delay
         self._retry_after = retry_after
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
+        self._executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="engram-recall-index", initializer=_lower_priority
+        )
 
     def start(self) -> None:
         self._rt.jobs.spawn(self._run(), name="recall-indexer")
@@ -138,7 +152,7 @@ class RecallIndexer:
         if config is None or not rows:
             return False
         embedder = self._rt.embeddings.embedder_for(config)
-        vectors = await embedder.embed([text[:MAX_EMBEDDED_CHARS] for _, text in rows])
+        vectors = await self._embed(embedder, [text[:MAX_EMBEDDED_CHARS] for _, text in rows])
 
         def _write(session: Session) -> None:
             seqs = [seq for seq, _ in rows]
@@ -162,6 +176,20 @@ class RecallIndexer:
 
         await self._rt.db.write(_write)
         return len(rows) == self._batch_size
+
+    async def _embed(self, embedder: Embedder, texts: list[str]) -> list[list[float]]:
+        if isinstance(embedder, LocalEmbedder):
+            loop = asyncio.get_running_loop()
+            array = await loop.run_in_executor(self._executor, embedder.model.embed_sync, texts)
+            return array.tolist()
+        return await embedder.embed(texts)
+
+
+def _lower_priority() -> None:
+    """Lower this worker thread's scheduling priority (Linux schedules threads one by one)."""
+    # Elsewhere than Linux, or where not permitted, it runs at normal priority.
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICENESS)
 
 
 def _agents_with_backlog(session: Session) -> list[str]:
