@@ -10,7 +10,6 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert
@@ -35,8 +34,15 @@ from engram.runtime.prompt import to_chat
 from engram.runtime.recall_assist import RecalledSection, recall_section
 from engram.runtime.runs import RunRecord, mark_running, write_run
 from engram.runtime.state import AgentState, compile_state, load_state
+from engram.runtime.step_rows import (
+    InputMessage,
+    assistant_row,
+    input_row,
+    row_values,
+    tool_row,
+)
 from engram.runtime.tool_calls import ExecutedCall, execute_calls, prefetch_vectors
-from engram.runtime.views import letta_messages, search_text
+from engram.runtime.views import letta_messages
 from engram.store import blocks
 from engram.store import tables as t
 
@@ -44,14 +50,6 @@ MessageSink = Callable[[dict[str, Any]], Awaitable[None]]
 StepSink = Callable[[str, str], Awaitable[None]]
 """Told ``(step_id, message_id)`` before a step's model call, so that streamed pieces can
 carry the ids the step's committed messages will have."""
-
-
-@dataclass
-class InputMessage:
-    role: str
-    text: str
-    name: str | None = None
-    otid: str | None = None
 
 
 @dataclass
@@ -142,7 +140,7 @@ async def run_turn(
         run_saved=run_saved,
         assist_query="\n".join(item.text for item in inputs if item.role == "user") or None,
     )
-    pending = [_input_row(agent_id, run_id, item) for item in inputs]
+    pending = [input_row(agent_id, run_id, item) for item in inputs]
     try:
         async with rt.agent_lock(agent_id):
             if run_saved:
@@ -278,7 +276,7 @@ def _commit_step(
     """Everything one step changes, in one transaction: tools' effects, messages, the step.
     Returns whether this step also closed the run."""
     agent, chat, run_id = state.agent, step.chat, turn.run_id
-    assistant = _assistant_row(agent.id, run_id, step.step_id, step.message_id, chat)
+    assistant = assistant_row(agent.id, run_id, step.step_id, step.message_id, chat)
     # The turn adopts this copy only if the transaction commits.
     step.ledger = turn.ledger.copy()
     step.ledger.observe_output([chat.content, *(call.arguments for call in chat.tool_calls)])
@@ -301,13 +299,13 @@ def _commit_step(
             ledger=step.ledger,
             step_number=turn.steps_taken + 1,
         )
-    tool_rows = [_tool_row(agent.id, run_id, step.step_id, call) for call in executed]
+    tool_rows = [tool_row(agent.id, run_id, step.step_id, call) for call in executed]
     new_rows = [*pending, assistant, *tool_rows]
     model = agent.llm_config["model"]
     for row in new_rows:
         row.step_id = step.step_id
         row.token_count = row.token_count or message_tokens(model, row)
-    session.execute(insert(t.Message), [_values(row) for row in new_rows])
+    session.execute(insert(t.Message), [row_values(row) for row in new_rows])
     more = _keep_going(agent.agent_type, chat, executed)
     step.rows = [assistant, *tool_rows]
     closing = not more or turn.steps_taken + 1 >= turn.max_steps
@@ -319,17 +317,8 @@ def _commit_step(
     # A step that did not end the turn has no stop reason of its own.
     stop_reason = turn.result.stop_reason if closing else None
     step_row = _step_row(step, run_id, agent, seconds, stop_reason)
-    session.execute(insert(t.Step), [_values(step_row)])
+    session.execute(insert(t.Step), [row_values(step_row)])
     return closing
-
-
-def _values(row: t.Base) -> dict[str, Any]:
-    """A new row as column values, for one multi-row INSERT instead of the ORM's flush."""
-    return {
-        column.key: getattr(row, column.key)
-        for column in row.__table__.columns
-        if getattr(row, column.key) is not None
-    }
 
 
 def _keep_going(agent_type: str, chat: ChatResult, executed: list[ExecutedCall]) -> bool:
@@ -341,75 +330,6 @@ def _keep_going(agent_type: str, chat: ChatResult, executed: list[ExecutedCall])
     # memgpt style: a tool call ends the turn unless it asked for a heartbeat or failed
     # (a failure always gets the model another step to correct itself).
     return any(call.failed or call.heartbeat for call in executed)
-
-
-def _input_row(agent_id: str, run_id: str, item: InputMessage) -> t.Message:
-    return t.Message(
-        id=new_id("message"),
-        agent_id=agent_id,
-        role=item.role,
-        text=item.text,
-        name=item.name,
-        otid=item.otid,
-        run_id=run_id,
-        search_text=item.text,
-        created_at=datetime.now(UTC),
-    )
-
-
-def _assistant_row(
-    agent_id: str, run_id: str, step_id: str, message_id: str, chat: ChatResult
-) -> t.Message:
-    calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in chat.tool_calls]
-    return t.Message(
-        id=message_id,
-        agent_id=agent_id,
-        role="assistant",
-        text=chat.content,
-        reasoning=chat.reasoning,
-        tool_calls=calls or None,
-        run_id=run_id,
-        step_id=step_id,
-        search_text=search_text("assistant", chat.content, calls),
-        created_at=datetime.now(UTC),
-    )
-
-
-def _tool_row(agent_id: str, run_id: str, step_id: str, call: ExecutedCall) -> t.Message:
-    return t.Message(
-        id=new_id("message"),
-        agent_id=agent_id,
-        role="tool",
-        text=call.output,
-        tool_call_id=call.call_id,
-        tool_name=call.name,
-        tool_status="error" if call.failed else "success",
-        run_id=run_id,
-        step_id=step_id,
-        search_text=call.output,
-        created_at=datetime.now(UTC),
-    )
-
-
-def _step_row(
-    step: _StepOutput, run_id: str, agent: t.Agent, seconds: float, stop_reason: str | None
-) -> t.Step:
-    chat = step.chat
-    return t.Step(
-        id=step.step_id,
-        run_id=run_id,
-        agent_id=agent.id,
-        model=chat.model,
-        model_handle=agent.llm_config.get("handle"),
-        provider_name=agent.llm_config.get("provider_name"),
-        context_window_limit=window_size(agent),
-        prompt_tokens=chat.prompt_tokens,
-        completion_tokens=chat.completion_tokens,
-        counted_prompt_tokens=step.counted_tokens,
-        stop_reason=stop_reason,
-        status="success",
-        duration_ms=seconds * 1000,
-    )
 
 
 def _write_run(
@@ -435,3 +355,24 @@ def _write_run(
     closed_as = write_run(session, record, exists=turn.run_saved)
     if closed_as is not None:
         turn.result.stop_reason = closed_as  # "cancelled" if a cancel came meanwhile
+
+
+def _step_row(
+    step: _StepOutput, run_id: str, agent: t.Agent, seconds: float, stop_reason: str | None
+) -> t.Step:
+    chat = step.chat
+    return t.Step(
+        id=step.step_id,
+        run_id=run_id,
+        agent_id=agent.id,
+        model=chat.model,
+        model_handle=agent.llm_config.get("handle"),
+        provider_name=agent.llm_config.get("provider_name"),
+        context_window_limit=window_size(agent),
+        prompt_tokens=chat.prompt_tokens,
+        completion_tokens=chat.completion_tokens,
+        counted_prompt_tokens=step.counted_tokens,
+        stop_reason=stop_reason,
+        status="success",
+        duration_ms=seconds * 1000,
+    )

@@ -1,0 +1,82 @@
+"""The rows one step writes: the incoming messages, the model's message, tool results.
+
+Built in memory before the step's transaction and inserted there in one statement each,
+which is why a row's values are read back by ``row_values`` instead of an ORM flush.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from engram.ids import new_id
+from engram.llm.client import ChatResult
+from engram.runtime.tool_calls import ExecutedCall
+from engram.runtime.views import search_text
+from engram.store import tables as t
+
+
+@dataclass
+class InputMessage:
+    role: str
+    text: str
+    name: str | None = None
+    otid: str | None = None
+
+
+def row_values(row: t.Base) -> dict[str, Any]:
+    """A new row as column values, for one multi-row INSERT instead of the ORM's flush."""
+    return {
+        column.key: getattr(row, column.key)
+        for column in row.__table__.columns
+        if getattr(row, column.key) is not None
+    }
+
+
+def input_row(agent_id: str, run_id: str, item: InputMessage) -> t.Message:
+    return t.Message(
+        id=new_id("message"),
+        agent_id=agent_id,
+        role=item.role,
+        text=item.text,
+        name=item.name,
+        otid=item.otid,
+        run_id=run_id,
+        search_text=item.text,
+        created_at=datetime.now(UTC),
+    )
+
+
+def assistant_row(
+    agent_id: str, run_id: str, step_id: str, message_id: str, chat: ChatResult
+) -> t.Message:
+    calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in chat.tool_calls]
+    return t.Message(
+        id=message_id,
+        agent_id=agent_id,
+        role="assistant",
+        text=chat.content,
+        reasoning=chat.reasoning,
+        tool_calls=calls or None,
+        run_id=run_id,
+        step_id=step_id,
+        search_text=search_text("assistant", chat.content, calls),
+        created_at=datetime.now(UTC),
+    )
+
+
+def tool_row(agent_id: str, run_id: str, step_id: str, call: ExecutedCall) -> t.Message:
+    return t.Message(
+        id=new_id("message"),
+        agent_id=agent_id,
+        role="tool",
+        text=call.output,
+        tool_call_id=call.call_id,
+        tool_name=call.name,
+        tool_status="error" if call.failed else "success",
+        run_id=run_id,
+        step_id=step_id,
+        search_text=call.output,
+        created_at=datetime.now(UTC),
+    )
