@@ -6,9 +6,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from engram.runtime.context import compile_context, window_size
+from engram.runtime.context import window_size
 from engram.runtime.engine import Engram
-from engram.runtime.state import load_state
+from engram.runtime.state import compile_state, load_state
 from engram.runtime.views import letta_messages
 
 
@@ -18,14 +18,7 @@ async def overview(rt: Engram, agent_id: str) -> dict[str, Any]:
         return state
 
     state = await rt.db.read(_read)
-    context = compile_context(
-        state.agent,
-        state.blocks,
-        state.tools,
-        state.window,
-        recall_count=state.recall_count,
-        archival_count=state.archival_count,
-    )
+    context = compile_state(state)
     return {
         "context_window_size_max": window_size(state.agent),
         "context_window_size_current": context.total_tokens,

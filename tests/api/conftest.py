@@ -128,3 +128,16 @@ def core_memory(api: httpx.Client, agent_id: str) -> dict[str, str]:
     response = api.get(f"/v1/agents/{agent_id}/core-memory/blocks")
     assert response.status_code == 200, response.text
     return {block["label"]: block["value"] for block in response.json()}
+
+
+def send_input(api: httpx.Client, agent_id: str, text: str) -> dict[str, Any]:
+    """One user message to the agent; the whole response body."""
+    response = api.post(f"/v1/agents/{agent_id}/messages", json={"input": text})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def search_messages(api: httpx.Client, **body: Any) -> list[dict[str, Any]]:
+    response = api.post("/v1/messages/search", json=body)
+    assert response.status_code == 200, response.text
+    return response.json()

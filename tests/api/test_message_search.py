@@ -3,28 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import httpx
 
-from tests.api.conftest import AgentFactory, detail_text, error_fields
+from tests.api.conftest import AgentFactory, detail_text, error_fields, search_messages, send_input
 from tests.fakes import FakeLLM, reply
 from tests.support.recall import wait_until_indexed
 
 MISSING_AGENT = "agent-00000000-0000-4000-8000-000000000000"
 MISSING_MESSAGE = "message-00000000-0000-4000-8000-000000000000"
-
-
-def send(api: httpx.Client, agent_id: str, text: str) -> dict[str, Any]:
-    response = api.post(f"/v1/agents/{agent_id}/messages", json={"input": text})
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def search(api: httpx.Client, **body: Any) -> list[dict[str, Any]]:
-    response = api.post("/v1/messages/search", json=body)
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def test_search_finds_user_and_assistant_messages_across_agents(
@@ -33,10 +20,10 @@ def test_search_finds_user_and_assistant_messages_across_agents(
     word = f"zephyr{uuid.uuid4().hex[:6]}"
     first, second = make_agent(), make_agent()
     fake_llm.script(reply.text(f"Noted the {word} plan."), reply.text("Fine."))
-    send(api, first["id"], f"Remember the {word} launch")
-    send(api, second["id"], f"What about {word}?")
+    send_input(api, first["id"], f"Remember the {word} launch")
+    send_input(api, second["id"], f"What about {word}?")
 
-    results = search(api, query=word, search_mode="fts")
+    results = search_messages(api, query=word, search_mode="fts")
 
     matching = {
         (first["id"], "user_message"),
@@ -48,15 +35,15 @@ def test_search_finds_user_and_assistant_messages_across_agents(
     # meaning it may add near neighbours after them (other agents' messages alike).
     wait_until_indexed(api, first["id"])
     wait_until_indexed(api, second["id"])
-    hybrid = search(api, query=word)
+    hybrid = search_messages(api, query=word)
     assert {(r["agent_id"], r["message_type"]) for r in hybrid[:3]} == matching
     user = next(r for r in results if r["agent_id"] == second["id"])
     assert user["content"] == f"What about {word}?"
     assert set(user) >= {"message_id", "agent_id", "conversation_id", "created_at", "content"}
-    only_first = search(api, query=word, agent_id=first["id"])
+    only_first = search_messages(api, query=word, agent_id=first["id"])
     assert {r["agent_id"] for r in only_first} == {first["id"]}
-    assert len(search(api, query=word, limit=1)) == 1
-    assert search(api, query=word, end_date="2000-01-01") == []
+    assert len(search_messages(api, query=word, limit=1)) == 1
+    assert search_messages(api, query=word, end_date="2000-01-01") == []
 
 
 def test_search_ignores_tool_messages(
@@ -68,9 +55,9 @@ def test_search_ignores_tool_messages(
         reply.tool_call("core_memory_append", {"label": "human", "content": word}),
         reply.text("Saved."),
     )
-    send(api, agent["id"], "remember my favourite animal")
+    send_input(api, agent["id"], "remember my favourite animal")
 
-    assert all(r["message_type"] != "tool_return_message" for r in search(api, query=word))
+    assert all(r["message_type"] != "tool_return_message" for r in search_messages(api, query=word))
 
 
 def test_bad_search_is_4xx_naming_the_problem(api: httpx.Client) -> None:
@@ -94,7 +81,7 @@ def test_retrieve_message_returns_its_letta_messages(
 ) -> None:
     agent = make_agent()
     fake_llm.script(reply.text("The answer.", reasoning="Thinking it over."))
-    sent = send(api, agent["id"], "a question")
+    sent = send_input(api, agent["id"], "a question")
     answer = next(m for m in sent["messages"] if m["message_type"] == "assistant_message")
 
     response = api.get(f"/v1/messages/{answer['id']}")

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from tests.api.conftest import AgentFactory, detail_text
+from tests.api.conftest import AgentFactory, detail_text, search_messages, send_input
 from tests.fakes import FakeLLM, reply
 from tests.support.recall import wait_until_indexed
 from tests.support.server import EngramServer
@@ -18,25 +18,13 @@ from tests.support.server import EngramServer
 MISSING_AGENT = "agent-00000000-0000-4000-8000-000000000000"
 
 
-def send(api: httpx.Client, agent_id: str, text: str) -> dict[str, Any]:
-    response = api.post(f"/v1/agents/{agent_id}/messages", json={"input": text})
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def search(api: httpx.Client, **body: Any) -> list[dict[str, Any]]:
-    response = api.post("/v1/messages/search", json=body)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
 def test_messages_are_embedded_in_the_background(
     api: httpx.Client, fake_llm: FakeLLM, make_agent: AgentFactory
 ) -> None:
     agent = make_agent()
     fake_llm.script(reply.text("Noted."), reply.text("Sure."))
-    send(api, agent["id"], "I have been living on oolong tea before work.")
-    send(api, agent["id"], "The quarterly report is due on Friday.")
+    send_input(api, agent["id"], "I have been living on oolong tea before work.")
+    send_input(api, agent["id"], "The quarterly report is due on Friday.")
 
     status = wait_until_indexed(api, agent["id"])
 
@@ -63,12 +51,12 @@ def test_search_modes_find_paraphrases_and_exact_codes(
         "The weather was grey and windy all weekend.",
         "My sister Ines is visiting next month.",
     ):
-        send(api, agent["id"], text)
+        send_input(api, agent["id"], text)
     wait_until_indexed(api, agent["id"])
     paraphrase = "what does the user drink in the morning"
 
     def top(query: str, mode: str) -> list[str]:
-        hits = search(api, query=query, agent_id=agent["id"], search_mode=mode, limit=3)
+        hits = search_messages(api, query=query, agent_id=agent["id"], search_mode=mode, limit=3)
         return [hit["content"] for hit in hits if hit["message_type"] == "user_message"]
 
     # No shared words: full text finds nothing; meaning finds the tea.
@@ -85,14 +73,14 @@ def test_conversation_search_tool_finds_by_meaning(
 ) -> None:
     agent = make_agent()
     fake_llm.script(reply.text("Noted."))
-    send(api, agent["id"], "I have been living on oolong tea before work lately.")
+    send_input(api, agent["id"], "I have been living on oolong tea before work lately.")
     wait_until_indexed(api, agent["id"])
     fake_llm.script(
         reply.tool_call("conversation_search", {"query": "morning beverage preference"}),
         reply.text("You drink oolong."),
     )
 
-    send(api, agent["id"], "What do I usually drink?")
+    send_input(api, agent["id"], "What do I usually drink?")
 
     tool_result = fake_llm.chat_requests[-1].tool_results[-1]
     found = json.loads(tool_result)
@@ -116,20 +104,24 @@ def test_unknown_search_mode_is_422(api: httpx.Client, make_agent: AgentFactory)
     assert "search_mode" in detail_text(response)
 
 
-def _insert_through_the_agent(api: httpx.Client, fake_llm: FakeLLM, agent_id: str) -> dict:
+def _insert_through_the_agent(
+    api: httpx.Client, fake_llm: FakeLLM, agent_id: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The agent saves a passage; its tool call message and tool return message."""
     fake_llm.script(
         reply.tool_call("archival_memory_insert", {"content": "Ines is allergic to peanuts."}),
         reply.text("Saved it."),
     )
-    return send(api, agent_id, "Please remember: my sister Ines is allergic to peanuts.")
+    answer = send_input(api, agent_id, "Please remember: my sister Ines is allergic to peanuts.")
+    by_type = {m["message_type"]: m for m in answer["messages"]}
+    return by_type["tool_call_message"], by_type["tool_return_message"]
 
 
 def test_passages_record_the_run_step_and_message_that_wrote_them(
     api: httpx.Client, fake_llm: FakeLLM, make_agent: AgentFactory
 ) -> None:
     agent = make_agent()
-    answer = _insert_through_the_agent(api, fake_llm, agent["id"])
-    call = next(m for m in answer["messages"] if m["message_type"] == "tool_call_message")
+    call, _ = _insert_through_the_agent(api, fake_llm, agent["id"])
 
     results = api.get(
         f"/v1/agents/{agent['id']}/archival-memory/search", params={"query": "peanuts"}
@@ -150,9 +142,7 @@ def test_deleting_the_message_keeps_its_passage_and_says_so(
     api: httpx.Client, fake_llm: FakeLLM, make_agent: AgentFactory
 ) -> None:
     agent = make_agent()
-    answer = _insert_through_the_agent(api, fake_llm, agent["id"])
-    call = next(m for m in answer["messages"] if m["message_type"] == "tool_call_message")
-    tool_return = next(m for m in answer["messages"] if m["message_type"] == "tool_return_message")
+    call, tool_return = _insert_through_the_agent(api, fake_llm, agent["id"])
     before = api.get(f"/v1/agents/{agent['id']}/messages").json()
 
     deleted = api.delete(f"/v1/agents/{agent['id']}/messages/{call['id']}")
@@ -170,7 +160,7 @@ def test_deleting_the_message_keeps_its_passage_and_says_so(
     assert passage["source"]["message_deleted_at"] is not None
     # The agent keeps working, and the model sees no orphaned tool result.
     fake_llm.script(reply.text("Still here."))
-    send(api, agent["id"], "Hello again")
+    send_input(api, agent["id"], "Hello again")
     sent = fake_llm.chat_requests[-1].messages
     assert not any(m.get("role") == "tool" for m in sent)
 
@@ -179,9 +169,7 @@ def test_a_tool_result_cannot_be_deleted_alone(
     api: httpx.Client, fake_llm: FakeLLM, make_agent: AgentFactory
 ) -> None:
     agent = make_agent()
-    answer = _insert_through_the_agent(api, fake_llm, agent["id"])
-    call = next(m for m in answer["messages"] if m["message_type"] == "tool_call_message")
-    tool_return = next(m for m in answer["messages"] if m["message_type"] == "tool_return_message")
+    call, tool_return = _insert_through_the_agent(api, fake_llm, agent["id"])
     before = api.get(f"/v1/agents/{agent['id']}/messages").json()
 
     refused = api.delete(f"/v1/agents/{agent['id']}/messages/{tool_return['id']}")
@@ -212,7 +200,7 @@ def test_messages_left_unembedded_are_embedded_after_a_restart(
         with off.client() as client:
             agent = client.post("/v1/agents/", json={"model": "openai/gpt-4o-mini"}).json()
             fake_llm.script(reply.text("Noted."))
-            send(client, agent["id"], "I keep my bicycle in the shed.")
+            send_input(client, agent["id"], "I keep my bicycle in the shed.")
             time.sleep(0.5)
             status = client.get(f"/v1/agents/{agent['id']}/recall-index").json()
             assert (status["pending"], status["enabled"]) == (2, False)
