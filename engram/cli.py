@@ -44,6 +44,7 @@ def serve(
 
     from engram.api.app import create_app
     from engram.config import Settings
+    from engram.llm.endpoints import ConfigError
 
     overrides = {"data_dir": data_dir} if data_dir else {}
     settings = Settings(**overrides)
@@ -59,7 +60,12 @@ def serve(
     )
     where = settings.database_url or settings.data_dir / "engram.db"
     console.print(f"Engram on http://{host}:{port}  (database: {where})")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, access_log=False)
+    try:
+        application = create_app(settings)
+    except ConfigError as exc:
+        console.print(f"[red]Cannot start:[/red] {exc}", markup=True, highlight=False)
+        raise typer.Exit(code=2) from None
+    uvicorn.run(application, host=host, port=port, log_level=log_level, access_log=False)
 
 
 @app.command()

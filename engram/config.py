@@ -28,8 +28,17 @@ class Settings(BaseSettings):
     openai_base_url: str | None = Field(
         default=None, validation_alias=AliasChoices("OPENAI_BASE_URL", "ENGRAM_OPENAI_BASE_URL")
     )
+    # The provider file (``[[providers]]`` tables, see docs/providers.md); unset means
+    # ``<data_dir>/config.toml`` when that file exists.
+    config_file: Path | None = Field(default=None, validation_alias="ENGRAM_CONFIG")
     llm_timeout_seconds: float = 120.0
+    # Retries of a failed provider call (connection errors, 408/409/429/5xx), with backoff.
+    llm_max_retries: int = Field(default=2, ge=0)
     models_cache_seconds: float = 300.0
+
+    # Malformed tool calls (unknown tool, arguments not JSON, missing argument) a turn
+    # feeds back to the model before it ends with stop reason "error".
+    max_invalid_tool_calls: int = 3
 
     default_context_window: int = 32_000
     # Paging: fold when the next call would pass trigger x window, down to target x window.
@@ -41,7 +50,7 @@ class Settings(BaseSettings):
     # Embed messages after they commit, so conversation search also finds by meaning.
     recall_embeddings: bool = True
 
-    @field_validator("data_dir", mode="before")
+    @field_validator("data_dir", "config_file", mode="before")
     @classmethod
     def _expand(cls, value: object) -> object:
         return Path(value).expanduser() if isinstance(value, str | Path) else value

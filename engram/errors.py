@@ -53,5 +53,32 @@ class ProviderError(EngramError):
     """The LLM or embedding provider failed or is not configured."""
 
 
+class ContextOverflow(ProviderError):
+    """The provider refused the prompt as longer than the model's window.
+
+    Engram counts tokens before each call, but a count is an estimate for some models and
+    a configured window can be wrong; the step loop answers with one forced fold."""
+
+
+_OVERFLOW_MARKERS = (
+    "context_length_exceeded",
+    "maximum context length",
+    "context length",
+    "context window",
+    "prompt is too long",
+    "too many tokens",
+    "input is too long",
+    "reduce the length",
+)
+
+
+def is_context_overflow(status: int | None, text: str) -> bool:
+    """Whether a provider's 400/413 error says the prompt does not fit the model."""
+    if status not in (400, 413, 422, None):
+        return False
+    lowered = text.lower()
+    return any(marker in lowered for marker in _OVERFLOW_MARKERS)
+
+
 class ModelNotFound(InvalidInput):
     """A model handle names no model any configured provider offers."""

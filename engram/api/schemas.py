@@ -18,6 +18,7 @@ class Body(BaseModel):
 MAX_CHARS = 10_000_000
 MAX_TOKENS = 10_000_000
 Label = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^/]+$")]
+ToolCallFormat = Literal["native", "json_text"]
 
 
 class CreateBlock(Body):
@@ -51,6 +52,9 @@ class LLMConfigBody(Body):
     handle: str | None = None
     temperature: float | None = 0.7
     max_tokens: int | None = Field(default=None, gt=0, le=MAX_TOKENS)
+    # Engram's own: "json_text" asks a model without reliable tool calling for tool calls
+    # written as JSON in its text (see engram/llm/text_tools.py).
+    tool_call_format: ToolCallFormat = "native"
 
 
 class EmbeddingConfigBody(Body):
@@ -80,6 +84,8 @@ class CreateAgent(Body):
     include_base_tools: bool = True
     model: str | None = None
     llm_config: LLMConfigBody | None = None
+    # Written into llm_config; wins over llm_config.tool_call_format when both are given.
+    tool_call_format: ToolCallFormat | None = None
     embedding: str | None = None
     embedding_config: EmbeddingConfigBody | None = None
     context_window_limit: int | None = Field(default=None, gt=0, le=MAX_TOKENS)
@@ -98,6 +104,7 @@ class UpdateAgent(Body):
     tool_ids: list[str] | None = None
     model: str | None = None
     llm_config: LLMConfigBody | None = None
+    tool_call_format: ToolCallFormat | None = None  # as on CreateAgent
     embedding: str | None = None
     embedding_config: EmbeddingConfigBody | None = None
     context_window_limit: int | None = Field(default=None, gt=0, le=MAX_TOKENS)

@@ -24,6 +24,9 @@ class ChatResult:
     finish_reason: str | None = None
     reasoning: str | None = None
     ttft_ns: int | None = None
+    # The provider's own reasoning blocks, verbatim (Anthropic's ``thinking`` with its
+    # signature, ``redacted_thinking``): some APIs need them sent back unchanged.
+    reasoning_blocks: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,10 @@ class ContentDelta:
 
 
 DeltaSink = Callable[[ContentDelta], Awaitable[None]]
+
+REASONING_BLOCKS = "reasoning_blocks"
+"""Key of an assistant chat message holding ``ChatResult.reasoning_blocks`` from an earlier
+step; providers that cannot take them back must drop it before sending."""
 
 
 @dataclass

@@ -9,8 +9,15 @@ import openai
 from openai import AsyncStream
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-from engram.errors import ProviderError
-from engram.llm.client import ChatRequest, ChatResult, ContentDelta, DeltaSink, ToolCall
+from engram.errors import ContextOverflow, ProviderError, is_context_overflow
+from engram.llm.client import (
+    REASONING_BLOCKS,
+    ChatRequest,
+    ChatResult,
+    ContentDelta,
+    DeltaSink,
+    ToolCall,
+)
 
 
 class OpenAIProvider:
@@ -19,13 +26,21 @@ class OpenAIProvider:
     kind = "openai"
 
     def __init__(
-        self, name: str, api_key: str | None, base_url: str | None, timeout: float
+        self,
+        name: str,
+        api_key: str | None,
+        base_url: str | None,
+        timeout: float,
+        max_retries: int = 2,
     ) -> None:
         self.name = name
         self.base_url = base_url or "https://api.openai.com/v1"
         # Local servers (vLLM, Ollama) take no key, but the SDK insists on one.
         self.client = openai.AsyncOpenAI(
-            api_key=api_key or "no-key", base_url=self.base_url, timeout=timeout, max_retries=2
+            api_key=api_key or "no-key",
+            base_url=self.base_url,
+            timeout=timeout,
+            max_retries=max_retries,
         )
 
     async def list_model_ids(self) -> list[str]:
@@ -40,7 +55,10 @@ class OpenAIProvider:
         # walks every message against its TypedDict annotations, which costs ~0.15 ms per
         # message — most of a step's overhead once the window holds hundreds of messages.
         # The messages here are already plain JSON-ready dicts.
-        kwargs: dict[str, Any] = {"model": request.model, "messages": request.messages}
+        kwargs: dict[str, Any] = {
+            "model": request.model,
+            "messages": _without_reasoning_blocks(request.messages),
+        }
         if request.tools:
             kwargs["tools"] = request.tools
             if request.parallel_tool_calls is not None:
@@ -54,11 +72,18 @@ class OpenAIProvider:
                 return await self._complete(kwargs)
             return await self._stream(kwargs, on_delta)
         except openai.APIStatusError as exc:
-            raise ProviderError(
-                f"provider '{self.name}' answered {exc.status_code}: {_error_text(exc)}"
-            ) from exc
+            detail = _error_text(exc)
+            message = f"provider '{self.name}' answered {exc.status_code}: {detail}"
+            code = getattr(exc, "code", None) or ""
+            if is_context_overflow(exc.status_code, f"{code} {detail}"):
+                raise ContextOverflow(message) from exc
+            raise ProviderError(message) from exc
         except openai.OpenAIError as exc:
             raise ProviderError(f"provider '{self.name}' failed: {exc}") from exc
+        except ValueError as exc:  # a 200 whose body is not JSON (the SDK lets it through)
+            raise ProviderError(
+                f"provider '{self.name}' answered with a body that is not valid JSON: {exc}"
+            ) from exc
 
     async def _complete(self, kwargs: dict[str, Any]) -> ChatResult:
         started = time.perf_counter_ns()
@@ -134,6 +159,10 @@ class OpenAIProvider:
                             tool_name=name,
                         )
                     )
+        if finish_reason is None:
+            # The connection closed before the model said it was done: what arrived is a
+            # fragment, and storing it as the model's answer would be wrong.
+            raise ProviderError(f"provider '{self.name}': the stream ended before the answer did")
         tool_calls = [
             ToolCall(
                 id=slot["id"] or f"call_{index}",
@@ -161,6 +190,17 @@ class OpenAIProvider:
         except openai.OpenAIError as exc:
             raise ProviderError(f"provider '{self.name}' embeddings failed: {exc}") from exc
         return [list(item.embedding) for item in sorted(response.data, key=lambda d: d.index)]
+
+
+def _without_reasoning_blocks(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The messages minus another provider's reasoning blocks, which OpenAI would refuse;
+    only the (rare) messages that carry them are copied."""
+    return [
+        {key: value for key, value in m.items() if key != REASONING_BLOCKS}
+        if REASONING_BLOCKS in m
+        else m
+        for m in messages
+    ]
 
 
 def _error_text(exc: openai.APIStatusError) -> str:

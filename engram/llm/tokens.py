@@ -440,7 +440,8 @@ _REPLY_PRIMING = 3
 # schema JSON itself over-counts slightly versus the provider's compact rendering,
 # which errs on the side of not overfilling the window.
 _TOKENS_PER_TOOL_CALL = 3
-_TOKENS_PER_TOOL = 7
+_TOKENS_PER_TOOL = 8
+_TOKENS_PER_PARAMETER = 3
 _TOOLS_OVERHEAD = 12
 # Images cannot be sized without fetching them; assume OpenAI's cost of a 1024x1024
 # high-detail image (85 + 4 * 170) unless detail is "low".
@@ -515,9 +516,40 @@ def _message_tokens(counter: TokenCounter, message: Mapping[str, Any]) -> int:
 
 
 def _tool_tokens(counter: TokenCounter, tool: Mapping[str, Any]) -> int:
-    """One tool: ``{"type": "function", "function": {...}}`` or a bare legacy function."""
+    """One tool: ``{"type": "function", "function": {...}}`` or a bare legacy function.
+
+    Providers do not show the model the JSON schema as sent: they render each function
+    compactly (name, description, and per parameter its name, description and type), so
+    counting the JSON would over-count by half. This counts those parts and a small
+    wrapper per function and per parameter."""
     schema = tool.get("function", tool) if tool.get("type", "function") == "function" else tool
-    return counter.count(_as_text(schema)) + _TOKENS_PER_TOOL
+    total = _TOKENS_PER_TOOL + counter.count(_as_text(schema.get("name")))
+    total += counter.count(_as_text(schema.get("description")))
+    parameters = schema.get("parameters")
+    properties = parameters.get("properties") if isinstance(parameters, Mapping) else None
+    for name, spec in (properties or {}).items():
+        total += _TOKENS_PER_PARAMETER + counter.count(name)
+        if isinstance(spec, Mapping):
+            total += counter.count(_as_text(spec.get("description")))
+            total += counter.count(_type_text(spec))
+    return total
+
+
+def _type_text(spec: Mapping[str, Any]) -> str:
+    """The words a parameter's type is shown with: its enum values, or its type names."""
+    if spec.get("enum"):
+        return " | ".join(f'"{value}"' for value in spec["enum"])
+    items = spec.get("items")
+    inner = _type_text(items) if isinstance(items, Mapping) else ""
+    return f"{_as_text(spec.get('type'))} {inner}".strip()
+
+
+def count_tool_tokens(model: str, tools: list[dict[str, Any]]) -> int:
+    """Tokens the tool definitions add to a prompt."""
+    if not tools:
+        return 0
+    counter = counter_for_model(model)
+    return _TOOLS_OVERHEAD + sum(_tool_tokens(counter, tool) for tool in tools)
 
 
 def count_chat_tokens(
@@ -534,8 +566,4 @@ def count_chat_tokens(
     total = _REPLY_PRIMING
     for message in messages:
         total += _message_tokens(counter, message)
-    if tools:
-        total += _TOOLS_OVERHEAD
-        for tool in tools:
-            total += _tool_tokens(counter, tool)
-    return total
+    return total + count_tool_tokens(model, tools or [])

@@ -57,7 +57,9 @@ class EmbeddingRegistry:
         if handle is None or handle == LOCAL_HANDLE:
             return self.local_config()
         entry = await self.providers.find(handle, embedding=True, field=field)
-        if handle not in self._dims:
+        if entry.embedding_dim is not None:
+            self._dims[handle] = entry.embedding_dim  # stated in the config file
+        elif handle not in self._dims:
             # The dimension is whatever the endpoint returns; ask once and remember.
             probe = await self.providers.providers[entry.provider].embed(entry.model, ["probe"])
             self._dims[handle] = len(probe[0])
@@ -98,7 +100,11 @@ class EmbeddingRegistry:
         models = [self.local_config()]
         for entry in await self.providers.models():
             if entry.is_embedding:
-                dim = self._dims.get(entry.handle) or self.providers.embedding_dim_for(entry.model)
+                dim = (
+                    entry.embedding_dim
+                    or self._dims.get(entry.handle)
+                    or self.providers.embedding_dim_for(entry.model)
+                )
                 models.append(_config(entry.handle, "openai", entry.model, dim, entry.endpoint))
         return models
 

@@ -58,6 +58,8 @@ class AgentSpec:
     include_base_tools: bool = True
     model: str | None = None
     llm_config: dict[str, Any] | None = None
+    # "native" or "json_text"; given, it overrides llm_config's (see engram/llm/text_tools.py).
+    tool_call_format: str | None = None
     embedding: str | None = None
     embedding_config: dict[str, Any] | None = None
     context_window_limit: int | None = None
@@ -122,6 +124,9 @@ async def create_agent(rt: Engram, spec: AgentSpec) -> AgentBundle:
     if spec.compaction_settings is not None:
         policy.check_compaction(spec.compaction_settings, rt.settings)
     llm_config = await _llm_config(rt, spec)
+    llm_config["tool_call_format"] = spec.tool_call_format or llm_config.get(
+        "tool_call_format", "native"
+    )
     if spec.context_window_limit:
         llm_config["context_window"] = spec.context_window_limit
     if spec.embedding_config is not None:
@@ -215,7 +220,11 @@ async def update_agent(rt: Engram, agent_id: str, changes: dict[str, Any]) -> Ag
         if "recall_assist" in changes:
             agent.recall_assist = changes["recall_assist"]
         if llm_config is not None:
-            agent.llm_config = llm_config
+            # A new model keeps the agent's tool call format unless the change names one.
+            current = agent.llm_config.get("tool_call_format", "native")
+            agent.llm_config = {"tool_call_format": current, **llm_config}
+        if changes.get("tool_call_format") is not None:
+            agent.llm_config = {**agent.llm_config, "tool_call_format": changes["tool_call_format"]}
         if embedding_config is not None and embedding_config != agent.embedding_config:
             if passages.count(session, agent_id):
                 raise Conflict(

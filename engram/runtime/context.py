@@ -7,14 +7,13 @@ prompt, core memory, tool schemas) are counted through a cache.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from engram.llm.tokens import count_chat_tokens, counter_for_model
+from engram.llm.tokens import count_chat_tokens, count_tool_tokens, counter_for_model
 from engram.memory.core import render_blocks, render_metadata
 from engram.runtime.prompt import as_openai_tool, to_chat, with_heartbeat
 from engram.runtime.window import Window
@@ -114,7 +113,7 @@ def compile_context(
         core_memory_tokens=count_text(model, rendered_blocks) + count_text(model, metadata) + 1,
         summary_tokens=agent.summary_tokens,
         message_tokens=window.tokens + 3,
-        tool_tokens=count_text(model, json.dumps(schemas)) if schemas else 0,
+        tool_tokens=count_tool_tokens(model, schemas),
     )
 
 

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from engram.llm.client import REASONING_BLOCKS
 from engram.store import tables as t
 
 
 def to_chat(message: t.Message) -> dict[str, Any]:
     if message.role == "assistant":
         out: dict[str, Any] = {"role": "assistant", "content": message.text}
+        if message.reasoning_blocks:
+            # Providers that take them back need them unchanged (Anthropic checks the
+            # signatures); the others drop the key.
+            out[REASONING_BLOCKS] = message.reasoning_blocks
         if message.tool_calls:
             out["tool_calls"] = [
                 {

@@ -7,6 +7,7 @@ model call or a crash mid-step leaves the agent exactly as the previous step lef
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from engram.errors import NotFound, ProviderError
+from engram.errors import ContextOverflow, NotFound, ProviderError
 from engram.ids import new_id
 from engram.llm.client import ChatRequest, ChatResult, DeltaSink
 from engram.memory import policy
@@ -45,6 +46,11 @@ from engram.runtime.tool_calls import ExecutedCall, execute_calls, prefetch_vect
 from engram.runtime.views import letta_messages
 from engram.store import blocks
 from engram.store import tables as t
+
+log = logging.getLogger(__name__)
+
+COUNT_ERROR_WARNING = 0.10
+"""A prompt count further than this from the provider's is logged as a warning."""
 
 MessageSink = Callable[[dict[str, Any]], Awaitable[None]]
 StepSink = Callable[[str, str], Awaitable[None]]
@@ -97,6 +103,8 @@ class _Turn:
     run_saved: bool = True
     # The memory counts as of the last committed step; each step works on a copy.
     ledger: MemoryLedger = field(default_factory=MemoryLedger)
+    # Malformed tool calls so far in this turn, as of the last committed step.
+    invalid_calls: int = 0
     # The user's words, for recall assist to search with before the first step.
     assist_query: str | None = None
     recalled: RecalledSection | None = None
@@ -150,6 +158,12 @@ async def run_turn(
                     result.stop_reason = "cancelled"
                     break
                 pending = []
+    except ContextOverflow as exc:
+        result.stop_reason = "context_window_overflow_in_system_prompt"
+        result.error = (
+            f"{exc}; even after folding the window the prompt does not fit: the agent's "
+            "context window may be set larger than the model's (context_window_limit)"
+        )
     except ProviderError as exc:
         result.stop_reason = "llm_api_error"
         result.error = str(exc)
@@ -201,21 +215,10 @@ async def _one_step(turn: _Turn, pending: list[t.Message]) -> bool:
         await fold_window(rt, agent_id, extra_tokens=incoming + context.recalled_tokens)
         state, _ = await _read_state(rt, agent_id, run_id)
         context = _compile(turn, state)
-    counted = context.total_tokens + incoming
-    # Made before the call: streamed pieces of this step already carry the final ids.
-    step_id, message_id = new_id("step"), new_id("message")
-    if turn.on_step is not None:
-        await turn.on_step(step_id, message_id)
-    chat = await rt.providers.client_for(agent.llm_config).chat(
-        ChatRequest(
-            model=model,
-            messages=context.chat_messages() + [to_chat(m) for m in pending],
-            tools=context.tools,
-            temperature=agent.llm_config.get("temperature"),
-            max_tokens=agent.llm_config.get("max_tokens"),
-        ),
-        turn.on_delta,
+    state, chat, counted, step_id, message_id = await _call_model(
+        turn, state, context, pending, incoming
     )
+    _log_count_error(agent_id, counted, chat.prompt_tokens)
     embedder = rt.embeddings.embedder_for(agent.embedding_config)
     vectors = await prefetch_vectors(embedder, chat.tool_calls)
     step = _StepOutput(step_id, message_id, chat, counted, step_started)
@@ -225,6 +228,7 @@ async def _one_step(turn: _Turn, pending: list[t.Message]) -> bool:
     # Only now, with the transaction committed, does the turn's bookkeeping move on.
     rt.recall_indexer.notify(agent_id)
     turn.ledger = step.ledger
+    turn.invalid_calls = step.invalid_calls
     turn.run_saved = True
     turn.steps_taken += 1
     turn.finished = closed
@@ -238,6 +242,63 @@ async def _one_step(turn: _Turn, pending: list[t.Message]) -> bool:
             if turn.on_message is not None:
                 await turn.on_message(view)
     return True
+
+
+async def _call_model(
+    turn: _Turn,
+    state: AgentState,
+    context: CompiledContext,
+    pending: list[t.Message],
+    incoming: int,
+) -> tuple[AgentState, ChatResult, int, str, str]:
+    """The step's model call. A provider that refuses the prompt as too long gets one
+    forced fold and one more try: the count that let the prompt through was off (an
+    estimate, or a window configured larger than the model's)."""
+    rt, agent = turn.rt, state.agent
+    for attempt in (1, 2):
+        counted = context.total_tokens + incoming
+        # Made before the call: streamed pieces of this step already carry the final ids.
+        step_id, message_id = new_id("step"), new_id("message")
+        if turn.on_step is not None:
+            await turn.on_step(step_id, message_id)
+        request = ChatRequest(
+            model=agent.llm_config["model"],
+            messages=context.chat_messages() + [to_chat(m) for m in pending],
+            tools=context.tools,
+            temperature=agent.llm_config.get("temperature"),
+            max_tokens=agent.llm_config.get("max_tokens"),
+        )
+        try:
+            chat = await rt.providers.client_for(agent.llm_config).chat(request, turn.on_delta)
+        except ContextOverflow as exc:
+            if attempt == 2:
+                raise
+            log.warning("agent %s: %s; folding the window and trying once more", agent.id, exc)
+            extra = incoming + context.recalled_tokens
+            if await fold_window(rt, turn.agent_id, extra_tokens=extra, force=True) is None:
+                raise
+            state, _ = await _read_state(rt, turn.agent_id, turn.run_id)
+            agent = state.agent
+            context = _compile(turn, state)
+            continue
+        return state, chat, counted, step_id, message_id
+    raise AssertionError("unreachable: the second attempt returns or raises")
+
+
+def _log_count_error(agent_id: str, counted: int, reported: int) -> None:
+    """Our prompt count against the provider's, per step: the paging decisions rest on it."""
+    if reported <= 0:
+        return
+    error = (counted - reported) / reported
+    level = logging.WARNING if abs(error) > COUNT_ERROR_WARNING else logging.DEBUG
+    log.log(
+        level,
+        "agent %s: counted %d prompt tokens, provider reported %d (%+.1f%%)",
+        agent_id,
+        counted,
+        reported,
+        error * 100,
+    )
 
 
 async def _recall_for_turn(turn: _Turn, agent: t.Agent) -> None:
@@ -262,6 +323,7 @@ class _StepOutput:
     started: float
     rows: list[t.Message] = field(default_factory=list)
     ledger: MemoryLedger = field(default_factory=MemoryLedger)
+    invalid_calls: int = 0
 
 
 def _commit_step(
@@ -308,8 +370,19 @@ def _commit_step(
     session.execute(insert(t.Message), [row_values(row) for row in new_rows])
     more = _keep_going(agent.agent_type, chat, executed)
     step.rows = [assistant, *tool_rows]
-    closing = not more or turn.steps_taken + 1 >= turn.max_steps
-    if closing:
+    malformed = sum(call.malformed for call in executed)
+    step.invalid_calls = turn.invalid_calls + malformed
+    limit = turn.rt.settings.max_invalid_tool_calls
+    given_up = malformed > 0 and step.invalid_calls > limit
+    closing = given_up or not more or turn.steps_taken + 1 >= turn.max_steps
+    if given_up:
+        # The model had its errors back ``limit`` times and still calls tools wrongly.
+        turn.result.stop_reason = "error"
+        turn.result.error = (
+            f"the model made {step.invalid_calls} malformed tool calls in this turn (unknown "
+            f"tool, arguments that are not JSON, or missing arguments); the limit is {limit}"
+        )
+    elif closing:
         # The turn's last step also closes its run, in the same transaction.
         turn.result.stop_reason = "max_steps" if more else "end_turn"
     _write_run(session, turn, chat, closing=closing, ledger=step.ledger)

@@ -58,6 +58,7 @@ def assistant_row(
         role="assistant",
         text=chat.content,
         reasoning=chat.reasoning,
+        reasoning_blocks=chat.reasoning_blocks or None,
         tool_calls=calls or None,
         run_id=run_id,
         step_id=step_id,

@@ -53,6 +53,9 @@ class ExecutedCall:
     output: str
     failed: bool
     heartbeat: bool
+    malformed: bool = False
+    """The call itself was wrong (unknown tool, arguments not JSON, a missing or unknown
+    argument), as opposed to a well-formed call the tool refused."""
 
 
 async def prefetch_vectors(embedder: Embedder, calls: list[ToolCall]) -> dict[str, list[float]]:
@@ -151,21 +154,24 @@ def _execute_one(context: ToolContext, attached: set[str], call: ToolCall) -> Ex
     arguments = _parse_arguments(call.arguments)
     heartbeat = isinstance(arguments, dict) and bool(arguments.pop("request_heartbeat", False))
 
-    def fail(message: str) -> ExecutedCall:
-        return ExecutedCall(call.id, call.name, f"Error: {message}", True, heartbeat)
+    def fail(message: str, *, malformed: bool = False) -> ExecutedCall:
+        return ExecutedCall(call.id, call.name, f"Error: {message}", True, heartbeat, malformed)
 
     if call.name not in attached:
+        available = ", ".join(sorted(attached))
         return fail(
-            f"tool '{call.name}' is not available; available tools: {', '.join(sorted(attached))}"
+            f"tool '{call.name}' is not available; available tools: {available}", malformed=True
         )
     function = BASE_TOOL_FUNCTIONS.get(call.name)
     if function is None:
         return fail(f"tool '{call.name}' cannot run on this server yet")
     if not isinstance(arguments, dict):
-        return fail(f"arguments must be a JSON object, got: {call.arguments[:200]!r}")
+        return fail(
+            f"arguments must be a JSON object, got: {call.arguments[:200]!r}", malformed=True
+        )
     problem = _signature_problem(function, arguments)
     if problem:
-        return fail(f"{call.name}: {problem}")
+        return fail(f"{call.name}: {problem}", malformed=True)
     try:
         with context.session.begin_nested():
             output = function(context, **arguments)

@@ -68,16 +68,7 @@ def letta_messages(message: t.Message) -> list[dict[str, Any]]:
                 "tool_returns": [tool_return],
             }
         ]
-    out: list[dict[str, Any]] = []
-    if message.reasoning:
-        out.append(
-            {
-                **_base(message, "reasoning_message"),
-                "source": "non_reasoner_model",
-                "reasoning": message.reasoning,
-                "signature": None,
-            }
-        )
+    out = _reasoning(message)
     if message.text:
         out.append({**_base(message, "assistant_message"), "content": message.text})
     for call in message.tool_calls or []:
@@ -98,6 +89,42 @@ def letta_messages(message: t.Message) -> list[dict[str, Any]]:
                 "tool_calls": [wire_call],
             }
         )
+    return out
+
+
+def _reasoning(message: t.Message) -> list[dict[str, Any]]:
+    """The model's reasoning: one message per native block (a thinking block, or a redacted
+    one whose content the provider encrypted), else the reasoning text as one message."""
+    if not message.reasoning_blocks:
+        if not message.reasoning:
+            return []
+        return [
+            {
+                **_base(message, "reasoning_message"),
+                "source": "non_reasoner_model",
+                "reasoning": message.reasoning,
+                "signature": None,
+            }
+        ]
+    out: list[dict[str, Any]] = []
+    for block in message.reasoning_blocks:
+        if block.get("type") == "redacted_thinking":
+            out.append(
+                {
+                    **_base(message, "hidden_reasoning_message"),
+                    "state": "redacted",
+                    "hidden_reasoning": block.get("data"),
+                }
+            )
+        elif block.get("type") == "thinking":
+            out.append(
+                {
+                    **_base(message, "reasoning_message"),
+                    "source": "reasoner_model",
+                    "reasoning": block.get("thinking") or "",
+                    "signature": block.get("signature"),
+                }
+            )
     return out
 
 

@@ -195,6 +195,9 @@ class Message(Base):
     reasoning: Mapped[str | None] = mapped_column(Text)
     # [{"id": ..., "name": ..., "arguments": "<json string>"}]
     tool_calls: Mapped[list[Any] | None] = mapped_column(JSON)
+    # The provider's reasoning blocks verbatim (Anthropic thinking with its signature,
+    # redacted_thinking): sent back as they came, which the API checks.
+    reasoning_blocks: Mapped[list[Any] | None] = mapped_column(JSON)
     tool_call_id: Mapped[str | None] = mapped_column(String(128))
     tool_name: Mapped[str | None] = mapped_column(String(255))
     tool_status: Mapped[str | None] = mapped_column(String(16))

@@ -1,4 +1,5 @@
-"""Test doubles for engram's external dependencies (currently: a scripted fake LLM).
+"""Test doubles for engram's external dependencies (currently: a scripted fake LLM
+speaking OpenAI's and Anthropic's wire formats).
 
 Exports are resolved lazily so ``python -m tests.fakes.fake_llm`` does not
 import the module twice (runpy warns when a package pre-imports its __main__).
@@ -10,15 +11,18 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .anthropic_wire import thinking_signature
     from .fake_llm import DEFAULT_MODELS, FakeLLM, FakeLLMHandlerError, Rule
     from .openai_wire import embed_text
     from .replies import (
+        BrokenJSONReply,
         ErrorReply,
         FakeRequest,
         Reply,
         TextReply,
         ToolCall,
         ToolCallsReply,
+        TruncatedReply,
         echo_handler,
         ok_handler,
         reply,
@@ -31,12 +35,15 @@ _EXPORTS: dict[str, str] = {
     "FakeLLMHandlerError": ".fake_llm",
     "Rule": ".fake_llm",
     "embed_text": ".openai_wire",
+    "thinking_signature": ".anthropic_wire",
+    "BrokenJSONReply": ".replies",
     "ErrorReply": ".replies",
     "FakeRequest": ".replies",
     "Reply": ".replies",
     "TextReply": ".replies",
     "ToolCall": ".replies",
     "ToolCallsReply": ".replies",
+    "TruncatedReply": ".replies",
     "echo_handler": ".replies",
     "ok_handler": ".replies",
     "reply": ".replies",
@@ -45,6 +52,7 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "DEFAULT_MODELS",
+    "BrokenJSONReply",
     "ErrorReply",
     "FakeLLM",
     "FakeLLMHandlerError",
@@ -54,10 +62,12 @@ __all__ = [
     "TextReply",
     "ToolCall",
     "ToolCallsReply",
+    "TruncatedReply",
     "echo_handler",
     "embed_text",
     "ok_handler",
     "reply",
+    "thinking_signature",
     "tool_then_answer_handler",
 ]
 

@@ -1,8 +1,11 @@
-"""A scripted fake OpenAI-compatible LLM served over real HTTP on 127.0.0.1.
+"""A scripted fake LLM served over real HTTP on 127.0.0.1, speaking both OpenAI's
+chat completions and Anthropic's Messages API.
 
 Tests never call a real model: the engram server (a separate process) talks
-to this fake through the official ``openai`` SDK, so the whole HTTP path —
-JSON bodies, SSE streaming, error statuses, retries — is exercised.
+to this fake through the official ``openai`` and ``anthropic`` SDKs, so the whole
+HTTP path — JSON bodies, SSE streaming, error statuses, retries, dropped
+connections — is exercised. One script serves both: each reply is rendered in
+the wire format of the request that consumes it.
 
 The server is uvicorn + Starlette running in a daemon thread with its own
 event loop: concurrent requests and streaming come for free, delays are
@@ -36,6 +39,7 @@ from starlette.responses import JSONResponse, StreamingResponse
 from starlette.responses import Response as HTTPResponse
 from starlette.routing import Route
 
+from . import anthropic_wire
 from .openai_wire import (
     ResolvedCall,
     completion_body,
@@ -46,6 +50,7 @@ from .openai_wire import (
     validate_chat_body,
 )
 from .replies import (
+    BrokenJSONReply,
     ErrorReply,
     FakeRequest,
     Handler,
@@ -53,6 +58,8 @@ from .replies import (
     Response,
     TextReply,
     ToolCallsReply,
+    TruncatedReply,
+    Wire,
     echo_handler,
     ok_handler,
     reply,
@@ -65,6 +72,8 @@ DEFAULT_MODELS: tuple[str, ...] = ("gpt-4o-mini", "fake-small", "text-embedding-
 Endpoint = Literal["chat", "embeddings", "any"]
 _START_TIMEOUT = 10.0
 _SLEEP_SLICE = 0.05
+SSEPayload = dict[str, Any] | str | tuple[str, dict[str, Any] | str]
+"""An SSE event: OpenAI's bare ``data:`` (object or literal) or Anthropic's named event."""
 
 
 class FakeLLMHandlerError(RuntimeError):
@@ -128,6 +137,8 @@ class FakeLLM:
         self._rules: list[Rule] = []
         self._requests: list[FakeRequest] = []
         self._errors: list[BaseException] = []
+        # tool_use ids answered beside a thinking block: replaying one needs that thinking.
+        self._thinking_tool_ids: set[str] = set()
         self._stopping = threading.Event()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -257,6 +268,7 @@ class FakeLLM:
             self._rules.clear()
             self._requests.clear()
             self._errors.clear()
+            self._thinking_tool_ids.clear()
             self._fallback = self._default_fallback
 
     # ------------------------------------------------------------------ inspection
@@ -338,12 +350,13 @@ class FakeLLM:
 
     def _resolve_calls(self, chosen: ToolCallsReply, request: FakeRequest) -> list[ResolvedCall]:
         offered = request.tool_names
+        prefix = "toolu_" if request.wire == "anthropic" else "call_"
         calls: list[ResolvedCall] = []
         for call in chosen.calls:
             name = call.name or (offered[0] if offered else "unknown_tool")
             calls.append(
                 ResolvedCall(
-                    id=call.id or f"call_{uuid.uuid4().hex[:24]}",
+                    id=call.id or f"{prefix}{uuid.uuid4().hex[:24]}",
                     name=name,
                     arguments=call.arguments_json(),
                 )
@@ -356,6 +369,7 @@ class FakeLLM:
             Route("/v1/models", self._models, methods=["GET"]),
             Route("/v1/models/{model_id:path}", self._model, methods=["GET"]),
             Route("/v1/chat/completions", self._chat, methods=["POST"]),
+            Route("/v1/messages", self._messages, methods=["POST"]),
             Route("/v1/embeddings", self._embeddings, methods=["POST"]),
             Route(
                 "/{path:path}", self._not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -384,20 +398,24 @@ class FakeLLM:
         return record
 
     def _auth_error(self, request: FakeRequest) -> HTTPResponse | None:
-        if self.api_key is None or request.authorization == f"Bearer {self.api_key}":
+        if self.api_key is None or request.api_key == self.api_key:
             return None
         return self._error_response(
             ErrorReply(
                 status=401,
-                message="Incorrect API key provided.",
+                message="Incorrect API key provided."
+                if request.wire == "openai"
+                else "invalid x-api-key",
                 code="invalid_api_key",
                 should_retry=False,
-            )
+            ),
+            request.wire,
         )
 
     @staticmethod
-    def _error_response(err: ErrorReply) -> HTTPResponse:
-        return JSONResponse(error_body(err), status_code=err.status, headers=error_headers(err))
+    def _error_response(err: ErrorReply, wire: Wire = "openai") -> HTTPResponse:
+        body = anthropic_wire.error_body(err) if wire == "anthropic" else error_body(err)
+        return JSONResponse(body, status_code=err.status, headers=error_headers(err))
 
     async def _sleep(self, seconds: float) -> None:
         """Sleep in slices so ``stop()`` is never held up by a long scripted delay."""
@@ -422,6 +440,8 @@ class FakeLLM:
         request = await self._record(http)
         if (denied := self._auth_error(request)) is not None:
             return denied
+        if request.wire == "anthropic":  # same path as OpenAI's; the SDK's header tells
+            return JSONResponse(anthropic_wire.models_body(self.models))
         return JSONResponse({"object": "list", "data": [self._model_json(m) for m in self.models]})
 
     async def _model(self, http: Request) -> HTTPResponse:
@@ -433,8 +453,11 @@ class FakeLLM:
             return self._error_response(
                 ErrorReply(
                     status=404, message=f"The model '{model_id}' does not exist", param="model"
-                )
+                ),
+                request.wire,
             )
+        if request.wire == "anthropic":
+            return JSONResponse(anthropic_wire.model_json(model_id))
         return JSONResponse(self._model_json(model_id))
 
     @staticmethod
@@ -447,13 +470,14 @@ class FakeLLM:
         }
 
     async def _not_found(self, http: Request) -> HTTPResponse:
-        await self._record(http)
+        request = await self._record(http)
         return self._error_response(
             ErrorReply(
                 status=404,
                 message=f"Invalid URL ({http.method} {http.url.path})",
                 should_retry=False,
-            )
+            ),
+            request.wire,
         )
 
     async def _chat(self, http: Request) -> HTTPResponse:
@@ -471,6 +495,18 @@ class FakeLLM:
         completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
         model = request.model or "unknown"
+
+        if isinstance(chosen, (TruncatedReply, BrokenJSONReply)):
+            partial = TextReply(content=getattr(chosen, "partial_text", ""))
+            ids = {"completion_id": completion_id, "created": created, "model": model, "calls": ()}
+            if request.stream:
+                unfinished = [
+                    p
+                    for p in stream_payloads(partial, request, **ids)
+                    if isinstance(p, dict) and p["choices"] and not p["choices"][0]["finish_reason"]
+                ]
+                return self._faulty_stream(chosen, unfinished, broken_event=None)
+            return self._faulty_body(chosen, completion_body(partial, request, **ids))
 
         if isinstance(chosen, ErrorReply):
             if not (request.stream and chosen.partial_text is not None):
@@ -498,22 +534,87 @@ class FakeLLM:
         )
         return JSONResponse(body)
 
-    def _sse(
-        self, payloads: Iterable[dict[str, Any] | str], chunk_delay: float
-    ) -> StreamingResponse:
-        async def events() -> AsyncIterator[bytes]:
-            for i, payload in enumerate(payloads):
-                if i and chunk_delay:
-                    await self._sleep(chunk_delay)
-                data = (
-                    payload
-                    if isinstance(payload, str)
-                    else json.dumps(payload, separators=(",", ":"))
-                )
-                yield f"data: {data}\n\n".encode()
+    async def _messages(self, http: Request) -> HTTPResponse:
+        """Anthropic's ``POST /v1/messages``, answered from the same script as chat."""
+        request = await self._record(http)
+        if (denied := self._auth_error(request)) is not None:
+            return denied
+        if self.validate_messages or not isinstance(request.body, dict):
+            with self._lock:
+                issued = set(self._thinking_tool_ids)
+            invalid = anthropic_wire.validate_messages_body(request.body, issued)
+            if invalid is not None:
+                return self._error_response(invalid, "anthropic")
 
+        chosen = self._safe_resolve(request)
+        await self._sleep(chosen.delay)
+        ids = {"message_id": f"msg_{uuid.uuid4().hex[:24]}", "model": request.model or "unknown"}
+        if isinstance(chosen, (TruncatedReply, BrokenJSONReply)):
+            partial = TextReply(content=getattr(chosen, "partial_text", ""))
+            if request.stream:
+                cut = TruncatedReply(partial_text=partial.content)
+                events = anthropic_wire.stream_events(cut, request, calls=(), **ids)
+                return self._faulty_stream(chosen, events, broken_event="content_block_delta")
+            body = anthropic_wire.message_body(partial, request, calls=(), **ids)
+            return self._faulty_body(chosen, body)
+        if isinstance(chosen, ErrorReply):
+            if not (request.stream and chosen.partial_text is not None):
+                return self._error_response(chosen, "anthropic")
+            events = anthropic_wire.stream_events(chosen, request, calls=(), **ids)
+            return self._sse(events, chosen.chunk_delay)
+
+        if not isinstance(chosen, (TextReply, ToolCallsReply)):
+            chosen = TextReply(content="OK", delay=chosen.delay, chunk_delay=chosen.chunk_delay)
+        calls = self._resolve_calls(chosen, request) if isinstance(chosen, ToolCallsReply) else []
+        if chosen.reasoning or chosen.redacted_thinking:
+            with self._lock:
+                self._thinking_tool_ids.update(call.id for call in calls)
+        if request.stream:
+            events = anthropic_wire.stream_events(chosen, request, calls=calls, **ids)
+            return self._sse(events, chosen.chunk_delay)
+        return JSONResponse(anthropic_wire.message_body(chosen, request, calls=calls, **ids))
+
+    def _faulty_stream(
+        self,
+        fault: TruncatedReply | BrokenJSONReply,
+        unfinished: Sequence[SSEPayload],
+        *,
+        broken_event: str | None,
+    ) -> HTTPResponse:
+        """A stream that opens normally, then breaks: cut off after ``unfinished``, or
+        with the broken body as the event after the opening one."""
+        if isinstance(fault, TruncatedReply):
+            return _CutConnection(self._sse_bytes(unfinished, fault.chunk_delay), None)
+        broken: SSEPayload = (broken_event, fault.body) if broken_event else fault.body
+        return self._sse([unfinished[0], broken], 0.0)
+
+    def _faulty_body(
+        self, fault: TruncatedReply | BrokenJSONReply, body: dict[str, Any]
+    ) -> HTTPResponse:
+        """A 200 JSON answer that is invalid, or whose connection drops halfway through."""
+        if isinstance(fault, BrokenJSONReply):
+            return HTTPResponse(fault.body, media_type="application/json")
+        encoded = json.dumps(body).encode()
+
+        async def first_half() -> AsyncIterator[bytes]:
+            yield encoded[: len(encoded) // 2]
+
+        return _CutConnection(first_half(), len(encoded), media_type="application/json")
+
+    async def _sse_bytes(
+        self, payloads: Iterable[SSEPayload], chunk_delay: float
+    ) -> AsyncIterator[bytes]:
+        for i, payload in enumerate(payloads):
+            if i and chunk_delay:
+                await self._sleep(chunk_delay)
+            name, data = payload if isinstance(payload, tuple) else (None, payload)
+            text = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
+            line = f"event: {name}\ndata: {text}\n\n" if name else f"data: {text}\n\n"
+            yield line.encode()
+
+    def _sse(self, payloads: Iterable[SSEPayload], chunk_delay: float) -> StreamingResponse:
         return StreamingResponse(
-            events(),
+            self._sse_bytes(payloads, chunk_delay),
             media_type="text/event-stream",
             headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
         )
@@ -546,6 +647,33 @@ class FakeLLM:
         return JSONResponse(
             embeddings_body(request.input_texts, model=model, dim=dim, encoding_format=encoding)
         )
+
+
+class _CutConnection(HTTPResponse):
+    """Status 200 and part of a body, then the connection closes unfinished.
+
+    Returning from the ASGI call without the final body message makes uvicorn log
+    "ASGI callable returned without completing response" and close the socket, so the
+    client sees exactly what a dropped connection looks like: a body that stops.
+    """
+
+    def __init__(
+        self,
+        body: AsyncIterator[bytes],
+        content_length: int | None,
+        media_type: str = "text/event-stream",
+    ) -> None:
+        super().__init__(media_type=media_type)
+        self._parts = body
+        self._content_length = content_length
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"content-type", self.media_type.encode())]  # type: ignore[union-attr]
+        if self._content_length is not None:
+            headers.append((b"content-length", str(self._content_length).encode()))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        async for part in self._parts:
+            await send({"type": "http.response.body", "body": part, "more_body": True})
 
 
 # ---------------------------------------------------------------------- CLI

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .prompt_tokens import openai_prompt_tokens
 from .replies import ErrorReply, FakeRequest, Reply, TextReply, ToolCallsReply, content_text
 
 __all__ = [
@@ -68,10 +69,14 @@ class ResolvedCall:
 def usage_for(
     reply: Reply, request: FakeRequest, completion_text: str, reasoning: str | None
 ) -> dict[str, Any]:
-    """Usage block; scripted counts win over the chars//4 estimate."""
+    """Usage block; scripted counts win over the OpenAI-style prompt count."""
     prompt = reply.prompt_tokens
     if prompt is None:
-        prompt = max(1, _prompt_chars(request.messages) // 4)
+        prompt = (
+            max(1, openai_prompt_tokens(request.body))
+            if isinstance(request.body, dict)
+            else max(1, _prompt_chars(request.messages) // 4)
+        )
     reasoning_tokens = estimate_tokens(reasoning or "")
     completion = reply.completion_tokens
     if completion is None:

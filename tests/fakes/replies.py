@@ -1,9 +1,9 @@
-"""Scripted replies and recorded requests for the fake OpenAI-compatible LLM.
+"""Scripted replies and recorded requests for the fake LLM.
 
 Tests describe the conversation they expect with ``reply.*`` builders; the
-server turns each reply into exact OpenAI wire format. Keeping the script
-objects plain frozen dataclasses means a script can be built once and reused
-safely across threads.
+server turns each reply into the exact wire format of the request (OpenAI chat
+completions or Anthropic Messages). Keeping the script objects plain frozen
+dataclasses means a script can be built once and reused safely across threads.
 """
 
 from __future__ import annotations
@@ -12,9 +12,12 @@ import dataclasses
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import Any, Literal, TypeAlias
+
+from . import anthropic_request
 
 __all__ = [
+    "BrokenJSONReply",
     "ErrorReply",
     "content_text",
     "FakeRequest",
@@ -25,6 +28,8 @@ __all__ = [
     "TextReply",
     "ToolCall",
     "ToolCallsReply",
+    "TruncatedReply",
+    "Wire",
     "echo_handler",
     "ok_handler",
     "reply",
@@ -54,9 +59,17 @@ def content_text(content: Any) -> str:
     return str(content)
 
 
+Wire: TypeAlias = Literal["openai", "anthropic"]
+
+
 @dataclass(frozen=True)
 class FakeRequest:
-    """One HTTP request the fake received; helpers read like the prompt under test."""
+    """One HTTP request the fake received; helpers read like the prompt under test.
+
+    The chat helpers (``messages``, ``system_text``, ``tool_results``, ``tools``...)
+    show an Anthropic Messages body in OpenAI's shape, so one predicate serves both
+    wire formats; ``json`` and ``raw_messages`` keep the body as it was sent.
+    """
 
     method: str
     path: str
@@ -78,8 +91,16 @@ class FakeRequest:
         return value if isinstance(value, str) else None
 
     @property
+    def wire(self) -> Wire:
+        """Which API the client spoke: Anthropic's SDK always sends ``anthropic-version``."""
+        if "anthropic-version" in self.headers or self.path.rstrip("/").endswith("/v1/messages"):
+            return "anthropic"
+        return "openai"
+
+    @property
     def is_chat(self) -> bool:
-        return self.path.rstrip("/").endswith("/chat/completions")
+        path = self.path.rstrip("/")
+        return path.endswith("/chat/completions") or path.endswith("/v1/messages")
 
     @property
     def is_embeddings(self) -> bool:
@@ -98,11 +119,34 @@ class FakeRequest:
     def authorization(self) -> str | None:
         return self.headers.get("authorization")
 
+    @property
+    def api_key(self) -> str | None:
+        """The key sent as ``x-api-key`` (Anthropic) or as a bearer token (OpenAI)."""
+        if "x-api-key" in self.headers:
+            return self.headers["x-api-key"]
+        bearer = self.authorization or ""
+        return bearer.removeprefix("Bearer ") if bearer.startswith("Bearer ") else None
+
     # -- chat ---------------------------------------------------------------
     @property
-    def messages(self) -> list[dict[str, Any]]:
+    def raw_messages(self) -> list[dict[str, Any]]:
+        """``messages`` exactly as sent, in the request's own wire format."""
         value = self.json.get("messages")
         return [m for m in value if isinstance(m, dict)] if isinstance(value, list) else []
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        """The conversation as OpenAI-style messages (Anthropic ``system`` first)."""
+        if self.wire == "anthropic":
+            return anthropic_request.chat_messages(self.json)
+        return self.raw_messages
+
+    @property
+    def thinking_blocks(self) -> list[dict[str, Any]]:
+        """Anthropic thinking / redacted_thinking blocks the client sent back, in order."""
+        if self.wire != "anthropic":
+            return []
+        return anthropic_request.thinking_blocks(self.json)
 
     def texts(self, role: str) -> list[str]:
         """Plain text of every message with ``role`` (in order)."""
@@ -144,7 +188,10 @@ class FakeRequest:
 
     @property
     def tools(self) -> list[dict[str, Any]]:
+        """Offered tools as OpenAI ``function`` tools, whatever the wire format."""
         value = self.json.get("tools")
+        if self.wire == "anthropic":
+            return anthropic_request.chat_tools(value)
         return [t for t in value if isinstance(t, dict)] if isinstance(value, list) else []
 
     @property
@@ -168,6 +215,9 @@ class FakeRequest:
 
     @property
     def tool_choice(self) -> Any:
+        """OpenAI's vocabulary ("auto", "required", a named function) for both wires."""
+        if self.wire == "anthropic":
+            return anthropic_request.chat_tool_choice(self.json.get("tool_choice"))
         return self.json.get("tool_choice")
 
     # -- embeddings -----------------------------------------------------------
@@ -229,10 +279,16 @@ class Reply:
 
 @dataclass(frozen=True, kw_only=True)
 class TextReply(Reply):
-    """Plain assistant text, optionally with reasoning (sent as ``reasoning_content``)."""
+    """Plain assistant text, optionally with reasoning.
+
+    OpenAI wire: ``reasoning`` is sent as ``reasoning_content``. Anthropic wire: it is a
+    signed ``thinking`` block before the text, and ``redacted_thinking`` (opaque data)
+    a ``redacted_thinking`` block before that; OpenAI has no equivalent of the latter.
+    """
 
     content: str = ""
     reasoning: str | None = None
+    redacted_thinking: str | None = None
     finish_reason: str = "stop"
 
 
@@ -243,15 +299,19 @@ class ToolCallsReply(Reply):
     calls: tuple[ToolCall, ...] = ()
     content: str | None = None
     reasoning: str | None = None
+    redacted_thinking: str | None = None
     finish_reason: str = "tool_calls"
 
 
 @dataclass(frozen=True, kw_only=True)
 class ErrorReply(Reply):
-    """An OpenAI error JSON body with an HTTP status.
+    """An error JSON body with an HTTP status, in the request's wire format.
 
+    ``type`` and ``code`` are OpenAI's; on the Anthropic wire ``type`` is used only
+    when it is one of Anthropic's error types, else it follows from the status
+    (429 ``rate_limit_error``, 529 ``overloaded_error``, 5xx ``api_error``...).
     With ``partial_text`` set, a streaming request instead gets HTTP 200, some
-    text chunks, then an in-stream ``{"error": ...}`` event (a provider failing
+    text chunks, then an in-stream error event (a provider failing
     mid-generation). ``should_retry`` sets ``x-should-retry`` which the openai
     SDK obeys; ``None`` leaves the SDK's default retry policy in charge.
     """
@@ -265,6 +325,23 @@ class ErrorReply(Reply):
     should_retry: bool | None = None
     retry_after: float | None = None
     partial_text: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TruncatedReply(Reply):
+    """The connection drops mid-answer: a streamed reply sends its opening and
+    ``partial_text`` as deltas, then closes without the end of the stream; a JSON reply
+    is cut off halfway through its body."""
+
+    partial_text: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class BrokenJSONReply(Reply):
+    """HTTP 200 with ``body``, which is not valid JSON: as the whole response body, or
+    (streaming) as the data of the event after the stream's opening one."""
+
+    body: str = '{"id": "broken", "content": [{"type": "text", "text": "Hel'
 
 
 Handler: TypeAlias = Callable[[FakeRequest], Reply]
@@ -300,6 +377,7 @@ class ReplyBuilder:
         content: str,
         *,
         reasoning: str | None = None,
+        redacted_thinking: str | None = None,
         finish_reason: str = "stop",
         delay: float = 0.0,
         chunk_delay: float = 0.0,
@@ -309,6 +387,7 @@ class ReplyBuilder:
         return TextReply(
             content=content,
             reasoning=reasoning,
+            redacted_thinking=redacted_thinking,
             finish_reason=finish_reason,
             delay=delay,
             chunk_delay=chunk_delay,
@@ -331,6 +410,7 @@ class ReplyBuilder:
         id: str | None = None,
         content: str | None = None,
         reasoning: str | None = None,
+        redacted_thinking: str | None = None,
         delay: float = 0.0,
         chunk_delay: float = 0.0,
         prompt_tokens: int | None = None,
@@ -340,6 +420,7 @@ class ReplyBuilder:
             calls=(ToolCall(name=name, arguments={} if arguments is None else arguments, id=id),),
             content=content,
             reasoning=reasoning,
+            redacted_thinking=redacted_thinking,
             delay=delay,
             chunk_delay=chunk_delay,
             prompt_tokens=prompt_tokens,
@@ -352,6 +433,7 @@ class ReplyBuilder:
         *,
         content: str | None = None,
         reasoning: str | None = None,
+        redacted_thinking: str | None = None,
         delay: float = 0.0,
         chunk_delay: float = 0.0,
         prompt_tokens: int | None = None,
@@ -367,6 +449,7 @@ class ReplyBuilder:
             calls=tuple(flat),
             content=content,
             reasoning=reasoning,
+            redacted_thinking=redacted_thinking,
             delay=delay,
             chunk_delay=chunk_delay,
             prompt_tokens=prompt_tokens,
@@ -409,6 +492,20 @@ class ReplyBuilder:
             partial_text=partial_text,
             delay=delay,
         )
+
+    @staticmethod
+    def truncated_stream(
+        partial_text: str = "", *, delay: float = 0.0, chunk_delay: float = 0.0
+    ) -> TruncatedReply:
+        """The connection closes mid-answer, after ``partial_text`` (see TruncatedReply)."""
+        return TruncatedReply(partial_text=partial_text, delay=delay, chunk_delay=chunk_delay)
+
+    @staticmethod
+    def broken_json(body: str | None = None, *, delay: float = 0.0) -> BrokenJSONReply:
+        """A 200 answer that is not valid JSON (see BrokenJSONReply)."""
+        if body is None:
+            return BrokenJSONReply(delay=delay)
+        return BrokenJSONReply(body=body, delay=delay)
 
     @staticmethod
     def delay(seconds: float, then: Reply | None = None) -> Reply:

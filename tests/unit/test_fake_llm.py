@@ -21,6 +21,7 @@ from typing import Any
 import openai
 import pytest
 
+from engram.llm.tokens import counter_for_model
 from tests.fakes import FakeLLM, FakeRequest, embed_text, fixtures, reply, tool_then_answer_handler
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -118,8 +119,10 @@ def test_text_reply_with_usage(fake_llm: FakeLLM, client: openai.OpenAI) -> None
     assert choice.finish_reason == "stop"
     assert result.model == MODEL
     assert result.usage is not None
-    chars = sum(len(m["content"]) for m in messages)
-    assert result.usage.prompt_tokens == chars // 4
+    # Counted as OpenAI counts a chat prompt: 3 priming + per message 3 + role + text.
+    count = counter_for_model(MODEL).count
+    expected = 3 + sum(3 + count(m["role"]) + count(m["content"]) for m in messages)
+    assert result.usage.prompt_tokens == expected
     assert result.usage.total_tokens == result.usage.prompt_tokens + result.usage.completion_tokens
 
 

@@ -32,6 +32,7 @@ def _spec(body: CreateAgent) -> agent_ops.AgentSpec:
         include_base_tools=body.include_base_tools,
         model=body.model,
         llm_config=body.llm_config.model_dump() if body.llm_config else None,
+        tool_call_format=body.tool_call_format,
         embedding=body.embedding,
         embedding_config=body.embedding_config.model_dump() if body.embedding_config else None,
         context_window_limit=body.context_window_limit,

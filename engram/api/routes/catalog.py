@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
 from engram import __version__
 from engram.api import serialize
 from engram.api.deps import Cursor, Limit, Runtime
-from engram.errors import ProviderError
 from engram.store import agents, tools
 
 router = APIRouter(tags=["catalog"])
@@ -22,53 +21,49 @@ async def health() -> dict[str, str]:
 
 
 @router.get("/v1/models/")
-async def list_models(rt: Runtime) -> list[dict[str, Any]]:
-    try:
-        entries = await rt.providers.models()
-    except ProviderError as exc:
-        raise ProviderError(f"could not list models: {exc}") from exc
+async def list_models(
+    rt: Runtime,
+    provider_name: str | None = None,
+    provider_type: str | None = None,
+    provider_category: Annotated[list[str] | None, Query()] = None,
+) -> list[dict[str, Any]]:
+    """Every provider's chat models; a provider that cannot list its models is left out."""
+    models = []
+    for entry in await rt.providers.models():
+        if entry.is_embedding:
+            continue
+        config = rt.providers.llm_config(entry)
+        models.append(
+            {
+                **config,
+                "name": entry.model,
+                "provider_type": entry.kind,
+                "model_type": "llm",
+                "max_context_window": entry.context_window,
+            }
+        )
     return [
-        {
-            "handle": e.handle,
-            "name": e.model,
-            "display_name": e.model,
-            "provider_type": "openai",
-            "provider_name": e.provider,
-            "provider_category": "base",
-            "model_type": "llm",
-            "model": e.model,
-            "model_endpoint_type": "openai",
-            "model_endpoint": e.endpoint,
-            "model_wrapper": None,
-            "context_window": e.context_window,
-            "max_context_window": e.context_window,
-            "put_inner_thoughts_in_kwargs": False,
-            "temperature": 0.7,
-            "max_tokens": None,
-            "enable_reasoner": False,
-            "parallel_tool_calls": False,
-        }
-        for e in entries
-        if not e.is_embedding
+        model
+        for model in models
+        if provider_name in (None, model["provider_name"])
+        and provider_type in (None, model["provider_type"])
+        and (not provider_category or model["provider_category"] in provider_category)
     ]
 
 
 @router.get("/v1/models/embedding")
 async def list_embedding_models(rt: Runtime) -> list[dict[str, Any]]:
-    out = []
-    for config in await rt.embeddings.list_models():
-        provider = config["handle"].split("/", 1)[0]
-        out.append(
-            {
-                **config,
-                "name": config["embedding_model"],
-                "display_name": config["embedding_model"],
-                "provider_type": "openai" if provider == "openai" else "hugging-face",
-                "provider_name": provider,
-                "model_type": "embedding",
-            }
-        )
-    return out
+    return [
+        {
+            **config,
+            "name": config["embedding_model"],
+            "display_name": config["embedding_model"],
+            "provider_type": config["embedding_endpoint_type"],
+            "provider_name": config["handle"].split("/", 1)[0],
+            "model_type": "embedding",
+        }
+        for config in await rt.embeddings.list_models()
+    ]
 
 
 @router.get("/v1/agents/{agent_id}/tools")
