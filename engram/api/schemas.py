@@ -52,6 +52,9 @@ class LLMConfigBody(Body):
     handle: str | None = None
     temperature: float | None = 0.7
     max_tokens: int | None = Field(default=None, gt=0, le=MAX_TOKENS)
+    # Thinking: on with a budget of max_reasoning_tokens, for models that take one.
+    enable_reasoner: bool = False
+    max_reasoning_tokens: int | None = Field(default=None, ge=1024, le=MAX_TOKENS)
     # Engram's own: "json_text" asks a model without reliable tool calling for tool calls
     # written as JSON in its text (see engram/llm/text_tools.py).
     tool_call_format: ToolCallFormat = "native"
@@ -86,6 +89,9 @@ class CreateAgent(Body):
     llm_config: LLMConfigBody | None = None
     # Written into llm_config; wins over llm_config.tool_call_format when both are given.
     tool_call_format: ToolCallFormat | None = None
+    # Letta's thinking switches, written into llm_config like tool_call_format.
+    enable_reasoner: bool | None = None
+    max_reasoning_tokens: int | None = Field(default=None, ge=1024, le=MAX_TOKENS)
     embedding: str | None = None
     embedding_config: EmbeddingConfigBody | None = None
     context_window_limit: int | None = Field(default=None, gt=0, le=MAX_TOKENS)

@@ -28,6 +28,12 @@ _FINISH_REASONS = {
 }
 
 
+MIN_THINKING_BUDGET = 1024
+"""The smallest thinking budget the Messages API accepts."""
+MIN_ANSWER_TOKENS = 1024
+"""Room left for the answer itself beside the thinking budget."""
+
+
 def messages_body(request: ChatRequest, max_tokens: int) -> dict[str, Any]:
     """The ``POST /v1/messages`` body for ``request``."""
     system, turns = to_turns(request.messages)
@@ -42,6 +48,13 @@ def messages_body(request: ChatRequest, max_tokens: int) -> dict[str, Any]:
         body["tools"] = [to_tool(tool) for tool in request.tools]
         if request.parallel_tool_calls is False:
             body["tool_choice"] = {"type": "auto", "disable_parallel_tool_use": True}
+    if request.reasoning_budget:
+        # Extended thinking: the budget counts within max_tokens, and the API accepts no
+        # temperature but the default with it.
+        budget = max(MIN_THINKING_BUDGET, request.reasoning_budget)
+        body["thinking"] = {"type": "enabled", "budget_tokens": budget}
+        body["max_tokens"] = max(body["max_tokens"], budget + MIN_ANSWER_TOKENS)
+        return body
     if request.temperature is not None:
         # Anthropic's range is 0..1 where OpenAI's is 0..2; the scales are not the same
         # anyway, so keep the value and cap it.

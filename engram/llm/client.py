@@ -55,6 +55,9 @@ class ChatRequest:
     temperature: float | None = None
     max_tokens: int | None = None
     parallel_tool_calls: bool | None = None
+    reasoning_budget: int | None = None
+    """Tokens the model may think with before answering, for providers that take a budget
+    (Anthropic's extended thinking); None leaves thinking off."""
 
 
 class LLMClient(Protocol):

@@ -60,6 +60,8 @@ class AgentSpec:
     llm_config: dict[str, Any] | None = None
     # "native" or "json_text"; given, it overrides llm_config's (see engram/llm/text_tools.py).
     tool_call_format: str | None = None
+    enable_reasoner: bool | None = None
+    max_reasoning_tokens: int | None = None
     embedding: str | None = None
     embedding_config: dict[str, Any] | None = None
     context_window_limit: int | None = None
@@ -127,6 +129,11 @@ async def create_agent(rt: Engram, spec: AgentSpec) -> AgentBundle:
     llm_config["tool_call_format"] = spec.tool_call_format or llm_config.get(
         "tool_call_format", "native"
     )
+    if spec.max_reasoning_tokens is not None:
+        llm_config["max_reasoning_tokens"] = spec.max_reasoning_tokens
+        llm_config["enable_reasoner"] = spec.enable_reasoner is not False
+    elif spec.enable_reasoner is not None:
+        llm_config["enable_reasoner"] = spec.enable_reasoner
     if spec.context_window_limit:
         llm_config["context_window"] = spec.context_window_limit
     if spec.embedding_config is not None:

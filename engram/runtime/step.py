@@ -267,6 +267,7 @@ async def _call_model(
             tools=context.tools,
             temperature=agent.llm_config.get("temperature"),
             max_tokens=agent.llm_config.get("max_tokens"),
+            reasoning_budget=_reasoning_budget(agent.llm_config),
         )
         try:
             chat = await rt.providers.client_for(agent.llm_config).chat(request, turn.on_delta)
@@ -283,6 +284,14 @@ async def _call_model(
             continue
         return state, chat, counted, step_id, message_id
     raise AssertionError("unreachable: the second attempt returns or raises")
+
+
+def _reasoning_budget(llm_config: dict[str, Any]) -> int | None:
+    """The thinking budget an agent asked for (Letta's ``enable_reasoner`` and
+    ``max_reasoning_tokens``); providers without budgets ignore it."""
+    if not llm_config.get("enable_reasoner") or not llm_config.get("max_reasoning_tokens"):
+        return None
+    return int(llm_config["max_reasoning_tokens"])
 
 
 def _log_count_error(agent_id: str, counted: int, reported: int) -> None:

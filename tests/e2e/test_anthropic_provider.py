@@ -202,6 +202,37 @@ def test_thinking_is_shown_and_sent_back_with_its_signature(
     assert stored[5]["reasoning"] == "Stored. Now confirm briefly."
 
 
+def test_thinking_is_asked_for_with_the_agents_budget(api: httpx.Client, fake: FakeLLM) -> None:
+    created = api.post(
+        "/v1/agents/",
+        json={"model": HANDLE, "enable_reasoner": True, "max_reasoning_tokens": 2048},
+    )
+    assert created.status_code == 200, created.text
+    assert created.json()["llm_config"]["max_reasoning_tokens"] == 2048
+    fake.script(reply.text("Thought it through.", reasoning="Weighing it."))
+
+    send(api, created.json()["id"], "Think before you answer.")
+
+    sent = fake.chat_requests[-1].json
+    assert sent["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+    assert sent["max_tokens"] > 2048
+    assert "temperature" not in sent
+
+
+def test_thinking_stays_off_unless_asked_for(
+    api: httpx.Client, fake: FakeLLM, agent: dict[str, Any]
+) -> None:
+    fake.script(reply.text("Hi."))
+    send(api, agent["id"], "Hello")
+    assert "thinking" not in fake.chat_requests[-1].json
+
+
+def test_a_thinking_budget_under_the_minimum_is_refused(api: httpx.Client) -> None:
+    response = api.post("/v1/agents/", json={"model": HANDLE, "max_reasoning_tokens": 100})
+    assert response.status_code == 422
+    assert "max_reasoning_tokens" in response.text
+
+
 def stream_turn(api: httpx.Client, agent_id: str, text: str) -> list[tuple[float, Any]]:
     """The turn's SSE payloads with the time each arrived, ``[DONE]`` last."""
     request = {"messages": [{"role": "user", "content": text}], "stream_tokens": True}

@@ -33,6 +33,8 @@ def _spec(body: CreateAgent) -> agent_ops.AgentSpec:
         model=body.model,
         llm_config=body.llm_config.model_dump() if body.llm_config else None,
         tool_call_format=body.tool_call_format,
+        enable_reasoner=body.enable_reasoner,
+        max_reasoning_tokens=body.max_reasoning_tokens,
         embedding=body.embedding,
         embedding_config=body.embedding_config.model_dump() if body.embedding_config else None,
         context_window_limit=body.context_window_limit,
