@@ -233,6 +233,32 @@ def test_a_thinking_budget_under_the_minimum_is_refused(api: httpx.Client) -> No
     assert "max_reasoning_tokens" in response.text
 
 
+def test_signed_and_redacted_thinking_survive_an_agent_file_round_trip(
+    api: httpx.Client, fake: FakeLLM, agent: dict[str, Any]
+) -> None:
+    fake.script(
+        reply.text(
+            "Noted.", reasoning="Ada likes tea.", redacted_thinking="EqQBCkYIARgCIkBvZmZpY2lhbA=="
+        )
+    )
+    send(api, agent["id"], "I like tea")
+    exported = api.get(f"/v1/agents/{agent['id']}/export")
+    assert exported.status_code == 200, exported.text
+
+    imported = api.post(
+        "/v1/agents/import", files={"file": ("agent.af", exported.content, "application/json")}
+    )
+
+    assert imported.status_code == 200, imported.text
+    copy_id = imported.json()["agent_ids"][0]
+    original, copy = history(api, agent["id"]), history(api, copy_id)
+    shown = ["message_type", "reasoning", "signature", "hidden_reasoning", "state"]
+    assert [{k: m.get(k) for k in shown} for m in copy] == [
+        {k: m.get(k) for k in shown} for m in original
+    ]
+    assert "hidden_reasoning_message" in types(copy)
+
+
 def stream_turn(api: httpx.Client, agent_id: str, text: str) -> list[tuple[float, Any]]:
     """The turn's SSE payloads with the time each arrived, ``[DONE]`` last."""
     request = {"messages": [{"role": "user", "content": text}], "stream_tokens": True}

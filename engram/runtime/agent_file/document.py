@@ -46,6 +46,10 @@ class FileContent(_FilePart):
     type: str
     text: str | None = None
     reasoning: str | None = None
+    # A provider's signed thinking ("reasoning" with a signature) or redacted thinking
+    # ("redacted_reasoning" with its data), which must go back to it verbatim.
+    signature: str | None = None
+    data: str | None = None
 
 
 class FileMessage(_FilePart):
@@ -58,6 +62,17 @@ class FileMessage(_FilePart):
     tool_call_id: str | None = Field(default=None, max_length=128)
     tool_returns: list[FileToolReturn] | None = None
     created_at: datetime | None = None
+
+    def reasoning_blocks(self) -> list[dict[str, Any]] | None:
+        """The provider's thinking blocks as stored on a message, if the file kept them."""
+        blocks: list[dict[str, Any]] = []
+        for part in self.content if isinstance(self.content, list) else []:
+            if part.type == "reasoning" and part.signature:
+                signed = {"thinking": part.reasoning or "", "signature": part.signature}
+                blocks.append({"type": "thinking", **signed})
+            elif part.type == "redacted_reasoning" and part.data:
+                blocks.append({"type": "redacted_thinking", "data": part.data})
+        return blocks or None
 
     def joined(self, kind: Literal["text", "reasoning"]) -> str:
         """The message's text or reasoning parts as one string."""

@@ -132,7 +132,10 @@ def _time(moment: datetime | None) -> str | None:
 
 def _message_to_file(row: t.Message, ref: str, model: str) -> dict[str, Any]:
     content: list[dict[str, Any]] = []
-    if row.reasoning:
+    if row.reasoning_blocks:
+        # Signed and redacted thinking travel verbatim: the provider checks them.
+        content.extend(_reasoning_part(block) for block in row.reasoning_blocks)
+    elif row.reasoning:
         content.append(
             {"type": "reasoning", "is_native": False, "reasoning": row.reasoning, "signature": None}
         )
@@ -216,4 +219,15 @@ def _passage_to_file(row: t.Passage) -> dict[str, Any]:
         "tags": row.tags or [],
         "metadata": row.metadata_ or {},
         "created_at": _time(row.created_at),
+    }
+
+
+def _reasoning_part(block: dict[str, Any]) -> dict[str, Any]:
+    if block.get("type") == "redacted_thinking":
+        return {"type": "redacted_reasoning", "data": block.get("data")}
+    return {
+        "type": "reasoning",
+        "is_native": True,
+        "reasoning": block.get("thinking", ""),
+        "signature": block.get("signature"),
     }

@@ -254,6 +254,7 @@ def _message_row(
         role=role,
         text=text or None,
         reasoning=message.joined("reasoning") or None,
+        reasoning_blocks=message.reasoning_blocks(),
         tool_calls=calls or None,
         name=message.name,
         otid=message.otid,
