@@ -40,6 +40,15 @@ class Settings(BaseSettings):
     # feeds back to the model before it ends with stop reason "error".
     max_invalid_tool_calls: int = 3
 
+    # Custom tools run in a sandbox (docs/tools.md): per call, a wall-clock timeout, an
+    # address-space cap, CPU seconds, processes, open files and bytes of output.
+    tool_timeout_seconds: float = Field(default=30.0, gt=0)
+    tool_memory_mb: int = Field(default=512, ge=64)
+    tool_cpu_seconds: int = Field(default=10, ge=1)
+    tool_max_processes: int = Field(default=32, ge=1)
+    tool_max_open_files: int = Field(default=64, ge=16)
+    tool_output_bytes: int = Field(default=1_000_000, ge=1_000)
+
     default_context_window: int = 32_000
     # Paging: fold when the next call would pass trigger x window, down to target x window.
     summarize_trigger: float = 0.9

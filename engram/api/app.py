@@ -16,6 +16,7 @@ from engram.api.routes import (
     agents,
     archives,
     catalog,
+    mcp_servers,
     memory,
     message_search,
     messages,
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runs,
         archives,
         tools,
+        mcp_servers,
         message_search,
         recall,
     ):

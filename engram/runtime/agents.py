@@ -13,6 +13,8 @@ from engram.memory import policy
 from engram.memory.tools import MEMORY_TOOL_NAMES
 from engram.runtime.context import HEARTBEAT_AGENTS, compile_context, window_size
 from engram.runtime.engine import Engram
+from engram.runtime.tool_calls import TOOL_ENV_KEY
+from engram.runtime.tool_rules import check_rules
 from engram.runtime.window import Window
 from engram.store import agents, archives, blocks, messages, passages, tools
 from engram.store import tables as t
@@ -125,6 +127,7 @@ async def create_agent(rt: Engram, spec: AgentSpec) -> AgentBundle:
     _check_window(spec.context_window_limit)
     if spec.compaction_settings is not None:
         policy.check_compaction(spec.compaction_settings, rt.settings)
+    check_rules(spec.tool_rules or [])
     llm_config = await _llm_config(rt, spec)
     llm_config["tool_call_format"] = spec.tool_call_format or llm_config.get(
         "tool_call_format", "native"
@@ -213,6 +216,7 @@ async def update_agent(rt: Engram, agent_id: str, changes: dict[str, Any]) -> Ag
     _check_window(changes.get("context_window_limit"))
     if changes.get("compaction_settings") is not None:
         policy.check_compaction(changes["compaction_settings"], rt.settings)
+    check_rules(changes.get("tool_rules") or [])
 
     def _write(session: Session) -> Any:
         agent = agents.get(session, agent_id)
@@ -220,7 +224,10 @@ async def update_agent(rt: Engram, agent_id: str, changes: dict[str, Any]) -> Ag
             if changes.get(name) is not None:
                 setattr(agent, name, changes[name])
         if changes.get("metadata") is not None:
-            agent.metadata_ = changes["metadata"]
+            # New metadata keeps the tools' variables unless the change sets them too.
+            kept = (agent.metadata_ or {}).get(TOOL_ENV_KEY)
+            agent.metadata_ = changes["metadata"] | ({TOOL_ENV_KEY: kept} if kept else {})
+        _set_tool_env(agent, changes)
         # These two may be set to null: the agent goes back to the server's defaults.
         if "compaction_settings" in changes:
             agent.compaction_settings = changes["compaction_settings"]
@@ -256,6 +263,18 @@ async def update_agent(rt: Engram, agent_id: str, changes: dict[str, Any]) -> Ag
         return bundle(session, agent_id)
 
     return await rt.db.write(_write)
+
+
+def _set_tool_env(agent: t.Agent, changes: dict[str, Any]) -> None:
+    """Letta's ``tool_exec_environment_variables`` and ``secrets`` each replace what they
+    name; both end up in the one mapping the sandbox hands a tool's child."""
+    if changes.get("tool_exec_environment_variables") is None and changes.get("secrets") is None:
+        return
+    declared = {
+        **(changes.get("tool_exec_environment_variables") or {}),
+        **(changes.get("secrets") or {}),
+    }
+    agent.metadata_ = {**(agent.metadata_ or {}), TOOL_ENV_KEY: declared}
 
 
 def check_fixed_part_fits(rt: Engram, session: Session, agent_id: str) -> None:

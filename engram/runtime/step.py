@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from engram.errors import ContextOverflow, NotFound, ProviderError
 from engram.ids import new_id
-from engram.llm.client import ChatRequest, ChatResult, DeltaSink
+from engram.llm.client import ChatRequest, ChatResult, DeltaSink, ToolCall
 from engram.memory import policy
 from engram.memory.embeddings import Embedder
 from engram.memory.ledger import MemoryLedger
@@ -30,6 +30,7 @@ from engram.runtime.context import (
     with_recalled,
 )
 from engram.runtime.engine import Engram
+from engram.runtime.external_tools import run_external_calls
 from engram.runtime.folding import fold_window
 from engram.runtime.prompt import to_chat
 from engram.runtime.recall_assist import RecalledSection, recall_section
@@ -42,7 +43,13 @@ from engram.runtime.step_rows import (
     row_values,
     tool_row,
 )
-from engram.runtime.tool_calls import ExecutedCall, execute_calls, prefetch_vectors
+from engram.runtime.tool_calls import (
+    ExecutedCall,
+    execute_calls,
+    prefetch_vectors,
+    run_custom_tools,
+)
+from engram.runtime.tool_rules import TurnRules
 from engram.runtime.views import letta_messages
 from engram.store import blocks
 from engram.store import tables as t
@@ -105,6 +112,10 @@ class _Turn:
     ledger: MemoryLedger = field(default_factory=MemoryLedger)
     # Malformed tool calls so far in this turn, as of the last committed step.
     invalid_calls: int = 0
+    # The agent's tool rules as this turn has moved them (None until the first step).
+    rules: TurnRules | None = None
+    # A note the next step sends the model (a tool the rules require before ending).
+    nudge: str | None = None
     # The user's words, for recall assist to search with before the first step.
     assist_query: str | None = None
     recalled: RecalledSection | None = None
@@ -158,6 +169,9 @@ async def run_turn(
                     result.stop_reason = "cancelled"
                     break
                 pending = []
+                if turn.nudge is not None:
+                    nudge = InputMessage(role="system", text=turn.nudge)
+                    pending, turn.nudge = [input_row(agent_id, run_id, nudge)], None
     except ContextOverflow as exc:
         result.stop_reason = "context_window_overflow_in_system_prompt"
         result.error = (
@@ -203,6 +217,8 @@ async def _one_step(turn: _Turn, pending: list[t.Message]) -> bool:
         return False
     agent = state.agent
     model = agent.llm_config["model"]
+    if turn.rules is None:
+        turn.rules = TurnRules(list(agent.tool_rules or []))
     if turn.assist_query is not None:
         await _recall_for_turn(turn, agent)
     for row in pending:
@@ -219,9 +235,14 @@ async def _one_step(turn: _Turn, pending: list[t.Message]) -> bool:
         turn, state, context, pending, incoming
     )
     _log_count_error(agent_id, counted, chat.prompt_tokens)
+    refused = _refused_by_rules(turn, state, chat.tool_calls)
+    calls = [call for call in chat.tool_calls if call.id not in refused]
     embedder = rt.embeddings.embedder_for(agent.embedding_config)
-    vectors = await prefetch_vectors(embedder, chat.tool_calls)
-    step = _StepOutput(step_id, message_id, chat, counted, step_started)
+    vectors = await prefetch_vectors(embedder, calls)
+    custom = await run_custom_tools(rt, agent, state.tools, calls)
+    custom |= await run_external_calls(rt, state.tools, calls)
+    custom |= refused
+    step = _StepOutput(step_id, message_id, chat, counted, step_started, custom_results=custom)
     closed = await rt.db.write(
         lambda session: _commit_step(session, turn, state, pending, step, embedder, vectors)
     )
@@ -229,6 +250,7 @@ async def _one_step(turn: _Turn, pending: list[t.Message]) -> bool:
     rt.recall_indexer.notify(agent_id)
     turn.ledger = step.ledger
     turn.invalid_calls = step.invalid_calls
+    turn.rules, turn.nudge = step.rules, step.nudge
     turn.run_saved = True
     turn.steps_taken += 1
     turn.finished = closed
@@ -264,7 +286,7 @@ async def _call_model(
         request = ChatRequest(
             model=agent.llm_config["model"],
             messages=context.chat_messages() + [to_chat(m) for m in pending],
-            tools=context.tools,
+            tools=_offered(turn, context.tools),
             temperature=agent.llm_config.get("temperature"),
             max_tokens=agent.llm_config.get("max_tokens"),
             reasoning_budget=_reasoning_budget(agent.llm_config),
@@ -333,6 +355,10 @@ class _StepOutput:
     rows: list[t.Message] = field(default_factory=list)
     ledger: MemoryLedger = field(default_factory=MemoryLedger)
     invalid_calls: int = 0
+    # Results of calls run before the transaction (custom tools in the sandbox), by call id.
+    custom_results: dict[str, ExecutedCall] = field(default_factory=dict)
+    rules: TurnRules | None = None
+    nudge: str | None = None
 
 
 def _commit_step(
@@ -369,6 +395,7 @@ def _commit_step(
             message_id=step.message_id,
             ledger=step.ledger,
             step_number=turn.steps_taken + 1,
+            custom_results=step.custom_results,
         )
     tool_rows = [tool_row(agent.id, run_id, step.step_id, call) for call in executed]
     new_rows = [*pending, assistant, *tool_rows]
@@ -378,6 +405,7 @@ def _commit_step(
         row.token_count = row.token_count or message_tokens(model, row)
     session.execute(insert(t.Message), [row_values(row) for row in new_rows])
     more = _keep_going(agent.agent_type, chat, executed)
+    more = _apply_rules(turn, step, executed, more)
     step.rows = [assistant, *tool_rows]
     malformed = sum(call.malformed for call in executed)
     step.invalid_calls = turn.invalid_calls + malformed
@@ -401,6 +429,56 @@ def _commit_step(
     step_row = _step_row(step, run_id, agent, seconds, stop_reason)
     session.execute(insert(t.Step), [row_values(step_row)])
     return closing
+
+
+def _offered(turn: _Turn, tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The tool schemas the rules allow the model to call next."""
+    if turn.rules is None or not turn.rules.rules:
+        return tools
+    allowed = set(turn.rules.allowed(_tool_name(tool) for tool in tools))
+    return [tool for tool in tools if _tool_name(tool) in allowed]
+
+
+def _tool_name(schema: dict[str, Any]) -> str:
+    return str(schema.get("function", schema).get("name", ""))
+
+
+def _refused_by_rules(
+    turn: _Turn, state: AgentState, calls: list[ToolCall]
+) -> dict[str, ExecutedCall]:
+    """Calls that break a tool rule: answered with an error, never run."""
+    if turn.rules is None or not turn.rules.rules or not calls:
+        return {}
+    available = [tool.name for tool in state.tools]
+    reasons = turn.rules.refusals([call.name for call in calls], available)
+    return {
+        call.id: ExecutedCall(call.id, call.name, f"Error: {reason}", True, False)
+        for call, reason in zip(calls, reasons, strict=True)
+        if reason is not None
+    }
+
+
+def _apply_rules(turn: _Turn, step: _StepOutput, executed: list[ExecutedCall], more: bool) -> bool:
+    """Whether the turn goes on once the rules have their say: a terminal tool ends it, a
+    continue rule prolongs it, and a required tool not yet called keeps it open with a
+    note to the model."""
+    rules = turn.rules or TurnRules([])
+    ran = [(call.name, call.output) for call in executed if not call.failed]
+    step.rules = rules.after(ran)
+    names = [name for name, _ in ran]
+    if step.rules.ends_turn(names):
+        return False
+    if step.rules.keeps_going(names):
+        return True
+    missing = step.rules.missing_before_exit()
+    if not more and missing:
+        step.nudge = (
+            "Tool rules: before ending your turn you must call "
+            + ", ".join(f"'{name}'" for name in missing)
+            + "."
+        )
+        return True
+    return more
 
 
 def _keep_going(agent_type: str, chat: ChatResult, executed: list[ExecutedCall]) -> bool:

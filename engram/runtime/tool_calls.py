@@ -32,6 +32,7 @@ from engram.memory.ledger import (
 )
 from engram.memory.tools import BASE_TOOL_FUNCTIONS, ToolContext, ToolFailure
 from engram.store import tables as t
+from engram.tools.sandbox import SandboxLimits, run_tool
 
 if TYPE_CHECKING:
     from engram.runtime.engine import Engram
@@ -73,6 +74,53 @@ async def prefetch_vectors(embedder: Embedder, calls: list[ToolCall]) -> dict[st
     return dict(zip(unique, await embedder.embed(unique), strict=True))
 
 
+TOOL_ENV_KEY = "tool_exec_environment_variables"
+"""Where an agent's metadata keeps the variables its custom tools' children get."""
+
+
+async def run_custom_tools(
+    rt: Engram, agent: t.Agent, tools: list[t.Tool], calls: list[ToolCall]
+) -> dict[str, ExecutedCall]:
+    """Run the calls naming an attached custom tool, each in a fresh sandboxed child,
+    before the step's transaction opens (no child runs while the database is locked).
+    Keyed by call id; ``execute_calls`` records these results as they are."""
+    custom = {tool.name: tool for tool in tools if tool.tool_type == "custom" and tool.source_code}
+    limits = SandboxLimits.from_settings(rt.settings)
+    env = agent_tool_env(agent)
+    done: dict[str, ExecutedCall] = {}
+    for call in calls:
+        tool = custom.get(call.name)
+        if tool is None or call.name in BASE_TOOL_FUNCTIONS:
+            continue
+        done[call.id] = await _run_custom(tool, call, env, limits)
+    return done
+
+
+def agent_tool_env(agent: t.Agent) -> dict[str, str]:
+    declared = (agent.metadata_ or {}).get(TOOL_ENV_KEY) or {}
+    return {str(key): str(value) for key, value in declared.items()}
+
+
+async def _run_custom(
+    tool: t.Tool, call: ToolCall, env: dict[str, str], limits: SandboxLimits
+) -> ExecutedCall:
+    arguments = _parse_arguments(call.arguments)
+    if not isinstance(arguments, dict):
+        output = f"Error: arguments must be a JSON object, got: {call.arguments[:200]!r}"
+        return ExecutedCall(call.id, call.name, output, True, False, malformed=True)
+    heartbeat = bool(arguments.pop("request_heartbeat", False))
+    network = bool((tool.metadata_ or {}).get("network", False))
+    try:
+        run = await run_tool(
+            tool.source_code or "", call.name, arguments, env=env, limits=limits, network=network
+        )
+    except OSError as exc:  # no child could start: the server's problem, told to the model
+        log.error("tool %s: the sandbox could not start: %s", call.name, exc)
+        return ExecutedCall(call.id, call.name, f"Error: {exc}", True, heartbeat)
+    output = run.text(tool.return_char_limit)
+    return ExecutedCall(call.id, call.name, output, not run.ok, heartbeat)
+
+
 def execute_calls(
     session: Session,
     rt: Engram,
@@ -88,9 +136,11 @@ def execute_calls(
     message_id: str,
     ledger: MemoryLedger | None = None,
     step_number: int = 1,
+    custom_results: dict[str, ExecutedCall] | None = None,
 ) -> list[ExecutedCall]:
     """Run ``calls`` in order; ``step_number`` (1-based within the run) is what the
-    ledger's notes cite."""
+    ledger's notes cite. ``custom_results`` are the sandboxed calls' results, made by
+    ``run_custom_tools`` before the transaction; they are recorded, not run again."""
     context = ToolContext(
         session=session,
         agent=agent,
@@ -104,9 +154,13 @@ def execute_calls(
         vectors_by_text=dict(vectors),
     )
     attached = {tool.name for tool in tools}
+    ran = custom_results or {}
     if ledger is None:
-        return [_execute_one(context, attached, call) for call in calls]
-    return [_execute_recorded(context, attached, call, ledger, step_number) for call in calls]
+        return [ran.get(call.id) or _execute_one(context, attached, call) for call in calls]
+    return [
+        ran.get(call.id) or _execute_recorded(context, attached, call, ledger, step_number)
+        for call in calls
+    ]
 
 
 def _execute_recorded(

@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -167,6 +168,28 @@ class Tool(Base):
     default_requires_approval: Mapped[bool | None] = mapped_column(Boolean)
     enable_parallel_execution: Mapped[bool | None] = mapped_column(Boolean)
     metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class McpServer(Base):
+    """A registered MCP server: how to reach it (a command on stdio, or a streamable-HTTP
+    URL) and how long a call may take. ``env``, ``auth_token`` and ``custom_headers`` hold
+    secrets; the API shows them masked."""
+
+    __tablename__ = "mcp_servers"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    server_type: Mapped[str] = mapped_column(String(32))  # stdio | streamable_http
+    command: Mapped[str | None] = mapped_column(Text)
+    args: Mapped[list[Any] | None] = mapped_column(JSON)
+    env: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    url: Mapped[str | None] = mapped_column(Text)
+    auth_header: Mapped[str | None] = mapped_column(String(255))
+    auth_token: Mapped[str | None] = mapped_column(Text)
+    custom_headers: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    timeout_seconds: Mapped[float] = mapped_column(Float, default=30.0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

@@ -349,7 +349,7 @@ def test_attach_or_detach_unknown_ids_is_404(
     assert api.get(f"/v1/agents/{agent['id']}").json()["tools"] == agent["tools"]
 
 
-def test_model_sees_an_attached_tool_and_calling_it_is_a_tool_error(
+def test_model_sees_an_attached_tool_and_calling_it_runs_the_tool(
     api: httpx.Client, fake_llm: FakeLLM, make_tool: Any, make_agent: AgentFactory
 ) -> None:
     tool = make_tool()
@@ -365,5 +365,6 @@ def test_model_sees_an_attached_tool_and_calling_it_is_a_tool_error(
     returned = [
         m for m in response.json()["messages"] if m["message_type"] == "tool_return_message"
     ]
-    assert returned[0]["status"] == "error"
-    assert "cannot run on this server yet" in returned[0]["tool_return"]
+    assert returned[0]["status"] == "success"
+    assert returned[0]["tool_return"] == "sunny in Oslo"
+    assert fake_llm.chat_requests[-1].tool_results[-1] == "sunny in Oslo"

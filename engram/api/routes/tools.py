@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query
@@ -11,10 +13,15 @@ from sqlalchemy.orm import Session
 from engram.api import serialize
 from engram.api.deps import Limit, Runtime
 from engram.api.schemas import MAX_CHARS, Body
+from engram.errors import Conflict, NotFound
+from engram.ids import new_id
 from engram.runtime import agents as agent_ops
+from engram.runtime.tool_calls import agent_tool_env
 from engram.store import agents, tools
-from engram.tools import custom
+from engram.store import tables as t
+from engram.tools import custom, sandbox
 from engram.tools.custom import ToolQuery, ToolSpec
+from engram.tools.schema import check_tool_name, find_function, parse_source
 
 router = APIRouter(tags=["tools"])
 
@@ -69,6 +76,91 @@ async def create_tool(body: ToolCreate, rt: Runtime) -> dict[str, Any]:
 async def upsert_tool(body: ToolCreate, rt: Runtime) -> dict[str, Any]:
     spec = body.spec()
     return await rt.db.write(lambda session: serialize.tool(custom.upsert(session, spec)))
+
+
+class ToolRunFromSource(Body):
+    source_code: str = Field(min_length=1, max_length=MAX_SOURCE_CHARS)
+    args: dict[str, Any] = Field(default_factory=dict)
+    env_vars: dict[str, str] = Field(default_factory=dict)
+    name: str | None = None
+    source_type: str | None = None
+    json_schema: dict[str, Any] | None = None
+    args_json_schema: dict[str, Any] | None = None
+    pip_requirements: list[Requirement] | None = None
+    npm_requirements: list[Requirement] | None = None
+
+
+class ToolExecuteRequest(Body):
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+@router.post("/v1/tools/run")
+async def run_tool_from_source(body: ToolRunFromSource, rt: Runtime) -> dict[str, Any]:
+    """Run unsaved source once in the sandbox; the answer is a ``tool_return_message``."""
+    if body.name is not None:
+        check_tool_name(body.name, "name")
+        find_function(parse_source(body.source_code), body.name)
+        name = body.name
+    else:
+        name = custom.derive_schema(body.source_code, body.source_type, body.json_schema)["name"]
+    run = await sandbox.run_tool(
+        body.source_code, name, body.args, env=body.env_vars, limits=_limits(rt)
+    )
+    return {
+        "id": new_id("message"),
+        "date": datetime.now(UTC).isoformat(),
+        "name": name,
+        "message_type": "tool_return_message",
+        "otid": None,
+        "sender_id": None,
+        "step_id": None,
+        "is_err": not run.ok,
+        "seq_id": None,
+        "run_id": None,
+        "tool_return": run.text(),
+        "status": "success" if run.ok else "error",
+        "tool_call_id": f"call_{uuid.uuid4().hex[:24]}",
+        "stdout": [run.stdout] if run.stdout else [],
+        "stderr": [run.stderr] if run.stderr else [],
+        "tool_returns": None,
+    }
+
+
+@router.post("/v1/agents/{agent_id}/tools/{tool_name}/run")
+async def run_tool_for_agent(
+    agent_id: str, tool_name: str, body: ToolExecuteRequest, rt: Runtime
+) -> dict[str, Any]:
+    """Run one of the agent's custom tools directly, with the agent's tool variables."""
+
+    def _read(session: Session) -> tuple[t.Tool, dict[str, str]]:
+        agent = agents.get(session, agent_id)
+        attached = {tool.name: tool for tool in tools.for_agent(session, agent_id)}
+        if tool_name not in attached:
+            raise NotFound("tool", f"{tool_name} (attached to agent {agent_id})")
+        return attached[tool_name], agent_tool_env(agent)
+
+    tool, env = await rt.db.read(_read)
+    if tool.tool_type != custom.CUSTOM or not tool.source_code:
+        raise Conflict(
+            f"tool '{tool_name}' is built in ({tool.tool_type}); it runs only inside the "
+            "agent loop, where its effects are committed with the step"
+        )
+    network = bool((tool.metadata_ or {}).get("network", False))
+    run = await sandbox.run_tool(
+        tool.source_code, tool_name, body.args, env=env, limits=_limits(rt), network=network
+    )
+    return {
+        "status": "success" if run.ok else "error",
+        "func_return": run.result if run.ok else run.text(),
+        "agent_state": None,
+        "stdout": [run.stdout] if run.stdout else [],
+        "stderr": [run.stderr] if run.stderr else [],
+        "sandbox_config_fingerprint": None,
+    }
+
+
+def _limits(rt: Any) -> sandbox.SandboxLimits:
+    return sandbox.SandboxLimits.from_settings(rt.settings)
 
 
 @router.get("/v1/tools/")

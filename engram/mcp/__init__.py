@@ -1,0 +1,25 @@
+"""MCP servers: reaching them, listing their tools, and calling those tools."""
+
+from __future__ import annotations
+
+from engram.mcp.client import (
+    STDIO,
+    STREAMABLE_HTTP,
+    McpResult,
+    McpServerError,
+    McpTool,
+    ServerConfig,
+    call_tool,
+    list_tools,
+)
+
+__all__ = [
+    "STDIO",
+    "STREAMABLE_HTTP",
+    "McpResult",
+    "McpServerError",
+    "McpTool",
+    "ServerConfig",
+    "call_tool",
+    "list_tools",
+]

@@ -1,0 +1,187 @@
+"""Talking to one MCP server through the official ``mcp`` package.
+
+Each operation opens its own session (a fresh subprocess for stdio, a fresh HTTP session
+for streamable HTTP) and closes it when done. That costs a process start per call, but a
+server that crashed or hung last time cannot poison the next call, and there is no pool
+to clean up on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import httpx
+from mcp import ClientSession, StdioServerParameters, types
+from mcp.client.stdio import stdio_client
+from mcp.client.streamable_http import streamable_http_client
+
+from engram.errors import ProviderError
+
+STDIO = "stdio"
+STREAMABLE_HTTP = "streamable_http"
+SERVER_TYPES = (STDIO, STREAMABLE_HTTP)
+
+T = TypeVar("T")
+
+
+class McpServerError(ProviderError):
+    """An MCP server could not be started or reached, broke the protocol, or took longer
+    than its timeout; the message names the server and what to check."""
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """How to reach one MCP server; ``env`` and the headers hold secrets."""
+
+    name: str
+    server_type: str
+    command: str | None = None
+    args: list[str] = field(default_factory=list)
+    env: dict[str, str] | None = None
+    url: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    timeout_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
+class McpTool:
+    """A tool as the server describes it."""
+
+    name: str
+    description: str | None
+    input_schema: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class McpResult:
+    """What a tool call returned: its content as text, and whether the tool reported an error."""
+
+    text: str
+    is_error: bool
+
+
+async def list_tools(config: ServerConfig) -> list[McpTool]:
+    """Every tool the server offers (following its pagination).
+
+    Raises ``McpServerError`` if the server cannot be reached or does not answer in time.
+    """
+
+    async def work(session: ClientSession) -> list[McpTool]:
+        found: list[McpTool] = []
+        cursor: str | None = None
+        while True:
+            params = types.PaginatedRequestParams(cursor=cursor) if cursor else None
+            page = await session.list_tools(params=params)
+            found.extend(
+                McpTool(tool.name, tool.description, dict(tool.inputSchema or {}))
+                for tool in page.tools
+            )
+            cursor = page.nextCursor
+            if not cursor:
+                return found
+
+    return await _with_session(config, "list its tools", work)
+
+
+async def call_tool(config: ServerConfig, name: str, arguments: dict[str, Any]) -> McpResult:
+    """Call tool ``name``; a tool that reports failure gives ``is_error=True``.
+
+    Raises ``McpServerError`` if the server cannot be reached or the call outlasts the
+    server's timeout.
+    """
+
+    async def work(session: ClientSession) -> McpResult:
+        result = await session.call_tool(name, arguments)
+        return McpResult(result_text(result), bool(result.isError))
+
+    return await _with_session(config, f"call tool '{name}'", work)
+
+
+def result_text(result: types.CallToolResult) -> str:
+    """The result's content as one text: text parts verbatim, other parts named."""
+    parts: list[str] = []
+    for item in result.content:
+        if isinstance(item, types.TextContent):
+            parts.append(item.text)
+        elif isinstance(item, types.EmbeddedResource) and isinstance(
+            item.resource, types.TextResourceContents
+        ):
+            parts.append(item.resource.text)
+        else:
+            parts.append(f"[{item.type} content not shown]")
+    if not parts and result.structuredContent is not None:
+        return str(result.structuredContent)
+    return "\n".join(parts)
+
+
+async def _with_session(
+    config: ServerConfig, doing: str, work: Callable[[ClientSession], Awaitable[T]]
+) -> T:
+    async def whole() -> T:
+        async with _open_session(config) as session:
+            await session.initialize()
+            return await work(session)
+
+    try:
+        # One deadline for start-up, handshake and the call: a server that hangs anywhere
+        # costs the caller at most its timeout.
+        return await asyncio.wait_for(whole(), config.timeout_seconds)
+    except TimeoutError as exc:
+        raise McpServerError(
+            f"MCP server '{config.name}' did not {doing} within {config.timeout_seconds:g}s; "
+            "check that it is healthy, or raise its timeout_seconds"
+        ) from exc
+    except McpServerError:
+        raise
+    except Exception as exc:  # the transports raise anything from OSError to ExceptionGroup
+        raise McpServerError(
+            f"MCP server '{config.name}' ({_target(config)}) failed to {doing}: {_describe(exc)}"
+        ) from exc
+
+
+def _target(config: ServerConfig) -> str:
+    if config.server_type == STDIO:
+        return f"command '{config.command}'"
+    return f"url '{config.url}'"
+
+
+@asynccontextmanager
+async def _open_session(config: ServerConfig) -> AsyncIterator[ClientSession]:
+    if config.server_type == STDIO:
+        if not config.command:
+            raise McpServerError(f"MCP server '{config.name}' has no command to run")
+        parameters = StdioServerParameters(
+            command=config.command, args=list(config.args), env=config.env
+        )
+        async with (
+            stdio_client(parameters) as (read, write),
+            ClientSession(read, write) as session,
+        ):
+            yield session
+    elif config.server_type == STREAMABLE_HTTP:
+        if not config.url:
+            raise McpServerError(f"MCP server '{config.name}' has no server_url")
+        http = httpx.AsyncClient(
+            headers=config.headers, timeout=httpx.Timeout(config.timeout_seconds)
+        )
+        async with http, streamable_http_client(config.url, http_client=http) as streams:
+            read, write, _session_id = streams
+            async with ClientSession(read, write) as session:
+                yield session
+    else:
+        raise McpServerError(
+            f"MCP server '{config.name}' has type '{config.server_type}'; "
+            f"supported types are {', '.join(SERVER_TYPES)}"
+        )
+
+
+def _describe(exc: BaseException) -> str:
+    """The innermost cause, worded for a person: task groups wrap the real error."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if str(exc) else text

@@ -1,0 +1,84 @@
+"""Tool calls that leave the process (MCP servers), run before a step's transaction.
+
+A call to an MCP server may take seconds; holding the database's write transaction that
+long would stall every other agent. So the step runs these calls first, with no
+transaction open, and hands the finished results to ``execute_calls``, which records them
+in order with the rest. Every failure (a server down, a call past its timeout, a tool that
+reports an error) becomes an error result the model reads; none ends the run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session
+
+from engram.llm.client import ToolCall
+from engram.mcp import McpServerError, ServerConfig, call_tool, registry
+from engram.runtime.tool_calls import ExecutedCall
+from engram.store import tables as t
+
+if TYPE_CHECKING:
+    from engram.runtime.engine import Engram
+
+log = logging.getLogger(__name__)
+
+
+async def run_external_calls(
+    rt: Engram, tools: list[t.Tool], calls: list[ToolCall]
+) -> dict[str, ExecutedCall]:
+    """Run the calls of ``calls`` that go to attached MCP tools, in order; the results by
+    call id. Calls to other tools are left for ``execute_calls``."""
+    external = {tool.name: tool for tool in tools if tool.tool_type == registry.MCP_TOOL_TYPE}
+    wanted = [call for call in calls if call.name in external]
+    if not wanted:
+        return {}
+    server_ids = {registry.server_of(external[call.name]) for call in wanted}
+    configs = await rt.db.read(lambda session: _configs(session, server_ids))
+    return {call.id: await _run_one(call, external[call.name], configs) for call in wanted}
+
+
+def _configs(session: Session, server_ids: set[str | None]) -> dict[str, ServerConfig]:
+    found = {}
+    for server_id in server_ids:
+        row = session.get(t.McpServer, server_id) if server_id else None
+        if row is not None:
+            found[row.id] = registry.fields_of(row).config()
+    return found
+
+
+async def _run_one(call: ToolCall, tool: t.Tool, configs: dict[str, ServerConfig]) -> ExecutedCall:
+    arguments = _arguments(call.arguments)
+    heartbeat = isinstance(arguments, dict) and bool(arguments.pop("request_heartbeat", False))
+
+    def fail(message: str, *, malformed: bool = False) -> ExecutedCall:
+        return ExecutedCall(call.id, call.name, f"Error: {message}", True, heartbeat, malformed)
+
+    if not isinstance(arguments, dict):
+        return fail(
+            f"arguments must be a JSON object, got: {call.arguments[:200]!r}", malformed=True
+        )
+    config = configs.get(registry.server_of(tool) or "")
+    if config is None:
+        return fail(f"tool '{call.name}' belongs to an MCP server that is no longer registered")
+    origin = (tool.metadata_ or {}).get("mcp", {})
+    try:
+        result = await call_tool(config, origin.get("tool_name", tool.name), arguments)
+    except McpServerError as exc:
+        log.warning("tool %s: %s", call.name, exc)
+        return fail(str(exc))
+    output = result.text[: tool.return_char_limit]
+    if result.is_error:
+        return fail(output)
+    return ExecutedCall(call.id, call.name, output, False, heartbeat)
+
+
+def _arguments(raw: str) -> Any:
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return None

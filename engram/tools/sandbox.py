@@ -1,0 +1,344 @@
+"""Running a custom tool's Python source in a fresh, confined subprocess, one per call.
+
+With the ``bwrap`` binary (bubblewrap) present, the child sees a read-only system, the
+Python install, a private writable ``/tmp`` and nothing else: no data dir, no home, no
+network unless the call allows it. Without it the child is a plain subprocess in a fresh
+temporary directory and the server logs one loud warning. Either way the child gets
+resource limits (CPU seconds, address space, processes, open files, file size), a
+wall-clock timeout that kills its whole process group, an output cap, and an environment
+holding only the variables the caller declares.
+
+Arguments go in and results come out as JSON (see ``sandbox_runner``); nothing is
+unpickled. Every failure of the tool comes back as a ``ToolRun`` with ``ok`` false.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import resource
+import shutil
+import signal
+import stat
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engram.config import Settings
+
+log = logging.getLogger(__name__)
+
+RUNNER = Path(__file__).with_name("sandbox_runner.py")
+NOBODY = 65534
+"""The user a child started as root becomes before running tool code."""
+
+_MINIMAL_PATH = "/usr/local/bin:/usr/bin:/bin"
+_STDERR_BYTES = 64_000
+_ETC_FILES = ("resolv.conf", "hosts", "nsswitch.conf", "ld.so.cache", "localtime", "ssl")
+_SIGNAL_CAUSES = {
+    signal.SIGXCPU: "over its CPU time limit",
+    signal.SIGKILL: "killed at a resource limit",
+    signal.SIGSEGV: "crashed (segmentation fault)",
+    signal.SIGXFSZ: "over its file size limit",
+}
+_warned: set[str] = set()
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    timeout_seconds: float = 30.0
+    memory_mb: int = 512
+    cpu_seconds: int = 10
+    max_processes: int = 32
+    max_open_files: int = 64
+    output_bytes: int = 1_000_000
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SandboxLimits:
+        return cls(
+            timeout_seconds=settings.tool_timeout_seconds,
+            memory_mb=settings.tool_memory_mb,
+            cpu_seconds=settings.tool_cpu_seconds,
+            max_processes=settings.tool_max_processes,
+            max_open_files=settings.tool_max_open_files,
+            output_bytes=settings.tool_output_bytes,
+        )
+
+
+@dataclass
+class ToolRun:
+    """What one sandboxed call produced: a JSON result, or an error saying why not."""
+
+    ok: bool
+    result: Any = None
+    error: str | None = None
+    stdout: str = ""
+    stderr: str = ""
+    traceback: str | None = None
+    seconds: float = 0.0
+    sandboxed: bool = field(default=False)
+
+    def text(self, char_limit: int | None = None) -> str:
+        """The result as the model reads it: a string as is, anything else as JSON, an
+        error as ``Error: ...``; cut at ``char_limit`` with a visible marker."""
+        if not self.ok:
+            return f"Error: {self.error}"
+        value = self.result if isinstance(self.result, str) else json.dumps(self.result)
+        return truncate(value, char_limit)
+
+
+def truncate(text: str, char_limit: int | None) -> str:
+    if char_limit is None or len(text) <= char_limit:
+        return text
+    return f"{text[:char_limit]}… [truncated: {len(text) - char_limit} more characters]"
+
+
+def bwrap_path() -> str | None:
+    return shutil.which("bwrap")
+
+
+async def run_tool(
+    source_code: str,
+    name: str,
+    args: dict[str, Any],
+    *,
+    env: dict[str, str] | None = None,
+    limits: SandboxLimits | None = None,
+    network: bool = False,
+    use_bwrap: bool | None = None,
+) -> ToolRun:
+    """Call function ``name`` defined by ``source_code`` with ``args`` in a fresh child.
+
+    ``use_bwrap`` None means: when the binary is present. Never raises for anything the
+    tool does; raises ``OSError`` only if no child can be started at all."""
+    limits = limits or SandboxLimits()
+    bwrap = bwrap_path() if use_bwrap is not False else None
+    if use_bwrap and bwrap is None:
+        raise OSError("bubblewrap was asked for but the 'bwrap' binary is not on PATH")
+    if bwrap is None:
+        _warn_without_bwrap()
+    request = {
+        "source": source_code,
+        "name": name,
+        "args": args,
+        "limits": _child_limits(limits),
+        "drop_to_uid": NOBODY if drops_to_nobody(bwrap is not None) else None,
+        "max_output_bytes": limits.output_bytes,
+    }
+    child_env = {**(env or {}), "PATH": _MINIMAL_PATH, "HOME": "/tmp", "LANG": "C.UTF-8"}
+    workdir = tempfile.mkdtemp(prefix="engram-tool-")
+    try:
+        if bwrap is None:
+            if os.getuid() == 0:
+                os.chown(workdir, NOBODY, NOBODY)
+            command = [_python(), "-I", str(RUNNER)]
+            started = await _spawn(command, child_env, workdir, limits)
+        else:
+            command = _bwrap_command(bwrap, child_env, network)
+            started = await _spawn(command, {}, workdir, limits)
+        run = await _collect(started, json.dumps(request).encode(), limits)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    run.sandboxed = bwrap is not None
+    return run
+
+
+def _warn_without_bwrap() -> None:
+    _warn_once(
+        "bubblewrap ('bwrap') is not in use: custom tools run as plain subprocesses "
+        "with resource limits only, and CAN read files and use the network the server can. "
+        "Install bubblewrap (apt-get install bubblewrap) to confine them."
+    )
+
+
+def drops_to_nobody(under_bwrap: bool) -> bool:
+    """Whether a child started as root can become ``nobody`` and still import the standard
+    library: under bubblewrap it always can (the install is mounted at ``/python``); without
+    it only when every directory down to the install lets others through."""
+    if os.getuid() != 0:
+        return False
+    if under_bwrap:
+        return True
+    path = Path(os.path.realpath(sys.base_prefix))
+    if all(part.stat().st_mode & stat.S_IXOTH for part in [path, *path.parents]):
+        return True
+    _warn_once(
+        f"the Python install {path} is not reachable by 'nobody': without bubblewrap, custom "
+        "tools run as root, which the kernel's process limit does not apply to"
+    )
+    return False
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        log.warning("!!! %s !!!", message)
+
+
+def _python() -> str:
+    """The base interpreter: tools get the standard library, not the server's packages."""
+    return os.path.realpath(getattr(sys, "_base_executable", sys.executable))
+
+
+def _child_limits(limits: SandboxLimits) -> dict[str, int]:
+    return {
+        "RLIMIT_CPU": limits.cpu_seconds,
+        "RLIMIT_AS": limits.memory_mb * 1024 * 1024,
+        "RLIMIT_NPROC": limits.max_processes,
+        "RLIMIT_NOFILE": limits.max_open_files,
+        "RLIMIT_FSIZE": limits.output_bytes * 10,
+    }
+
+
+def _bwrap_command(bwrap: str, env: dict[str, str], network: bool) -> list[str]:
+    prefix = os.path.realpath(sys.base_prefix)
+    python = _python()
+    inside_python = "/python/" + os.path.relpath(python, prefix)
+    if inside_python.startswith("/python/.."):
+        raise OSError(f"the interpreter {python} is not under its prefix {prefix}")
+    command = [bwrap, "--die-with-parent", "--new-session"]
+    if os.getuid() == 0:
+        # As root a user namespace would map the child back to root, whom the kernel's
+        # process limit ignores; without one the child can still drop to nobody.
+        command += ["--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"]
+        command += [] if network else ["--unshare-net"]
+        command += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    else:
+        command += ["--unshare-all"] + (["--share-net"] if network else [])
+    command += ["--ro-bind", "/usr", "/usr"]
+    for path in ("/bin", "/sbin", "/lib", "/lib32", "/lib64"):
+        command += ["--ro-bind-try", path, path]
+    for name in _ETC_FILES:
+        command += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    command += ["--ro-bind", prefix, "/python", "--ro-bind", str(RUNNER), "/runner.py"]
+    command += ["--perms", "1777", "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev"]
+    command += ["--chdir", "/tmp", "--clearenv"]
+    for key, value in env.items():
+        command += ["--setenv", key, value]
+    return [*command, inside_python, "-I", "/runner.py"]
+
+
+async def _spawn(
+    command: list[str], env: dict[str, str], cwd: str, limits: SandboxLimits
+) -> asyncio.subprocess.Process:
+    def confine() -> None:
+        # The limits the whole tree (bwrap included) lives under; the runner adds the
+        # process limit itself, see sandbox_runner._apply_limits.
+        memory = limits.memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limits.max_open_files,) * 2)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.output_bytes * 10,) * 2)
+
+    return await asyncio.create_subprocess_exec(
+        *command,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+        cwd=cwd,
+        start_new_session=True,
+        preexec_fn=confine,
+    )
+
+
+async def _collect(
+    process: asyncio.subprocess.Process, request: bytes, limits: SandboxLimits
+) -> ToolRun:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    stdout = asyncio.ensure_future(_read_bounded(process.stdout, limits.output_bytes))
+    stderr = asyncio.ensure_future(_read_bounded(process.stderr, _STDERR_BYTES))
+    timed_out = False
+    try:
+        assert process.stdin is not None
+        process.stdin.write(request)
+        await process.stdin.drain()
+        process.stdin.close()
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the child died before reading; its exit status says why
+    try:
+        await asyncio.wait_for(process.wait(), limits.timeout_seconds)
+    except TimeoutError:
+        timed_out = True
+    finally:
+        _kill_group(process.pid)
+        await process.wait()
+    try:
+        (out, out_over), (err, _) = await asyncio.wait_for(asyncio.gather(stdout, stderr), 5)
+    except TimeoutError:
+        stdout.cancel()
+        stderr.cancel()
+        out, out_over, err = b"", False, b""
+    seconds = loop.time() - started
+    stderr_text = err.decode(errors="replace")
+    if timed_out:
+        error = f"timed out after {limits.timeout_seconds:g} seconds and was killed"
+        return ToolRun(False, error=error, stderr=stderr_text, seconds=seconds)
+    if out_over:
+        error = (
+            f"wrote more than {limits.output_bytes} bytes to its output and was cut off "
+            f"there: return a shorter result"
+        )
+        return ToolRun(False, error=error, stderr=stderr_text, seconds=seconds)
+    return _parse_answer(out, process.returncode, stderr_text, limits, seconds)
+
+
+async def _read_bounded(stream: asyncio.StreamReader | None, cap: int) -> tuple[bytes, bool]:
+    """Up to ``cap`` bytes of ``stream`` and whether it held more; the rest is drained."""
+    kept = bytearray()
+    over = False
+    assert stream is not None
+    while chunk := await stream.read(65536):
+        room = cap - len(kept)
+        if len(chunk) > room:
+            over = True
+        kept += chunk[: max(room, 0)]
+    return bytes(kept), over
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is gone
+        os.killpg(pid, signal.SIGKILL)
+
+
+def _parse_answer(
+    out: bytes, returncode: int | None, stderr: str, limits: SandboxLimits, seconds: float
+) -> ToolRun:
+    try:
+        answer = json.loads(out) if out else None
+    except ValueError:
+        answer = None
+    if isinstance(answer, dict) and "ok" in answer:
+        return ToolRun(
+            ok=bool(answer["ok"]),
+            result=answer.get("result"),
+            error=answer.get("error"),
+            stdout=str(answer.get("stdout", "")),
+            stderr=str(answer.get("stderr", "")),
+            traceback=answer.get("traceback"),
+            seconds=seconds,
+        )
+    return ToolRun(False, error=_death(returncode, stderr, limits), stderr=stderr, seconds=seconds)
+
+
+def _death(returncode: int | None, stderr: str, limits: SandboxLimits) -> str:
+    """Why a child ended without an answer, in words a model can act on."""
+    code = returncode or 0
+    number = -code if code < 0 else code - 128 if code > 128 else 0
+    if number:
+        try:
+            sig = signal.Signals(number)
+        except ValueError:
+            return f"was killed by signal {number}"
+        cause = _SIGNAL_CAUSES.get(sig, "killed")
+        if sig == signal.SIGXCPU:
+            cause += f" of {limits.cpu_seconds} s"
+        return f"was stopped: {cause} ({sig.name})"
+    tail = stderr.strip().splitlines()[-1:] or ["no output"]
+    return f"ended without a result (exit status {code}): {tail[0][:500]}"

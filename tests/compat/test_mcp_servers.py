@@ -1,0 +1,78 @@
+"""MCP servers through letta-client: register, list, list tools, run, attach, delete."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from letta_client import Letta, NotFoundError
+from letta_client.types import StdioMcpServer
+
+from tests.compat.conftest import AgentFactory
+
+ECHO_SERVER = Path(__file__).resolve().parents[1] / "support" / "mcp_echo_server.py"
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"c{uuid.uuid4().hex[:6]}_"
+
+
+@pytest.fixture
+def server(client: Letta, prefix: str) -> Iterator[StdioMcpServer]:
+    created = client.mcp_servers.create(
+        server_name=f"sdk-echo-{uuid.uuid4().hex[:8]}",
+        config={
+            "mcp_server_type": "stdio",
+            "command": sys.executable,
+            "args": [str(ECHO_SERVER), "stdio", "--prefix", prefix],
+            "env": {"ECHO_IDENTITY": "a-long-secret-value-0042"},
+        },
+    )
+    assert isinstance(created, StdioMcpServer)
+    yield created
+    with contextlib.suppress(NotFoundError):
+        client.mcp_servers.delete(created.id)
+
+
+def test_created_server_is_listed_and_retrieved_with_its_env_masked(
+    client: Letta, server: StdioMcpServer
+) -> None:
+    listed = {item.id: item for item in client.mcp_servers.list()}
+    retrieved = client.mcp_servers.retrieve(server.id)
+
+    assert server.id in listed
+    assert retrieved.server_name == server.server_name
+    assert isinstance(retrieved, StdioMcpServer)
+    assert retrieved.command == sys.executable
+    assert retrieved.env is not None
+    assert retrieved.env["ECHO_IDENTITY"] != "a-long-secret-value-0042"
+    assert retrieved.env["ECHO_IDENTITY"].endswith("0042")
+
+
+def test_server_tools_are_listed_run_and_attached_as_tools(
+    client: Letta, server: StdioMcpServer, prefix: str, make_agent: AgentFactory
+) -> None:
+    tools = {tool.name: tool for tool in client.mcp_servers.tools.list(server.id)}
+    add = tools[f"{prefix}add"]
+
+    one = client.mcp_servers.tools.retrieve(add.id, mcp_server_id=server.id)
+    ran = client.mcp_servers.tools.run(add.id, mcp_server_id=server.id, args={"a": 4, "b": 5})
+    agent = make_agent()
+    attached = client.agents.tools.attach(add.id, agent_id=agent.id)
+
+    assert one.id == add.id and one.tool_type == "external_mcp"
+    assert ran.status == "success" and ran.func_return == "9"
+    assert attached is not None
+    assert f"{prefix}add" in [tool.name for tool in attached.tools]
+
+
+def test_deleted_server_is_gone(client: Letta, server: StdioMcpServer) -> None:
+    client.mcp_servers.delete(server.id)
+
+    with pytest.raises(NotFoundError):
+        client.mcp_servers.retrieve(server.id)
