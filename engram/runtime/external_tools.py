@@ -9,6 +9,7 @@ reports an error) becomes an error result the model reads; none ends the run.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from engram.llm.client import ToolCall
 from engram.mcp import McpServerError, ServerConfig, call_tool, registry
-from engram.runtime.tool_calls import ExecutedCall
+from engram.runtime.tool_calls import PARALLEL_TOOL_CALLS, ExecutedCall
 from engram.store import tables as t
 
 if TYPE_CHECKING:
@@ -29,15 +30,23 @@ log = logging.getLogger(__name__)
 async def run_external_calls(
     rt: Engram, tools: list[t.Tool], calls: list[ToolCall]
 ) -> dict[str, ExecutedCall]:
-    """Run the calls of ``calls`` that go to attached MCP tools, in order; the results by
-    call id. Calls to other tools are left for ``execute_calls``."""
+    """Run the calls of ``calls`` that go to attached MCP tools, concurrently; the results
+    by call id. Calls to other tools are left for ``execute_calls``."""
     external = {tool.name: tool for tool in tools if tool.tool_type == registry.MCP_TOOL_TYPE}
     wanted = [call for call in calls if call.name in external]
     if not wanted:
         return {}
     server_ids = {registry.server_of(external[call.name]) for call in wanted}
     configs = await rt.db.read(lambda session: _configs(session, server_ids))
-    return {call.id: await _run_one(call, external[call.name], configs) for call in wanted}
+    # Independent calls run side by side, a few at a time; results keep the calls' order.
+    gate = asyncio.Semaphore(PARALLEL_TOOL_CALLS)
+
+    async def run(call: ToolCall) -> ExecutedCall:
+        async with gate:
+            return await _run_one(call, external[call.name], configs)
+
+    results = await asyncio.gather(*(run(call) for call in wanted))
+    return {call.id: result for call, result in zip(wanted, results, strict=True)}
 
 
 def _configs(session: Session, server_ids: set[str | None]) -> dict[str, ServerConfig]:

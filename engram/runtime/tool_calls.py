@@ -10,6 +10,7 @@ add a note to a result (a search repeated, an edit that undid the previous one).
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 import logging
@@ -74,6 +75,9 @@ async def prefetch_vectors(embedder: Embedder, calls: list[ToolCall]) -> dict[st
     return dict(zip(unique, await embedder.embed(unique), strict=True))
 
 
+PARALLEL_TOOL_CALLS = 4
+"""Sandboxed or remote calls of one model response running at once."""
+
 TOOL_ENV_KEY = "tool_exec_environment_variables"
 """Where an agent's metadata keeps the variables its custom tools' children get."""
 
@@ -87,13 +91,17 @@ async def run_custom_tools(
     custom = {tool.name: tool for tool in tools if tool.tool_type == "custom" and tool.source_code}
     limits = SandboxLimits.from_settings(rt.settings)
     env = agent_tool_env(agent)
-    done: dict[str, ExecutedCall] = {}
-    for call in calls:
-        tool = custom.get(call.name)
-        if tool is None or call.name in BASE_TOOL_FUNCTIONS:
-            continue
-        done[call.id] = await _run_custom(tool, call, env, limits)
-    return done
+    wanted = [c for c in calls if c.name in custom and c.name not in BASE_TOOL_FUNCTIONS]
+    # Calls of one response are independent of each other: they run side by side, each in
+    # its own child, a few at a time; the results are recorded in the calls' order.
+    gate = asyncio.Semaphore(PARALLEL_TOOL_CALLS)
+
+    async def run(call: ToolCall) -> ExecutedCall:
+        async with gate:
+            return await _run_custom(custom[call.name], call, env, limits)
+
+    results = await asyncio.gather(*(run(call) for call in wanted))
+    return {call.id: result for call, result in zip(wanted, results, strict=True)}
 
 
 def agent_tool_env(agent: t.Agent) -> dict[str, str]:
