@@ -12,14 +12,17 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
-from mcp import ClientSession, StdioServerParameters, types
-from mcp.client.stdio import stdio_client
-from mcp.client.streamable_http import streamable_http_client
 
 from engram.errors import ProviderError
+
+if TYPE_CHECKING:
+    from mcp import ClientSession, types
+
+# The mcp package is imported where a session opens, not at start-up: it pulls in a
+# server framework and JSON-schema validation that cost a third of a second to import.
 
 STDIO = "stdio"
 STREAMABLE_HTTP = "streamable_http"
@@ -71,6 +74,8 @@ async def list_tools(config: ServerConfig) -> list[McpTool]:
     """
 
     async def work(session: ClientSession) -> list[McpTool]:
+        from mcp import types
+
         found: list[McpTool] = []
         cursor: str | None = None
         while True:
@@ -103,6 +108,8 @@ async def call_tool(config: ServerConfig, name: str, arguments: dict[str, Any]) 
 
 def result_text(result: types.CallToolResult) -> str:
     """The result's content as one text: text parts verbatim, other parts named."""
+    from mcp import types
+
     parts: list[str] = []
     for item in result.content:
         if isinstance(item, types.TextContent):
@@ -151,6 +158,10 @@ def _target(config: ServerConfig) -> str:
 
 @asynccontextmanager
 async def _open_session(config: ServerConfig) -> AsyncIterator[ClientSession]:
+    from mcp import ClientSession, StdioServerParameters
+    from mcp.client.stdio import stdio_client
+    from mcp.client.streamable_http import streamable_http_client
+
     if config.server_type == STDIO:
         if not config.command:
             raise McpServerError(f"MCP server '{config.name}' has no command to run")
