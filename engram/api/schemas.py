@@ -151,8 +151,53 @@ class MessageCreate(Body):
         return "\n".join(part.text for part in self.content)
 
 
+class ApprovalReturn(Body):
+    """One call's decision in an approval's ``approvals`` list."""
+
+    type: Literal["approval"] = "approval"
+    tool_call_id: str
+    approve: bool
+    reason: str | None = None
+
+
+class ClientToolReturn(Body):
+    """A held call's result produced by the client itself (Letta's ``ToolReturn``)."""
+
+    type: Literal["tool"] = "tool"
+    tool_call_id: str
+    tool_return: str | list[TextPart]
+    status: Literal["success", "error"]
+
+    def text(self) -> str:
+        if isinstance(self.tool_return, str):
+            return self.tool_return
+        return "\n".join(part.text for part in self.tool_return)
+
+
+class ApprovalCreate(Body):
+    """The answer to a pending approval: one decision for the whole request (``approve``
+    with ``approval_request_id``) or one per call (``approvals``)."""
+
+    type: Literal["approval"]
+    approve: bool | None = None
+    approval_request_id: str | None = None
+    reason: str | None = None
+    approvals: list[ApprovalReturn | ClientToolReturn] | None = None
+    otid: str | None = None
+
+    def decisions(self) -> list[dict[str, Any]] | None:
+        if self.approvals is None:
+            return None
+        return [
+            {**item.model_dump(), "tool_return": item.text()}
+            if isinstance(item, ClientToolReturn)
+            else item.model_dump()
+            for item in self.approvals
+        ]
+
+
 class SendMessages(Body):
-    messages: list[MessageCreate] | None = None
+    messages: list[MessageCreate | ApprovalCreate] | None = None
     input: str | None = None
     max_steps: int = Field(default=50, ge=1, le=500)
     use_assistant_message: bool = True

@@ -152,7 +152,7 @@ def agent(bundle: AgentBundle) -> dict[str, Any]:
         "entity_id": None,
         "identity_ids": [],
         "identities": [],
-        "pending_approval": None,
+        "pending_approval": bundle.pending_approval,
         "message_buffer_autoclear": False,
         "enable_sleeptime": None,
         "multi_agent_group": None,

@@ -11,6 +11,7 @@ from engram.errors import Conflict, InvalidInput
 from engram.ids import new_id
 from engram.memory import policy
 from engram.memory.tools import MEMORY_TOOL_NAMES
+from engram.runtime import approvals
 from engram.runtime.context import HEARTBEAT_AGENTS, compile_context, window_size
 from engram.runtime.engine import Engram
 from engram.runtime.tool_calls import TOOL_ENV_KEY
@@ -81,6 +82,8 @@ class AgentBundle:
     tools: list[t.Tool]
     tags: list[str]
     message_ids: list[str]
+    # The approval request the agent waits on, as Letta's ApprovalRequestMessage.
+    pending_approval: dict[str, Any] | None = None
 
 
 def bundle(session: Session, agent_id: str) -> AgentBundle:
@@ -92,7 +95,13 @@ def bundle(session: Session, agent_id: str) -> AgentBundle:
         tools=tools.for_agent(session, agent_id),
         tags=agents.tags_of(session, agent_id),
         message_ids=[message.id for message in window],
+        pending_approval=_pending_view(session, agent_id),
     )
+
+
+def _pending_view(session: Session, agent_id: str) -> dict[str, Any] | None:
+    found = approvals.pending(session, agent_id)
+    return approvals.request_view(found) if found is not None else None
 
 
 def base_tool_names(agent_type: str) -> list[str]:

@@ -22,6 +22,7 @@ from engram.llm.client import ChatRequest, ChatResult, DeltaSink, ToolCall
 from engram.memory import policy
 from engram.memory.embeddings import Embedder
 from engram.memory.ledger import MemoryLedger
+from engram.runtime import approvals
 from engram.runtime.context import (
     HEARTBEAT_AGENTS,
     CompiledContext,
@@ -51,7 +52,7 @@ from engram.runtime.tool_calls import (
 )
 from engram.runtime.tool_rules import TurnRules
 from engram.runtime.views import letta_messages
-from engram.store import blocks
+from engram.store import agents, blocks
 from engram.store import tables as t
 
 log = logging.getLogger(__name__)
@@ -159,11 +160,13 @@ async def run_turn(
         run_saved=run_saved,
         assist_query="\n".join(item.text for item in inputs if item.role == "user") or None,
     )
-    pending = [input_row(agent_id, run_id, item) for item in inputs]
+    answer = next((i.approval for i in inputs if i.role == approvals.APPROVAL_ROLE), None)
+    pending = [input_row(agent_id, run_id, i) for i in inputs if i.role != approvals.APPROVAL_ROLE]
     try:
         async with rt.agent_lock(agent_id):
             if run_saved:
                 await rt.db.write(lambda session: mark_running(session, turn.run_id))
+            await _settle_approvals(turn, inputs, answer)
             while not turn.finished:
                 if not await _one_step(turn, pending):
                     result.stop_reason = "cancelled"
@@ -201,6 +204,26 @@ async def run_turn(
     return result
 
 
+async def _settle_approvals(
+    turn: _Turn, inputs: list[InputMessage], answer: dict[str, Any] | None
+) -> None:
+    """Before the first step: refuse a request the approval state does not allow, or
+    record the results of the calls an approval answers (their rules move on with them)."""
+    rt, agent_id = turn.rt, turn.agent_id
+    if answer is None:
+        await rt.db.read(lambda session: approvals.check_input(session, agent_id, inputs))
+        return
+    answered = await approvals.answer_pending(rt, agent_id, turn.run_id, answer)
+    rules = await rt.db.read(lambda session: list(agents.get(session, agent_id).tool_rules or []))
+    ran = [(call.name, call.output) for _, call in answered if not call.failed]
+    turn.rules = TurnRules(rules).after(ran)
+    for row, _ in answered:
+        for view in letta_messages(row):
+            turn.result.messages.append(view)
+            if turn.on_message is not None:
+                await turn.on_message(view)
+
+
 async def _read_state(rt: Engram, agent_id: str, run_id: str) -> tuple[AgentState, str | None]:
     """The agent as the next step sees it, and its run's status (it may have been cancelled)."""
     return await rt.db.read(
@@ -236,13 +259,17 @@ async def _one_step(turn: _Turn, pending: list[t.Message]) -> bool:
     )
     _log_count_error(agent_id, counted, chat.prompt_tokens)
     refused = _refused_by_rules(turn, state, chat.tool_calls)
-    calls = [call for call in chat.tool_calls if call.id not in refused]
+    unrefused = [call for call in chat.tool_calls if call.id not in refused]
+    held = approvals.calls_to_hold(agent.tool_rules or [], state.tools, unrefused)
+    calls = [call for call in unrefused if call.id not in held]
     embedder = rt.embeddings.embedder_for(agent.embedding_config)
     vectors = await prefetch_vectors(embedder, calls)
     custom = await run_custom_tools(rt, agent, state.tools, calls)
     custom |= await run_external_calls(rt, state.tools, calls)
     custom |= refused
-    step = _StepOutput(step_id, message_id, chat, counted, step_started, custom_results=custom)
+    step = _StepOutput(
+        step_id, message_id, chat, counted, step_started, custom_results=custom, held=held
+    )
     closed = await rt.db.write(
         lambda session: _commit_step(session, turn, state, pending, step, embedder, vectors)
     )
@@ -359,6 +386,8 @@ class _StepOutput:
     custom_results: dict[str, ExecutedCall] = field(default_factory=dict)
     rules: TurnRules | None = None
     nudge: str | None = None
+    # Calls waiting for approval: stored with the model's message, not run.
+    held: set[str] = field(default_factory=set)
 
 
 def _commit_step(
@@ -374,11 +403,13 @@ def _commit_step(
     Returns whether this step also closed the run."""
     agent, chat, run_id = state.agent, step.chat, turn.run_id
     assistant = assistant_row(agent.id, run_id, step.step_id, step.message_id, chat)
+    approvals.mark_held(assistant, step.held)
+    to_run = [call for call in chat.tool_calls if call.id not in step.held]
     # The turn adopts this copy only if the transaction commits.
     step.ledger = turn.ledger.copy()
     step.ledger.observe_output([chat.content, *(call.arguments for call in chat.tool_calls)])
     executed: list[ExecutedCall] = []
-    if chat.tool_calls:
+    if to_run:
         # Blocks are re-read inside the transaction: the edit applies to the current value.
         live = blocks.for_agent(session, agent.id)
         executed = execute_calls(
@@ -389,7 +420,7 @@ def _commit_step(
             state.tools,
             embedder,
             vectors,
-            chat.tool_calls,
+            to_run,
             run_id=run_id,
             step_id=step.step_id,
             message_id=step.message_id,
@@ -411,7 +442,8 @@ def _commit_step(
     step.invalid_calls = turn.invalid_calls + malformed
     limit = turn.rt.settings.max_invalid_tool_calls
     given_up = malformed > 0 and step.invalid_calls > limit
-    closing = given_up or not more or turn.steps_taken + 1 >= turn.max_steps
+    waiting = bool(step.held) and not given_up
+    closing = given_up or waiting or not more or turn.steps_taken + 1 >= turn.max_steps
     if given_up:
         # The model had its errors back ``limit`` times and still calls tools wrongly.
         turn.result.stop_reason = "error"
@@ -419,6 +451,8 @@ def _commit_step(
             f"the model made {step.invalid_calls} malformed tool calls in this turn (unknown "
             f"tool, arguments that are not JSON, or missing arguments); the limit is {limit}"
         )
+    elif waiting:
+        turn.result.stop_reason = "requires_approval"
     elif closing:
         # The turn's last step also closes its run, in the same transaction.
         turn.result.stop_reason = "max_steps" if more else "end_turn"

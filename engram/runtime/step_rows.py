@@ -23,6 +23,8 @@ class InputMessage:
     text: str
     name: str | None = None
     otid: str | None = None
+    # Role "approval" (runtime/approvals.py): the answer to a pending approval, no text.
+    approval: dict[str, Any] | None = None
 
 
 def row_values(row: t.Base) -> dict[str, Any]:

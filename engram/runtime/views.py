@@ -13,6 +13,8 @@ from engram.store import tables as t
 from engram.store.tables import as_utc
 
 SEND_MESSAGE = "send_message"
+HELD = "requires_approval"
+"""The key marking a stored tool call held for approval (see runtime/approvals.py)."""
 
 
 def _base(message: t.Message, message_type: str, name: str | None = None) -> dict[str, Any]:
@@ -82,9 +84,11 @@ def letta_messages(message: t.Message) -> list[dict[str, Any]]:
             "arguments": call["arguments"],
             "tool_call_id": call["id"],
         }
+        # A call held for approval shows as the request for it, before and after the answer.
+        kind = "approval_request_message" if call.get(HELD) else "tool_call_message"
         out.append(
             {
-                **_base(message, "tool_call_message"),
+                **_base(message, kind),
                 "tool_call": wire_call,
                 "tool_calls": [wire_call],
             }

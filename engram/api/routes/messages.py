@@ -9,10 +9,11 @@ from sqlalchemy.orm import Session
 
 from engram.api import serialize
 from engram.api.deps import Limit, Runtime, json_reply
-from engram.api.schemas import ResetMessages, SendMessages
+from engram.api.schemas import ApprovalCreate, MessageCreate, ResetMessages, SendMessages
 from engram.errors import InvalidInput
 from engram.runtime import agents as agent_ops
-from engram.runtime import inspect_context
+from engram.runtime import approvals, inspect_context
+from engram.runtime.engine import Engram
 from engram.runtime.folding import fold_window
 from engram.runtime.step import InputMessage, run_turn
 from engram.runtime.views import listing
@@ -23,13 +24,31 @@ router = APIRouter(prefix="/v1/agents/{agent_id}", tags=["messages"])
 
 def _inputs(body: SendMessages) -> list[InputMessage]:
     if body.messages:
-        return [
-            InputMessage(role=m.role, text=m.text(), name=m.name, otid=m.otid)
-            for m in body.messages
-        ]
+        return [_input(m) for m in body.messages]
     if body.input:
         return [InputMessage(role="user", text=body.input)]
     raise InvalidInput("messages", "send at least one message (or an 'input' string)")
+
+
+def _input(message: MessageCreate | ApprovalCreate) -> InputMessage:
+    if isinstance(message, ApprovalCreate):
+        return approvals.approval_input(
+            approve=message.approve,
+            approval_request_id=message.approval_request_id,
+            reason=message.reason,
+            approvals=message.decisions(),
+            otid=message.otid,
+        )
+    text = message.text()
+    return InputMessage(role=message.role, text=text, name=message.name, otid=message.otid)
+
+
+async def checked_inputs(rt: Engram, agent_id: str, body: SendMessages) -> list[InputMessage]:
+    """The request's messages, refused before any run starts if the agent's approval state
+    does not allow them (runtime/approvals.py)."""
+    inputs = _inputs(body)
+    await rt.db.read(lambda session: approvals.check_input(session, agent_id, inputs))
+    return inputs
 
 
 @router.post("/messages")
@@ -39,7 +58,8 @@ async def send_message(agent_id: str, body: SendMessages, rt: Runtime) -> Respon
 
         return await stream_reply(rt, agent_id, body)
     # An unknown agent surfaces from the first step as a 404, before anything is written.
-    result = await run_turn(rt, agent_id, _inputs(body), max_steps=body.max_steps)
+    inputs = await checked_inputs(rt, agent_id, body)
+    result = await run_turn(rt, agent_id, inputs, max_steps=body.max_steps)
     return json_reply(
         {
             "messages": result.messages,

@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 
 from engram.api import serialize
 from engram.api.deps import Runtime
-from engram.api.routes.messages import _inputs
+from engram.api.routes.messages import checked_inputs
 from engram.api.schemas import CancelRuns, SendMessages
 from engram.runtime.background import start_background_turn
 from engram.runtime.engine import Engram
@@ -31,7 +31,7 @@ async def stream_messages(agent_id: str, body: SendMessages, rt: Runtime) -> Str
 async def stream_reply(rt: Engram, agent_id: str, body: SendMessages) -> StreamingResponse:
     """Start the turn and answer with its events. Bad input and unknown agents are refused
     with a plain 4xx before the run is recorded or the stream begins."""
-    inputs = _inputs(body)
+    inputs = await checked_inputs(rt, agent_id, body)
     run = await create_run(rt, agent_id, request_config=_request_config(body))
     stream = TurnStream(
         rt,
@@ -56,7 +56,7 @@ async def _server_sent(events: AsyncIterator[Event]) -> AsyncIterator[bytes]:
 @router.post("/async")
 async def send_messages_async(agent_id: str, body: SendMessages, rt: Runtime) -> dict[str, Any]:
     """Record a run, queue its turn, and answer with the run at once; poll GET /v1/runs/{id}."""
-    inputs = _inputs(body)
+    inputs = await checked_inputs(rt, agent_id, body)
     run = await start_background_turn(
         rt, agent_id, inputs, max_steps=body.max_steps, request_config=_request_config(body)
     )

@@ -1,0 +1,262 @@
+"""Tool approvals: calls that run only once a person has said yes.
+
+A call needs approval when a ``requires_approval`` tool rule names its tool, or the tool
+has ``default_requires_approval`` set. The step that makes such a call commits the model's
+message without running it (the call is marked ``requires_approval`` in the stored
+``tool_calls``) and the run stops with stop reason ``requires_approval``.
+
+What is pending is derived, not stored apart: the marked calls of the agent's latest
+assistant message that have no tool result yet. The next request answers with an approval
+message; approved calls then run, denied ones get an error result carrying the reason, a
+result the client ran itself is recorded as given, and the loop goes on with the model.
+
+A new user message while an approval is pending is refused (409) rather than taken as an
+implicit denial: the model's message holds calls without results, which no provider
+accepts in a prompt, and silently denying a call the user never saw would be a surprise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from engram.errors import Conflict, InvalidInput
+from engram.llm.client import ToolCall
+from engram.runtime.context import message_tokens
+from engram.runtime.engine import Engram
+from engram.runtime.external_tools import run_external_calls
+from engram.runtime.state import load_state
+from engram.runtime.step_rows import InputMessage, row_values, tool_row
+from engram.runtime.tool_calls import (
+    ExecutedCall,
+    execute_calls,
+    prefetch_vectors,
+    run_custom_tools,
+)
+from engram.runtime.views import HELD, letta_messages
+from engram.store import agents, blocks
+from engram.store import tables as t
+
+APPROVAL_ROLE = "approval"
+"""The role of an ``InputMessage`` that carries an approval instead of text."""
+
+
+@dataclass
+class PendingApproval:
+    """The assistant message whose held calls wait for an answer, and those calls."""
+
+    message: t.Message
+    calls: list[ToolCall]
+
+
+@dataclass
+class Decision:
+    approve: bool
+    reason: str | None = None
+    # A result the client produced itself (Letta's ToolReturn among ``approvals``).
+    tool_return: str | None = None
+    failed: bool = False
+
+
+def calls_to_hold(
+    rules: Sequence[dict[str, Any]], tools: Iterable[t.Tool], calls: Iterable[ToolCall]
+) -> set[str]:
+    """The ids of the calls that must wait for approval (only calls of attached tools)."""
+    attached = list(tools)
+    named = {rule["tool_name"] for rule in rules if rule.get("type") == "requires_approval"}
+    named |= {tool.name for tool in attached if tool.default_requires_approval}
+    names = {tool.name for tool in attached} & named
+    return {call.id for call in calls if call.name in names}
+
+
+def mark_held(message: t.Message, held: set[str]) -> None:
+    """Mark the held calls in a new assistant row, before it is inserted."""
+    if not held or not message.tool_calls:
+        return
+    message.tool_calls = [
+        {**call, HELD: True} if call["id"] in held else call for call in message.tool_calls
+    ]
+
+
+def pending(session: Session, agent_id: str) -> PendingApproval | None:
+    """The approval the agent waits for, if any. Only the latest assistant message can
+    hold one: a run stops right after the step that made the held calls."""
+    latest = session.scalars(
+        select(t.Message)
+        .where(t.Message.agent_id == agent_id, t.Message.role == "assistant")
+        .order_by(t.Message.seq.desc())
+        .limit(1)
+    ).first()
+    if latest is None:
+        return None
+    held = [call for call in latest.tool_calls or [] if call.get(HELD)]
+    if not held:
+        return None
+    answered = set(
+        session.scalars(
+            select(t.Message.tool_call_id).where(
+                t.Message.agent_id == agent_id,
+                t.Message.role == "tool",
+                t.Message.seq > latest.seq,
+                t.Message.tool_call_id.in_([call["id"] for call in held]),
+            )
+        )
+    )
+    waiting = [
+        ToolCall(call["id"], call["name"], call["arguments"])
+        for call in held
+        if call["id"] not in answered
+    ]
+    return PendingApproval(latest, waiting) if waiting else None
+
+
+def request_view(found: PendingApproval) -> dict[str, Any]:
+    """The pending approval as Letta's ``ApprovalRequestMessage`` (``AgentState.pending_approval``):
+    the first waiting call as ``tool_call``, all of them as ``tool_calls``."""
+    waiting = {call.id for call in found.calls}
+    views = [
+        view
+        for view in letta_messages(found.message)
+        if view["message_type"] == "approval_request_message"
+        and view["tool_call"]["tool_call_id"] in waiting
+    ]
+    return {**views[0], "tool_calls": [view["tool_call"] for view in views]}
+
+
+def approval_input(
+    *,
+    approve: bool | None,
+    approval_request_id: str | None,
+    reason: str | None,
+    approvals: list[dict[str, Any]] | None,
+    otid: str | None = None,
+) -> InputMessage:
+    """An approval message as the loop's input: either one decision for the whole request
+    (``approve`` with ``approval_request_id``) or one per call (``approvals``)."""
+    if approvals is None and approve is None:
+        raise InvalidInput("messages.approve", "an approval needs 'approve' or 'approvals'")
+    answer = {
+        "approve": approve,
+        "approval_request_id": approval_request_id,
+        "reason": reason,
+        "approvals": approvals,
+    }
+    return InputMessage(role=APPROVAL_ROLE, text="", otid=otid, approval=answer)
+
+
+def decide(found: PendingApproval | None, answer: dict[str, Any]) -> dict[str, Decision]:
+    """Each waiting call's decision, by call id. Raises InvalidInput, naming the field, when
+    nothing waits or the answer names calls that do not wait or leaves some out."""
+    if found is None:
+        raise InvalidInput("messages.approval_request_id", "no tool call is waiting for approval")
+    if answer.get("approvals") is None:
+        asked = answer.get("approval_request_id")
+        if asked is not None and asked != found.message.id:
+            raise InvalidInput(
+                "messages.approval_request_id",
+                f"'{asked}' is not the pending approval request; that is '{found.message.id}'",
+            )
+        decision = Decision(bool(answer["approve"]), answer.get("reason"))
+        return {call.id: decision for call in found.calls}
+    waiting = {call.id for call in found.calls}
+    decisions: dict[str, Decision] = {}
+    for index, item in enumerate(answer["approvals"]):
+        call_id = item["tool_call_id"]
+        if call_id not in waiting:
+            raise InvalidInput(
+                f"messages.approvals[{index}].tool_call_id",
+                f"'{call_id}' is not a call waiting for approval; waiting: {', '.join(waiting)}",
+            )
+        if item.get("type") == "tool":
+            decisions[call_id] = Decision(
+                True, None, item["tool_return"], item.get("status") == "error"
+            )
+        else:
+            decisions[call_id] = Decision(bool(item["approve"]), item.get("reason"))
+    missing = [call.id for call in found.calls if call.id not in decisions]
+    if missing:
+        raise InvalidInput("messages.approvals", f"no decision for call(s) {', '.join(missing)}")
+    return decisions
+
+
+def check_input(session: Session, agent_id: str, inputs: Sequence[InputMessage]) -> None:
+    """Refuse a request that does not fit the agent's approval state, before any run
+    starts: an approval with nothing (or something else) pending is InvalidInput, a new
+    message while an approval is pending is a Conflict. Raises NotFound for an unknown
+    agent."""
+    agents.get(session, agent_id)
+    found = pending(session, agent_id)
+    answers = [item.approval for item in inputs if item.role == APPROVAL_ROLE]
+    if answers:
+        if len(inputs) > 1:
+            raise InvalidInput("messages", "an approval must be the only message of a request")
+        decide(found, answers[0] or {})
+    elif found is not None:
+        names = ", ".join(f"'{call.name}' ({call.id})" for call in found.calls)
+        raise Conflict(
+            f"the agent waits for approval of {names} in approval request "
+            f"'{found.message.id}': answer it with an approval message "
+            '({"type": "approval", "approve": true|false, ...}) before sending new messages'
+        )
+
+
+async def answer_pending(
+    rt: Engram, agent_id: str, run_id: str, answer: dict[str, Any]
+) -> list[tuple[t.Message, ExecutedCall]]:
+    """Settle the pending approval: run the approved calls (custom and external tools
+    before the transaction, as a step does), and record every call's result in one
+    transaction. Returns the tool rows written with their calls. Raises InvalidInput as
+    ``decide`` does."""
+    found = await rt.db.read(lambda session: pending(session, agent_id))
+    decisions = decide(found, answer)
+    assert found is not None  # decide refuses an answer with nothing pending
+    state, _ = await rt.db.read(
+        lambda session: load_state(session, agent_id, rt.windows, run_id=run_id)
+    )
+    agent = state.agent
+    settled: dict[str, ExecutedCall] = {}
+    for call in found.calls:
+        decision = decisions[call.id]
+        if decision.tool_return is not None:
+            settled[call.id] = ExecutedCall(
+                call.id, call.name, decision.tool_return, decision.failed, False
+            )
+        elif not decision.approve:
+            why = f": {decision.reason}" if decision.reason else ""
+            output = f"Error: the user denied this call{why}"
+            settled[call.id] = ExecutedCall(call.id, call.name, output, True, False)
+    approved = [call for call in found.calls if call.id not in settled]
+    embedder = rt.embeddings.embedder_for(agent.embedding_config)
+    vectors = await prefetch_vectors(embedder, approved)
+    settled |= await run_custom_tools(rt, agent, state.tools, approved)
+    settled |= await run_external_calls(rt, state.tools, approved)
+    message = found.message
+    step_id = message.step_id or ""
+
+    def commit(session: Session) -> list[tuple[t.Message, ExecutedCall]]:
+        executed = execute_calls(
+            session,
+            rt,
+            agent,
+            blocks.for_agent(session, agent_id),
+            state.tools,
+            embedder,
+            vectors,
+            found.calls,
+            run_id=run_id,
+            step_id=step_id,
+            message_id=message.id,
+            custom_results=settled,
+        )
+        rows = [tool_row(agent_id, run_id, step_id, call) for call in executed]
+        model = agent.llm_config["model"]
+        for row in rows:
+            row.token_count = message_tokens(model, row)
+        session.execute(insert(t.Message), [row_values(row) for row in rows])
+        return list(zip(rows, executed, strict=True))
+
+    return await rt.db.write(commit)

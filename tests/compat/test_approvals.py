@@ -1,0 +1,86 @@
+"""Tool approvals through letta-client: a requires_approval rule stops the run with an
+``ApprovalRequestMessage``, and the SDK's approval message lets it go on."""
+
+from __future__ import annotations
+
+import pytest
+from letta_client import Letta, UnprocessableEntityError
+from letta_client.types import AgentState, ToolReturnMessage
+from letta_client.types.agents import (
+    ApprovalRequestMessage,
+    AssistantMessage,
+    LettaResponse,
+)
+
+from tests.compat.conftest import AgentFactory
+from tests.fakes import FakeLLM, reply
+
+
+@pytest.fixture
+def agent(make_agent: AgentFactory) -> AgentState:
+    return make_agent(
+        tool_rules=[{"type": "requires_approval", "tool_name": "archival_memory_insert"}]
+    )
+
+
+def ask_to_save(client: Letta, fake_llm: FakeLLM, agent_id: str) -> LettaResponse:
+    fake_llm.script(reply.tool_call("archival_memory_insert", {"content": "Likes tea."}))
+    return client.agents.messages.create(
+        agent_id, messages=[{"role": "user", "content": "Remember that I like tea."}]
+    )
+
+
+def test_approvals_through_the_sdk(client: Letta, fake_llm: FakeLLM, agent: AgentState) -> None:
+    asked = ask_to_save(client, fake_llm, agent.id)
+
+    assert asked.stop_reason.stop_reason == "requires_approval"
+    (request,) = [m for m in asked.messages if isinstance(m, ApprovalRequestMessage)]
+    assert request.tool_call.name == "archival_memory_insert"
+    pending = client.agents.retrieve(agent.id).pending_approval
+    assert pending is not None and pending.id == request.id
+    assert list(client.agents.passages.list(agent.id)) == []
+
+    fake_llm.script(reply.text("Saved."))
+    approved = client.agents.messages.create(
+        agent.id,
+        messages=[{"type": "approval", "approve": True, "approval_request_id": request.id}],
+    )
+
+    assert approved.stop_reason.stop_reason == "end_turn"
+    result, answer = approved.messages
+    assert isinstance(result, ToolReturnMessage) and result.status == "success"
+    assert isinstance(answer, AssistantMessage) and answer.content == "Saved."
+    assert [p.text for p in client.agents.passages.list(agent.id)] == ["Likes tea."]
+    assert client.agents.retrieve(agent.id).pending_approval is None
+
+
+def test_a_denial_through_the_sdk_approvals_list(
+    client: Letta, fake_llm: FakeLLM, agent: AgentState
+) -> None:
+    asked = ask_to_save(client, fake_llm, agent.id)
+    (request,) = [m for m in asked.messages if isinstance(m, ApprovalRequestMessage)]
+    call_id = request.tool_call.tool_call_id
+    fake_llm.script(reply.text("I will not save it."))
+
+    denied = client.agents.messages.create(
+        agent.id,
+        messages=[
+            {
+                "type": "approval",
+                "approvals": [
+                    {"type": "approval", "tool_call_id": call_id, "approve": False, "reason": "no"}
+                ],
+            }
+        ],
+    )
+
+    assert denied.stop_reason.stop_reason == "end_turn"
+    assert "the user denied this call: no" in fake_llm.chat_requests[-1].tool_results[-1]
+    assert list(client.agents.passages.list(agent.id)) == []
+
+
+def test_an_approval_with_nothing_pending_is_refused(client: Letta, agent: AgentState) -> None:
+    with pytest.raises(UnprocessableEntityError) as refused:
+        client.agents.messages.create(agent.id, messages=[{"type": "approval", "approve": True}])
+
+    assert "approval_request_id" in str(refused.value)
