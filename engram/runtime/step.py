@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from engram.errors import ContextOverflow, NotFound, ProviderError
 from engram.ids import new_id
-from engram.llm.client import ChatRequest, ChatResult, DeltaSink, ToolCall
+from engram.llm.client import ChatRequest, ChatResult, DeltaSink
 from engram.memory import policy
 from engram.memory.embeddings import Embedder
 from engram.memory.ledger import MemoryLedger
@@ -42,8 +42,10 @@ from engram.runtime.step_rows import (
     assistant_row,
     input_row,
     row_values,
+    step_record,
     tool_row,
 )
+from engram.runtime.step_rules import offered_tools, refused_calls, rules_verdict
 from engram.runtime.tool_calls import (
     ExecutedCall,
     execute_calls,
@@ -258,7 +260,7 @@ async def _one_step(turn: _Turn, pending: list[t.Message]) -> bool:
         turn, state, context, pending, incoming
     )
     _log_count_error(agent_id, counted, chat.prompt_tokens)
-    refused = _refused_by_rules(turn, state, chat.tool_calls)
+    refused = refused_calls(turn.rules, state.tools, chat.tool_calls)
     unrefused = [call for call in chat.tool_calls if call.id not in refused]
     held = approvals.calls_to_hold(agent.tool_rules or [], state.tools, unrefused)
     calls = [call for call in unrefused if call.id not in held]
@@ -313,7 +315,7 @@ async def _call_model(
         request = ChatRequest(
             model=agent.llm_config["model"],
             messages=context.chat_messages() + [to_chat(m) for m in pending],
-            tools=_offered(turn, context.tools),
+            tools=offered_tools(turn.rules, context.tools),
             temperature=agent.llm_config.get("temperature"),
             max_tokens=agent.llm_config.get("max_tokens"),
             reasoning_budget=_reasoning_budget(agent.llm_config),
@@ -460,58 +462,16 @@ def _commit_step(
     seconds = time.perf_counter() - step.started
     # A step that did not end the turn has no stop reason of its own.
     stop_reason = turn.result.stop_reason if closing else None
-    step_row = _step_row(step, run_id, agent, seconds, stop_reason)
+    step_row = step_record(
+        step.step_id, step.chat, run_id, agent, step.counted_tokens, seconds, stop_reason
+    )
     session.execute(insert(t.Step), [row_values(step_row)])
     return closing
 
 
-def _offered(turn: _Turn, tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The tool schemas the rules allow the model to call next."""
-    if turn.rules is None or not turn.rules.rules:
-        return tools
-    allowed = set(turn.rules.allowed(_tool_name(tool) for tool in tools))
-    return [tool for tool in tools if _tool_name(tool) in allowed]
-
-
-def _tool_name(schema: dict[str, Any]) -> str:
-    return str(schema.get("function", schema).get("name", ""))
-
-
-def _refused_by_rules(
-    turn: _Turn, state: AgentState, calls: list[ToolCall]
-) -> dict[str, ExecutedCall]:
-    """Calls that break a tool rule: answered with an error, never run."""
-    if turn.rules is None or not turn.rules.rules or not calls:
-        return {}
-    available = [tool.name for tool in state.tools]
-    reasons = turn.rules.refusals([call.name for call in calls], available)
-    return {
-        call.id: ExecutedCall(call.id, call.name, f"Error: {reason}", True, False)
-        for call, reason in zip(calls, reasons, strict=True)
-        if reason is not None
-    }
-
-
 def _apply_rules(turn: _Turn, step: _StepOutput, executed: list[ExecutedCall], more: bool) -> bool:
-    """Whether the turn goes on once the rules have their say: a terminal tool ends it, a
-    continue rule prolongs it, and a required tool not yet called keeps it open with a
-    note to the model."""
-    rules = turn.rules or TurnRules([])
-    ran = [(call.name, call.output) for call in executed if not call.failed]
-    step.rules = rules.after(ran)
-    names = [name for name, _ in ran]
-    if step.rules.ends_turn(names):
-        return False
-    if step.rules.keeps_going(names):
-        return True
-    missing = step.rules.missing_before_exit()
-    if not more and missing:
-        step.nudge = (
-            "Tool rules: before ending your turn you must call "
-            + ", ".join(f"'{name}'" for name in missing)
-            + "."
-        )
-        return True
+    """Whether the turn goes on once the tool rules have their say (see ``rules_verdict``)."""
+    more, step.rules, step.nudge = rules_verdict(turn.rules or TurnRules([]), executed, more)
     return more
 
 
@@ -549,24 +509,3 @@ def _write_run(
     closed_as = write_run(session, record, exists=turn.run_saved)
     if closed_as is not None:
         turn.result.stop_reason = closed_as  # "cancelled" if a cancel came meanwhile
-
-
-def _step_row(
-    step: _StepOutput, run_id: str, agent: t.Agent, seconds: float, stop_reason: str | None
-) -> t.Step:
-    chat = step.chat
-    return t.Step(
-        id=step.step_id,
-        run_id=run_id,
-        agent_id=agent.id,
-        model=chat.model,
-        model_handle=agent.llm_config.get("handle"),
-        provider_name=agent.llm_config.get("provider_name"),
-        context_window_limit=window_size(agent),
-        prompt_tokens=chat.prompt_tokens,
-        completion_tokens=chat.completion_tokens,
-        counted_prompt_tokens=step.counted_tokens,
-        stop_reason=stop_reason,
-        status="success",
-        duration_ms=seconds * 1000,
-    )

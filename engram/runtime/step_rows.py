@@ -12,6 +12,7 @@ from typing import Any
 
 from engram.ids import new_id
 from engram.llm.client import ChatResult
+from engram.runtime.context import window_size
 from engram.runtime.tool_calls import ExecutedCall
 from engram.runtime.views import search_text
 from engram.store import tables as t
@@ -82,4 +83,31 @@ def tool_row(agent_id: str, run_id: str, step_id: str, call: ExecutedCall) -> t.
         step_id=step_id,
         search_text=call.output,
         created_at=datetime.now(UTC),
+    )
+
+
+def step_record(
+    step_id: str,
+    chat: ChatResult,
+    run_id: str,
+    agent: t.Agent,
+    counted_tokens: int,
+    seconds: float,
+    stop_reason: str | None,
+) -> t.Step:
+    """The step's own row: its model call's usage beside Engram's count of the prompt."""
+    return t.Step(
+        id=step_id,
+        run_id=run_id,
+        agent_id=agent.id,
+        model=chat.model,
+        model_handle=agent.llm_config.get("handle"),
+        provider_name=agent.llm_config.get("provider_name"),
+        context_window_limit=window_size(agent),
+        prompt_tokens=chat.prompt_tokens,
+        completion_tokens=chat.completion_tokens,
+        counted_prompt_tokens=counted_tokens,
+        stop_reason=stop_reason,
+        status="success",
+        duration_ms=seconds * 1000,
     )
