@@ -10,16 +10,16 @@ reports an error) becomes an error result the model reads; none ends the run.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
 from engram.llm.client import ToolCall
 from engram.mcp import McpServerError, ServerConfig, call_tool, registry
-from engram.runtime.tool_calls import PARALLEL_TOOL_CALLS, ExecutedCall
+from engram.runtime.tool_calls import PARALLEL_TOOL_CALLS, ExecutedCall, parse_arguments
 from engram.store import tables as t
+from engram.tools.sandbox import truncate
 
 if TYPE_CHECKING:
     from engram.runtime.engine import Engram
@@ -59,7 +59,7 @@ def _configs(session: Session, server_ids: set[str | None]) -> dict[str, ServerC
 
 
 async def _run_one(call: ToolCall, tool: t.Tool, configs: dict[str, ServerConfig]) -> ExecutedCall:
-    arguments = _arguments(call.arguments)
+    arguments = parse_arguments(call.arguments)
     heartbeat = isinstance(arguments, dict) and bool(arguments.pop("request_heartbeat", False))
 
     def fail(message: str, *, malformed: bool = False) -> ExecutedCall:
@@ -78,16 +78,7 @@ async def _run_one(call: ToolCall, tool: t.Tool, configs: dict[str, ServerConfig
     except McpServerError as exc:
         log.warning("tool %s: %s", call.name, exc)
         return fail(str(exc))
-    output = result.text[: tool.return_char_limit]
+    output = truncate(result.text, tool.return_char_limit)
     if result.is_error:
         return fail(output)
     return ExecutedCall(call.id, call.name, output, False, heartbeat)
-
-
-def _arguments(raw: str) -> Any:
-    if not raw.strip():
-        return {}
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError:
-        return None

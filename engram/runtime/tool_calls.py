@@ -66,7 +66,7 @@ async def prefetch_vectors(embedder: Embedder, calls: list[ToolCall]) -> dict[st
         argument = _EMBEDDED_ARGUMENTS.get(call.name)
         if argument is None:
             continue
-        parsed = _parse_arguments(call.arguments)
+        parsed = parse_arguments(call.arguments)
         if isinstance(parsed, dict) and isinstance(parsed.get(argument), str):
             texts.append(parsed[argument])
     if not texts:
@@ -112,7 +112,7 @@ def agent_tool_env(agent: t.Agent) -> dict[str, str]:
 async def _run_custom(
     tool: t.Tool, call: ToolCall, env: dict[str, str], limits: SandboxLimits
 ) -> ExecutedCall:
-    arguments = _parse_arguments(call.arguments)
+    arguments = parse_arguments(call.arguments)
     if not isinstance(arguments, dict):
         output = f"Error: arguments must be a JSON object, got: {call.arguments[:200]!r}"
         return ExecutedCall(call.id, call.name, output, True, False, malformed=True)
@@ -177,7 +177,7 @@ def _execute_recorded(
     """Execute one call and tell the ledger what a memory tool did."""
     if call.name not in MEMORY_TOOLS:
         return _execute_one(context, attached, call)
-    arguments = _parse_arguments(call.arguments)
+    arguments = parse_arguments(call.arguments)
     label = arguments.get("label") if isinstance(arguments, dict) else None
     before = _block_value(context, label)
     executed = _execute_one(context, attached, call)
@@ -213,7 +213,7 @@ def _with_defaults(function: Any, arguments: dict[str, Any]) -> dict[str, Any]:
 
 
 def _execute_one(context: ToolContext, attached: set[str], call: ToolCall) -> ExecutedCall:
-    arguments = _parse_arguments(call.arguments)
+    arguments = parse_arguments(call.arguments)
     heartbeat = isinstance(arguments, dict) and bool(arguments.pop("request_heartbeat", False))
 
     def fail(message: str, *, malformed: bool = False) -> ExecutedCall:
@@ -245,7 +245,8 @@ def _execute_one(context: ToolContext, attached: set[str], call: ToolCall) -> Ex
     return ExecutedCall(call.id, call.name, output, False, heartbeat)
 
 
-def _parse_arguments(raw: str) -> Any:
+def parse_arguments(raw: str) -> Any:
+    """A call's arguments as JSON; ``{}`` for none, None when they are not JSON."""
     if not raw.strip():
         return {}
     try:
