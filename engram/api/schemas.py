@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from engram.memory.policy import CompactionSettingsBody, RecallAssistBody
-from engram.runtime.tool_calls import TOOL_ENV_KEY
 
 
 class Body(BaseModel):
@@ -99,17 +98,9 @@ class CreateAgent(Body):
     tool_rules: list[dict[str, Any]] | None = None
     compaction_settings: CompactionSettingsBody | None = None
     recall_assist: RecallAssistBody | None = None
-    # Variables for the agent's custom tools' sandboxed children (docs/tools.md); kept in
-    # the agent's metadata under TOOL_ENV_KEY.
+    # Variables for the agent's custom tools' sandboxed children (docs/tools.md).
     tool_exec_environment_variables: dict[str, str] | None = None
     secrets: dict[str, str] | None = None
-
-    @model_validator(mode="after")
-    def _tool_env_into_metadata(self) -> CreateAgent:
-        declared = {**(self.tool_exec_environment_variables or {}), **(self.secrets or {})}
-        if declared:
-            self.metadata = {**(self.metadata or {}), TOOL_ENV_KEY: declared}
-        return self
 
 
 class UpdateAgent(Body):

@@ -111,6 +111,27 @@ def _compaction(stored: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
+def _tool_env(row: t.Agent) -> list[dict[str, Any]]:
+    """The variables the agent's custom tools get, in Letta's AgentEnvironmentVariable
+    shape (values shown, as Letta shows them to the agent's owner)."""
+    return [
+        {
+            "id": f"agent-env-{row.id}-{key}",
+            "key": key,
+            "value": value,
+            "description": None,
+            "agent_id": row.id,
+            "organization_id": None,
+            "value_enc": None,
+            "created_by_id": None,
+            "last_updated_by_id": None,
+            "created_at": None,
+            "updated_at": None,
+        }
+        for key, value in sorted((row.tool_env or {}).items())
+    ]
+
+
 def agent(bundle: AgentBundle) -> dict[str, Any]:
     row = bundle.agent
     blocks = [block(b) for b in bundle.blocks]
@@ -143,7 +164,7 @@ def agent(bundle: AgentBundle) -> dict[str, Any]:
         "tools": [tool(t_) for t_ in bundle.tools],
         "sources": [],
         "tags": bundle.tags,
-        "tool_exec_environment_variables": [],
+        "tool_exec_environment_variables": _tool_env(row),
         "secrets": [],
         "project_id": None,
         "template_id": None,

@@ -14,7 +14,6 @@ from engram.memory.tools import MEMORY_TOOL_NAMES
 from engram.runtime import approvals
 from engram.runtime.context import HEARTBEAT_AGENTS, compile_context, window_size
 from engram.runtime.engine import Engram
-from engram.runtime.tool_calls import TOOL_ENV_KEY
 from engram.runtime.tool_rules import check_rules
 from engram.runtime.window import Window
 from engram.store import agents, archives, blocks, messages, passages, tools
@@ -71,6 +70,7 @@ class AgentSpec:
     tool_rules: list[dict[str, Any]] | None = None
     compaction_settings: dict[str, Any] | None = None
     recall_assist: dict[str, Any] | None = None
+    tool_env: dict[str, str] | None = None
 
 
 @dataclass
@@ -175,6 +175,7 @@ async def create_agent(rt: Engram, spec: AgentSpec) -> AgentBundle:
                 tool_rules=spec.tool_rules or [],
                 compaction_settings=spec.compaction_settings,
                 recall_assist=spec.recall_assist,
+                tool_env=spec.tool_env or None,
                 window_start_seq=0,
                 summary="",
                 summary_tokens=0,
@@ -233,9 +234,7 @@ async def update_agent(rt: Engram, agent_id: str, changes: dict[str, Any]) -> Ag
             if changes.get(name) is not None:
                 setattr(agent, name, changes[name])
         if changes.get("metadata") is not None:
-            # New metadata keeps the tools' variables unless the change sets them too.
-            kept = (agent.metadata_ or {}).get(TOOL_ENV_KEY)
-            agent.metadata_ = changes["metadata"] | ({TOOL_ENV_KEY: kept} if kept else {})
+            agent.metadata_ = changes["metadata"]
         _set_tool_env(agent, changes)
         # These two may be set to null: the agent goes back to the server's defaults.
         if "compaction_settings" in changes:
@@ -283,7 +282,7 @@ def _set_tool_env(agent: t.Agent, changes: dict[str, Any]) -> None:
         **(changes.get("tool_exec_environment_variables") or {}),
         **(changes.get("secrets") or {}),
     }
-    agent.metadata_ = {**(agent.metadata_ or {}), TOOL_ENV_KEY: declared}
+    agent.tool_env = declared or None
 
 
 def check_fixed_part_fits(rt: Engram, session: Session, agent_id: str) -> None:

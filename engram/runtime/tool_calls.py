@@ -78,9 +78,6 @@ async def prefetch_vectors(embedder: Embedder, calls: list[ToolCall]) -> dict[st
 PARALLEL_TOOL_CALLS = 4
 """Sandboxed or remote calls of one model response running at once."""
 
-TOOL_ENV_KEY = "tool_exec_environment_variables"
-"""Where an agent's metadata keeps the variables its custom tools' children get."""
-
 
 async def run_custom_tools(
     rt: Engram, agent: t.Agent, tools: list[t.Tool], calls: list[ToolCall]
@@ -105,7 +102,7 @@ async def run_custom_tools(
 
 
 def agent_tool_env(agent: t.Agent) -> dict[str, str]:
-    declared = (agent.metadata_ or {}).get(TOOL_ENV_KEY) or {}
+    declared = agent.tool_env or {}
     return {str(key): str(value) for key, value in declared.items()}
 
 

@@ -75,6 +75,9 @@ class Agent(Base):
     # Recall assist: searches memory with each user message and shows the top hits in the
     # prompt, within a token budget. None means off.
     recall_assist: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Variables a custom tool's sandboxed child gets (Letta's tool_exec_environment_variables
+    # and secrets, merged); nothing else of the server's environment reaches it.
+    tool_env: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # The in-context window is every message with seq > window_start_seq, in order; eviction
     # only moves this cursor, so history is never rewritten.
     window_start_seq: Mapped[int] = mapped_column(BigInteger, default=0)

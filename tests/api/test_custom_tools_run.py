@@ -176,3 +176,27 @@ def test_an_agents_tool_runs_directly_with_the_agents_variables(client: httpx.Cl
     assert result["func_return"] == {"city": "Rome", "temp_c": 21, "key": "s-1"}
     missing = client.post(f"/v1/agents/{agent['id']}/tools/nope/run", json={"args": {}})
     assert missing.status_code == 404
+
+
+def test_the_agents_tool_variables_are_its_own_not_its_metadata(client: httpx.Client) -> None:
+    agent = client.post(
+        "/v1/agents/",
+        json={
+            "model": MODEL,
+            "metadata": {"team": "support"},
+            "tool_exec_environment_variables": {"WEATHER_KEY": "k-1"},
+            "secrets": {"DB_TOKEN": "s-2"},
+        },
+    ).json()
+
+    shown = {v["key"]: v["value"] for v in agent["tool_exec_environment_variables"]}
+    assert shown == {"WEATHER_KEY": "k-1", "DB_TOKEN": "s-2"}
+    assert agent["metadata"] == {"team": "support"}
+    patched = client.patch(f"/v1/agents/{agent['id']}", json={"metadata": {"team": "sales"}})
+    assert patched.status_code == 200, patched.text
+    kept = {v["key"] for v in patched.json()["tool_exec_environment_variables"]}
+    assert kept == {"WEATHER_KEY", "DB_TOKEN"}
+    replaced = client.patch(
+        f"/v1/agents/{agent['id']}", json={"tool_exec_environment_variables": {"ONLY": "1"}}
+    ).json()
+    assert [v["key"] for v in replaced["tool_exec_environment_variables"]] == ["ONLY"]

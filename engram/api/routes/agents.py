@@ -39,6 +39,7 @@ def _spec(body: CreateAgent) -> agent_ops.AgentSpec:
         embedding_config=body.embedding_config.model_dump() if body.embedding_config else None,
         context_window_limit=body.context_window_limit,
         tool_rules=body.tool_rules,
+        tool_env={**(body.tool_exec_environment_variables or {}), **(body.secrets or {})},
         compaction_settings=_dump(body.compaction_settings),
         recall_assist=_dump(body.recall_assist),
     )
