@@ -15,11 +15,12 @@ import inspect
 import json
 import logging
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from engram.errors import EngramError
+from engram.errors import EngramError, InvalidInput
 from engram.llm.client import ToolCall
 from engram.memory.core import EditRejected
 from engram.memory.embeddings import Embedder
@@ -33,6 +34,7 @@ from engram.memory.ledger import (
 )
 from engram.memory.tools import BASE_TOOL_FUNCTIONS, ToolContext, ToolFailure
 from engram.store import tables as t
+from engram.tools import packages
 from engram.tools.sandbox import SandboxLimits, run_tool
 
 if TYPE_CHECKING:
@@ -75,6 +77,9 @@ async def prefetch_vectors(embedder: Embedder, calls: list[ToolCall]) -> dict[st
     return dict(zip(unique, await embedder.embed(unique), strict=True))
 
 
+PACKAGES_TIMEOUT = 300.0
+"""Seconds a first install of a tool's pip_requirements may take."""
+
 PARALLEL_TOOL_CALLS = 4
 """Sandboxed or remote calls of one model response running at once."""
 
@@ -93,9 +98,11 @@ async def run_custom_tools(
     # its own child, a few at a time; the results are recorded in the calls' order.
     gate = asyncio.Semaphore(PARALLEL_TOOL_CALLS)
 
+    packages_root = rt.settings.data_dir / "tool-packages"
+
     async def run(call: ToolCall) -> ExecutedCall:
         async with gate:
-            return await _run_custom(custom[call.name], call, env, limits)
+            return await _run_custom(custom[call.name], call, env, limits, packages_root)
 
     results = await asyncio.gather(*(run(call) for call in wanted))
     return {call.id: result for call, result in zip(wanted, results, strict=True)}
@@ -107,7 +114,11 @@ def agent_tool_env(agent: t.Agent) -> dict[str, str]:
 
 
 async def _run_custom(
-    tool: t.Tool, call: ToolCall, env: dict[str, str], limits: SandboxLimits
+    tool: t.Tool,
+    call: ToolCall,
+    env: dict[str, str],
+    limits: SandboxLimits,
+    packages_root: Path,
 ) -> ExecutedCall:
     arguments = parse_arguments(call.arguments)
     if not isinstance(arguments, dict):
@@ -116,8 +127,20 @@ async def _run_custom(
     heartbeat = bool(arguments.pop("request_heartbeat", False))
     network = bool((tool.metadata_ or {}).get("network", False))
     try:
+        specs = packages.specs_of(tool.pip_requirements, field="pip_requirements")
+        installed = await packages.ensure(packages_root, specs, timeout=PACKAGES_TIMEOUT)
+    except (packages.PackagesError, InvalidInput) as exc:
+        log.warning("tool %s: %s", call.name, exc)
+        return ExecutedCall(call.id, call.name, f"Error: {exc}", True, heartbeat)
+    try:
         run = await run_tool(
-            tool.source_code or "", call.name, arguments, env=env, limits=limits, network=network
+            tool.source_code or "",
+            call.name,
+            arguments,
+            env=env,
+            limits=limits,
+            network=network,
+            packages=installed,
         )
     except OSError as exc:  # no child could start: the server's problem, told to the model
         log.error("tool %s: the sandbox could not start: %s", call.name, exc)

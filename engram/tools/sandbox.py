@@ -98,6 +98,10 @@ def truncate(text: str, char_limit: int | None) -> str:
     return f"{text[:char_limit]}… [truncated: {len(text) - char_limit} more characters]"
 
 
+PACKAGES = "/packages"
+"""Where a tool's installed requirements appear inside the sandbox."""
+
+
 def bwrap_path() -> str | None:
     return shutil.which("bwrap")
 
@@ -111,6 +115,7 @@ async def run_tool(
     limits: SandboxLimits | None = None,
     network: bool = False,
     use_bwrap: bool | None = None,
+    packages: Path | None = None,
 ) -> ToolRun:
     """Call function ``name`` defined by ``source_code`` with ``args`` in a fresh child.
 
@@ -129,6 +134,7 @@ async def run_tool(
         "limits": _child_limits(limits),
         "drop_to_uid": NOBODY if drops_to_nobody(bwrap is not None) else None,
         "max_output_bytes": limits.output_bytes,
+        "paths": [] if packages is None else [PACKAGES if bwrap else str(packages)],
     }
     child_env = {**(env or {}), "PATH": _MINIMAL_PATH, "HOME": "/tmp", "LANG": "C.UTF-8"}
     workdir = tempfile.mkdtemp(prefix="engram-tool-")
@@ -139,7 +145,7 @@ async def run_tool(
             command = [_python(), "-I", str(RUNNER)]
             started = await _spawn(command, child_env, workdir, limits)
         else:
-            command = _bwrap_command(bwrap, child_env, network)
+            command = _bwrap_command(bwrap, child_env, network, packages)
             started = await _spawn(command, {}, workdir, limits)
         run = await _collect(started, json.dumps(request).encode(), limits)
     finally:
@@ -195,7 +201,9 @@ def _child_limits(limits: SandboxLimits) -> dict[str, int]:
     }
 
 
-def _bwrap_command(bwrap: str, env: dict[str, str], network: bool) -> list[str]:
+def _bwrap_command(
+    bwrap: str, env: dict[str, str], network: bool, packages: Path | None = None
+) -> list[str]:
     prefix = os.path.realpath(sys.base_prefix)
     python = _python()
     inside_python = "/python/" + os.path.relpath(python, prefix)
@@ -216,6 +224,8 @@ def _bwrap_command(bwrap: str, env: dict[str, str], network: bool) -> list[str]:
     for name in _ETC_FILES:
         command += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
     command += ["--ro-bind", prefix, "/python", "--ro-bind", str(RUNNER), "/runner.py"]
+    if packages is not None:
+        command += ["--ro-bind", str(packages), PACKAGES]
     command += ["--perms", "1777", "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev"]
     command += ["--chdir", "/tmp", "--clearenv"]
     for key, value in env.items():

@@ -76,6 +76,8 @@ def _answer(message: dict[str, Any], max_bytes: int) -> str:
 
 def main() -> None:
     request = json.loads(sys.stdin.read())
+    # The tool's own packages (pip_requirements), installed read-only for it.
+    sys.path[:0] = [str(path) for path in request.get("paths", [])]
     _become_unprivileged(request.get("drop_to_uid"))
     _apply_limits(request.get("limits", {}))
     real_stdout = sys.stdout

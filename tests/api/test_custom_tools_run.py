@@ -200,3 +200,45 @@ def test_the_agents_tool_variables_are_its_own_not_its_metadata(client: httpx.Cl
         f"/v1/agents/{agent['id']}", json={"tool_exec_environment_variables": {"ONLY": "1"}}
     ).json()
     assert [v["key"] for v in replaced["tool_exec_environment_variables"]] == ["ONLY"]
+
+
+SIX = '''
+def six_version() -> str:
+    """The version of the six package this tool asked for."""
+    import six
+    return six.__version__
+'''
+
+
+def test_pip_requirements_are_installed_once_and_importable(
+    client: httpx.Client, fake_llm: FakeLLM
+) -> None:
+    tool = create_tool(client, SIX, pip_requirements=[{"name": "six", "version": "1.16.0"}])
+    agent = agent_with(client, tool)
+    fake_llm.script(
+        reply.tool_call("six_version", {}),
+        reply.text("Installed."),
+        reply.tool_call("six_version", {}),
+        reply.text("Still there."),
+    )
+
+    send(client, agent["id"], "Which six?")
+    first = fake_llm.chat_requests[-1].tool_results[-1]
+    send(client, agent["id"], "And again?")
+
+    assert first == "1.16.0"
+    assert fake_llm.chat_requests[-1].tool_results[-1] == "1.16.0"
+
+
+@pytest.mark.parametrize(
+    "requirement",
+    [{"name": "--index-url=http://evil"}, {"name": "six", "version": "; rm -rf /"}],
+)
+def test_a_requirement_that_is_not_a_plain_spec_is_refused(
+    client: httpx.Client, requirement: dict[str, str]
+) -> None:
+    response = client.put(
+        "/v1/tools/", json={"source_code": SIX, "pip_requirements": [requirement]}
+    )
+    assert response.status_code == 422
+    assert "pip_requirements" in response.text

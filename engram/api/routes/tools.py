@@ -21,6 +21,7 @@ from engram.store import agents, tools
 from engram.store import tables as t
 from engram.tools import custom, sandbox
 from engram.tools.custom import ToolQuery, ToolSpec
+from engram.tools.packages import NAME_PATTERN, VERSION_PATTERN
 from engram.tools.schema import check_tool_name, find_function, parse_source
 
 router = APIRouter(tags=["tools"])
@@ -30,8 +31,9 @@ MAX_SOURCE_CHARS = 1_000_000
 
 
 class Requirement(Body):
-    name: str = Field(min_length=1)
-    version: str | None = None
+    # Plain names and versions only: nothing here may reach pip as an option or a path.
+    name: str = Field(min_length=1, max_length=200, pattern=NAME_PATTERN)
+    version: str | None = Field(default=None, max_length=100, pattern=VERSION_PATTERN)
 
 
 class ToolCreate(Body):
