@@ -41,9 +41,11 @@ class AnthropicProvider:
             max_retries=max_retries,
         )
 
-    async def list_model_ids(self) -> list[str]:
+    async def list_models(self) -> list[dict[str, Any]]:
+        """The model list's entries as JSON objects (with ``max_input_tokens`` and
+        ``max_tokens`` where the API states them)."""
         try:
-            return [model.id async for model in self.client.models.list()]
+            return [model.to_dict() async for model in self.client.models.list()]
         except anthropic.AnthropicError as exc:
             raise ProviderError(f"provider '{self.name}' model list failed: {exc}") from exc
 

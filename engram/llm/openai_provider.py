@@ -43,12 +43,15 @@ class OpenAIProvider:
             max_retries=max_retries,
         )
 
-    async def list_model_ids(self) -> list[str]:
+    async def list_models(self) -> list[dict[str, Any]]:
+        """The model list's entries as JSON objects, every field kept: servers state
+        context lengths beyond ``id`` (vLLM's ``max_model_len``, OpenRouter's
+        ``context_length``...)."""
         try:
             page = await self.client.models.list()
         except openai.OpenAIError as exc:
             raise ProviderError(f"provider '{self.name}' model list failed: {exc}") from exc
-        return [model.id for model in page.data]
+        return [model.to_dict() for model in page.data]
 
     async def chat(self, request: ChatRequest, on_delta: DeltaSink | None = None) -> ChatResult:
         # The body goes out through the SDK's low-level ``post``: ``chat.completions.create``

@@ -8,8 +8,6 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import openai
-
 from engram.config import Settings
 from engram.errors import ModelNotFound, ProviderError
 from engram.llm.client import LLMClient
@@ -37,7 +35,9 @@ class Provider(LLMClient, Protocol):
     name: str
     base_url: str
 
-    async def list_model_ids(self) -> list[str]: ...
+    async def list_models(self) -> list[dict[str, Any]]:
+        """The provider's model-list entries as JSON objects, every field kept."""
+        ...
 
     async def embed(self, model: str, texts: list[str]) -> list[list[float]]: ...
 
@@ -111,7 +111,7 @@ class ProviderRegistry:
         endpoint = self.endpoints[name]
         if endpoint.models is not None:
             return [self._entry(endpoint, spec.id, ModelFacts(), spec) for spec in endpoint.models]
-        listed = await _list_models(self.providers[name])
+        listed = await self.providers[name].list_models()
         return [
             self._entry(endpoint, item["id"], stated_facts(item), None)
             for item in listed
@@ -236,19 +236,3 @@ def _build_provider(endpoint: Endpoint, settings: Settings) -> Provider:
     return OpenAIProvider(
         endpoint.name, endpoint.api_key, endpoint.base_url, timeout, settings.llm_max_retries
     )
-
-
-async def _list_models(provider: Provider) -> list[dict[str, Any]]:
-    """The provider's model-list entries as raw JSON objects, every field kept.
-
-    OpenAI-compatible servers state context lengths in fields beyond ``id`` (vLLM's
-    ``max_model_len``, OpenRouter's ``context_length``...); the SDK keeps them on its model
-    objects, but ``list_model_ids`` returns ids only, so OpenAI endpoints are read here.
-    """
-    if not isinstance(provider, OpenAIProvider):
-        return [{"id": model_id} for model_id in await provider.list_model_ids()]
-    try:
-        page = await provider.client.models.list()
-    except openai.OpenAIError as exc:
-        raise ProviderError(f"provider '{provider.name}' model list failed: {exc}") from exc
-    return [model.to_dict() for model in page.data]
