@@ -219,7 +219,12 @@ async def _settle_approvals(
     rules = await rt.db.read(lambda session: list(agents.get(session, agent_id).tool_rules or []))
     ran = [(call.name, call.output) for _, call in answered if not call.failed]
     turn.rules = TurnRules(rules).after(ran)
-    for row, _ in answered:
+    await _emit(turn, [row for row, _ in answered])
+
+
+async def _emit(turn: _Turn, rows: list[t.Message]) -> None:
+    """Committed rows as Letta messages: into the turn's result and to the stream."""
+    for row in rows:
         for view in letta_messages(row):
             turn.result.messages.append(view)
             if turn.on_message is not None:
@@ -287,11 +292,7 @@ async def _one_step(turn: _Turn, pending: list[t.Message]) -> bool:
     result.completion_tokens += chat.completion_tokens
     result.step_count += 1
     result.context_tokens = counted
-    for row in step.rows:
-        for view in letta_messages(row):
-            result.messages.append(view)
-            if turn.on_message is not None:
-                await turn.on_message(view)
+    await _emit(turn, step.rows)
     return True
 
 
