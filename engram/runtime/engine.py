@@ -21,6 +21,7 @@ from engram.runtime.window import WindowCache
 from engram.store import tables as t
 from engram.store.db import Database, migrate
 from engram.store.vectors import MESSAGES, VectorIndex
+from engram.tools.memory_gateway import MemoryGateway
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ class Engram:
         self.windows = WindowCache()
         self.jobs = InProcessJobs()
         self.recall_indexer = RecallIndexer(self)
+        self.memory_gateway = MemoryGateway(self)
         # One run at a time per agent within this process.
         self._agent_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
@@ -58,6 +60,7 @@ class Engram:
 
     async def close(self) -> None:
         await self.jobs.close()  # first: stopped runs record how they ended
+        await self.memory_gateway.close()
         await self.db.dispose()
 
     def agent_lock(self, agent_id: str) -> asyncio.Lock:

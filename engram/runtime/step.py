@@ -47,6 +47,7 @@ from engram.runtime.step_rows import (
 )
 from engram.runtime.step_rules import offered_tools, refused_calls, rules_verdict
 from engram.runtime.tool_calls import (
+    CallOrigin,
     ExecutedCall,
     execute_calls,
     prefetch_vectors,
@@ -271,7 +272,8 @@ async def _one_step(turn: _Turn, pending: list[t.Message]) -> bool:
     calls = [call for call in unrefused if call.id not in held]
     embedder = rt.embeddings.embedder_for(agent.embedding_config)
     vectors = await prefetch_vectors(embedder, calls)
-    custom = await run_custom_tools(rt, agent, state.tools, calls)
+    origin = CallOrigin(run_id, step_id, message_id)
+    custom = await run_custom_tools(rt, agent, state.tools, calls, origin)
     custom |= await run_external_calls(rt, state.tools, calls)
     custom |= refused
     step = _StepOutput(

@@ -14,8 +14,7 @@ import asyncio
 import inspect
 import json
 import logging
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
@@ -35,7 +34,8 @@ from engram.memory.ledger import (
 from engram.memory.tools import BASE_TOOL_FUNCTIONS, ToolContext, ToolFailure
 from engram.store import tables as t
 from engram.tools import packages
-from engram.tools.sandbox import SandboxLimits, run_tool
+from engram.tools.memory_callbacks import Grant
+from engram.tools.sandbox import SandboxLimits, ToolRun, run_tool
 
 if TYPE_CHECKING:
     from engram.runtime.engine import Engram
@@ -84,28 +84,73 @@ PARALLEL_TOOL_CALLS = 4
 """Sandboxed or remote calls of one model response running at once."""
 
 
+@dataclass(frozen=True)
+class CallOrigin:
+    """The run, step and assistant message a batch of calls came from: what a tool writes
+    through the memory gateway is attributed to them."""
+
+    run_id: str | None = None
+    step_id: str | None = None
+    message_id: str | None = None
+
+
 async def run_custom_tools(
-    rt: Engram, agent: t.Agent, tools: list[t.Tool], calls: list[ToolCall]
+    rt: Engram,
+    agent: t.Agent,
+    tools: list[t.Tool],
+    calls: list[ToolCall],
+    origin: CallOrigin | None = None,
 ) -> dict[str, ExecutedCall]:
     """Run the calls naming an attached custom tool, each in a fresh sandboxed child,
     before the step's transaction opens (no child runs while the database is locked).
     Keyed by call id; ``execute_calls`` records these results as they are."""
     custom = {tool.name: tool for tool in tools if tool.tool_type == "custom" and tool.source_code}
-    limits = SandboxLimits.from_settings(rt.settings)
-    env = agent_tool_env(agent)
     wanted = [c for c in calls if c.name in custom and c.name not in BASE_TOOL_FUNCTIONS]
     # Calls of one response are independent of each other: they run side by side, each in
     # its own child, a few at a time; the results are recorded in the calls' order.
     gate = asyncio.Semaphore(PARALLEL_TOOL_CALLS)
 
-    packages_root = rt.settings.data_dir / "tool-packages"
-
     async def run(call: ToolCall) -> ExecutedCall:
         async with gate:
-            return await _run_custom(custom[call.name], call, env, limits, packages_root)
+            return await _run_custom(rt, agent, custom[call.name], call, origin)
 
     results = await asyncio.gather(*(run(call) for call in wanted))
     return {call.id: result for call, result in zip(wanted, results, strict=True)}
+
+
+async def run_agent_tool(
+    rt: Engram,
+    agent: t.Agent,
+    tool: t.Tool,
+    arguments: dict[str, Any],
+    origin: CallOrigin | None = None,
+) -> ToolRun:
+    """One call of one of the agent's custom tools: its packages installed (once), its
+    variables, its network permission, and a memory token for this call only."""
+    limits = SandboxLimits.from_settings(rt.settings)
+    try:
+        specs = packages.specs_of(tool.pip_requirements, field="pip_requirements")
+        root = rt.settings.data_dir / "tool-packages"
+        installed = await packages.ensure(root, specs, timeout=PACKAGES_TIMEOUT)
+    except (packages.PackagesError, InvalidInput) as exc:
+        log.warning("tool %s: %s", tool.name, exc)
+        return ToolRun(False, error=str(exc))
+    grant = Grant(agent.id, tool.name, **asdict(origin or CallOrigin()))
+    async with rt.memory_gateway.granted(grant, seconds=limits.timeout_seconds) as access:
+        try:
+            return await run_tool(
+                tool.source_code or "",
+                tool.name,
+                arguments,
+                env=agent_tool_env(agent),
+                limits=limits,
+                network=tool_network_allowed(tool, agent),
+                packages=installed,
+                memory=access,
+            )
+        except OSError as exc:  # no child could start: the server's problem, told as such
+            log.error("tool %s: the sandbox could not start: %s", tool.name, exc)
+            return ToolRun(False, error=str(exc))
 
 
 def agent_tool_env(agent: t.Agent) -> dict[str, str]:
@@ -113,40 +158,24 @@ def agent_tool_env(agent: t.Agent) -> dict[str, str]:
     return {str(key): str(value) for key, value in declared.items()}
 
 
+def tool_network_allowed(tool: t.Tool, agent: t.Agent | None) -> bool:
+    """A tool may use the network when it says so itself (``metadata_.network``) or when
+    the agent running it lets all its tools (``metadata.tool_network``); else it has none."""
+    if (tool.metadata_ or {}).get("network") is True:
+        return True
+    return agent is not None and (agent.metadata_ or {}).get("tool_network") is True
+
+
 async def _run_custom(
-    tool: t.Tool,
-    call: ToolCall,
-    env: dict[str, str],
-    limits: SandboxLimits,
-    packages_root: Path,
+    rt: Engram, agent: t.Agent, tool: t.Tool, call: ToolCall, origin: CallOrigin | None
 ) -> ExecutedCall:
     arguments = parse_arguments(call.arguments)
     if not isinstance(arguments, dict):
         output = f"Error: arguments must be a JSON object, got: {call.arguments[:200]!r}"
         return ExecutedCall(call.id, call.name, output, True, False, malformed=True)
     heartbeat = bool(arguments.pop("request_heartbeat", False))
-    network = bool((tool.metadata_ or {}).get("network", False))
-    try:
-        specs = packages.specs_of(tool.pip_requirements, field="pip_requirements")
-        installed = await packages.ensure(packages_root, specs, timeout=PACKAGES_TIMEOUT)
-    except (packages.PackagesError, InvalidInput) as exc:
-        log.warning("tool %s: %s", call.name, exc)
-        return ExecutedCall(call.id, call.name, f"Error: {exc}", True, heartbeat)
-    try:
-        run = await run_tool(
-            tool.source_code or "",
-            call.name,
-            arguments,
-            env=env,
-            limits=limits,
-            network=network,
-            packages=installed,
-        )
-    except OSError as exc:  # no child could start: the server's problem, told to the model
-        log.error("tool %s: the sandbox could not start: %s", call.name, exc)
-        return ExecutedCall(call.id, call.name, f"Error: {exc}", True, heartbeat)
-    output = run.text(tool.return_char_limit)
-    return ExecutedCall(call.id, call.name, output, not run.ok, heartbeat)
+    run = await run_agent_tool(rt, agent, tool, arguments, origin)
+    return ExecutedCall(call.id, call.name, run.text(tool.return_char_limit), not run.ok, heartbeat)
 
 
 def execute_calls(

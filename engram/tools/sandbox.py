@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from engram.config import Settings
+from engram.tools.memory_gateway import CLIENT_DIR, MemoryAccess
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,10 @@ def truncate(text: str, char_limit: int | None) -> str:
 
 PACKAGES = "/packages"
 """Where a tool's installed requirements appear inside the sandbox."""
+CLIENT_LIB = "/engram-lib"
+"""Where the ``engram_memory`` module appears inside the sandbox."""
+MEMORY_SOCKET = "/memory.sock"
+"""Where the memory gateway's socket appears inside the sandbox."""
 
 
 def bwrap_path() -> str | None:
@@ -116,11 +121,13 @@ async def run_tool(
     network: bool = False,
     use_bwrap: bool | None = None,
     packages: Path | None = None,
+    memory: MemoryAccess | None = None,
 ) -> ToolRun:
     """Call function ``name`` defined by ``source_code`` with ``args`` in a fresh child.
 
-    ``use_bwrap`` None means: when the binary is present. Never raises for anything the
-    tool does; raises ``OSError`` only if no child can be started at all."""
+    ``use_bwrap`` None means: when the binary is present. ``memory`` lets the tool reach
+    its agent's memory through the gateway (see ``memory_gateway``). Never raises for
+    anything the tool does; raises ``OSError`` only if no child can be started at all."""
     limits = limits or SandboxLimits()
     bwrap = bwrap_path() if use_bwrap is not False else None
     if use_bwrap and bwrap is None:
@@ -134,7 +141,10 @@ async def run_tool(
         "limits": _child_limits(limits),
         "drop_to_uid": NOBODY if drops_to_nobody(bwrap is not None) else None,
         "max_output_bytes": limits.output_bytes,
-        "paths": [] if packages is None else [PACKAGES if bwrap else str(packages)],
+        "paths": _import_paths(packages, under_bwrap=bwrap is not None),
+        "memory": None
+        if memory is None
+        else memory.for_child(MEMORY_SOCKET if bwrap else memory.socket_path),
     }
     child_env = {**(env or {}), "PATH": _MINIMAL_PATH, "HOME": "/tmp", "LANG": "C.UTF-8"}
     workdir = tempfile.mkdtemp(prefix="engram-tool-")
@@ -145,13 +155,21 @@ async def run_tool(
             command = [_python(), "-I", str(RUNNER)]
             started = await _spawn(command, child_env, workdir, limits)
         else:
-            command = _bwrap_command(bwrap, child_env, network, packages)
+            socket = memory.socket_path if memory else None
+            command = _bwrap_command(bwrap, child_env, network, packages, socket)
             started = await _spawn(command, {}, workdir, limits)
         run = await _collect(started, json.dumps(request).encode(), limits)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     run.sandboxed = bwrap is not None
     return run
+
+
+def _import_paths(packages: Path | None, *, under_bwrap: bool) -> list[str]:
+    """The tool's own packages first, then the directory of ``engram_memory``."""
+    if under_bwrap:
+        return [*([PACKAGES] if packages else []), CLIENT_LIB]
+    return [*([str(packages)] if packages else []), str(CLIENT_DIR)]
 
 
 def _warn_without_bwrap() -> None:
@@ -202,7 +220,11 @@ def _child_limits(limits: SandboxLimits) -> dict[str, int]:
 
 
 def _bwrap_command(
-    bwrap: str, env: dict[str, str], network: bool, packages: Path | None = None
+    bwrap: str,
+    env: dict[str, str],
+    network: bool,
+    packages: Path | None = None,
+    memory_socket: str | None = None,
 ) -> list[str]:
     prefix = os.path.realpath(sys.base_prefix)
     python = _python()
@@ -226,6 +248,10 @@ def _bwrap_command(
     command += ["--ro-bind", prefix, "/python", "--ro-bind", str(RUNNER), "/runner.py"]
     if packages is not None:
         command += ["--ro-bind", str(packages), PACKAGES]
+    command += ["--ro-bind", str(CLIENT_DIR), CLIENT_LIB]
+    if memory_socket is not None:
+        # A path-bound Unix socket reaches the server without any network namespace.
+        command += ["--ro-bind", memory_socket, MEMORY_SOCKET]
     command += ["--perms", "1777", "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev"]
     command += ["--chdir", "/tmp", "--clearenv"]
     for key, value in env.items():

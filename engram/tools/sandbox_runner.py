@@ -4,7 +4,8 @@ It imports nothing from Engram (inside bubblewrap the package is not even visibl
 only the standard library. The request is one JSON object::
 
     {"source": str, "name": str, "args": {...}, "limits": {...},
-     "drop_to_uid": int | null, "max_output_bytes": int}
+     "drop_to_uid": int | null, "max_output_bytes": int, "paths": [str],
+     "memory": {"socket": str, "agent_id": str, "token": str} | null}
 
 and the answer, printed on the real stdout, one JSON object::
 
@@ -74,10 +75,22 @@ def _answer(message: dict[str, Any], max_bytes: int) -> str:
     return json.dumps({**message, "result": _cut(text, room)})
 
 
+def _open_memory(access: dict[str, str] | None) -> None:
+    """Make ``engram_memory`` ready for the tool, if the call may reach its agent's memory.
+    Imported before privileges drop: its file need not be readable by the child's user."""
+    try:
+        import engram_memory
+    except ImportError:
+        return
+    if access:
+        engram_memory.memory._configure(access["socket"], access["agent_id"], access["token"])
+
+
 def main() -> None:
     request = json.loads(sys.stdin.read())
     # The tool's own packages (pip_requirements), installed read-only for it.
     sys.path[:0] = [str(path) for path in request.get("paths", [])]
+    _open_memory(request.get("memory"))
     _become_unprivileged(request.get("drop_to_uid"))
     _apply_limits(request.get("limits", {}))
     real_stdout = sys.stdout

@@ -16,7 +16,7 @@ from engram.api.schemas import MAX_CHARS, Body
 from engram.errors import Conflict, NotFound
 from engram.ids import new_id
 from engram.runtime import agents as agent_ops
-from engram.runtime.tool_calls import agent_tool_env
+from engram.runtime.tool_calls import run_agent_tool
 from engram.store import agents, tools
 from engram.store import tables as t
 from engram.tools import custom, sandbox
@@ -134,23 +134,20 @@ async def run_tool_for_agent(
 ) -> dict[str, Any]:
     """Run one of the agent's custom tools directly, with the agent's tool variables."""
 
-    def _read(session: Session) -> tuple[t.Tool, dict[str, str]]:
+    def _read(session: Session) -> tuple[t.Tool, t.Agent]:
         agent = agents.get(session, agent_id)
         attached = {tool.name: tool for tool in tools.for_agent(session, agent_id)}
         if tool_name not in attached:
             raise NotFound("tool", f"{tool_name} (attached to agent {agent_id})")
-        return attached[tool_name], agent_tool_env(agent)
+        return attached[tool_name], agent
 
-    tool, env = await rt.db.read(_read)
+    tool, agent = await rt.db.read(_read)
     if tool.tool_type != custom.CUSTOM or not tool.source_code:
         raise Conflict(
             f"tool '{tool_name}' is built in ({tool.tool_type}); it runs only inside the "
             "agent loop, where its effects are committed with the step"
         )
-    network = bool((tool.metadata_ or {}).get("network", False))
-    run = await sandbox.run_tool(
-        tool.source_code, tool_name, body.args, env=env, limits=_limits(rt), network=network
-    )
+    run = await run_agent_tool(rt, agent, tool, body.args)
     return {
         "status": "success" if run.ok else "error",
         "func_return": run.result if run.ok else run.text(),
