@@ -92,8 +92,20 @@ def _check_name_free(session: Session, name: str, tool_id: str | None = None) ->
         )
 
 
+def check_no_npm(npm_requirements: list[dict[str, Any]] | None) -> None:
+    """Refuse JavaScript packages rather than store a promise no sandbox keeps: tools here
+    are Python, and an ignored requirement would only surface as a failing call."""
+    if npm_requirements:
+        raise InvalidInput(
+            "npm_requirements",
+            "tools run as Python only, so JavaScript packages cannot be installed for them; "
+            "list Python packages in pip_requirements",
+        )
+
+
 def create(session: Session, spec: ToolSpec) -> t.Tool:
     """A new custom tool; ``Conflict`` if its function name is taken."""
+    check_no_npm(spec.npm_requirements)
     schema = derive_schema(spec.source_code, spec.source_type, spec.json_schema)
     _check_name_free(session, schema["name"])
     row = t.Tool(id=new_id("tool"), tool_type=CUSTOM)
@@ -105,6 +117,7 @@ def create(session: Session, spec: ToolSpec) -> t.Tool:
 
 def upsert(session: Session, spec: ToolSpec) -> t.Tool:
     """Replace the custom tool with this function name, or create it."""
+    check_no_npm(spec.npm_requirements)
     schema = derive_schema(spec.source_code, spec.source_type, spec.json_schema)
     existing = tools.by_names(session, [schema["name"]]).get(schema["name"])
     if existing is None:
@@ -137,6 +150,7 @@ def update(session: Session, tool_id: str, changes: dict[str, Any]) -> t.Tool:
     """Apply the fields present in ``changes``; new source or schema re-derives the schema."""
     row = tools.get(session, tool_id)
     check_custom(row)
+    check_no_npm(changes.get("npm_requirements"))
     if "source_code" in changes or "json_schema" in changes or "source_type" in changes:
         source = changes.get("source_code") or row.source_code or ""
         source_type = changes.get("source_type") or row.source_type

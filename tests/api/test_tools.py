@@ -143,6 +143,11 @@ def test_second_tool_with_the_same_name_is_a_conflict(api: httpx.Client, make_to
         ({"source_code": ""}, "source_code", ""),
         ({"source_code": "def f(x: int): pass", "return_char_limit": 0}, "return_char_limit", ""),
         ({"description": "no source"}, "source_code", ""),
+        (
+            {"source_code": "def f(x: int): pass", "npm_requirements": [{"name": "lodash"}]},
+            "npm_requirements",
+            "pip_requirements",
+        ),
     ],
 )
 def test_bad_tool_source_is_422_naming_the_problem_and_creates_nothing(
@@ -270,6 +275,16 @@ def test_bad_new_source_is_422_and_changes_nothing(api: httpx.Client, make_tool:
 
     assert response.status_code == 422
     assert "source_code" in error_fields(response)
+    assert api.get(f"/v1/tools/{tool['id']}").json() == tool
+
+
+def test_javascript_packages_are_refused_on_modify(api: httpx.Client, make_tool: Any) -> None:
+    tool = make_tool()
+
+    response = api.patch(f"/v1/tools/{tool['id']}", json={"npm_requirements": [{"name": "x"}]})
+
+    assert response.status_code == 422
+    assert "npm_requirements" in error_fields(response)
     assert api.get(f"/v1/tools/{tool['id']}").json() == tool
 
 
