@@ -82,3 +82,17 @@ def is_context_overflow(status: int | None, text: str) -> bool:
 
 class ModelNotFound(InvalidInput):
     """A model handle names no model any configured provider offers."""
+
+
+class ToolNotAttached(NotFound):
+    """A path names a tool by name on an agent that has no tool of that name."""
+
+    def __init__(self, agent_id: str, tool_name: str, attached: list[str]) -> None:
+        EngramError.__init__(
+            self,
+            f"tool '{tool_name}' is not attached to agent '{agent_id}' (attached: "
+            f"{', '.join(sorted(attached)) or 'none'}): attach it first with "
+            "PATCH /v1/agents/{agent_id}/tools/attach/{tool_id}",
+        )
+        self.kind = "tool"
+        self.ident = tool_name

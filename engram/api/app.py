@@ -14,6 +14,7 @@ from engram.api.errors import install_error_handlers
 from engram.api.routes import (
     agent_files,
     agents,
+    approvals,
     archives,
     catalog,
     mcp_servers,
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         catalog,
         agent_files,
         agents,
+        approvals,
         memory,
         messages,
         streaming,

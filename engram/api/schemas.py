@@ -187,6 +187,13 @@ class ApprovalCreate(Body):
         ]
 
 
+class ModifyApprovalRequest(Body):
+    """Whether an agent's calls of one tool wait for approval. Optional here, though Letta
+    requires it, because the deprecated query parameter may carry the value instead."""
+
+    requires_approval: bool | None = None
+
+
 class SendMessages(Body):
     messages: list[MessageCreate | ApprovalCreate] | None = None
     input: str | None = None

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import pytest
-from letta_client import Letta, UnprocessableEntityError
+from letta_client import Letta, NotFoundError, UnprocessableEntityError
 from letta_client.types import AgentState, ToolReturnMessage
 from letta_client.types.agents import (
     ApprovalRequestMessage,
@@ -84,3 +84,43 @@ def test_an_approval_with_nothing_pending_is_refused(client: Letta, agent: Agent
         client.agents.messages.create(agent.id, messages=[{"type": "approval", "approve": True}])
 
     assert "approval_request_id" in str(refused.value)
+
+
+def test_approval_turned_on_and_off_through_the_sdk(
+    client: Letta, fake_llm: FakeLLM, make_agent: AgentFactory
+) -> None:
+    agent = make_agent()
+
+    on = client.agents.tools.update_approval(
+        "archival_memory_insert", agent_id=agent.id, body_requires_approval=True
+    )
+
+    assert on is not None and on.id == agent.id
+    assert [(rule.type, rule.tool_name) for rule in on.tool_rules or []] == [
+        ("requires_approval", "archival_memory_insert")
+    ]
+    asked = ask_to_save(client, fake_llm, agent.id)
+    assert asked.stop_reason.stop_reason == "requires_approval"
+    fake_llm.script(reply.text("Saved."))
+    client.agents.messages.create(agent.id, messages=[{"type": "approval", "approve": True}])
+
+    off = client.agents.tools.update_approval(
+        "archival_memory_insert",
+        agent_id=agent.id,
+        body_requires_approval=False,
+        query_requires_approval=False,
+    )
+
+    assert off is not None and not off.tool_rules
+    fake_llm.script(reply.text("Noted."))
+    again = ask_to_save(client, fake_llm, agent.id)
+    assert again.stop_reason.stop_reason == "end_turn"
+
+
+def test_approval_for_a_tool_the_agent_lacks_is_not_found(client: Letta, agent: AgentState) -> None:
+    with pytest.raises(NotFoundError) as refused:
+        client.agents.tools.update_approval(
+            "web_search", agent_id=agent.id, body_requires_approval=True
+        )
+
+    assert "'web_search' is not attached" in str(refused.value)
