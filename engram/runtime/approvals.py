@@ -10,6 +10,10 @@ assistant message that have no tool result yet. The next request answers with an
 message; approved calls then run, denied ones get an error result carrying the reason, a
 result the client ran itself is recorded as given, and the loop goes on with the model.
 
+The answer itself is kept as a message of role ``approval`` (Letta's approval response),
+written in the same transaction as the results, between the request and them. The model
+never sees it: what it learns is in the results, which follow its calls as providers need.
+
 A new user message while an approval is pending is refused (409) rather than taken as an
 implicit denial: the model's message holds calls without results, which no provider
 accepts in a prompt, and silently denying a call the user never saw would be a surprise.
@@ -19,12 +23,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from engram.errors import Conflict, InvalidInput
+from engram.ids import new_id
 from engram.llm.client import ToolCall
 from engram.runtime.context import message_tokens
 from engram.runtime.engine import Engram
@@ -37,6 +43,7 @@ from engram.runtime.tool_calls import (
     prefetch_vectors,
     run_custom_tools,
 )
+from engram.runtime.tool_rules import TurnRules
 from engram.runtime.views import HELD, letta_messages
 from engram.store import agents, blocks
 from engram.store import tables as t
@@ -60,6 +67,35 @@ class Decision:
     # A result the client produced itself (Letta's ToolReturn among ``approvals``).
     tool_return: str | None = None
     failed: bool = False
+    stdout: list[str] | None = None
+    stderr: list[str] | None = None
+
+    def entry(self, call_id: str) -> dict[str, Any]:
+        """This decision as one item of Letta's ``approvals`` list."""
+        if self.tool_return is None:
+            return {
+                "type": "approval",
+                "tool_call_id": call_id,
+                "approve": self.approve,
+                "reason": self.reason,
+            }
+        return {
+            "type": "tool",
+            "tool_call_id": call_id,
+            "tool_return": self.tool_return,
+            "status": "error" if self.failed else "success",
+            "stdout": self.stdout,
+            "stderr": self.stderr,
+        }
+
+
+@dataclass
+class Answered:
+    """What settling an approval wrote, in order (the stored answer, then each call's
+    result), and the turn's tool rules moved on by the calls that ran."""
+
+    rows: list[t.Message]
+    rules: TurnRules
 
 
 def calls_to_hold(
@@ -144,6 +180,7 @@ def approval_input(
         "approval_request_id": approval_request_id,
         "reason": reason,
         "approvals": approvals,
+        "otid": otid,
     }
     return InputMessage(role=APPROVAL_ROLE, text="", otid=otid, approval=answer)
 
@@ -171,9 +208,18 @@ def decide(found: PendingApproval | None, answer: dict[str, Any]) -> dict[str, D
                 f"messages.approvals[{index}].tool_call_id",
                 f"'{call_id}' is not a call waiting for approval; waiting: {', '.join(waiting)}",
             )
+        if call_id in decisions:
+            raise InvalidInput(
+                f"messages.approvals[{index}].tool_call_id",
+                f"'{call_id}' is decided twice in this approval; give each call one entry",
+            )
         if item.get("type") == "tool":
             decisions[call_id] = Decision(
-                True, None, item["tool_return"], item.get("status") == "error"
+                True,
+                tool_return=item["tool_return"],
+                failed=item.get("status") == "error",
+                stdout=item.get("stdout"),
+                stderr=item.get("stderr"),
             )
         else:
             decisions[call_id] = Decision(bool(item["approve"]), item.get("reason"))
@@ -206,11 +252,10 @@ def check_input(session: Session, agent_id: str, inputs: Sequence[InputMessage])
 
 async def answer_pending(
     rt: Engram, agent_id: str, run_id: str, answer: dict[str, Any]
-) -> list[tuple[t.Message, ExecutedCall]]:
+) -> Answered:
     """Settle the pending approval: run the approved calls (custom and external tools
-    before the transaction, as a step does), and record every call's result in one
-    transaction. Returns the tool rows written with their calls. Raises InvalidInput as
-    ``decide`` does."""
+    before the transaction, as a step does), then store the answer and every call's result
+    in one transaction. Raises InvalidInput as ``decide`` does."""
     found = await rt.db.read(lambda session: pending(session, agent_id))
     decisions = decide(found, answer)
     assert found is not None  # decide refuses an answer with nothing pending
@@ -218,17 +263,7 @@ async def answer_pending(
         lambda session: load_state(session, agent_id, rt.windows, run_id=run_id)
     )
     agent = state.agent
-    settled: dict[str, ExecutedCall] = {}
-    for call in found.calls:
-        decision = decisions[call.id]
-        if decision.tool_return is not None:
-            settled[call.id] = ExecutedCall(
-                call.id, call.name, decision.tool_return, decision.failed, False
-            )
-        elif not decision.approve:
-            why = f": {decision.reason}" if decision.reason else ""
-            output = f"Error: the user denied this call{why}"
-            settled[call.id] = ExecutedCall(call.id, call.name, output, True, False)
+    settled = _settled_without_running(found, decisions)
     approved = [call for call in found.calls if call.id not in settled]
     embedder = rt.embeddings.embedder_for(agent.embedding_config)
     vectors = await prefetch_vectors(embedder, approved)
@@ -236,6 +271,7 @@ async def answer_pending(
     settled |= await run_external_calls(rt, state.tools, approved)
     message = found.message
     step_id = message.step_id or ""
+    response = response_row(agent_id, run_id, found, answer, decisions)
 
     def commit(session: Session) -> list[tuple[t.Message, ExecutedCall]]:
         executed = execute_calls(
@@ -256,7 +292,56 @@ async def answer_pending(
         model = agent.llm_config["model"]
         for row in rows:
             row.token_count = message_tokens(model, row)
-        session.execute(insert(t.Message), [row_values(row) for row in rows])
+        session.execute(insert(t.Message), [row_values(row) for row in [response, *rows]])
         return list(zip(rows, executed, strict=True))
 
-    return await rt.db.write(commit)
+    answered = await rt.db.write(commit)
+    ran = [(call.name, call.output) for _, call in answered if not call.failed]
+    rules = TurnRules(list(agent.tool_rules or [])).after(ran)
+    return Answered([response, *(row for row, _ in answered)], rules)
+
+
+def _settled_without_running(
+    found: PendingApproval, decisions: dict[str, Decision]
+) -> dict[str, ExecutedCall]:
+    """The results of the calls that do not run: denied ones, and those the client ran."""
+    settled: dict[str, ExecutedCall] = {}
+    for call in found.calls:
+        decision = decisions[call.id]
+        if decision.tool_return is not None:
+            settled[call.id] = ExecutedCall(
+                call.id, call.name, decision.tool_return, decision.failed, False
+            )
+        elif not decision.approve:
+            why = f": {decision.reason}" if decision.reason else ""
+            output = f"Error: the user denied this call{why}"
+            settled[call.id] = ExecutedCall(call.id, call.name, output, True, False)
+    return settled
+
+
+def response_row(
+    agent_id: str,
+    run_id: str,
+    found: PendingApproval,
+    answer: dict[str, Any],
+    decisions: dict[str, Decision],
+) -> t.Message:
+    """The answer as a stored message (Letta's approval response): the fields the client
+    sent, the request it answers, and one entry per waiting call as decided. It belongs to
+    the step that made the calls, as their results do."""
+    return t.Message(
+        id=new_id("message"),
+        agent_id=agent_id,
+        role=APPROVAL_ROLE,
+        approval={
+            "approve": answer.get("approve"),
+            "approval_request_id": found.message.id,
+            "reason": answer.get("reason"),
+            "approvals": [decisions[call.id].entry(call.id) for call in found.calls],
+        },
+        otid=answer.get("otid"),
+        run_id=run_id,
+        step_id=found.message.step_id,
+        token_count=0,
+        created_at=datetime.now(UTC),
+    )

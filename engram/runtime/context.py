@@ -70,7 +70,8 @@ def count_text(model: str, text: str) -> int:
 
 
 def message_tokens(model: str, message: t.Message) -> int:
-    return count_chat_tokens(model, [to_chat(message)]) - 3
+    chat = to_chat(message)
+    return count_chat_tokens(model, [chat]) - 3 if chat is not None else 0
 
 
 def tool_schemas(agent_type: str, tools: Sequence[t.Tool]) -> list[dict[str, Any]]:
@@ -105,7 +106,7 @@ def compile_context(
         system=agent.system,
         core_memory=f"{rendered_blocks}\n{metadata}",
         summary=agent.summary,
-        messages=list(window.chats),
+        messages=[chat for chat in window.chats if chat is not None],
         tools=schemas,
         # 4 tokens frame the system message; the sections share it.
         system_tokens=count_text(model, agent.system) + 4,

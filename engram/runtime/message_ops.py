@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from engram.errors import Conflict, NotFound
 from engram.runtime.engine import Engram
+from engram.runtime.views import HELD
 from engram.store import agents, passages
 from engram.store import tables as t
 
@@ -54,6 +55,15 @@ async def delete_message(rt: Engram, agent_id: str, message_id: str) -> Deleted:
                     t.Message.agent_id == agent_id,
                     t.Message.role == "tool",
                     t.Message.tool_call_id.in_(call_ids),
+                )
+            )
+        if any(call.get(HELD) for call in row.tool_calls or []):
+            # The answer to an approval request goes with it (it shares the request's step).
+            doomed += session.scalars(
+                select(t.Message).where(
+                    t.Message.agent_id == agent_id,
+                    t.Message.role == "approval",
+                    t.Message.step_id == row.step_id,
                 )
             )
         ids = [message.id for message in doomed]

@@ -101,7 +101,8 @@ def _cut_before(window: Sequence[t.Message], tokens_to_free: int, bound: int) ->
     last_clean = 0
     for cut in range(1, bound + 1):
         freed += window[cut - 1].token_count
-        if window[cut].role == "tool":
+        if window[cut].role in ("tool", "approval"):
+            # Results (and the answer that let their calls run) stay with their calls.
             continue
         last_clean = cut
         if freed >= tokens_to_free:

@@ -7,8 +7,15 @@ from typing import Any
 from engram.llm.client import REASONING_BLOCKS
 from engram.store import tables as t
 
+NOT_SENT_ROLES = frozenset({"approval"})
+"""Roles of stored messages the model never sees: an approval answer reaches it as the
+held calls' results (or the denial), which follow the calls as every provider expects."""
 
-def to_chat(message: t.Message) -> dict[str, Any]:
+
+def to_chat(message: t.Message) -> dict[str, Any] | None:
+    """The message as a chat-completions message; None for one the model does not see."""
+    if message.role in NOT_SENT_ROLES:
+        return None
     if message.role == "assistant":
         out: dict[str, Any] = {"role": "assistant", "content": message.text}
         if message.reasoning_blocks:

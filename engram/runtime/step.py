@@ -55,7 +55,7 @@ from engram.runtime.tool_calls import (
 )
 from engram.runtime.tool_rules import TurnRules
 from engram.runtime.views import letta_messages
-from engram.store import agents, blocks
+from engram.store import blocks
 from engram.store import tables as t
 
 log = logging.getLogger(__name__)
@@ -211,16 +211,14 @@ async def _settle_approvals(
     turn: _Turn, inputs: list[InputMessage], answer: dict[str, Any] | None
 ) -> None:
     """Before the first step: refuse a request the approval state does not allow, or
-    record the results of the calls an approval answers (their rules move on with them)."""
+    record the answer to the pending approval and its calls' results (runtime/approvals.py)."""
     rt, agent_id = turn.rt, turn.agent_id
     if answer is None:
         await rt.db.read(lambda session: approvals.check_input(session, agent_id, inputs))
         return
     answered = await approvals.answer_pending(rt, agent_id, turn.run_id, answer)
-    rules = await rt.db.read(lambda session: list(agents.get(session, agent_id).tool_rules or []))
-    ran = [(call.name, call.output) for _, call in answered if not call.failed]
-    turn.rules = TurnRules(rules).after(ran)
-    await _emit(turn, [row for row, _ in answered])
+    turn.rules = answered.rules
+    await _emit(turn, answered.rows)
 
 
 async def _emit(turn: _Turn, rows: list[t.Message]) -> None:
@@ -317,7 +315,7 @@ async def _call_model(
             await turn.on_step(step_id, message_id)
         request = ChatRequest(
             model=agent.llm_config["model"],
-            messages=context.chat_messages() + [to_chat(m) for m in pending],
+            messages=context.chat_messages() + [c for m in pending if (c := to_chat(m))],
             tools=offered_tools(turn.rules, context.tools),
             temperature=agent.llm_config.get("temperature"),
             max_tokens=agent.llm_config.get("max_tokens"),

@@ -47,6 +47,8 @@ def letta_messages(message: t.Message) -> list[dict[str, Any]]:
         return [{**_base(message, "user_message", message.name), "content": message.text or ""}]
     if message.role == "system":
         return [{**_base(message, "system_message"), "content": message.text or ""}]
+    if message.role == "approval":
+        return [_approval_response(message)]
     if message.role == "tool":
         if message.tool_name == SEND_MESSAGE and message.tool_status != "error":
             return []
@@ -94,6 +96,19 @@ def letta_messages(message: t.Message) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def _approval_response(message: t.Message) -> dict[str, Any]:
+    """The client's answer to an approval request (runtime/approvals.py), as Letta's
+    ``ApprovalResponseMessage``: its own fields plus one entry per call it decided."""
+    answer = message.approval or {}
+    return {
+        **_base(message, "approval_response_message"),
+        "approvals": answer.get("approvals"),
+        "approve": answer.get("approve"),
+        "approval_request_id": answer.get("approval_request_id"),
+        "reason": answer.get("reason"),
+    }
 
 
 def _reasoning(message: t.Message) -> list[dict[str, Any]]:

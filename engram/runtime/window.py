@@ -24,7 +24,8 @@ from engram.store import tables as t
 class Window:
     start_seq: int
     rows: list[t.Message] = field(default_factory=list)
-    chats: list[dict[str, Any]] = field(default_factory=list)
+    # One per row, aligned with ``rows``; None for a row the model does not see.
+    chats: list[dict[str, Any] | None] = field(default_factory=list)
     tokens: int = 0
 
     @property

@@ -227,6 +227,9 @@ class Message(Base):
     tool_call_id: Mapped[str | None] = mapped_column(String(128))
     tool_name: Mapped[str | None] = mapped_column(String(255))
     tool_status: Mapped[str | None] = mapped_column(String(16))
+    # Role "approval" only: the client's answer to an approval request, as decided
+    # (runtime/approvals.py): approve, approval_request_id, reason and one entry per call.
+    approval: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     name: Mapped[str | None] = mapped_column(String(255))
     otid: Mapped[str | None] = mapped_column(String(64))
     run_id: Mapped[str | None] = mapped_column(String(64), index=True)

@@ -67,9 +67,15 @@ def test_an_approved_call_runs_and_the_loop_goes_on(
     assert answer["stop_reason"]["stop_reason"] == "end_turn"
     assert passages(api, agent["id"]) == ["Likes tea."]
     kinds = [m["message_type"] for m in answer["messages"]]
-    assert kinds == ["tool_return_message", "assistant_message"]
-    assert answer["messages"][0]["status"] == "success"
-    assert answer["messages"][0]["tool_call_id"] == "call_save"
+    assert kinds == ["approval_response_message", "tool_return_message", "assistant_message"]
+    response_message, result = answer["messages"][:2]
+    assert response_message["approve"] is True
+    assert response_message["approval_request_id"] == request["id"]
+    assert response_message["approvals"] == [
+        {"type": "approval", "tool_call_id": "call_save", "approve": True, "reason": None}
+    ]
+    assert result["status"] == "success"
+    assert result["tool_call_id"] == "call_save"
     assert len(fake_llm.chat_requests[-1].tool_results) == 1
     assert api.get(f"/v1/agents/{agent['id']}").json()["pending_approval"] is None
 
@@ -174,9 +180,10 @@ def test_the_history_shows_the_request_and_its_result(
     history = api.get(f"/v1/agents/{agent['id']}/messages", params={"order": "asc"}).json()
 
     kinds = [m["message_type"] for m in history if m["message_type"] != "system_message"]
-    assert kinds[-4:] == [
+    assert kinds[-5:] == [
         "user_message",
         "approval_request_message",
+        "approval_response_message",
         "tool_return_message",
         "assistant_message",
     ]
@@ -197,6 +204,6 @@ def test_an_approval_resumes_a_streamed_turn(
 
     assert '"approval_request_message"' in first
     assert '"stop_reason":"requires_approval"' in first
-    assert '"tool_return_message"' in second
+    assert second.index('"approval_response_message"') < second.index('"tool_return_message"')
     assert '"stop_reason":"end_turn"' in second
     assert passages(api, agent["id"]) == ["Likes tea."]

@@ -8,6 +8,7 @@ from letta_client import Letta, NotFoundError, UnprocessableEntityError
 from letta_client.types import AgentState, ToolReturnMessage
 from letta_client.types.agents import (
     ApprovalRequestMessage,
+    ApprovalResponseMessage,
     AssistantMessage,
     LettaResponse,
 )
@@ -47,11 +48,19 @@ def test_approvals_through_the_sdk(client: Letta, fake_llm: FakeLLM, agent: Agen
     )
 
     assert approved.stop_reason.stop_reason == "end_turn"
-    result, answer = approved.messages
+    response, result, answer = approved.messages
+    assert isinstance(response, ApprovalResponseMessage)
+    assert response.approval_request_id == request.id and response.approve is True
     assert isinstance(result, ToolReturnMessage) and result.status == "success"
     assert isinstance(answer, AssistantMessage) and answer.content == "Saved."
     assert [p.text for p in client.agents.passages.list(agent.id)] == ["Likes tea."]
     assert client.agents.retrieve(agent.id).pending_approval is None
+    listed = list(client.agents.messages.list(agent.id, order="asc"))
+    (stored,) = [m for m in listed if isinstance(m, ApprovalResponseMessage)]
+    assert stored.id == response.id
+    assert [(a.type, a.tool_call_id) for a in stored.approvals or []] == [
+        ("approval", request.tool_call.tool_call_id)
+    ]
 
 
 def test_a_denial_through_the_sdk_approvals_list(

@@ -35,6 +35,8 @@ class FileToolCall(_FilePart):
     id: str = Field(max_length=128)
     type: str = "function"
     function: FileFunction
+    # Engram's own key: the call waited (or waits) for approval.
+    requires_approval: bool = False
 
 
 class FileToolReturn(_FilePart):
@@ -54,7 +56,9 @@ class FileContent(_FilePart):
 
 class FileMessage(_FilePart):
     id: str
-    role: Literal["user", "assistant", "system", "tool", "function"]
+    # "approval": with tool_calls, calls that wait for approval (as Letta stores them);
+    # without, the answer to such a request.
+    role: Literal["user", "assistant", "system", "tool", "function", "approval"]
     content: str | list[FileContent] | None = None
     name: Name | None = None
     otid: str | None = Field(default=None, max_length=64)
@@ -62,6 +66,10 @@ class FileMessage(_FilePart):
     tool_call_id: str | None = Field(default=None, max_length=128)
     tool_returns: list[FileToolReturn] | None = None
     created_at: datetime | None = None
+    approve: bool | None = None
+    approval_request_id: str | None = None
+    denial_reason: str | None = None
+    approvals: list[dict[str, Any]] | None = None
 
     def reasoning_blocks(self) -> list[dict[str, Any]] | None:
         """The provider's thinking blocks as stored on a message, if the file kept them."""
@@ -279,3 +287,9 @@ def _check_message(message: FileMessage, where: str) -> None:
     returned = message.tool_returns[0].tool_call_id if message.tool_returns else None
     if message.role in ("tool", "function") and not (message.tool_call_id or returned):
         raise InvalidInput(f"{where}.tool_call_id", "a tool message needs the id of its call")
+    answered = message.approve is not None or message.approvals is not None
+    if message.role == "approval" and not (message.tool_calls or answered):
+        raise InvalidInput(
+            f"{where}.approvals",
+            "an approval message needs tool_calls (a request) or approve/approvals (an answer)",
+        )

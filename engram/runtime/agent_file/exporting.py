@@ -11,6 +11,7 @@ from engram import __version__
 from engram.runtime.context import compile_context
 from engram.runtime.engine import Engram
 from engram.runtime.state import AgentState, load_state
+from engram.runtime.views import HELD
 from engram.store import agents, messages, passages
 from engram.store import tables as t
 from engram.store.tables import as_utc
@@ -118,9 +119,11 @@ def _add_conversation(session: Session, state: AgentState, agent: dict[str, Any]
     )
     window = {message.id for message in state.window.rows}
     model = row.llm_config["model"]
+    refs: dict[str, str] = {}
     for message in [system, *history]:
         ref = f"message-{len(agent['messages'])}"
-        agent["messages"].append(_message_to_file(message, ref, model))
+        refs[message.id] = ref
+        agent["messages"].append(_message_to_file(message, ref, model, refs))
         if message is system or message.id in window:
             agent["in_context_message_ids"].append(ref)
     agent["engram"]["summary"] = row.summary
@@ -130,7 +133,9 @@ def _time(moment: datetime | None) -> str | None:
     return as_utc(moment).isoformat() if moment is not None else None
 
 
-def _message_to_file(row: t.Message, ref: str, model: str) -> dict[str, Any]:
+def _message_to_file(row: t.Message, ref: str, model: str, refs: dict[str, str]) -> dict[str, Any]:
+    """One message in the file; ``refs`` maps the ids of the messages written before it
+    to their file ids (an approval answer names its request)."""
     content: list[dict[str, Any]] = []
     if row.reasoning_blocks:
         # Signed and redacted thinking travel verbatim: the provider checks them.
@@ -146,6 +151,8 @@ def _message_to_file(row: t.Message, ref: str, model: str) -> dict[str, Any]:
             "id": call["id"],
             "type": "function",
             "function": {"name": call["name"], "arguments": call["arguments"]},
+            # Engram's own key: the call waited for approval (runtime/approvals.py).
+            **({HELD: True} if call.get(HELD) else {}),
         }
         for call in row.tool_calls or []
     ]
@@ -173,6 +180,20 @@ def _message_to_file(row: t.Message, ref: str, model: str) -> dict[str, Any]:
         "tool_call_id": row.tool_call_id,
         "tool_returns": [returned] if is_tool else None,
         "created_at": _time(row.created_at),
+        **_approval_fields(row, refs),
+    }
+
+
+def _approval_fields(row: t.Message, refs: dict[str, str]) -> dict[str, Any]:
+    """An approval answer's fields under the names of Letta's message schema."""
+    if row.approval is None:
+        return {}
+    asked = row.approval.get("approval_request_id")
+    return {
+        "approve": row.approval.get("approve"),
+        "approval_request_id": refs.get(asked, asked) if asked else None,
+        "denial_reason": row.approval.get("reason"),
+        "approvals": row.approval.get("approvals"),
     }
 
 

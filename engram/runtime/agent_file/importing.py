@@ -27,7 +27,7 @@ from engram.runtime.agent_file.document import (
 from engram.runtime.agents import check_fixed_part_fits, default_system
 from engram.runtime.context import count_text, message_tokens
 from engram.runtime.engine import Engram
-from engram.runtime.views import search_text
+from engram.runtime.views import HELD, search_text
 from engram.store import agents, blocks, passages, tools
 from engram.store import tables as t
 from engram.store.tables import as_utc
@@ -228,6 +228,11 @@ def _history_rows(agent: t.Agent, spec: FileAgent) -> tuple[list[t.Message], lis
     rows: dict[str, t.Message] = {}
     for message in file_messages:
         rows[message.id] = _message_row(agent.id, model, message, call_names)
+    for row in rows.values():
+        # An answer names its request by file id; the request has a new id now.
+        asked = (row.approval or {}).get("approval_request_id")
+        if asked in rows:
+            row.approval = {**(row.approval or {}), "approval_request_id": rows[asked].id}
     in_context = [ref for ref in spec.in_context_message_ids if ref in rows]
     chosen = set(in_context)
     earlier = [row for ref, row in rows.items() if ref not in chosen]
@@ -243,8 +248,16 @@ def _message_row(
 ) -> t.Message:
     role = "tool" if message.role == "function" else message.role
     text = message.joined("text")
+    # Letta keeps calls that wait for approval as an "approval" message with tool_calls.
+    requested = role == "approval" and bool(message.tool_calls)
+    role = "assistant" if requested else role
     calls = [
-        {"id": call.id, "name": call.function.name, "arguments": call.function.arguments}
+        {
+            "id": call.id,
+            "name": call.function.name,
+            "arguments": call.function.arguments,
+            **({HELD: True} if requested or call.requires_approval else {}),
+        }
         for call in message.tool_calls or []
     ]
     call_names.update((call["id"], call["name"]) for call in calls)
@@ -267,6 +280,13 @@ def _message_row(
         row.tool_name = message.name or call_names.get(row.tool_call_id or "")
         row.tool_status = returned.status if returned else "success"
         row.name = None
+    if role == "approval":
+        row.approval = {
+            "approve": message.approve,
+            "approval_request_id": message.approval_request_id,
+            "reason": message.denial_reason,
+            "approvals": message.approvals,
+        }
     row.token_count = message_tokens(model, row)
     return row
 
