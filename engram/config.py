@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     # Malformed tool calls (unknown tool, arguments not JSON, missing argument) a turn
     # feeds back to the model before it ends with stop reason "error".
     max_invalid_tool_calls: int = 3
+    # A turn for an agent that is busy waits this long for the running one, then gets a 409.
+    agent_busy_timeout_seconds: float = Field(default=300.0, gt=0)
 
     # Custom tools run in a sandbox (docs/tools.md): per call, a wall-clock timeout, an
     # address-space cap, CPU seconds, processes, open files and bytes of output.

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Depends, Query, Request, Response
 
+from engram.runtime.agent_gate import IF_BUSY, BusyPolicy
 from engram.runtime.engine import Engram
 from engram.store.pagination import page_of
 
@@ -53,3 +54,20 @@ class ListCursor:
 
 
 Cursor = Annotated[ListCursor, Depends()]
+
+
+async def _busy_policy(
+    if_busy: Annotated[
+        BusyPolicy,
+        Query(
+            description="When the agent is running another turn: 'wait' for it (bounded by "
+            "ENGRAM_AGENT_BUSY_TIMEOUT_SECONDS) or 'reject' at once with a 409."
+        ),
+    ] = "wait",
+) -> BusyPolicy:
+    IF_BUSY.set(if_busy)
+    return if_busy
+
+
+IfBusy = Annotated[BusyPolicy, Depends(_busy_policy)]
+"""The ``if_busy`` query option of the routes that start a turn (runtime/agent_gate.py)."""

@@ -6,6 +6,7 @@ from dataclasses import asdict
 from functools import partial
 from typing import Any
 
+from engram.runtime.agent_gate import IF_BUSY
 from engram.runtime.engine import Engram
 from engram.runtime.runs import create_run
 from engram.runtime.step import InputMessage, run_turn
@@ -43,6 +44,9 @@ def register_jobs(rt: Engram) -> None:
 
 async def _agent_turn(rt: Engram, payload: dict[str, Any]) -> None:
     inputs = [InputMessage(**item) for item in payload["inputs"]]
+    # The client already has its run: a queued turn waits its agent's turn, whatever the
+    # request that queued it asked of a busy agent.
+    IF_BUSY.set("wait")
     await run_turn(
         rt, payload["agent_id"], inputs, run_id=payload["run_id"], max_steps=payload["max_steps"]
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 
 from sqlalchemy import select, update
@@ -16,6 +16,7 @@ from engram.jobs import InProcessJobs
 from engram.llm.registry import ProviderRegistry
 from engram.memory.embeddings import EmbeddingRegistry
 from engram.memory.tools import BASE_TOOL_SCHEMAS
+from engram.runtime.agent_gate import AgentGate
 from engram.runtime.recall_index import RecallIndexer
 from engram.runtime.window import WindowCache
 from engram.store import tables as t
@@ -40,8 +41,12 @@ class Engram:
         self.jobs = InProcessJobs()
         self.recall_indexer = RecallIndexer(self)
         self.memory_gateway = MemoryGateway(self)
-        # One run at a time per agent within this process.
-        self._agent_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # One run at a time per agent, across every server on the database.
+        self.gate = AgentGate(
+            self.db,
+            shared=not self.db.is_sqlite,
+            busy_timeout=settings.agent_busy_timeout_seconds,
+        )
 
     async def start(self) -> None:
         """Migrate the schema, make sure the built-in tools exist, warm the embedder."""
@@ -63,8 +68,9 @@ class Engram:
         await self.memory_gateway.close()
         await self.db.dispose()
 
-    def agent_lock(self, agent_id: str) -> asyncio.Lock:
-        return self._agent_locks[agent_id]
+    def agent_lock(self, agent_id: str) -> AbstractAsyncContextManager[None]:
+        """Held while a turn (or a fold, or a deletion) of the agent runs; see AgentGate."""
+        return self.gate.hold(agent_id)
 
     async def _seed_base_tools(self) -> None:
         await self.db.write(_seed_base_tools)

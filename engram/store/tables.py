@@ -364,3 +364,16 @@ class Step(Base):
     status: Mapped[str] = mapped_column(String(32), default="success")
     duration_ms: Mapped[float | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AgentLease(Base):
+    """Which server process runs a turn of this agent, until when (runtime/agent_gate.py)."""
+
+    __tablename__ = "agent_leases"
+
+    agent_id: Mapped[str] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True
+    )
+    holder: Mapped[str] = mapped_column(String(128))
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 from sqlalchemy.orm import Session
 
 from engram.api import serialize
-from engram.api.deps import Limit, Runtime, json_reply
+from engram.api.deps import IfBusy, Limit, Runtime, json_reply
 from engram.api.schemas import ApprovalCreate, MessageCreate, ResetMessages, SendMessages
 from engram.errors import InvalidInput
 from engram.runtime import agents as agent_ops
@@ -52,11 +52,11 @@ async def checked_inputs(rt: Engram, agent_id: str, body: SendMessages) -> list[
 
 
 @router.post("/messages")
-async def send_message(agent_id: str, body: SendMessages, rt: Runtime) -> Response:
+async def send_message(agent_id: str, body: SendMessages, rt: Runtime, if_busy: IfBusy) -> Response:
     if body.streaming:
         from engram.api.routes.streaming import stream_reply  # it imports this module
 
-        return await stream_reply(rt, agent_id, body)
+        return await stream_reply(rt, agent_id, body, if_busy)
     # An unknown agent surfaces from the first step as a 404, before anything is written.
     inputs = await checked_inputs(rt, agent_id, body)
     result = await run_turn(rt, agent_id, inputs, max_steps=body.max_steps)

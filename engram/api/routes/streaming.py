@@ -10,9 +10,10 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from engram.api import serialize
-from engram.api.deps import Runtime
+from engram.api.deps import IfBusy, Runtime
 from engram.api.routes.messages import checked_inputs
 from engram.api.schemas import CancelRuns, SendMessages
+from engram.runtime.agent_gate import BusyPolicy
 from engram.runtime.background import start_background_turn
 from engram.runtime.engine import Engram
 from engram.runtime.runs import cancel_runs, create_run
@@ -24,14 +25,21 @@ SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
 @router.post("/stream")
-async def stream_messages(agent_id: str, body: SendMessages, rt: Runtime) -> StreamingResponse:
-    return await stream_reply(rt, agent_id, body)
+async def stream_messages(
+    agent_id: str, body: SendMessages, rt: Runtime, if_busy: IfBusy
+) -> StreamingResponse:
+    return await stream_reply(rt, agent_id, body, if_busy)
 
 
-async def stream_reply(rt: Engram, agent_id: str, body: SendMessages) -> StreamingResponse:
-    """Start the turn and answer with its events. Bad input and unknown agents are refused
-    with a plain 4xx before the run is recorded or the stream begins."""
+async def stream_reply(
+    rt: Engram, agent_id: str, body: SendMessages, if_busy: BusyPolicy = "wait"
+) -> StreamingResponse:
+    """Start the turn and answer with its events. Bad input, unknown agents and (with
+    ``if_busy=reject``) a busy agent are refused with a plain 4xx before the run is
+    recorded or the stream begins."""
     inputs = await checked_inputs(rt, agent_id, body)
+    if if_busy == "reject":
+        await rt.gate.refuse_if_busy(agent_id)
     run = await create_run(rt, agent_id, request_config=_request_config(body))
     stream = TurnStream(
         rt,
@@ -54,9 +62,14 @@ async def _server_sent(events: AsyncIterator[Event]) -> AsyncIterator[bytes]:
 
 
 @router.post("/async")
-async def send_messages_async(agent_id: str, body: SendMessages, rt: Runtime) -> dict[str, Any]:
-    """Record a run, queue its turn, and answer with the run at once; poll GET /v1/runs/{id}."""
+async def send_messages_async(
+    agent_id: str, body: SendMessages, rt: Runtime, if_busy: IfBusy
+) -> dict[str, Any]:
+    """Record a run, queue its turn, and answer with the run at once; poll GET /v1/runs/{id}.
+    The queued turn waits for a busy agent; ``if_busy=reject`` refuses one up front."""
     inputs = await checked_inputs(rt, agent_id, body)
+    if if_busy == "reject":
+        await rt.gate.refuse_if_busy(agent_id)
     run = await start_background_turn(
         rt, agent_id, inputs, max_steps=body.max_steps, request_config=_request_config(body)
     )
