@@ -158,11 +158,16 @@ class ClientToolReturn(Body):
     tool_call_id: str
     tool_return: str | list[TextPart]
     status: Literal["success", "error"]
+    stdout: list[str] | None = None
+    stderr: list[str] | None = None
 
     def text(self) -> str:
         if isinstance(self.tool_return, str):
             return self.tool_return
         return "\n".join(part.text for part in self.tool_return)
+
+    def decision(self) -> dict[str, Any]:
+        return {**self.model_dump(), "tool_return": self.text()}
 
 
 class ApprovalCreate(Body):
@@ -180,11 +185,18 @@ class ApprovalCreate(Body):
         if self.approvals is None:
             return None
         return [
-            {**item.model_dump(), "tool_return": item.text()}
-            if isinstance(item, ClientToolReturn)
-            else item.model_dump()
+            item.decision() if isinstance(item, ClientToolReturn) else item.model_dump()
             for item in self.approvals
         ]
+
+
+class ToolReturnCreate(Body):
+    """Results the client produced itself for the calls waiting for approval (Letta's
+    ``ToolReturnCreate``): an approval whose every entry is a tool return."""
+
+    type: Literal["tool_return"]
+    tool_returns: list[ClientToolReturn] = Field(min_length=1)
+    otid: str | None = None
 
 
 class ModifyApprovalRequest(Body):
@@ -195,7 +207,7 @@ class ModifyApprovalRequest(Body):
 
 
 class SendMessages(Body):
-    messages: list[MessageCreate | ApprovalCreate] | None = None
+    messages: list[MessageCreate | ApprovalCreate | ToolReturnCreate] | None = None
     input: str | None = None
     max_steps: int = Field(default=50, ge=1, le=500)
     use_assistant_message: bool = True

@@ -170,9 +170,11 @@ def approval_input(
     reason: str | None,
     approvals: list[dict[str, Any]] | None,
     otid: str | None = None,
+    field: str = "messages.approvals",
 ) -> InputMessage:
     """An approval message as the loop's input: either one decision for the whole request
-    (``approve`` with ``approval_request_id``) or one per call (``approvals``)."""
+    (``approve`` with ``approval_request_id``) or one per call (``approvals``, which came
+    in the request as ``field``)."""
     if approvals is None and approve is None:
         raise InvalidInput("messages.approve", "an approval needs 'approve' or 'approvals'")
     answer = {
@@ -181,6 +183,7 @@ def approval_input(
         "reason": reason,
         "approvals": approvals,
         "otid": otid,
+        "field": field,
     }
     return InputMessage(role=APPROVAL_ROLE, text="", otid=otid, approval=answer)
 
@@ -188,8 +191,12 @@ def approval_input(
 def decide(found: PendingApproval | None, answer: dict[str, Any]) -> dict[str, Decision]:
     """Each waiting call's decision, by call id. Raises InvalidInput, naming the field, when
     nothing waits or the answer names calls that do not wait or leaves some out."""
+    field = answer.get("field") or "messages.approvals"
     if found is None:
-        raise InvalidInput("messages.approval_request_id", "no tool call is waiting for approval")
+        where = "messages.approval_request_id"
+        if answer.get("approvals"):
+            where = f"{field}[0].tool_call_id"
+        raise InvalidInput(where, "no tool call is waiting for approval")
     if answer.get("approvals") is None:
         asked = answer.get("approval_request_id")
         if asked is not None and asked != found.message.id:
@@ -199,18 +206,18 @@ def decide(found: PendingApproval | None, answer: dict[str, Any]) -> dict[str, D
             )
         decision = Decision(bool(answer["approve"]), answer.get("reason"))
         return {call.id: decision for call in found.calls}
-    waiting = {call.id for call in found.calls}
+    waiting = [call.id for call in found.calls]
     decisions: dict[str, Decision] = {}
     for index, item in enumerate(answer["approvals"]):
         call_id = item["tool_call_id"]
         if call_id not in waiting:
             raise InvalidInput(
-                f"messages.approvals[{index}].tool_call_id",
+                f"{field}[{index}].tool_call_id",
                 f"'{call_id}' is not a call waiting for approval; waiting: {', '.join(waiting)}",
             )
         if call_id in decisions:
             raise InvalidInput(
-                f"messages.approvals[{index}].tool_call_id",
+                f"{field}[{index}].tool_call_id",
                 f"'{call_id}' is decided twice in this approval; give each call one entry",
             )
         if item.get("type") == "tool":
@@ -225,7 +232,7 @@ def decide(found: PendingApproval | None, answer: dict[str, Any]) -> dict[str, D
             decisions[call_id] = Decision(bool(item["approve"]), item.get("reason"))
     missing = [call.id for call in found.calls if call.id not in decisions]
     if missing:
-        raise InvalidInput("messages.approvals", f"no decision for call(s) {', '.join(missing)}")
+        raise InvalidInput(field, f"no decision for call(s) {', '.join(missing)}")
     return decisions
 
 

@@ -133,3 +133,36 @@ def test_approval_for_a_tool_the_agent_lacks_is_not_found(client: Letta, agent: 
         )
 
     assert "'web_search' is not attached" in str(refused.value)
+
+
+def test_a_result_the_client_ran_itself_through_the_sdk(
+    client: Letta, fake_llm: FakeLLM, agent: AgentState
+) -> None:
+    asked = ask_to_save(client, fake_llm, agent.id)
+    (request,) = [m for m in asked.messages if isinstance(m, ApprovalRequestMessage)]
+    call_id = request.tool_call.tool_call_id
+    fake_llm.script(reply.text("Saved on your side."))
+
+    answered = client.agents.messages.create(
+        agent.id,
+        messages=[
+            {
+                "type": "tool_return",
+                "tool_returns": [
+                    {
+                        "type": "tool",
+                        "tool_call_id": call_id,
+                        "tool_return": "kept in the client's notes",
+                        "status": "success",
+                    }
+                ],
+            }
+        ],
+    )
+
+    response, result, _ = answered.messages
+    assert isinstance(response, ApprovalResponseMessage)
+    assert [(a.type, a.tool_call_id) for a in response.approvals or []] == [("tool", call_id)]
+    assert isinstance(result, ToolReturnMessage)
+    assert result.tool_return == "kept in the client's notes"
+    assert list(client.agents.passages.list(agent.id)) == []

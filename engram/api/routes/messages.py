@@ -9,7 +9,13 @@ from sqlalchemy.orm import Session
 
 from engram.api import serialize
 from engram.api.deps import IfBusy, Limit, Runtime, json_reply
-from engram.api.schemas import ApprovalCreate, MessageCreate, ResetMessages, SendMessages
+from engram.api.schemas import (
+    ApprovalCreate,
+    MessageCreate,
+    ResetMessages,
+    SendMessages,
+    ToolReturnCreate,
+)
 from engram.errors import InvalidInput
 from engram.runtime import agents as agent_ops
 from engram.runtime import approvals, inspect_context
@@ -30,7 +36,16 @@ def _inputs(body: SendMessages) -> list[InputMessage]:
     raise InvalidInput("messages", "send at least one message (or an 'input' string)")
 
 
-def _input(message: MessageCreate | ApprovalCreate) -> InputMessage:
+def _input(message: MessageCreate | ApprovalCreate | ToolReturnCreate) -> InputMessage:
+    if isinstance(message, ToolReturnCreate):
+        return approvals.approval_input(
+            approve=None,
+            approval_request_id=None,
+            reason=None,
+            approvals=[item.decision() for item in message.tool_returns],
+            otid=message.otid,
+            field="messages.tool_returns",
+        )
     if isinstance(message, ApprovalCreate):
         return approvals.approval_input(
             approve=message.approve,
