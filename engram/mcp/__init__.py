@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from engram.mcp.client import (
+    SSE,
     STDIO,
     STREAMABLE_HTTP,
     McpResult,
@@ -14,6 +15,7 @@ from engram.mcp.client import (
 )
 
 __all__ = [
+    "SSE",
     "STDIO",
     "STREAMABLE_HTTP",
     "McpResult",

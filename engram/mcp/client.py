@@ -1,9 +1,9 @@
 """Talking to one MCP server through the official ``mcp`` package.
 
-Each operation opens its own session (a fresh subprocess for stdio, a fresh HTTP session
-for streamable HTTP) and closes it when done. That costs a process start per call, but a
-server that crashed or hung last time cannot poison the next call, and there is no pool
-to clean up on shutdown.
+``list_tools`` and ``call_tool`` here open a session of their own (a fresh subprocess for
+stdio, a fresh HTTP connection otherwise) and close it when done: right for a server that
+is not registered yet, such as one being checked before it is stored. Registered servers'
+tools are called through the long-lived sessions of ``engram.mcp.sessions``.
 """
 
 from __future__ import annotations
@@ -26,9 +26,14 @@ if TYPE_CHECKING:
 
 STDIO = "stdio"
 STREAMABLE_HTTP = "streamable_http"
-SERVER_TYPES = (STDIO, STREAMABLE_HTTP)
+SSE = "sse"
+SERVER_TYPES = (STDIO, STREAMABLE_HTTP, SSE)
 
 T = TypeVar("T")
+
+# How long an SSE event stream may stay silent before the client gives up on it; the
+# session is then reopened on its next use.
+SSE_IDLE_SECONDS = 3600.0
 
 
 class McpServerError(ProviderError):
@@ -99,11 +104,15 @@ async def call_tool(config: ServerConfig, name: str, arguments: dict[str, Any]) 
     server's timeout.
     """
 
-    async def work(session: ClientSession) -> McpResult:
-        result = await session.call_tool(name, arguments)
-        return McpResult(result_text(result), bool(result.isError))
+    return await _with_session(
+        config, f"call tool '{name}'", lambda session: call_on(session, name, arguments)
+    )
 
-    return await _with_session(config, f"call tool '{name}'", work)
+
+async def call_on(session: ClientSession, name: str, arguments: dict[str, Any]) -> McpResult:
+    """Call tool ``name`` through an open, initialized session."""
+    result = await session.call_tool(name, arguments)
+    return McpResult(result_text(result), bool(result.isError))
 
 
 def result_text(result: types.CallToolResult) -> str:
@@ -129,7 +138,7 @@ async def _with_session(
     config: ServerConfig, doing: str, work: Callable[[ClientSession], Awaitable[T]]
 ) -> T:
     async def whole() -> T:
-        async with _open_session(config) as session:
+        async with open_session(config) as session:
             await session.initialize()
             return await work(session)
 
@@ -138,16 +147,24 @@ async def _with_session(
         # costs the caller at most its timeout.
         return await asyncio.wait_for(whole(), config.timeout_seconds)
     except TimeoutError as exc:
-        raise McpServerError(
-            f"MCP server '{config.name}' did not {doing} within {config.timeout_seconds:g}s; "
-            "check that it is healthy, or raise its timeout_seconds"
-        ) from exc
+        raise timed_out(config, doing) from exc
     except McpServerError:
         raise
     except Exception as exc:  # the transports raise anything from OSError to ExceptionGroup
-        raise McpServerError(
-            f"MCP server '{config.name}' ({_target(config)}) failed to {doing}: {_describe(exc)}"
-        ) from exc
+        raise failed(config, doing, exc) from exc
+
+
+def timed_out(config: ServerConfig, doing: str) -> McpServerError:
+    return McpServerError(
+        f"MCP server '{config.name}' did not {doing} within {config.timeout_seconds:g}s; "
+        "check that it is healthy, or raise its timeout_seconds"
+    )
+
+
+def failed(config: ServerConfig, doing: str, exc: BaseException) -> McpServerError:
+    return McpServerError(
+        f"MCP server '{config.name}' ({_target(config)}) failed to {doing}: {_describe(exc)}"
+    )
 
 
 def _target(config: ServerConfig) -> str:
@@ -157,8 +174,11 @@ def _target(config: ServerConfig) -> str:
 
 
 @asynccontextmanager
-async def _open_session(config: ServerConfig) -> AsyncIterator[ClientSession]:
+async def open_session(config: ServerConfig) -> AsyncIterator[ClientSession]:
+    """A session with the server, not yet initialized; closing it ends the transport
+    (for stdio: stdin closed, then the process terminated if it lingers)."""
     from mcp import ClientSession, StdioServerParameters
+    from mcp.client.sse import sse_client
     from mcp.client.stdio import stdio_client
     from mcp.client.streamable_http import streamable_http_client
 
@@ -183,6 +203,21 @@ async def _open_session(config: ServerConfig) -> AsyncIterator[ClientSession]:
             read, write, _session_id = streams
             async with ClientSession(read, write) as session:
                 yield session
+    elif config.server_type == SSE:
+        if not config.url:
+            raise McpServerError(f"MCP server '{config.name}' has no server_url")
+        # The event stream stays open as long as the session, so its read timeout is the
+        # idle limit; the caller's deadline bounds each request instead.
+        async with (
+            sse_client(
+                config.url,
+                headers=config.headers,
+                timeout=config.timeout_seconds,
+                sse_read_timeout=SSE_IDLE_SECONDS,
+            ) as (read, write),
+            ClientSession(read, write) as session,
+        ):
+            yield session
     else:
         raise McpServerError(
             f"MCP server '{config.name}' has type '{config.server_type}'; "

@@ -6,12 +6,9 @@ subprocess or by the test as a real streamable-HTTP server on 127.0.0.1.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -19,78 +16,32 @@ import pytest
 
 from tests.api.conftest import AgentFactory, error_fields, send_input
 from tests.fakes import FakeLLM, reply
-from tests.support.server import free_port
+from tests.support.mcp_servers import (
+    TOOL_NAMES,
+    Registrations,
+    attach,
+    serve_echo,
+    server_tools,
+    stdio_config,
+    unique_prefix,
+)
 
-ECHO_SERVER = Path(__file__).resolve().parents[1] / "support" / "mcp_echo_server.py"
-
-ServerFactory = Callable[..., dict[str, Any]]
-
-
-def stdio_config(prefix: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "mcp_server_type": "stdio",
-        "command": sys.executable,
-        "args": [str(ECHO_SERVER), "stdio", "--prefix", prefix],
-        **extra,
-    }
-
-
-def unique_prefix() -> str:
-    return f"t{uuid.uuid4().hex[:6]}_"
+ServerFactory = Registrations
 
 
 @pytest.fixture
-def register(api: httpx.Client) -> Iterator[ServerFactory]:
+def register(api: httpx.Client) -> Iterator[Registrations]:
     """Register MCP servers; the ones still registered are deleted afterwards."""
-    created: list[str] = []
-
-    def factory(config: dict[str, Any], name: str | None = None) -> dict[str, Any]:
-        body = {"server_name": name or f"echo-{uuid.uuid4().hex[:8]}", "config": config}
-        response = api.post("/v1/mcp-servers/", json=body)
-        assert response.status_code == 200, response.text
-        created.append(response.json()["id"])
-        return response.json()
-
-    yield factory
-    for server_id in created:
-        api.delete(f"/v1/mcp-servers/{server_id}")
+    registrations = Registrations(api)
+    yield registrations
+    registrations.cleanup()
 
 
 @pytest.fixture(scope="module")
 def http_echo() -> Iterator[str]:
     """The echo server on streamable HTTP, asking for an ``X-Test-Key`` header; its URL."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, str(ECHO_SERVER), "http", "--port", str(port), "--prefix", "web_"]
-        + ["--require-key", "sesame"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/mcp"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=0.5)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    else:
-        process.kill()
-        pytest.fail("the streamable-HTTP echo server did not start")
-    yield url
-    process.terminate()
-    process.wait(10)
-
-
-def server_tools(api: httpx.Client, server_id: str) -> dict[str, dict[str, Any]]:
-    response = api.get(f"/v1/mcp-servers/{server_id}/tools")
-    assert response.status_code == 200, response.text
-    return {tool["name"]: tool for tool in response.json()}
-
-
-def attach(api: httpx.Client, agent_id: str, tool_id: str) -> None:
-    response = api.patch(f"/v1/agents/{agent_id}/tools/attach/{tool_id}")
-    assert response.status_code == 200, response.text
+    with serve_echo("http", "web_", require_key="sesame") as url:
+        yield url
 
 
 def test_stdio_server_tools_are_listed_with_their_schemas(
@@ -101,7 +52,7 @@ def test_stdio_server_tools_are_listed_with_their_schemas(
 
     tools = server_tools(api, server["id"])
 
-    assert set(tools) == {f"{prefix}{name}" for name in ("add", "echo", "whoami", "sleep", "fail")}
+    assert set(tools) == {f"{prefix}{name}" for name in TOOL_NAMES}
     add = tools[f"{prefix}add"]
     assert add["tool_type"] == "external_mcp"
     assert add["description"] == "Add two integers."
@@ -325,7 +276,9 @@ def test_missing_command_is_a_stdio_start_failure_named_502(api: httpx.Client) -
         ({"mcp_server_type": "stdio", "args": []}, "command"),
         ({"mcp_server_type": "stdio", "command": "x", "args": "nope"}, "args"),
         ({"mcp_server_type": "streamable_http", "server_url": "ftp://x"}, "config.server_url"),
-        ({"mcp_server_type": "sse", "server_url": "http://x"}, "config.mcp_server_type"),
+        ({"mcp_server_type": "sse", "server_url": "ftp://x"}, "config.server_url"),
+        ({"mcp_server_type": "sse"}, "server_url"),
+        ({"mcp_server_type": "websocket", "server_url": "http://x"}, "config"),
         (
             {"mcp_server_type": "stdio", "command": "x", "args": [], "timeout_seconds": 0},
             "timeout_seconds",

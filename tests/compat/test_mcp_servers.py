@@ -1,4 +1,5 @@
-"""MCP servers through letta-client: register, list, list tools, run, attach, delete."""
+"""MCP servers through letta-client: register, list, list tools, run, attach, delete;
+stdio servers run by Engram, an SSE server run by the test on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -6,15 +7,13 @@ import contextlib
 import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from letta_client import Letta, NotFoundError
-from letta_client.types import StdioMcpServer
+from letta_client.types import SseMcpServer, StdioMcpServer
 
 from tests.compat.conftest import AgentFactory
-
-ECHO_SERVER = Path(__file__).resolve().parents[1] / "support" / "mcp_echo_server.py"
+from tests.support.mcp_servers import ECHO_SERVER, serve_echo
 
 
 @pytest.fixture
@@ -76,3 +75,34 @@ def test_deleted_server_is_gone(client: Letta, server: StdioMcpServer) -> None:
 
     with pytest.raises(NotFoundError):
         client.mcp_servers.retrieve(server.id)
+
+
+def test_sse_server_round_trip(client: Letta, make_agent: AgentFactory) -> None:
+    with serve_echo("sse", "csse_", require_key="letta-sse-key-77") as url:
+        created = client.mcp_servers.create(
+            server_name=f"sdk-sse-{uuid.uuid4().hex[:8]}",
+            config={
+                "mcp_server_type": "sse",
+                "server_url": url,
+                "auth_header": "X-Test-Key",
+                "auth_token": "letta-sse-key-77",
+            },
+        )
+        try:
+            retrieved = client.mcp_servers.retrieve(created.id)
+            tools = {tool.name: tool for tool in client.mcp_servers.tools.list(created.id)}
+            ran = client.mcp_servers.tools.run(
+                tools["csse_add"].id, mcp_server_id=created.id, args={"a": 30, "b": 12}
+            )
+            agent = make_agent()
+            attached = client.agents.tools.attach(tools["csse_echo"].id, agent_id=agent.id)
+        finally:
+            client.mcp_servers.delete(created.id)
+
+    assert isinstance(created, SseMcpServer) and isinstance(retrieved, SseMcpServer)
+    assert retrieved.server_url == url and retrieved.auth_header == "X-Test-Key"
+    assert retrieved.auth_token is not None and retrieved.auth_token != "letta-sse-key-77"
+    assert ran.status == "success" and ran.func_return == "42"
+    assert attached is not None and "csse_echo" in [tool.name for tool in attached.tools]
+    with pytest.raises(NotFoundError):
+        client.mcp_servers.retrieve(created.id)

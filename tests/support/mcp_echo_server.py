@@ -1,11 +1,15 @@
-"""A small MCP server for the tests, on stdio or streamable HTTP.
+"""A small MCP server for the tests, on stdio, streamable HTTP or SSE.
 
     python -m tests.support.mcp_echo_server stdio [--prefix p_]
     python -m tests.support.mcp_echo_server http --port 8765 [--prefix p_]
+    python -m tests.support.mcp_echo_server sse --port 8765 [--prefix p_]
 
 ``--prefix`` goes before every tool name, so that several copies can be registered with
-one Engram server (tool names are unique there). On HTTP, a request must carry the header
-``X-Test-Key: <value of --require-key>`` when that option is given.
+one Engram server (tool names are unique there). On HTTP and SSE, a request must carry the
+header ``X-Test-Key: <value of --require-key>`` when that option is given.
+
+``pid`` tells which process answered (so tests can see a session reused or replaced), and
+``freeze`` blocks the whole server, not just one call: it is a server that hangs.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import time
 
 from mcp.server.fastmcp import FastMCP
 
@@ -37,6 +42,15 @@ def build(prefix: str) -> FastMCP:
         await asyncio.sleep(seconds)
         return f"slept {seconds}s"
 
+    @server.tool(name=f"{prefix}pid", description="The id of the server's process.")
+    def pid() -> str:
+        return str(os.getpid())
+
+    @server.tool(name=f"{prefix}freeze", description="Block the whole server for a while.")
+    def freeze(seconds: float) -> str:
+        time.sleep(seconds)  # synchronous on purpose: nothing else is served meanwhile
+        return f"froze {seconds}s"
+
     @server.tool(name=f"{prefix}fail", description="Always fails.")
     def fail(reason: str) -> str:
         raise ValueError(f"failed on purpose: {reason}")
@@ -46,7 +60,7 @@ def build(prefix: str) -> FastMCP:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("transport", choices=["stdio", "http"])
+    parser.add_argument("transport", choices=["stdio", "http", "sse"])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--prefix", default="")
     parser.add_argument("--require-key", default=None)
@@ -57,7 +71,7 @@ def main() -> None:
         return
     import uvicorn
 
-    app = server.streamable_http_app()
+    app = server.streamable_http_app() if options.transport == "http" else server.sse_app()
     if options.require_key is not None:
         app.add_middleware(_KeyCheck, key=options.require_key)
     uvicorn.run(app, host="127.0.0.1", port=options.port, log_level="warning")

@@ -17,7 +17,7 @@ from engram.api import serialize
 from engram.api.deps import Runtime
 from engram.api.schemas import Body
 from engram.errors import InvalidInput
-from engram.mcp import STDIO, STREAMABLE_HTTP, McpServerError, call_tool, list_tools, registry
+from engram.mcp import STDIO, McpServerError, call_tool, list_tools, registry
 from engram.mcp.registry import ServerFields
 from engram.runtime.engine import Engram
 from engram.store import tables as t
@@ -76,15 +76,6 @@ class ToolRun(Body):
     args: dict[str, Any] = Field(default_factory=dict)
 
 
-def _server_type(sent: str) -> str:
-    if sent == "sse":
-        raise InvalidInput(
-            "config.mcp_server_type",
-            "'sse' servers are not supported; use 'streamable_http' or 'stdio'",
-        )
-    return sent
-
-
 def _check_url(url: str | None) -> None:
     if url is not None and not url.startswith(("http://", "https://")):
         raise InvalidInput("config.server_url", f"'{url}' is not an http:// or https:// URL")
@@ -101,11 +92,10 @@ def _new_fields(body: CreateServer) -> ServerFields:
             env=config.env,
             timeout_seconds=config.timeout_seconds,
         )
-    _server_type(config.mcp_server_type)
     _check_url(config.server_url)
     return ServerFields(
         name=body.server_name,
-        server_type=STREAMABLE_HTTP,
+        server_type=config.mcp_server_type,
         url=config.server_url,
         auth_header=config.auth_header,
         auth_token=config.auth_token,
@@ -116,7 +106,7 @@ def _new_fields(body: CreateServer) -> ServerFields:
 
 def _changed_fields(current: ServerFields, body: UpdateServer) -> ServerFields:
     sent = body.config.model_dump(exclude_unset=True, exclude_none=True)
-    server_type = _server_type(sent.pop("mcp_server_type"))
+    server_type = sent.pop("mcp_server_type")
     if server_type != current.server_type:
         raise InvalidInput(
             "config.mcp_server_type",
