@@ -13,6 +13,7 @@ from engram.mcp.client import (
     call_tool,
     list_tools,
 )
+from engram.mcp.sessions import McpSessions
 
 __all__ = [
     "SSE",
@@ -20,6 +21,7 @@ __all__ = [
     "STREAMABLE_HTTP",
     "McpResult",
     "McpServerError",
+    "McpSessions",
     "McpTool",
     "ServerConfig",
     "call_tool",

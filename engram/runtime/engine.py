@@ -14,6 +14,7 @@ from engram.config import Settings
 from engram.ids import new_id
 from engram.jobs import InProcessJobs
 from engram.llm.registry import ProviderRegistry
+from engram.mcp.sessions import McpSessions
 from engram.memory.embeddings import EmbeddingRegistry
 from engram.memory.tools import BASE_TOOL_SCHEMAS
 from engram.runtime.agent_gate import AgentGate
@@ -40,6 +41,7 @@ class Engram:
         self.windows = WindowCache()
         self.jobs = InProcessJobs()
         self.recall_indexer = RecallIndexer(self)
+        self.mcp_sessions = McpSessions()
         self.memory_gateway = MemoryGateway(self)
         # One run at a time per agent, across every server on the database.
         self.gate = AgentGate(
@@ -65,6 +67,7 @@ class Engram:
 
     async def close(self) -> None:
         await self.jobs.close()  # first: stopped runs record how they ended
+        await self.mcp_sessions.close_all()
         await self.memory_gateway.close()
         await self.db.dispose()
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 from engram.llm.client import ToolCall
-from engram.mcp import McpServerError, ServerConfig, call_tool, registry
+from engram.mcp import McpServerError, McpSessions, ServerConfig, registry
 from engram.runtime.tool_calls import PARALLEL_TOOL_CALLS, ExecutedCall, parse_arguments
 from engram.store import tables as t
 from engram.tools.sandbox import truncate
@@ -43,7 +43,7 @@ async def run_external_calls(
 
     async def run(call: ToolCall) -> ExecutedCall:
         async with gate:
-            return await _run_one(call, external[call.name], configs)
+            return await _run_one(rt.mcp_sessions, call, external[call.name], configs)
 
     results = await asyncio.gather(*(run(call) for call in wanted))
     return {call.id: result for call, result in zip(wanted, results, strict=True)}
@@ -58,7 +58,9 @@ def _configs(session: Session, server_ids: set[str | None]) -> dict[str, ServerC
     return found
 
 
-async def _run_one(call: ToolCall, tool: t.Tool, configs: dict[str, ServerConfig]) -> ExecutedCall:
+async def _run_one(
+    sessions: McpSessions, call: ToolCall, tool: t.Tool, configs: dict[str, ServerConfig]
+) -> ExecutedCall:
     arguments = parse_arguments(call.arguments)
     heartbeat = isinstance(arguments, dict) and bool(arguments.pop("request_heartbeat", False))
 
@@ -69,12 +71,15 @@ async def _run_one(call: ToolCall, tool: t.Tool, configs: dict[str, ServerConfig
         return fail(
             f"arguments must be a JSON object, got: {call.arguments[:200]!r}", malformed=True
         )
-    config = configs.get(registry.server_of(tool) or "")
+    server_id = registry.server_of(tool) or ""
+    config = configs.get(server_id)
     if config is None:
         return fail(f"tool '{call.name}' belongs to an MCP server that is no longer registered")
     origin = (tool.metadata_ or {}).get("mcp", {})
     try:
-        result = await call_tool(config, origin.get("tool_name", tool.name), arguments)
+        result = await sessions.call_tool(
+            server_id, config, origin.get("tool_name", tool.name), arguments
+        )
     except McpServerError as exc:
         log.warning("tool %s: %s", call.name, exc)
         return fail(str(exc))

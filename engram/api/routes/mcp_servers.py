@@ -17,7 +17,7 @@ from engram.api import serialize
 from engram.api.deps import Runtime
 from engram.api.schemas import Body
 from engram.errors import InvalidInput
-from engram.mcp import STDIO, McpServerError, call_tool, list_tools, registry
+from engram.mcp import STDIO, McpServerError, list_tools, registry
 from engram.mcp.registry import ServerFields
 from engram.runtime.engine import Engram
 from engram.store import tables as t
@@ -171,14 +171,17 @@ async def retrieve_server(mcp_server_id: str, rt: Runtime) -> dict[str, Any]:
 async def update_server(mcp_server_id: str, body: UpdateServer, rt: Runtime) -> dict[str, Any]:
     settings = _changed_fields(await _stored_fields(rt, mcp_server_id), body)
     listed = await list_tools(settings.config())
-    return await rt.db.write(
+    view = await rt.db.write(
         lambda session: server_view(registry.update(session, mcp_server_id, settings, listed))
     )
+    await rt.mcp_sessions.close(mcp_server_id)  # the next call opens one with the new settings
+    return view
 
 
 @router.delete("/v1/mcp-servers/{mcp_server_id}")
 async def delete_server(mcp_server_id: str, rt: Runtime) -> Response:
     await rt.db.write(lambda session: registry.delete_server(session, mcp_server_id))
+    await rt.mcp_sessions.close(mcp_server_id)
     return Response(status_code=200)
 
 
@@ -227,7 +230,7 @@ async def run_server_tool(
 
     settings, name = await rt.db.read(_read)
     try:
-        result = await call_tool(settings.config(), name, body.args)
+        result = await rt.mcp_sessions.call_tool(mcp_server_id, settings.config(), name, body.args)
     except McpServerError as exc:
         return _execution_result("error", str(exc))
     return _execution_result("error" if result.is_error else "success", result.text)

@@ -1,0 +1,278 @@
+"""Live MCP sessions: one per registered server, opened on first use, kept for later calls.
+
+Opening a session per call costs a stdio server a process start (and its own imports) on
+every tool call; a live session pays that once. The robustness that per-call sessions gave
+for free is kept here explicitly:
+
+- a session that died (its process exited, its connection dropped) is noticed when it is
+  next used: it is reopened once and the call retried once on the fresh session;
+- a call that outlasts the server's timeout is an error; the session is then pinged, and
+  if it does not answer within a few seconds it is closed (a stdio process is killed) and
+  the next call opens a fresh one;
+- every server has its own session and its own opening lock, so a hung or dead server
+  delays only the calls made to it;
+- updating or deleting a server closes its session, and so does shutting down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from engram.mcp.client import (
+    McpResult,
+    McpServerError,
+    ServerConfig,
+    call_on,
+    failed,
+    open_session,
+    timed_out,
+)
+
+if TYPE_CHECKING:
+    from mcp import ClientSession
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+PING_SECONDS = 5.0
+"""How long a session whose call timed out has to answer a ping before it is replaced; at
+most half the server's timeout, so that a call waiting for the verdict keeps time to open
+a fresh session."""
+
+CLOSE_SECONDS = 10.0
+"""How long closing a session may take before its task is cancelled; the stdio transport
+itself escalates from closing stdin to SIGTERM and SIGKILL within a few seconds."""
+
+
+class SessionLost(Exception):
+    """The session ended while a request was waiting on it."""
+
+
+class LiveSession:
+    """One open session with one server, held open by a task of its own.
+
+    The ``mcp`` transports are anyio task groups that one task must both enter and leave,
+    so ``_hold`` opens the transport and the session, then waits to be told to stop.
+    Callers on other tasks send requests through the session meanwhile: ``ClientSession``
+    matches each response to its request by id, so concurrent calls are safe.
+    """
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.closed_on_purpose = False
+        self.probe: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+        self._session: asyncio.Future[ClientSession] = asyncio.get_running_loop().create_future()
+        self._task = asyncio.create_task(self._hold(), name=f"mcp session '{config.name}'")
+        self._task.add_done_callback(self._ended)
+
+    async def _hold(self) -> None:
+        async with open_session(self.config) as session:
+            await session.initialize()
+            self._session.set_result(session)
+            await self._stop.wait()
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        error = None if task.cancelled() else task.exception()
+        if error is not None and self._session.done():  # opening errors go to open()
+            log.info("MCP server '%s': session ended: %r", self.config.name, error)
+
+    @property
+    def alive(self) -> bool:
+        return not self._task.done() and not self._stop.is_set()
+
+    async def open(self) -> None:
+        """Wait until the session is initialized; raises whatever kept it from opening."""
+        await asyncio.wait({self._session, self._task}, return_when=asyncio.FIRST_COMPLETED)
+        if not self._session.done():
+            self._task.result()
+            raise SessionLost("the session closed while it was opening")
+
+    async def request(self, work: Callable[[ClientSession], Awaitable[T]]) -> T:
+        """``work`` done on this session; ``SessionLost`` if the session ends first."""
+        call = asyncio.ensure_future(work(self._session.result()))
+        call.add_done_callback(_retrieve)
+        try:
+            await asyncio.wait({call, self._task}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not call.done():
+                call.cancel()
+        if call.done() and not call.cancelled():
+            return call.result()
+        if self.closed_on_purpose:
+            raise SessionLost("the session was closed: the server was changed or deleted")
+        raise SessionLost("the session ended: the server exited or the connection dropped")
+
+    async def close(self) -> None:
+        """End the session: for stdio, stdin is closed, then the process terminated."""
+        self._stop.set()
+        if not self._session.done():
+            self._task.cancel()  # still opening: nothing to close gracefully
+        done, _ = await asyncio.wait({self._task}, timeout=CLOSE_SECONDS)
+        if not done:
+            self._task.cancel()
+            await asyncio.wait({self._task}, timeout=CLOSE_SECONDS)
+
+
+class McpSessions:
+    """The live sessions of one server process, by MCP server id."""
+
+    def __init__(self) -> None:
+        self._live: dict[str, LiveSession] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._closing: set[asyncio.Task[None]] = set()
+        self._shut = False
+
+    async def call_tool(
+        self, server_id: str, config: ServerConfig, name: str, arguments: dict[str, Any]
+    ) -> McpResult:
+        """Call tool ``name`` through the server's live session, opening it if needed.
+
+        Raises ``McpServerError`` if the server cannot be started or reached, if its
+        session dies twice, or if the call (opening included) outlasts its timeout.
+        """
+        doing = f"call tool '{name}'"
+
+        async def work(session: ClientSession) -> McpResult:
+            return await call_on(session, name, arguments)
+
+        try:
+            return await asyncio.wait_for(
+                self._call(server_id, config, work), config.timeout_seconds
+            )
+        except TimeoutError as exc:
+            self._suspect(server_id)
+            raise timed_out(config, doing) from exc
+        except McpServerError:
+            raise
+        except Exception as exc:  # the transports raise anything from OSError to ExceptionGroup
+            raise failed(config, doing, exc) from exc
+
+    async def close(self, server_id: str) -> None:
+        """Close the server's session, if open (it was changed or deleted); calls waiting
+        on it end with an error instead of being retried."""
+        live = self._live.pop(server_id, None)
+        if live is not None:
+            live.closed_on_purpose = True
+            await live.close()
+
+    async def close_all(self) -> None:
+        """Close every session, at shutdown; later calls are refused."""
+        self._shut = True
+        sessions = list(self._live.values())
+        self._live.clear()
+        for live in sessions:
+            live.closed_on_purpose = True
+            if live.probe is not None:
+                live.probe.cancel()
+        await asyncio.gather(
+            *(live.close() for live in sessions), *self._closing, return_exceptions=True
+        )
+
+    async def _call(
+        self, server_id: str, config: ServerConfig, work: Callable[[ClientSession], Awaitable[T]]
+    ) -> T:
+        live = await self._session_for(server_id, config)
+        try:
+            return await live.request(work)
+        except Exception as exc:
+            if live.closed_on_purpose or not _is_lost(live, exc):
+                raise
+            log.warning(
+                "MCP server '%s': session lost (%r); reopening it and retrying the call once",
+                config.name,
+                exc,
+            )
+        self._discard(server_id, live)
+        live = await self._session_for(server_id, config)
+        return await live.request(work)
+
+    async def _session_for(self, server_id: str, config: ServerConfig) -> LiveSession:
+        if self._shut:
+            raise McpServerError("Engram is shutting down; MCP calls are no longer made")
+        current = self._live.get(server_id)
+        if current is not None and current.probe is not None:
+            # A call to it timed out: wait for the verdict rather than pile onto it.
+            await asyncio.shield(current.probe)
+        live = self._usable(server_id, config)
+        if live is not None:
+            return live
+        async with self._locks.setdefault(server_id, asyncio.Lock()):
+            live = self._usable(server_id, config)
+            if live is not None:
+                return live
+            self._discard(server_id, self._live.get(server_id))
+            fresh = LiveSession(config)
+            try:
+                await fresh.open()
+            except BaseException:
+                self._close_later(fresh)
+                raise
+            self._live[server_id] = fresh
+            return fresh
+
+    def _usable(self, server_id: str, config: ServerConfig) -> LiveSession | None:
+        """The server's open session, unless it died or was opened with other settings
+        (the server was changed, possibly by another Engram process)."""
+        live = self._live.get(server_id)
+        return live if live is not None and live.alive and live.config == config else None
+
+    def _discard(self, server_id: str, live: LiveSession | None) -> None:
+        if live is None:
+            return
+        if self._live.get(server_id) is live:
+            del self._live[server_id]
+        self._close_later(live)
+
+    def _close_later(self, live: LiveSession) -> None:
+        task = asyncio.create_task(live.close())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    def _suspect(self, server_id: str) -> None:
+        live = self._live.get(server_id)
+        if live is not None and live.alive and (live.probe is None or live.probe.done()):
+            live.probe = asyncio.create_task(self._probe(server_id, live))
+
+    async def _probe(self, server_id: str, live: LiveSession) -> None:
+        """Ping a session whose call timed out; one that does not answer is replaced."""
+        wait = min(PING_SECONDS, live.config.timeout_seconds / 2)
+        try:
+            await asyncio.wait_for(live.request(lambda session: session.send_ping()), wait)
+        except Exception as exc:
+            log.warning(
+                "MCP server '%s' did not answer a ping within %gs after a call timed out "
+                "(%r); closing its session, the next call starts a fresh one",
+                live.config.name,
+                wait,
+                exc,
+            )
+            self._discard(server_id, live)
+        finally:
+            live.probe = None
+
+
+def _is_lost(live: LiveSession, exc: Exception) -> bool:
+    """Whether ``exc`` means the session is gone, rather than the server refusing a call."""
+    import anyio
+    from mcp.shared.exceptions import McpError
+    from mcp.types import CONNECTION_CLOSED
+
+    if isinstance(exc, SessionLost) or not live.alive:
+        return True
+    if isinstance(exc, McpError):
+        return exc.error.code == CONNECTION_CLOSED
+    return isinstance(
+        exc, anyio.ClosedResourceError | anyio.BrokenResourceError | anyio.EndOfStream
+    )
+
+
+def _retrieve(call: asyncio.Future[Any]) -> None:
+    """Collect the outcome of a request nobody waits for any more (its session ended or
+    its caller gave up), so that asyncio does not log it as never retrieved."""
+    if not call.cancelled():
+        call.exception()
