@@ -38,6 +38,7 @@ from engram.runtime.external_tools import run_external_calls
 from engram.runtime.state import load_state
 from engram.runtime.step_rows import InputMessage, row_values, tool_row
 from engram.runtime.tool_calls import (
+    CallOrigin,
     ExecutedCall,
     execute_calls,
     prefetch_vectors,
@@ -120,10 +121,17 @@ def mark_held(message: t.Message, held: set[str]) -> None:
 
 def pending(session: Session, agent_id: str) -> PendingApproval | None:
     """The approval the agent waits for, if any. Only the latest assistant message can
-    hold one: a run stops right after the step that made the held calls."""
+    hold one: a run stops right after the step that made the held calls. A request no
+    longer in the context window (the messages were reset) waits no more: its results
+    would reach the model without the calls they answer."""
+    window_start = select(t.Agent.window_start_seq).where(t.Agent.id == agent_id)
     latest = session.scalars(
         select(t.Message)
-        .where(t.Message.agent_id == agent_id, t.Message.role == "assistant")
+        .where(
+            t.Message.agent_id == agent_id,
+            t.Message.role == "assistant",
+            t.Message.seq > window_start.scalar_subquery(),
+        )
         .order_by(t.Message.seq.desc())
         .limit(1)
     ).first()
@@ -274,10 +282,11 @@ async def answer_pending(
     approved = [call for call in found.calls if call.id not in settled]
     embedder = rt.embeddings.embedder_for(agent.embedding_config)
     vectors = await prefetch_vectors(embedder, approved)
-    settled |= await run_custom_tools(rt, agent, state.tools, approved)
-    settled |= await run_external_calls(rt, state.tools, approved)
     message = found.message
     step_id = message.step_id or ""
+    origin = CallOrigin(run_id, step_id, message.id)
+    settled |= await run_custom_tools(rt, agent, state.tools, approved, origin)
+    settled |= await run_external_calls(rt, state.tools, approved)
     response = response_row(agent_id, run_id, found, answer, decisions)
 
     def commit(session: Session) -> list[tuple[t.Message, ExecutedCall]]:

@@ -196,3 +196,23 @@ def test_a_letta_approval_request_imports_as_a_waiting_call(
     assert imported.status_code == 200, imported.text
     copy = imported.json()["agent_ids"][0]
     assert api.get(f"/v1/agents/{copy}").json()["pending_approval"] is not None
+
+
+def test_resetting_the_messages_drops_the_pending_request(
+    api: httpx.Client, fake_llm: FakeLLM, make_agent: AgentFactory
+) -> None:
+    agent = make_agent(tool_rules=NEEDS_APPROVAL)
+    ask_to_save(api, fake_llm, agent["id"])
+
+    reset = api.patch(f"/v1/agents/{agent['id']}/reset-messages")
+
+    assert reset.status_code == 200, reset.text
+    assert reset.json()["pending_approval"] is None
+    late = api.post(
+        f"/v1/agents/{agent['id']}/messages",
+        json={"messages": [{"type": "approval", "approve": True}]},
+    )
+    assert late.status_code == 422
+    fake_llm.script(reply.text("Hello."))
+    send_input(api, agent["id"], "Hello?")
+    assert not any(m.get("tool_calls") for m in fake_llm.chat_requests[-1].raw_messages)

@@ -166,3 +166,17 @@ def test_a_result_the_client_ran_itself_through_the_sdk(
     assert isinstance(result, ToolReturnMessage)
     assert result.tool_return == "kept in the client's notes"
     assert list(client.agents.passages.list(agent.id)) == []
+
+
+def test_a_streamed_approval_parses_into_the_sdk_classes(
+    client: Letta, fake_llm: FakeLLM, agent: AgentState
+) -> None:
+    ask_to_save(client, fake_llm, agent.id)
+    fake_llm.script(reply.text("Saved."))
+
+    stream = client.agents.messages.create(
+        agent.id, messages=[{"type": "approval", "approve": True}], streaming=True
+    )
+    kinds = [type(event).__name__ for event in stream if type(event).__name__ != "LettaPing"]
+
+    assert kinds[:3] == ["ApprovalResponseMessage", "ToolReturnMessage", "AssistantMessage"]
