@@ -6,6 +6,7 @@ import ipaddress
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 # Local embeddings run in a worker thread beside the event loop; BLAS spinning up a thread
 # per core makes both slower on small machines. Must be set before NumPy is imported.
@@ -74,3 +75,58 @@ def version() -> None:
     from engram import __version__
 
     typer.echo(__version__)
+
+
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("migrate")
+def db_migrate(
+    to: str = typer.Option(..., "--to", help="The empty database to copy into: postgresql://…"),
+    data_dir: Path | None = typer.Option(
+        None,
+        help="The deployment to copy (default ~/.engram, ENGRAM_DATA_DIR or ENGRAM_DATABASE_URL).",
+    ),
+) -> None:
+    """Copy every agent, message, block, passage and run into another database, verified
+    table by table; stop the server first. Nothing is committed unless every table matches."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.table import Table
+
+    from engram.config import Settings, normalize_database_url
+    from engram.store.transfer import TransferError, copy_database
+
+    settings = Settings(**({"data_dir": data_dir} if data_dir else {}))
+    source = settings.resolved_database_url
+    target = normalize_database_url(to)
+    console.print(f"Copying {source} into {_hide_password(target)}")
+    columns = (TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=console, transient=False) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(table: str, done: int, total: int) -> None:
+            if table not in tasks:
+                tasks[table] = bar.add_task(table, total=max(total, 1))
+            bar.update(tasks[table], completed=done if total else 1)
+
+        try:
+            reports = copy_database(source, target, progress)
+        except TransferError as exc:
+            console.print(f"[red]Not copied:[/red] {exc}", highlight=False)
+            raise typer.Exit(code=1) from None
+    summary = Table("table", "rows", "checksum (sha256)", "verified")
+    for report in reports:
+        summary.add_row(report.name, str(report.target_rows), report.target_checksum[:16], "yes")
+    Console().print(summary)
+    console.print(
+        f"[green]Copied and verified {sum(r.target_rows for r in reports)} rows in "
+        f"{len(reports)} tables.[/green] Start the server with "
+        f"ENGRAM_DATABASE_URL={_hide_password(target)}"
+    )
+
+
+def _hide_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
