@@ -48,6 +48,11 @@ CLOSE_SECONDS = 10.0
 itself escalates from closing stdin to SIGTERM and SIGKILL within a few seconds."""
 
 
+# The code the mcp package's streamable-HTTP client gives the error it makes up when the
+# server answers 404 for the session (the server restarted, or expired the session).
+SESSION_TERMINATED = 32600
+
+
 class SessionLost(Exception):
     """The session ended while a request was waiting on it."""
 
@@ -125,6 +130,9 @@ class McpSessions:
         self._live: dict[str, LiveSession] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._closing: set[asyncio.Task[None]] = set()
+        # Ids are never reused, so remembering deleted ones keeps a call that read the
+        # server's settings just before its deletion from opening a session nobody closes.
+        self._deleted: set[str] = set()
         self._shut = False
 
     async def call_tool(
@@ -160,6 +168,11 @@ class McpSessions:
             live.closed_on_purpose = True
             await live.close()
 
+    async def forget(self, server_id: str) -> None:
+        """Close the session of a deleted server; no session is opened for it again."""
+        self._deleted.add(server_id)
+        await self.close(server_id)
+
     async def close_all(self) -> None:
         """Close every session, at shutdown; later calls are refused."""
         self._shut = True
@@ -192,8 +205,7 @@ class McpSessions:
         return await live.request(work)
 
     async def _session_for(self, server_id: str, config: ServerConfig) -> LiveSession:
-        if self._shut:
-            raise McpServerError("Engram is shutting down; MCP calls are no longer made")
+        self._check_open(server_id, config)
         current = self._live.get(server_id)
         if current is not None and current.probe is not None:
             # A call to it timed out: wait for the verdict rather than pile onto it.
@@ -209,11 +221,18 @@ class McpSessions:
             fresh = LiveSession(config)
             try:
                 await fresh.open()
+                self._check_open(server_id, config)
             except BaseException:
                 self._close_later(fresh)
                 raise
             self._live[server_id] = fresh
             return fresh
+
+    def _check_open(self, server_id: str, config: ServerConfig) -> None:
+        if self._shut:
+            raise McpServerError("Engram is shutting down; MCP calls are no longer made")
+        if server_id in self._deleted:
+            raise McpServerError(f"MCP server '{config.name}' was deleted")
 
     def _usable(self, server_id: str, config: ServerConfig) -> LiveSession | None:
         """The server's open session, unless it died or was opened with other settings
@@ -265,7 +284,7 @@ def _is_lost(live: LiveSession, exc: Exception) -> bool:
     if isinstance(exc, SessionLost) or not live.alive:
         return True
     if isinstance(exc, McpError):
-        return exc.error.code == CONNECTION_CLOSED
+        return exc.error.code in (CONNECTION_CLOSED, SESSION_TERMINATED)
     return isinstance(
         exc, anyio.ClosedResourceError | anyio.BrokenResourceError | anyio.EndOfStream
     )

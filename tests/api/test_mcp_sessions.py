@@ -23,12 +23,13 @@ from tests.support.mcp_servers import (
     is_running,
     kill,
     run_tool,
+    serve_echo,
     server_tools,
     stdio_config,
     unique_prefix,
     wait_until_gone,
 )
-from tests.support.server import EngramServer
+from tests.support.server import EngramServer, free_port
 
 
 @pytest.fixture
@@ -120,6 +121,27 @@ def test_a_rejected_update_keeps_the_live_session(
     assert "/no/such/program" in response.json()["detail"]
     assert api.get(f"/v1/mcp-servers/{server['id']}").json()["command"] != "/no/such/program"
     assert pid_of(api, server["id"], prefix) == pid
+
+
+@pytest.mark.parametrize(
+    ("transport", "server_type"), [("http", "streamable_http"), ("sse", "sse")]
+)
+def test_a_network_server_that_restarts_is_reconnected(
+    api: httpx.Client, register: Registrations, transport: str, server_type: str
+) -> None:
+    prefix, port = unique_prefix(), free_port()
+    with serve_echo(transport, prefix, port=port) as url:
+        server = register({"mcp_server_type": server_type, "server_url": url})
+        before = pid_of(api, server["id"], prefix)
+
+    started = time.monotonic()
+    down = run_tool(api, server["id"], f"{prefix}pid")
+    assert down["status"] == "error" and url in down["func_return"]
+    assert time.monotonic() - started < 5
+    with serve_echo(transport, prefix, port=port):
+        after = pid_of(api, server["id"], prefix)
+
+    assert after != before
 
 
 def test_a_hung_server_times_out_without_delaying_another_server(

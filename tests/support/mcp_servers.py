@@ -38,10 +38,12 @@ def stdio_config(prefix: str, **extra: Any) -> dict[str, Any]:
 
 
 @contextmanager
-def serve_echo(transport: str, prefix: str, require_key: str | None = None) -> Iterator[str]:
-    """The echo server on ``http`` (streamable HTTP) or ``sse`` on 127.0.0.1, as a real
-    subprocess; yields the URL to register."""
-    port = free_port()
+def serve_echo(
+    transport: str, prefix: str, require_key: str | None = None, port: int | None = None
+) -> Iterator[str]:
+    """The echo server on ``http`` (streamable HTTP) or ``sse`` on 127.0.0.1 (on ``port``,
+    or a free one), as a real subprocess; yields the URL to register."""
+    port = port or free_port()
     command = [sys.executable, str(ECHO_SERVER), transport, "--port", str(port)]
     command += ["--prefix", prefix]
     if require_key is not None:

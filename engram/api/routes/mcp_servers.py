@@ -181,7 +181,7 @@ async def update_server(mcp_server_id: str, body: UpdateServer, rt: Runtime) -> 
 @router.delete("/v1/mcp-servers/{mcp_server_id}")
 async def delete_server(mcp_server_id: str, rt: Runtime) -> Response:
     await rt.db.write(lambda session: registry.delete_server(session, mcp_server_id))
-    await rt.mcp_sessions.close(mcp_server_id)
+    await rt.mcp_sessions.forget(mcp_server_id)
     return Response(status_code=200)
 
 
