@@ -11,12 +11,13 @@ from engram.runtime.paging import SUMMARIZER_INSTRUCTIONS, Summarizer, choose_cu
 from engram.store import tables as t
 
 NO_CLIENT = cast(LLMClient, None)  # instructions are built without calling anything
-ROLES = {"u": "user", "a": "assistant", "c": "assistant", "t": "tool"}
+ROLES = {"u": "user", "a": "assistant", "c": "assistant", "t": "tool", "r": "approval"}
 
 
 def window(spec: str, tokens: int = 10) -> list[t.Message]:
     """A window from a short script: ``u`` user, ``a`` assistant, ``c`` assistant calling a
-    tool, ``t`` tool result; ``u:500`` gives one message its own token count."""
+    tool, ``r`` the answer to an approval request, ``t`` tool result; ``u:500`` gives one
+    message its own token count."""
     rows = []
     for seq, item in enumerate(spec.split(), start=1):
         kind, _, count = item.partition(":")
@@ -57,6 +58,12 @@ def test_a_user_message_is_the_preferred_boundary() -> None:
 
 def test_a_clean_boundary_is_used_when_no_user_message_follows() -> None:
     assert choose_cut(window("u a a a"), 15) == 2
+
+
+def test_an_approval_answer_stays_with_the_results_it_let_through() -> None:
+    # Cutting before the answer would free enough, but the window would then open with
+    # the answer and the results, without the call they belong to.
+    assert choose_cut(window("u c r t a"), 15) == 4
 
 
 def test_the_newest_message_always_stays() -> None:
