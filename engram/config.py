@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     tool_max_open_files: int = Field(default=64, ge=16)
     tool_output_bytes: int = Field(default=1_000_000, ge=1_000)
 
+    # A live MCP session (docs/mcp.md) unused this long is closed, and a stdio server's
+    # process with it.
+    mcp_idle_seconds: float = Field(default=600.0, gt=0)
+
     default_context_window: int = 32_000
     # Paging: fold when the next call would pass trigger x window, down to target x window.
     summarize_trigger: float = 0.9

@@ -11,13 +11,16 @@ for free is kept here explicitly:
   the next call opens a fresh one;
 - every server has its own session and its own opening lock, so a hung or dead server
   delays only the calls made to it;
-- updating or deleting a server closes its session, and so does shutting down.
+- updating or deleting a server closes its session, and so does shutting down;
+- a session left unused for ``idle_seconds`` is closed, so a server no agent calls any
+  more (or one deleted through another Engram process) does not keep a process forever.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -70,6 +73,8 @@ class LiveSession:
         self.config = config
         self.closed_on_purpose = False
         self.probe: asyncio.Task[None] | None = None
+        self.in_flight = 0
+        self.last_used = time.monotonic()
         self._stop = asyncio.Event()
         self._session: asyncio.Future[ClientSession] = asyncio.get_running_loop().create_future()
         self._task = asyncio.create_task(self._hold(), name=f"mcp session '{config.name}'")
@@ -101,9 +106,12 @@ class LiveSession:
         """``work`` done on this session; ``SessionLost`` if the session ends first."""
         call = asyncio.ensure_future(work(self._session.result()))
         call.add_done_callback(_retrieve)
+        self.in_flight += 1
         try:
             await asyncio.wait({call, self._task}, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            self.in_flight -= 1
+            self.last_used = time.monotonic()
             if not call.done():
                 call.cancel()
         if call.done() and not call.cancelled():
@@ -126,13 +134,15 @@ class LiveSession:
 class McpSessions:
     """The live sessions of one server process, by MCP server id."""
 
-    def __init__(self) -> None:
+    def __init__(self, idle_seconds: float = 600.0) -> None:
+        self.idle_seconds = idle_seconds
         self._live: dict[str, LiveSession] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._closing: set[asyncio.Task[None]] = set()
         # Ids are never reused, so remembering deleted ones keeps a call that read the
         # server's settings just before its deletion from opening a session nobody closes.
         self._deleted: set[str] = set()
+        self._sweeper: asyncio.Task[None] | None = None
         self._shut = False
 
     async def call_tool(
@@ -176,6 +186,8 @@ class McpSessions:
     async def close_all(self) -> None:
         """Close every session, at shutdown; later calls are refused."""
         self._shut = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         sessions = list(self._live.values())
         self._live.clear()
         for live in sessions:
@@ -226,6 +238,8 @@ class McpSessions:
                 self._close_later(fresh)
                 raise
             self._live[server_id] = fresh
+            if self._sweeper is None:
+                self._sweeper = asyncio.create_task(self._sweep_idle())
             return fresh
 
     def _check_open(self, server_id: str, config: ServerConfig) -> None:
@@ -233,6 +247,19 @@ class McpSessions:
             raise McpServerError("Engram is shutting down; MCP calls are no longer made")
         if server_id in self._deleted:
             raise McpServerError(f"MCP server '{config.name}' was deleted")
+
+    async def _sweep_idle(self) -> None:
+        """Close idle sessions, for as long as this process makes MCP calls at all."""
+        while not self._shut:
+            await asyncio.sleep(min(self.idle_seconds / 2, 60.0))
+            self._close_idle()
+
+    def _close_idle(self) -> None:
+        cutoff = time.monotonic() - self.idle_seconds
+        for server_id, live in list(self._live.items()):
+            if live.in_flight == 0 and live.last_used < cutoff:
+                log.info("MCP server '%s': closing its idle session", live.config.name)
+                self._discard(server_id, live)
 
     def _usable(self, server_id: str, config: ServerConfig) -> LiveSession | None:
         """The server's open session, unless it died or was opened with other settings

@@ -41,7 +41,7 @@ class Engram:
         self.windows = WindowCache()
         self.jobs = InProcessJobs()
         self.recall_indexer = RecallIndexer(self)
-        self.mcp_sessions = McpSessions()
+        self.mcp_sessions = McpSessions(settings.mcp_idle_seconds)
         self.memory_gateway = MemoryGateway(self)
         # One run at a time per agent, across every server on the database.
         self.gate = AgentGate(

@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
@@ -214,3 +215,22 @@ def test_agents_calling_one_server_share_its_process(
         seen.append(fake_llm.chat_requests[-1].tool_results[-1])
 
     assert seen[0] == seen[1] == str(pid_of(api, server["id"], prefix))
+
+
+def test_an_idle_session_is_closed_and_reopened_on_demand(
+    fake_llm: FakeLLM, tmp_path: Path
+) -> None:
+    server = EngramServer(tmp_path / "data", fake_llm.base_url, {"ENGRAM_MCP_IDLE_SECONDS": "1"})
+    server.start()
+    try:
+        with server.client() as client:
+            prefix = unique_prefix()
+            body = {"server_name": f"idle-{uuid.uuid4().hex[:8]}", "config": stdio_config(prefix)}
+            created = client.post("/v1/mcp-servers/", json=body)
+            assert created.status_code == 200, created.text
+            first = pid_of(client, created.json()["id"], prefix)
+
+            assert wait_until_gone(first, 5)
+            assert pid_of(client, created.json()["id"], prefix) != first
+    finally:
+        server.stop()
