@@ -162,13 +162,13 @@ def request_view(found: PendingApproval) -> dict[str, Any]:
     """The pending approval as Letta's ``ApprovalRequestMessage`` (``AgentState.pending_approval``):
     the first waiting call as ``tool_call``, all of them as ``tool_calls``."""
     waiting = {call.id for call in found.calls}
-    views = [
+    (view,) = [
         view
         for view in letta_messages(found.message)
         if view["message_type"] == "approval_request_message"
-        and view["tool_call"]["tool_call_id"] in waiting
     ]
-    return {**views[0], "tool_calls": [view["tool_call"] for view in views]}
+    calls = [call for call in view["tool_calls"] if call["tool_call_id"] in waiting]
+    return {**view, "tool_call": calls[0], "tool_calls": calls}
 
 
 def approval_input(

@@ -75,6 +75,7 @@ def letta_messages(message: t.Message) -> list[dict[str, Any]]:
     out = _reasoning(message)
     if message.text:
         out.append({**_base(message, "assistant_message"), "content": message.text})
+    request: dict[str, Any] | None = None
     for call in message.tool_calls or []:
         if call["name"] == SEND_MESSAGE:
             text = _send_message_text(call["arguments"])
@@ -86,15 +87,16 @@ def letta_messages(message: t.Message) -> list[dict[str, Any]]:
             "arguments": call["arguments"],
             "tool_call_id": call["id"],
         }
-        # A call held for approval shows as the request for it, before and after the answer.
+        if call.get(HELD) and request is not None:
+            request["tool_calls"].append(wire_call)
+            continue
+        # The calls held for approval show as one request for them all (its ``tool_call``
+        # is the first), before and after the answer; the others each as a tool call.
         kind = "approval_request_message" if call.get(HELD) else "tool_call_message"
-        out.append(
-            {
-                **_base(message, kind),
-                "tool_call": wire_call,
-                "tool_calls": [wire_call],
-            }
-        )
+        view = {**_base(message, kind), "tool_call": wire_call, "tool_calls": [wire_call]}
+        if call.get(HELD):
+            request = view
+        out.append(view)
     return out
 
 

@@ -42,6 +42,10 @@ def ask_twice(api: httpx.Client, fake_llm: FakeLLM, agent_id: str) -> None:
     )
     asked = send_input(api, agent_id, "Remember that I like tea.")
     assert asked["stop_reason"]["stop_reason"] == "requires_approval"
+    # Both calls wait in one request, as Letta shows parallel calls that need approval.
+    (request,) = [m for m in asked["messages"] if m["message_type"] == "approval_request_message"]
+    assert [call["tool_call_id"] for call in request["tool_calls"]] == ["c_save", "c_note"]
+    assert request["tool_call"]["tool_call_id"] == "c_save"
 
 
 def test_a_tool_return_is_recorded_without_running_the_tool(
