@@ -108,6 +108,33 @@ def test_deleting_a_server_closes_its_session(api: httpx.Client, register: Regis
     assert wait_until_gone(pid)
 
 
+def test_a_call_running_when_its_server_is_changed_ends_with_an_error(
+    api: httpx.Client, register: Registrations
+) -> None:
+    """It is not retried: the settings it was started with no longer exist."""
+    prefix = unique_prefix()
+    server = register(stdio_config(prefix))
+    pid = pid_of(api, server["id"], prefix)
+
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(run_tool, api, server["id"], f"{prefix}sleep", {"seconds": 8})
+        time.sleep(1)
+        renamed = api.patch(
+            f"/v1/mcp-servers/{server['id']}",
+            json={
+                "server_name": f"renamed-{uuid.uuid4().hex[:8]}",
+                "config": {"mcp_server_type": "stdio"},
+            },
+        )
+        result = running.result(timeout=30)
+
+    assert renamed.status_code == 200, renamed.text
+    assert result["status"] == "error"
+    assert "changed or deleted" in result["func_return"]
+    assert not is_running(pid)
+    assert pid_of(api, server["id"], prefix) != pid
+
+
 def test_a_rejected_update_keeps_the_live_session(
     api: httpx.Client, register: Registrations
 ) -> None:
