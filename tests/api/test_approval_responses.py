@@ -5,12 +5,15 @@ in the model's prompt, and carried by agent files."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.api.conftest import AgentFactory, send_input
 from tests.fakes import FakeLLM, reply
+from tests.support.server import EngramServer
 
 NEEDS_APPROVAL = [{"type": "requires_approval", "tool_name": "archival_memory_insert"}]
 DENIAL = [{"type": "approval", "tool_call_id": "call_save", "approve": False, "reason": "no"}]
@@ -216,3 +219,43 @@ def test_resetting_the_messages_drops_the_pending_request(
     fake_llm.script(reply.text("Hello."))
     send_input(api, agent["id"], "Hello?")
     assert not any(m.get("tool_calls") for m in fake_llm.chat_requests[-1].raw_messages)
+
+
+@pytest.fixture(scope="module")
+def anthropic_server(
+    fake_llm_server: FakeLLM, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[EngramServer]:
+    """A server that also reaches the fake LLM through Anthropic's Messages API."""
+    env = {"ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": fake_llm_server.url}
+    server = EngramServer(
+        tmp_path_factory.mktemp("approvals-anthropic"), fake_llm_server.base_url, env
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_an_anthropic_model_gets_its_tool_use_then_the_result(
+    anthropic_server: EngramServer, fake_llm: FakeLLM
+) -> None:
+    with anthropic_server.client() as api:
+        created = api.post(
+            "/v1/agents/", json={"model": "anthropic/gpt-4o-mini", "tool_rules": NEEDS_APPROVAL}
+        )
+        assert created.status_code == 200, created.text
+        agent_id = created.json()["id"]
+        ask_to_save(api, fake_llm, agent_id)
+        fake_llm.script(reply.text("I will not save it."), reply.text("Hello again."))
+        answer_with(api, agent_id, approvals=DENIAL)
+
+        send_input(api, agent_id, "Hello?")
+
+    sent = fake_llm.chat_requests[-1]
+    assert sent.wire == "anthropic"
+    blocks = [
+        (message["role"], block["type"])
+        for message in sent.raw_messages
+        for block in message["content"]
+        if isinstance(message["content"], list) and block["type"] in ("tool_use", "tool_result")
+    ]
+    assert blocks == [("assistant", "tool_use"), ("user", "tool_result")]
