@@ -259,3 +259,24 @@ def test_an_anthropic_model_gets_its_tool_use_then_the_result(
         if isinstance(message["content"], list) and block["type"] in ("tool_use", "tool_result")
     ]
     assert blocks == [("assistant", "tool_use"), ("user", "tool_result")]
+
+
+def test_an_agent_file_with_a_malformed_answer_is_refused(
+    api: httpx.Client, fake_llm: FakeLLM, make_agent: AgentFactory
+) -> None:
+    agent = make_agent(tool_rules=NEEDS_APPROVAL)
+    ask_to_save(api, fake_llm, agent["id"])
+    fake_llm.script(reply.text("Saved."))
+    answer_with(api, agent["id"], approve=True)
+    document = json.loads(api.get(f"/v1/agents/{agent['id']}/export").text)
+    messages = document["agents"][0]["messages"]
+    (index,) = [i for i, m in enumerate(messages) if m["role"] == "approval"]
+    messages[index]["approvals"] = [{"type": "approval", "approve": True}]
+
+    imported = api.post(
+        "/v1/agents/import",
+        files={"file": ("agent.af", json.dumps(document).encode(), "application/json")},
+    )
+
+    assert imported.status_code == 422
+    assert f"messages.{index}.approvals.0.tool_call_id" in imported.json()["detail"]

@@ -293,3 +293,8 @@ def _check_message(message: FileMessage, where: str) -> None:
             f"{where}.approvals",
             "an approval message needs tool_calls (a request) or approve/approvals (an answer)",
         )
+    for i, entry in enumerate(message.approvals or []):
+        if entry.get("type", "approval") not in ("approval", "tool"):
+            raise InvalidInput(f"{where}.approvals.{i}.type", "must be 'approval' or 'tool'")
+        if not isinstance(entry.get("tool_call_id"), str):
+            raise InvalidInput(f"{where}.approvals.{i}.tool_call_id", "names the call it decides")
