@@ -56,6 +56,7 @@ from bench.vector_search_store import (  # noqa: E402
     build_index,
     database_mib,
     load,
+    reopen,
     say,
 )
 from engram.memory import archival  # noqa: E402
@@ -92,7 +93,7 @@ class Timing:
 @dataclass
 class SizeResult:
     size: int
-    load_seconds: float
+    load_seconds: float | None
     index_seconds: float | None
     database_mib: float
     profile: str
@@ -234,10 +235,15 @@ def run_size(
     truth = exact_top_k(corpus.vectors, queries.vectors, K)
     profile = describe(corpus.vectors, queries.vectors, truth, args.seed)
     say(f"  {profile}")
-    url = target.fresh(size)
-    loaded = load(url, corpus, args.seed)
+    kept = target.existing(size) if args.reuse else None
+    if kept is not None:
+        say(f"  reusing {kept}: no load, no index build")
+        loaded = reopen(kept, size)
+    else:
+        loaded = load(target.fresh(size), corpus, args.seed)
+        say(f"  loaded in {loaded.load_seconds:,.1f} s")
     del corpus  # the ground truth is all that is needed from here on
-    say(f"  loaded in {loaded.load_seconds:,.1f} s")
+    url = loaded.url
 
     async def session() -> tuple[float | None, list[Timing]]:
         searcher = Searcher(loaded)
@@ -252,9 +258,11 @@ def run_size(
                 future.result()
 
             loop = asyncio.get_running_loop()
-            index_seconds = await loop.run_in_executor(
-                None, build_index, loaded, first_search, args.index_timeout
-            )
+            index_seconds = None
+            if kept is None:
+                index_seconds = await loop.run_in_executor(
+                    None, build_index, loaded, first_search, args.index_timeout
+                )
             if index_seconds is not None:
                 say(f"  index ready in {index_seconds:,.1f} s")
             return index_seconds, await measure(searcher, queries, truth, args)
@@ -280,7 +288,8 @@ def print_table(backend: str, detail: str, results: list[SizeResult], queries: i
     print("-" * len(header))
     for result in results:
         index = f"{result.index_seconds:,.1f}" if result.index_seconds is not None else "-"
-        once = [f"{result.size:,}", f"{result.load_seconds:,.1f}", index]
+        load_s = f"{result.load_seconds:,.1f}" if result.load_seconds is not None else "-"
+        once = [f"{result.size:,}", load_s, index]
         once.append(f"{result.database_mib:,.0f}")
         for timing in result.timings:
             size, load_s, index_s, mib = once
@@ -323,6 +332,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--dir", type=Path, help="where databases go (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
     parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="search the databases a --keep run left in --dir (same seed) instead of loading",
+    )
+    parser.add_argument(
         "--maintenance-work-mem",
         default="4GB",
         help="postgres: memory for the HNSW build (a 1M x 384 graph needs about 2.5 GB)",
@@ -330,6 +344,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--index-timeout", type=float, default=3 * 3600.0)
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
+    if args.reuse and args.dir is None:
+        parser.error("--reuse needs the --dir of an earlier --keep run")
+    args.keep = args.keep or args.reuse
     default_sizes = "10000,100000" + (",1000000" if args.backend == "postgres" else "")
     args.sizes = [int(size) for size in (args.sizes or default_sizes).split(",")]
     return args

@@ -36,6 +36,7 @@ from engram.ids import new_id
 from engram.store import tables as t
 from engram.store.db import make_engine, migrate
 
+AGENT_NAME = "vector-search-bench"
 BATCH_ROWS = 5_000
 EMBEDDING_HANDLE = "bench/synthetic-384"
 PROGRESS_SECONDS = 5.0
@@ -56,6 +57,10 @@ class SqliteTarget:
     def __init__(self, directory: Path | None) -> None:
         self._owned = directory is None
         self.directory = directory or Path(tempfile.mkdtemp(prefix="engram-vs-"))
+
+    def existing(self, size: int) -> str | None:
+        path = self.directory / f"vectors_{size}.db"
+        return f"sqlite:///{path}" if path.exists() else None
 
     def fresh(self, size: int) -> str:
         path = self.directory / f"vectors_{size}.db"
@@ -90,6 +95,13 @@ class PostgresTarget:
         self._work_mem = maintenance_work_mem
         self.version = self._server.psql("SHOW server_version;").split("\n")[2].strip()
 
+    def existing(self, size: int) -> str | None:
+        name = f"engram_vectors_{size}"
+        found = self._server.psql(f"SELECT count(*) FROM pg_database WHERE datname = '{name}';")
+        if found.split("\n")[2].strip() != "1":
+            return None
+        return normalize_database_url(self._server.get_uri(name))
+
     def fresh(self, size: int) -> str:
         name = f"engram_vectors_{size}"
         self._server.psql(
@@ -115,7 +127,7 @@ class Loaded:
     url: str
     agent_id: str
     seqs: np.ndarray
-    load_seconds: float
+    load_seconds: float | None
     dropped_indexes: list[str]
 
 
@@ -141,6 +153,26 @@ def load(url: str, corpus: Corpus, seed: int) -> Loaded:
     return Loaded(url, agent_id, seq_array, seconds, dropped)
 
 
+def reopen(url: str, size: int) -> Loaded:
+    """A database an earlier ``--keep`` run loaded with the same seed and size, to search
+    again (after an Engram change) without loading it again."""
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            agent_id = conn.execute(
+                select(t.Agent.id).where(t.Agent.name == AGENT_NAME)
+            ).scalar_one()
+            seqs = conn.execute(
+                select(t.Passage.seq).where(t.Passage.agent_id == agent_id).order_by(t.Passage.seq)
+            ).scalars()
+            seq_array = np.fromiter(seqs, dtype=np.int64)
+    finally:
+        engine.dispose()
+    if len(seq_array) != size:
+        raise RuntimeError(f"{url} holds {len(seq_array)} passages, not {size}: load it afresh")
+    return Loaded(url, agent_id, seq_array, None, [])
+
+
 def _insert_agent(engine: Engine) -> str:
     agent_id = new_id("agent")
     with engine.begin() as conn:
@@ -148,7 +180,7 @@ def _insert_agent(engine: Engine) -> str:
             insert(t.Agent.__table__),
             {
                 "id": agent_id,
-                "name": "vector-search-bench",
+                "name": AGENT_NAME,
                 "system": "Benchmark agent: owns synthetic archival passages.",
                 "agent_type": "memgpt_agent",
                 "llm_config": {"model": "none"},
