@@ -75,6 +75,8 @@ class LiveSession:
         self.probe: asyncio.Task[None] | None = None
         self.in_flight = 0
         self.last_used = time.monotonic()
+        # Set when the session is retired: called once its last running call has finished.
+        self.on_drained: Callable[[LiveSession], None] | None = None
         self._stop = asyncio.Event()
         self._session: asyncio.Future[ClientSession] = asyncio.get_running_loop().create_future()
         self._task = asyncio.create_task(self._hold(), name=f"mcp session '{config.name}'")
@@ -114,6 +116,9 @@ class LiveSession:
             self.last_used = time.monotonic()
             if not call.done():
                 call.cancel()
+            if self.in_flight == 0 and self.on_drained is not None:
+                self.on_drained(self)
+                self.on_drained = None
         if call.done() and not call.cancelled():
             return call.result()
         if self.closed_on_purpose:
@@ -177,6 +182,18 @@ class McpSessions:
         if live is not None:
             live.closed_on_purpose = True
             await live.close()
+
+    def retire(self, server_id: str) -> None:
+        """Hand the server's session to no new call (its tools were just re-listed, maybe
+        from a new version of it): later calls open a fresh session, while the calls
+        running on the old one finish there before it is closed."""
+        live = self._live.pop(server_id, None)
+        if live is None:
+            return
+        if live.in_flight == 0:
+            self._close_later(live)
+        else:
+            live.on_drained = self._close_later
 
     async def forget(self, server_id: str) -> None:
         """Close the session of a deleted server; no session is opened for it again."""

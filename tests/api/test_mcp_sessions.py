@@ -135,6 +135,29 @@ def test_a_call_running_when_its_server_is_changed_ends_with_an_error(
     assert pid_of(api, server["id"], prefix) != pid
 
 
+def test_refreshing_a_server_moves_later_calls_to_a_fresh_session(
+    api: httpx.Client, register: Registrations
+) -> None:
+    """A call already running on the old session finishes there, then it is closed."""
+    prefix = unique_prefix()
+    server = register(stdio_config(prefix))
+    old = pid_of(api, server["id"], prefix)
+
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(run_tool, api, server["id"], f"{prefix}sleep", {"seconds": 6})
+        time.sleep(1)
+        refreshed = api.patch(f"/v1/mcp-servers/{server['id']}/refresh")
+        new = pid_of(api, server["id"], prefix)
+        assert is_running(old)
+        result = running.result(timeout=30)
+
+    assert refreshed.status_code == 200, refreshed.text
+    assert new != old
+    assert (result["status"], result["func_return"]) == ("success", "slept 6.0s")
+    assert wait_until_gone(old)
+    assert pid_of(api, server["id"], prefix) == new
+
+
 def test_a_rejected_update_keeps_the_live_session(
     api: httpx.Client, register: Registrations
 ) -> None:

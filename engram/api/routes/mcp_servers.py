@@ -198,7 +198,11 @@ async def refresh_server_tools(
         report = registry.sync_tools(session, registry.get(session, mcp_server_id), listed)
         return {"added": report.added, "updated": report.updated, "removed": report.removed}
 
-    return await rt.db.write(_write)
+    report = await rt.db.write(_write)
+    # Calls from now on reach the server as it just listed its tools (a stdio server's
+    # process may still run the code it had before the refresh).
+    rt.mcp_sessions.retire(mcp_server_id)
+    return report
 
 
 @router.get("/v1/mcp-servers/{mcp_server_id}/tools")
