@@ -89,6 +89,11 @@ def test_sse_server_round_trip(client: Letta, make_agent: AgentFactory) -> None:
             },
         )
         try:
+            renamed = client.mcp_servers.update(
+                created.id,
+                server_name=f"sdk-sse-renamed-{uuid.uuid4().hex[:8]}",
+                config={"mcp_server_type": "sse", "server_url": url},
+            )
             retrieved = client.mcp_servers.retrieve(created.id)
             tools = {tool.name: tool for tool in client.mcp_servers.tools.list(created.id)}
             ran = client.mcp_servers.tools.run(
@@ -100,6 +105,7 @@ def test_sse_server_round_trip(client: Letta, make_agent: AgentFactory) -> None:
             client.mcp_servers.delete(created.id)
 
     assert isinstance(created, SseMcpServer) and isinstance(retrieved, SseMcpServer)
+    assert isinstance(renamed, SseMcpServer) and retrieved.server_name == renamed.server_name
     assert retrieved.server_url == url and retrieved.auth_header == "X-Test-Key"
     assert retrieved.auth_token is not None and retrieved.auth_token != "letta-sse-key-77"
     assert ran.status == "success" and ran.func_return == "42"
