@@ -45,6 +45,7 @@ def serve(
     from engram.api.app import create_app
     from engram.config import Settings
     from engram.llm.endpoints import ConfigError
+    from engram.store.preflight import DatabaseNotReady, check_database, describe
 
     overrides = {"data_dir": data_dir} if data_dir else {}
     settings = Settings(**overrides)
@@ -58,11 +59,13 @@ def serve(
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    where = settings.database_url or settings.data_dir / "engram.db"
+    url = settings.resolved_database_url
+    where = describe(url) if settings.database_url else settings.data_dir / "engram.db"
     console.print(f"Engram on http://{host}:{port}  (database: {where})")
     try:
+        check_database(url)
         application = create_app(settings)
-    except ConfigError as exc:
+    except (ConfigError, DatabaseNotReady) as exc:
         console.print(f"[red]Cannot start:[/red] {exc}", markup=True, highlight=False)
         raise typer.Exit(code=2) from None
     uvicorn.run(application, host=host, port=port, log_level=log_level, access_log=False)
