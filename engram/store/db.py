@@ -61,11 +61,6 @@ class Database:
         self._readers = ThreadPoolExecutor(readers, thread_name_prefix="engram-db-read")
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="engram-db-write")
 
-    @property
-    def dialect(self) -> str:
-        """``sqlite`` or ``postgresql``."""
-        return self.engine.dialect.name
-
     async def read(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` in a read-only snapshot."""
         return await self._run(self._readers, self._sessions, work, commit=False)

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.fake_llm import FakeLLM
+from tests.fakes import FakeLLM, reply
 from tests.support.postgres import PostgresCluster
 from tests.support.server import EngramServer
+
+ASCENDING = {"order": "asc", "limit": 100}
 
 
 @pytest.fixture
@@ -22,10 +24,10 @@ def own_cluster() -> Iterator[PostgresCluster]:
 
 
 def test_a_postgres_restart_answers_503_meanwhile_and_loses_nothing(
-    fake_llm_server: FakeLLM, tmp_path: Path, own_cluster: PostgresCluster
+    fake_llm: FakeLLM, tmp_path: Path, own_cluster: PostgresCluster
 ) -> None:
     server = EngramServer(
-        tmp_path / "data", fake_llm_server.base_url, database_url=own_cluster.new_database()
+        tmp_path / "data", fake_llm.base_url, database_url=own_cluster.new_database()
     )
     server.start()
     try:
@@ -36,6 +38,13 @@ def test_a_postgres_restart_answers_503_meanwhile_and_loses_nothing(
                 json={"text": "The spare key is under the blue flowerpot."},
             )
             assert inserted.status_code == 200, inserted.text
+            fake_llm.script(reply.text("Noted."))
+            sent = client.post(
+                f"/v1/agents/{agent['id']}/messages",
+                json={"messages": [{"role": "user", "content": "before the restart"}]},
+            )
+            assert sent.status_code == 200, sent.text
+            history = client.get(f"/v1/agents/{agent['id']}/messages", params=ASCENDING).json()
 
             own_cluster.stop()
             for request in (
@@ -60,9 +69,21 @@ def test_a_postgres_restart_answers_503_meanwhile_and_loses_nothing(
             assert [hit["content"] for hit in found.json()["results"]] == [
                 "The spare key is under the blue flowerpot."
             ]
-            # Writes work again too.
+            assert (
+                client.get(f"/v1/agents/{agent['id']}/messages", params=ASCENDING).json() == history
+            )
+            # Writes work again too, a whole step included.
             again = client.post("/v1/agents/", json={"model": "openai/gpt-4o-mini"})
             assert again.status_code == 200, again.text
+            fake_llm.script(reply.text("Still here."))
+            sent = client.post(
+                f"/v1/agents/{agent['id']}/messages",
+                json={"messages": [{"role": "user", "content": "after the restart"}]},
+            )
+            assert sent.status_code == 200, sent.text
+            after = client.get(f"/v1/agents/{agent['id']}/messages", params=ASCENDING).json()
+            assert [m["id"] for m in after[: len(history)]] == [m["id"] for m in history]
+            assert any(m.get("content") == "after the restart" for m in after)
         assert "Traceback" not in server.log()
     finally:
         server.stop()
