@@ -41,6 +41,7 @@ def serve(
 ) -> None:
     """Start the server; the database is created and migrated on start."""
     import uvicorn
+    from pydantic import ValidationError
 
     from engram.api.app import create_app
     from engram.config import Settings
@@ -48,7 +49,15 @@ def serve(
     from engram.store.preflight import DatabaseNotReady, check_database, describe
 
     overrides = {"data_dir": data_dir} if data_dir else {}
-    settings = Settings(**overrides)
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"ENGRAM_{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+            for error in exc.errors()
+        )
+        console.print(f"[red]Cannot start:[/red] {problems}", markup=True, highlight=False)
+        raise typer.Exit(code=2) from None
     if not _is_loopback(host) and not settings.api_keys and not insecure:
         console.print(
             f"[red]Refusing to listen on {host} without an API key.[/red] Set ENGRAM_API_KEY "
