@@ -9,7 +9,8 @@ the search is exact.
 An HNSW scan yields the ``ef_search`` nearest rows of the whole table, and the scope
 (an agent's rows, an archive's) filters them afterwards: a small scope can come back short.
 A search that gets fewer than ``k`` rows that way, or that is restricted to given rows
-(tag or date filters), runs exact over the scope instead; the owner indexes keep that cheap
+(tag, date or role filters; the messages before an agent's window), runs exact over the
+scope instead; the owner indexes keep that cheap
 for small scopes, and large scopes fill ``k`` from the index.
 """
 
