@@ -42,13 +42,23 @@ def serve(
 ) -> None:
     """Start the server; the database is created and migrated on start."""
     import uvicorn
+    from pydantic import ValidationError
 
     from engram.api.app import create_app
     from engram.config import Settings
     from engram.llm.endpoints import ConfigError
+    from engram.store.preflight import DatabaseNotReady, check_database, describe
 
     overrides = {"data_dir": data_dir} if data_dir else {}
-    settings = Settings(**overrides)
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"ENGRAM_{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+            for error in exc.errors()
+        )
+        console.print(f"[red]Cannot start:[/red] {problems}", markup=True, highlight=False)
+        raise typer.Exit(code=2) from None
     if not _is_loopback(host) and not settings.api_keys and not insecure:
         console.print(
             f"[red]Refusing to listen on {host} without an API key.[/red] Set ENGRAM_API_KEY "
@@ -59,11 +69,13 @@ def serve(
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    where = settings.database_url or settings.data_dir / "engram.db"
+    url = settings.resolved_database_url
+    where = describe(url) if settings.database_url else settings.data_dir / "engram.db"
     console.print(f"Engram on http://{host}:{port}  (database: {where})")
     try:
+        check_database(url)
         application = create_app(settings)
-    except ConfigError as exc:
+    except (ConfigError, DatabaseNotReady) as exc:
         console.print(f"[red]Cannot start:[/red] {exc}", markup=True, highlight=False)
         raise typer.Exit(code=2) from None
     uvicorn.run(application, host=host, port=port, log_level=log_level, access_log=False)

@@ -19,6 +19,12 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default_factory=lambda: Path.home() / ".engram")
     database_url: str | None = None
+    # Connections each server process keeps open to PostgreSQL, and how many more it may
+    # open under load (docs/postgres.md). SQLite sizes its pool from its reader threads.
+    db_pool_size: int = Field(default=8, ge=1)
+    db_max_overflow: int = Field(default=8, ge=0)
+    # How long a request waits for a free connection before it fails with a 503.
+    db_pool_timeout_seconds: float = Field(default=30.0, gt=0)
     # One key or several comma-separated; empty means the API is open (loopback only).
     api_key: str | None = None
 
@@ -78,16 +84,19 @@ class Settings(BaseSettings):
 
     @property
     def resolved_database_url(self) -> str:
-        """The SQLAlchemy async URL: the override if given, else SQLite in the data dir."""
+        """The SQLAlchemy URL: the override if given, else SQLite in the data dir."""
         if self.database_url:
             return normalize_database_url(self.database_url)
         return f"sqlite:///{self.data_dir / 'engram.db'}"
 
 
 def normalize_database_url(url: str) -> str:
-    """Accept the URLs users write (``sqlite:///x``, ``postgresql://``) and pick drivers."""
+    """Accept the URLs users write (``sqlite:///x``, ``postgresql://``) and pick drivers.
+
+    PostgreSQL goes through psycopg 3: sessions are synchronous and run on worker threads
+    (see ``store/db.py``), so a synchronous driver is the one that fits."""
     if url.startswith("sqlite+aiosqlite:///"):
         return "sqlite:///" + url.removeprefix("sqlite+aiosqlite:///")
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
+    if url.startswith(("postgresql://", "postgres://", "postgresql+psycopg2://")):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
     return url

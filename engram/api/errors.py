@@ -11,6 +11,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engram.errors import Conflict, EngramError, InvalidInput, NotFound, ProviderError
+from engram.store.db import database_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +54,14 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_middleware(UnexpectedErrors)
 
 
+DATABASE_UNAVAILABLE = (
+    "the database is unavailable right now (restarting or unreachable); retry shortly"
+)
+
+
 class UnexpectedErrors:
-    """Answers a bug with a JSON 500 and keeps the connection open.
+    """Answers a bug with a JSON 500, and a database outage with a 503; keeps the
+    connection open.
 
     Starlette's own last-resort handler re-raises after answering, which makes the server
     drop the client's keep-alive connection; one bad request should not cost the client
@@ -79,6 +86,23 @@ class UnexpectedErrors:
         try:
             await self.app(scope, receive, tracking_send)
         except Exception as exc:
+            if database_unavailable(exc):
+                # Not a bug: the server comes back, and so do its pooled connections.
+                log.warning(
+                    "database unavailable on %s %s: %s",
+                    scope.get("method"),
+                    scope.get("path"),
+                    exc.__cause__ or exc,
+                )
+                if started:
+                    raise
+                response = JSONResponse(
+                    {"detail": DATABASE_UNAVAILABLE},
+                    status_code=503,
+                    headers={"Retry-After": "1"},
+                )
+                await response(scope, receive, send)
+                return
             log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
             if started:
                 raise

@@ -33,7 +33,12 @@ class Engram:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.db = Database(settings.resolved_database_url)
+        self.db = Database(
+            settings.resolved_database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_pool_timeout_seconds,
+        )
         self.providers = ProviderRegistry(settings)
         self.embeddings = EmbeddingRegistry(self.providers)
         self.vectors = VectorIndex()
@@ -59,9 +64,9 @@ class Engram:
         register_jobs(self)
         if self.settings.recall_embeddings:
             self.recall_indexer.start()
-        if self.db.is_sqlite:
-            # An embedded database has one server; whatever it was running died with it.
-            await self.db.write(_fail_interrupted_runs)
+        # One server per database for now (SQLite always; PostgreSQL until runs are leased
+        # across replicas): whatever it was running died with it.
+        await self.db.write(_fail_interrupted_runs)
         if self.settings.warm_embeddings:
             self.embeddings.local_model.warm_up_in_background()
 

@@ -7,6 +7,10 @@ step's database time near a millisecond, and the event loop never waits on SQLit
 
 Writes run on a single thread, so SQLite's one-writer rule never makes a writer spin; they
 open with ``BEGIN IMMEDIATE`` so a transaction that read first never fails when it writes.
+PostgreSQL would take concurrent writers, but the write paths read, then modify (a block's
+value, an agent's window cursor) trusting that no other write runs meanwhile; until they
+lock what they modify, writes stay on one thread there too. Reads run in a repeatable-read
+snapshot on PostgreSQL, as they do on SQLite, on as many threads as the pool is wide.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -28,11 +32,29 @@ T = TypeVar("T")
 class Database:
     """The engine of one server process and the threads its transactions run on."""
 
-    def __init__(self, url: str, *, readers: int = 4) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        readers: int = 4,
+        pool_size: int = 8,
+        max_overflow: int = 8,
+        pool_timeout: float = 30.0,
+    ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        self.engine = make_engine(url, pool_size=readers + 2)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        if self.is_sqlite:
+            self.engine = make_engine(url, pool_size=readers + 2)
+            read_options: dict[str, Any] = {}
+        else:
+            self.engine = make_engine(
+                url, pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout
+            )
+            read_options = {"isolation_level": "REPEATABLE READ"}
+            readers = max(1, pool_size - 1)  # one connection stays for the writer
+        self._sessions = sessionmaker(
+            self.engine.execution_options(**read_options), expire_on_commit=False
+        )
         self._writer_sessions = sessionmaker(
             self.engine.execution_options(engram_begin="IMMEDIATE"), expire_on_commit=False
         )
@@ -70,7 +92,10 @@ class Database:
         self._writer.shutdown(wait=False)
 
 
-def make_engine(url: str, *, pool_size: int = 5) -> Engine:
+def make_engine(
+    url: str, *, pool_size: int = 5, max_overflow: int | None = None, pool_timeout: float = 30.0
+) -> Engine:
+    overflow = pool_size if max_overflow is None else max_overflow
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[1]
         if path and path != ":memory:":
@@ -79,11 +104,52 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
             url,
             connect_args={"timeout": 30, "check_same_thread": False},
             pool_size=pool_size,
-            max_overflow=pool_size,
+            max_overflow=overflow,
         )
         _install_sqlite_hooks(engine)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # pool_pre_ping: a connection the server dropped (a restart) is replaced before use
+    # instead of failing the request that drew it. A short connect timeout turns an
+    # unreachable server into a prompt 503 rather than a request hanging.
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=overflow,
+        pool_timeout=pool_timeout,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS, "application_name": "engram"},
+    )
+
+
+CONNECT_TIMEOUT_SECONDS = 5
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it) means the database cannot be reached (down,
+    restarting, or out of connections), as opposed to a fault in the statement: the former
+    is worth a retry."""
+    seen: BaseException | None = error
+    for _ in range(8):  # the chain of causes is short; a cycle must not hang us
+        if seen is None:
+            return False
+        if _unavailable(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _unavailable(error: BaseException) -> bool:
+    if isinstance(error, exc.TimeoutError):
+        return True  # no pooled connection came free in time
+    if not isinstance(error, exc.DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    orig = error.orig
+    module = type(orig).__module__ if orig is not None else ""
+    # psycopg reports connection failures, and the server shutting down, as
+    # OperationalError; SQLite's OperationalError also covers SQL faults, so it is not one.
+    return module.startswith("psycopg") and isinstance(error, exc.OperationalError)
 
 
 def _install_sqlite_hooks(engine: Engine) -> None:
@@ -107,8 +173,24 @@ def _install_sqlite_hooks(engine: Engine) -> None:
 def include_object(
     obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
 ) -> bool:
-    """What schema comparison looks at: full-text tables are raw SQL, not models."""
-    return not (type_ == "table" and name is not None and "_fts" in name)
+    """What schema comparison looks at: full-text artifacts (SQLite's FTS5 tables,
+    PostgreSQL's tsvector columns and their indexes) and the on-demand vector indexes are
+    raw SQL, not models."""
+    if name is None:
+        return True
+    if type_ == "table":
+        return "_fts" not in name
+    if type_ == "column":
+        return name != FULL_TEXT_COLUMN
+    if type_ == "index":
+        return not name.startswith(DIALECT_ONLY_INDEX_PREFIXES)
+    return True
+
+
+FULL_TEXT_COLUMN = "search_tsv"
+"""PostgreSQL only: the generated tsvector column of ``messages`` and ``passages``."""
+
+DIALECT_ONLY_INDEX_PREFIXES = ("ix_fts_", "ix_hnsw_")
 
 
 def migrate(url: str) -> None:
@@ -118,6 +200,7 @@ def migrate(url: str) -> None:
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.set_main_option("sqlalchemy.url", url)
+    # Alembic's config interpolates "%": a URL-escaped password or socket path must survive.
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     config.attributes["configure_logger"] = False
     command.upgrade(config, "head")

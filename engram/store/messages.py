@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from engram.errors import NotFound
+from engram.store import dialects
 from engram.store import tables as t
-from engram.store.tables import as_utc
 
 
 def in_context(session: Session, agent: t.Agent) -> list[t.Message]:
@@ -94,14 +94,6 @@ def query_terms(query: str) -> list[str]:
     return meaningful or terms
 
 
-def fts_query(query: str) -> str | None:
-    """Turn free text into an FTS5 OR-query of quoted terms, so user text never breaks syntax."""
-    terms = query_terms(query)
-    if not terms:
-        return None
-    return " OR ".join(f'"{term}"' for term in terms)
-
-
 MIN_TERM_COVERAGE = 0.5
 """In a fused search, a keyword hit must hold at least half of the query's terms."""
 
@@ -116,18 +108,12 @@ def well_covered(session: Session, fts_table: str, seqs: list[int], query: str) 
     terms = query_terms(query)
     if len(terms) < 2 or not seqs:
         return seqs
+    dialect = dialects.for_session(session)
+    table = fts_table.removesuffix("_fts")
     matched: dict[int, int] = dict.fromkeys(seqs, 0)
-    marks = ", ".join(str(int(seq)) for seq in seqs)
     for term in terms:
-        rows = session.execute(
-            text(
-                f"SELECT rowid FROM {fts_table} WHERE {fts_table} MATCH :term "
-                f"AND rowid IN ({marks})"
-            ),
-            {"term": f'"{term}"'},
-        )
-        for (seq,) in rows:
-            matched[int(seq)] += 1
+        for seq in dialect.matching(session, table, term, seqs):
+            matched[seq] += 1
     needed = MIN_TERM_COVERAGE * len(terms)
     return [seq for seq in seqs if matched[seq] >= needed]
 
@@ -145,13 +131,15 @@ def search(
 ) -> list[t.Message]:
     """Full-text search over the agent's whole history (every agent's if None), best first;
     ``max_seq`` leaves out the messages after it (those still in the agent's window)."""
-    match = fts_query(query)
-    if match is None:
+    terms = query_terms(query)
+    if not terms:
         return []
-    clauses = ["messages_fts MATCH :match"]
-    params: dict[str, object] = {"match": match, "agent": agent_id, "limit": limit}
+    dialect = dialects.for_session(session)
+    clauses: list[str] = []
+    params: dict[str, object] = {}
     if agent_id is not None:
         clauses.append("messages.agent_id = :agent")
+        params["agent"] = agent_id
     if max_seq is not None:
         clauses.append("messages.seq <= :max_seq")
         params["max_seq"] = max_seq
@@ -161,20 +149,11 @@ def search(
         params.update(zip(names, roles, strict=True))
     if start is not None:
         clauses.append("messages.created_at >= :start")
-        params["start"] = sqlite_time(start)
+        params["start"] = dialect.moment(start)
     if end is not None:
         clauses.append("messages.created_at <= :end")
-        params["end"] = sqlite_time(end)
-    ranked = session.execute(
-        text(
-            "SELECT messages.seq FROM messages_fts JOIN messages "
-            "ON messages.seq = messages_fts.rowid WHERE "
-            + " AND ".join(clauses)
-            + " ORDER BY bm25(messages_fts) LIMIT :limit"
-        ),
-        params,
-    )
-    seqs = [int(row[0]) for row in ranked]
+        params["end"] = dialect.moment(end)
+    seqs = dialect.keyword_ranked(session, "messages", terms, clauses, params, limit)
     if not seqs:
         return []
     rows = {
@@ -212,8 +191,3 @@ def by_seqs(session: Session, seqs: Sequence[int]) -> dict[int, t.Message]:
     return {
         row.seq: row for row in session.scalars(select(t.Message).where(t.Message.seq.in_(seqs)))
     }
-
-
-def sqlite_time(moment: datetime) -> str:
-    """The text form SQLAlchemy stores SQLite datetimes in, in UTC, for comparisons."""
-    return as_utc(moment).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")

@@ -15,8 +15,10 @@ from sqlalchemy.orm import Session
 
 from engram.errors import NotFound
 from engram.ids import new_id
+from engram.store import dialects
 from engram.store import tables as t
-from engram.store.messages import fts_query, sqlite_time
+from engram.store.dialects import SearchDialect
+from engram.store.messages import query_terms
 from engram.store.tables import as_utc
 from engram.store.vectors import to_blob
 
@@ -204,7 +206,7 @@ def list_in(
     if search:
         query = query.where(t.Passage.text.ilike(f"%{search}%"))
     if where is not None and where.active:
-        clauses, params = where.sql()
+        clauses, params = where.sql(dialects.for_session(session))
         query = query.where(text(" AND ".join(clauses)).bindparams(**params))
     for cursor, is_before in ((before, True), (after, False)):
         if cursor is None:
@@ -240,7 +242,7 @@ class PassageFilter:
     def active(self) -> bool:
         return bool(self.tags or self.start or self.end)
 
-    def sql(self) -> tuple[list[str], dict[str, object]]:
+    def sql(self, dialect: SearchDialect) -> tuple[list[str], dict[str, object]]:
         clauses: list[str] = []
         params: dict[str, object] = {}
         if self.tags:
@@ -248,22 +250,23 @@ class PassageFilter:
             params.update(zip(names, self.tags, strict=True))
             wanted = ", ".join(":" + name for name in names)
             matched = (
-                "SELECT count(DISTINCT je.value) FROM json_each(passages.tags) AS je "
-                f"WHERE je.value IN ({wanted})"
+                "SELECT count(DISTINCT je.value) FROM "
+                + dialect.json_elements("passages.tags", "je")
+                + f" WHERE je.value IN ({wanted})"
             )
             needed = len(set(self.tags)) if self.match_all_tags else 1
             clauses.append(f"({matched}) >= {needed}")
         if self.start is not None:
             clauses.append("passages.created_at >= :start")
-            params["start"] = sqlite_time(self.start)
+            params["start"] = dialect.moment(self.start)
         if self.end is not None:
             clauses.append("passages.created_at <= :end")
-            params["end"] = sqlite_time(self.end)
+            params["end"] = dialect.moment(self.end)
         return clauses, params
 
 
 def filtered_seqs(session: Session, scope: Scope, where: PassageFilter) -> set[int]:
-    clauses, params = where.sql()
+    clauses, params = where.sql(dialects.for_session(session))
     visible, scope_params = scope.sql()
     rows = session.execute(
         text(f"SELECT passages.seq FROM passages WHERE {visible} AND " + " AND ".join(clauses)),
@@ -280,19 +283,14 @@ def keyword_seqs(
     where: PassageFilter = PassageFilter(),
 ) -> list[int]:
     """Passage seqs in ``scope`` matching ``query`` by full text and ``where``, best first."""
-    match = fts_query(query)
-    if match is None:
-        return []
-    clauses, params = where.sql()
+    dialect = dialects.for_session(session)
+    clauses, params = where.sql(dialect)
     visible, scope_params = scope.sql()
-    rows = session.execute(
-        text(
-            "SELECT passages.seq FROM passages_fts JOIN passages "
-            "ON passages.seq = passages_fts.rowid "
-            f"WHERE passages_fts MATCH :match AND {visible} "
-            + "".join(f"AND {clause} " for clause in clauses)
-            + "ORDER BY bm25(passages_fts) LIMIT :limit"
-        ),
-        {**params, **scope_params, "match": match, "limit": limit},
+    return dialect.keyword_ranked(
+        session,
+        "passages",
+        query_terms(query),
+        [visible, *clauses],
+        {**params, **scope_params},
+        limit,
     )
-    return [int(row[0]) for row in rows]

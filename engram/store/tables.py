@@ -14,12 +14,13 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     String,
     Text,
     TypeDecorator,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from engram.store.embedding_type import Embedding
 
 
 def utcnow() -> datetime:
@@ -260,7 +261,7 @@ class MessageEmbedding(Base):
     agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
     embedding_handle: Mapped[str] = mapped_column(String(255))
     embedding_dim: Mapped[int] = mapped_column(Integer)
-    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    embedding: Mapped[bytes] = mapped_column(Embedding, deferred=True)
 
     __table_args__ = (Index("ix_message_embeddings_agent_seq", "agent_id", "message_seq"),)
 
@@ -305,8 +306,10 @@ class Passage(Base):
     metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
     embedding_handle: Mapped[str] = mapped_column(String(255))
     embedding_dim: Mapped[int] = mapped_column(Integer)
-    # float32 little-endian; searched by ``store/vectors.py``.
-    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    # Unit-length float32: a blob on SQLite (searched by ``store/vectors.py``), a pgvector
+    # ``vector`` on PostgreSQL (searched by ``store/pg_vectors.py``). Deferred: only the
+    # searches read it, with their own queries; loading a passage leaves it behind.
+    embedding: Mapped[bytes] = mapped_column(Embedding, deferred=True)
     run_id: Mapped[str | None] = mapped_column(String(64))
     step_id: Mapped[str | None] = mapped_column(String(64))
     # Provenance: the message whose tool call wrote this passage. Kept as a plain id (no

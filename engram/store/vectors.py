@@ -1,4 +1,4 @@
-"""Exact vector search for the embedded deployment.
+"""Exact vector search for the embedded deployment (PostgreSQL searches in SQL instead).
 
 Embeddings (of passages, and of messages for recall search) live as float32 blobs in
 SQLite; each (owner, dimension) pair gets an in-memory matrix, refreshed incrementally
@@ -21,6 +21,7 @@ import numpy as np
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
+from engram.store import pg_vectors
 from engram.store import tables as t
 
 ARCHIVE_PREFIX = "archive-"
@@ -71,12 +72,15 @@ class _Matrix:
 
 
 class VectorIndex:
-    """Per-process cache of embedding matrices, validated against the table on every query."""
+    """Per-process cache of embedding matrices, validated against the table on every query.
+
+    On PostgreSQL it holds no matrices: ``nearest`` runs in the database."""
 
     def __init__(self, source: VectorSource = PASSAGES) -> None:
         self._source = source
         self._matrices: dict[tuple[str, int], _Matrix] = {}
         self._lock = threading.Lock()
+        self._hnsw = pg_vectors.HnswIndexes()
 
     def nearest(
         self,
@@ -89,6 +93,12 @@ class VectorIndex:
         """The ``k`` rows of ``owners`` (agent or archive ids) most similar to ``query``
         among ``allowed`` seqs (all if None): (seq, cosine similarity) pairs, best first."""
         dim = len(query)
+        if session.get_bind().dialect.name == "postgresql":
+            owner_list = [owners] if isinstance(owners, str) else list(owners)
+            blob = to_blob(query)
+            return pg_vectors.nearest(
+                session, self._source, self._hnsw, owner_list, blob, dim, k, allowed
+            )
         with self._lock:
             matrices = [
                 self._fresh(session, owner, dim)

@@ -15,6 +15,7 @@ import pytest
 
 from tests.api.conftest import MODEL
 from tests.fakes.fake_llm import FakeLLM
+from tests.support.backends import Backend
 from tests.support.server import EngramServer, free_port
 
 KEYS = ("k1", "k2")
@@ -22,12 +23,13 @@ KEYS = ("k1", "k2")
 
 @pytest.fixture(scope="module")
 def keyed_server(
-    fake_llm_server: FakeLLM, tmp_path_factory: pytest.TempPathFactory
+    fake_llm_server: FakeLLM, tmp_path_factory: pytest.TempPathFactory, backend: Backend
 ) -> Iterator[EngramServer]:
     server = EngramServer(
         tmp_path_factory.mktemp("engram-keyed"),
         fake_llm_server.base_url,
         extra_env={"ENGRAM_API_KEY": ",".join(KEYS)},
+        database_url=backend.database_url(),
     )
     server.start()
     yield server

@@ -15,6 +15,7 @@ import pytest
 from tests.api.conftest import MODEL
 from tests.fakes.fake_llm import FakeLLM
 from tests.fakes.replies import reply
+from tests.support.backends import Backend
 from tests.support.server import EngramServer
 
 WEATHER = '''
@@ -55,9 +56,16 @@ def shout(times: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def server(fake_llm_server: FakeLLM, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def server(
+    fake_llm_server: FakeLLM, tmp_path_factory: pytest.TempPathFactory, backend: Backend
+) -> Iterator[Any]:
     limits = {"ENGRAM_TOOL_CPU_SECONDS": "1", "ENGRAM_TOOL_TIMEOUT_SECONDS": "10"}
-    engram = EngramServer(tmp_path_factory.mktemp("tools-run"), fake_llm_server.base_url, limits)
+    engram = EngramServer(
+        tmp_path_factory.mktemp("tools-run"),
+        fake_llm_server.base_url,
+        limits,
+        database_url=backend.database_url(),
+    )
     engram.start()
     yield engram
     engram.stop()

@@ -13,6 +13,7 @@ import pytest
 from tests.api.conftest import MODEL
 from tests.fakes.fake_llm import FakeLLM
 from tests.fakes.replies import reply
+from tests.support.backends import Backend
 from tests.support.server import EngramServer
 
 NAP = '''
@@ -31,8 +32,14 @@ def nap(seconds: float, tag: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def server(fake_llm_server: FakeLLM, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    engram = EngramServer(tmp_path_factory.mktemp("parallel"), fake_llm_server.base_url)
+def server(
+    fake_llm_server: FakeLLM, tmp_path_factory: pytest.TempPathFactory, backend: Backend
+) -> Iterator[Any]:
+    engram = EngramServer(
+        tmp_path_factory.mktemp("parallel"),
+        fake_llm_server.base_url,
+        database_url=backend.database_url(),
+    )
     engram.start()
     yield engram
     engram.stop()

@@ -12,6 +12,7 @@ import httpx
 
 from tests.api.conftest import AgentFactory, detail_text, search_messages, send_input
 from tests.fakes import FakeLLM, reply
+from tests.support.backends import Backend
 from tests.support.recall import wait_until_indexed
 from tests.support.server import EngramServer
 
@@ -192,9 +193,15 @@ def test_deleting_unknown_messages_is_404(api: httpx.Client, make_agent: AgentFa
 
 
 def test_messages_left_unembedded_are_embedded_after_a_restart(
-    fake_llm: FakeLLM, tmp_path: Any
+    fake_llm: FakeLLM, tmp_path: Any, backend: Backend
 ) -> None:
-    off = EngramServer(tmp_path / "data", fake_llm.base_url, {"ENGRAM_RECALL_EMBEDDINGS": "false"})
+    database = backend.database_url()
+    off = EngramServer(
+        tmp_path / "data",
+        fake_llm.base_url,
+        {"ENGRAM_RECALL_EMBEDDINGS": "false"},
+        database_url=database,
+    )
     off.start()
     try:
         with off.client() as client:
@@ -206,7 +213,7 @@ def test_messages_left_unembedded_are_embedded_after_a_restart(
             assert (status["pending"], status["enabled"]) == (2, False)
     finally:
         off.stop()
-    on = EngramServer(tmp_path / "data", fake_llm.base_url)
+    on = EngramServer(tmp_path / "data", fake_llm.base_url, database_url=database)
     on.start()
     try:
         with on.client() as client:

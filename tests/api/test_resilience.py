@@ -17,6 +17,7 @@ import pytest
 from tests.api.conftest import AgentFactory, send_input
 from tests.fakes import FakeLLM, reply
 from tests.fakes.replies import FakeRequest
+from tests.support.backends import Backend
 from tests.support.server import EngramServer
 
 HANDLES = {"openai": "openai/gpt-4o-mini", "anthropic": "anthropic/gpt-4o-mini"}
@@ -27,11 +28,14 @@ def both_wires_env(fake: FakeLLM) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def server(fake_llm_server: FakeLLM, tmp_path_factory: pytest.TempPathFactory) -> Any:
+def server(
+    fake_llm_server: FakeLLM, tmp_path_factory: pytest.TempPathFactory, backend: Backend
+) -> Any:
     engram = EngramServer(
         tmp_path_factory.mktemp("resilience"),
         fake_llm_server.base_url,
         both_wires_env(fake_llm_server),
+        database_url=backend.database_url(),
     )
     engram.start()
     yield engram
@@ -260,7 +264,7 @@ def test_a_tool_error_the_model_corrects_does_not_count_against_it(
 
 
 def test_a_slow_provider_times_out_is_retried_and_then_fails_cleanly(
-    fake_llm: FakeLLM, tmp_path: Path, wire: str
+    fake_llm: FakeLLM, tmp_path: Path, wire: str, backend: Backend
 ) -> None:
     server = EngramServer(
         tmp_path / "data",
@@ -270,6 +274,7 @@ def test_a_slow_provider_times_out_is_retried_and_then_fails_cleanly(
             "ENGRAM_LLM_MAX_RETRIES": "1",
             **both_wires_env(fake_llm),
         },
+        database_url=backend.database_url(),
     )
     server.start()
     try:

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from tests.fakes import FakeLLM, reply, thinking_signature
+from tests.support.backends import Backend
 from tests.support.server import EngramServer
 
 CLAUDE = "claude-fake-sonnet"
@@ -31,7 +32,9 @@ def claude() -> Iterator[FakeLLM]:
 
 
 @pytest.fixture(scope="module")
-def server(claude: FakeLLM, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngramServer]:
+def server(
+    claude: FakeLLM, tmp_path_factory: pytest.TempPathFactory, backend: Backend
+) -> Iterator[EngramServer]:
     # OPENAI_* point at the same fake (EngramServer always sets them); the agents here use
     # the anthropic/ handles only.
     data_dir: Path = tmp_path_factory.mktemp("anthropic-data")
@@ -39,6 +42,7 @@ def server(claude: FakeLLM, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         data_dir,
         claude.base_url,
         extra_env={"ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": claude.url},
+        database_url=backend.database_url(),
     )
     engram.start()
     yield engram

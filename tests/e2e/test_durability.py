@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 
 from tests.fakes import FakeLLM, reply
+from tests.support.backends import Backend
 from tests.support.server import EngramServer
 
 MODEL = "openai/gpt-4o-mini"
@@ -29,8 +30,10 @@ def _create_agent(client: httpx.Client) -> str:
     return response.json()["id"]
 
 
-def test_committed_memory_survives_sigkill_and_restart(fake_llm: FakeLLM, tmp_path: Path) -> None:
-    server = EngramServer(tmp_path / "data", fake_llm.base_url)
+def test_committed_memory_survives_sigkill_and_restart(
+    fake_llm: FakeLLM, tmp_path: Path, backend: Backend
+) -> None:
+    server = EngramServer(tmp_path / "data", fake_llm.base_url, database_url=backend.database_url())
     server.start()
     try:
         with server.client() as client:
@@ -68,8 +71,10 @@ def test_committed_memory_survives_sigkill_and_restart(fake_llm: FakeLLM, tmp_pa
         server.stop()
 
 
-def test_step_killed_mid_call_keeps_committed_steps_only(fake_llm: FakeLLM, tmp_path: Path) -> None:
-    server = EngramServer(tmp_path / "data", fake_llm.base_url)
+def test_step_killed_mid_call_keeps_committed_steps_only(
+    fake_llm: FakeLLM, tmp_path: Path, backend: Backend
+) -> None:
+    server = EngramServer(tmp_path / "data", fake_llm.base_url, database_url=backend.database_url())
     server.start()
     try:
         with server.client() as client:

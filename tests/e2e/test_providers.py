@@ -16,6 +16,7 @@ import pytest
 
 from engram.llm.endpoints import KNOWN_SERVICES
 from tests.fakes import FakeLLM
+from tests.support.backends import Backend
 from tests.support.server import EngramServer, free_port
 
 SLASHED = "meta-llama/llama-3.1-8b-instruct"
@@ -60,6 +61,7 @@ def server(
     lab: FakeLLM,
     fake_llm_server: FakeLLM,
     tmp_path_factory: pytest.TempPathFactory,
+    backend: Backend,
 ) -> Iterator[EngramServer]:
     data_dir = tmp_path_factory.mktemp("providers")
     config = data_dir / "providers.toml"
@@ -100,7 +102,9 @@ base_url = "http://127.0.0.1:{free_port()}/v1"
         # The endpoint nobody listens on fails at once instead of after backed-off retries.
         "ENGRAM_LLM_MAX_RETRIES": "0",
     }
-    engram = EngramServer(data_dir, fake_llm_server.base_url, env)
+    engram = EngramServer(
+        data_dir, fake_llm_server.base_url, env, database_url=backend.database_url()
+    )
     engram.start()
     yield engram
     engram.stop()
@@ -235,7 +239,7 @@ def test_a_model_the_provider_does_not_offer_is_rejected(api: httpx.Client) -> N
 
 
 def test_a_broken_config_file_stops_the_server_naming_file_and_key(
-    tmp_path: Path, fake_llm_server: FakeLLM
+    tmp_path: Path, fake_llm_server: FakeLLM, backend: Backend
 ) -> None:
     config = tmp_path / "broken.toml"
     config.write_text('[[providers]]\nname = "box"\nkind = "openia"\nbase_url = "http://h/v1"\n')
@@ -243,6 +247,7 @@ def test_a_broken_config_file_stops_the_server_naming_file_and_key(
         tmp_path / "data",
         fake_llm_server.base_url,
         {**quiet_environment(), "ENGRAM_CONFIG": str(config)},
+        database_url=backend.database_url(),
     )
 
     with pytest.raises(RuntimeError, match="exited early"):

@@ -22,7 +22,15 @@ def free_port() -> int:
 class EngramServer:
     """Starts, kills and restarts one server process on one data dir."""
 
-    def __init__(self, data_dir: Path, llm_base_url: str, extra_env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        data_dir: Path,
+        llm_base_url: str,
+        extra_env: dict[str, str] | None = None,
+        *,
+        database_url: str | None = None,
+    ):
+        """``database_url`` None: SQLite in ``data_dir``; else that database (PostgreSQL)."""
         self.data_dir = data_dir
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -34,6 +42,8 @@ class EngramServer:
             **(extra_env or {}),
         }
         self.env.pop("ENGRAM_DATABASE_URL", None)
+        if database_url is not None:
+            self.env["ENGRAM_DATABASE_URL"] = database_url
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir / "server.log"
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from engram.store.embedding_type import Embedding
+
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
@@ -34,7 +36,7 @@ def upgrade() -> None:
         sa.Column("agent_id", sa.String(length=64), nullable=False),
         sa.Column("embedding_handle", sa.String(length=255), nullable=False),
         sa.Column("embedding_dim", sa.Integer(), nullable=False),
-        sa.Column("embedding", sa.LargeBinary(), nullable=False),
+        sa.Column("embedding", Embedding(), nullable=False),
         sa.ForeignKeyConstraint(["message_seq"], ["messages.seq"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["agent_id"], ["agents.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("message_seq"),
