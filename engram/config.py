@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     max_invalid_tool_calls: int = 3
     # A turn for an agent that is busy waits this long for the running one, then gets a 409.
     agent_busy_timeout_seconds: float = Field(default=300.0, gt=0)
+    # PostgreSQL only: queued turns each replica's worker runs at once.
+    job_workers: int = Field(default=8, ge=1)
 
     # Custom tools run in a sandbox (docs/tools.md): per call, a wall-clock timeout, an
     # address-space cap, CPU seconds, processes, open files and bytes of output.

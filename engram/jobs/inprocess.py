@@ -34,6 +34,9 @@ class InProcessJobs:
     def register(self, kind: str, handler: JobHandler) -> None:
         self._handlers[kind] = handler
 
+    async def start(self) -> None:
+        """Nothing to start: a job runs as soon as it is enqueued."""
+
     async def enqueue(self, kind: str, payload: dict[str, Any]) -> None:
         handler = self._handlers.get(kind)
         if handler is None:

@@ -41,7 +41,12 @@ class PostgresJobs:
     def __init__(self, database_url: str, *, concurrency: int = 8, name: str = "engram") -> None:
         from procrastinate import App, PsycopgConnector
 
-        self._app = App(connector=PsycopgConnector(conninfo=conninfo_of(database_url)))
+        # A small pool: each replica needs a connection to listen for new jobs and a few
+        # to take and finish them; the server's own pool is separate.
+        connector = PsycopgConnector(
+            conninfo=conninfo_of(database_url), min_size=1, max_size=max(2, concurrency // 2)
+        )
+        self._app = App(connector=connector)
         self._local = InProcessJobs()
         self._concurrency = concurrency
         self._name = name
@@ -63,7 +68,9 @@ class PostgresJobs:
                 name=self._name,
                 concurrency=self._concurrency,
                 install_signal_handlers=False,
-                shutdown_graceful_timeout=SHUTDOWN_GRACE_SECONDS,
+                # As in-process: shutdown stops running turns at once, and each records
+                # its run as cancelled (the steps it committed stand).
+                shutdown_graceful_timeout=0,
                 delete_jobs="successful",
             ),
             name="job-worker",

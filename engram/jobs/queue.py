@@ -31,6 +31,10 @@ class JobQueue(Protocol):
         """Make ``handler`` the one that runs jobs of ``kind``."""
         ...
 
+    async def start(self) -> None:
+        """Begin working on queued jobs; called once every kind is registered."""
+        ...
+
     async def enqueue(self, kind: str, payload: dict[str, Any]) -> None:
         """Schedule a job; returns once it is accepted, not when it is done.
         Raises UnknownJobKind for a kind without a handler."""

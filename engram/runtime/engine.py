@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import AbstractAsyncContextManager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engram.config import Settings
 from engram.ids import new_id
-from engram.jobs import InProcessJobs
+from engram.jobs import InProcessJobs, JobQueue
+from engram.jobs.postgres import PostgresJobs
 from engram.llm.registry import ProviderRegistry
 from engram.mcp.sessions import McpSessions
 from engram.memory.embeddings import EmbeddingRegistry
@@ -20,12 +21,16 @@ from engram.memory.tools import BASE_TOOL_SCHEMAS
 from engram.runtime.agent_gate import AgentGate
 from engram.runtime.recall_index import RecallIndexer
 from engram.runtime.window import WindowCache
+from engram.store import leases
 from engram.store import tables as t
 from engram.store.db import Database, migrate
 from engram.store.vectors import MESSAGES, VectorIndex
 from engram.tools.memory_gateway import MemoryGateway
 
 log = logging.getLogger(__name__)
+
+ORPHAN_GRACE = timedelta(seconds=60)
+"""A running run older than this without a live lease on its agent has lost its server."""
 
 
 class Engram:
@@ -44,7 +49,11 @@ class Engram:
         self.vectors = VectorIndex()
         self.message_vectors = VectorIndex(MESSAGES)
         self.windows = WindowCache()
-        self.jobs = InProcessJobs()
+        self.jobs: JobQueue = (
+            InProcessJobs()
+            if self.db.is_sqlite
+            else PostgresJobs(self.db.url, concurrency=settings.job_workers)
+        )
         self.recall_indexer = RecallIndexer(self)
         self.mcp_sessions = McpSessions(settings.mcp_idle_seconds)
         self.memory_gateway = MemoryGateway(self)
@@ -64,9 +73,15 @@ class Engram:
         register_jobs(self)
         if self.settings.recall_embeddings:
             self.recall_indexer.start()
-        # One server per database for now (SQLite always; PostgreSQL until runs are leased
-        # across replicas): whatever it was running died with it.
-        await self.db.write(_fail_interrupted_runs)
+        if self.db.is_sqlite:
+            # An embedded database has one server: whatever it was running died with it.
+            await self.db.write(_fail_interrupted_runs)
+        else:
+            # Replicas share the database: only runs nobody holds a lease for are dead,
+            # now and whenever a replica dies later.
+            await self._fail_orphaned_runs()
+            self.jobs.spawn(self._sweep_orphaned_runs(), name="orphan-sweep")
+        await self.jobs.start()
         if self.settings.warm_embeddings:
             self.embeddings.local_model.warm_up_in_background()
 
@@ -75,6 +90,19 @@ class Engram:
         await self.mcp_sessions.close_all()
         await self.memory_gateway.close()
         await self.db.dispose()
+
+    async def _fail_orphaned_runs(self) -> None:
+        failed = await self.db.write(lambda s: leases.fail_orphaned_runs(s, ORPHAN_GRACE))
+        if failed:
+            log.warning("%d runs lost their server and were marked failed", failed)
+
+    async def _sweep_orphaned_runs(self) -> None:
+        while True:
+            await asyncio.sleep(ORPHAN_GRACE.total_seconds())
+            try:
+                await self._fail_orphaned_runs()
+            except Exception:  # the database may be away; the next sweep tries again
+                log.warning("could not look for runs that lost their server", exc_info=True)
 
     def agent_lock(self, agent_id: str) -> AbstractAsyncContextManager[None]:
         """Held while a turn (or a fold, or a deletion) of the agent runs; see AgentGate."""

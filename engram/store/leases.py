@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -67,3 +67,27 @@ def holder_of(session: Session, agent_id: str, now: datetime | None = None) -> s
     if lease is None or lease.expires_at < (now or utcnow()):
         return None
     return lease.holder
+
+
+def fail_orphaned_runs(session: Session, grace: timedelta) -> int:
+    """Mark failed the runs left ``running`` by a server that died: a running turn holds its
+    agent's lease, so a running run whose agent has no live lease (and that started more
+    than ``grace`` ago, so it is not still taking it) has nobody working on it."""
+    now = utcnow()
+    live = select(t.AgentLease.agent_id).where(t.AgentLease.expires_at >= now)
+    failed = session.execute(
+        update(t.Run)
+        .where(
+            t.Run.status == "running",
+            t.Run.created_at < now - grace,
+            t.Run.agent_id.not_in(live),
+        )
+        .values(
+            status="failed",
+            stop_reason="error",
+            error="the server running this turn stopped before it finished",
+            completed_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return failed.rowcount or 0
