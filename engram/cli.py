@@ -105,6 +105,7 @@ def db_migrate(
     table by table; stop the server first. Nothing is committed unless every table matches."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
     from rich.table import Table
+    from sqlalchemy.exc import SQLAlchemyError
 
     from engram.config import Settings, normalize_database_url
     from engram.store.transfer import TransferError, copy_database
@@ -126,6 +127,12 @@ def db_migrate(
             reports = copy_database(source, target, progress)
         except TransferError as exc:
             console.print(f"[red]Not copied:[/red] {exc}", highlight=False)
+            raise typer.Exit(code=1) from None
+        except SQLAlchemyError as exc:  # unreachable database, missing rights, ...
+            reason = str(exc.orig if getattr(exc, "orig", None) else exc).splitlines()[0]
+            console.print(
+                f"[red]Not copied[/red] (nothing was committed): {reason}", highlight=False
+            )
             raise typer.Exit(code=1) from None
     summary = Table("table", "rows", "checksum (sha256)", "verified")
     for report in reports:

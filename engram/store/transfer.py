@@ -101,7 +101,7 @@ def _ordered(table: Table) -> Any:
 
 
 def _batches(connection: Connection, table: Table) -> Iterator[list[dict[str, Any]]]:
-    rows = connection.execution_options(stream_results=True).execute(_ordered(table))
+    rows = connection.execute(_ordered(table).execution_options(stream_results=True))
     while chunk := rows.fetchmany(BATCH_ROWS):
         yield [dict(row._mapping) for row in chunk]
 

@@ -14,6 +14,7 @@ import pytest
 
 from tests.fakes.fake_llm import FakeLLM
 from tests.fakes.replies import reply
+from tests.support.backends import Backend
 from tests.support.server import EngramServer
 
 MODEL = "openai/gpt-4o-mini"
@@ -89,11 +90,16 @@ def populated(fake_llm: FakeLLM, tmp_path: Path) -> Iterator[tuple[Path, dict[st
     yield source.data_dir, made
 
 
+def target_for(backend: Backend, tmp_path: Path) -> str:
+    """An empty database on the backend under test: PostgreSQL is the move users make."""
+    return backend.database_url() or f"sqlite:///{tmp_path / 'target' / 'engram.db'}"
+
+
 def test_a_populated_deployment_moves_and_serves_everything(
-    populated: tuple[Path, dict[str, Any]], fake_llm: FakeLLM, tmp_path: Path
+    populated: tuple[Path, dict[str, Any]], fake_llm: FakeLLM, tmp_path: Path, backend: Backend
 ) -> None:
     data_dir, made = populated
-    target_url = f"sqlite:///{tmp_path / 'target' / 'engram.db'}"
+    target_url = target_for(backend, tmp_path)
 
     copied = run_cli("db", "migrate", "--to", target_url, "--data-dir", str(data_dir))
 
@@ -101,8 +107,7 @@ def test_a_populated_deployment_moves_and_serves_everything(
     assert "Copied and verified" in copied.stderr
     assert "messages" in copied.stdout and "passages" in copied.stdout
 
-    target = EngramServer(tmp_path / "served", fake_llm.base_url)
-    target.env["ENGRAM_DATABASE_URL"] = target_url
+    target = EngramServer(tmp_path / "served", fake_llm.base_url, database_url=target_url)
     target.start()
     try:
         with target.client() as client:
@@ -131,10 +136,10 @@ def test_a_populated_deployment_moves_and_serves_everything(
 
 
 def test_a_target_with_data_is_refused_and_left_alone(
-    populated: tuple[Path, dict[str, Any]], tmp_path: Path
+    populated: tuple[Path, dict[str, Any]], tmp_path: Path, backend: Backend
 ) -> None:
     data_dir, _ = populated
-    target_url = f"sqlite:///{tmp_path / 'target' / 'engram.db'}"
+    target_url = target_for(backend, tmp_path)
     assert run_cli("db", "migrate", "--to", target_url, "--data-dir", str(data_dir)).returncode == 0
 
     again = run_cli("db", "migrate", "--to", target_url, "--data-dir", str(data_dir))
@@ -154,3 +159,14 @@ def test_copying_a_database_onto_itself_is_refused(
 
     assert refused.returncode == 1
     assert "same database" in refused.stderr
+
+
+def test_an_unreachable_target_is_a_clean_error(populated: tuple[Path, dict[str, Any]]) -> None:
+    data_dir, _ = populated
+
+    refused = run_cli(
+        "db", "migrate", "--to", "postgresql://engram@127.0.0.1:1/none", "--data-dir", str(data_dir)
+    )
+
+    assert refused.returncode == 1
+    assert "Not copied" in refused.stderr and "Traceback" not in refused.stderr
