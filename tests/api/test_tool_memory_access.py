@@ -21,6 +21,7 @@ import pytest
 from tests.api.conftest import MODEL
 from tests.fakes.fake_llm import FakeLLM
 from tests.fakes.replies import reply
+from tests.support.backends import Backend
 from tests.support.server import EngramServer
 
 REMEMBER = '''
@@ -119,11 +120,17 @@ def server(
     request: pytest.FixtureRequest,
     fake_llm_server: FakeLLM,
     tmp_path_factory: pytest.TempPathFactory,
+    backend: Backend,
 ) -> Iterator[EngramServer]:
     env = {"ENGRAM_TOOL_TIMEOUT_SECONDS": "20"}
     if request.param == "limits-only":
         env["PATH"] = os.path.dirname(sys.executable)  # no bwrap on it
-    engram = EngramServer(tmp_path_factory.mktemp("tool-memory"), fake_llm_server.base_url, env)
+    engram = EngramServer(
+        tmp_path_factory.mktemp("tool-memory"),
+        fake_llm_server.base_url,
+        env,
+        database_url=backend.database_url(),
+    )
     engram.start()
     yield engram
     engram.stop()
