@@ -41,6 +41,10 @@ class McpServerError(ProviderError):
     than its timeout; the message names the server and what to check."""
 
 
+class McpTimeout(McpServerError):
+    """An MCP server did not finish an operation within its ``timeout_seconds``."""
+
+
 @dataclass(frozen=True)
 class ServerConfig:
     """How to reach one MCP server; ``env`` and the headers hold secrets."""
@@ -142,20 +146,35 @@ async def _with_session(
             await session.initialize()
             return await work(session)
 
+    # One deadline for start-up, handshake and the call: a server that hangs anywhere
+    # costs the caller at most its timeout.
+    return await within_timeout(config, doing, whole())
+
+
+async def within_timeout(config: ServerConfig, doing: str, operation: Awaitable[T]) -> T:
+    """``operation`` bounded by the server's timeout, its failures as ``McpServerError``
+    (``McpTimeout`` past the deadline).
+
+    A transport cut off by the deadline may raise an error of its own while it is torn
+    down (a broken pipe to the process being stopped) instead of the cancellation; a
+    failure that arrives at the deadline is reported as the timeout it is.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + config.timeout_seconds
     try:
-        # One deadline for start-up, handshake and the call: a server that hangs anywhere
-        # costs the caller at most its timeout.
-        return await asyncio.wait_for(whole(), config.timeout_seconds)
+        return await asyncio.wait_for(operation, config.timeout_seconds)
     except TimeoutError as exc:
         raise timed_out(config, doing) from exc
     except McpServerError:
         raise
     except Exception as exc:  # the transports raise anything from OSError to ExceptionGroup
+        if loop.time() >= deadline:
+            raise timed_out(config, doing) from exc
         raise failed(config, doing, exc) from exc
 
 
-def timed_out(config: ServerConfig, doing: str) -> McpServerError:
-    return McpServerError(
+def timed_out(config: ServerConfig, doing: str) -> McpTimeout:
+    return McpTimeout(
         f"MCP server '{config.name}' did not {doing} within {config.timeout_seconds:g}s; "
         "check that it is healthy, or raise its timeout_seconds"
     )

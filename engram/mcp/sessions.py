@@ -27,11 +27,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from engram.mcp.client import (
     McpResult,
     McpServerError,
+    McpTimeout,
     ServerConfig,
     call_on,
-    failed,
     open_session,
-    timed_out,
+    within_timeout,
 )
 
 if TYPE_CHECKING:
@@ -164,16 +164,10 @@ class McpSessions:
             return await call_on(session, name, arguments)
 
         try:
-            return await asyncio.wait_for(
-                self._call(server_id, config, work), config.timeout_seconds
-            )
-        except TimeoutError as exc:
+            return await within_timeout(config, doing, self._call(server_id, config, work))
+        except McpTimeout:
             self._suspect(server_id)
-            raise timed_out(config, doing) from exc
-        except McpServerError:
             raise
-        except Exception as exc:  # the transports raise anything from OSError to ExceptionGroup
-            raise failed(config, doing, exc) from exc
 
     async def close(self, server_id: str) -> None:
         """Close the server's session, if open (it was changed or deleted); calls waiting

@@ -133,7 +133,7 @@ def test_hung_mcp_tool_is_a_tool_error_after_the_timeout(
     api: httpx.Client, register: ServerFactory, make_agent: AgentFactory, fake_llm: FakeLLM
 ) -> None:
     prefix = unique_prefix()
-    server = register(stdio_config(prefix, timeout_seconds=3))
+    server = register(stdio_config(prefix, timeout_seconds=5))
     tools = server_tools(api, server["id"])
     agent = make_agent()
     attach(api, agent["id"], tools[f"{prefix}sleep"]["id"])
@@ -149,7 +149,7 @@ def test_hung_mcp_tool_is_a_tool_error_after_the_timeout(
     assert time.monotonic() - started < 30
     assert body["messages"][-1]["content"] == "The tool timed out."
     result = fake_llm.chat_requests[-1].tool_results[-1]
-    assert "within 3s" in result
+    assert "within 5s" in result
     fake_llm.script(reply.tool_call(f"{prefix}echo", {"text": "still here"}), reply.text("ok"))
     send_input(api, agent["id"], "Are you alive?")
     assert "still here" in fake_llm.chat_requests[-1].tool_results[-1]
@@ -268,6 +268,17 @@ def test_missing_command_is_a_stdio_start_failure_named_502(api: httpx.Client) -
 
     assert response.status_code == 502
     assert "/no/such/program" in response.json()["detail"]
+
+
+def test_a_server_that_never_answers_is_a_502_naming_the_timeout(api: httpx.Client) -> None:
+    name = f"silent-{uuid.uuid4().hex[:8]}"
+    config = {"mcp_server_type": "stdio", "command": "sleep", "args": ["600"], "timeout_seconds": 2}
+
+    response = api.post("/v1/mcp-servers/", json={"server_name": name, "config": config})
+
+    assert response.status_code == 502
+    assert f"MCP server '{name}' did not list its tools within 2s" in response.json()["detail"]
+    assert name not in [s["server_name"] for s in api.get("/v1/mcp-servers/").json()]
 
 
 @pytest.mark.parametrize(

@@ -195,11 +195,25 @@ def test_a_network_server_that_restarts_is_reconnected(
     assert after != before
 
 
+def test_a_slow_tool_times_out_but_keeps_a_healthy_server_running(
+    api: httpx.Client, register: Registrations
+) -> None:
+    prefix = unique_prefix()
+    server = register(stdio_config(prefix, timeout_seconds=5))
+    pid = pid_of(api, server["id"], prefix)
+
+    slow = run_tool(api, server["id"], f"{prefix}sleep", {"seconds": 30})
+
+    assert slow["status"] == "error" and "within 5s" in slow["func_return"]
+    time.sleep(3)  # the ping that follows a timeout is answered: the process stays
+    assert pid_of(api, server["id"], prefix) == pid
+
+
 def test_a_hung_server_times_out_without_delaying_another_server(
     api: httpx.Client, register: Registrations, make_agent: AgentFactory, fake_llm: FakeLLM
 ) -> None:
     hung, healthy = unique_prefix(), unique_prefix()
-    hung_server = register(stdio_config(hung, timeout_seconds=3))
+    hung_server = register(stdio_config(hung, timeout_seconds=5))
     healthy_server = register(stdio_config(healthy))
     frozen_pid = pid_of(api, hung_server["id"], hung)
     agent = make_agent()
@@ -226,7 +240,7 @@ def test_a_hung_server_times_out_without_delaying_another_server(
     assert echo_seconds < 2.5
     assert turn_seconds < 20
     results = fake_llm.chat_requests[-1].tool_results
-    assert "within 3s" in results[0]
+    assert "within 5s" in results[0]
     assert results[1] == "still fine"
     assert body["messages"][-1]["content"] == "One of them hung."
     # The frozen process did not answer a ping: it is replaced, and the server works again.
