@@ -232,15 +232,18 @@ def run_size(
 ) -> SizeResult:
     say(f"{target.name} {size:,}: generating passages and exact answers")
     corpus = mixture.passages(size)
-    truth = exact_top_k(corpus.vectors, queries.vectors, K)
-    profile = describe(corpus.vectors, queries.vectors, truth, args.seed)
+    # The searched agent owns every agents-th passage; only those can be its answers.
+    owned = corpus.vectors[:: args.agents]
+    truth = exact_top_k(owned, queries.vectors, K)
+    profile = describe(owned, queries.vectors, truth, args.seed)
+    del owned
     say(f"  {profile}")
     kept = target.existing(size) if args.reuse else None
     if kept is not None:
         say(f"  reusing {kept}: no load, no index build")
-        loaded = reopen(kept, size)
+        loaded = reopen(kept, size, args.agents)
     else:
-        loaded = load(target.fresh(size), corpus, args.seed)
+        loaded = load(target.fresh(size), corpus, args.seed, args.agents)
         say(f"  loaded in {loaded.load_seconds:,.1f} s")
     del corpus  # the ground truth is all that is needed from here on
     url = loaded.url
@@ -324,6 +327,13 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
+        "--agents",
+        type=int,
+        default=1,
+        help="share each size's passages round-robin among this many agents and search the "
+        "first (default 1: one agent owns them all)",
+    )
+    parser.add_argument(
         "--ef-search",
         type=lambda value: [int(part) for part in value.split(",") if part],
         default=[],
@@ -366,6 +376,9 @@ def main() -> None:
     else:
         target = SqliteTarget(args.dir)
         detail = "exact in-memory VectorIndex"
+    if args.agents > 1:
+        detail += f"; {args.agents} agents share the passages, the searched one owns every "
+        detail += f"{args.agents}th (size is the table's)"
     try:
         results = [run_size(target, mixture, queries, size, args) for size in args.sizes]
     finally:
@@ -389,7 +402,8 @@ def main() -> None:
             }
             for result in results
         ]
-        args.json.write_text(json.dumps({"backend": args.backend, "results": payload}, indent=2))
+        document = {"backend": args.backend, "agents": args.agents, "results": payload}
+        args.json.write_text(json.dumps(document, indent=2))
 
 
 if __name__ == "__main__":

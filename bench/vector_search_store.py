@@ -122,7 +122,8 @@ class PostgresTarget:
 
 @dataclass
 class Loaded:
-    """A populated database: whose passages, their seqs in corpus order, and timings."""
+    """A populated database: the searched agent, the seqs of its passages in corpus order
+    (rows 0, A, 2A, ... of the corpus with A agents), and timings."""
 
     url: str
     agent_id: str
@@ -131,56 +132,65 @@ class Loaded:
     dropped_indexes: list[str]
 
 
-def load(url: str, corpus: Corpus, seed: int) -> Loaded:
-    """Migrate a fresh database and insert one agent owning every passage of ``corpus``."""
+def load(url: str, corpus: Corpus, seed: int, agents: int = 1) -> Loaded:
+    """Migrate a fresh database and insert ``agents`` agents sharing the passages of
+    ``corpus`` round-robin; the first is the one searched."""
     migrate(url)
     engine = make_engine(url)
     try:
         dropped = _drop_vector_indexes(engine)
-        agent_id = _insert_agent(engine)
+        agent_ids = [_insert_agent(engine, _agent_name(i)) for i in range(agents)]
         started = time.perf_counter()
-        _insert_passages(engine, agent_id, corpus, seed)
+        _insert_passages(engine, agent_ids, corpus, seed)
         seconds = time.perf_counter() - started
-        with engine.begin() as conn:
-            seqs = conn.execute(
-                select(t.Passage.seq).where(t.Passage.agent_id == agent_id).order_by(t.Passage.seq)
-            ).scalars()
-            seq_array = np.fromiter(seqs, dtype=np.int64)
+        seq_array = _seqs_of(engine, agent_ids[0])
     finally:
         engine.dispose()
-    if len(seq_array) != len(corpus.vectors):
-        raise RuntimeError(f"loaded {len(seq_array)} passages, expected {len(corpus.vectors)}")
-    return Loaded(url, agent_id, seq_array, seconds, dropped)
+    expected = len(range(0, len(corpus.vectors), agents))
+    if len(seq_array) != expected:
+        raise RuntimeError(f"the searched agent has {len(seq_array)} passages, not {expected}")
+    return Loaded(url, agent_ids[0], seq_array, seconds, dropped)
 
 
-def reopen(url: str, size: int) -> Loaded:
-    """A database an earlier ``--keep`` run loaded with the same seed and size, to search
-    again (after an Engram change) without loading it again."""
+def reopen(url: str, size: int, agents: int = 1) -> Loaded:
+    """A database an earlier ``--keep`` run loaded with the same seed, size and agents, to
+    search again (after an Engram change) without loading it again."""
     engine = make_engine(url)
     try:
         with engine.begin() as conn:
-            agent_id = conn.execute(
-                select(t.Agent.id).where(t.Agent.name == AGENT_NAME)
-            ).scalar_one()
-            seqs = conn.execute(
-                select(t.Passage.seq).where(t.Passage.agent_id == agent_id).order_by(t.Passage.seq)
-            ).scalars()
-            seq_array = np.fromiter(seqs, dtype=np.int64)
+            names = conn.execute(select(t.Agent.name, t.Agent.id)).all()
+        ids = {name: agent_id for name, agent_id in names}
+        if sorted(ids) != sorted(_agent_name(i) for i in range(agents)):
+            raise RuntimeError(f"{url} was loaded with {len(ids)} agents, not {agents}")
+        agent_id = ids[_agent_name(0)]
+        seq_array = _seqs_of(engine, agent_id)
     finally:
         engine.dispose()
-    if len(seq_array) != size:
-        raise RuntimeError(f"{url} holds {len(seq_array)} passages, not {size}: load it afresh")
+    if len(seq_array) != len(range(0, size, agents)):
+        raise RuntimeError(f"{url} was loaded with another size than {size}: load it afresh")
     return Loaded(url, agent_id, seq_array, None, [])
 
 
-def _insert_agent(engine: Engine) -> str:
+def _agent_name(index: int) -> str:
+    return AGENT_NAME if index == 0 else f"{AGENT_NAME}-{index}"
+
+
+def _seqs_of(engine: Engine, agent_id: str) -> np.ndarray:
+    with engine.begin() as conn:
+        seqs = conn.execute(
+            select(t.Passage.seq).where(t.Passage.agent_id == agent_id).order_by(t.Passage.seq)
+        ).scalars()
+        return np.fromiter(seqs, dtype=np.int64)
+
+
+def _insert_agent(engine: Engine, name: str) -> str:
     agent_id = new_id("agent")
     with engine.begin() as conn:
         conn.execute(
             insert(t.Agent.__table__),
             {
                 "id": agent_id,
-                "name": AGENT_NAME,
+                "name": name,
                 "system": "Benchmark agent: owns synthetic archival passages.",
                 "agent_type": "memgpt_agent",
                 "llm_config": {"model": "none"},
@@ -193,7 +203,7 @@ def _insert_agent(engine: Engine) -> str:
     return agent_id
 
 
-def _insert_passages(engine: Engine, agent_id: str, corpus: Corpus, seed: int) -> None:
+def _insert_passages(engine: Engine, agent_ids: list[str], corpus: Corpus, seed: int) -> None:
     """Batches of rows shaped as ``passages.new_passage`` shapes them, committed per batch
     (a server's writes are small transactions too; one huge one would bloat the WAL)."""
     statement, embedding_value = _passage_insert(engine)
@@ -204,7 +214,7 @@ def _insert_passages(engine: Engine, agent_id: str, corpus: Corpus, seed: int) -
         rows = [
             {
                 "id": new_id("passage"),
-                "agent_id": agent_id,
+                "agent_id": agent_ids[row % len(agent_ids)],
                 "archive_id": None,
                 "text": note,
                 "tags": [],
@@ -213,8 +223,11 @@ def _insert_passages(engine: Engine, agent_id: str, corpus: Corpus, seed: int) -
                 "embedding_dim": corpus.vectors.shape[1],
                 **embedding_value(vector),
             }
-            for vector, note in zip(
-                corpus.vectors[start:stop], passage_texts(corpus, start, stop, seed), strict=True
+            for row, vector, note in zip(
+                range(start, stop),
+                corpus.vectors[start:stop],
+                passage_texts(corpus, start, stop, seed),
+                strict=True,
             )
         ]
         with engine.begin() as conn:
