@@ -48,7 +48,7 @@ class Engram:
         self.embeddings = EmbeddingRegistry(self.providers)
         self.vectors = VectorIndex()
         self.message_vectors = VectorIndex(MESSAGES)
-        self.windows = WindowCache()
+        self.windows = WindowCache(shared=not self.db.is_sqlite)
         self.jobs: JobQueue = (
             InProcessJobs()
             if self.db.is_sqlite

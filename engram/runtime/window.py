@@ -13,7 +13,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engram.runtime.prompt import to_chat
@@ -55,9 +55,12 @@ class Window:
 class WindowCache:
     """Per-process cache of agents' windows; bounded, least recently used goes first."""
 
-    def __init__(self, max_agents: int = 512) -> None:
+    def __init__(self, max_agents: int = 512, *, shared: bool = False) -> None:
+        """``shared``: other server processes write to the same database, so a cached window
+        may hold a message one of them deleted; it is then checked against a count."""
         self._windows: OrderedDict[str, Window] = OrderedDict()
         self._max_agents = max_agents
+        self._shared = shared
         self._lock = threading.Lock()
 
     def window(self, session: Session, agent: t.Agent) -> Window:
@@ -68,6 +71,13 @@ class WindowCache:
                 cached = Window(start_seq=agent.window_start_seq)
             elif agent.window_start_seq > cached.start_seq:
                 cached.trim_to(agent.window_start_seq)
+            since, held = cached.last_seq, len(cached.rows)
+        if (
+            self._shared
+            and held
+            and _stored_between(session, agent.id, cached.start_seq, since) != held
+        ):
+            cached = Window(start_seq=agent.window_start_seq)
             since = cached.last_seq
         newer = list(
             session.scalars(
@@ -88,3 +98,16 @@ class WindowCache:
     def forget(self, agent_id: str) -> None:
         with self._lock:
             self._windows.pop(agent_id, None)
+
+
+def _stored_between(session: Session, agent_id: str, start_seq: int, last_seq: int) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(t.Message)
+            .where(
+                t.Message.agent_id == agent_id, t.Message.seq > start_seq, t.Message.seq <= last_seq
+            )
+        )
+        or 0
+    )

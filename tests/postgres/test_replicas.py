@@ -180,3 +180,32 @@ def _quietly(request: Callable[[], object]) -> None:
     """Send, ignoring the broken connection of a server killed meanwhile."""
     with contextlib.suppress(httpx.HTTPError):
         request()
+
+
+def test_a_message_deleted_through_one_replica_leaves_the_others_prompts(
+    replicas: list[EngramServer], fake_llm: FakeLLM
+) -> None:
+    fake_llm.script(reply.text("The code is OWL-42."), reply.text("Ok."))
+    with replicas[0].client() as first, replicas[1].client() as second:
+        agent_id = first.post("/v1/agents/", json={"model": MODEL}).json()["id"]
+        for text in ("What is the code?", "Thanks."):
+            sent = first.post(
+                f"/v1/agents/{agent_id}/messages",
+                json={"messages": [{"role": "user", "content": text}]},
+            )
+            assert sent.status_code == 200, sent.text
+        assert "OWL-42" in fake_llm.chat_requests[-1].all_text  # in the first's cached window
+        [answer] = [
+            m for m in history(second, agent_id) if m.get("content") == "The code is OWL-42."
+        ]
+
+        deleted = second.delete(f"/v1/agents/{agent_id}/messages/{answer['id']}")
+        assert deleted.status_code in (200, 204), deleted.text
+
+        fake_llm.script(reply.text("Bye."))
+        again = first.post(
+            f"/v1/agents/{agent_id}/messages",
+            json={"messages": [{"role": "user", "content": "Bye."}]},
+        )
+        assert again.status_code == 200, again.text
+        assert "OWL-42" not in fake_llm.chat_requests[-1].all_text
