@@ -14,8 +14,9 @@ Run it from the repository root:
 What is measured is the server's own path: ``engram.memory.archival.search`` with
 ``mode="vector"`` (and, for latency only, ``"hybrid"``), run as the server runs it, in
 ``await Database.read(...)`` on a reader thread with the process's ``VectorIndex``. The
-data is synthetic (see ``vector_search_data.py``), one agent owning N passages, loaded
-straight into a fresh database through Engram's schema (``vector_search_store.py``).
+data is synthetic (see ``vector_search_data.py``), one agent owning N passages (or, with
+``--agents``, a share of them), loaded straight into a fresh database through Engram's
+schema (``vector_search_store.py``).
 Exact answers come from brute-force cosine over the same float32 vectors in NumPy.
 
 Columns: load s (inserting the rows), index s (HNSW build after the load; PostgreSQL
