@@ -3,7 +3,7 @@
 Within a process an ``asyncio.Lock`` per agent queues turns cheaply. When several server
 processes share one database (PostgreSQL), a lease row (``store/leases.py``) is taken on
 top: whoever holds it runs the agent's turn, renews it while the turn lasts, and gives it
-back at the end; a holder that died stops renewing and its lease expires. An embedded
+back (ends it) at the end; a holder that died stops renewing and its lease expires. An embedded
 SQLite database has one server, so there the lock alone decides.
 
 A request for a busy agent waits, up to a bound (``ENGRAM_AGENT_BUSY_TIMEOUT_SECONDS``),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 
@@ -78,7 +80,13 @@ class Engram:
             await self.db.write(_fail_interrupted_runs)
         else:
             # Replicas share the database: only runs nobody holds a lease for are dead,
-            # now and whenever a replica dies later.
+            # now and whenever a replica dies later. The leases of this host's earlier,
+            # dead processes (a restart) end at once rather than after they expire.
+            await self.db.write(
+                lambda s: leases.expire_dead_holders(
+                    s, socket.gethostname(), self.gate.holder, _process_alive
+                )
+            )
             await self._fail_orphaned_runs()
             self.jobs.spawn(self._sweep_orphaned_runs(), name="orphan-sweep")
         await self.jobs.start()
@@ -110,6 +118,16 @@ class Engram:
 
     async def _seed_base_tools(self) -> None:
         await self.db.write(_seed_base_tools)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 def _fail_interrupted_runs(session: Session) -> None:

@@ -175,9 +175,11 @@ def include_object(
 ) -> bool:
     """What schema comparison looks at: full-text artifacts (SQLite's FTS5 tables,
     PostgreSQL's tsvector columns and their indexes) and the on-demand vector indexes are
-    raw SQL, not models."""
+    raw SQL, not models; the job queue's tables (PostgreSQL only) are the queue library's."""
     if name is None:
         return True
+    if name.startswith(JOB_QUEUE_PREFIX):
+        return False
     if type_ == "table":
         return "_fts" not in name
     if type_ == "column":
@@ -186,6 +188,9 @@ def include_object(
         return not name.startswith(DIALECT_ONLY_INDEX_PREFIXES)
     return True
 
+
+JOB_QUEUE_PREFIX = "procrastinate_"
+"""PostgreSQL only: the tables, indexes and functions of the job queue (migration 0010)."""
 
 FULL_TEXT_COLUMN = "search_tsv"
 """PostgreSQL only: the generated tsvector column of ``messages`` and ``passages``."""

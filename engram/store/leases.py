@@ -7,14 +7,20 @@ nobody: its holder died without giving it back, and the next taker replaces it.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from engram.errors import NotFound
 from engram.store import tables as t
 from engram.store.tables import utcnow
+
+DEAD_HOLDER_AGE = timedelta(days=1)
+"""How far in the past a dead holder's lease is set to end: past any orphan grace."""
 
 
 def try_take(session: Session, agent_id: str, holder: str, ttl: timedelta) -> bool:
@@ -31,6 +37,8 @@ def try_take(session: Session, agent_id: str, holder: str, ttl: timedelta) -> bo
     )
     if taken.rowcount:
         return True
+    if session.get(t.Agent, agent_id) is None:
+        raise NotFound("agent", agent_id)  # the insert's foreign key would fail, not "busy"
     try:
         with session.begin_nested():
             session.add(
@@ -55,11 +63,31 @@ def renew(session: Session, agent_id: str, holder: str, ttl: timedelta) -> bool:
 
 
 def give_back(session: Session, agent_id: str, holder: str) -> None:
+    """End the lease now. The row stays, expired: when it ended tells the orphan sweep that
+    a run still marked running was just finishing, not abandoned."""
     session.execute(
-        delete(t.AgentLease)
+        update(t.AgentLease)
         .where(t.AgentLease.agent_id == agent_id, t.AgentLease.holder == holder)
+        .values(expires_at=utcnow())
         .execution_options(synchronize_session=False)
     )
+
+
+def expire_dead_holders(session: Session, host: str, me: str, alive: Callable[[int], bool]) -> int:
+    """End at once the leases of earlier server processes on this host that are gone (their
+    pid is not running, or is this process's own: a restarted container), instead of
+    waiting for them to expire; returns how many."""
+    ended = 0
+    for lease in session.scalars(select(t.AgentLease).where(t.AgentLease.expires_at >= utcnow())):
+        their_host, _, rest = lease.holder.partition(":")
+        pid_text = rest.partition(":")[0]
+        if their_host != host or lease.holder == me or not pid_text.isdigit():
+            continue
+        pid = int(pid_text)
+        if pid == os.getpid() or not alive(pid):
+            lease.expires_at = utcnow() - DEAD_HOLDER_AGE
+            ended += 1
+    return ended
 
 
 def holder_of(session: Session, agent_id: str, now: datetime | None = None) -> str | None:
@@ -70,22 +98,19 @@ def holder_of(session: Session, agent_id: str, now: datetime | None = None) -> s
 
 
 def fail_orphaned_runs(session: Session, grace: timedelta) -> int:
-    """Mark failed the runs left ``running`` by a server that died: a running turn holds its
-    agent's lease, so a running run whose agent has no live lease (and that started more
-    than ``grace`` ago, so it is not still taking it) has nobody working on it."""
+    """Mark failed the runs left ``running`` by a server that died. A running turn holds its
+    agent's lease and finishes its run just after giving the lease back, so a run still
+    running whose agent's lease ended more than ``grace`` ago (or never existed) has nobody
+    working on it."""
     now = utcnow()
-    live = select(t.AgentLease.agent_id).where(t.AgentLease.expires_at >= now)
+    recent = select(t.AgentLease.agent_id).where(t.AgentLease.expires_at >= now - grace)
     failed = session.execute(
         update(t.Run)
-        .where(
-            t.Run.status == "running",
-            t.Run.created_at < now - grace,
-            t.Run.agent_id.not_in(live),
-        )
+        .where(t.Run.status == "running", t.Run.agent_id.not_in(recent))
         .values(
             status="failed",
             stop_reason="error",
-            error="the server running this turn stopped before it finished",
+            error="the server stopped while this run was in progress",
             completed_at=now,
         )
         .execution_options(synchronize_session=False)
