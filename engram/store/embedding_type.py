@@ -33,8 +33,9 @@ ischema_names.setdefault("vector", PgVector)
 
 def blob_to_text(blob: bytes) -> str:
     """A float32 blob as pgvector's text literal."""
-    values = np.frombuffer(blob, dtype="<f4")
-    return "[" + ",".join(repr(float(value)) for value in values) + "]"
+    # Nine significant digits give every float32 back exactly, at a fraction of repr's cost.
+    values = np.frombuffer(blob, dtype="<f4").tolist()
+    return "[" + ",".join(map("{:.9g}".format, values)) + "]"
 
 
 def text_to_blob(literal: str) -> bytes:

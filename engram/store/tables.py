@@ -263,7 +263,10 @@ class MessageEmbedding(Base):
     embedding_dim: Mapped[int] = mapped_column(Integer)
     embedding: Mapped[bytes] = mapped_column(Embedding, deferred=True)
 
-    __table_args__ = (Index("ix_message_embeddings_agent_seq", "agent_id", "message_seq"),)
+    __table_args__ = (
+        Index("ix_message_embeddings_agent_seq", "agent_id", "message_seq"),
+        Index("ix_message_embeddings_agent_dim_seq", "agent_id", "embedding_dim", "message_seq"),
+    )
 
 
 class Archive(Base):
@@ -321,6 +324,10 @@ class Passage(Base):
     __table_args__ = (
         Index("ix_passages_agent_seq", "agent_id", "seq"),
         Index("ix_passages_archive_seq", "archive_id", "seq"),
+        # What the in-memory vector index checks before each search: count and newest row
+        # of one owner's embeddings of one size (store/vectors.py).
+        Index("ix_passages_agent_dim_seq", "agent_id", "embedding_dim", "seq"),
+        Index("ix_passages_archive_dim_seq", "archive_id", "embedding_dim", "seq"),
         {"sqlite_autoincrement": True},
     )
 
