@@ -41,6 +41,10 @@ MIN_EF_SEARCH = 200
 (bench/vector_search.py): 100 gave recall@10 0.933, 150 gave 0.956, 200 gave 0.971, at a
 median of 10-15 ms."""
 MAX_EF_SEARCH = 1000
+WIDEN_SHARE = 5
+"""A first index search that found at least 1/WIDEN_SHARE of the rows asked for is tried
+again with MAX_EF_SEARCH before an exact scan (measured at 1M rows, an agent owning 10%:
+exact 600 ms, ef_search 1000 40 ms at recall@10 0.966)."""
 
 
 class VectorOf(UserDefinedType[str]):
@@ -143,11 +147,16 @@ def nearest(
         )
     if allowed is None and dim <= HNSW_MAX_DIM and indexes.ready(session, table, dim):
         ef = min(MAX_EF_SEARCH, max(MIN_EF_SEARCH, 2 * k))
-        session.execute(text(f"SET LOCAL hnsw.ef_search = {ef}"))
         distance = cast(source.embedding, vector).op("<=>")(query)
-        rows = session.execute(
-            select(source.seq, distance).where(*scope).order_by(distance).limit(k)
-        ).all()
+        nearest = select(source.seq, distance).where(*scope).order_by(distance).limit(k)
+        session.execute(text(f"SET LOCAL hnsw.ef_search = {ef}"))
+        rows = session.execute(nearest).all()
+        if len(rows) < k and ef < MAX_EF_SEARCH and len(rows) * WIDEN_SHARE >= k:
+            # The index ranks the whole table before the scope filter: a scope holding a
+            # sizeable share of it (an agent among a few) fills k from a wider candidate
+            # list far sooner than an exact scan of its rows would.
+            session.execute(text(f"SET LOCAL hnsw.ef_search = {MAX_EF_SEARCH}"))
+            rows = session.execute(nearest).all()
         if len(rows) >= k:
             return [(int(seq), 1.0 - float(d)) for seq, d in rows]
     # Exact: the scope's rows first (a materialized CTE keeps the planner off the index).
