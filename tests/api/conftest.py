@@ -130,6 +130,13 @@ def core_memory(api: httpx.Client, agent_id: str) -> dict[str, str]:
     return {block["label"]: block["value"] for block in response.json()}
 
 
+def create_tool(api: httpx.Client, source: str, **fields: Any) -> dict[str, Any]:
+    """Create (or replace, by function name) a custom tool from its source."""
+    response = api.put("/v1/tools/", json={"source_code": source, **fields})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
 def send_input(api: httpx.Client, agent_id: str, text: str) -> dict[str, Any]:
     """One user message to the agent; the whole response body."""
     response = api.post(f"/v1/agents/{agent_id}/messages", json={"input": text})

@@ -15,7 +15,7 @@ from tests.api.conftest import MODEL
 from tests.fakes.fake_llm import FakeLLM
 from tests.fakes.replies import reply
 from tests.support.backends import Backend
-from tests.support.server import EngramServer
+from tests.support.server import EngramServer, serving
 
 
 @pytest.fixture(scope="module")
@@ -23,15 +23,13 @@ def server(
     fake_llm_server: FakeLLM, tmp_path_factory: pytest.TempPathFactory, backend: Backend
 ) -> Iterator[Any]:
     env = {"ENGRAM_AGENT_BUSY_TIMEOUT_SECONDS": "1.5"}
-    engram = EngramServer(
+    with serving(
         tmp_path_factory.mktemp("busy"),
         fake_llm_server.base_url,
         env,
         database_url=backend.database_url(),
-    )
-    engram.start()
-    yield engram
-    engram.stop()
+    ) as engram:
+        yield engram
 
 
 @pytest.fixture

@@ -12,11 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.conftest import MODEL
+from tests.api.conftest import MODEL, create_tool
 from tests.fakes.fake_llm import FakeLLM
 from tests.fakes.replies import reply
 from tests.support.backends import Backend
-from tests.support.server import EngramServer
+from tests.support.server import EngramServer, serving
 
 WEATHER = '''
 def weather(city: str) -> dict:
@@ -60,27 +60,19 @@ def server(
     fake_llm_server: FakeLLM, tmp_path_factory: pytest.TempPathFactory, backend: Backend
 ) -> Iterator[Any]:
     limits = {"ENGRAM_TOOL_CPU_SECONDS": "1", "ENGRAM_TOOL_TIMEOUT_SECONDS": "10"}
-    engram = EngramServer(
+    with serving(
         tmp_path_factory.mktemp("tools-run"),
         fake_llm_server.base_url,
         limits,
         database_url=backend.database_url(),
-    )
-    engram.start()
-    yield engram
-    engram.stop()
+    ) as engram:
+        yield engram
 
 
 @pytest.fixture
 def client(server: EngramServer, fake_llm: FakeLLM) -> Iterator[httpx.Client]:
     with server.client() as http:
         yield http
-
-
-def create_tool(client: httpx.Client, source: str, **fields: Any) -> dict[str, Any]:
-    response = client.put("/v1/tools/", json={"source_code": source, **fields})
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def agent_with(client: httpx.Client, *tools: dict[str, Any], **fields: Any) -> dict[str, Any]:

@@ -18,11 +18,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.conftest import MODEL
+from tests.api.conftest import MODEL, create_tool
+from tests.api.conftest import send_input as send
 from tests.fakes.fake_llm import FakeLLM
 from tests.fakes.replies import reply
 from tests.support.backends import Backend
-from tests.support.server import EngramServer
+from tests.support.server import EngramServer, serving
 
 REMEMBER = '''
 def remember(city: str) -> dict:
@@ -125,27 +126,19 @@ def server(
     env = {"ENGRAM_TOOL_TIMEOUT_SECONDS": "20"}
     if request.param == "limits-only":
         env["PATH"] = os.path.dirname(sys.executable)  # no bwrap on it
-    engram = EngramServer(
+    with serving(
         tmp_path_factory.mktemp("tool-memory"),
         fake_llm_server.base_url,
         env,
         database_url=backend.database_url(),
-    )
-    engram.start()
-    yield engram
-    engram.stop()
+    ) as engram:
+        yield engram
 
 
 @pytest.fixture
 def client(server: EngramServer, fake_llm: FakeLLM) -> Iterator[httpx.Client]:
     with server.client() as http:
         yield http
-
-
-def create_tool(client: httpx.Client, source: str, **fields: Any) -> dict[str, Any]:
-    response = client.put("/v1/tools/", json={"source_code": source, **fields})
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def make_agent(client: httpx.Client, *tools: dict[str, Any], **fields: Any) -> dict[str, Any]:
@@ -159,15 +152,6 @@ def make_agent(client: httpx.Client, *tools: dict[str, Any], **fields: Any) -> d
         **fields,
     }
     response = client.post("/v1/agents/", json=body)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def send(client: httpx.Client, agent_id: str, text: str) -> dict[str, Any]:
-    response = client.post(
-        f"/v1/agents/{agent_id}/messages",
-        json={"messages": [{"role": "user", "content": text}]},
-    )
     assert response.status_code == 200, response.text
     return response.json()
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -98,3 +100,21 @@ class EngramServer:
 
     def client(self, **kwargs: object) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, timeout=60, **kwargs)  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def serving(
+    data_dir: Path,
+    llm_base_url: str,
+    extra_env: dict[str, str] | None = None,
+    *,
+    database_url: str | None = None,
+) -> Iterator[EngramServer]:
+    """A started server, stopped on the way out: the body of module-scoped fixtures that
+    need a server with settings of their own."""
+    server = EngramServer(data_dir, llm_base_url, extra_env, database_url=database_url)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
