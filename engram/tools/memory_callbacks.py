@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from engram.errors import EngramError, InvalidInput, NotFound
 from engram.memory import archival, core
+from engram.memory.embeddings import Embedder
 from engram.store import agents, block_history, blocks, passages
 from engram.store import tables as t
 from engram.store.tables import as_utc
@@ -161,16 +162,23 @@ async def replace_in_block(rt: Engram, grant: Grant, args: dict[str, Any]) -> di
     return await _write(rt, grant, _edit(grant, label, lambda b: core.replace_unique(b, old, new)))
 
 
+async def _embedded(
+    rt: Engram, grant: Grant, text: str, *, what: str
+) -> tuple[Embedder, list[float]]:
+    """The agent's embedder and ``text``'s vector, computed outside any transaction."""
+    agent = await _read(rt, grant, lambda s: agents.get(s, grant.agent_id))
+    embedder = rt.embeddings.embedder_for(agent.embedding_config)
+    try:
+        return embedder, await archival.embed_one(embedder, text)
+    except EngramError as exc:
+        raise CallbackError(f"the {what} could not be embedded: {exc}") from exc
+
+
 async def archival_insert(rt: Engram, grant: Grant, args: dict[str, Any]) -> dict[str, Any]:
     text, tags = _text(args, "text", allow_empty=False), _tags(args)
     if len(text) > MAX_PASSAGE_CHARS:
         raise CallbackError(f"'text' is over {MAX_PASSAGE_CHARS} characters")
-    agent = await _read(rt, grant, lambda s: agents.get(s, grant.agent_id))
-    embedder = rt.embeddings.embedder_for(agent.embedding_config)
-    try:
-        vector = await archival.embed_one(embedder, text)
-    except EngramError as exc:
-        raise CallbackError(f"the text could not be embedded: {exc}") from exc
+    embedder, vector = await _embedded(rt, grant, text, what="text")
 
     def work(session: Session) -> dict[str, Any]:
         row = passages.new_passage(
@@ -196,12 +204,7 @@ async def archival_search(rt: Engram, grant: Grant, args: dict[str, Any]) -> lis
     top_k = args.get("top_k", 10)
     if not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1:
         raise CallbackError("'top_k' must be a positive integer")
-    agent = await _read(rt, grant, lambda s: agents.get(s, grant.agent_id))
-    embedder = rt.embeddings.embedder_for(agent.embedding_config)
-    try:
-        vector = await archival.embed_one(embedder, query)
-    except EngramError as exc:
-        raise CallbackError(f"the query could not be embedded: {exc}") from exc
+    _embedder, vector = await _embedded(rt, grant, query, what="query")
 
     def work(session: Session) -> list[dict[str, Any]]:
         hits = archival.search(
