@@ -339,3 +339,21 @@ def test_provider_error_ends_the_run_and_changes_nothing(
     assert body["messages"] == []
     assert history(api, agent["id"]) == before
     assert len(fake.chat_requests) == 1 + 3  # the answer, then one call and two SDK retries
+
+
+def test_a_stream_cut_off_midway_ends_the_run_and_stores_nothing(
+    api: httpx.Client, fake: FakeLLM, agent: dict[str, Any]
+) -> None:
+    # The SDK raises the dropped connection as its own APIConnectionError from 2.17 on, as
+    # the transport's error before: either way the provider reports it, nothing half-stored.
+    fake.script(reply.text("First answer."))
+    send(api, agent["id"], "hello")
+    before = history(api, agent["id"])
+    cut = reply.truncated_stream("The answer is forty")
+    fake.fallback = lambda request: cut
+
+    events = stream_turn(api, agent["id"], "What is the answer?")
+
+    stops = [e for _, e in events if isinstance(e, dict) and e["message_type"] == "stop_reason"]
+    assert stops and stops[-1]["stop_reason"] == "llm_api_error"
+    assert history(api, agent["id"]) == before
