@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from engram.memory.policy import CompactionSettingsBody, RecallAssistBody
 
@@ -206,6 +206,18 @@ class ModifyApprovalRequest(Body):
     requires_approval: bool | None = None
 
 
+NOT_SERVED = {
+    "client_tools": "send the request without client_tools, or register the tool "
+    "(POST /v1/tools/), attach it with approval required and answer its calls with a "
+    "tool_return (docs/approvals.md)",
+    "override_model": "change the agent's model (PATCH /v1/agents/{agent_id} with model), "
+    "or send without override_model",
+    "override_system": "change the agent's system prompt (PATCH /v1/agents/{agent_id} with "
+    "system), or send without override_system",
+}
+"""What to do instead of the per-request options ``SendMessages`` refuses."""
+
+
 class SendMessages(Body):
     messages: list[MessageCreate | ApprovalCreate | ToolReturnCreate] | None = None
     input: str | None = None
@@ -215,6 +227,21 @@ class SendMessages(Body):
     include_pings: bool = True
     # On POST /messages: answer as server-sent events, as /messages/stream does.
     streaming: bool = False
+    # Letta's per-request options Engram does not serve yet. Ignoring them would run a turn
+    # other than the one asked for (without the client's tools, on the agent's own model or
+    # prompt), so a request that sets one is refused, naming it and what to do instead.
+    client_tools: list[Any] | None = None
+    override_model: str | None = None
+    override_system: str | None = None
+
+    @field_validator("client_tools", "override_model", "override_system")
+    @classmethod
+    def _not_served_yet(cls, value: Any, info: ValidationInfo) -> Any:
+        if value:
+            raise ValueError(
+                f"not supported by this server yet: {NOT_SERVED[str(info.field_name)]}"
+            )
+        return value
 
 
 class CancelRuns(Body):

@@ -20,6 +20,7 @@ from engram.api.app import create_app
 from engram.api.contract_paths import CONTRACT_PATHS, ContractPath
 from engram.api.routes.unserved import NO_RETRY, contract_path_of, not_implemented_detail
 from engram.config import Settings
+from tests.compat import test_agents, test_auto_pagination
 
 TABLE = Path(__file__).resolve().parents[2] / "docs" / "compatibility.md"
 STATUSES = ("served", "partial", "not yet")
@@ -37,6 +38,7 @@ class Row:
     path: str
     status: str
     line: int
+    notes: str = ""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -51,7 +53,9 @@ def table_rows() -> list[Row]:
     for number, line in enumerate(TABLE.read_text().splitlines(), start=1):
         match = _ROW.match(line)
         if match:
-            rows.append(Row(match["method"], match["path"], match["status"], number))
+            rows.append(
+                Row(match["method"], match["path"], match["status"], number, match["notes"])
+            )
     return rows
 
 
@@ -147,3 +151,20 @@ async def test_every_contract_operation_is_served_or_answers_501_naming_itself(
     assert response.status_code == 501
     assert json.loads(response.body) == {"detail": not_implemented_detail(operation)}
     assert response.headers["x-should-retry"] == NO_RETRY["x-should-retry"]
+
+
+def test_rows_claiming_auto_pagination_are_held_by_a_test() -> None:
+    """A row saying what the SDK's auto-pagination does names a test that drives it."""
+    held = {
+        **{row: getattr(test_auto_pagination, name) for row, name in
+           test_auto_pagination.HELD_ROWS.items()},
+        ("GET", "/v1/agents/"): test_agents.test_list_auto_pagination_visits_every_agent_once,
+    }  # fmt: skip
+    claims = [row for row in table_rows() if "auto-pagination" in row.notes]
+    unheld = [f"line {row.line}: {row.method} {row.path}" for row in claims if row.key not in held]
+
+    assert claims, "the table no longer states any auto-pagination behaviour"
+    assert not unheld, (
+        "rows claim an auto-pagination behaviour no test drives; add a test to "
+        "tests/compat/test_auto_pagination.py and its HELD_ROWS:\n" + "\n".join(unheld)
+    )

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import itertools
 import json
+import warnings
+from typing import Any
 
 import pytest
-from letta_client import Letta
+from letta_client import Letta, UnprocessableEntityError
 from letta_client.types import AgentState, ToolReturnMessage
 from letta_client.types.agents import (
     AssistantMessage,
@@ -153,3 +155,38 @@ def test_compact_folds_the_window_into_a_summary(
 
     assert compacted.summary == "Ada asked three questions and got three answers."
     assert compacted.num_messages_after < compacted.num_messages_before
+
+
+CLIENT_TOOL = {
+    "name": "read_clipboard",
+    "description": "The text on the user's clipboard.",
+    "parameters": {"type": "object", "properties": {}},
+}
+
+
+def declare_client_tool(client: Letta, agent_id: str, how: str) -> None:
+    """One turn declaring a client-side tool, sent the way ``how`` names."""
+    ask: dict[str, Any] = {"input": "What is on my clipboard?", "client_tools": [CLIENT_TOOL]}
+    if how == "create":
+        client.agents.messages.create(agent_id, **ask)
+    elif how == "create_streaming":
+        list(client.agents.messages.create(agent_id, streaming=True, **ask))
+    elif how == "stream":  # deprecated, still posts to /messages/stream
+        with warnings.catch_warnings(category=DeprecationWarning, action="ignore"):
+            list(client.agents.messages.stream(agent_id, **ask))
+    else:
+        client.agents.messages.create_async(agent_id, **ask)
+
+
+@pytest.mark.parametrize("how", ["create", "create_streaming", "stream", "create_async"])
+def test_client_tools_are_refused_naming_the_field(
+    client: Letta, fake_llm: FakeLLM, agent: AgentState, how: str
+) -> None:
+    before = client.agents.messages.list(agent.id, limit=1000).items
+
+    with pytest.raises(UnprocessableEntityError) as caught:
+        declare_client_tool(client, agent.id, how)
+
+    assert "client_tools" in str(caught.value)
+    assert client.agents.messages.list(agent.id, limit=1000).items == before
+    assert fake_llm.chat_requests == []
