@@ -4,6 +4,7 @@ and searches as the original did; bad files are refused whole with a 422."""
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import httpx
@@ -16,6 +17,7 @@ from tests.api.conftest import (
     agent_count,
     block_count,
     core_memory,
+    create_tool,
     detail_text,
     list_all,
 )
@@ -335,11 +337,15 @@ def test_custom_tools_are_created_then_reused_or_overwritten(api: httpx.Client) 
 
     assert tool_source(api, kept, name).endswith("return 4\n")
     assert {t["name"]: t["id"] for t in get_agent(api, kept)["tools"]} == tool_ids
-    overwritten = imported_id(
+    overwritten = import_file(
         api, custom_tool_file("def roll_die_for_import_test():\n    return 6\n")
     )
-    assert tool_source(api, overwritten, name).endswith("return 6\n")
+    assert overwritten.status_code == 200, overwritten.text
+    (overwritten_id,) = overwritten.json()["agent_ids"]
+    assert tool_source(api, overwritten_id, name).endswith("return 6\n")
     assert tool_source(api, first, name).endswith("return 6\n")
+    assert overwritten.json()["replaced_tools"] == [name]
+    assert overwritten.json()["kept_tools"] == ["send_message"]
 
 
 def test_unknown_builtin_tool_is_refused_and_nothing_is_created(api: httpx.Client) -> None:
@@ -354,6 +360,232 @@ def test_unknown_builtin_tool_is_refused_and_nothing_is_created(api: httpx.Clien
     assert response.status_code == 422, response.text
     assert "web_search" in detail_text(response)
     assert (agent_count(api), block_count(api)) == (agents_before, blocks_before)
+
+
+# --------------------------------------------------------------------------- shared tools
+
+ECHO = '''
+def {name}(text: str) -> str:
+    """Echo some text.
+
+    Args:
+        text: The text to echo.
+    """
+    return {result}
+'''
+
+
+def echo_source(name: str, result: str = "text") -> str:
+    return ECHO.format(name=name, result=result)
+
+
+def one_tool_file(name: str, source: str, **tool: Any) -> dict[str, Any]:
+    """A file whose one agent uses one custom tool, ``tool`` adding to its fields."""
+    document = valid_file()
+    document["agents"][0]["tool_ids"] = ["tool-0"]
+    schema = {"name": name, "parameters": {"type": "object", "properties": {}}}
+    document["tools"] = [
+        {"id": "tool-0", "name": name, "source_code": source, "json_schema": schema, **tool}
+    ]
+    return document
+
+
+def import_with_flag(api: httpx.Client, document: dict[str, Any], **form: Any) -> httpx.Response:
+    """An import with Engram's ``allow_tool_permission_changes`` as a query parameter."""
+    content = json.dumps(document).encode()
+    return api.post(
+        "/v1/agents/import",
+        params={"allow_tool_permission_changes": "true"},
+        files={"file": ("agent.af", content, "application/json")},
+        data={key: str(value).lower() for key, value in form.items()},
+    )
+
+
+@pytest.fixture
+def shared_tool(api: httpx.Client, make_agent: AgentFactory) -> dict[str, Any]:
+    """A custom tool without network access, used by an existing agent."""
+    name = f"echo_{uuid.uuid4().hex[:8]}"
+    tool = create_tool(api, echo_source(name))
+    make_agent(tool_ids=[tool["id"]])
+    return tool
+
+
+def stored_tool(api: httpx.Client, tool_id: str) -> dict[str, Any]:
+    response = api.get(f"/v1/tools/{tool_id}")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.mark.parametrize(
+    "reach",
+    [{"metadata_": {"network": True}}, {"pip_requirements": [{"name": "six"}]}],
+    ids=["network", "packages"],
+)
+def test_an_import_never_changes_a_shared_tools_reach_without_the_flag(
+    api: httpx.Client, shared_tool: dict[str, Any], reach: dict[str, Any]
+) -> None:
+    name = shared_tool["name"]
+    document = one_tool_file(name, echo_source(name, '"rewritten"'), **reach)
+    before, agents_before = stored_tool(api, shared_tool["id"]), agent_count(api)
+
+    refused = import_file(api, document)
+
+    assert refused.status_code == 409, refused.text
+    said = detail_text(refused)
+    assert f"'{name}'" in said and "allow_tool_permission_changes=true" in said
+    assert (
+        "network off -> on" if "metadata_" in reach else "pip_requirements none -> [six]"
+    ) in said
+    assert stored_tool(api, shared_tool["id"]) == before
+    assert agent_count(api) == agents_before
+
+    kept = import_file(api, document, override_existing_tools=False)
+    assert kept.status_code == 200, kept.text
+    assert (kept.json()["kept_tools"], kept.json()["replaced_tools"]) == ([name], [])
+    assert stored_tool(api, shared_tool["id"]) == before
+
+    allowed = import_with_flag(api, document)
+    assert allowed.status_code == 200, allowed.text
+    assert allowed.json()["replaced_tools"] == [name]
+    after = stored_tool(api, shared_tool["id"])
+    assert '"rewritten"' in after["source_code"]
+    assert {k: after[k] for k in reach} == reach
+
+
+def test_the_flag_may_also_come_as_a_form_field(
+    api: httpx.Client, shared_tool: dict[str, Any]
+) -> None:
+    name = shared_tool["name"]
+    document = one_tool_file(name, echo_source(name), metadata_={"network": True})
+
+    response = import_file(api, document, allow_tool_permission_changes=True)
+
+    assert response.status_code == 200, response.text
+    assert stored_tool(api, shared_tool["id"])["metadata_"] == {"network": True}
+
+
+def test_a_code_change_that_keeps_the_reach_needs_no_flag(
+    api: httpx.Client, shared_tool: dict[str, Any]
+) -> None:
+    name = shared_tool["name"]
+
+    response = import_file(api, one_tool_file(name, echo_source(name, "text.upper()")))
+
+    assert response.status_code == 200, response.text
+    assert response.json()["replaced_tools"] == [name]
+    assert "text.upper()" in stored_tool(api, shared_tool["id"])["source_code"]
+
+
+def test_reimporting_an_export_keeps_the_tools_it_carries(
+    api: httpx.Client, shared_tool: dict[str, Any], make_agent: AgentFactory
+) -> None:
+    api.patch(f"/v1/tools/{shared_tool['id']}", json={"metadata_": {"network": True}})
+    agent = make_agent(tool_ids=[shared_tool["id"]])
+
+    response = import_file(api, export(api, agent["id"]))
+
+    assert response.status_code == 200, response.text
+    assert shared_tool["name"] in response.json()["kept_tools"]  # with the built-in tools
+    assert (response.json()["created_tools"], response.json()["replaced_tools"]) == ([], [])
+
+
+def test_a_new_tool_is_created_as_the_file_has_it(api: httpx.Client) -> None:
+    name = f"echo_{uuid.uuid4().hex[:8]}"
+    document = one_tool_file(name, echo_source(name), metadata_={"network": True})
+
+    response = import_file(api, document)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["created_tools"] == [name]
+    (new_id,) = response.json()["agent_ids"]
+    (tool,) = get_agent(api, new_id)["tools"]
+    assert (tool["name"], tool["metadata_"]) == (name, {"network": True})
+
+
+# --------------------------------------------------------------------------- tool variables
+
+WEATHER = '''
+def {name}(city: str) -> dict:
+    """Today's weather.
+
+    Args:
+        city: The city to look up.
+    """
+    import os
+    return {{"city": city, "key": os.environ.get("WEATHER_KEY")}}
+'''
+
+
+@pytest.fixture
+def keyed(api: httpx.Client, make_agent: AgentFactory) -> dict[str, Any]:
+    """An agent whose custom tool reads WEATHER_KEY, with two tool variables."""
+    name = f"weather_{uuid.uuid4().hex[:8]}"
+    tool = create_tool(api, WEATHER.format(name=name))
+    return make_agent(
+        tool_ids=[tool["id"]],
+        tool_exec_environment_variables={"WEATHER_KEY": "k-1"},
+        secrets={"UNITS": "metric"},
+    )
+
+
+def variables(api: httpx.Client, agent_id: str) -> dict[str, str]:
+    shown = get_agent(api, agent_id)["tool_exec_environment_variables"]
+    return {v["key"]: v["value"] for v in shown}
+
+
+def weather_key_seen(api: httpx.Client, agent_id: str) -> Any:
+    (tool,) = [t for t in get_agent(api, agent_id)["tools"] if t["name"].startswith("weather_")]
+    response = api.post(
+        f"/v1/agents/{agent_id}/tools/{tool['name']}/run", json={"args": {"city": "Oslo"}}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "success", response.text
+    return response.json()["func_return"]["key"]
+
+
+def test_tool_variables_travel_by_name_and_take_their_values_at_import(
+    api: httpx.Client, keyed: dict[str, Any]
+) -> None:
+    text = api.get(f"/v1/agents/{keyed['id']}/export").text
+    document = json.loads(text)
+    named = {"WEATHER_KEY": "", "UNITS": ""}
+    assert document["agents"][0]["tool_exec_environment_variables"] == named
+    assert document["agents"][0]["secrets"] == named
+    assert "k-1" not in text and "metric" not in text
+
+    response = import_file(api, document, secrets='{"WEATHER_KEY": "k-2"}')
+
+    assert response.status_code == 200, response.text
+    (new_id,) = response.json()["agent_ids"]
+    assert variables(api, new_id) == {"WEATHER_KEY": "k-2", "UNITS": ""}
+    assert response.json()["tool_variables_without_value"] == {new_id: ["UNITS"]}
+    assert weather_key_seen(api, new_id) == "k-2"
+    assert variables(api, keyed["id"]) == {"WEATHER_KEY": "k-1", "UNITS": "metric"}
+
+
+def test_tool_variables_survive_an_export_that_includes_them(
+    api: httpx.Client, keyed: dict[str, Any]
+) -> None:
+    document = export(api, keyed["id"], include_secrets="true")
+
+    response = import_file(api, document)
+
+    assert response.status_code == 200, response.text
+    (new_id,) = response.json()["agent_ids"]
+    assert variables(api, new_id) == {"WEATHER_KEY": "k-1", "UNITS": "metric"}
+    assert response.json()["tool_variables_without_value"] == {}
+    assert weather_key_seen(api, new_id) == "k-1"
+
+
+def test_import_variables_fill_a_letta_style_file_and_secrets_win(api: httpx.Client) -> None:
+    document = valid_file()
+    document["agents"][0]["tool_exec_environment_variables"] = {"A": "", "B": ""}
+
+    new_id = imported_id(
+        api, document, env_vars_json='{"A": "old", "B": "b"}', secrets='{"A": "new", "C": "c"}'
+    )
+
+    assert variables(api, new_id) == {"A": "new", "B": "b", "C": "c"}
 
 
 # --------------------------------------------------------------------------- bad files
@@ -528,13 +760,13 @@ def test_export_refusals(api: httpx.Client, conversed: dict[str, Any]) -> None:
 def test_import_refusals(api: httpx.Client) -> None:
     agents_before = agent_count(api)
 
-    secrets = import_file(api, valid_file(), secrets='{"API_KEY": "x"}')
     bad_secrets = import_file(api, valid_file(), env_vars_json="[1]")
+    not_strings = import_file(api, valid_file(), secrets='{"API_KEY": 1}')
     no_file = api.post("/v1/agents/import", data={"strip_messages": "true"})
     too_long = import_file(api, valid_file(), name="n" * 300)
 
-    assert secrets.status_code == 422 and "environment" in detail_text(secrets)
-    assert bad_secrets.status_code == 422
+    assert bad_secrets.status_code == 422 and "env_vars_json" in detail_text(bad_secrets)
+    assert not_strings.status_code == 422 and "secrets" in detail_text(not_strings)
     assert no_file.status_code == 422
     assert too_long.status_code == 422
     assert agent_count(api) == agents_before

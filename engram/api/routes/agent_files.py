@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Header, Response, UploadFile
+from fastapi import APIRouter, File, Form, Header, Query, Response, UploadFile
 
 from engram.api.deps import Runtime
 from engram.api.schemas import Body
@@ -29,6 +29,7 @@ class ExportAgentRequest(Body):
     skills: list[Skill] = []
     conversation_id: str | None = None
     scrub_messages: bool = False
+    include_secrets: bool = False  # Engram's own, as on the GET
 
 
 def _check_conversation(conversation_id: str | None) -> None:
@@ -51,14 +52,18 @@ async def export_agent(
     use_legacy_format: bool = False,
     conversation_id: str | None = None,
     scrub_messages: bool = False,
+    include_secrets: bool = False,
 ) -> Response:
-    """``max_steps`` is accepted for compatibility: every message is exported."""
+    """``max_steps`` is accepted for compatibility: every message is exported.
+    ``include_secrets`` (Engram's own) writes the tool variables' values into the file."""
     if use_legacy_format:
         raise InvalidInput(
             "use_legacy_format", "this server writes only the current agent file format"
         )
     _check_conversation(conversation_id)
-    document = await agent_file.export_agent_file(rt, agent_id, scrub_messages=scrub_messages)
+    document = await agent_file.export_agent_file(
+        rt, agent_id, scrub_messages=scrub_messages, include_secrets=include_secrets
+    )
     return _file_reply(document)
 
 
@@ -73,23 +78,22 @@ async def export_agent_with_skills(
         agent_id,
         scrub_messages=body.scrub_messages,
         skills=[skill.model_dump() for skill in body.skills],
+        include_secrets=body.include_secrets,
     )
     return _file_reply(document)
 
 
-def _no_variables(field: str, raw: str | None) -> None:
-    """Tool environment variables have nowhere to live yet: refuse them rather than drop
-    them, so a tool never runs later without a variable its owner thought was set."""
+def _variables(field: str, raw: str | None) -> dict[str, str]:
+    """Values for the imported agents' tool variables, a JSON object of strings."""
     if raw is None or not raw.strip():
-        return
+        return {}
     try:
         parsed = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise InvalidInput(field, f"not a JSON object ({exc})") from exc
-    if not isinstance(parsed, dict):
-        raise InvalidInput(field, "must be a JSON object of names to values")
-    if parsed:
-        raise InvalidInput(field, "this server does not store tool environment variables yet")
+    if not isinstance(parsed, dict) or not all(isinstance(v, str) for v in parsed.values()):
+        raise InvalidInput(field, "must be a JSON object of variable names to string values")
+    return parsed
 
 
 @router.post("/v1/agents/import")
@@ -98,6 +102,10 @@ async def import_agent(
     file: Annotated[UploadFile, File()],
     append_copy_suffix: Annotated[bool, Form()] = True,
     override_existing_tools: Annotated[bool, Form()] = True,
+    allow_tool_permission_changes: Annotated[bool, Query()] = False,
+    allow_tool_permission_changes_form: Annotated[
+        bool, Form(alias="allow_tool_permission_changes")
+    ] = False,
     strip_messages: Annotated[bool, Form()] = False,
     name: Annotated[str | None, Form(max_length=255)] = None,
     override_name: Annotated[str | None, Form(max_length=255)] = None,
@@ -111,18 +119,31 @@ async def import_agent(
     x_override_embedding_model: Annotated[
         str | None, Header(alias="x-override-embedding-model")
     ] = None,
-) -> dict[str, list[str]]:
+) -> dict[str, Any]:
     """Create the file's agents with fresh ids. ``project_id`` is accepted and unused:
-    Engram has no projects."""
-    _no_variables("secrets", secrets)
-    _no_variables("env_vars_json", env_vars_json)
+    Engram has no projects. ``allow_tool_permission_changes`` (Engram's own, a query or form
+    field) lets replaced tools change their network access or packages. Besides Letta's
+    ``agent_ids``, the answer names the file's tools created, replaced and kept, and the
+    tool variables the file names that no value was given for."""
     options = agent_file.ImportOptions(
         name=name or override_name,
         append_copy_suffix=append_copy_suffix,
         model=model or override_model_handle,
         embedding=embedding or override_embedding_handle or x_override_embedding_model,
         override_existing_tools=override_existing_tools,
+        allow_tool_permission_changes=(
+            allow_tool_permission_changes or allow_tool_permission_changes_form
+        ),
         strip_messages=strip_messages,
+        # With both, ``secrets`` (the current name) win on a clash.
+        secrets={**_variables("env_vars_json", env_vars_json), **_variables("secrets", secrets)},
     )
     raw = await file.read()
-    return {"agent_ids": await agent_file.import_agent_file(rt, raw, options)}
+    result = await agent_file.import_agent_file(rt, raw, options)
+    return {
+        "agent_ids": result.agent_ids,
+        "created_tools": result.tools.created,
+        "replaced_tools": result.tools.replaced,
+        "kept_tools": result.tools.kept,
+        "tool_variables_without_value": result.variables_without_value,
+    }

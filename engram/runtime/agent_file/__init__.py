@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from engram.runtime.agent_file.document import AgentFile, parse_agent_file
 from engram.runtime.agent_file.exporting import export_agent_file
-from engram.runtime.agent_file.importing import ImportOptions, import_agent_file
+from engram.runtime.agent_file.importing import ImportOptions, ImportResult, import_agent_file
 
 __all__ = [
     "AgentFile",
     "ImportOptions",
+    "ImportResult",
     "export_agent_file",
     "import_agent_file",
     "parse_agent_file",

@@ -151,6 +151,10 @@ class FileAgent(_FilePart):
     tool_rules: list[dict[str, Any]] | None = None
     compaction_settings: CompactionSettingsBody | None = None
     recall_assist: RecallAssistBody | None = None
+    # The agent's tool variables by name. Exports leave the values empty (a file is shared,
+    # its secrets are not); the import's ``secrets`` option gives them.
+    tool_exec_environment_variables: dict[str, str | None] | None = None
+    secrets: dict[str, str | None] | None = None
     block_ids: list[str] = []
     tool_ids: list[str] = []
     tools: list[str] = []

@@ -26,15 +26,24 @@ async def export_agent_file(
     *,
     scrub_messages: bool = False,
     skills: list[dict[str, Any]] | None = None,
+    include_secrets: bool = False,
 ) -> dict[str, Any]:
     """The agent as an agent-file document. ``scrub_messages`` leaves the conversation out:
-    its messages and the summary of them. Raises NotFound for an unknown agent."""
+    its messages and the summary of them. The agent's tool variables travel by name only,
+    with empty values, unless ``include_secrets``. Raises NotFound for an unknown agent."""
 
     def _read(session: Session) -> dict[str, Any]:
         state, _ = load_state(session, agent_id, rt.windows)
         block_refs = {block.id: f"block-{i}" for i, block in enumerate(state.blocks)}
         tool_refs = {tool.id: f"tool-{i}" for i, tool in enumerate(state.tools)}
         agent = _agent_to_file(session, state, list(block_refs.values()), list(tool_refs.values()))
+        variables = {
+            str(name): str(value) if include_secrets else ""
+            for name, value in (state.agent.tool_env or {}).items()
+        }
+        # Letta reads the deprecated name on import; Engram reads both.
+        agent["tool_exec_environment_variables"] = variables
+        agent["secrets"] = dict(variables)
         if not scrub_messages:
             _add_conversation(session, state, agent)
         return {

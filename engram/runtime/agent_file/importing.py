@@ -14,16 +14,15 @@ from sqlalchemy.orm import Session
 from engram.errors import InvalidInput
 from engram.ids import new_id
 from engram.memory.embeddings import Embedder
-from engram.memory.tools import BASE_TOOL_SCHEMAS
 from engram.runtime.agent_file.document import (
     MAX_TOKENS,
     AgentFile,
     FileAgent,
     FileMessage,
     FilePassage,
-    FileTool,
     parse_agent_file,
 )
+from engram.runtime.agent_file.shared_tools import ToolOutcome, ToolPolicy, resolve_tools
 from engram.runtime.agents import check_fixed_part_fits, default_system
 from engram.runtime.context import count_text, message_tokens
 from engram.runtime.engine import Engram
@@ -44,7 +43,22 @@ class ImportOptions:
     model: str | None = None
     embedding: str | None = None
     override_existing_tools: bool = True
+    # Engram's own: replacing an existing tool may change its network access or packages.
+    allow_tool_permission_changes: bool = False
     strip_messages: bool = False
+    # Values for the agents' tool variables (the ``secrets`` form field): an export carries
+    # the variables' names only.
+    secrets: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ImportResult:
+    """The new agents, what became of the file's tools, and which tool variables the file
+    named that no value was given for (stored empty, per new agent id)."""
+
+    agent_ids: list[str]
+    tools: ToolOutcome
+    variables_without_value: dict[str, list[str]]
 
 
 @dataclass
@@ -56,21 +70,25 @@ class _AgentPlan:
     earlier: list[t.Message] = field(default_factory=list)
     window: list[t.Message] = field(default_factory=list)
     passages: list[t.Passage] = field(default_factory=list)
+    unset_variables: list[str] = field(default_factory=list)
 
 
-async def import_agent_file(rt: Engram, raw: bytes | str, options: ImportOptions) -> list[str]:
-    """Create every agent of the file anew, in one transaction; returns their new ids.
+async def import_agent_file(rt: Engram, raw: bytes | str, options: ImportOptions) -> ImportResult:
+    """Create every agent of the file anew, in one transaction.
 
     Raises InvalidInput (the file or an option is wrong), ModelNotFound (a model this server
-    does not offer) or ProviderError (passages could not be re-embedded)."""
+    does not offer), Conflict (the file would change an existing tool's reach, see
+    shared_tools.py) or ProviderError (passages could not be re-embedded)."""
     document = parse_agent_file(raw)
     new_blocks = _new_blocks(document)
     plans = [await _plan_agent(rt, i, document, options) for i in range(len(document.agents))]
     file_tools = {tool.id: tool for tool in document.tools}
+    refs = list(dict.fromkeys(ref for plan in plans for ref in plan.spec.tool_ids))
+    policy = ToolPolicy(options.override_existing_tools, options.allow_tool_permission_changes)
 
-    def _write(session: Session) -> list[str]:
+    def _write(session: Session) -> tuple[list[str], ToolOutcome]:
         session.add_all(new_blocks.values())
-        tool_rows = _resolve_tools(session, file_tools, plans, options.override_existing_tools)
+        tool_rows, outcome = resolve_tools(session, file_tools, refs, policy)
         for i, plan in enumerate(plans):
             agent_id = plan.agent.id
             session.add(plan.agent)
@@ -92,12 +110,13 @@ async def import_agent_file(rt: Engram, raw: bytes | str, options: ImportOptions
             plan.agent.window_start_seq = plan.earlier[-1].seq if plan.earlier else 0
             session.flush()
             check_fixed_part_fits(rt, session, agent_id)
-        return [plan.agent.id for plan in plans]
+        return [plan.agent.id for plan in plans], outcome
 
-    agent_ids = await rt.db.write(_write)
+    agent_ids, outcome = await rt.db.write(_write)
     for agent_id in agent_ids:
         rt.recall_indexer.notify(agent_id)  # the imported history becomes searchable by meaning
-    return agent_ids
+    unset = {plan.agent.id: plan.unset_variables for plan in plans if plan.unset_variables}
+    return ImportResult(agent_ids, outcome, unset)
 
 
 def _new_blocks(document: AgentFile) -> dict[str, t.Block]:
@@ -159,6 +178,7 @@ async def _plan_agent(
             summary_tokens=count_text(llm_config["model"], summary) if summary else 0,
         ),
     )
+    plan.agent.tool_env, plan.unset_variables = _tool_env(spec, options.secrets)
     if not options.strip_messages:
         plan.earlier, plan.window = await asyncio.to_thread(_history_rows, plan.agent, spec)
     embedder = rt.embeddings.embedder_for(embedding_config)
@@ -181,36 +201,16 @@ async def _llm_config(rt: Engram, spec: FileAgent, model: str | None, where: str
     return dict(config)
 
 
-def _resolve_tools(
-    session: Session, file_tools: dict[str, FileTool], plans: list[_AgentPlan], override: bool
-) -> dict[str, t.Tool]:
-    """File tool id -> tool row. Built-ins are the server's own and never change; a custom
-    tool is matched by name (and overwritten only with ``override``) or created."""
-    refs = list(dict.fromkeys(ref for plan in plans for ref in plan.spec.tool_ids))
-    names = {ref: str(file_tools[ref].tool_name) for ref in refs}
-    existing = tools.by_names(session, list(names.values()))
-    rows: dict[str, t.Tool] = {}
-    for ref in refs:
-        spec, row = file_tools[ref], existing.get(names[ref])
-        if row is None:
-            row = t.Tool(id=new_id("tool"), name=names[ref])
-            session.add(row)
-            existing[row.name] = row
-        elif names[ref] in BASE_TOOL_SCHEMAS or row.tool_type.startswith("letta_") or not override:
-            rows[ref] = row
-            continue
-        row.tool_type = spec.tool_type
-        row.description = spec.description
-        row.source_type = spec.source_type or "python"
-        row.source_code = spec.source_code
-        row.json_schema = spec.json_schema or {}
-        row.tags = spec.tags or []
-        row.return_char_limit = spec.return_char_limit
-        row.pip_requirements = spec.pip_requirements
-        row.metadata_ = spec.metadata_ or {}
-        rows[ref] = row
-    session.flush()
-    return rows
+def _tool_env(spec: FileAgent, given: dict[str, str]) -> tuple[dict[str, str] | None, list[str]]:
+    """The agent's tool variables: every name the file declares (Letta's deprecated
+    ``tool_exec_environment_variables`` and ``secrets``), valued from the import's
+    ``secrets`` or else the file, plus any other variable the import gives; and the
+    declared names that got no value (kept, empty, so the agent lists what its tools need)."""
+    declared = {**(spec.tool_exec_environment_variables or {}), **(spec.secrets or {})}
+    values = {name: given.get(name) or value or "" for name, value in declared.items()}
+    values.update(given)
+    unset = sorted(name for name, value in values.items() if not value)
+    return values or None, unset
 
 
 def _history_rows(agent: t.Agent, spec: FileAgent) -> tuple[list[t.Message], list[t.Message]]:
