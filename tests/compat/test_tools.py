@@ -142,3 +142,31 @@ def test_agent_tools_auto_pagination_ends(client: Letta, make_agent: AgentFactor
     names = [t.name for t in itertools.islice(client.agents.tools.list(agent.id), 50)]
 
     assert len(names) == len(set(names)) == len(agent.tools)
+
+
+def test_an_agents_tool_variables_reach_its_tool_and_nothing_else_does(
+    client: Letta, make_agent: AgentFactory
+) -> None:
+    name = f"read_env_{uuid.uuid4().hex[:8]}"
+    source = f'''
+def {name}() -> dict:
+    """The variables this tool can see."""
+    import os
+    return {{key: os.environ.get(key) for key in ("WEATHER_KEY", "UNITS", "OPENAI_API_KEY")}}
+'''
+    tool = client.tools.create(source_code=source)
+    try:
+        agent = make_agent(
+            tool_ids=[tool.id],
+            tool_exec_environment_variables={"WEATHER_KEY": "k-1"},
+            secrets={"UNITS": "metric"},
+        )
+
+        ran = client.agents.tools.run(name, agent_id=agent.id, args={})
+
+        assert ran.status == "success", ran
+        assert ran.func_return == {"WEATHER_KEY": "k-1", "UNITS": "metric", "OPENAI_API_KEY": None}
+        shown = {v.key: v.value for v in agent.tool_exec_environment_variables or []}
+        assert shown == {"WEATHER_KEY": "k-1", "UNITS": "metric"}
+    finally:
+        client.tools.delete(tool.id)
