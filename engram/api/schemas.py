@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from engram.memory.policy import CompactionSettingsBody, RecallAssistBody
+from engram.tools.variables import ToolVariables
 
 
 class Body(BaseModel):
@@ -99,8 +100,8 @@ class CreateAgent(Body):
     compaction_settings: CompactionSettingsBody | None = None
     recall_assist: RecallAssistBody | None = None
     # Variables for the agent's custom tools' sandboxed children (docs/tools.md).
-    tool_exec_environment_variables: dict[str, str] | None = None
-    secrets: dict[str, str] | None = None
+    tool_exec_environment_variables: ToolVariables | None = None
+    secrets: ToolVariables | None = None
 
 
 class UpdateAgent(Body):
@@ -120,8 +121,8 @@ class UpdateAgent(Body):
     tool_rules: list[dict[str, Any]] | None = None
     compaction_settings: CompactionSettingsBody | None = None
     recall_assist: RecallAssistBody | None = None
-    tool_exec_environment_variables: dict[str, str] | None = None  # as on CreateAgent
-    secrets: dict[str, str] | None = None
+    tool_exec_environment_variables: ToolVariables | None = None  # as on CreateAgent
+    secrets: ToolVariables | None = None
 
 
 class TextPart(Body):

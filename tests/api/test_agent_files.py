@@ -577,6 +577,27 @@ def test_tool_variables_survive_an_export_that_includes_them(
     assert weather_key_seen(api, new_id) == "k-1"
 
 
+@pytest.mark.parametrize(
+    "where", ["secrets", "env_vars_json", "file"], ids=["secrets", "env_vars_json", "file"]
+)
+@pytest.mark.parametrize("variables", [{"A=B": "x"}, {"": "x"}, {"A": "x\u0000y"}])
+def test_a_variable_no_environment_can_hold_is_refused_naming_where(
+    api: httpx.Client, where: str, variables: dict[str, str]
+) -> None:
+    document = valid_file()
+    form = {} if where == "file" else {where: json.dumps(variables)}
+    if where == "file":
+        document["agents"][0]["secrets"] = variables
+    agents_before = agent_count(api)
+
+    response = import_file(api, document, **form)
+
+    assert response.status_code == 422, response.text
+    said = detail_text(response)
+    assert said.startswith(where) if where != "file" else "file.agents.0.secrets" in said, said
+    assert agent_count(api) == agents_before
+
+
 def test_import_variables_fill_a_letta_style_file_and_secrets_win(api: httpx.Client) -> None:
     document = valid_file()
     document["agents"][0]["tool_exec_environment_variables"] = {"A": "", "B": ""}

@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.api.conftest import MODEL, AgentFactory, agent_count, core_memory
 
@@ -522,3 +523,21 @@ def test_tag_of_a_deleted_agent_leaves_the_tag_list(
     api.delete(f"/v1/agents/{agent['id']}")
 
     assert tag not in api.get("/v1/tags/").json()
+
+
+@pytest.mark.parametrize("field", ["tool_exec_environment_variables", "secrets"])
+@pytest.mark.parametrize("variables", [{"A=B": "x"}, {"": "x"}, {"A": "x\u0000y"}])
+def test_a_tool_variable_no_environment_can_hold_is_refused_naming_the_field(
+    api: httpx.Client, make_agent: AgentFactory, field: str, variables: dict[str, str]
+) -> None:
+    agents_before = agent_count(api)
+    created = api.post("/v1/agents/", json={"model": MODEL, field: variables})
+    assert agent_count(api) == agents_before
+    agent = make_agent(**{field: {"OK": "1"}})
+    patched = api.patch(f"/v1/agents/{agent['id']}", json={field: variables})
+
+    for response in (created, patched):
+        assert response.status_code == 422, response.text
+        assert field in [str(part) for part in response.json()["detail"][0]["loc"]]
+    shown = api.get(f"/v1/agents/{agent['id']}").json()["tool_exec_environment_variables"]
+    assert {v["key"]: v["value"] for v in shown} == {"OK": "1"}

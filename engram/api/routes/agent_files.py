@@ -10,11 +10,13 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Header, Query, Response, UploadFile
+from pydantic import TypeAdapter, ValidationError
 
 from engram.api.deps import Runtime
 from engram.api.schemas import Body
 from engram.errors import InvalidInput, NotFound
 from engram.runtime import agent_file
+from engram.tools.variables import ToolVariables
 
 router = APIRouter(tags=["agent files"])
 
@@ -83,6 +85,9 @@ async def export_agent_with_skills(
     return _file_reply(document)
 
 
+_VARIABLES = TypeAdapter(ToolVariables)
+
+
 def _variables(field: str, raw: str | None) -> dict[str, str]:
     """Values for the imported agents' tool variables, a JSON object of strings."""
     if raw is None or not raw.strip():
@@ -91,9 +96,13 @@ def _variables(field: str, raw: str | None) -> dict[str, str]:
         parsed = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise InvalidInput(field, f"not a JSON object ({exc})") from exc
-    if not isinstance(parsed, dict) or not all(isinstance(v, str) for v in parsed.values()):
-        raise InvalidInput(field, "must be a JSON object of variable names to string values")
-    return parsed
+    try:
+        return _VARIABLES.validate_python(parsed)
+    except ValidationError as exc:
+        raise InvalidInput(
+            field,
+            f"must be a JSON object of variable names to string values: {exc.errors()[0]['msg']}",
+        ) from exc
 
 
 @router.post("/v1/agents/import")

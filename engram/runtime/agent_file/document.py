@@ -13,6 +13,7 @@ from engram.errors import InvalidInput
 from engram.memory.policy import CompactionSettingsBody, RecallAssistBody
 from engram.memory.tools import BASE_TOOL_SCHEMAS
 from engram.runtime.agents import AGENT_TYPES
+from engram.tools.variables import VariableName, VariableValue
 
 MAX_CHARS = 10_000_000
 MAX_TOKENS = 10_000_000
@@ -153,8 +154,8 @@ class FileAgent(_FilePart):
     recall_assist: RecallAssistBody | None = None
     # The agent's tool variables by name. Exports leave the values empty (a file is shared,
     # its secrets are not); the import's ``secrets`` option gives them.
-    tool_exec_environment_variables: dict[str, str | None] | None = None
-    secrets: dict[str, str | None] | None = None
+    tool_exec_environment_variables: dict[VariableName, VariableValue | None] | None = None
+    secrets: dict[VariableName, VariableValue | None] | None = None
     block_ids: list[str] = []
     tool_ids: list[str] = []
     tools: list[str] = []
