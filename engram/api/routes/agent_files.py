@@ -124,5 +124,6 @@ async def import_agent(
         override_existing_tools=override_existing_tools,
         strip_messages=strip_messages,
     )
-    raw = await file.read()
-    return {"agent_ids": await agent_file.import_agent_file(rt, raw, options)}
+    # The upload is spooled to a temporary file; it is read once, while it is decoded.
+    await file.seek(0)
+    return {"agent_ids": await agent_file.import_agent_file(rt, file.file, options)}

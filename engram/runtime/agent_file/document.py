@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, BinaryIO, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from engram.errors import InvalidInput
+from engram.input_limits import check_value
 from engram.memory.policy import CompactionSettingsBody, RecallAssistBody
 from engram.memory.tools import BASE_TOOL_SCHEMAS
 from engram.runtime.agents import AGENT_TYPES
@@ -21,9 +22,18 @@ Name = Annotated[str, Field(max_length=255)]
 
 
 class _FilePart(BaseModel):
-    """Unknown fields are ignored everywhere, so files from newer servers still import."""
+    """Unknown fields are ignored everywhere, so files from newer servers still import.
+
+    Every field is held to the request limits (input_limits.check_value): no lone
+    surrogates, no free-form JSON nested too deep or too large to store and show again."""
 
     model_config = ConfigDict(extra="ignore")
+    checked_on_its_own: ClassVar[bool] = True
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _bounded(cls, value: Any) -> Any:
+        return check_value(value)
 
 
 class FileFunction(_FilePart):
@@ -178,10 +188,15 @@ class AgentFile(_FilePart):
     created_at: datetime | None = None
 
 
-def parse_agent_file(raw: bytes | str) -> AgentFile:
-    """The validated document. Raises InvalidInput naming the first thing wrong with it."""
+def parse_agent_file(raw: bytes | str | BinaryIO) -> AgentFile:
+    """The validated document. Raises InvalidInput naming the first thing wrong with it.
+
+    Given a binary file (an upload), its bytes are read inside the decoding call, so they
+    are freed as soon as the JSON is decoded: a large file is held once as bytes, once as
+    decoded text, then only as the values built from it, never all of them at once for
+    longer than the decoding takes."""
     try:
-        data = json.loads(raw)
+        data = json.loads(raw if isinstance(raw, bytes | str) else raw.read())
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise InvalidInput("file", f"not a JSON agent file ({exc})") from exc
     if not isinstance(data, dict):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
@@ -58,7 +58,9 @@ class _AgentPlan:
     passages: list[t.Passage] = field(default_factory=list)
 
 
-async def import_agent_file(rt: Engram, raw: bytes | str, options: ImportOptions) -> list[str]:
+async def import_agent_file(
+    rt: Engram, raw: bytes | str | BinaryIO, options: ImportOptions
+) -> list[str]:
     """Create every agent of the file anew, in one transaction; returns their new ids.
 
     Raises InvalidInput (the file or an option is wrong), ModelNotFound (a model this server
