@@ -102,14 +102,17 @@ def passage_text(size: int) -> str:
     return " ".join(out)[:size]
 
 
-def agent_file(size: int, message_bytes: int) -> bytes:
-    """An agent file of about ``size`` bytes: one agent, messages of ``message_bytes``."""
+def agent_file(size: int, message_bytes: int, passages: int = 0) -> bytes:
+    """An agent file of about ``size`` bytes: one agent with messages of ``message_bytes``
+    or, when ``passages`` is set, that many archival passages sharing the size."""
     chunk = passage_text(message_bytes)
-    count = max(1, size // (message_bytes + 60))
+    count = 0 if passages else max(1, size // (message_bytes + 60))
     messages = [
         {"id": f"message-{i}", "role": "user" if i % 2 else "assistant", "content": chunk}
         for i in range(count)
     ]
+    long_text = passage_text(size // passages) if passages else ""
+    extras = {"passages": [{"text": long_text} for _ in range(passages)]}
     document = {
         "agents": [
             {
@@ -123,6 +126,7 @@ def agent_file(size: int, message_bytes: int) -> bytes:
                 },
                 "messages": messages,
                 "in_context_message_ids": [],
+                "engram": extras,
             }
         ],
         "blocks": [],
@@ -138,11 +142,8 @@ def new_agent(client: httpx.Client) -> str:
 
 
 def passage_row(client: httpx.Client, pid: int, text: str, label: str) -> tuple[str, ...]:
+    warm_embeddings(client)
     agent_id = new_agent(client)
-    # Loads the embedding model first, so the row measures the text alone.
-    client.post(
-        f"/v1/agents/{agent_id}/archival-memory", json={"text": "warm up"}
-    ).raise_for_status()
     before, peak, response = measure(
         pid, lambda: client.post(f"/v1/agents/{agent_id}/archival-memory", json={"text": text})
     )
@@ -154,8 +155,18 @@ def passage_row(client: httpx.Client, pid: int, text: str, label: str) -> tuple[
     )
 
 
+def warm_embeddings(client: httpx.Client) -> None:
+    """Load the embedding model, so a row measures its input and not the model's weights."""
+    agent_id = new_agent(client)
+    client.post(
+        f"/v1/agents/{agent_id}/archival-memory", json={"text": "warm up"}
+    ).raise_for_status()
+    client.delete(f"/v1/agents/{agent_id}").raise_for_status()
+
+
 def agent_file_row(client: httpx.Client, pid: int, body: bytes, label: str) -> tuple[str, ...]:
     size_mb = len(body) / MB
+    warm_embeddings(client)
     before, peak, response = measure(
         pid,
         lambda: client.post(
@@ -174,7 +185,7 @@ def run(args: argparse.Namespace) -> list[tuple[str, ...]]:
     rows: list[tuple[str, ...]] = []
     fake = FakeLLM()
     text = passage_text(args.passage_mb * MB)
-    body = agent_file(args.file_mb * MB, args.message_bytes)
+    body = agent_file(args.file_mb * MB, args.message_bytes, args.file_passages)
     default = {"ENGRAM_WARM_EMBEDDINGS": "false"}
     cases = (
         ("passage", "default limits", default),
@@ -209,6 +220,9 @@ def main() -> int:
     parser.add_argument("--passage-mb", type=int, default=10)
     parser.add_argument("--file-mb", type=int, default=50)
     parser.add_argument("--message-bytes", type=int, default=2000, help="per message in the file")
+    parser.add_argument(
+        "--file-passages", type=int, default=0, help="a file of this many long passages instead"
+    )
     parser.add_argument("--only", choices=["passage", "file"], help="run one kind of row")
     args = parser.parse_args()
     rows = run(args)
