@@ -158,6 +158,26 @@ def test_agent_files_have_their_own_larger_limit(small: httpx.Client) -> None:
     assert agent_count(small) == before
 
 
+def test_agent_file_blocks_and_passages_are_held_to_the_field_limits(small: httpx.Client) -> None:
+    before = agent_count(small)
+    document = json.loads(agent_file(10, 1))
+    document["blocks"] = [{"id": "block-0", "label": "notes", "value": "b" * 1001, "limit": 5000}]
+    document["agents"][0]["block_ids"] = ["block-0"]
+    response = small.post(
+        "/v1/agents/import",
+        files={"file": ("a.af", json.dumps(document).encode(), "application/json")},
+    )
+    assert_422_naming(response, "file.blocks.0.value", "ENGRAM_MAX_BLOCK_CHARS")
+    document = json.loads(agent_file(10, 1))
+    document["agents"][0]["engram"] = {"passages": [{"text": "p" * 1001}]}
+    response = small.post(
+        "/v1/agents/import",
+        files={"file": ("a.af", json.dumps(document).encode(), "application/json")},
+    )
+    assert_422_naming(response, "passages.0.text", "ENGRAM_MAX_PASSAGE_CHARS")
+    assert agent_count(small) == before
+
+
 # ---------------------------------------------------------------- 422: one field
 
 

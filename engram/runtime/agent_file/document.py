@@ -7,10 +7,10 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, BinaryIO, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from engram.errors import InvalidInput
-from engram.input_limits import check_value
+from engram.input_limits import check_text_length, check_value
 from engram.memory.policy import CompactionSettingsBody, RecallAssistBody
 from engram.memory.tools import BASE_TOOL_SCHEMAS
 from engram.runtime.agents import AGENT_TYPES
@@ -19,6 +19,12 @@ MAX_CHARS = 10_000_000
 MAX_TOKENS = 10_000_000
 # Column widths, checked here so a long value is a 422 on every database.
 Name = Annotated[str, Field(max_length=255)]
+# The server's own limits on block values and passage texts hold for a file's too, so no
+# door lets in what the API would refuse (docs/api.md, "Limits").
+BlockValue = Annotated[str, AfterValidator(lambda text: check_text_length(text, "block_chars"))]
+PassageText = Annotated[
+    str, Field(min_length=1), AfterValidator(lambda text: check_text_length(text, "passage_chars"))
+]
 
 
 class _FilePart(BaseModel):
@@ -106,7 +112,7 @@ class FileMessage(_FilePart):
 class FileBlock(_FilePart):
     id: str
     label: str = Field(min_length=1, max_length=255, pattern=r"^[^/]+$")
-    value: str
+    value: BlockValue
     limit: int | None = Field(default=None, gt=0, le=MAX_CHARS)
     description: str | None = None
     read_only: bool = False
@@ -134,7 +140,7 @@ class FileTool(_FilePart):
 
 
 class FilePassage(_FilePart):
-    text: str = Field(min_length=1)
+    text: PassageText
     tags: list[str] | None = None
     metadata: dict[str, Any] | None = None
     created_at: datetime | None = None
