@@ -63,6 +63,17 @@ class Settings(BaseSettings):
     # process with it.
     mcp_idle_seconds: float = Field(default=600.0, gt=0)
 
+    # Input bounds (docs/api.md, "Limits"): a request body over max_request_bytes is a 413
+    # (agent-file imports have their own, larger limit); one text field over its limit, in
+    # characters, is a 422 naming the field and the setting.
+    max_request_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    max_agent_file_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    max_message_chars: int = Field(default=1_000_000, ge=1)
+    max_passage_chars: int = Field(default=1_000_000, ge=1)
+    max_block_chars: int = Field(default=1_000_000, ge=1)
+    # Free-form JSON fields (metadata, tool rules, schemas): encoded size in bytes.
+    max_json_field_bytes: int = Field(default=1024 * 1024, ge=1024)
+
     default_context_window: int = 32_000
     # Paging: fold when the next call would pass trigger x window, down to target x window.
     summarize_trigger: float = 0.9

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from engram import __version__
+from engram.api.body_limit import BodyLimit
 from engram.api.errors import install_error_handlers
 from engram.api.routes import (
     agent_files,
@@ -47,6 +48,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Engram", version=__version__, lifespan=lifespan)
     app.state.engram = engram
+    # Inside the error middleware's reach, so a 413 raised while reading is answered here.
+    app.add_middleware(BodyLimit, settings=settings)
     install_error_handlers(app)
     if settings.api_keys:
         _require_api_key(app, settings.api_keys)

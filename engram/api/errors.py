@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm.exc import StaleDataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engram.errors import Conflict, EngramError, InvalidInput, NotFound, ProviderError
+from engram.input_limits import MAX_JSON_DEPTH
 from engram.store.db import database_unavailable
 
 log = logging.getLogger(__name__)
 
+TOO_DEEP_TO_DECODE = (
+    f"the JSON body is nested too deep to decode; fields may nest at most {MAX_JSON_DEPTH} levels"
+)
 STATUS = {NotFound: 404, InvalidInput: 422, Conflict: 409, ProviderError: 502}
 
 
@@ -44,6 +50,15 @@ def install_error_handlers(app: FastAPI) -> None:
             for error in exc.errors()
         ]
         return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        # A body nested deeper than the JSON decoder goes is not a body that failed to
+        # parse for an unknown reason: name the limit, as for a deep field (input_limits).
+        if exc.status_code == 400 and isinstance(exc.__cause__, RecursionError):
+            error = {"loc": ["body"], "msg": TOO_DEEP_TO_DECODE, "type": "input_limit"}
+            return JSONResponse({"detail": [error]}, status_code=422)
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(StaleDataError)
     async def _stale(_request: Request, exc: StaleDataError) -> JSONResponse:

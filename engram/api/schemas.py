@@ -3,16 +3,44 @@ Letta fields Engram does not use keep working; known fields are checked strictly
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
+from engram.input_limits import check_length, check_text_length, check_value
 from engram.memory.policy import CompactionSettingsBody, RecallAssistBody
 from engram.tools.variables import ToolVariables
 
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="ignore")
+    # Every field is checked here (input_limits.check_value), so walks of an enclosing
+    # model's free-form fields need not enter this one again.
+    checked_on_its_own: ClassVar[bool] = True
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _bounded(cls, value: Any) -> Any:
+        """No field of any request may hold a lone surrogate, nor JSON too deep or too large
+        (docs/api.md, "Limits"); the 422 names the field."""
+        return check_value(value)
+
+
+def _text_limit(kind: str) -> AfterValidator:
+    return AfterValidator(lambda text: check_text_length(text, kind))
+
+
+# Text fields with a configurable size (ENGRAM_MAX_*_CHARS).
+MessageText = Annotated[str, _text_limit("message_chars")]
+PassageText = Annotated[str, Field(min_length=1), _text_limit("passage_chars")]
+BlockValue = Annotated[str, _text_limit("block_chars")]
 
 
 # Bounds keep values storable in a 32-bit column and sensible for the server.
@@ -24,7 +52,7 @@ ToolCallFormat = Literal["native", "json_text"]
 
 class CreateBlock(Body):
     label: Label
-    value: str
+    value: BlockValue
     limit: int | None = Field(default=None, gt=0, le=MAX_CHARS)
     description: str | None = None
     read_only: bool = False
@@ -34,7 +62,7 @@ class CreateBlock(Body):
 
 
 class BlockUpdate(Body):
-    value: str | None = None
+    value: BlockValue | None = None
     limit: int | None = Field(default=None, gt=0, le=MAX_CHARS)
     label: Label | None = None
     description: str | None = None
@@ -137,6 +165,14 @@ class MessageCreate(Body):
     name: str | None = None
     otid: str | None = None
 
+    @field_validator("content", mode="after")
+    @classmethod
+    def _content_size(cls, content: str | list[TextPart]) -> str | list[TextPart]:
+        if isinstance(content, str):
+            return check_text_length(content, "message_chars")
+        check_length(sum(len(part.text) + 1 for part in content) - 1, "message_chars")
+        return content
+
     def text(self) -> str:
         if isinstance(self.content, str):
             return self.content
@@ -221,7 +257,7 @@ NOT_SERVED = {
 
 class SendMessages(Body):
     messages: list[MessageCreate | ApprovalCreate | ToolReturnCreate] | None = None
-    input: str | None = None
+    input: MessageText | None = None
     max_steps: int = Field(default=50, ge=1, le=500)
     use_assistant_message: bool = True
     stream_tokens: bool = False
@@ -250,7 +286,7 @@ class CancelRuns(Body):
 
 
 class CreatePassage(Body):
-    text: str = Field(min_length=1)
+    text: PassageText
     tags: list[str] | None = None
     created_at: str | None = None
 

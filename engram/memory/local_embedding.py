@@ -346,6 +346,40 @@ class _BertEncoder:
 # --------------------------------------------------------------------------- public model
 
 
+# Characters of a text tokenised at first, per token of the window: a word piece covers at
+# least one character, so this is ample for ordinary text and one pass almost always does.
+_PREFIX_CHARS_PER_TOKEN = 16
+
+
+def _prefix(text: str, chars: int) -> str:
+    """The text cut at the last space before ``chars``, so no word is split (a text with no
+    space there is one word, which WordPiece makes [UNK] past 100 characters anyway)."""
+    if len(text) <= chars:
+        return text
+    cut = text.rfind(" ", 0, chars)
+    return text[:cut] if cut > 0 else text[:chars]
+
+
+def _encode_window(tokenizer: Tokenizer, texts: list[str], window: int) -> list[Any]:
+    """The first ``window`` tokens of each text, tokenising only a prefix of it.
+
+    Why: with truncation on, the tokenizer still tokenises the whole text and keeps the
+    rest as overflowing windows with their offsets; a 10 MB text cost over 1 GB that way,
+    for 256 tokens used. A prefix that fills the window gives the same tokens as the whole
+    text; one that does not is grown until it does or is the whole text.
+    """
+    chars = window * _PREFIX_CHARS_PER_TOKEN
+    prefixes = [_prefix(text, chars) for text in texts]
+    encodings = list(tokenizer.encode_batch(prefixes, add_special_tokens=True))
+    for i, text in enumerate(texts):
+        grown, prefix = chars, prefixes[i]
+        while len(encodings[i].ids) < window and len(prefix) < len(text):
+            grown *= 4
+            prefix = _prefix(text, grown)
+            encodings[i] = tokenizer.encode(prefix, add_special_tokens=True)
+    return encodings
+
+
 class _Loaded:
     """Everything built at load time; replaced as a whole so readers never see it half-set."""
 
@@ -498,7 +532,7 @@ class LocalEmbeddingModel:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         loaded = self._ensure_loaded()
-        encodings = loaded.tokenizer.encode_batch(texts, add_special_tokens=True)
+        encodings = _encode_window(loaded.tokenizer, texts, loaded.max_seq_length)
         lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(texts))
         order = np.argsort(lengths, kind="stable")
         result = np.empty((len(texts), self.dim), dtype=np.float32)

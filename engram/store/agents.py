@@ -46,7 +46,8 @@ class AgentFilter:
         if self.name is not None:
             query = query.where(t.Agent.name == self.name)
         if self.query_text:
-            query = query.where(t.Agent.name.ilike(f"%{self.query_text}%"))
+            # autoescape: '%' and '_' in the text are matched as themselves, not as wildcards.
+            query = query.where(t.Agent.name.icontains(self.query_text, autoescape=True))
         if self.tags:
             tagged = select(t.AgentTag.agent_id).where(t.AgentTag.tag.in_(self.tags))
             if self.match_all_tags:

@@ -204,7 +204,7 @@ def list_in(
     visible = scope.clause()
     query = select(t.Passage).where(visible)
     if search:
-        query = query.where(t.Passage.text.ilike(f"%{search}%"))
+        query = query.where(t.Passage.text.icontains(search, autoescape=True))
     if where is not None and where.active:
         clauses, params = where.sql(dialects.for_session(session))
         query = query.where(text(" AND ".join(clauses)).bindparams(**params))

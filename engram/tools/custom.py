@@ -219,7 +219,7 @@ def list_tools(
     if where.tool_ids:
         query = query.where(t.Tool.id.in_(where.tool_ids))
     if where.search:
-        query = query.where(t.Tool.name.ilike(f"%{where.search}%"))
+        query = query.where(t.Tool.name.icontains(where.search, autoescape=True))
     if where.tool_types:
         query = query.where(t.Tool.tool_type.in_(where.tool_types))
     if where.exclude_tool_types:

@@ -104,6 +104,28 @@ def test_long_text_is_truncated_to_max_seq_length(model: LocalEmbeddingModel) ->
     assert not np.allclose(shorter, at_limit, atol=1e-7)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        " ".join(f"word{i % 977} and more" for i in range(40_000)),  # ~0.7 MB of words
+        "y" * 50_000,  # one word, no space to cut at
+        "日本語の文章です。" * 5_000,  # no spaces: every CJK character is a word
+        "a " * 3_000 + "tail",
+        "short text",
+    ],
+)
+def test_only_a_prefix_is_tokenised_and_it_gives_the_whole_texts_tokens(
+    model: LocalEmbeddingModel, text: str
+) -> None:
+    """A long text is tokenised only as far as the window needs (a 10 MB passage once
+    cost over 1 GB of overflowing windows), with the same tokens as the whole text."""
+    loaded = model._ensure_loaded()
+    whole = loaded.tokenizer.encode(text, add_special_tokens=True).ids
+    (windowed,) = local_embedding._encode_window(loaded.tokenizer, [text], loaded.max_seq_length)
+    assert windowed.ids == whole
+    assert len(windowed.overflowing) <= 32
+
+
 def test_empty_inputs(model: LocalEmbeddingModel) -> None:
     empty = model.embed_sync([""])
     assert empty.shape == (1, 384)

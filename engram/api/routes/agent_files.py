@@ -147,8 +147,9 @@ async def import_agent(
         # With both, ``secrets`` (the current name) win on a clash.
         secrets={**_variables("env_vars_json", env_vars_json), **_variables("secrets", secrets)},
     )
-    raw = await file.read()
-    result = await agent_file.import_agent_file(rt, raw, options)
+    # The upload is spooled to a temporary file; it is read once, while it is decoded.
+    await file.seek(0)
+    result = await agent_file.import_agent_file(rt, file.file, options)
     return {
         "agent_ids": result.agent_ids,
         "created_tools": result.tools.created,

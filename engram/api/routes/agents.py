@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from engram.api import serialize
+from engram.api import rendering, serialize
 from engram.api.deps import Limit, Runtime
 from engram.api.schemas import CreateAgent, UpdateAgent
 from engram.runtime import agents as agent_ops
@@ -55,7 +55,7 @@ async def create_agent(body: CreateAgent, rt: Runtime) -> dict[str, Any]:
     return serialize.agent(await agent_ops.create_agent(rt, _spec(body)))
 
 
-@router.get("/")
+@router.get("/", response_model=list[dict[str, Any]])
 async def list_agents(
     rt: Runtime,
     name: str | None = None,
@@ -68,7 +68,7 @@ async def list_agents(
     order: Literal["asc", "desc"] = "desc",
     order_by: Literal["created_at", "updated_at", "last_run_completion"] = "created_at",
     ascending: bool | None = None,
-) -> list[dict[str, Any]]:
+) -> Response:
     descending = order == "desc" if ascending is None else not ascending
     where = agent_store.AgentFilter(name, tuple(tags or ()), match_all_tags, query_text)
 
@@ -84,7 +84,7 @@ async def list_agents(
         )
         return [serialize.agent(agent_ops.bundle(session, row.id)) for row in rows]
 
-    return await rt.db.read(_read)
+    return rendering.json_list(await rt.db.read(_read), "agent")
 
 
 @router.get("/count")
@@ -99,12 +99,12 @@ async def count_agents(
     return await rt.db.read(lambda session: agent_store.count_agents(session, where))
 
 
-@router.get("/{agent_id}")
-async def retrieve_agent(agent_id: str, rt: Runtime) -> dict[str, Any]:
+@router.get("/{agent_id}", response_model=dict[str, Any])
+async def retrieve_agent(agent_id: str, rt: Runtime) -> Response:
     def _read(session: Session) -> Any:
         return serialize.agent(agent_ops.bundle(session, agent_id))
 
-    return await rt.db.read(_read)
+    return rendering.json_item(await rt.db.read(_read), "agent")
 
 
 @router.patch("/{agent_id}")

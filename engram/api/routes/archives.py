@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from engram.api import serialize
 from engram.api.deps import Limit, Runtime
-from engram.api.schemas import Body, EmbeddingConfigBody
+from engram.api.schemas import Body, EmbeddingConfigBody, PassageText
 from engram.errors import InvalidInput
 from engram.memory import archival
 from engram.runtime import agents as agent_ops
@@ -44,7 +44,7 @@ class ArchiveUpdate(Body):
 
 
 class PassageCreate(Body):
-    text: str = Field(min_length=1)
+    text: PassageText
     metadata: dict[str, Any] | None = None
     tags: list[str] | None = None
     created_at: str | None = None

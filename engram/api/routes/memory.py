@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from sqlalchemy.orm import Session
 
-from engram.api import serialize
+from engram.api import rendering, serialize
 from engram.api.deps import Cursor, Limit, Runtime
 from engram.api.schemas import BlockUpdate, CreateBlock, CreatePassage
 from engram.errors import InvalidInput
@@ -22,18 +22,18 @@ from engram.store.tables import as_utc
 router = APIRouter(tags=["memory"])
 
 
-@router.get("/v1/agents/{agent_id}/core-memory/blocks")
+@router.get("/v1/agents/{agent_id}/core-memory/blocks", response_model=list[dict[str, Any]])
 async def list_agent_blocks(
     agent_id: str,
     rt: Runtime,
     cursor: Cursor,
-) -> list[dict[str, Any]]:
+) -> Response:
     def _read(session: Session) -> Any:
         agents.get(session, agent_id)
         rows = cursor.page(blocks.for_agent(session, agent_id), kind="block")
         return [serialize.block(b) for b in rows]
 
-    return await rt.db.read(_read)
+    return rendering.json_list(await rt.db.read(_read), "block")
 
 
 @router.get("/v1/agents/{agent_id}/core-memory/blocks/{label}")
@@ -86,7 +86,7 @@ async def create_block(body: CreateBlock, rt: Runtime) -> dict[str, Any]:
     return serialize.block(row)
 
 
-@router.get("/v1/blocks/")
+@router.get("/v1/blocks/", response_model=list[dict[str, Any]])
 async def list_blocks(
     rt: Runtime,
     label: str | None = None,
@@ -94,7 +94,7 @@ async def list_blocks(
     after: str | None = None,
     limit: Limit = 50,
     order: Literal["asc", "desc"] = "asc",
-) -> list[dict[str, Any]]:
+) -> Response:
     def _read(session: Session) -> Any:
         rows = blocks.list_blocks(
             session,
@@ -106,7 +106,7 @@ async def list_blocks(
         )
         return [serialize.block(b) for b in rows]
 
-    return await rt.db.read(_read)
+    return rendering.json_list(await rt.db.read(_read), "block")
 
 
 @router.get("/v1/blocks/{block_id}")
@@ -197,7 +197,7 @@ async def list_block_agents(
     return await rt.db.read(_read)
 
 
-@router.get("/v1/agents/{agent_id}/archival-memory")
+@router.get("/v1/agents/{agent_id}/archival-memory", response_model=list[dict[str, Any]])
 async def list_passages(
     agent_id: str,
     rt: Runtime,
@@ -206,7 +206,7 @@ async def list_passages(
     limit: Limit = 100,
     search: str | None = None,
     ascending: bool = True,
-) -> list[dict[str, Any]]:
+) -> Response:
     def _read(session: Session) -> Any:
         agent = agents.get(session, agent_id)
         rows = passages.list_passages(
@@ -220,7 +220,7 @@ async def list_passages(
         )
         return [serialize.passage(row, agent.embedding_config) for row in rows]
 
-    return await rt.db.read(_read)
+    return rendering.json_list(await rt.db.read(_read), "passage")
 
 
 @router.post("/v1/agents/{agent_id}/archival-memory")

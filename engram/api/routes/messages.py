@@ -21,6 +21,7 @@ from engram.runtime import agents as agent_ops
 from engram.runtime import approvals, inspect_context
 from engram.runtime.engine import Engram
 from engram.runtime.folding import fold_window
+from engram.runtime.input_fit import check_inputs_fit
 from engram.runtime.step import InputMessage, run_turn
 from engram.runtime.views import listing
 from engram.store import agents, messages
@@ -62,7 +63,12 @@ async def checked_inputs(rt: Engram, agent_id: str, body: SendMessages) -> list[
     """The request's messages, refused before any run starts if the agent's approval state
     does not allow them (runtime/approvals.py)."""
     inputs = _inputs(body)
-    await rt.db.read(lambda session: approvals.check_input(session, agent_id, inputs))
+
+    def _check(session: Session) -> None:
+        approvals.check_input(session, agent_id, inputs)
+        check_inputs_fit(session, agent_id, inputs)
+
+    await rt.db.read(_check)
     return inputs
 
 

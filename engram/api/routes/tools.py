@@ -6,11 +6,11 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import Field
 from sqlalchemy.orm import Session
 
-from engram.api import serialize
+from engram.api import rendering, serialize
 from engram.api.deps import Limit, Runtime
 from engram.api.schemas import MAX_CHARS, Body
 from engram.errors import Conflict, NotFound
@@ -162,7 +162,7 @@ def _limits(rt: Any) -> sandbox.SandboxLimits:
     return sandbox.SandboxLimits.from_settings(rt.settings)
 
 
-@router.get("/v1/tools/")
+@router.get("/v1/tools/", response_model=list[dict[str, Any]])
 async def list_tools(
     rt: Runtime,
     before: str | None = None,
@@ -177,7 +177,7 @@ async def list_tools(
     tool_types: list[str] | None = Query(default=None),
     exclude_tool_types: list[str] | None = Query(default=None),
     return_only_letta_tools: bool | None = False,
-) -> list[dict[str, Any]]:
+) -> Response:
     where = ToolQuery(
         name=name,
         names=names,
@@ -194,7 +194,7 @@ async def list_tools(
         )
         return [serialize.tool(row) for row in rows]
 
-    return await rt.db.read(_read)
+    return rendering.json_list(await rt.db.read(_read), "tool")
 
 
 @router.get("/v1/tools/{tool_id}")

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, BinaryIO, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from engram.errors import InvalidInput
+from engram.input_limits import check_text_length, check_value
 from engram.memory.policy import CompactionSettingsBody, RecallAssistBody
 from engram.memory.tools import BASE_TOOL_SCHEMAS
 from engram.runtime.agents import AGENT_TYPES
@@ -19,12 +20,27 @@ MAX_CHARS = 10_000_000
 MAX_TOKENS = 10_000_000
 # Column widths, checked here so a long value is a 422 on every database.
 Name = Annotated[str, Field(max_length=255)]
+# The server's own limits on block values and passage texts hold for a file's too, so no
+# door lets in what the API would refuse (docs/api.md, "Limits").
+BlockValue = Annotated[str, AfterValidator(lambda text: check_text_length(text, "block_chars"))]
+PassageText = Annotated[
+    str, Field(min_length=1), AfterValidator(lambda text: check_text_length(text, "passage_chars"))
+]
 
 
 class _FilePart(BaseModel):
-    """Unknown fields are ignored everywhere, so files from newer servers still import."""
+    """Unknown fields are ignored everywhere, so files from newer servers still import.
+
+    Every field is held to the request limits (input_limits.check_value): no lone
+    surrogates, no free-form JSON nested too deep or too large to store and show again."""
 
     model_config = ConfigDict(extra="ignore")
+    checked_on_its_own: ClassVar[bool] = True
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _bounded(cls, value: Any) -> Any:
+        return check_value(value)
 
 
 class FileFunction(_FilePart):
@@ -97,7 +113,7 @@ class FileMessage(_FilePart):
 class FileBlock(_FilePart):
     id: str
     label: str = Field(min_length=1, max_length=255, pattern=r"^[^/]+$")
-    value: str
+    value: BlockValue
     limit: int | None = Field(default=None, gt=0, le=MAX_CHARS)
     description: str | None = None
     read_only: bool = False
@@ -125,7 +141,7 @@ class FileTool(_FilePart):
 
 
 class FilePassage(_FilePart):
-    text: str = Field(min_length=1)
+    text: PassageText
     tags: list[str] | None = None
     metadata: dict[str, Any] | None = None
     created_at: datetime | None = None
@@ -183,10 +199,15 @@ class AgentFile(_FilePart):
     created_at: datetime | None = None
 
 
-def parse_agent_file(raw: bytes | str) -> AgentFile:
-    """The validated document. Raises InvalidInput naming the first thing wrong with it."""
+def parse_agent_file(raw: bytes | str | BinaryIO) -> AgentFile:
+    """The validated document. Raises InvalidInput naming the first thing wrong with it.
+
+    Given a binary file (an upload), its bytes are read inside the decoding call, so they
+    are freed as soon as the JSON is decoded: a large file is held once as bytes, once as
+    decoded text, then only as the values built from it, never all of them at once for
+    longer than the decoding takes."""
     try:
-        data = json.loads(raw)
+        data = json.loads(raw if isinstance(raw, bytes | str) else raw.read())
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise InvalidInput("file", f"not a JSON agent file ({exc})") from exc
     if not isinstance(data, dict):

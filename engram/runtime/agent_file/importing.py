@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
@@ -73,7 +73,9 @@ class _AgentPlan:
     unset_variables: list[str] = field(default_factory=list)
 
 
-async def import_agent_file(rt: Engram, raw: bytes | str, options: ImportOptions) -> ImportResult:
+async def import_agent_file(
+    rt: Engram, raw: bytes | str | BinaryIO, options: ImportOptions
+) -> ImportResult:
     """Create every agent of the file anew, in one transaction.
 
     Raises InvalidInput (the file or an option is wrong), ModelNotFound (a model this server

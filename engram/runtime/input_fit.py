@@ -1,0 +1,55 @@
+"""Refuse a message that cannot fit the agent's context window, before anything is stored.
+
+Why: paging can drop old messages and fold them into a summary, but it cannot shrink the
+new message itself; one larger than the window used to be stored and sent whole to the
+model, which then failed (or billed) a request of a million tokens. The check runs on the
+request's messages before the turn starts, so a refused message leaves no trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
+
+from engram.errors import InvalidInput
+from engram.llm.tokens import counter_for_model
+from engram.runtime.context import compile_context, window_size
+from engram.runtime.step_rows import InputMessage
+from engram.runtime.window import Window
+from engram.store import agents, blocks, tools
+
+
+def check_inputs_fit(session: Session, agent_id: str, inputs: Sequence[InputMessage]) -> None:
+    """Raises InvalidInput naming the message when its tokens plus the prompt's fixed part
+    (system prompt, memory blocks, tool schemas) pass the agent's window."""
+    texts = [(i, message.text) for i, message in enumerate(inputs) if message.text]
+    if not texts:
+        return
+    agent = agents.get(session, agent_id)
+    limit = window_size(agent)
+    counter = counter_for_model(agent.llm_config["model"])
+    # The fixed part is held to at most half the window when the agent is set up
+    # (check_fixed_part_fits), so a message of at most half fits without compiling it.
+    fixed: int | None = None
+    for i, text in texts:
+        tokens = counter.count(text)
+        if tokens <= limit // 2 and fixed is None:
+            continue
+        if fixed is None:
+            fixed = compile_context(
+                agent,
+                blocks.for_agent(session, agent_id),
+                tools.for_agent(session, agent_id),
+                Window(start_seq=agent.window_start_seq),
+                recall_count=0,
+                archival_count=0,
+            ).total_tokens
+        if tokens + fixed > limit:
+            raise InvalidInput(
+                f"messages.{i}.content",
+                f"this message is {tokens:,} tokens and cannot fit the agent's context window "
+                f"of {limit:,} tokens, of which the system prompt, memory blocks and tool "
+                f"schemas take {fixed:,}; send it in parts of at most {max(limit - fixed, 0):,} "
+                "tokens or raise the agent's context_window_limit. Nothing was stored",
+            )
