@@ -48,9 +48,15 @@ def specs_of(requirements: Sequence[dict[str, Any]] | None, *, field: str) -> li
 
 
 async def ensure(
-    root: Path, specs: list[str], *, timeout: float, allow_source_builds: bool = False
+    root: Path,
+    specs: list[str],
+    *,
+    timeout: float,
+    allow_source_builds: bool = False,
+    use_bwrap: bool | None = None,
 ) -> Path | None:
-    """The directory holding ``specs`` installed, installing them the first time."""
+    """The directory holding ``specs`` installed, installing them the first time
+    (confined; ``use_bwrap`` None means bubblewrap when present)."""
     if not specs:
         return None
     key = hashlib.sha256("\n".join(specs).encode()).hexdigest()[:16]
@@ -64,7 +70,13 @@ async def ensure(
         root.mkdir(parents=True, exist_ok=True)
         staging = root / f".{key}.installed"
         shutil.rmtree(staging, ignore_errors=True)
-        await install(specs, staging, timeout=timeout, allow_source_builds=allow_source_builds)
+        await install(
+            specs,
+            staging,
+            timeout=timeout,
+            allow_source_builds=allow_source_builds,
+            use_bwrap=use_bwrap,
+        )
         shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)
         (target / ".ready").touch()

@@ -79,11 +79,18 @@ class PackagesError(Exception):
 
 
 async def install(
-    specs: list[str], into: Path, *, timeout: float, allow_source_builds: bool
+    specs: list[str],
+    into: Path,
+    *,
+    timeout: float,
+    allow_source_builds: bool,
+    use_bwrap: bool | None = None,
 ) -> None:
     """Install ``specs`` into the new folder ``into`` (which must not exist yet), confined;
-    ``into``'s parent must belong to the server."""
-    bwrap = sandbox.bwrap_path()
+    ``into``'s parent must belong to the server. ``use_bwrap`` None: when present."""
+    bwrap = sandbox.bwrap_path() if use_bwrap is not False else None
+    if use_bwrap and bwrap is None:
+        raise PackagesError("bubblewrap was asked for but the 'bwrap' binary is not on PATH")
     as_nobody = os.getuid() == 0
     if bwrap is None:
         _refuse_unreachable_python(as_nobody)

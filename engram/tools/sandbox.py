@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -275,10 +276,11 @@ def bwrap_command(
     if os.getuid() == 0:
         # As root a user namespace would map the child back to host root, whom the
         # kernel's process limit ignores and who owns the system's files; without one the
-        # runner drops to nobody (a real uid, so RLIMIT_NPROC holds). Every capability
-        # but the two that drop is gone, and bwrap sets no_new_privs: until the drop the
-        # child is a uid 0 that cannot mount, mknod, trace or open raw sockets, and after
-        # it has none at all.
+        # child becomes nobody (a real uid, so RLIMIT_NPROC holds): through setpriv before
+        # Python starts, or else in the runner's first lines. Every capability but the two
+        # the drop needs is gone and bwrap sets no_new_privs, so even before the drop the
+        # child is a uid 0 that cannot mount, mknod or open raw sockets; after it, it has
+        # no capability at all.
         command += ["--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"]
         command += [] if network else ["--unshare-net"]
         command += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
@@ -304,7 +306,22 @@ def bwrap_command(
     command += ["--chdir", "/tmp", "--clearenv"]
     for key, value in env.items():
         command += ["--setenv", key, value]
-    return [*command, inside_python, "-I", "/runner.py"]
+    runner = [inside_python, "-I", "/runner.py"]
+    setpriv = _setpriv() if os.getuid() == 0 else None
+    if setpriv is not None:
+        # Become nobody before Python starts: then no code at all, not even the
+        # interpreter's start-up, runs as uid 0 inside; the runner's drop is a no-op.
+        drop = ["--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups"]
+        runner = [setpriv, *drop, "--inh-caps=-all", "--", *runner]
+    return [*command, *runner]
+
+
+@functools.cache
+def _setpriv() -> str | None:
+    """util-linux's ``setpriv``, if it lies where the sandbox sees it (under ``/usr``)."""
+    found = shutil.which("setpriv")
+    path = os.path.realpath(found) if found else None
+    return path if path and path.startswith("/usr/") else None
 
 
 async def _spawn(
