@@ -264,8 +264,11 @@ def bwrap_command(
     packages: Path | None = None,
     memory_socket: str | None = None,
     limits: SandboxLimits | None = None,
+    *,
+    use_setpriv: bool = True,
 ) -> list[str]:
-    """The bubblewrap command line running the runner for one call."""
+    """The bubblewrap command line running the runner for one call. ``use_setpriv``
+    False leaves a root server's drop to the runner, as where setpriv is missing."""
     limits = limits or SandboxLimits()
     prefix = os.path.realpath(sys.base_prefix)
     python = _python()
@@ -307,7 +310,7 @@ def bwrap_command(
     for key, value in env.items():
         command += ["--setenv", key, value]
     runner = [inside_python, "-I", "/runner.py"]
-    setpriv = _setpriv() if os.getuid() == 0 else None
+    setpriv = _setpriv() if os.getuid() == 0 and use_setpriv else None
     if setpriv is not None:
         # Become nobody before Python starts: then no code at all, not even the
         # interpreter's start-up, runs as uid 0 inside; the runner's drop is a no-op.

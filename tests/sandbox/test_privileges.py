@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from engram.tools.sandbox import SandboxLimits, bwrap_command, bwrap_path
+from engram.tools.sandbox import CLIENT_LIB, PACKAGES, SandboxLimits, bwrap_command, bwrap_path
 from tests.sandbox import distributions
 from tests.sandbox.conftest import MODES, call, install, local_index, needs_bwrap
 from tests.sandbox.probes import OBSERVE
@@ -107,7 +107,7 @@ def test_the_first_code_python_runs_inside_bwrap_is_already_confined() -> None:
     seen = json.loads(done.stdout)
 
     assert seen["no_new_privs"] == "1"
-    if "setpriv" in " ".join(command):
+    if "--reuid" in command:
         _assert_unprivileged(seen)
     else:
         assert seen["uid"] == 0
@@ -125,3 +125,58 @@ def test_tool_code_cannot_mount_mknod_trace_open_raw_sockets_or_write_usr(bwrap:
     run = call(OBSERVE + "\n", "observe", use_bwrap=bwrap)
     assert run.ok, run
     _assert_unprivileged(run.result)
+
+
+@needs_bwrap
+def test_without_setpriv_the_runner_drops_before_loading_anything_of_the_packages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where setpriv is missing the child starts Python as root and the runner drops: the
+    payloads must still never run as root, and engram_memory must still be Engram's."""
+    if os.getuid() != 0:
+        pytest.skip("the runner drops privileges only when the server is root")
+    with distributions.wheelhouse() as folder:
+        distributions.wheel(folder, "probe_payload", "1.0", PAYLOAD)
+        local_index(monkeypatch, folder)
+        packages = install(tmp_path / "tool-packages", ["probe_payload==1.0"])
+    bwrap = bwrap_path()
+    assert bwrap is not None
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp"}
+    command = bwrap_command(bwrap, env, False, packages, use_setpriv=False)
+    assert "--reuid" not in command
+    request = {
+        "source": TOOL,
+        "name": "probe",
+        "args": {},
+        "limits": {"RLIMIT_NPROC": 32},
+        "drop_to_uid": 65534,
+        "max_output_bytes": 1_000_000,
+        "paths": [PACKAGES],
+        "client": f"{CLIENT_LIB}/engram_memory.py",
+        "memory": None,
+    }
+    done = subprocess.run(
+        command, input=json.dumps(request), capture_output=True, text=True, timeout=30
+    )
+    answer = json.loads(done.stdout)
+
+    assert answer["ok"], answer
+    result = answer["result"]
+    assert result["memory_is_engrams"] is True
+    assert result["memory_file"] == f"{CLIENT_LIB}/engram_memory.py"
+    assert [entry["who"] for entry in result["log"]] == ["import"]
+    for seen in [*result["log"], result["tool"]]:
+        _assert_unprivileged(seen)
+
+
+@needs_bwrap
+def test_a_tool_can_read_the_etc_files_it_is_given() -> None:
+    """DNS and TLS need /etc/resolv.conf and /etc/ssl, readable by the nobody the child is."""
+    source = (
+        "def etc():\n    import os\n"
+        "    return [os.path.isfile('/etc/resolv.conf') and bool(open('/etc/hosts').read()),\n"
+        "            bool(os.listdir('/etc/ssl'))]\n"
+    )
+    run = call(source, "etc", use_bwrap=True, network=True)
+    assert run.ok, run
+    assert run.result == [True, True]
