@@ -282,10 +282,14 @@ async def _run(
         preexec_fn=confine,
     )
     wanted = ", ".join(specs)
+
+    async def finish() -> bytes:
+        stderr = await _tail(child.stderr)
+        await child.wait()
+        return stderr
+
     try:
-        assert child.stderr is not None
-        stderr = await asyncio.wait_for(child.stderr.read(), timeout)
-        await asyncio.wait_for(child.wait(), timeout)
+        stderr = await asyncio.wait_for(finish(), timeout)
     except TimeoutError:
         raise PackagesError(f"installing {wanted} took over {timeout:.0f} s") from None
     finally:
@@ -294,7 +298,7 @@ async def _run(
         await child.wait()
     if child.returncode == 0:
         return
-    text = stderr[-_STDERR_BYTES:].decode(errors="replace")
+    text = stderr.decode(errors="replace")
     last = " ".join(text.strip().splitlines()[-3:]) or f"exit status {child.returncode}"
     message = f"pip could not install {wanted}: {last}"
     if not allow_source_builds and "No matching distribution" in text:
@@ -304,6 +308,15 @@ async def _run(
             "confined, at install time)"
         )
     raise PackagesError(message)
+
+
+async def _tail(stream: asyncio.StreamReader | None) -> bytes:
+    """The last bytes of ``stream``: a build printing without end costs no memory."""
+    kept = b""
+    assert stream is not None
+    while chunk := await stream.read(65536):
+        kept = (kept + chunk)[-_STDERR_BYTES:]
+    return kept
 
 
 def _seal(tree: Path, *, own: bool) -> None:
