@@ -201,7 +201,7 @@ def _parents(path: str, made: set[str]) -> list[str]:
 def _python_dirs() -> list[str]:
     """The server's Python environment (where pip lives) and the install under it, at
     their own paths so the environment's links and ``pyvenv.cfg`` still hold."""
-    dirs = {os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)}
+    dirs = {sys.prefix, os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)}
     dirs.add(os.path.dirname(os.path.dirname(os.path.realpath(sys.executable))))
     return sorted(path for path in dirs if not path.startswith("/usr/"))
 
