@@ -66,7 +66,9 @@ def test_a_package_payload_runs_unprivileged_and_cannot_replace_engram_memory(
         distributions.wheel(folder, "probe_payload", "1.0", PAYLOAD)
         local_index(monkeypatch, folder)
         packages = install(tmp_path / "tool-packages", ["probe_payload==1.0"], use_bwrap=bwrap)
-    assert (packages / "engram_memory.py").exists()  # shipped, and on the tool's path
+    # Shipped, and in the folder on the tool's import path.
+    for payload in ("engram_memory.py", "sitecustomize.py", "zz_probe.pth"):
+        assert (packages / payload).is_file(), payload
 
     run = call(TOOL, "probe", packages=packages, use_bwrap=bwrap)
 
