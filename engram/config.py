@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     tool_max_processes: int = Field(default=32, ge=1)
     tool_max_open_files: int = Field(default=64, ge=16)
     tool_output_bytes: int = Field(default=1_000_000, ge=1_000)
+    # The sandbox's private /tmp, MiB: RAM (a tmpfs), so it is taken out of tool_memory_mb.
+    tool_tmp_mb: int = Field(default=64, ge=1)
+    # pip_requirements are installed from wheels only; true also builds source
+    # distributions, whose build code then runs (confined like a tool call) at install time.
+    tool_allow_source_builds: bool = False
 
     # A live MCP session (docs/mcp.md) unused this long is closed, and a stdio server's
     # process with it.
@@ -83,6 +88,16 @@ class Settings(BaseSettings):
     warm_embeddings: bool = False
     # Embed messages after they commit, so conversation search also finds by meaning.
     recall_embeddings: bool = True
+
+    @model_validator(mode="after")
+    def _tool_tmp_fits(self) -> Settings:
+        if self.tool_memory_mb - self.tool_tmp_mb < 64:
+            raise ValueError(
+                f"ENGRAM_TOOL_TMP_MB ({self.tool_tmp_mb}) must leave at least 64 MiB of "
+                f"ENGRAM_TOOL_MEMORY_MB ({self.tool_memory_mb}) to the tool itself: "
+                "/tmp is RAM and counts against the call's memory"
+            )
+        return self
 
     @field_validator("data_dir", "config_file", mode="before")
     @classmethod

@@ -131,7 +131,12 @@ async def run_agent_tool(
     try:
         specs = packages.specs_of(tool.pip_requirements, field="pip_requirements")
         root = rt.settings.data_dir / "tool-packages"
-        installed = await packages.ensure(root, specs, timeout=PACKAGES_TIMEOUT)
+        installed = await packages.ensure(
+            root,
+            specs,
+            timeout=PACKAGES_TIMEOUT,
+            allow_source_builds=rt.settings.tool_allow_source_builds,
+        )
     except (packages.PackagesError, InvalidInput) as exc:
         log.warning("tool %s: %s", tool.name, exc)
         return ToolRun(False, error=str(exc))

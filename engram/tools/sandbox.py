@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -58,6 +59,8 @@ class SandboxLimits:
     max_processes: int = 32
     max_open_files: int = 64
     output_bytes: int = 1_000_000
+    tmp_mb: int = 64
+    """The size of the private ``/tmp`` (a RAM-backed tmpfs under bubblewrap)."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SandboxLimits:
@@ -68,7 +71,19 @@ class SandboxLimits:
             max_processes=settings.tool_max_processes,
             max_open_files=settings.tool_max_open_files,
             output_bytes=settings.tool_output_bytes,
+            tmp_mb=settings.tool_tmp_mb,
         )
+
+    def __post_init__(self) -> None:
+        if self.memory_mb - self.tmp_mb < 64:
+            raise ValueError(f"tmp_mb {self.tmp_mb} leaves under 64 MiB of memory_mb")
+
+    def address_space(self, *, tmpfs: bool) -> int:
+        """Bytes of ``RLIMIT_AS``. A tmpfs ``/tmp`` lives in RAM but outside the address
+        space, so its size comes out of the call's memory budget: ``memory_mb`` bounds
+        what a call holds in RAM, files in ``/tmp`` included."""
+        budget = self.memory_mb - (self.tmp_mb if tmpfs else 0)
+        return budget * 1024 * 1024
 
 
 @dataclass
@@ -103,6 +118,8 @@ PACKAGES = "/packages"
 """Where a tool's installed requirements appear inside the sandbox."""
 CLIENT_LIB = "/engram-lib"
 """Where the ``engram_memory`` module appears inside the sandbox."""
+CLIENT_FILE = CLIENT_DIR / "engram_memory.py"
+"""Engram's own memory client, which the runner loads by this path, never by import."""
 MEMORY_SOCKET = "/memory.sock"
 """Where the memory gateway's socket appears inside the sandbox."""
 
@@ -138,10 +155,11 @@ async def run_tool(
         "source": source_code,
         "name": name,
         "args": args,
-        "limits": _child_limits(limits),
+        "limits": _child_limits(limits, tmpfs=bwrap is not None),
         "drop_to_uid": NOBODY if drops_to_nobody(bwrap is not None) else None,
         "max_output_bytes": limits.output_bytes,
         "paths": _import_paths(packages, under_bwrap=bwrap is not None),
+        "client": _client_path(under_bwrap=bwrap is not None),
         "memory": None
         if memory is None
         else memory.for_child(MEMORY_SOCKET if bwrap else memory.socket_path),
@@ -156,8 +174,8 @@ async def run_tool(
             started = await _spawn(command, child_env, workdir, limits)
         else:
             socket = memory.socket_path if memory else None
-            command = _bwrap_command(bwrap, child_env, network, packages, socket)
-            started = await _spawn(command, {}, workdir, limits)
+            command = bwrap_command(bwrap, child_env, network, packages, socket, limits)
+            started = await _spawn(command, {}, workdir, limits, tmpfs=True)
         run = await _collect(started, json.dumps(request).encode(), limits)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -166,10 +184,30 @@ async def run_tool(
 
 
 def _import_paths(packages: Path | None, *, under_bwrap: bool) -> list[str]:
-    """The tool's own packages first, then the directory of ``engram_memory``."""
-    if under_bwrap:
-        return [*([PACKAGES] if packages else []), CLIENT_LIB]
-    return [*([str(packages)] if packages else []), str(CLIENT_DIR)]
+    """The tool's own packages, put on the import path only after the drop. The memory
+    client is not among them: the runner loads it by file path (``_client_path``)."""
+    if packages is None:
+        return []
+    return [PACKAGES if under_bwrap else str(packages)]
+
+
+def _client_path(*, under_bwrap: bool) -> str:
+    """Where the runner finds ``engram_memory``. It loads it after dropping privileges,
+    so the file must be readable by ``nobody``; the server warns once when it is not."""
+    if os.getuid() == 0 and not _readable_by_others(CLIENT_FILE):
+        _warn_once(
+            f"{CLIENT_FILE} is not readable by others: tools run as 'nobody' and cannot "
+            "load engram_memory (chmod o+r the file and o+x its folder)"
+        )
+    return f"{CLIENT_LIB}/{CLIENT_FILE.name}" if under_bwrap else str(CLIENT_FILE)
+
+
+def _readable_by_others(path: Path) -> bool:
+    try:
+        modes = (path.stat().st_mode, path.parent.stat().st_mode)
+    except OSError:
+        return False
+    return bool(modes[0] & stat.S_IROTH and modes[1] & stat.S_IXOTH)
 
 
 def _warn_without_bwrap() -> None:
@@ -209,23 +247,29 @@ def _python() -> str:
     return os.path.realpath(getattr(sys, "_base_executable", sys.executable))
 
 
-def _child_limits(limits: SandboxLimits) -> dict[str, int]:
+def _child_limits(limits: SandboxLimits, *, tmpfs: bool = False) -> dict[str, int]:
     return {
         "RLIMIT_CPU": limits.cpu_seconds,
-        "RLIMIT_AS": limits.memory_mb * 1024 * 1024,
+        "RLIMIT_AS": limits.address_space(tmpfs=tmpfs),
         "RLIMIT_NPROC": limits.max_processes,
         "RLIMIT_NOFILE": limits.max_open_files,
         "RLIMIT_FSIZE": limits.output_bytes * 10,
     }
 
 
-def _bwrap_command(
+def bwrap_command(
     bwrap: str,
     env: dict[str, str],
     network: bool,
     packages: Path | None = None,
     memory_socket: str | None = None,
+    limits: SandboxLimits | None = None,
+    *,
+    use_setpriv: bool = True,
 ) -> list[str]:
+    """The bubblewrap command line running the runner for one call. ``use_setpriv``
+    False leaves a root server's drop to the runner, as where setpriv is missing."""
+    limits = limits or SandboxLimits()
     prefix = os.path.realpath(sys.base_prefix)
     python = _python()
     inside_python = "/python/" + os.path.relpath(python, prefix)
@@ -233,16 +277,23 @@ def _bwrap_command(
         raise OSError(f"the interpreter {python} is not under its prefix {prefix}")
     command = [bwrap, "--die-with-parent", "--new-session"]
     if os.getuid() == 0:
-        # As root a user namespace would map the child back to root, whom the kernel's
-        # process limit ignores; without one the child can still drop to nobody.
+        # As root a user namespace would map the child back to host root, whom the
+        # kernel's process limit ignores and who owns the system's files; without one the
+        # child becomes nobody (a real uid, so RLIMIT_NPROC holds): through setpriv before
+        # Python starts, or else in the runner's first lines. Every capability but the two
+        # the drop needs is gone and bwrap sets no_new_privs, so even before the drop the
+        # child is a uid 0 that cannot mount, mknod or open raw sockets; after it, it has
+        # no capability at all.
         command += ["--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"]
         command += [] if network else ["--unshare-net"]
-        command += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+        command += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:
         command += ["--unshare-all"] + (["--share-net"] if network else [])
     command += ["--ro-bind", "/usr", "/usr"]
     for path in ("/bin", "/sbin", "/lib", "/lib32", "/lib64"):
         command += ["--ro-bind-try", path, path]
+    # bwrap makes missing parents 0700: nobody could not read /etc/resolv.conf or ssl.
+    command += ["--perms", "0755", "--dir", "/etc"]
     for name in _ETC_FILES:
         command += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
     command += ["--ro-bind", prefix, "/python", "--ro-bind", str(RUNNER), "/runner.py"]
@@ -252,20 +303,42 @@ def _bwrap_command(
     if memory_socket is not None:
         # A path-bound Unix socket reaches the server without any network namespace.
         command += ["--ro-bind", memory_socket, MEMORY_SOCKET]
-    command += ["--perms", "1777", "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev"]
+    # /tmp is RAM: its size is bounded, and taken out of the address space (see limits).
+    command += ["--perms", "1777", "--size", str(limits.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp"]
+    command += ["--proc", "/proc", "--dev", "/dev"]
     command += ["--chdir", "/tmp", "--clearenv"]
     for key, value in env.items():
         command += ["--setenv", key, value]
-    return [*command, inside_python, "-I", "/runner.py"]
+    runner = [inside_python, "-I", "/runner.py"]
+    setpriv = _setpriv() if os.getuid() == 0 and use_setpriv else None
+    if setpriv is not None:
+        # Become nobody before Python starts: then no code at all, not even the
+        # interpreter's start-up, runs as uid 0 inside; the runner's drop is a no-op.
+        drop = ["--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups"]
+        runner = [setpriv, *drop, "--inh-caps=-all", "--", *runner]
+    return [*command, *runner]
+
+
+@functools.cache
+def _setpriv() -> str | None:
+    """util-linux's ``setpriv``, if it lies where the sandbox sees it (under ``/usr``)."""
+    found = shutil.which("setpriv")
+    path = os.path.realpath(found) if found else None
+    return path if path and path.startswith("/usr/") else None
 
 
 async def _spawn(
-    command: list[str], env: dict[str, str], cwd: str, limits: SandboxLimits
+    command: list[str],
+    env: dict[str, str],
+    cwd: str,
+    limits: SandboxLimits,
+    *,
+    tmpfs: bool = False,
 ) -> asyncio.subprocess.Process:
     def confine() -> None:
         # The limits the whole tree (bwrap included) lives under; the runner adds the
         # process limit itself, see sandbox_runner._apply_limits.
-        memory = limits.memory_mb * 1024 * 1024
+        memory = limits.address_space(tmpfs=tmpfs)
         resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         resource.setrlimit(resource.RLIMIT_NOFILE, (limits.max_open_files,) * 2)

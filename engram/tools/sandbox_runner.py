@@ -5,6 +5,7 @@ only the standard library. The request is one JSON object::
 
     {"source": str, "name": str, "args": {...}, "limits": {...},
      "drop_to_uid": int | null, "max_output_bytes": int, "paths": [str],
+     "client": str | null,
      "memory": {"socket": str, "agent_id": str, "token": str} | null}
 
 and the answer, printed on the real stdout, one JSON object::
@@ -13,11 +14,19 @@ and the answer, printed on the real stdout, one JSON object::
     {"ok": false, "error": "<Type>: <message>", "traceback": str, "stdout": str, "stderr": str}
 
 Nothing is unpickled in either direction.
+
+The order matters: started as root, the runner drops privileges and applies its limits
+before anything a tool or its packages supply can run. Only then does it load Engram's
+memory client, by its absolute file path (``client``), registering it as ``engram_memory``
+so a package shipping a module of that name cannot stand in for it, and only then put the
+tool's package folders on ``sys.path``: inserted as plain entries, not site directories, so
+their ``.pth`` files and any ``sitecustomize`` they ship are never processed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import json
 import os
@@ -75,24 +84,33 @@ def _answer(message: dict[str, Any], max_bytes: int) -> str:
     return json.dumps({**message, "result": _cut(text, room)})
 
 
-def _open_memory(access: dict[str, str] | None) -> None:
-    """Make ``engram_memory`` ready for the tool, if the call may reach its agent's memory.
-    Imported before privileges drop: its file need not be readable by the child's user."""
-    try:
-        import engram_memory
-    except ImportError:
+def _open_memory(client: str | None, access: dict[str, str] | None) -> None:
+    """Load Engram's ``engram_memory`` from ``client`` (an absolute path) and make it the
+    module every ``import engram_memory`` gets; configure it if the call may reach its
+    agent's memory. If it cannot be loaded, the name is blocked rather than left for the
+    import path to fill."""
+    sys.modules["engram_memory"] = None  # type: ignore[assignment]
+    spec = importlib.util.spec_from_file_location("engram_memory", client) if client else None
+    if spec is None or spec.loader is None:
         return
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except OSError:
+        return  # unreadable for this user: importing engram_memory raises ImportError
+    sys.modules["engram_memory"] = module
     if access:
-        engram_memory.memory._configure(access["socket"], access["agent_id"], access["token"])
+        module.memory._configure(access["socket"], access["agent_id"], access["token"])
 
 
 def main() -> None:
     request = json.loads(sys.stdin.read())
-    # The tool's own packages (pip_requirements), installed read-only for it.
-    sys.path[:0] = [str(path) for path in request.get("paths", [])]
-    _open_memory(request.get("memory"))
     _become_unprivileged(request.get("drop_to_uid"))
     _apply_limits(request.get("limits", {}))
+    _open_memory(request.get("client"), request.get("memory"))
+    # The tool's own packages (pip_requirements), installed read-only for it; plain
+    # entries, so nothing in them runs until the tool imports it.
+    sys.path[:0] = [str(path) for path in request.get("paths", [])]
     real_stdout = sys.stdout
     owner = os.getpid()
     printed_out, printed_err = io.StringIO(), io.StringIO()

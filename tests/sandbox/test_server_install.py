@@ -1,0 +1,51 @@
+"""End to end: a real server, holding its secrets in its environment, installs a tool's
+source-distribution requirement and runs the tool; the build never saw the secrets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.api.conftest import MODEL, create_tool
+from tests.fakes.fake_llm import FakeLLM
+from tests.sandbox import distributions
+from tests.sandbox.conftest import SECRETS, needs_bwrap
+from tests.support.server import serving
+
+TOOL = '''
+def build_seen() -> str:
+    """What the build of this tool's package saw."""
+    import buildinfo
+    return buildinfo.SEEN
+'''
+
+
+@needs_bwrap
+def test_the_server_installs_a_source_build_that_never_sees_its_secrets(
+    fake_llm: FakeLLM, tmp_path: Path
+) -> None:
+    with distributions.wheelhouse() as folder:
+        distributions.sdist(folder, "buildprobe", "1.0", list(SECRETS.values()))
+        env = {
+            **SECRETS,
+            "PIP_NO_INDEX": "1",
+            "PIP_FIND_LINKS": str(folder),
+            "ENGRAM_TOOL_ALLOW_SOURCE_BUILDS": "true",
+        }
+        with (
+            serving(tmp_path / "data", fake_llm.base_url, env) as server,
+            server.client(headers={"Authorization": f"Bearer {SECRETS['ENGRAM_API_KEY']}"}) as api,
+        ):
+            tool = create_tool(
+                api, TOOL, pip_requirements=[{"name": "buildprobe", "version": "1.0"}]
+            )
+            agent = api.post("/v1/agents/", json={"model": MODEL, "tool_ids": [tool["id"]]})
+            assert agent.status_code == 200, agent.text
+            ran = api.post(f"/v1/agents/{agent.json()['id']}/tools/build_seen/run", json={})
+
+    assert ran.status_code == 200, ran.text
+    assert ran.json()["status"] == "success", ran.json()
+    seen = json.loads(ran.json()["func_return"])
+    assert seen["secrets_seen"] == []
+    assert not set(SECRETS) & set(seen["env"])
+    assert not [key for key in seen["env"] if key.startswith(("ENGRAM_", "OPENAI_"))]
