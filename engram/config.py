@@ -7,6 +7,7 @@ CLI build a ``Settings`` and hand it down.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -58,6 +59,15 @@ class Settings(BaseSettings):
     tool_max_processes: int = Field(default=32, ge=1)
     tool_max_open_files: int = Field(default=64, ge=16)
     tool_output_bytes: int = Field(default=1_000_000, ge=1_000)
+
+    # The tool sandbox (docs/tools.md, "Sandbox modes"): auto picks bubblewrap if it works,
+    # else Landlock and namespaces, else refuses custom tool calls; bwrap and landlock ask
+    # for one; unconfined is an explicit, loudly logged opt-in to run tools unconfined.
+    sandbox: Literal["auto", "bwrap", "landlock", "unconfined"] = "auto"
+    # The bubblewrap binary: a name looked up on PATH, or a path.
+    bwrap_path: str = "bwrap"
+    # The size of a call's private /tmp (a tmpfs; its cwd and HOME), MiB.
+    tool_tmp_mb: int = Field(default=64, ge=1)
 
     # A live MCP session (docs/mcp.md) unused this long is closed, and a stdio server's
     # process with it.

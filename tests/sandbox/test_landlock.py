@@ -1,0 +1,468 @@
+"""Attacks on the Landlock sandbox, the one a machine without bubblewrap gets.
+
+Each attack must fail under ``ENGRAM_SANDBOX=landlock`` while ordinary tools and memory
+access keep working. The mode is forced by the setting, so these tests mean the same with
+and without bubblewrap installed; they are skipped only where the kernel offers no Landlock
+or namespaces. Targets a tool must not reach are made readable (or writable) by everyone
+on disk, so that the sandbox, not file permissions, is what stops it; where that matters
+the same attack is shown to succeed unconfined.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sqlite3
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from engram.config import Settings
+from engram.tools import confined
+from engram.tools.confinement import UNCONFINED, sandbox_in_force
+from engram.tools.sandbox import SandboxLimits, ToolRun, run_tool
+from tests.api.conftest import MODEL, create_tool
+from tests.fakes.fake_llm import FakeLLM
+from tests.fakes.replies import reply
+from tests.support.server import EngramServer, serving
+
+SUPPORT = confined.probe()
+pytestmark = pytest.mark.skipif(
+    not SUPPORT.available, reason=f"no Landlock sandbox on this kernel: {SUPPORT.reason}"
+)
+LANDLOCK = sandbox_in_force(Settings(sandbox="landlock"))
+FAST = SandboxLimits(timeout_seconds=15, cpu_seconds=2, memory_mb=256, output_bytes=100_000)
+SECRET = "sk-landlock-test-secret"
+
+ATTEMPT = '''
+def attempt(action: str, target: str = "", number: int = 0) -> str:
+    """Try one thing a confined tool must not do; say what happened."""
+    import ctypes, os, socket
+    libc = ctypes.CDLL(None, use_errno=True)
+    def refused(what):
+        return f"refused: {what}: {os.strerror(ctypes.get_errno())}"
+    try:
+        if action == "read":
+            with open(target, "rb") as file:
+                return "READ " + file.read(4000).decode(errors="replace")
+        if action == "list":
+            return "LISTED " + ",".join(sorted(os.listdir(target)))
+        if action == "write":
+            with open(target, "w") as file:
+                file.write("owned")
+            return "WROTE"
+        if action == "kill":
+            os.kill(number, 9)
+            return "KILLED"
+        if action == "connect":
+            socket.create_connection(("127.0.0.1", number), timeout=2).close()
+            return "CONNECTED"
+        if action == "udp":
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.sendto(b"x", ("127.0.0.1", number))
+            return "SENT"
+        if action == "ptrace":
+            return "ATTACHED" if libc.ptrace(16, number, 0, 0) == 0 else refused("ptrace")
+        if action == "mount":
+            done = libc.mount(b"none", target.encode(), b"tmpfs", 0, None)
+            return "MOUNTED" if done == 0 else refused("mount")
+        if action == "unshare":
+            return "UNSHARED" if libc.unshare(0x10000000) == 0 else refused("unshare")
+    except OSError as exc:
+        return f"refused: {type(exc).__name__}: {exc}"
+    raise ValueError(action)
+'''
+
+
+def call(source: str, name: str, args: dict[str, Any] | None = None, **kwargs: Any) -> ToolRun:
+    kwargs.setdefault("limits", FAST)
+    kwargs.setdefault("sandbox", LANDLOCK)
+    return asyncio.run(run_tool(source, name, args or {}, **kwargs))
+
+
+def attempt(action: str, target: str = "", number: int = 0, **kwargs: Any) -> str:
+    run = call(ATTEMPT, "attempt", {"action": action, "target": target, "number": number}, **kwargs)
+    assert run.ok, run
+    return str(run.result)
+
+
+@pytest.fixture
+def open_dir() -> Iterator[Path]:
+    """A directory outside /tmp that everyone may read and write, as a careless data dir."""
+    path = Path(tempfile.mkdtemp(prefix="engram-landlock-", dir="/var/tmp"))
+    path.chmod(0o1777)
+    yield path
+    subprocess.run(["rm", "-rf", str(path)], check=False)
+
+
+@pytest.fixture
+def victim() -> Iterator[subprocess.Popen[bytes]]:
+    """A process of the user tools run as: only the sandbox keeps a tool from it."""
+    user = confined.NOBODY if os.getuid() == 0 else None
+    process = subprocess.Popen(["sleep", "60"], user=user)
+    yield process
+    process.kill()
+    process.wait()
+
+
+def test_the_setting_forces_landlock() -> None:
+    assert LANDLOCK.name == "landlock"
+    run = call("def who():\n    return 'me'\n", "who")
+    assert run.ok and run.result == "me" and run.sandboxed
+
+
+def test_an_ordinary_tool_computes_prints_and_uses_its_tmp() -> None:
+    source = (
+        "def work(numbers: list) -> dict:\n"
+        "    import json, math, os, subprocess, tempfile\n"
+        "    print('working')\n"
+        "    with open('scratch.json', 'w') as f:\n"
+        "        json.dump(numbers, f)\n"
+        "    with tempfile.NamedTemporaryFile('w', delete=False) as f:\n"
+        "        f.write('x')\n"
+        "    echoed = subprocess.run(['echo', 'hi'], capture_output=True, text=True).stdout\n"
+        "    return {'sqrt': math.sqrt(sum(numbers)), 'cwd': os.getcwd(),\n"
+        "            'home': os.environ['HOME'], 'read': json.load(open('scratch.json')),\n"
+        "            'tmp': os.path.dirname(f.name), 'echo': echoed}\n"
+    )
+    run = call(source, "work", {"numbers": [9, 16]})
+    assert run.ok, run
+    assert run.result == {
+        "sqrt": 5.0,
+        "cwd": "/tmp",
+        "home": "/tmp",
+        "read": [9, 16],
+        "tmp": "/tmp",
+        "echo": "hi\n",
+    }
+    assert run.stdout == "working\n"
+
+
+def test_the_child_is_unprivileged_with_no_capabilities_and_a_read_only_system() -> None:
+    source = """
+def inspect() -> dict:
+    import ctypes, os
+    libc = ctypes.CDLL(None, use_errno=True)
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)
+    data = (ctypes.c_uint32 * 6)()
+    libc.capget(header, data)
+    try:
+        open("/usr/owned", "w")
+        usr = "writable"
+    except OSError as exc:
+        usr = type(exc).__name__
+    return {"ids": [os.getuid(), os.geteuid(), os.getgid(), os.getgroups()],
+            "caps": list(data), "no_new_privs": libc.prctl(39, 0, 0, 0, 0),
+            "seccomp": libc.prctl(21, 0, 0, 0, 0), "usr": usr}
+"""
+    run = call(source, "inspect")
+    assert run.ok, run
+    uid = confined.NOBODY if os.getuid() == 0 else os.getuid()
+    gid = confined.NOBODY if os.getuid() == 0 else os.getgid()
+    assert run.result["ids"] == [uid, uid, gid, []]
+    assert run.result["caps"] == [0] * 6  # effective, permitted, inheritable: nothing
+    assert run.result["no_new_privs"] == 1
+    assert run.result["seccomp"] == 2  # a filter is installed
+    assert run.result["usr"] in ("PermissionError", "OSError")
+    assert not Path("/usr/owned").exists()
+
+
+def test_the_servers_environment_cannot_be_read_through_proc(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    server = os.getpid()
+    for target in (f"/proc/{server}/environ", f"/proc/{server}/cmdline", "/proc/1/environ"):
+        outcome = attempt("read", target)
+        assert outcome.startswith("refused"), (target, outcome)
+        assert SECRET not in outcome
+    assert attempt("list", "/proc").startswith("refused")
+
+
+def test_a_database_readable_by_everyone_is_out_of_reach(open_dir: Path) -> None:
+    database = open_dir / "engram.db"
+    with sqlite3.connect(database) as db:
+        db.execute("create table secrets (value text)")
+        db.execute("insert into secrets values (?)", (SECRET,))
+    database.chmod(0o644)
+
+    unconfined = attempt("read", str(database), sandbox=UNCONFINED)
+    assert unconfined.startswith("READ SQLite format 3")  # the attack is real
+    for action, target in (("read", database), ("list", open_dir)):
+        outcome = attempt(action, str(target))
+        assert outcome.startswith("refused"), (action, outcome)
+        assert SECRET not in outcome
+
+
+def test_other_agents_files_and_the_home_are_out_of_reach(open_dir: Path) -> None:
+    other = open_dir / "other-agent"
+    other.mkdir(mode=0o755)
+    (other / "notes.txt").write_text(SECRET)
+    (other / "notes.txt").chmod(0o644)
+    for action, target in (
+        ("read", other / "notes.txt"),
+        ("list", other),
+        ("list", Path.home()),
+        ("list", Path(__file__).resolve().parents[2]),  # the repository
+        ("read", Path("/etc/passwd")),
+    ):
+        outcome = attempt(action, str(target))
+        assert outcome.startswith("refused"), (target, outcome)
+        assert SECRET not in outcome
+
+
+def test_calls_do_not_see_each_others_tmp() -> None:
+    writer = (
+        "def write() -> str:\n"
+        "    import time\n"
+        "    open('/tmp/mine.txt', 'w').write('secret')\n"
+        "    time.sleep(3)\n"
+        "    return 'done'\n"
+    )
+
+    async def both() -> tuple[ToolRun, ToolRun]:
+        first = asyncio.ensure_future(run_tool(writer, "write", {}, limits=FAST, sandbox=LANDLOCK))
+        await asyncio.sleep(1.5)
+        second = await run_tool(
+            ATTEMPT, "attempt", {"action": "list", "target": "/tmp"}, limits=FAST, sandbox=LANDLOCK
+        )
+        return await first, second
+
+    first, second = asyncio.run(both())
+    assert first.ok and first.result == "done"
+    assert second.ok and second.result == "LISTED .engram", second
+
+
+def test_nothing_outside_its_tmp_is_writable(open_dir: Path) -> None:
+    repo = Path(__file__).resolve().parents[2]
+    assert attempt("write", str(open_dir / "by-unconfined"), sandbox=UNCONFINED) == "WROTE"
+    for target in (
+        open_dir / "x",
+        repo / "owned.txt",
+        Path("/usr/owned"),
+        Path("/etc/owned"),
+        Path("/owned"),
+        Path(confined.ENGRAM) / "owned",
+    ):
+        outcome = attempt("write", str(target))
+        assert outcome.startswith("refused"), (target, outcome)
+        assert not target.exists()
+    assert attempt("write", "/tmp/fine.txt") == "WROTE"
+
+
+def test_a_full_tmp_answers_no_space_and_the_cap_is_the_setting() -> None:
+    source = (
+        "def fill() -> str:\n"
+        "    import errno\n"
+        "    try:\n"
+        "        for n in range(64):\n"
+        "            with open(f'/tmp/part{n}', 'wb') as f:\n"
+        "                f.write(b'x' * 1_000_000)\n"
+        "    except OSError as exc:\n"
+        "        return errno.errorcode[exc.errno]\n"
+        "    return 'filled'\n"
+    )
+    limits = SandboxLimits(timeout_seconds=15, cpu_seconds=5, output_bytes=100_000, tmp_mb=8)
+    run = call(source, "fill", limits=limits)
+    assert run.ok and run.result == "ENOSPC", run
+    assert call(source, "fill", limits=SandboxLimits(tmp_mb=128)).result == "filled"
+
+
+def test_no_network_unless_the_call_allows_it() -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    try:
+        closed = attempt("connect", number=port)
+        udp = attempt("udp", number=port)
+        opened = attempt("connect", number=port, network=True)
+    finally:
+        listener.close()
+    assert closed.startswith("refused"), closed
+    assert udp.startswith("refused"), udp
+    assert opened == "CONNECTED"
+
+
+def test_a_tool_cannot_signal_the_server_or_a_process_of_its_own_user(
+    victim: subprocess.Popen[bytes],
+) -> None:
+    if SUPPORT.abi < 6:
+        pytest.skip(f"Landlock ABI {SUPPORT.abi} cannot scope signals (ABI 6 can)")
+    for pid in (os.getpid(), victim.pid):
+        outcome = attempt("kill", number=pid)
+        assert outcome.startswith("refused: PermissionError"), outcome
+    assert victim.poll() is None
+
+
+def test_ptrace_mount_and_new_namespaces_are_refused(victim: subprocess.Popen[bytes]) -> None:
+    for pid in (os.getpid(), victim.pid):
+        assert attempt("ptrace", number=pid).startswith("refused: ptrace"), pid
+    assert attempt("mount", "/tmp").startswith("refused: mount")
+    assert attempt("unshare").startswith("refused: unshare")
+    assert victim.poll() is None
+
+
+def test_a_fork_bomb_is_contained() -> None:
+    source = "def bomb():\n    import os\n    while True:\n        os.fork()\n"
+    run = call(source, "bomb")
+    assert not run.ok
+    assert "BlockingIOError" in (run.error or "") or "stopped" in (run.error or ""), run
+
+
+# --- Through a real server -------------------------------------------------------------
+
+PID_OF = '''
+def pid_of_parent() -> int:
+    """The parent's pid, as the tool sees it."""
+    import os
+    return os.getppid()
+'''
+
+REMEMBER = '''
+def remember(fact: str) -> dict:
+    """Write to the agent's memory.
+
+    Args:
+        fact: What to keep.
+    """
+    from engram_memory import memory
+    memory.append_block("human", fact)
+    stored = memory.archival_insert(fact)
+    return {"human": memory.get_block("human")["value"], "stored": stored["id"]}
+'''
+
+
+def run_direct(http: httpx.Client, source: str, args: dict[str, Any]) -> httpx.Response:
+    return http.post("/v1/tools/run", json={"source_code": source, "args": args})
+
+
+@pytest.fixture(scope="module")
+def landlocked(fake_llm_server: FakeLLM) -> Iterator[EngramServer]:
+    """A server forced to Landlock, its data dir outside /tmp and readable by everyone."""
+    data = Path(tempfile.mkdtemp(prefix="engram-landlock-data-", dir="/var/tmp"))
+    data.chmod(0o755)
+    env = {"ENGRAM_SANDBOX": "landlock", "OPENAI_API_KEY": SECRET}
+    with serving(data, fake_llm_server.base_url, env) as server:
+        (data / "engram.db").chmod(0o644)
+        yield server
+    subprocess.run(["rm", "-rf", str(data)], check=False)
+
+
+def test_health_names_the_sandbox_in_force(landlocked: EngramServer) -> None:
+    with landlocked.client() as http:
+        health = http.get("/v1/health/").json()
+    assert health["status"] == "ok" and health["sandbox"] == "landlock"
+
+
+def test_a_tool_cannot_read_the_servers_keys_or_database_nor_kill_it(
+    landlocked: EngramServer, fake_llm: FakeLLM
+) -> None:
+    assert landlocked.process is not None
+    server_pid = landlocked.process.pid
+    attempts = [
+        {"action": "read", "target": f"/proc/{server_pid}/environ"},
+        {"action": "read", "target": str(landlocked.data_dir / "engram.db")},
+        {"action": "list", "target": str(landlocked.data_dir)},
+        {"action": "kill", "number": server_pid},
+        {"action": "ptrace", "number": server_pid},
+    ]
+    with landlocked.client() as http:
+        for args in attempts:
+            response = run_direct(http, ATTEMPT, args)
+            assert response.status_code == 200, response.text
+            outcome = response.json()["tool_return"]
+            assert outcome.startswith("refused"), (args, outcome)
+            assert SECRET not in response.text
+        assert http.get("/v1/health/").status_code == 200
+    assert landlocked.process.poll() is None
+
+
+def test_memory_access_works_under_landlock(landlocked: EngramServer, fake_llm: FakeLLM) -> None:
+    with landlocked.client() as http:
+        tool = create_tool(http, REMEMBER)
+        body = {
+            "model": MODEL,
+            "tool_ids": [tool["id"]],
+            "memory_blocks": [{"label": "human", "value": "Name: Sam"}],
+        }
+        agent = http.post("/v1/agents/", json=body).json()
+        response = http.post(
+            f"/v1/agents/{agent['id']}/tools/remember/run", json={"args": {"fact": "Likes tea"}}
+        )
+        assert response.status_code == 200, response.text
+        answer = response.json()
+        assert answer["status"] == "success", answer
+        assert answer["func_return"]["human"] == "Name: Sam\nLikes tea"
+        passages = http.get(f"/v1/agents/{agent['id']}/archival-memory").json()
+        assert [p["id"] for p in passages] == [answer["func_return"]["stored"]]
+
+
+@pytest.fixture(scope="module")
+def without_sandbox(
+    fake_llm_server: FakeLLM, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[EngramServer]:
+    """A server asked for bubblewrap on a machine where the binary is missing."""
+    env = {"ENGRAM_SANDBOX": "bwrap", "ENGRAM_BWRAP_PATH": "/nonexistent/bwrap"}
+    with serving(tmp_path_factory.mktemp("no-sandbox"), fake_llm_server.base_url, env) as server:
+        yield server
+
+
+def test_without_a_sandbox_direct_runs_answer_503_naming_the_fix(
+    without_sandbox: EngramServer, fake_llm: FakeLLM
+) -> None:
+    with without_sandbox.client() as http:
+        assert http.get("/v1/health/").json()["sandbox"] == "none"
+        response = run_direct(http, ATTEMPT, {"action": "list", "target": "/"})
+        assert response.status_code == 503, response.text
+        assert response.headers["x-should-retry"] == "false"
+        detail = response.json()["detail"]
+        assert "apt-get install bubblewrap" in detail
+        assert "ENGRAM_SANDBOX=unconfined" in detail
+
+        tool = create_tool(http, PID_OF)
+        agent = http.post("/v1/agents/", json={"model": MODEL, "tool_ids": [tool["id"]]}).json()
+        response = http.post(f"/v1/agents/{agent['id']}/tools/pid_of_parent/run", json={})
+        assert response.status_code == 503, response.text
+        assert "apt-get install bubblewrap" in response.json()["detail"]
+
+
+def test_without_a_sandbox_the_model_is_told_the_fix_and_the_message_is_kept(
+    without_sandbox: EngramServer, fake_llm: FakeLLM
+) -> None:
+    with without_sandbox.client() as http:
+        tool = create_tool(http, PID_OF)
+        agent = http.post("/v1/agents/", json={"model": MODEL, "tool_ids": [tool["id"]]}).json()
+        fake_llm.script(reply.tool_call("pid_of_parent", {}), reply.text("No sandbox here."))
+        response = http.post(f"/v1/agents/{agent['id']}/messages", json={"input": "Your pid?"})
+        assert response.status_code == 200, response.text
+        result = fake_llm.chat_requests[-1].tool_results[-1]
+        assert result.startswith("Error: custom tools cannot run"), result
+        assert "apt-get install bubblewrap" in result
+        history = http.get(f"/v1/agents/{agent['id']}/messages").json()
+        assert any(m.get("content") == "Your pid?" for m in history), history
+
+
+def test_the_unconfined_opt_in_runs_tools_and_says_so_loudly(
+    fake_llm_server: FakeLLM, tmp_path: Path
+) -> None:
+    env = {"ENGRAM_SANDBOX": "unconfined"}
+    with serving(tmp_path / "data", fake_llm_server.base_url, env) as server:
+        with server.client() as http:
+            assert http.get("/v1/health/").json()["sandbox"] == "unconfined"
+            assert "custom tools run UNCONFINED" in server.log()
+            response = run_direct(http, PID_OF, {})
+            assert response.status_code == 200, response.text
+            assert response.json()["status"] == "success"
+        assert "tool 'pid_of_parent' runs UNCONFINED" in server.log()
+
+
+def test_a_server_that_refuses_tools_still_starts_and_warns(without_sandbox: EngramServer) -> None:
+    assert "custom tool calls will be refused" in without_sandbox.log()
+    assert "apt-get install bubblewrap" in without_sandbox.log()
