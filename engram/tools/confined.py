@@ -5,10 +5,14 @@ In order, in the forked child (``confine``):
 
 1. new mount, IPC and (unless the call may use the network) network namespaces; as root
    directly, otherwise inside a new user namespace that maps only the server's own user;
-2. a fresh tmpfs, capped at ``ENGRAM_TOOL_TMP_MB``, becomes the child's ``/tmp`` (its
-   cwd, ``HOME`` and ``TMPDIR``), holding read-only bind mounts of what the child must
-   read: the Python install, Engram's package (the runner and ``engram_memory``), the
-   tool's own packages, and the memory gateway's socket. The host's ``/tmp`` is hidden;
+2. a new, read-only root holding only read-only bind mounts of the system (``/usr``,
+   ``/lib*``, ``/bin``, ``/sbin``, a few ``/etc`` files), the null and random devices, and
+   a fresh tmpfs capped at ``ENGRAM_TOOL_TMP_MB`` as ``/tmp`` (the child's cwd, ``HOME``
+   and ``TMPDIR``). ``/tmp/.engram`` lends, read-only, the Python install, Engram's package
+   (the runner and ``engram_memory``), the tool's own packages, and the memory gateway's
+   socket. Nothing else of the host is there: no home, no data dir, no ``/proc``, no
+   ``/run`` (Landlock up to ABI 7 does not govern ``connect`` on a Unix socket, so other
+   services' sockets must be out of sight). The child enters it with ``chroot``;
 3. a server running as root drops to ``nobody`` (the kernel clears every capability);
    otherwise the bounding set and every capability set are emptied;
 4. ``no_new_privs``, then Landlock: read and execute on the system (``/usr``, ``/lib*``,
@@ -163,12 +167,12 @@ def _confine(plan: ChildPlan) -> None:
         uid, gid = os.getuid(), os.getgid()
         linux.unshare(linux.CLONE_NEWUSER | flags)
         linux.map_user(uid, gid)
-        _lay_out_tmp(plan, _open_sources(plan))
+        _build_root(plan, _open_sources(plan))
         linux.drop_bounding_set(_LAST_CAP)
     else:  # root: namespaces and mounts first, then the drop to nobody
         linux.unshare(flags)
         # Opened as root: a source under /root stays reachable through its descriptor.
-        _lay_out_tmp(plan, _open_sources(plan))
+        _build_root(plan, _open_sources(plan))
         linux.drop_bounding_set(_LAST_CAP)
         linux.become(NOBODY, NOBODY)
     linux.clear_capabilities()
@@ -190,24 +194,62 @@ def _open_sources(plan: ChildPlan) -> dict[str, int]:
     return {name: os.open(path, os.O_PATH | os.O_CLOEXEC) for name, path in paths.items()}
 
 
-def _lay_out_tmp(plan: ChildPlan, sources: dict[str, int]) -> None:
+def _build_root(plan: ChildPlan, sources: dict[str, int]) -> None:
+    """Make the new root on ``plan.staging`` and move into it."""
     linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
+    root = plan.staging
+    linux.mount("tmpfs", root, "tmpfs", _QUIET, "size=1m,nr_inodes=4096,mode=0755")
+    for path in _SYSTEM:
+        _lend(path, root + path, keep_symlink=True)
+    _mkdir(f"{root}/etc")
+    for name in _ETC:  # the file itself: resolv.conf may point into /run, which is absent
+        _lend(os.path.realpath(f"/etc/{name}"), f"{root}/etc/{name}")
+    _mkdir(f"{root}/dev")
+    for path in _DEVICES:
+        if os.path.exists(path):
+            _touch(root + path)
+            linux.mount(path, root + path, None, linux.MS_BIND)
+    _mkdir(f"{root}/tmp")
     inodes = max(1024, plan.tmp_mb * 256)
     options = f"size={plan.tmp_mb}m,nr_inodes={inodes},mode=1777"
-    linux.mount("tmpfs", plan.staging, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, options)
-    lent = f"{plan.staging}/.engram"
-    _mkdir(lent)
+    linux.mount("tmpfs", f"{root}/tmp", "tmpfs", _QUIET, options)
+    _mkdir(f"{root}{INSIDE}")
     for name, fd in sources.items():
-        source, target = f"/proc/self/fd/{fd}", f"{lent}/{name}"
+        source, target = f"/proc/self/fd/{fd}", f"{root}{INSIDE}/{name}"
         if name == "memory.sock":
             # A path-bound Unix socket reaches the server from any network namespace.
-            os.close(os.open(target, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+            _touch(target)
             linux.mount(source, target, None, linux.MS_BIND)
         else:
             _mkdir(target)
             linux.bind_read_only(source, target)
         os.close(fd)
-    linux.mount(plan.staging, "/tmp", None, linux.MS_BIND | linux.MS_REC)
+    linux.mount(None, root, None, linux.MS_REMOUNT | linux.MS_BIND | linux.MS_RDONLY | _QUIET)
+    # chroot rather than pivot_root: detaching the old root waits for an RCU grace period
+    # (milliseconds a call), and the way out of a chroot needs a capability, an open
+    # directory or /proc, none of which the child keeps (seccomp refuses chroot as well).
+    os.chdir(root)
+    os.chroot(".")
+    os.chdir("/")
+
+
+_QUIET = linux.MS_NOSUID | linux.MS_NODEV
+
+
+def _lend(source: str, target: str, *, keep_symlink: bool = False) -> None:
+    """``source`` at ``target`` read-only: a directory or file bound, a symlink copied."""
+    if keep_symlink and os.path.islink(source):
+        os.symlink(os.readlink(source), target)
+    elif os.path.isdir(source):
+        _mkdir(target)
+        linux.bind_read_only(source, target)
+    elif os.path.exists(source):
+        _touch(target)
+        linux.bind_read_only(source, target)
+
+
+def _touch(path: str) -> None:
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
 
 
 def _mkdir(path: str) -> None:

@@ -63,6 +63,10 @@ def attempt(action: str, target: str = "", number: int = 0) -> str:
         if action == "connect":
             socket.create_connection(("127.0.0.1", number), timeout=2).close()
             return "CONNECTED"
+        if action == "unix":
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.connect(target)
+            return "CONNECTED " + sock.recv(100).decode()
         if action == "udp":
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             sock.sendto(b"x", ("127.0.0.1", number))
@@ -72,6 +76,10 @@ def attempt(action: str, target: str = "", number: int = 0) -> str:
         if action == "mount":
             done = libc.mount(b"none", target.encode(), b"tmpfs", 0, None)
             return "MOUNTED" if done == 0 else refused("mount")
+        if action == "chroot":
+            os.mkdir("/tmp/jail")
+            os.chroot("/tmp/jail")
+            return "CHROOTED"
         if action == "unshare":
             return "UNSHARED" if libc.unshare(0x10000000) == 0 else refused("unshare")
     except OSError as exc:
@@ -256,6 +264,27 @@ def test_nothing_outside_its_tmp_is_writable(open_dir: Path) -> None:
     assert attempt("write", "/tmp/fine.txt") == "WROTE"
 
 
+def test_the_tools_packages_are_importable_and_read_only(open_dir: Path) -> None:
+    packages = open_dir / "packages"
+    packages.mkdir(mode=0o755)
+    (packages / "greeting.py").write_text("WORD = 'hello'\n")
+    (packages / "greeting.py").chmod(0o644)
+    source = (
+        "def greet() -> dict:\n"
+        "    import greeting\n"
+        "    try:\n"
+        "        open(greeting.__file__, 'a').write('owned')\n"
+        "        written = True\n"
+        "    except OSError:\n"
+        "        written = False\n"
+        "    return {'word': greeting.WORD, 'written': written}\n"
+    )
+    run = call(source, "greet", packages=packages)
+    assert run.ok, run
+    assert run.result == {"word": "hello", "written": False}
+    assert (packages / "greeting.py").read_text() == "WORD = 'hello'\n"
+
+
 def test_a_full_tmp_answers_no_space_and_the_cap_is_the_setting() -> None:
     source = (
         "def fill() -> str:\n"
@@ -290,6 +319,41 @@ def test_no_network_unless_the_call_allows_it() -> None:
     assert opened == "CONNECTED"
 
 
+def test_other_services_unix_sockets_are_out_of_sight(open_dir: Path) -> None:
+    # Landlock (up to ABI 7) does not govern connect() on a Unix socket: the sandbox's own
+    # root, without /run or anything else of the host's, is what keeps these away.
+    run_dir = Path(tempfile.mkdtemp(prefix="engram-landlock-", dir="/run"))
+    run_dir.chmod(0o755)
+    servers = []
+    try:
+        for folder in (run_dir, open_dir):
+            path = str(folder / "service.sock")
+            server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            server.bind(path)
+            os.chmod(path, 0o666)
+            server.listen()
+            servers.append((server, path))
+        for _, path in servers:
+            outcome = attempt("unix", path)
+            assert outcome.startswith("refused: FileNotFoundError"), (path, outcome)
+    finally:
+        for server, _ in servers:
+            server.close()
+        subprocess.run(["rm", "-rf", str(run_dir)], check=False)
+
+
+def test_the_root_holds_only_the_system_and_tmp() -> None:
+    source = (
+        "def look() -> dict:\n"
+        "    import os\n"
+        "    return {p: os.path.lexists(p) for p in ('/usr', '/etc/passwd', '/proc/self',\n"
+        "            '/home', '/root', '/run', '/var', '/sys', '/work', '/dev/null')}\n"
+    )
+    run = call(source, "look")
+    assert run.ok, run
+    assert [path for path, there in run.result.items() if there] == ["/usr", "/dev/null"]
+
+
 def test_a_tool_cannot_signal_the_server_or_a_process_of_its_own_user(
     victim: subprocess.Popen[bytes],
 ) -> None:
@@ -306,6 +370,7 @@ def test_ptrace_mount_and_new_namespaces_are_refused(victim: subprocess.Popen[by
         assert attempt("ptrace", number=pid).startswith("refused: ptrace"), pid
     assert attempt("mount", "/tmp").startswith("refused: mount")
     assert attempt("unshare").startswith("refused: unshare")
+    assert attempt("chroot").startswith("refused: PermissionError")
     assert victim.poll() is None
 
 
