@@ -209,6 +209,7 @@ def _build_root(plan: ChildPlan, sources: dict[str, int]) -> None:
         if os.path.exists(path):
             _touch(root + path)
             linux.mount(path, root + path, None, linux.MS_BIND)
+    os.symlink("/tmp", f"{root}/dev/shm")  # POSIX shared memory and semaphores
     _mkdir(f"{root}/tmp")
     inodes = max(1024, plan.tmp_mb * 256)
     options = f"size={plan.tmp_mb}m,nr_inodes={inodes},mode=1777"

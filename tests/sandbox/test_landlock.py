@@ -152,6 +152,31 @@ def test_an_ordinary_tool_computes_prints_and_uses_its_tmp() -> None:
     assert run.stdout == "working\n"
 
 
+def test_threads_processes_sqlite_and_tls_setup_work() -> None:
+    source = (
+        "def everyday() -> dict:\n"
+        "    import concurrent.futures, multiprocessing, socket, sqlite3, ssl\n"
+        "    with concurrent.futures.ThreadPoolExecutor(4) as pool:\n"
+        "        squares = list(pool.map(lambda x: x * x, range(4)))\n"
+        "    with multiprocessing.Pool(2) as pool:\n"
+        "        absolute = pool.map(abs, [-1, -2])\n"
+        "    db = sqlite3.connect('/tmp/own.db')\n"
+        "    db.execute('create table t (x)')\n"
+        "    ssl.create_default_context()\n"
+        "    one = db.execute('select 1').fetchone()\n"
+        "    return {'squares': squares, 'abs': absolute, 'sqlite': one,\n"
+        "            'localhost': socket.gethostbyname('localhost')}\n"
+    )
+    run = call(source, "everyday")
+    assert run.ok, run
+    assert run.result == {
+        "squares": [0, 1, 4, 9],
+        "abs": [1, 2],
+        "localhost": "127.0.0.1",
+        "sqlite": [1],
+    }
+
+
 def test_the_child_is_unprivileged_with_no_capabilities_and_a_read_only_system() -> None:
     source = """
 def inspect() -> dict:
