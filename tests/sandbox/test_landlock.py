@@ -11,6 +11,7 @@ the same attack is shown to succeed unconfined.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import sqlite3
@@ -397,6 +398,104 @@ def test_ptrace_mount_and_new_namespaces_are_refused(victim: subprocess.Popen[by
     assert attempt("unshare").startswith("refused: unshare")
     assert attempt("chroot").startswith("refused: PermissionError")
     assert victim.poll() is None
+
+
+UNPRIVILEGED_SERVER = r"""
+import json, os, subprocess, sys, tempfile
+sys.path.insert(0, sys.argv[1])
+from engram.tools import confined
+
+TOOL = '''
+import ctypes, json, os, resource
+libc = ctypes.CDLL(None, use_errno=True)
+sibling = int(os.environ["SIBLING"])
+def outcome(action):
+    try:
+        action()
+        return "done"
+    except OSError as exc:
+        return type(exc).__name__
+header = (ctypes.c_uint32 * 2)(0x20080522, 0)
+caps = (ctypes.c_uint32 * 6)()
+libc.capget(header, caps)
+print(json.dumps({
+    "uid": os.getuid(),
+    "caps": list(caps),
+    "kill_server": outcome(lambda: os.kill(int(os.environ["SERVER"]), 0)),
+    "kill_sibling": outcome(lambda: os.kill(sibling, 9)),
+    "ptrace_sibling": libc.ptrace(16, sibling, 0, 0),
+    "prlimit_sibling": outcome(lambda: resource.prlimit(sibling, resource.RLIMIT_NOFILE, (1, 1))),
+    "root": outcome(lambda: os.listdir("/")),
+}))
+'''
+support = confined.probe()
+if not support.available:
+    print(json.dumps({"unavailable": support.reason}))
+    sys.exit(0)
+sibling = subprocess.Popen(["sleep", "30"])
+staging = tempfile.mkdtemp(prefix="engram-unprivileged-")
+plan = confined.plan_for(staging, tmp_mb=8, network=False)
+env = {"SERVER": str(os.getpid()), "SIBLING": str(sibling.pid), **confined.extra_env()}
+done = subprocess.run(
+    [confined.inside_python(), "-I", "-c", TOOL], env=env, capture_output=True, text=True,
+    preexec_fn=lambda: confined.confine(plan),
+)
+result = json.loads(done.stdout or "{}")
+result["sibling_alive"] = sibling.poll() is None
+result["user_namespace"] = support.user_namespace
+sibling.kill()
+os.rmdir(staging)
+print(json.dumps(result))
+"""
+
+
+def _python_for_nobody(repo: str) -> str | None:
+    """A system interpreter the unprivileged user can run and import this checkout's
+    ``engram.tools.confined`` with (the test's own interpreter may sit under /root)."""
+    check = f"import sys; sys.path.insert(0, {repo!r}); import engram.tools.confined"
+    for candidate in ("/usr/bin/python3", "/usr/local/bin/python3"):
+        if not os.path.exists(candidate):
+            continue
+        done = subprocess.run(
+            [candidate, "-c", check],
+            user=confined.NOBODY,
+            capture_output=True,
+        )
+        if done.returncode == 0:
+            return candidate
+    return None
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to start an unprivileged 'server'")
+def test_a_server_that_is_not_root_confines_tools_in_a_user_namespace() -> None:
+    repo = str(Path(__file__).resolve().parents[2])
+    python = _python_for_nobody(repo)
+    if python is None:
+        pytest.skip("no Python interpreter with which 'nobody' can import this checkout")
+    done = subprocess.run(
+        [python, "-c", UNPRIVILEGED_SERVER, repo],
+        user=confined.NOBODY,
+        group=confined.NOBODY,
+        extra_groups=[],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd="/",
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    if "unavailable" in result:
+        pytest.skip(f"no Landlock sandbox for an unprivileged user: {result['unavailable']}")
+    assert result["user_namespace"] is True
+    assert result["uid"] == confined.NOBODY  # the server's own user, mapped to itself
+    assert result["caps"] == [0] * 6
+    # The same user: only the sandbox (Landlock's scoping and ptrace rule, seccomp) stops these.
+    assert result["kill_server"] == "PermissionError"
+    assert result["kill_sibling"] == "PermissionError"
+    assert result["ptrace_sibling"] == -1
+    assert result["prlimit_sibling"] == "PermissionError"
+    assert result["root"] == "PermissionError"
+    assert result["sibling_alive"] is True
 
 
 def test_a_fork_bomb_is_contained() -> None:
