@@ -30,7 +30,6 @@ from engram.tools.confinement import UNCONFINED, sandbox_in_force
 from engram.tools.sandbox import SandboxLimits, ToolRun, run_tool
 from tests.api.conftest import MODEL, create_tool
 from tests.fakes.fake_llm import FakeLLM
-from tests.fakes.replies import reply
 from tests.support.server import EngramServer, serving
 
 SUPPORT = confined.probe()
@@ -507,13 +506,6 @@ def test_a_fork_bomb_is_contained() -> None:
 
 # --- Through a real server -------------------------------------------------------------
 
-PID_OF = '''
-def pid_of_parent() -> int:
-    """The parent's pid, as the tool sees it."""
-    import os
-    return os.getppid()
-'''
-
 REMEMBER = '''
 def remember(fact: str) -> dict:
     """Write to the agent's memory.
@@ -591,67 +583,3 @@ def test_memory_access_works_under_landlock(landlocked: EngramServer, fake_llm: 
         assert answer["func_return"]["human"] == "Name: Sam\nLikes tea"
         passages = http.get(f"/v1/agents/{agent['id']}/archival-memory").json()
         assert [p["id"] for p in passages] == [answer["func_return"]["stored"]]
-
-
-@pytest.fixture(scope="module")
-def without_sandbox(
-    fake_llm_server: FakeLLM, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[EngramServer]:
-    """A server asked for bubblewrap on a machine where the binary is missing."""
-    env = {"ENGRAM_SANDBOX": "bwrap", "ENGRAM_BWRAP_PATH": "/nonexistent/bwrap"}
-    with serving(tmp_path_factory.mktemp("no-sandbox"), fake_llm_server.base_url, env) as server:
-        yield server
-
-
-def test_without_a_sandbox_direct_runs_answer_503_naming_the_fix(
-    without_sandbox: EngramServer, fake_llm: FakeLLM
-) -> None:
-    with without_sandbox.client() as http:
-        assert http.get("/v1/health/").json()["sandbox"] == "none"
-        response = run_direct(http, ATTEMPT, {"action": "list", "target": "/"})
-        assert response.status_code == 503, response.text
-        assert response.headers["x-should-retry"] == "false"
-        detail = response.json()["detail"]
-        assert "apt-get install bubblewrap" in detail
-        assert "ENGRAM_SANDBOX=unconfined" in detail
-
-        tool = create_tool(http, PID_OF)
-        agent = http.post("/v1/agents/", json={"model": MODEL, "tool_ids": [tool["id"]]}).json()
-        response = http.post(f"/v1/agents/{agent['id']}/tools/pid_of_parent/run", json={})
-        assert response.status_code == 503, response.text
-        assert "apt-get install bubblewrap" in response.json()["detail"]
-
-
-def test_without_a_sandbox_the_model_is_told_the_fix_and_the_message_is_kept(
-    without_sandbox: EngramServer, fake_llm: FakeLLM
-) -> None:
-    with without_sandbox.client() as http:
-        tool = create_tool(http, PID_OF)
-        agent = http.post("/v1/agents/", json={"model": MODEL, "tool_ids": [tool["id"]]}).json()
-        fake_llm.script(reply.tool_call("pid_of_parent", {}), reply.text("No sandbox here."))
-        response = http.post(f"/v1/agents/{agent['id']}/messages", json={"input": "Your pid?"})
-        assert response.status_code == 200, response.text
-        result = fake_llm.chat_requests[-1].tool_results[-1]
-        assert result.startswith("Error: custom tools cannot run"), result
-        assert "apt-get install bubblewrap" in result
-        history = http.get(f"/v1/agents/{agent['id']}/messages").json()
-        assert any(m.get("content") == "Your pid?" for m in history), history
-
-
-def test_the_unconfined_opt_in_runs_tools_and_says_so_loudly(
-    fake_llm_server: FakeLLM, tmp_path: Path
-) -> None:
-    env = {"ENGRAM_SANDBOX": "unconfined"}
-    with serving(tmp_path / "data", fake_llm_server.base_url, env) as server:
-        with server.client() as http:
-            assert http.get("/v1/health/").json()["sandbox"] == "unconfined"
-            assert "custom tools run UNCONFINED" in server.log()
-            response = run_direct(http, PID_OF, {})
-            assert response.status_code == 200, response.text
-            assert response.json()["status"] == "success"
-        assert "tool 'pid_of_parent' runs UNCONFINED" in server.log()
-
-
-def test_a_server_that_refuses_tools_still_starts_and_warns(without_sandbox: EngramServer) -> None:
-    assert "custom tool calls will be refused" in without_sandbox.log()
-    assert "apt-get install bubblewrap" in without_sandbox.log()
