@@ -10,14 +10,15 @@ In order, in the forked child (``confine``):
    a fresh tmpfs capped at ``ENGRAM_TOOL_TMP_MB`` as ``/tmp`` (the child's cwd, ``HOME``
    and ``TMPDIR``). ``/tmp/.engram`` lends, read-only, the Python install, Engram's package
    (the runner and ``engram_memory``), the tool's own packages, and the memory gateway's
-   socket. Nothing else of the host is there: no home, no data dir, no ``/proc``, no
-   ``/run`` (Landlock up to ABI 7 does not govern ``connect`` on a Unix socket, so other
-   services' sockets must be out of sight). The child enters it with ``chroot``;
+   socket. A server running as root adds a ``/proc`` showing the child's own processes
+   only. Nothing else of the host is there: no home, no data dir, no ``/run`` (Landlock up
+   to ABI 7 does not govern ``connect`` on a Unix socket, so other services' sockets must
+   be out of sight). The child enters it with ``chroot``;
 3. a server running as root drops to ``nobody`` (the kernel clears every capability);
    otherwise the bounding set and every capability set are emptied;
 4. ``no_new_privs``, then Landlock: read and execute on the system (``/usr``, ``/lib*``,
    ``/bin``, a few ``/etc`` files) and on ``/tmp/.engram``, read-write on ``/tmp``, the
-   null and random devices, nothing else (no ``/proc``, no home, no data dir); TCP bind
+   null and random devices, read on ``/proc``, nothing else; TCP bind
    and connect refused without network; signals and abstract sockets stopped at the
    domain's edge (ABI 6);
 5. a seccomp filter refusing what a tool never needs (``ptrace``, ``mount``, new
@@ -210,6 +211,8 @@ def _build_root(plan: ChildPlan, sources: dict[str, int]) -> None:
             _touch(root + path)
             linux.mount(path, root + path, None, linux.MS_BIND)
     os.symlink("/tmp", f"{root}/dev/shm")  # POSIX shared memory and semaphores
+    if not plan.user_namespace:
+        _mount_own_proc(f"{root}/proc")
     _mkdir(f"{root}/tmp")
     inodes = max(1024, plan.tmp_mb * 256)
     options = f"size={plan.tmp_mb}m,nr_inodes={inodes},mode=1777"
@@ -237,6 +240,21 @@ def _build_root(plan: ChildPlan, sources: dict[str, int]) -> None:
 _QUIET = linux.MS_NOSUID | linux.MS_NODEV
 
 
+def _mount_own_proc(target: str) -> None:
+    """A /proc showing only the processes the child may trace, its own (``invisible``:
+    not the server's, not another call's, whose Landlock domains differ) and none of the
+    system's files (``subset=pid``). Root only: in a user namespace the kernel allows no
+    procfs without a PID namespace of its own. Left out on kernels before 5.8."""
+    _mkdir(target)
+    try:
+        linux.mount("proc", target, "proc", _QUIET | linux.MS_NOEXEC, _PROC_OPTIONS)
+    except OSError:
+        os.rmdir(target)
+
+
+_PROC_OPTIONS = "hidepid=invisible,subset=pid"
+
+
 def _lend(source: str, target: str, *, keep_symlink: bool = False) -> None:
     """``source`` at ``target`` read-only: a directory or file bound, a symlink copied."""
     if keep_symlink and os.path.islink(source):
@@ -262,6 +280,7 @@ def _rules() -> list[landlock.Rule]:
     rules = [landlock.Rule(path, landlock.READ) for path in _SYSTEM]
     rules += [landlock.Rule(f"/etc/{name}", landlock.READ) for name in _ETC]
     rules += [landlock.Rule(path, landlock.DEVICE) for path in _DEVICES]
+    rules.append(landlock.Rule("/proc", landlock.READ_FILE | landlock.READ_DIR))
     rules.append(landlock.Rule("/tmp", landlock.SCRATCH))
     rules.append(landlock.Rule(INSIDE, landlock.READ))
     return rules
