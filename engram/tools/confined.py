@@ -68,7 +68,7 @@ class ChildPlan:
     that the child only makes system calls."""
 
     staging: str
-    """An empty directory the tmpfs is mounted on before it becomes ``/tmp``."""
+    """An empty directory (the parent's) the child builds its new root on."""
     tmp_mb: int
     network: bool
     user_namespace: bool
@@ -87,7 +87,7 @@ def plan_for(
     packages: Path | None = None,
     memory_socket: str | None = None,
 ) -> ChildPlan:
-    """The plan of one call's child, its tmpfs mounted on the empty dir ``staging``."""
+    """The plan of one call's child, its new root built on the empty dir ``staging``."""
     return ChildPlan(
         staging,
         tmp_mb,
