@@ -327,7 +327,10 @@ def probe(tmp_mb: int = 8) -> Support:
 
 
 def _trial(tmp_mb: int) -> str | None:
-    staging = tempfile.mkdtemp(prefix="engram-probe-")
+    try:
+        staging = tempfile.mkdtemp(prefix="engram-probe-")
+    except OSError as exc:
+        return f"no temporary directory to build the sandbox on: {exc}"
     try:
         plan = plan_for(staging, tmp_mb=tmp_mb, network=False)
         done = subprocess.run(
