@@ -89,6 +89,36 @@ def version() -> None:
     typer.echo(__version__)
 
 
+@app.command()
+def doctor() -> None:
+    """Say which sandbox custom tools run in here, why, and what the others lack."""
+    from pydantic import ValidationError
+
+    from engram.config import Settings
+    from engram.tools.confinement import all_probes, sandbox_in_force
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = "ENGRAM_" + "_".join(str(part) for part in error["loc"]).upper()
+            console.print(f"[red]{name}[/red]: {error['msg']}", highlight=False)
+        raise typer.Exit(code=2) from None
+    in_force = sandbox_in_force(settings)
+    colour = {"none": "red", "unconfined": "yellow"}.get(in_force.name, "green")
+    out = Console(soft_wrap=True)
+    out.print(f"ENGRAM_SANDBOX={settings.sandbox}", highlight=False)
+    out.print(
+        f"sandbox in force: [{colour}]{in_force.name}[/{colour}] ({in_force.description})",
+        highlight=False,
+    )
+    for name, probe in all_probes(settings).items():
+        state = "works" if probe.available else "unavailable"
+        out.print(f"  {name:<11} {state}: {probe.reason}", highlight=False, markup=False)
+    if in_force.refused:
+        raise typer.Exit(code=1)
+
+
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 

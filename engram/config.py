@@ -7,6 +7,7 @@ CLI build a ``Settings`` and hand it down.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -63,6 +64,13 @@ class Settings(BaseSettings):
     # pip_requirements are installed from wheels only; true also builds source
     # distributions, whose build code then runs (confined like a tool call) at install time.
     tool_allow_source_builds: bool = False
+
+    # The tool sandbox (docs/tools.md, "Sandbox modes"): auto picks bubblewrap if it works,
+    # else Landlock and namespaces, else refuses custom tool calls; bwrap and landlock ask
+    # for one; unconfined is an explicit, loudly logged opt-in to run tools unconfined.
+    sandbox: Literal["auto", "bwrap", "landlock", "unconfined"] = "auto"
+    # The bubblewrap binary: a name looked up on PATH, or a path.
+    bwrap_path: str = "bwrap"
 
     # A live MCP session (docs/mcp.md) unused this long is closed, and a stdio server's
     # process with it.

@@ -53,6 +53,11 @@ class ProviderError(EngramError):
     """The LLM or embedding provider failed or is not configured."""
 
 
+class SandboxUnavailable(EngramError):
+    """No sandbox the settings accept works on this machine, so custom tools cannot run;
+    the message names the fix (install bubblewrap, or opt in to running them unconfined)."""
+
+
 class ContextOverflow(ProviderError):
     """The provider refused the prompt as longer than the model's window.
 

@@ -12,7 +12,14 @@ from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from engram.errors import Conflict, EngramError, InvalidInput, NotFound, ProviderError
+from engram.errors import (
+    Conflict,
+    EngramError,
+    InvalidInput,
+    NotFound,
+    ProviderError,
+    SandboxUnavailable,
+)
 from engram.input_limits import MAX_JSON_DEPTH
 from engram.store.db import database_unavailable
 
@@ -21,7 +28,13 @@ log = logging.getLogger(__name__)
 TOO_DEEP_TO_DECODE = (
     f"the JSON body is nested too deep to decode; fields may nest at most {MAX_JSON_DEPTH} levels"
 )
-STATUS = {NotFound: 404, InvalidInput: 422, Conflict: 409, ProviderError: 502}
+STATUS = {
+    NotFound: 404,
+    InvalidInput: 422,
+    Conflict: 409,
+    ProviderError: 502,
+    SandboxUnavailable: 503,
+}
 
 
 def _status(exc: EngramError) -> int:
@@ -36,7 +49,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _engram_error(_request: Request, exc: EngramError) -> JSONResponse:
         status = _status(exc)
         # letta-client retries 409s (and 5xx) unless told not to; ours will not go away.
-        headers = {"x-should-retry": "false"} if status == 409 else None
+        headers = {"x-should-retry": "false"} if status in (409, 503) else None
         return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
 
     @app.exception_handler(RequestValidationError)

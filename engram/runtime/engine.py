@@ -27,6 +27,7 @@ from engram.store import leases
 from engram.store import tables as t
 from engram.store.db import Database, migrate
 from engram.store.vectors import MESSAGES, VectorIndex
+from engram.tools import confinement
 from engram.tools.memory_gateway import MemoryGateway
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,9 @@ class Engram:
             await self._fail_orphaned_runs()
             self.jobs.spawn(self._sweep_orphaned_runs(), name="orphan-sweep")
         await self.jobs.start()
+        # Probed once here (real children, in a thread), then cached; logged loudly when
+        # tools would run unconfined or be refused.
+        await asyncio.to_thread(confinement.announce, self.settings)
         if self.settings.warm_embeddings:
             self.embeddings.local_model.warm_up_in_background()
 

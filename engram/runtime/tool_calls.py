@@ -34,6 +34,7 @@ from engram.memory.ledger import (
 from engram.memory.tools import BASE_TOOL_FUNCTIONS, ToolContext, ToolFailure
 from engram.store import tables as t
 from engram.tools import packages
+from engram.tools.confinement import sandbox_in_force
 from engram.tools.memory_callbacks import Grant
 from engram.tools.sandbox import SandboxLimits, ToolRun, run_tool
 
@@ -128,6 +129,9 @@ async def run_agent_tool(
     """One call of one of the agent's custom tools: its packages installed (once), its
     variables, its network permission, and a memory token for this call only."""
     limits = SandboxLimits.from_settings(rt.settings)
+    sandbox = sandbox_in_force(rt.settings)
+    if sandbox.refused:  # told to the model, which can say so; nothing is installed
+        return ToolRun(False, error=str(sandbox.refusal()))
     try:
         specs = packages.specs_of(tool.pip_requirements, field="pip_requirements")
         root = rt.settings.data_dir / "tool-packages"
@@ -136,6 +140,9 @@ async def run_agent_tool(
             specs,
             timeout=PACKAGES_TIMEOUT,
             allow_source_builds=rt.settings.tool_allow_source_builds,
+            # Installs are confined by bubblewrap when tool calls are; otherwise they run
+            # as nobody with a clean environment, or are refused (pip_install.py).
+            use_bwrap=sandbox.bwrap is not None,
         )
     except (packages.PackagesError, InvalidInput) as exc:
         log.warning("tool %s: %s", tool.name, exc)
@@ -152,6 +159,7 @@ async def run_agent_tool(
                 network=tool_network_allowed(tool, agent),
                 packages=installed,
                 memory=access,
+                sandbox=sandbox,
             )
         except OSError as exc:  # no child could start: the server's problem, told as such
             log.error("tool %s: the sandbox could not start: %s", tool.name, exc)

@@ -1,9 +1,10 @@
 """Running a custom tool's Python source in a fresh, confined subprocess, one per call.
 
-With the ``bwrap`` binary (bubblewrap) present, the child sees a read-only system, the
-Python install, a private writable ``/tmp`` and nothing else: no data dir, no home, no
-network unless the call allows it. Without it the child is a plain subprocess in a fresh
-temporary directory and the server logs one loud warning. Either way the child gets
+Under bubblewrap (the ``bwrap`` binary) or the Landlock confinement (``confined``, no
+system package needed) the child sees a read-only system, the Python install, a private
+writable ``/tmp`` and nothing else: no data dir, no home, no network unless the call
+allows it. ``confinement`` chooses between them and refuses calls when neither works,
+unless the operator opted in to plain, unconfined subprocesses. Every mode gets
 resource limits (CPU seconds, address space, processes, open files, file size), a
 wall-clock timeout that kills its whole process group, an output cap, and an environment
 holding only the variables the caller declares.
@@ -26,11 +27,14 @@ import signal
 import stat
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from engram.config import Settings
+from engram.tools import confined, confinement
+from engram.tools.confinement import SandboxInForce
 from engram.tools.memory_gateway import CLIENT_DIR, MemoryAccess
 
 log = logging.getLogger(__name__)
@@ -60,7 +64,7 @@ class SandboxLimits:
     max_open_files: int = 64
     output_bytes: int = 1_000_000
     tmp_mb: int = 64
-    """The size of the private ``/tmp`` (a RAM-backed tmpfs under bubblewrap)."""
+    """The size of the private ``/tmp`` (a RAM-backed tmpfs in either sandbox)."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SandboxLimits:
@@ -139,18 +143,27 @@ async def run_tool(
     use_bwrap: bool | None = None,
     packages: Path | None = None,
     memory: MemoryAccess | None = None,
+    sandbox: SandboxInForce | None = None,
 ) -> ToolRun:
     """Call function ``name`` defined by ``source_code`` with ``args`` in a fresh child.
 
-    ``use_bwrap`` None means: when the binary is present. ``memory`` lets the tool reach
-    its agent's memory through the gateway (see ``memory_gateway``). Never raises for
-    anything the tool does; raises ``OSError`` only if no child can be started at all."""
+    ``sandbox`` is the one in force (``confinement.sandbox_in_force``); without it,
+    ``use_bwrap`` True asks for bubblewrap, False for an unconfined child, None for what
+    ``auto`` picks. ``memory`` lets the tool reach its agent's memory through the gateway
+    (see ``memory_gateway``). Never raises for anything the tool does; raises
+    ``SandboxUnavailable`` when no sandbox is in force, ``OSError`` only if no child can
+    be started at all."""
     limits = limits or SandboxLimits()
-    bwrap = bwrap_path() if use_bwrap is not False else None
-    if use_bwrap and bwrap is None:
-        raise OSError("bubblewrap was asked for but the 'bwrap' binary is not on PATH")
+    sandbox = sandbox or _sandbox_for(use_bwrap)
+    if sandbox.refused:
+        raise sandbox.refusal()
+    if sandbox.name == "landlock":
+        return await _run_landlocked(
+            source_code, name, args, env, limits, network, packages, memory
+        )
+    bwrap = sandbox.bwrap
     if bwrap is None:
-        _warn_without_bwrap()
+        confinement.warn_unconfined_use(name)
     request = {
         "source": source_code,
         "name": name,
@@ -183,6 +196,66 @@ async def run_tool(
     return run
 
 
+def _sandbox_for(use_bwrap: bool | None) -> SandboxInForce:
+    if use_bwrap is None:
+        return confinement.automatic()
+    if not use_bwrap:
+        return confinement.UNCONFINED
+    path = bwrap_path()
+    if path is None:
+        raise OSError("bubblewrap was asked for but the 'bwrap' binary is not on PATH")
+    return SandboxInForce("bubblewrap", f"bubblewrap at {path}", bwrap=path)
+
+
+async def _run_landlocked(
+    source_code: str,
+    name: str,
+    args: dict[str, Any],
+    env: dict[str, str] | None,
+    limits: SandboxLimits,
+    network: bool,
+    packages: Path | None,
+    memory: MemoryAccess | None,
+) -> ToolRun:
+    """The call in a child that confines itself before ``exec`` (see ``confined``)."""
+    request = {
+        "source": source_code,
+        "name": name,
+        "args": args,
+        "limits": _child_limits(limits, tmpfs=True),
+        "drop_to_uid": None,  # the child is nobody (or unprivileged) before it runs Python
+        "max_output_bytes": limits.output_bytes,
+        "paths": [confined.PACKAGES] if packages else [],
+        "client": confined.client_file(CLIENT_FILE),
+        "memory": None if memory is None else memory.for_child(confined.MEMORY_SOCKET),
+    }
+    child_env = {**(env or {}), "PATH": _MINIMAL_PATH, "HOME": "/tmp", "TMPDIR": "/tmp"}
+    child_env |= {"LANG": "C.UTF-8", **confined.extra_env()}
+    workdir = tempfile.mkdtemp(prefix="engram-tool-")
+    try:
+        plan = confined.plan_for(
+            workdir,
+            tmp_mb=limits.tmp_mb,
+            network=network,
+            packages=packages,
+            memory_socket=memory.socket_path if memory else None,
+        )
+        command = confined.command(RUNNER)
+        before = functools.partial(confined.confine, plan)
+        # No cwd: the child moves into its new /tmp itself, and uvloop would change
+        # directory after the confinement, into a path the new /tmp hides.
+        started = await _spawn(command, child_env, None, limits, tmpfs=True, before_exec=before)
+        run = await _collect(started, json.dumps(request).encode(), limits)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    if not run.ok and f"(exit status {confined.CONFINE_FAILED})" in (run.error or ""):
+        # Under uvloop the child's stderr is still the server's when it confines itself.
+        log.error("a tool's child could not confine itself: %s", run.stderr or "see above")
+        run.error = "the sandbox could not confine the tool, so it did not run (see the server log)"
+    run.sandboxed = True
+    return run
+
+
 def _import_paths(packages: Path | None, *, under_bwrap: bool) -> list[str]:
     """The tool's own packages, put on the import path only after the drop. The memory
     client is not among them: the runner loads it by file path (``_client_path``)."""
@@ -208,14 +281,6 @@ def _readable_by_others(path: Path) -> bool:
     except OSError:
         return False
     return bool(modes[0] & stat.S_IROTH and modes[1] & stat.S_IXOTH)
-
-
-def _warn_without_bwrap() -> None:
-    _warn_once(
-        "bubblewrap ('bwrap') is not in use: custom tools run as plain subprocesses "
-        "with resource limits only, and CAN read files and use the network the server can. "
-        "Install bubblewrap (apt-get install bubblewrap) to confine them."
-    )
 
 
 def drops_to_nobody(under_bwrap: bool) -> bool:
@@ -330,12 +395,15 @@ def _setpriv() -> str | None:
 async def _spawn(
     command: list[str],
     env: dict[str, str],
-    cwd: str,
+    cwd: str | None,
     limits: SandboxLimits,
     *,
     tmpfs: bool = False,
+    before_exec: Callable[[], None] | None = None,
 ) -> asyncio.subprocess.Process:
     def confine() -> None:
+        if before_exec is not None:
+            before_exec()  # first: it may open files, which the limit on files would stop
         # The limits the whole tree (bwrap included) lives under; the runner adds the
         # process limit itself, see sandbox_runner._apply_limits.
         memory = limits.address_space(tmpfs=tmpfs)

@@ -1,7 +1,8 @@
 """Custom tools reaching their own agent's memory through the memory gateway.
 
 Each test runs against a real server twice: once confining tools with bubblewrap (when it
-is installed) and once with resource limits only (a server whose PATH has no ``bwrap``).
+is installed) and once without it (a server whose PATH has no ``bwrap``: ``auto`` then
+picks the Landlock sandbox).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from engram.tools import confined
 from tests.api.conftest import MODEL, create_tool
 from tests.api.conftest import send_input as send
 from tests.fakes.fake_llm import FakeLLM
@@ -116,7 +118,17 @@ def connect(port: int) -> str:
 needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is missing")
 
 
-@pytest.fixture(scope="module", params=[pytest.param("bwrap", marks=needs_bwrap), "limits-only"])
+LANDLOCK = confined.probe()
+needs_landlock = pytest.mark.skipif(not LANDLOCK.available, reason=LANDLOCK.reason)
+
+
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param("bwrap", marks=needs_bwrap),
+        pytest.param("no-bwrap", marks=needs_landlock),
+    ],
+)
 def server(
     request: pytest.FixtureRequest,
     fake_llm_server: FakeLLM,
@@ -124,7 +136,7 @@ def server(
     backend: Backend,
 ) -> Iterator[EngramServer]:
     env = {"ENGRAM_TOOL_TIMEOUT_SECONDS": "20"}
-    if request.param == "limits-only":
+    if request.param == "no-bwrap":
         env["PATH"] = os.path.dirname(sys.executable)  # no bwrap on it
     with serving(
         tmp_path_factory.mktemp("tool-memory"),
@@ -283,12 +295,11 @@ def listener() -> Iterator[int]:
     server.close()
 
 
-@needs_bwrap
 def test_an_agent_can_allow_its_tools_the_network(
     server: EngramServer, client: httpx.Client, fake_llm: FakeLLM, listener: int
 ) -> None:
-    if shutil.which("bwrap", path=server.env["PATH"]) is None:
-        pytest.skip("without bubblewrap a tool always has the server's network")
+    # Under bubblewrap and under the Landlock sandbox alike, a tool has no network of
+    # its own unless allowed.
     tool = create_tool(client, CONNECT)
     closed = make_agent(client, tool)
     opened = make_agent(client, tool, metadata={"tool_network": True})

@@ -11,13 +11,15 @@ from engram import __version__
 from engram.api import serialize
 from engram.api.deps import Cursor, Limit, Runtime
 from engram.store import agents, tools
+from engram.tools.confinement import sandbox_in_force
 
 router = APIRouter(tags=["catalog"])
 
 
 @router.get("/v1/health/")
-async def health() -> dict[str, str]:
-    return {"version": __version__, "status": "ok"}
+async def health(rt: Runtime) -> dict[str, str]:
+    """Up, which version, and the sandbox custom tools run in (``none``: they are refused)."""
+    return {"version": __version__, "status": "ok", "sandbox": sandbox_in_force(rt.settings).name}
 
 
 @router.get("/v1/models/")

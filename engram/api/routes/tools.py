@@ -20,6 +20,7 @@ from engram.runtime.tool_calls import run_agent_tool
 from engram.store import agents, tools
 from engram.store import tables as t
 from engram.tools import custom, sandbox
+from engram.tools.confinement import SandboxInForce, sandbox_in_force
 from engram.tools.custom import ToolQuery, ToolSpec
 from engram.tools.packages import NAME_PATTERN, VERSION_PATTERN
 from engram.tools.schema import check_tool_name, find_function, parse_source
@@ -105,8 +106,9 @@ async def run_tool_from_source(body: ToolRunFromSource, rt: Runtime) -> dict[str
         name = body.name
     else:
         name = custom.derive_schema(body.source_code, body.source_type, body.json_schema)["name"]
+    in_force = _sandbox(rt)
     run = await sandbox.run_tool(
-        body.source_code, name, body.args, env=body.env_vars, limits=_limits(rt)
+        body.source_code, name, body.args, env=body.env_vars, limits=_limits(rt), sandbox=in_force
     )
     return {
         "id": new_id("message"),
@@ -147,6 +149,7 @@ async def run_tool_for_agent(
             f"tool '{tool_name}' is built in ({tool.tool_type}); it runs only inside the "
             "agent loop, where its effects are committed with the step"
         )
+    _sandbox(rt)
     run = await run_agent_tool(rt, agent, tool, body.args)
     return {
         "status": "success" if run.ok else "error",
@@ -160,6 +163,14 @@ async def run_tool_for_agent(
 
 def _limits(rt: Any) -> sandbox.SandboxLimits:
     return sandbox.SandboxLimits.from_settings(rt.settings)
+
+
+def _sandbox(rt: Any) -> SandboxInForce:
+    """The sandbox in force; a direct run without one is refused with a 503 naming the fix."""
+    in_force = sandbox_in_force(rt.settings)
+    if in_force.refused:
+        raise in_force.refusal()
+    return in_force
 
 
 @router.get("/v1/tools/", response_model=list[dict[str, Any]])
