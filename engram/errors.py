@@ -53,6 +53,12 @@ class ProviderError(EngramError):
     """The LLM or embedding provider failed or is not configured."""
 
 
+class CapabilityMissing(EngramError):
+    """Something the request needs is not installed or configured on this server (the
+    local embedding model's weights, say); the message names the fix. Retrying does not
+    help until an operator acts."""
+
+
 class ContextOverflow(ProviderError):
     """The provider refused the prompt as longer than the model's window.
 
