@@ -10,12 +10,25 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from engram.errors import Conflict, EngramError, InvalidInput, NotFound, ProviderError
-from engram.store.db import database_unavailable
+from engram.errors import (
+    CapabilityMissing,
+    Conflict,
+    EngramError,
+    InvalidInput,
+    NotFound,
+    ProviderError,
+)
+from engram.store.db import database_unavailable, storage_full
 
 log = logging.getLogger(__name__)
 
-STATUS = {NotFound: 404, InvalidInput: 422, Conflict: 409, ProviderError: 502}
+STATUS = {
+    NotFound: 404,
+    InvalidInput: 422,
+    Conflict: 409,
+    ProviderError: 502,
+    CapabilityMissing: 503,
+}
 
 
 def _status(exc: EngramError) -> int:
@@ -29,8 +42,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(EngramError)
     async def _engram_error(_request: Request, exc: EngramError) -> JSONResponse:
         status = _status(exc)
-        # letta-client retries 409s (and 5xx) unless told not to; ours will not go away.
-        headers = {"x-should-retry": "false"} if status == 409 else None
+        # letta-client retries 409s (and 5xx) unless told not to; these will not go away
+        # (a missing capability needs an operator).
+        headers = {"x-should-retry": "false"} if status in (409, 503) else None
         return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
@@ -57,6 +71,11 @@ def install_error_handlers(app: FastAPI) -> None:
 DATABASE_UNAVAILABLE = (
     "the database is unavailable right now (restarting or unreachable); retry shortly"
 )
+STORAGE_FULL = (
+    "the disk holding the database is full, so nothing of this request was saved: free "
+    "some space (or grow the volume), then retry"
+)
+STORAGE_FULL_RETRY_SECONDS = "60"
 
 
 class UnexpectedErrors:
@@ -86,6 +105,23 @@ class UnexpectedErrors:
         try:
             await self.app(scope, receive, tracking_send)
         except Exception as exc:
+            if storage_full(exc):
+                # 507 Insufficient Storage: the request was fine; the disk is not.
+                log.error(
+                    "disk full on %s %s: %s",
+                    scope.get("method"),
+                    scope.get("path"),
+                    _first_line(exc),
+                )
+                if started:
+                    raise
+                response = JSONResponse(
+                    {"detail": STORAGE_FULL},
+                    status_code=507,
+                    headers={"Retry-After": STORAGE_FULL_RETRY_SECONDS},
+                )
+                await response(scope, receive, send)
+                return
             if database_unavailable(exc):
                 # Not a bug: the server comes back, and so do its pooled connections.
                 log.warning(
@@ -111,3 +147,11 @@ class UnexpectedErrors:
                 status_code=500,
             )
             await response(scope, receive, send)
+
+
+def _first_line(exc: BaseException) -> str:
+    """The driver's own words, without the statement and parameters SQLAlchemy appends
+    (a passage's whole text, say)."""
+    orig = getattr(exc, "orig", None) or exc
+    lines = str(orig).strip().splitlines()
+    return lines[0] if lines else type(orig).__name__

@@ -49,6 +49,7 @@ from engram.runtime.step_rules import offered_tools, refused_calls, rules_verdic
 from engram.runtime.tool_calls import (
     CallOrigin,
     ExecutedCall,
+    Prefetched,
     execute_calls,
     prefetch_vectors,
     run_custom_tools,
@@ -400,7 +401,7 @@ def _commit_step(
     pending: list[t.Message],
     step: _StepOutput,
     embedder: Embedder,
-    vectors: dict[str, list[float]],
+    vectors: Prefetched,
 ) -> bool:
     """Everything one step changes, in one transaction: tools' effects, messages, the step.
     Returns whether this step also closed the run."""
