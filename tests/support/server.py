@@ -31,8 +31,10 @@ class EngramServer:
         extra_env: dict[str, str] | None = None,
         *,
         database_url: str | None = None,
+        log_path: Path | None = None,
     ):
-        """``database_url`` None: SQLite in ``data_dir``; else that database (PostgreSQL)."""
+        """``database_url`` None: SQLite in ``data_dir``; else that database (PostgreSQL).
+        ``log_path`` defaults to ``server.log`` in the data dir."""
         self.data_dir = data_dir
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -47,7 +49,7 @@ class EngramServer:
         if database_url is not None:
             self.env["ENGRAM_DATABASE_URL"] = database_url
         self.process: subprocess.Popen[bytes] | None = None
-        self.log_path = data_dir / "server.log"
+        self.log_path = log_path or data_dir / "server.log"
 
     def start(self, timeout: float = 30.0) -> float:
         """Start and wait until healthy; returns seconds from spawn to healthy."""
