@@ -32,6 +32,7 @@ class EngramServer:
         *,
         database_url: str | None = None,
         log_path: Path | None = None,
+        log_level: str = "warning",
     ):
         """``database_url`` None: SQLite in ``data_dir``; else that database (PostgreSQL).
         ``log_path`` defaults to ``server.log`` in the data dir."""
@@ -50,6 +51,7 @@ class EngramServer:
             self.env["ENGRAM_DATABASE_URL"] = database_url
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = log_path or data_dir / "server.log"
+        self.log_level = log_level
 
     def start(self, timeout: float = 30.0) -> float:
         """Start and wait until healthy; returns seconds from spawn to healthy."""
@@ -65,7 +67,7 @@ class EngramServer:
                 "--port",
                 str(self.port),
                 "--log-level",
-                "warning",
+                self.log_level,
             ],
             env=self.env,
             stdout=log,
