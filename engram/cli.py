@@ -95,7 +95,7 @@ def serve(
     from engram.api.app import create_app
     from engram.llm.endpoints import ConfigError
     from engram.store.datadir_lock import DataDirLocked, DataDirUnusable, lock_data_dir
-    from engram.store.preflight import DatabaseNotReady, check_database
+    from engram.store.preflight import DatabaseNotReady, check_database, migrate_database
 
     settings = _load_settings(data_dir)
     if not _is_loopback(host) and not settings.api_keys and not insecure:
@@ -114,6 +114,7 @@ def serve(
     _print_banner(settings, host, port)
     try:
         check_database(settings.resolved_database_url)
+        migrate_database(settings.resolved_database_url)
         application = create_app(settings)
     except (ConfigError, DatabaseNotReady) as exc:
         _refuse(str(exc))

@@ -182,3 +182,13 @@ def test_a_read_only_data_dir_is_refused_in_one_line(tmp_path: Path) -> None:
     lines = refused.stderr.strip().splitlines()
     assert len(lines) == 1, refused.stderr
     assert f"cannot use data dir {data_dir}: Read-only file system" in lines[0]
+
+
+def test_a_data_dir_too_full_to_migrate_is_refused_in_one_line(tmp_path: Path) -> None:
+    with tmpfs(tmp_path / "small", "size=200k") as data_dir:
+        refused = serve_on(data_dir)
+    assert refused.returncode == 2, refused.stderr
+    assert "Traceback" not in refused.stderr
+    last = refused.stderr.strip().splitlines()[-1]
+    assert last.startswith("Cannot start: the disk holding")
+    assert f"{data_dir}/engram.db is full" in last
