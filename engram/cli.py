@@ -63,7 +63,7 @@ def _load_settings(data_dir: Path | None) -> Settings:
     from engram.config import Settings
 
     try:
-        return Settings(**({"data_dir": data_dir} if data_dir else {}))
+        return Settings(data_dir=data_dir) if data_dir else Settings()
     except ValidationError as exc:
         _refuse(
             "; ".join(
@@ -94,7 +94,12 @@ def serve(
 
     from engram.api.app import create_app
     from engram.llm.endpoints import ConfigError
-    from engram.store.datadir_lock import DataDirLocked, DataDirUnusable, lock_data_dir
+    from engram.store.datadir_lock import (
+        DataDirLocked,
+        DataDirUnusable,
+        lock_database_file,
+        sqlite_file,
+    )
     from engram.store.preflight import DatabaseNotReady, check_database, migrate_database
 
     settings = _load_settings(data_dir)
@@ -105,9 +110,10 @@ def serve(
             "the API to the network unprotected."
         )
     listener = _bind(host, port)
+    database = sqlite_file(settings.resolved_database_url)
     try:
         # Held until the process exits; PostgreSQL replicas share a database and take none.
-        held = None if settings.database_url else lock_data_dir(settings.data_dir)
+        held = lock_database_file(database) if database else None
     except (DataDirLocked, DataDirUnusable) as exc:
         _refuse(str(exc))
     _configure_logging(log_level)
@@ -130,9 +136,12 @@ def _bind(host: str, port: int) -> socket.socket:
     """The listening socket, bound now: a port in use is refused before any start-up work.
     The server then serves on this very socket, so nothing can take the port meanwhile."""
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         _refuse(f"cannot listen on {host}: {exc.strerror}")
+    # "localhost" has an IPv4 and an IPv6 address; clients try IPv4 first.
+    found.sort(key=lambda entry: entry[0] != socket.AF_INET)
+    family, kind, proto, _, address = found[0]
     listener = socket.socket(family, kind, proto)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
@@ -171,11 +180,15 @@ def _print_banner(settings: Settings, host: str, port: int) -> None:
 
 
 def _database_line(settings: Settings) -> str:
+    from engram.store.datadir_lock import sqlite_file
     from engram.store.preflight import describe
 
-    if settings.database_url:
-        return f"{describe(settings.resolved_database_url)} (PostgreSQL)"
-    return f"{settings.data_dir / 'engram.db'} (SQLite, locked by process {os.getpid()})"
+    url = settings.resolved_database_url
+    database = sqlite_file(url)
+    if database is not None:
+        return f"{database} (SQLite, locked by process {os.getpid()})"
+    kind = "PostgreSQL" if url.startswith("postgresql") else "in memory"
+    return f"{describe(url)} ({kind})"
 
 
 def _embedding_line(settings: Settings) -> str:
@@ -222,7 +235,7 @@ def db_migrate(
     settings = _load_settings(data_dir)
     source = settings.resolved_database_url
     target = _target_url(to)
-    held = None if settings.database_url else _lock_source(settings.data_dir)
+    held = _lock_source(settings)
     console.print(f"Copying {source} into {_hide_password(target)}", soft_wrap=True)
     columns = (TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=console, transient=False) as bar:
@@ -239,7 +252,7 @@ def db_migrate(
             console.print(f"[red]Not copied:[/red] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=1) from None
         except SQLAlchemyError as exc:  # unreachable database, missing rights, ...
-            reason = str(exc.orig if getattr(exc, "orig", None) else exc).splitlines()[0]
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
             console.print(
                 f"[red]Not copied[/red] (nothing was committed): {reason}",
                 highlight=False,
@@ -281,19 +294,27 @@ def _target_url(to: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def _lock_source(data_dir: Path) -> DataDirLock:
-    """The SQLite deployment to copy: it must exist, and no server may be writing to it
-    while it is copied (the lock also keeps one from starting meanwhile)."""
-    from engram.store.datadir_lock import DataDirLocked, DataDirUnusable, lock_data_dir
+def _lock_source(settings: Settings) -> DataDirLock | None:
+    """A SQLite deployment to copy must exist, and no server may be writing to it while
+    it is copied (the lock also keeps one from starting meanwhile)."""
+    from engram.store.datadir_lock import (
+        DataDirLocked,
+        DataDirUnusable,
+        lock_database_file,
+        sqlite_file,
+    )
 
-    if not (data_dir / "engram.db").is_file():
+    database = sqlite_file(settings.resolved_database_url)
+    if database is None:
+        return None
+    if not database.is_file():
         _refuse(
-            f"there is no Engram database in {data_dir} (no engram.db): pass the data dir "
-            "the server uses with --data-dir",
+            f"there is no Engram database in {database.parent} (no {database.name}): pass "
+            "the data dir the server uses with --data-dir",
             outcome="Not copied",
         )
     try:
-        return lock_data_dir(data_dir)
+        return lock_database_file(database)
     except (DataDirLocked, DataDirUnusable) as exc:
         _refuse(str(exc), outcome="Not copied")
 

@@ -66,13 +66,31 @@ def prepare_data_dir(data_dir: Path) -> None:
         raise DataDirUnusable(data_dir, "it exists and is not a directory")
 
 
-def lock_data_dir(data_dir: Path) -> DataDirLock:
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (``sqlite:///path``); None for other databases and for an
+    in-memory SQLite, which no other process can open."""
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split(":///", 1)[1] if ":///" in url else ""
+    path = path.split("?", 1)[0]
+    if not path or path == ":memory:":
+        return None
+    return Path(path)
+
+
+def lock_database_file(database: Path) -> DataDirLock:
+    """Lock the SQLite file ``database`` for this process: ``engram.db`` is guarded by
+    ``engram.lock`` beside it (so a data dir by its ``engram.lock``)."""
+    return lock_data_dir(database.parent, database.with_suffix(".lock").name)
+
+
+def lock_data_dir(data_dir: Path, lock_name: str = LOCK_FILE) -> DataDirLock:
     """Create the data dir if needed and lock it for this process.
 
     Raises ``DataDirLocked`` (naming the holder's PID) when another process holds it, and
     ``DataDirUnusable`` when the dir cannot be created or written."""
     prepare_data_dir(data_dir)
-    path = data_dir / LOCK_FILE
+    path = data_dir / lock_name
     try:
         # "a+": never truncate before we hold the lock; the holder's PID must stay readable.
         handle = path.open("a+", encoding="utf-8")
