@@ -90,17 +90,12 @@ def serve(
     Before any of that: the port is bound, and a SQLite data dir is locked for this
     process, so a second server on the same port or data dir stops before it touches
     the database (and so before it could mark the first one's runs as interrupted)."""
-    import uvicorn
-
-    from engram.api.app import create_app
-    from engram.llm.endpoints import ConfigError
     from engram.store.datadir_lock import (
         DataDirLocked,
         DataDirUnusable,
         lock_database_file,
         sqlite_file,
     )
-    from engram.store.preflight import DatabaseNotReady, check_database, migrate_database
 
     settings = _load_settings(data_dir)
     if not _is_loopback(host) and not settings.api_keys and not insecure:
@@ -116,6 +111,13 @@ def serve(
         held = lock_database_file(database) if database else None
     except (DataDirLocked, DataDirUnusable) as exc:
         _refuse(str(exc))
+    # The heavy imports come after the refusals: a second server says so at once.
+    import uvicorn
+
+    from engram.api.app import create_app
+    from engram.llm.endpoints import ConfigError
+    from engram.store.preflight import DatabaseNotReady, check_database, migrate_database
+
     _configure_logging(log_level)
     _print_banner(settings, host, port)
     try:
