@@ -121,3 +121,13 @@ def test_the_recall_indexer_says_it_once_instead_of_every_few_seconds(
     assert len(said) == 1, said
     assert INSTALL in said[0]
     assert not [line for line in lines if "embedding messages of agent" in line]
+
+
+def test_an_archive_passage_answers_503_too(client: httpx.Client) -> None:
+    archive = client.post("/v1/archives/", json={"name": "handbook"})
+    assert archive.status_code == 200, archive.text
+    added = client.post(
+        f"/v1/archives/{archive.json()['id']}/passages", json={"text": "Refunds take 5 days."}
+    )
+    assert added.status_code == 503, added.text
+    assert INSTALL in added.json()["detail"]
