@@ -54,7 +54,6 @@ class EmbeddingRegistry:
             if local_model_dir is not None
             else shared_local_model()
         )
-        self.local_model_dir = local_model_dir
         self._dims: dict[str, int] = {LOCAL_HANDLE: 384}
 
     def local_config(self) -> dict[str, Any]:
