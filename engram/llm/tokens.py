@@ -49,6 +49,7 @@ __all__ = [
     "TiktokenCounter",
     "TokenCounter",
     "count_chat_tokens",
+    "counts_exactly",
     "counter_for_model",
     "encoding_name_for_model",
     "load_encoding",
@@ -416,6 +417,12 @@ def counter_for_model(model: str) -> TokenCounter:
     The encoding itself is loaded on the counter's first ``count`` (or ``warm_up``).
     """
     return _counter_for_encoding(encoding_name_for_model(model))
+
+
+def counts_exactly(model: str) -> bool:
+    """Whether ``model``'s counts come from its real tokenizer rather than the estimate."""
+    counter = counter_for_model(model)
+    return isinstance(counter, TiktokenCounter) and counter.exact
 
 
 def warm_up(models: Iterable[str]) -> None:

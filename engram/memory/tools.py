@@ -40,6 +40,8 @@ class ToolContext:
     message_id: str | None
     """The assistant message whose tool calls are running: the provenance of what they write."""
     vectors_by_text: dict[str, list[float]] = field(default_factory=dict)
+    embedding_error: str | None = None
+    """Why ``vectors_by_text`` is empty: the embedder failed before the step's transaction."""
     edited_blocks: set[str] = field(default_factory=set)
 
     def block(self, label: str) -> t.Block:
@@ -54,6 +56,8 @@ class ToolContext:
         try:
             return self.vectors_by_text[text]
         except KeyError:
+            if self.embedding_error is not None:
+                raise ToolFailure(f"cannot embed this text: {self.embedding_error}") from None
             raise ToolFailure("this text could not be embedded; try the call again") from None
 
 

@@ -19,6 +19,7 @@ from engram.jobs.postgres import PostgresJobs
 from engram.llm.registry import ProviderRegistry
 from engram.mcp.sessions import McpSessions
 from engram.memory.embeddings import EmbeddingRegistry
+from engram.memory.local_embedding import LocalEmbeddingUnavailable, locate_model_dir
 from engram.memory.tools import BASE_TOOL_SCHEMAS
 from engram.runtime.agent_gate import AgentGate
 from engram.runtime.recall_index import RecallIndexer
@@ -48,7 +49,7 @@ class Engram:
             pool_timeout=settings.db_pool_timeout_seconds,
         )
         self.providers = ProviderRegistry(settings)
-        self.embeddings = EmbeddingRegistry(self.providers)
+        self.embeddings = EmbeddingRegistry(self.providers, settings.embedding_model_dir)
         self.vectors = VectorIndex()
         self.message_vectors = VectorIndex(MESSAGES)
         self.windows = WindowCache(shared=not self.db.is_sqlite)
@@ -94,8 +95,17 @@ class Engram:
         # Probed once here (real children, in a thread), then cached; logged loudly when
         # tools would run unconfined or be refused.
         await asyncio.to_thread(confinement.announce, self.settings)
+        self._warn_if_no_local_embeddings()
         if self.settings.warm_embeddings:
             self.embeddings.local_model.warm_up_in_background()
+
+    def _warn_if_no_local_embeddings(self) -> None:
+        """Say at start, not at an agent's first memory write, that the default embedding
+        model cannot run: archival memory of agents using it answers 503 until it can."""
+        try:
+            locate_model_dir(self.settings.embedding_model_dir)
+        except LocalEmbeddingUnavailable as exc:
+            log.warning("%s (until then, archival memory of agents using it answers 503)", exc)
 
     async def close(self) -> None:
         await self.jobs.close()  # first: stopped runs record how they ended

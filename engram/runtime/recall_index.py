@@ -21,12 +21,16 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Select, exists, func, insert, select
 from sqlalchemy.orm import Session
 
+from engram.errors import CapabilityMissing
 from engram.memory.embeddings import Embedder, LocalEmbedder
 from engram.store import tables as t
 from engram.store.vectors import to_blob
 
 if TYPE_CHECKING:
     from engram.runtime.engine import Engram
+
+MISSING_MODEL_RETRY_SECONDS = 60.0
+"""How often the indexer looks again for an embedding model that is not installed."""
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +102,7 @@ class RecallIndexer:
         self._batch_size = batch_size
         self._delay = delay
         self._retry_after = retry_after
+        self._missing_reported = False
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
         self._executor = ThreadPoolExecutor(
@@ -127,16 +132,29 @@ class RecallIndexer:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
-                    log.warning(
-                        "embedding messages of agent %s failed (retrying in %.0f s): %s",
-                        agent_id,
-                        self._retry_after,
-                        exc,
-                    )
-                    asyncio.get_running_loop().call_later(self._retry_after, self.notify, agent_id)
+                    retry = self._retry_later(agent_id, exc)
+                    asyncio.get_running_loop().call_later(retry, self.notify, agent_id)
                     continue
                 if more:
                     self._dirty.add(agent_id)
+
+    def _retry_later(self, agent_id: str, exc: Exception) -> float:
+        """Log a failed batch and say when to try again. A missing model (no weights
+        installed) stays missing until an operator acts: it was warned about at start, so
+        it is said once here and retried slowly, instead of a warning every few seconds."""
+        if not isinstance(exc, CapabilityMissing):
+            log.warning(
+                "embedding messages of agent %s failed (retrying in %.0f s): %s",
+                agent_id,
+                self._retry_after,
+                exc,
+            )
+            return self._retry_after
+        retry = max(self._retry_after, MISSING_MODEL_RETRY_SECONDS)
+        level = logging.DEBUG if self._missing_reported else logging.WARNING
+        self._missing_reported = True
+        log.log(level, "messages are not embedded for search by meaning until: %s", exc)
+        return retry
 
     async def _index_batch(self, agent_id: str) -> bool:
         """Embed the agent's oldest pending messages; True if more may be waiting."""

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from engram.errors import ContextOverflow, NotFound, ProviderError
 from engram.ids import new_id
 from engram.llm.client import ChatRequest, ChatResult, DeltaSink
+from engram.llm.tokens import counts_exactly
 from engram.memory import policy
 from engram.memory.embeddings import Embedder
 from engram.memory.ledger import MemoryLedger
@@ -49,6 +50,7 @@ from engram.runtime.step_rules import offered_tools, refused_calls, rules_verdic
 from engram.runtime.tool_calls import (
     CallOrigin,
     ExecutedCall,
+    Prefetched,
     execute_calls,
     prefetch_vectors,
     run_custom_tools,
@@ -263,7 +265,7 @@ async def _one_step(turn: _Turn, pending: list[t.Message]) -> bool:
     state, chat, counted, step_id, message_id = await _call_model(
         turn, state, context, pending, incoming
     )
-    _log_count_error(agent_id, counted, chat.prompt_tokens)
+    _log_count_error(agent_id, model, counted, chat.prompt_tokens)
     refused = refused_calls(turn.rules, state.tools, chat.tool_calls)
     unrefused = [call for call in chat.tool_calls if call.id not in refused]
     held = approvals.calls_to_hold(agent.tool_rules or [], state.tools, unrefused)
@@ -346,20 +348,39 @@ def _reasoning_budget(llm_config: dict[str, Any]) -> int | None:
     return int(llm_config["max_reasoning_tokens"])
 
 
-def _log_count_error(agent_id: str, counted: int, reported: int) -> None:
-    """Our prompt count against the provider's, per step: the paging decisions rest on it."""
+def _log_count_error(agent_id: str, model: str, counted: int, reported: int) -> None:
+    """Our prompt count against the provider's, per step: the paging decisions rest on it.
+
+    An exact count (tiktoken, OpenAI models) that is off is worth a warning every time. For
+    other models the count is an estimate and is expected to be off by a similar amount on
+    every step: it is said once per model, then at debug level."""
     if reported <= 0:
         return
     error = (counted - reported) / reported
-    level = logging.WARNING if abs(error) > COUNT_ERROR_WARNING else logging.DEBUG
+    noteworthy = abs(error) > COUNT_ERROR_WARNING
+    estimated = not counts_exactly(model)
+    level = logging.DEBUG
+    if noteworthy and not (estimated and model in _ESTIMATE_WARNED):
+        level = logging.WARNING
+        if estimated:
+            _ESTIMATE_WARNED.add(model)
     log.log(
         level,
-        "agent %s: counted %d prompt tokens, provider reported %d (%+.1f%%)",
+        "agent %s: counted %d prompt tokens, provider reported %d (%+.1f%%)%s",
         agent_id,
         counted,
         reported,
         error * 100,
+        ESTIMATE_NOTE.format(model=model) if estimated and level == logging.WARNING else "",
     )
+
+
+ESTIMATE_NOTE = (
+    "; counts for {model} are an estimate (no shipped tokenizer), so this is said once: "
+    "later differences for it are logged at debug level"
+)
+_ESTIMATE_WARNED: set[str] = set()
+"""Models whose estimated counts have been warned about in this process."""
 
 
 async def _recall_for_turn(turn: _Turn, agent: t.Agent) -> None:
@@ -400,7 +421,7 @@ def _commit_step(
     pending: list[t.Message],
     step: _StepOutput,
     embedder: Embedder,
-    vectors: dict[str, list[float]],
+    vectors: Prefetched,
 ) -> bool:
     """Everything one step changes, in one transaction: tools' effects, messages, the step.
     Returns whether this step also closed the run."""

@@ -63,7 +63,19 @@ class ExecutedCall:
     argument), as opposed to a well-formed call the tool refused."""
 
 
-async def prefetch_vectors(embedder: Embedder, calls: list[ToolCall]) -> dict[str, list[float]]:
+@dataclass(frozen=True)
+class Prefetched:
+    """The vectors of the texts a batch of calls embeds, computed before the step's
+    transaction opens; ``error`` says why there are none (the embedding model is missing
+    or its provider failed), and is what those calls return to the model."""
+
+    vectors: dict[str, list[float]]
+    error: str | None = None
+
+
+async def prefetch_vectors(embedder: Embedder, calls: list[ToolCall]) -> Prefetched:
+    """Embed the texts of the calls that need a vector. A failure is not the turn's: the
+    calls that needed the vectors fail as tool calls, and the model reads why."""
     texts = []
     for call in calls:
         argument = _EMBEDDED_ARGUMENTS.get(call.name)
@@ -73,9 +85,14 @@ async def prefetch_vectors(embedder: Embedder, calls: list[ToolCall]) -> dict[st
         if isinstance(parsed, dict) and isinstance(parsed.get(argument), str):
             texts.append(parsed[argument])
     if not texts:
-        return {}
+        return Prefetched({})
     unique = list(dict.fromkeys(texts))
-    return dict(zip(unique, await embedder.embed(unique), strict=True))
+    try:
+        vectors = await embedder.embed(unique)
+    except EngramError as exc:  # a missing local model, a provider's error
+        log.warning("embedding for %d tool calls failed: %s", len(texts), exc)
+        return Prefetched({}, error=str(exc))
+    return Prefetched(dict(zip(unique, vectors, strict=True)))
 
 
 PACKAGES_TIMEOUT = 300.0
@@ -198,7 +215,7 @@ def execute_calls(
     blocks: list[t.Block],
     tools: list[t.Tool],
     embedder: Embedder,
-    vectors: dict[str, list[float]],
+    vectors: Prefetched,
     calls: list[ToolCall],
     *,
     run_id: str,
@@ -221,7 +238,8 @@ def execute_calls(
         run_id=run_id,
         step_id=step_id,
         message_id=message_id,
-        vectors_by_text=dict(vectors),
+        vectors_by_text=dict(vectors.vectors),
+        embedding_error=vectors.error,
     )
     attached = {tool.name for tool in tools}
     ran = custom_results or {}

@@ -16,6 +16,8 @@ snapshot on PostgreSQL, as they do on SQLite, on as many threads as the pool is 
 from __future__ import annotations
 
 import asyncio
+import errno
+import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -135,6 +137,36 @@ def database_unavailable(error: BaseException) -> bool:
         if _unavailable(seen):
             return True
         seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def storage_full(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it) says the disk under the database is full:
+    SQLite's SQLITE_FULL, PostgreSQL's disk_full (53100), or the filesystem's ENOSPC. Not
+    a fault in the request: it succeeds once space is freed."""
+    seen: BaseException | None = error
+    for _ in range(8):
+        if seen is None:
+            return False
+        if _full(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+SQLITE_FULL = 13
+DISK_FULL_SQLSTATE = "53100"
+
+
+def _full(error: BaseException) -> bool:
+    if isinstance(error, OSError):
+        return error.errno == errno.ENOSPC
+    orig = error.orig if isinstance(error, exc.DBAPIError) else error
+    if getattr(orig, "sqlstate", None) == DISK_FULL_SQLSTATE:
+        return True
+    if isinstance(orig, sqlite3.Error):
+        code = getattr(orig, "sqlite_errorcode", None)
+        return code == SQLITE_FULL or "database or disk is full" in str(orig)
     return False
 
 

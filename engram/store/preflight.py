@@ -1,8 +1,8 @@
-"""Checks a PostgreSQL database before the server starts on it.
+"""Checks a database before the server starts on it, and brings its schema up to date.
 
 A server that cannot use its database should say which piece is missing (the server, the
-pgvector extension, a right) in one line, not in a traceback from the middle of a
-migration. SQLite needs no check: the file is created on demand.
+pgvector extension, a right, disk space) in one line, not in a traceback from the middle
+of a migration. SQLite needs no connection check: the file is created on demand.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, create_engine, exc, make_url, text
 from sqlalchemy.pool import NullPool
 
-from engram.store.db import CONNECT_TIMEOUT_SECONDS
+from engram.store.db import CONNECT_TIMEOUT_SECONDS, migrate, storage_full
 
 INSUFFICIENT_PRIVILEGE = "42501"
 
@@ -47,6 +47,27 @@ def check_database(url: str) -> None:
             _check_create_rights(connection, user, database)
     finally:
         engine.dispose()
+
+
+def migrate_database(url: str) -> None:
+    """Migrate to the newest schema before serving; ``DatabaseNotReady`` names what failed.
+
+    The server's start-up migrates again, which is then a no-op; done here, a failure is
+    one line from the command rather than a traceback from the server's start-up hook."""
+    try:
+        migrate(url)
+    except exc.SQLAlchemyError as error:
+        if storage_full(error):
+            raise DatabaseNotReady(
+                f"the disk holding {describe(url)} is full, so its schema could not be "
+                "brought up to date: free some space, then start again"
+            ) from None
+        reason = error.orig if isinstance(error, exc.DBAPIError) and error.orig else error
+        lines = str(reason).strip().splitlines()
+        raise DatabaseNotReady(
+            f"could not bring the schema of {describe(url)} up to date: "
+            f"{lines[0] if lines else type(reason).__name__}"
+        ) from None
 
 
 def _ensure_vector(conn: Connection, user: str, database: str) -> None:

@@ -31,8 +31,11 @@ class EngramServer:
         extra_env: dict[str, str] | None = None,
         *,
         database_url: str | None = None,
+        log_path: Path | None = None,
+        log_level: str = "warning",
     ):
-        """``database_url`` None: SQLite in ``data_dir``; else that database (PostgreSQL)."""
+        """``database_url`` None: SQLite in ``data_dir``; else that database (PostgreSQL).
+        ``log_path`` defaults to ``server.log`` in the data dir."""
         self.data_dir = data_dir
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -47,7 +50,8 @@ class EngramServer:
         if database_url is not None:
             self.env["ENGRAM_DATABASE_URL"] = database_url
         self.process: subprocess.Popen[bytes] | None = None
-        self.log_path = data_dir / "server.log"
+        self.log_path = log_path or data_dir / "server.log"
+        self.log_level = log_level
 
     def start(self, timeout: float = 30.0) -> float:
         """Start and wait until healthy; returns seconds from spawn to healthy."""
@@ -63,7 +67,7 @@ class EngramServer:
                 "--port",
                 str(self.port),
                 "--log-level",
-                "warning",
+                self.log_level,
             ],
             env=self.env,
             stdout=log,
