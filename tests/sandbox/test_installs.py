@@ -9,6 +9,8 @@ without bubblewrap gets), and the plain ``unconfined`` opt-in.
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import os
 import shutil
@@ -16,6 +18,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -158,6 +161,28 @@ def test_an_install_writes_only_into_its_own_folder(
     # ... and so is the open folder to the same user outside the sandbox.
     user = 65534 if os.getuid() == 0 else None
     subprocess.run(["touch", str(open_dir / "control.txt")], user=user, check=True)
+
+
+@pytest.mark.parametrize("mode", CONFINED)
+def test_an_install_has_the_network(
+    mode: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unlike a tool call, an install may connect: here to a wheel folder served over
+    HTTP on the host's loopback, the only place pip is told to look."""
+    with distributions.wheelhouse() as folder:
+        distributions.wheel(folder, "netprobe", "1.0", {"netprobe.py": "FETCHED = True\n"})
+        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=folder)
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            monkeypatch.setenv("PIP_NO_INDEX", "1")
+            monkeypatch.setenv("PIP_FIND_LINKS", f"http://127.0.0.1:{server.server_port}/")
+            installed = install(tmp_path, ["netprobe==1.0"], sandbox=sandbox_named(mode))
+        finally:
+            server.shutdown()
+            server.server_close()
+    assert (installed / "netprobe.py").read_text() == "FETCHED = True\n"
 
 
 @needs_landlock
