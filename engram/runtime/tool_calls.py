@@ -157,9 +157,8 @@ async def run_agent_tool(
             specs,
             timeout=PACKAGES_TIMEOUT,
             allow_source_builds=rt.settings.tool_allow_source_builds,
-            # Installs are confined by bubblewrap when tool calls are; otherwise they run
-            # as nobody with a clean environment, or are refused (pip_install.py).
-            use_bwrap=sandbox.bwrap is not None,
+            # Installs run in the sandbox tool calls run in (pip_install.py).
+            sandbox=sandbox,
         )
     except (packages.PackagesError, InvalidInput) as exc:
         log.warning("tool %s: %s", tool.name, exc)

@@ -26,6 +26,12 @@ In order, in the forked child (``confine``):
 
 Then ``exec`` runs the interpreter from ``/tmp/.engram/python``; the resource limits are
 applied last by ``sandbox._spawn``.
+
+A ``pip install`` (``pip_install``) runs in the same confinement with two additions to the
+plan: ``lends``, host paths shown read-only at their own paths (the server's Python
+environment, whose links and ``pyvenv.cfg`` name them so, and the local folders and files
+its pip settings name), and ``work``, the install's own folder, shown read-write at
+``WORK`` and the child's working directory. It also keeps the network.
 """
 
 from __future__ import annotations
@@ -34,9 +40,11 @@ import glob
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -50,6 +58,8 @@ PYTHON = f"{INSIDE}/python"
 ENGRAM = f"{INSIDE}/engram"
 PACKAGES = f"{INSIDE}/packages"
 MEMORY_SOCKET = f"{INSIDE}/memory.sock"
+WORK = "/install"
+"""Where a plan's ``work`` folder appears, read-write."""
 
 ENGRAM_DIR = Path(__file__).resolve().parents[1]
 """Engram's own package, shown whole so the runner can import its helpers by path."""
@@ -77,6 +87,10 @@ class ChildPlan:
     packages: str | None = None
     memory_socket: str | None = None
     seccomp_filter: bytes | None = field(default=None, repr=False)
+    lends: tuple[str, ...] = ()
+    """Host paths shown read-only at their own paths (see ``own_path_lends``)."""
+    work: str | None = None
+    """A host folder shown read-write at ``WORK``, which becomes the working directory."""
 
 
 def plan_for(
@@ -86,8 +100,11 @@ def plan_for(
     network: bool,
     packages: Path | None = None,
     memory_socket: str | None = None,
+    lends: Iterable[str] = (),
+    work: Path | None = None,
 ) -> ChildPlan:
-    """The plan of one call's child, its new root built on the empty dir ``staging``."""
+    """The plan of one call's child, its new root built on the empty dir ``staging``.
+    Raises ``ValueError`` for a lend that cannot be shown (see ``own_path_lends``)."""
     return ChildPlan(
         staging,
         tmp_mb,
@@ -98,7 +115,31 @@ def plan_for(
         packages=None if packages is None else str(packages),
         memory_socket=memory_socket,
         seccomp_filter=_seccomp_program(),
+        lends=own_path_lends(lends),
+        work=None if work is None else str(work),
     )
+
+
+def own_path_lends(paths: Iterable[str]) -> tuple[str, ...]:
+    """``paths`` as the child can be shown them at their own place: resolved, missing
+    ones and those the system mounts already show (``/usr``, ``/etc/ssl``, ...) left out,
+    one inside another shown once. A path that would cover or sit inside what the child
+    is built from (``/``, ``/etc``, ``/tmp``, ``/proc``, ``/dev``, ``/tmp/.engram``,
+    ``WORK``) raises ``ValueError``."""
+    visible = (*_SYSTEM, *(f"/etc/{name}" for name in _ETC))
+    kept: list[str] = []
+    for path in sorted({os.path.realpath(path) for path in paths}):
+        if not os.path.isabs(path) or not os.path.exists(path) or _under(path, visible):
+            continue
+        if path in ("/", "/etc", "/tmp") or _under(path, ("/proc", "/dev", INSIDE, WORK)):
+            raise ValueError(f"{path} cannot be shown inside the sandbox")
+        if not any(_under(path, (outer,)) for outer in kept):
+            kept.append(path)
+    return tuple(kept)
+
+
+def _under(path: str, roots: Iterable[str]) -> bool:
+    return any(path == root or path.startswith(root.rstrip("/") + "/") for root in roots)
 
 
 @cache
@@ -178,20 +219,24 @@ def _confine(plan: ChildPlan) -> None:
         linux.become(NOBODY, NOBODY)
     linux.clear_capabilities()
     linux.die_with_parent(signal.SIGKILL)
-    os.chdir("/tmp")
+    os.chdir("/tmp" if plan.work is None else WORK)
     linux.no_new_privs()
-    landlock.restrict_self(plan.abi, _rules(), deny_tcp=not plan.network)
+    landlock.restrict_self(plan.abi, _rules(plan), deny_tcp=not plan.network)
     if plan.seccomp_filter is not None:
         seccomp.install(plan.seccomp_filter)
 
 
 def _open_sources(plan: ChildPlan) -> dict[str, int]:
-    """What ``/tmp/.engram`` lends, by name, as ``O_PATH`` descriptors."""
+    """What ``/tmp/.engram`` lends, by name, then the lends at their own paths and the
+    work folder, by path, as ``O_PATH`` descriptors."""
     paths = {"python": plan.python_prefix, "engram": str(ENGRAM_DIR)}
     if plan.packages is not None:
         paths["packages"] = plan.packages
     if plan.memory_socket is not None:
         paths["memory.sock"] = plan.memory_socket
+    paths |= {path: path for path in plan.lends}
+    if plan.work is not None:
+        paths[WORK] = plan.work
     return {name: os.open(path, os.O_PATH | os.O_CLOEXEC) for name, path in paths.items()}
 
 
@@ -220,7 +265,9 @@ def _build_root(plan: ChildPlan, sources: dict[str, int]) -> None:
     _mkdir(f"{root}{INSIDE}")
     for name, fd in sources.items():
         source, target = f"/proc/self/fd/{fd}", f"{root}{INSIDE}/{name}"
-        if name == "memory.sock":
+        if name.startswith("/"):  # a lend at its own path, or the work folder
+            _show_at_own_path(source, fd, root + name, writable=name == WORK)
+        elif name == "memory.sock":
             # A path-bound Unix socket reaches the server from any network namespace.
             _touch(target)
             linux.mount(source, target, None, linux.MS_BIND)
@@ -255,6 +302,25 @@ def _mount_own_proc(target: str) -> None:
 _PROC_OPTIONS = "hidepid=invisible,subset=pid"
 
 
+def _show_at_own_path(source: str, fd: int, target: str, *, writable: bool) -> None:
+    """``source`` at ``target``, its missing parents made 0755 (``nobody`` must pass)."""
+    parent = os.path.dirname(target)
+    missing = []
+    while not os.path.lexists(parent):
+        missing.append(parent)
+        parent = os.path.dirname(parent)
+    for path in reversed(missing):
+        _mkdir(path)
+    if stat.S_ISDIR(os.fstat(fd).st_mode):
+        _mkdir(target)
+    else:
+        _touch(target)
+    if writable:  # not recursive: nothing mounted under the work folder comes along
+        linux.mount(source, target, None, linux.MS_BIND)
+    else:
+        linux.bind_read_only(source, target)
+
+
 def _lend(source: str, target: str, *, keep_symlink: bool = False) -> None:
     """``source`` at ``target`` read-only: a directory or file bound, a symlink copied."""
     if keep_symlink and os.path.islink(source):
@@ -276,13 +342,17 @@ def _mkdir(path: str) -> None:
     os.chmod(path, 0o755)
 
 
-def _rules() -> list[landlock.Rule]:
+def _rules(plan: ChildPlan) -> list[landlock.Rule]:
     rules = [landlock.Rule(path, landlock.READ) for path in _SYSTEM]
     rules += [landlock.Rule(f"/etc/{name}", landlock.READ) for name in _ETC]
     rules += [landlock.Rule(path, landlock.DEVICE) for path in _DEVICES]
     rules.append(landlock.Rule("/proc", landlock.READ_FILE | landlock.READ_DIR))
     rules.append(landlock.Rule("/tmp", landlock.SCRATCH))
     rules.append(landlock.Rule(INSIDE, landlock.READ))
+    rules += [landlock.Rule(path, landlock.READ) for path in plan.lends]
+    if plan.work is not None:
+        # A build may run what it installs into its own folder (a build tool's script).
+        rules.append(landlock.Rule(WORK, landlock.SCRATCH | landlock.EXECUTE))
     return rules
 
 

@@ -4,8 +4,8 @@ Each distinct set of requirements gets its own directory under the data dir, fil
 ``pip install --target`` the first time a tool needing it runs and reused afterwards; the
 sandboxed child sees it read-only on its import path. Requirement strings are checked to
 be plain ``name`` / ``name==version`` specs, so nothing a client writes can become a pip
-option (an index URL, a local path). The install itself is confined like a tool call
-(``pip_install``).
+option (an index URL, a local path). The install itself is confined like a tool call, in
+the same sandbox (``pip_install``).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from engram.errors import InvalidInput
+from engram.tools.confinement import SandboxInForce
 from engram.tools.pip_install import PackagesError, install
 
 __all__ = ["PackagesError", "ensure", "specs_of"]
@@ -53,10 +54,12 @@ async def ensure(
     *,
     timeout: float,
     allow_source_builds: bool = False,
+    sandbox: SandboxInForce | None = None,
     use_bwrap: bool | None = None,
 ) -> Path | None:
-    """The directory holding ``specs`` installed, installing them the first time
-    (confined; ``use_bwrap`` None means bubblewrap when present)."""
+    """The directory holding ``specs`` installed, installing them the first time,
+    confined by ``sandbox``, the one tool calls run in (see ``pip_install.install`` for
+    ``use_bwrap``, used when it is not given)."""
     if not specs:
         return None
     key = hashlib.sha256("\n".join(specs).encode()).hexdigest()[:16]
@@ -75,6 +78,7 @@ async def ensure(
             staging,
             timeout=timeout,
             allow_source_builds=allow_source_builds,
+            sandbox=sandbox,
             use_bwrap=use_bwrap,
         )
         shutil.rmtree(target, ignore_errors=True)

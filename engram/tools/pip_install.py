@@ -4,9 +4,16 @@ Installing a package runs code its author wrote (a source distribution's build),
 install gets what a tool call gets: an environment holding only ``PATH``, ``HOME``,
 ``TMPDIR``, ``LANG``, the server's ``PIP_*`` variables and its proxy variables (never an API
 key or a database URL); ``nobody`` as its user when the server is root; resource limits and
-a timeout; and, with bubblewrap, a read-only system where the only writable places are its
-own work folder and a small private ``/tmp``. Unlike a tool call it has the network: that is
-what an install is for.
+a timeout; and a read-only system where the only writable places are its own work folder
+and a small private ``/tmp``. Unlike a tool call it has the network: that is what an
+install is for.
+
+The install runs in the sandbox tool calls run in (``confinement``): under bubblewrap, a
+``bwrap`` command line; under Landlock, the same self-confining child as a tool call
+(``confined``), lent the server's Python environment read-only at its own paths and its
+work folder read-write. Only with the explicit ``ENGRAM_SANDBOX=unconfined`` opt-in does it
+run as a plain child (a clean environment, limits and ``nobody``, but no filesystem
+confinement), refused when ``nobody`` cannot reach the Python install.
 
 Pip reads the server's ``PIP_*`` variables and the system's pip configuration files
 (``/etc/pip.conf``, ``/etc/xdg/pip/pip.conf``, the environment's own ``pip.conf``); local
@@ -26,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import configparser
 import contextlib
+import functools
 import logging
 import os
 import resource
@@ -34,10 +42,13 @@ import signal
 import stat
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from engram.tools import sandbox
+from engram.tools import confined
+from engram.tools import sandbox as tool_sandbox
+from engram.tools.confinement import SandboxInForce
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +60,9 @@ MAX_PROCESSES = 128
 """``RLIMIT_NPROC`` once the install runs as ``nobody`` (builds start compilers)."""
 MAX_OPEN_FILES = 1024
 TMP_BYTES = 256 * 1024**2
-"""The private ``/tmp`` under bubblewrap; pip itself is pointed at ``TMPDIR`` on disk."""
-WORK = "/install"
-"""Where the work folder (``target``, ``tmp``, ``home``) appears inside bubblewrap."""
+"""The private ``/tmp`` in either sandbox; pip itself is pointed at ``TMPDIR`` on disk."""
+WORK = confined.WORK
+"""Where the work folder (``target``, ``tmp``, ``home``) appears inside either sandbox."""
 SOURCE_BUILDS_SETTING = "ENGRAM_TOOL_ALLOW_SOURCE_BUILDS"
 
 _PROXIES = ("http_proxy", "https_proxy", "no_proxy")
@@ -84,47 +95,99 @@ async def install(
     *,
     timeout: float,
     allow_source_builds: bool,
+    sandbox: SandboxInForce | None = None,
     use_bwrap: bool | None = None,
 ) -> None:
-    """Install ``specs`` into the new folder ``into`` (which must not exist yet), confined;
-    ``into``'s parent must belong to the server. ``use_bwrap`` None: when present."""
-    bwrap = sandbox.bwrap_path() if use_bwrap is not False else None
-    if use_bwrap and bwrap is None:
-        raise PackagesError("bubblewrap was asked for but the 'bwrap' binary is not on PATH")
+    """Install ``specs`` into the new folder ``into`` (which must not exist yet), confined
+    by ``sandbox``, the one tool calls run in; ``into``'s parent must belong to the server.
+    Without ``sandbox``, ``use_bwrap`` True asks for bubblewrap, False for a plain child,
+    None for what ``auto`` picks. Raises ``PackagesError`` when no sandbox is in force."""
+    chosen = _chosen(sandbox, use_bwrap)
+    if chosen.refused:
+        raise PackagesError(f"pip_requirements cannot be installed: {chosen.description}")
     as_nobody = os.getuid() == 0
-    if bwrap is None:
+    landlocked = chosen.name == "landlock"
+    bwrap = chosen.bwrap
+    confined_fs = landlocked or bwrap is not None
+    if not confined_fs:
         _refuse_unreachable_python(as_nobody)
-        sandbox._warn_once(
-            "bubblewrap ('bwrap') is not in use: pip_requirements are installed without a "
-            "confined filesystem (with a clean environment, limits"
+        tool_sandbox._warn_once(
+            "no sandbox is in force (ENGRAM_SANDBOX=unconfined): pip_requirements are "
+            "installed without a confined filesystem (with a clean environment, limits"
             + (", as 'nobody')" if as_nobody else ")")
         )
-    # Without bubblewrap, nobody must reach the work folder: a fresh one in the system's
-    # temporary directory. With it, beside the target, mounted into the sandbox.
-    parent = into.parent if bwrap or not as_nobody else None
+    # A plain child running as nobody must reach its work folder: a fresh one in the
+    # system's temporary directory. A sandbox mounts it: beside the target.
+    parent = into.parent if confined_fs or not as_nobody else None
     work = Path(tempfile.mkdtemp(prefix=f".{into.name}.", dir=parent))
+    staging: str | None = None
     try:
         for name in ("target", "tmp", "home"):
             (work / name).mkdir(mode=0o700)
             if as_nobody:
-                os.chown(work / name, sandbox.NOBODY, sandbox.NOBODY)
+                os.chown(work / name, tool_sandbox.NOBODY, tool_sandbox.NOBODY)
         work.chmod(0o755)
-        inside = Path(WORK) if bwrap else work
+        inside = Path(WORK) if confined_fs else work
         args = _pip_args(specs, inside / "target", allow_source_builds)
         env = _environment(inside)
-        uid = sandbox.NOBODY if as_nobody else -1
-        nproc = MAX_PROCESSES if as_nobody or bwrap else 0
+        # Under Landlock the child is nobody (or unprivileged) before pip's Python starts.
+        uid = tool_sandbox.NOBODY if as_nobody and not landlocked else -1
+        nproc = MAX_PROCESSES if as_nobody or confined_fs else 0
         boot = ["-I", "-c", _BOOT, str(uid), str(nproc), *args]
-        if bwrap:
+        before_exec: Callable[[], None] | None = None
+        cwd: Path | None = work
+        if landlocked:
+            staging = tempfile.mkdtemp(prefix="engram-install-root-")
+            before_exec = functools.partial(confined.confine, _landlock_plan(staging, work))
+            command = [_python_at_own_path(), *boot]
+            cwd = None  # the child moves into its work folder itself
+        elif bwrap:
             command = [*_bwrap_prefix(bwrap, work, env, as_root=as_nobody), sys.executable, *boot]
             env = {}
         else:
             command = [sys.executable, *boot]
-        await _run(command, env, work, timeout, specs, allow_source_builds)
+        await _run(command, env, cwd, timeout, specs, allow_source_builds, before_exec)
         _seal(work / "target", own=as_nobody)
         shutil.move(work / "target", into)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _chosen(sandbox_in_force: SandboxInForce | None, use_bwrap: bool | None) -> SandboxInForce:
+    if sandbox_in_force is not None:
+        return sandbox_in_force
+    try:
+        return tool_sandbox._sandbox_for(use_bwrap)
+    except OSError as exc:
+        raise PackagesError(str(exc)) from None
+
+
+def _landlock_plan(staging: str, work: Path) -> confined.ChildPlan:
+    """The tool calls' Landlock confinement, with the network, the server's Python
+    environment and its pip settings' local paths lent read-only at their own paths, and
+    the work folder writable at ``WORK``."""
+    try:
+        return confined.plan_for(
+            staging,
+            tmp_mb=TMP_BYTES // 1024**2,
+            network=True,
+            lends=[*_python_dirs(), *_pip_local_paths()],
+            work=work,
+        )
+    except ValueError as exc:
+        raise PackagesError(f"pip_requirements cannot be installed in the sandbox: {exc}") from None
+
+
+def _python_at_own_path() -> str:
+    """The server's interpreter by a path the sandbox shows: its environment's real
+    folder, so that ``pyvenv.cfg`` beside it is found."""
+    prefix = os.path.realpath(sys.prefix)
+    relative = os.path.relpath(sys.executable, sys.prefix)
+    if relative.startswith(".."):
+        return os.path.realpath(sys.executable)
+    return os.path.join(prefix, relative)
 
 
 def _pip_args(specs: list[str], target: Path, allow_source_builds: bool) -> list[str]:
@@ -142,7 +205,7 @@ def _environment(work: Path) -> dict[str, str]:
         for key, value in os.environ.items()
         if key.startswith("PIP_") or key.lower() in _PROXIES
     }
-    path = f"{Path(sys.executable).parent}:{sandbox._MINIMAL_PATH}"
+    path = f"{Path(sys.executable).parent}:{tool_sandbox._MINIMAL_PATH}"
     home, tmp = str(work / "home"), str(work / "tmp")
     return {**passed, "PATH": path, "HOME": home, "TMPDIR": tmp, "LANG": "C.UTF-8"}
 
@@ -160,7 +223,7 @@ def _bwrap_prefix(bwrap: str, work: Path, env: dict[str, str], *, as_root: bool)
     for path in ("/bin", "/sbin", "/lib", "/lib32", "/lib64"):
         command += ["--ro-bind-try", path, path]
     command += ["--perms", "0755", "--dir", "/etc"]
-    for name in sandbox._ETC_FILES:
+    for name in tool_sandbox._ETC_FILES:
         command += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
     command += ["--perms", "1777", "--size", str(TMP_BYTES), "--tmpfs", "/tmp"]
     made = {"/", "/etc", "/tmp", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64"}
@@ -242,7 +305,7 @@ def _local(token: str) -> str | None:
 
 
 def _refuse_unreachable_python(as_nobody: bool) -> None:
-    """Without bubblewrap a root server runs pip as nobody, who must reach the Python
+    """Unconfined, a root server runs pip as nobody, who must reach the Python
     environment; if it cannot, the install is refused rather than run as root."""
     if not as_nobody:
         return
@@ -250,21 +313,24 @@ def _refuse_unreachable_python(as_nobody: bool) -> None:
         for part in [path, *path.parents]:
             if part.is_dir() and not part.stat().st_mode & stat.S_IXOTH:
                 raise PackagesError(
-                    f"pip_requirements cannot be installed safely: without bubblewrap the "
-                    f"install runs as 'nobody', who cannot enter {part}; install bubblewrap "
-                    "(apt-get install bubblewrap)"
+                    f"pip_requirements cannot be installed safely: unconfined, the install "
+                    f"runs as 'nobody', who cannot enter {part}; install bubblewrap "
+                    "(apt-get install bubblewrap) or use a sandbox (ENGRAM_SANDBOX=auto)"
                 )
 
 
 async def _run(
     command: list[str],
     env: dict[str, str],
-    cwd: Path,
+    cwd: Path | None,
     timeout: float,
     specs: list[str],
     allow_source_builds: bool,
+    before_exec: Callable[[], None] | None = None,
 ) -> None:
     def confine() -> None:
+        if before_exec is not None:
+            before_exec()  # first: it opens files, and ends the child if it cannot confine
         cpu = max(int(timeout), 1)
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_MB * 1024**2,) * 2)
@@ -299,6 +365,12 @@ async def _run(
     if child.returncode == 0:
         return
     text = stderr.decode(errors="replace")
+    if before_exec is not None and child.returncode == confined.CONFINE_FAILED:
+        log.error("an install's child could not confine itself: %s", text or "see above")
+        raise PackagesError(
+            f"the sandbox could not confine the install of {wanted}, so it did not run "
+            "(see the server log)"
+        )
     last = " ".join(text.strip().splitlines()[-3:]) or f"exit status {child.returncode}"
     message = f"pip could not install {wanted}: {last}"
     if not allow_source_builds and "No matching distribution" in text:

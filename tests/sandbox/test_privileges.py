@@ -19,7 +19,14 @@ import pytest
 
 from engram.tools.sandbox import CLIENT_LIB, PACKAGES, SandboxLimits, bwrap_command, bwrap_path
 from tests.sandbox import distributions
-from tests.sandbox.conftest import MODES, call, install, local_index, needs_bwrap
+from tests.sandbox.conftest import (
+    SANDBOXES,
+    call,
+    install,
+    local_index,
+    needs_bwrap,
+    sandbox_named,
+)
 from tests.sandbox.probes import OBSERVE
 
 NO_CAPS = "0000000000000000"
@@ -58,19 +65,21 @@ def _assert_unprivileged(seen: dict[str, object]) -> None:
     assert seen["usr_write"] in (errno.EROFS, errno.EACCES), seen
 
 
-@pytest.mark.parametrize("bwrap", MODES)
+@pytest.mark.parametrize("mode", SANDBOXES)
 def test_a_package_payload_runs_unprivileged_and_cannot_replace_engram_memory(
-    bwrap: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    mode: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Installed and called in the same sandbox, as the server does."""
+    sandbox = sandbox_named(mode)
     with distributions.wheelhouse() as folder:
         distributions.wheel(folder, "probe_payload", "1.0", PAYLOAD)
         local_index(monkeypatch, folder)
-        packages = install(tmp_path / "tool-packages", ["probe_payload==1.0"], use_bwrap=bwrap)
+        packages = install(tmp_path / "tool-packages", ["probe_payload==1.0"], sandbox=sandbox)
     # Shipped, and in the folder on the tool's import path.
     for payload in ("engram_memory.py", "sitecustomize.py", "zz_probe.pth"):
         assert (packages / payload).is_file(), payload
 
-    run = call(TOOL, "probe", packages=packages, use_bwrap=bwrap)
+    run = call(TOOL, "probe", packages=packages, sandbox=sandbox)
 
     assert run.ok, run
     result = run.result
@@ -82,7 +91,7 @@ def test_a_package_payload_runs_unprivileged_and_cannot_replace_engram_memory(
     assert [entry["who"] for entry in result["log"]] == ["import"]
     for seen in [*result["log"], result["tool"]]:
         _assert_unprivileged(seen)
-    if bwrap:
+    if mode != "plain":
         assert result["tool"]["no_new_privs"] == "1"
 
 
@@ -122,9 +131,9 @@ def test_the_first_code_python_runs_inside_bwrap_is_already_confined() -> None:
     assert sorted(int(pid) for pid in seen["pids"] if pid.isdigit()) == [1, 2]
 
 
-@pytest.mark.parametrize("bwrap", MODES)
-def test_tool_code_cannot_mount_mknod_trace_open_raw_sockets_or_write_usr(bwrap: bool) -> None:
-    run = call(OBSERVE + "\n", "observe", use_bwrap=bwrap)
+@pytest.mark.parametrize("mode", SANDBOXES)
+def test_tool_code_cannot_mount_mknod_trace_open_raw_sockets_or_write_usr(mode: str) -> None:
+    run = call(OBSERVE + "\n", "observe", sandbox=sandbox_named(mode))
     assert run.ok, run
     _assert_unprivileged(run.result)
 
