@@ -1,7 +1,9 @@
-"""A run's record: made ahead of its work when others will watch it, marked running, updated
-after each step, closed exactly once, and cancelled on request.
+"""A run's record: made ahead of its work (so it lists as active and can be cancelled while
+it waits or runs), claimed when its turn starts, updated after each step, closed exactly
+once, and cancelled on request.
 
-A plain request's run skips the first write: its first step's transaction inserts it.
+A turn started without a run (the runtime used as a library) skips the first write: its
+first step's transaction inserts the run.
 """
 
 from __future__ import annotations
@@ -52,14 +54,20 @@ async def create_run(
     return await rt.db.write(_write)
 
 
-def mark_running(session: Session, run_id: str) -> None:
-    """A queued run starts; one cancelled while it waited stays cancelled."""
-    session.execute(
+def claim_run(session: Session, run_id: str) -> str | None:
+    """Start a run's turn: ``created`` becomes ``running``. Returns the run's status after,
+    so the caller knows whether the turn is its to run: "running" if it claimed it, else
+    "cancelled" (cancelled while it waited) or the status another worker left (a queued
+    job handed out twice runs its turn once); None if the run is gone."""
+    claimed = session.execute(
         update(t.Run)
         .execution_options(synchronize_session=False)
         .where(t.Run.id == run_id, t.Run.status == "created")
         .values(status="running")
     )
+    if claimed.rowcount:
+        return "running"
+    return session.scalar(select(t.Run.status).where(t.Run.id == run_id))
 
 
 async def cancel_runs(rt: Engram, agent_id: str, run_ids: list[str] | None) -> dict[str, str]:

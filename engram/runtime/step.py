@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from engram.errors import ContextOverflow, NotFound, ProviderError
+from engram.errors import ContextOverflow, EngramError, NotFound, ProviderError
 from engram.ids import new_id
 from engram.llm.client import ChatRequest, ChatResult, DeltaSink
 from engram.memory import policy
@@ -35,7 +35,7 @@ from engram.runtime.external_tools import run_external_calls
 from engram.runtime.folding import fold_window
 from engram.runtime.prompt import to_chat
 from engram.runtime.recall_assist import RecalledSection, recall_section
-from engram.runtime.runs import RunRecord, mark_running, write_run
+from engram.runtime.runs import RunRecord, claim_run, write_run
 from engram.runtime.state import AgentState, compile_state, load_state
 from engram.runtime.step_rows import (
     InputMessage,
@@ -168,7 +168,13 @@ async def run_turn(
     try:
         async with rt.agent_lock(agent_id):
             if run_saved:
-                await rt.db.write(lambda session: mark_running(session, turn.run_id))
+                status = await rt.db.write(lambda session: claim_run(session, turn.run_id))
+                if status not in ("running", "cancelled"):
+                    # Another worker ran (or is running) this turn: nothing here to do.
+                    turn.finished = True
+                    result.stop_reason = "error"
+                    result.error = f"run '{run_id}' is {status or 'gone'} already"
+                    return result
             await _settle_approvals(turn, inputs, answer)
             while not turn.finished:
                 if not await _one_step(turn, pending):
@@ -196,6 +202,12 @@ async def run_turn(
     except asyncio.CancelledError:
         # The task running this turn was stopped (shutdown): the committed steps stand.
         result.stop_reason = "cancelled"
+        raise
+    except EngramError as exc:
+        # Refused on purpose (a busy agent past the wait, an approval out of turn): the
+        # run records the refusal as it was written for the user.
+        result.stop_reason = "error"
+        result.error = str(exc)
         raise
     except Exception as exc:
         result.stop_reason = "error"
