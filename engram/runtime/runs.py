@@ -31,9 +31,11 @@ async def create_run(
     *,
     background: bool = False,
     request_config: dict[str, Any] | None = None,
+    turn_input: dict[str, Any] | None = None,
 ) -> t.Run:
-    """Record a run in status ``created``. Raises NotFound for an unknown agent, having
-    written nothing."""
+    """Record a run in status ``created``; a queued run keeps its ``turn_input`` so that it
+    can still run after a restart. Raises NotFound for an unknown agent, having written
+    nothing."""
 
     def _write(session: Session) -> t.Run:
         agents.get(session, agent_id)
@@ -43,6 +45,7 @@ async def create_run(
             status="created",
             background=background,
             request_config=request_config,
+            turn_input=turn_input,
             prompt_tokens=0,
             completion_tokens=0,
             step_count=0,

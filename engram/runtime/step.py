@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from engram.errors import ContextOverflow, EngramError, NotFound, ProviderError
 from engram.ids import new_id
+from engram.jobs import JobNotStarted
 from engram.llm.client import ChatRequest, ChatResult, DeltaSink
 from engram.memory import policy
 from engram.memory.embeddings import Embedder
@@ -108,6 +109,8 @@ class _Turn:
     on_message: MessageSink | None
     on_delta: DeltaSink | None
     on_step: StepSink | None = None
+    # Whether this turn claimed its (made ahead) run: it owns the run from then on.
+    claimed: bool = False
     steps_taken: int = 0
     finished: bool = False
     # A run made by runtime.runs.create_run exists already; else the first commit records it.
@@ -135,6 +138,7 @@ async def run_turn(
     on_message: MessageSink | None = None,
     on_delta: DeltaSink | None = None,
     on_step: StepSink | None = None,
+    requeue_if_stopped: bool = False,
 ) -> TurnResult:
     """Process one request for an agent: steps until the model ends its turn.
 
@@ -146,7 +150,10 @@ async def run_turn(
 
     Streaming hooks: ``on_message`` gets each Letta message once its step commits,
     ``on_step`` the ids a step will commit under before its model call, and ``on_delta``
-    the model's output pieces as they arrive."""
+    the model's output pieces as they arrive.
+
+    ``requeue_if_stopped`` (a queued run's job): stopped before the turn claimed its run,
+    the run is left as it is and ``JobNotStarted`` is raised, so the job is queued again."""
     run_saved = run_id is not None
     run_id = run_id or new_id("run")
     result = TurnResult(run_id=run_id, messages=[], stop_reason="end_turn")
@@ -169,6 +176,7 @@ async def run_turn(
         async with rt.agent_lock(agent_id):
             if run_saved:
                 status = await rt.db.write(lambda session: claim_run(session, turn.run_id))
+                turn.claimed = True
                 if status not in ("running", "cancelled"):
                     # Another worker ran (or is running) this turn: nothing here to do.
                     turn.finished = True
@@ -200,6 +208,9 @@ async def run_turn(
         result.error = str(exc)
         raise
     except asyncio.CancelledError:
+        if requeue_if_stopped and run_saved and not turn.claimed:
+            turn.finished = True  # the run stays queued, untouched
+            raise JobNotStarted(f"run '{run_id}' had not started") from None
         # The task running this turn was stopped (shutdown): the committed steps stand.
         result.stop_reason = "cancelled"
         raise
