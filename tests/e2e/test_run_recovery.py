@@ -7,6 +7,7 @@ for its agent is failed as one whose client is gone."""
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -116,25 +117,31 @@ def test_a_queued_run_not_started_at_a_kill_runs_after_the_restart_with_its_inpu
         assert again.json()["messages"][-1]["content"] == "Re: still there?"
 
 
-def test_a_plain_request_waiting_at_a_kill_is_failed_at_the_restart(
-    server: EngramServer, fake_llm: FakeLLM, backend: Backend
-) -> None:
-    if backend.name != "sqlite":
-        pytest.skip("replicas fail a waiting request once any wait would have ended (minutes)")
+BUSY_TIMEOUT = 8.0
+"""How long the waiting request would wait; it must still be waiting at the kill."""
+
+
+def queue_behind_a_slow_turn(
+    server: EngramServer, fake_llm: FakeLLM, agent_id: str, *, plain: bool
+) -> dict[str, Any]:
+    """Start a slow turn, then send a second message (a plain request, or a queued run) that
+    waits behind it; returns the second one's run, still ``created``."""
     fake_llm.script(reply.text("never delivered", delay=30))
     with server.client() as client:
-        agent_id = client.post("/v1/agents/", json={"model": MODEL}).json()["id"]
         running = send_async(client, agent_id, "the first message")
         fake_llm.wait_for_requests(1, timeout=20)
+        if plain:
 
-        def send_plain() -> None:
-            with contextlib.suppress(httpx.HTTPError), server.client() as other:
-                other.post(
-                    f"/v1/agents/{agent_id}/messages",
-                    json={"messages": [{"role": "user", "content": "a waiting request"}]},
-                )
+            def send_plain() -> None:
+                with contextlib.suppress(httpx.HTTPError), server.client() as other:
+                    other.post(
+                        f"/v1/agents/{agent_id}/messages",
+                        json={"messages": [{"role": "user", "content": "a waiting request"}]},
+                    )
 
-        threading.Thread(target=send_plain, daemon=True).start()
+            threading.Thread(target=send_plain, daemon=True).start()
+        else:
+            send_async(client, agent_id, "the queued message")
         deadline = time.monotonic() + 10
         while True:
             runs = client.get("/v1/runs/", params={"agent_id": agent_id}).json()
@@ -143,13 +150,56 @@ def test_a_plain_request_waiting_at_a_kill_is_failed_at_the_restart(
                 break
             time.sleep(0.05)
         assert [r["status"] for r in waiting] == ["created"]
+        return waiting[0]
 
+
+def test_a_plain_request_waiting_at_a_kill_is_failed_after_the_restart(
+    fake_llm: FakeLLM, tmp_path: Path, backend: Backend
+) -> None:
+    server = EngramServer(
+        tmp_path / "data",
+        fake_llm.base_url,
+        {"ENGRAM_AGENT_BUSY_TIMEOUT_SECONDS": str(BUSY_TIMEOUT)},
+        database_url=backend.database_url(),
+    )
+    server.start()
+    try:
+        with server.client() as client:
+            agent_id = client.post("/v1/agents/", json={"model": MODEL}).json()["id"]
+        waiting = queue_behind_a_slow_turn(server, fake_llm, agent_id, plain=True)
+        server.kill()
+        if backend.name == "postgres":
+            # Replicas share the database: a waiting request is known dead once any wait
+            # would have ended, the busy timeout plus a minute.
+            time.sleep(BUSY_TIMEOUT + 62)
+        server.start()
+
+        with server.client() as client:
+            failed = client.get(f"/v1/runs/{waiting['id']}").json()
+            assert (failed["status"], failed["stop_reason"]) == ("failed", "error")
+            assert "stopped before this run started" in failed["metadata"]["error"]
+            assert failed["completed_at"] is not None
+            assert user_texts(client, agent_id) == []
+    finally:
+        server.stop()
+
+
+def test_a_queued_run_without_its_input_is_failed_saying_it_cannot_resume(
+    server: EngramServer, fake_llm: FakeLLM, backend: Backend
+) -> None:
+    """A run queued by a version that did not keep the input (its ``turn_input`` empty)."""
+    if backend.name != "sqlite":
+        pytest.skip("with PostgreSQL the input also rides in the queued job")
+    with server.client() as client:
+        agent_id = client.post("/v1/agents/", json={"model": MODEL}).json()["id"]
+    queued = queue_behind_a_slow_turn(server, fake_llm, agent_id, plain=False)
     server.kill()
+    with sqlite3.connect(server.data_dir / "engram.db") as db:
+        db.execute("UPDATE runs SET turn_input = NULL WHERE id = ?", (queued["id"],))
     server.start()
 
     with server.client() as client:
-        failed = client.get(f"/v1/runs/{waiting[0]['id']}").json()
+        failed = client.get(f"/v1/runs/{queued['id']}").json()
         assert (failed["status"], failed["stop_reason"]) == ("failed", "error")
-        assert "stopped before this run started" in failed["metadata"]["error"]
-        assert failed["completed_at"] is not None
+        assert "has no input to resume with" in failed["metadata"]["error"]
         assert user_texts(client, agent_id) == []
