@@ -57,11 +57,14 @@ async def create_run(
     return await rt.db.write(_write)
 
 
+CLAIMED = "claimed"
+
+
 def claim_run(session: Session, run_id: str) -> str | None:
-    """Start a run's turn: ``created`` becomes ``running``. Returns the run's status after,
-    so the caller knows whether the turn is its to run: "running" if it claimed it, else
-    "cancelled" (cancelled while it waited) or the status another worker left (a queued
-    job handed out twice runs its turn once); None if the run is gone."""
+    """Start a run's turn: ``created`` becomes ``running``. Returns ``CLAIMED`` if this
+    caller made it so and the turn is its to run; else the status the run has, "cancelled"
+    (cancelled while it waited) or one another worker left ("running", "failed", ...: a
+    queued job handed out twice runs its turn once); None if the run is gone."""
     claimed = session.execute(
         update(t.Run)
         .execution_options(synchronize_session=False)
@@ -69,7 +72,7 @@ def claim_run(session: Session, run_id: str) -> str | None:
         .values(status="running")
     )
     if claimed.rowcount:
-        return "running"
+        return CLAIMED
     return session.scalar(select(t.Run.status).where(t.Run.id == run_id))
 
 

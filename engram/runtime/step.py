@@ -36,7 +36,7 @@ from engram.runtime.external_tools import run_external_calls
 from engram.runtime.folding import fold_window
 from engram.runtime.prompt import to_chat
 from engram.runtime.recall_assist import RecalledSection, recall_section
-from engram.runtime.runs import RunRecord, claim_run, write_run
+from engram.runtime.runs import CLAIMED, RunRecord, claim_run, write_run
 from engram.runtime.state import AgentState, compile_state, load_state
 from engram.runtime.step_rows import (
     InputMessage,
@@ -177,7 +177,7 @@ async def run_turn(
             if run_saved:
                 status = await rt.db.write(lambda session: claim_run(session, turn.run_id))
                 turn.claimed = True
-                if status not in ("running", "cancelled"):
+                if status not in (CLAIMED, "cancelled"):
                     # Another worker ran (or is running) this turn: nothing here to do.
                     turn.finished = True
                     result.stop_reason = "error"
