@@ -100,8 +100,8 @@ async def send_message(agent_id: str, body: SendMessages, rt: Runtime, if_busy: 
         "logprobs": None,
         "turns": None,
     }
-    if result.error is None:
-        return json_reply(reply)
+    if result.error is None or result.stop_reason == "cancelled":
+        return json_reply(reply)  # a run cancelled meanwhile answers as cancelled
     return failed_turn_reply(result.run_id, result.stop_reason, result.error, reply)
 
 
