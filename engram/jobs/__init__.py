@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from engram.jobs.inprocess import InProcessJobs
-from engram.jobs.queue import JobHandler, JobQueue, UnknownJobKind
+from engram.jobs.queue import JobHandler, JobNotStarted, JobQueue, UnknownJobKind
 
-__all__ = ["InProcessJobs", "JobHandler", "JobQueue", "UnknownJobKind"]
+__all__ = ["InProcessJobs", "JobHandler", "JobNotStarted", "JobQueue", "UnknownJobKind"]

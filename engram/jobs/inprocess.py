@@ -1,8 +1,9 @@
 """Background work as asyncio tasks of the server process (the embedded deployment).
 
-Nothing here survives a restart: a run whose task dies with the process stays as the
-database last saw it. Shutdown cancels the tasks, which lets each one record its run as
-cancelled before the database closes.
+Nothing here survives a restart: a job's task dies with the process. Shutdown cancels the
+tasks, which lets each one record how it ended before the database closes; a queued turn
+that had not started leaves its run queued, and the next start queues it again from the
+run row (``runtime/background.py``).
 """
 
 from __future__ import annotations

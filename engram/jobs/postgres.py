@@ -7,6 +7,11 @@ worker in its event loop. The queue's tables are created by our own migration
 
 Tasks bound to this process (a stream's turn, which feeds an in-memory event queue) do
 not go to the queue: ``spawn`` runs them in-process, as the embedded deployment does.
+
+A job taken by a worker that died (its server was killed) would stay ``doing`` for good:
+every replica looks for such jobs every few seconds and hands them out again, once their
+worker has missed its heartbeats for ``WORKER_DEAD_AFTER_SECONDS``. A job may therefore
+run twice; a handler must make a second run harmless (a turn claims its run first).
 """
 
 from __future__ import annotations
@@ -17,16 +22,23 @@ import logging
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from procrastinate.retry import BaseRetryStrategy, RetryDecision
 from sqlalchemy.engine import make_url
 
 from engram.jobs.inprocess import InProcessJobs
-from engram.jobs.queue import JobHandler, UnknownJobKind
+from engram.jobs.queue import JobHandler, JobNotStarted, UnknownJobKind
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 SHUTDOWN_GRACE_SECONDS = 10.0
+
+WORKER_DEAD_AFTER_SECONDS = 30.0
+"""A worker without a heartbeat for this long is dead (procrastinate's workers beat every
+10 s); the jobs it had taken go back to the queue."""
+STALLED_CHECK_SECONDS = 10.0
+"""How often this process looks for jobs whose worker died."""
 
 
 def conninfo_of(database_url: str) -> str:
@@ -51,13 +63,14 @@ class PostgresJobs:
         self._concurrency = concurrency
         self._name = name
         self._worker: asyncio.Task[None] | None = None
+        self._rescuer: asyncio.Task[None] | None = None
         self._open = False
 
     def register(self, kind: str, handler: JobHandler) -> None:
         async def work(**payload: Any) -> None:
             await handler(payload)
 
-        self._app.task(name=kind, pass_context=False)(work)
+        self._app.task(name=kind, pass_context=False, retry=_RequeueNotStarted())(work)
 
     async def start(self) -> None:
         """Connect and start this process's worker (after the schema is migrated)."""
@@ -76,6 +89,28 @@ class PostgresJobs:
             name="job-worker",
         )
         self._worker.add_done_callback(_report_worker_end)
+        self._rescuer = asyncio.get_running_loop().create_task(
+            self._requeue_stalled_forever(), name="job-rescuer"
+        )
+
+    async def requeue_stalled(self) -> int:
+        """Put back in the queue the jobs taken by workers that died; returns how many."""
+        stalled = await self._app.job_manager.get_stalled_jobs(
+            seconds_since_heartbeat=WORKER_DEAD_AFTER_SECONDS
+        )
+        for job in stalled:
+            await self._app.job_manager.retry_job(job)
+        if stalled:
+            log.warning("%d queued jobs lost their worker; queued them again", len(stalled))
+        return len(stalled)
+
+    async def _requeue_stalled_forever(self) -> None:
+        while True:
+            try:
+                await self.requeue_stalled()
+            except Exception:  # the database may be away; the next look tries again
+                log.warning("could not look for jobs whose worker died", exc_info=True)
+            await asyncio.sleep(STALLED_CHECK_SECONDS)
 
     async def enqueue(self, kind: str, payload: dict[str, Any]) -> None:
         if kind not in self._app.tasks:
@@ -90,6 +125,11 @@ class PostgresJobs:
         return self._local.active
 
     async def close(self) -> None:
+        if self._rescuer is not None:
+            self._rescuer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._rescuer
+            self._rescuer = None
         if self._worker is not None:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -99,6 +139,16 @@ class PostgresJobs:
         if self._open:
             await self._app.close_async()
             self._open = False
+
+
+class _RequeueNotStarted(BaseRetryStrategy):
+    """A job stopped by a shutdown before its work began goes back to the queue at once;
+    any other failure is final (the handler has recorded it)."""
+
+    def get_retry_decision(self, *, exception: BaseException, job: Any) -> RetryDecision | None:
+        if isinstance(exception, JobNotStarted):
+            return RetryDecision(retry_in={"seconds": 0})
+        return None
 
 
 def _report_worker_end(task: asyncio.Task[None]) -> None:

@@ -7,6 +7,7 @@ in-process runner: nothing a job needs may live only in this process's memory.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol, TypeVar
 
@@ -22,6 +23,11 @@ class UnknownJobKind(LookupError):
     def __init__(self, kind: str) -> None:
         super().__init__(f"no handler registered for background job kind '{kind}'")
         self.kind = kind
+
+
+class JobNotStarted(asyncio.CancelledError):
+    """Raised by a job stopped (the server shutting down) before its work began: the job is
+    not done and goes back to the queue. A cancellation still, to everything else."""
 
 
 class JobQueue(Protocol):

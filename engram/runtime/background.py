@@ -1,19 +1,38 @@
-"""Turns that run in the background: the request gets the run at once and polls it."""
+"""Turns that run in the background: the request gets the run at once and polls it.
+
+A queued run keeps its turn's input (``runs.turn_input``), so a turn that had not started
+when its server stopped still runs after a restart: on PostgreSQL its job stays in the
+queue's table and is handed out again once its worker is known dead; on SQLite, whose
+queue lives in the server process, the next start queues it again from the run row.
+"""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
 from engram.runtime.agent_gate import IF_BUSY
-from engram.runtime.engine import Engram
-from engram.runtime.runs import create_run
+from engram.runtime.engine import STOPPED_BEFORE_START, Engram
+from engram.runtime.runs import ACTIVE_RUN_STATUSES, create_run
 from engram.runtime.step import InputMessage, run_turn
 from engram.store import tables as t
 
+log = logging.getLogger(__name__)
+
 AGENT_TURN_JOB = "agent_turn"
 """The job that runs one turn for a run made by ``start_background_turn``."""
+
+STOPPED_MID_RUN = "the server stopped while this run was in progress"
+INPUT_NOT_KEPT = (
+    "the server stopped before this queued run started, and the run has no input to "
+    "resume with (it was queued by an earlier version); send the message again"
+)
 
 
 async def start_background_turn(
@@ -26,14 +45,11 @@ async def start_background_turn(
 ) -> t.Run:
     """Record a run and queue its turn; returns the run as created, before any step.
     Raises NotFound for an unknown agent, having recorded nothing."""
-    run = await create_run(rt, agent_id, background=True, request_config=request_config)
-    payload = {
-        "agent_id": agent_id,
-        "run_id": run.id,
-        "max_steps": max_steps,
-        "inputs": [asdict(item) for item in inputs],
-    }
-    await rt.jobs.enqueue(AGENT_TURN_JOB, payload)
+    turn_input = {"inputs": [asdict(item) for item in inputs], "max_steps": max_steps}
+    run = await create_run(
+        rt, agent_id, background=True, request_config=request_config, turn_input=turn_input
+    )
+    await rt.jobs.enqueue(AGENT_TURN_JOB, _payload(run.id, agent_id, turn_input))
     return run
 
 
@@ -42,11 +58,62 @@ def register_jobs(rt: Engram) -> None:
     rt.jobs.register(AGENT_TURN_JOB, partial(_agent_turn, rt))
 
 
+async def recover_runs(rt: Engram) -> int:
+    """After a restart of the one server of an embedded database (SQLite): queue again the
+    queued runs that had not started, in the order they were accepted, and fail the rest
+    of what was active (its turn died with the process). Returns how many were queued."""
+    queued = await rt.db.write(_settle_interrupted_runs)
+    for run_id, agent_id, turn_input in queued:
+        await rt.jobs.enqueue(AGENT_TURN_JOB, _payload(run_id, agent_id, turn_input))
+    if queued:
+        log.warning(
+            "%d queued runs had not started before the last stop; running them now", len(queued)
+        )
+    return len(queued)
+
+
+def _payload(run_id: str, agent_id: str, turn_input: dict[str, Any]) -> dict[str, Any]:
+    return {"agent_id": agent_id, "run_id": run_id, **turn_input}
+
+
+def _settle_interrupted_runs(session: Session) -> list[tuple[str, str, dict[str, Any]]]:
+    rows = session.execute(
+        select(t.Run.id, t.Run.agent_id, t.Run.status, t.Run.background, t.Run.turn_input)
+        .where(t.Run.status.in_(ACTIVE_RUN_STATUSES))
+        .order_by(t.Run.created_at, t.Run.id)
+    ).all()
+    queued: list[tuple[str, str, dict[str, Any]]] = []
+    failed: dict[str, str] = {}
+    for row in rows:
+        if row.status == "running":
+            failed[row.id] = STOPPED_MID_RUN
+        elif not row.background:
+            failed[row.id] = STOPPED_BEFORE_START  # a request whose connection is gone
+        elif not row.turn_input:
+            failed[row.id] = INPUT_NOT_KEPT
+        else:
+            queued.append((row.id, row.agent_id, row.turn_input))
+    now = datetime.now(UTC)
+    for run_id, error in failed.items():
+        session.execute(
+            update(t.Run)
+            .execution_options(synchronize_session=False)
+            .where(t.Run.id == run_id)
+            .values(status="failed", stop_reason="error", error=error, completed_at=now)
+        )
+    return queued
+
+
 async def _agent_turn(rt: Engram, payload: dict[str, Any]) -> None:
     inputs = [InputMessage(**item) for item in payload["inputs"]]
     # The client already has its run: a queued turn waits its agent's turn, whatever the
     # request that queued it asked of a busy agent.
     IF_BUSY.set("wait")
     await run_turn(
-        rt, payload["agent_id"], inputs, run_id=payload["run_id"], max_steps=payload["max_steps"]
+        rt,
+        payload["agent_id"],
+        inputs,
+        run_id=payload["run_id"],
+        max_steps=payload["max_steps"],
+        requeue_if_stopped=True,
     )

@@ -9,7 +9,7 @@ import socket
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engram.config import Settings
@@ -24,7 +24,7 @@ from engram.memory.tools import BASE_TOOL_SCHEMAS
 from engram.runtime.agent_gate import AgentGate
 from engram.runtime.recall_index import RecallIndexer
 from engram.runtime.window import WindowCache
-from engram.store import leases
+from engram.store import leases, runs
 from engram.store import tables as t
 from engram.store.db import Database, migrate
 from engram.store.vectors import MESSAGES, VectorIndex
@@ -33,6 +33,10 @@ from engram.tools.memory_gateway import MemoryGateway
 
 log = logging.getLogger(__name__)
 
+STOPPED_BEFORE_START = (
+    "the server stopped before this run started, and its client went with it; "
+    "send the message again"
+)
 ORPHAN_GRACE = timedelta(seconds=60)
 """A running run older than this without a live lease on its agent has lost its server."""
 
@@ -78,8 +82,11 @@ class Engram:
         if self.settings.recall_embeddings:
             self.recall_indexer.start()
         if self.db.is_sqlite:
-            # An embedded database has one server: whatever it was running died with it.
-            await self.db.write(_fail_interrupted_runs)
+            # An embedded database has one server: whatever it was running died with it,
+            # and what it had queued but not started runs now.
+            from engram.runtime.background import recover_runs
+
+            await recover_runs(self)
         else:
             # Replicas share the database: only runs nobody holds a lease for are dead,
             # now and whenever a replica dies later. The leases of this host's earlier,
@@ -115,6 +122,14 @@ class Engram:
 
     async def _fail_orphaned_runs(self) -> None:
         failed = await self.db.write(lambda s: leases.fail_orphaned_runs(s, ORPHAN_GRACE))
+        # A request still waiting to start long after any wait would have ended lost its
+        # server; queued runs are left to the job queue, which hands their jobs out again.
+        waited = timedelta(seconds=self.settings.agent_busy_timeout_seconds) + ORPHAN_GRACE
+        failed += await self.db.write(
+            lambda s: runs.fail_abandoned_requests(
+                s, datetime.now(UTC) - waited, STOPPED_BEFORE_START
+            )
+        )
         if failed:
             log.warning("%d runs lost their server and were marked failed", failed)
 
@@ -142,19 +157,6 @@ def _process_alive(pid: int) -> bool:
     except PermissionError:
         return True  # someone else's process
     return True
-
-
-def _fail_interrupted_runs(session: Session) -> None:
-    session.execute(
-        update(t.Run)
-        .where(t.Run.status.in_(["created", "running"]))
-        .values(
-            status="failed",
-            stop_reason="error",
-            error="the server stopped while this run was in progress",
-            completed_at=datetime.now(UTC),
-        )
-    )
 
 
 def _seed_base_tools(session: Session) -> None:

@@ -1,7 +1,9 @@
-"""A run's record: made ahead of its work when others will watch it, marked running, updated
-after each step, closed exactly once, and cancelled on request.
+"""A run's record: made ahead of its work (so it lists as active and can be cancelled while
+it waits or runs), claimed when its turn starts, updated after each step, closed exactly
+once, and cancelled on request.
 
-A plain request's run skips the first write: its first step's transaction inserts it.
+A turn started without a run (the runtime used as a library) skips the first write: its
+first step's transaction inserts the run.
 """
 
 from __future__ import annotations
@@ -29,9 +31,11 @@ async def create_run(
     *,
     background: bool = False,
     request_config: dict[str, Any] | None = None,
+    turn_input: dict[str, Any] | None = None,
 ) -> t.Run:
-    """Record a run in status ``created``. Raises NotFound for an unknown agent, having
-    written nothing."""
+    """Record a run in status ``created``; a queued run keeps its ``turn_input`` so that it
+    can still run after a restart. Raises NotFound for an unknown agent, having written
+    nothing."""
 
     def _write(session: Session) -> t.Run:
         agents.get(session, agent_id)
@@ -41,6 +45,7 @@ async def create_run(
             status="created",
             background=background,
             request_config=request_config,
+            turn_input=turn_input,
             prompt_tokens=0,
             completion_tokens=0,
             step_count=0,
@@ -52,14 +57,23 @@ async def create_run(
     return await rt.db.write(_write)
 
 
-def mark_running(session: Session, run_id: str) -> None:
-    """A queued run starts; one cancelled while it waited stays cancelled."""
-    session.execute(
+CLAIMED = "claimed"
+
+
+def claim_run(session: Session, run_id: str) -> str | None:
+    """Start a run's turn: ``created`` becomes ``running``. Returns ``CLAIMED`` if this
+    caller made it so and the turn is its to run; else the status the run has, "cancelled"
+    (cancelled while it waited) or one another worker left ("running", "failed", ...: a
+    queued job handed out twice runs its turn once); None if the run is gone."""
+    claimed = session.execute(
         update(t.Run)
         .execution_options(synchronize_session=False)
         .where(t.Run.id == run_id, t.Run.status == "created")
         .values(status="running")
     )
+    if claimed.rowcount:
+        return CLAIMED
+    return session.scalar(select(t.Run.status).where(t.Run.id == run_id))
 
 
 async def cancel_runs(rt: Engram, agent_id: str, run_ids: list[str] | None) -> dict[str, str]:

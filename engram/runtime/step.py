@@ -16,8 +16,9 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from engram.errors import ContextOverflow, NotFound, ProviderError
+from engram.errors import ContextOverflow, EngramError, NotFound, ProviderError
 from engram.ids import new_id
+from engram.jobs import JobNotStarted
 from engram.llm.client import ChatRequest, ChatResult, DeltaSink
 from engram.llm.tokens import counts_exactly
 from engram.memory import policy
@@ -36,7 +37,7 @@ from engram.runtime.external_tools import run_external_calls
 from engram.runtime.folding import fold_window
 from engram.runtime.prompt import to_chat
 from engram.runtime.recall_assist import RecalledSection, recall_section
-from engram.runtime.runs import RunRecord, mark_running, write_run
+from engram.runtime.runs import CLAIMED, RunRecord, claim_run, write_run
 from engram.runtime.state import AgentState, compile_state, load_state
 from engram.runtime.step_rows import (
     InputMessage,
@@ -110,6 +111,8 @@ class _Turn:
     on_message: MessageSink | None
     on_delta: DeltaSink | None
     on_step: StepSink | None = None
+    # Whether this turn claimed its (made ahead) run: it owns the run from then on.
+    claimed: bool = False
     steps_taken: int = 0
     finished: bool = False
     # A run made by runtime.runs.create_run exists already; else the first commit records it.
@@ -137,6 +140,7 @@ async def run_turn(
     on_message: MessageSink | None = None,
     on_delta: DeltaSink | None = None,
     on_step: StepSink | None = None,
+    requeue_if_stopped: bool = False,
 ) -> TurnResult:
     """Process one request for an agent: steps until the model ends its turn.
 
@@ -148,7 +152,10 @@ async def run_turn(
 
     Streaming hooks: ``on_message`` gets each Letta message once its step commits,
     ``on_step`` the ids a step will commit under before its model call, and ``on_delta``
-    the model's output pieces as they arrive."""
+    the model's output pieces as they arrive.
+
+    ``requeue_if_stopped`` (a queued run's job): stopped before the turn claimed its run,
+    the run is left as it is and ``JobNotStarted`` is raised, so the job is queued again."""
     run_saved = run_id is not None
     run_id = run_id or new_id("run")
     result = TurnResult(run_id=run_id, messages=[], stop_reason="end_turn")
@@ -170,7 +177,14 @@ async def run_turn(
     try:
         async with rt.agent_lock(agent_id):
             if run_saved:
-                await rt.db.write(lambda session: mark_running(session, turn.run_id))
+                status = await rt.db.write(lambda session: claim_run(session, turn.run_id))
+                turn.claimed = True
+                if status not in (CLAIMED, "cancelled"):
+                    # Another worker ran (or is running) this turn: nothing here to do.
+                    turn.finished = True
+                    result.stop_reason = "error"
+                    result.error = f"run '{run_id}' is {status or 'gone'} already"
+                    return result
             await _settle_approvals(turn, inputs, answer)
             while not turn.finished:
                 if not await _one_step(turn, pending):
@@ -196,8 +210,17 @@ async def run_turn(
         result.error = str(exc)
         raise
     except asyncio.CancelledError:
+        if requeue_if_stopped and run_saved and not turn.claimed:
+            turn.finished = True  # the run stays queued, untouched
+            raise JobNotStarted(f"run '{run_id}' had not started") from None
         # The task running this turn was stopped (shutdown): the committed steps stand.
         result.stop_reason = "cancelled"
+        raise
+    except EngramError as exc:
+        # Refused on purpose (a busy agent past the wait, an approval out of turn): the
+        # run records the refusal as it was written for the user.
+        result.stop_reason = "error"
+        result.error = str(exc)
         raise
     except Exception as exc:
         result.stop_reason = "error"

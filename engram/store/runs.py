@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete as sa_delete
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engram.errors import NotFound
 from engram.store import tables as t
 from engram.store.pagination import apply_cursor
+from engram.store.tables import utcnow
 
 
 def get(session: Session, run_id: str) -> t.Run:
@@ -142,3 +143,20 @@ def delete(session: Session, run: t.Run) -> None:
     """Forget a run and its steps; its messages stay in the history they belong to."""
     session.execute(sa_delete(t.Step).where(t.Step.run_id == run.id))
     session.delete(run)
+
+
+def fail_abandoned_requests(session: Session, created_before: datetime, error: str) -> int:
+    """Fail the runs of requests (not queued runs) still waiting to start since before
+    ``created_before``: a request gives up waiting for its agent well before that, so the
+    server that was holding it died. Returns how many."""
+    failed = session.execute(
+        update(t.Run)
+        .execution_options(synchronize_session=False)
+        .where(
+            t.Run.status == "created",
+            t.Run.background.is_(False),
+            t.Run.created_at < created_before,
+        )
+        .values(status="failed", stop_reason="error", error=error, completed_at=utcnow())
+    )
+    return failed.rowcount or 0

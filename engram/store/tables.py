@@ -348,6 +348,9 @@ class Run(Base):
     error: Mapped[str | None] = mapped_column(Text)
     # Memory operations of the run: inserts, searches, edits, hits, hits used, thrash.
     memory_metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # A queued run's turn: its input messages and max_steps, so that a turn not yet
+    # started when the server stopped can run after a restart (runtime/background.py).
+    turn_input: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     ttft_ns: Mapped[int | None] = mapped_column(BigInteger)
     total_duration_ns: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

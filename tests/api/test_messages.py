@@ -27,6 +27,22 @@ def send(api: httpx.Client, agent_id: str, text: str, **options: Any) -> dict[st
     return response.json()
 
 
+def send_failing(api: httpx.Client, agent_id: str, text: str) -> dict[str, Any]:
+    """A turn whose model call fails: a 502 with Letta's error object, the run and what the
+    turn committed before it failed, never retried by the client."""
+    response = api.post(
+        f"/v1/agents/{agent_id}/messages", json={"messages": [{"role": "user", "content": text}]}
+    )
+    assert response.status_code == 502, response.text
+    assert response.headers["x-should-retry"] == "false"
+    body = response.json()
+    assert body["error"]["type"] == "llm_error" and body["error"]["detail"] == body["detail"]
+    run = api.get(f"/v1/runs/{body['run_id']}").json()
+    assert (run["status"], run["stop_reason"]) == ("failed", "llm_api_error")
+    assert run["metadata"]["error"] == body["detail"]
+    return body
+
+
 def types(body: dict[str, Any]) -> list[str]:
     return [message["message_type"] for message in body["messages"]]
 
@@ -469,9 +485,10 @@ def test_provider_failure_stops_with_llm_api_error_and_stores_nothing(
     before = message_count(api, agent["id"])
     fake_llm.script(reply.error(500, "the model is on fire", should_retry=False))
 
-    body = send(api, agent["id"], "are you there?")
+    body = send_failing(api, agent["id"], "are you there?")
 
     assert body["stop_reason"]["stop_reason"] == "llm_api_error"
+    assert "the model is on fire" in body["detail"]
     assert body["messages"] == []
     assert message_count(api, agent["id"]) == before
     assert len(fake_llm.chat_requests) == 1
@@ -484,7 +501,7 @@ def test_provider_failure_after_the_sdk_retries_stops_with_llm_api_error(
     before = message_count(api, agent["id"])
     fake_llm.script(*[reply.error(500, "still broken", retry_after=0.01) for _ in range(3)])
 
-    body = send(api, agent["id"], "hello?")
+    body = send_failing(api, agent["id"], "hello?")
 
     assert body["stop_reason"]["stop_reason"] == "llm_api_error"
     assert len(fake_llm.chat_requests) == 3
@@ -499,10 +516,12 @@ def test_provider_failure_mid_turn_keeps_the_committed_steps(
         reply.error(400, "bad request on step two"),
     )
 
-    body = send(api, agent["id"], "remember and answer")
+    body = send_failing(api, agent["id"], "remember and answer")
 
     assert body["stop_reason"]["stop_reason"] == "llm_api_error"
+    assert "bad request on step two" in body["detail"]
     assert types(body) == ["tool_call_message", "tool_return_message"]
+    assert {m["run_id"] for m in body["messages"]} == {body["run_id"]}
     assert core_memory(api, agent["id"])["human"] == "Name: Ada\nKept."
     stored = [m["message_type"] for m in history(api, agent["id"], order="asc")]
     assert stored == ["user_message", "tool_call_message", "tool_return_message"]
@@ -513,7 +532,7 @@ def test_agent_recovers_after_a_provider_failure(
 ) -> None:
     fake_llm.script(reply.error(503, "overloaded", should_retry=False), reply.text("I'm back."))
 
-    failed = send(api, agent["id"], "first try")
+    failed = send_failing(api, agent["id"], "first try")
     body = send(api, agent["id"], "second try")
 
     assert failed["stop_reason"]["stop_reason"] == "llm_api_error"

@@ -78,6 +78,18 @@ def stop_reason(answer: dict[str, Any]) -> str:
     return answer["stop_reason"]["stop_reason"]
 
 
+def send_failing(api: httpx.Client, agent_id: str, text: str, status: int = 502) -> dict[str, Any]:
+    """A turn that failed: answered with an error status, the error, the run and its stop
+    reason (docs/api.md); the run is recorded failed with the same error."""
+    response = api.post(f"/v1/agents/{agent_id}/messages", json={"input": text})
+    assert response.status_code == status, response.text
+    answer = response.json()
+    run = api.get(f"/v1/runs/{answer['run_id']}").json()
+    assert (run["status"], run["stop_reason"]) == ("failed", stop_reason(answer))
+    assert run["metadata"]["error"] == answer["detail"] == answer["error"]["detail"]
+    return answer
+
+
 def run_of(api: httpx.Client, agent_id: str) -> dict[str, Any]:
     runs = api.get("/v1/runs/", params={"agent_id": agent_id, "limit": 1}).json()
     return runs[0]
@@ -122,7 +134,7 @@ def test_a_provider_that_stays_down_ends_the_run_and_stores_nothing(
     down = reply.error(500, "The upstream model is unavailable", retry_after=0.1)
     fake_llm.fallback = lambda request: down
 
-    answer = send_input(api, agent["id"], "Remember that I like tea.")
+    answer = send_failing(api, agent["id"], "Remember that I like tea.")
 
     assert stop_reason(answer) == "llm_api_error"
     assert len(fake_llm.chat_requests) == 3  # the call and its two retries
@@ -144,7 +156,7 @@ def test_a_failure_mid_turn_keeps_the_committed_steps_only(
         down,
     )
 
-    answer = send_input(api, agent["id"], "I like tea.")
+    answer = send_failing(api, agent["id"], "I like tea.")
 
     assert stop_reason(answer) == "llm_api_error"
     after = snapshot(api, agent["id"])
@@ -160,7 +172,7 @@ def test_a_client_error_is_not_retried(
     agent = make_agent()
     fake_llm.script(reply.error(400, "Unsupported parameter: 'temperature'"))
 
-    answer = send_input(api, agent["id"], "hi")
+    answer = send_failing(api, agent["id"], "hi")
 
     assert stop_reason(answer) == "llm_api_error"
     assert len(fake_llm.chat_requests) == 1
@@ -214,7 +226,7 @@ def test_a_prompt_still_too_long_after_folding_ends_the_run_cleanly(
     fake_llm.when(_is_summarizer, reply.text("SUMMARY."))
     fake_llm.fallback = lambda request: _overflow()
 
-    answer = send_input(api, agent["id"], "And now?")
+    answer = send_failing(api, agent["id"], "And now?", status=400)
 
     assert stop_reason(answer) == "context_window_overflow_in_system_prompt"
     assert [m["id"] for m in snapshot(api, agent["id"])["messages"]] == [
@@ -235,7 +247,7 @@ def test_malformed_tool_calls_are_fed_back_then_the_run_stops_with_error(
         reply.text("never reached"),
     )
 
-    answer = send_input(api, agent["id"], "save something")
+    answer = send_failing(api, agent["id"], "save something")
 
     assert stop_reason(answer) == "error"
     # Three errors went back to the model; the fourth malformed call ended the run.
@@ -283,7 +295,7 @@ def test_a_slow_provider_times_out_is_retried_and_then_fails_cleanly(
             fake_llm.fallback = lambda request: reply.text("too late", delay=2.0)
 
             started = time.monotonic()
-            answer = send_input(client, agent["id"], "hi")
+            answer = send_failing(client, agent["id"], "hi")
 
             assert stop_reason(answer) == "llm_api_error"
             assert len(fake_llm.chat_requests) == 2  # the call and one retry
@@ -323,7 +335,7 @@ def test_a_body_that_is_not_json_ends_the_run_and_stores_nothing(
     broken = reply.broken_json()
     fake_llm.fallback = lambda request: broken
 
-    answer = send_input(api, agent["id"], "hi")
+    answer = send_failing(api, agent["id"], "hi")
 
     assert stop_reason(answer) == "llm_api_error"
     assert snapshot(api, agent["id"]) == before

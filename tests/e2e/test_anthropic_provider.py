@@ -333,9 +333,15 @@ def test_provider_error_ends_the_run_and_changes_nothing(
     # Enough failures to outlast the SDK's own retries.
     fake.script(*[reply.error(status, "Overloaded", retry_after=0.01) for _ in range(5)])
 
-    body = send(api, agent["id"], "are you there?")
+    response = api.post(
+        f"/v1/agents/{agent['id']}/messages",
+        json={"messages": [{"role": "user", "content": "are you there?"}]},
+    )
 
+    assert response.status_code == 502, response.text
+    body = response.json()
     assert body["stop_reason"]["stop_reason"] == "llm_api_error"
+    assert body["error"]["type"] == "llm_error" and "Overloaded" in body["detail"]
     assert body["messages"] == []
     assert history(api, agent["id"]) == before
     assert len(fake.chat_requests) == 1 + 3  # the answer, then one call and two SDK retries

@@ -209,3 +209,63 @@ def test_a_message_deleted_through_one_replica_leaves_the_others_prompts(
         )
         assert again.status_code == 200, again.text
         assert "OWL-42" not in fake_llm.chat_requests[-1].all_text
+
+
+def test_a_queued_run_whose_replica_died_runs_on_another(
+    fake_llm: FakeLLM, tmp_path: Path, postgres_cluster: PostgresCluster
+) -> None:
+    database = postgres_cluster.new_database()
+    first, second = (
+        EngramServer(tmp_path / f"replica-{n}", fake_llm.base_url, database_url=database)
+        for n in (1, 2)
+    )
+    # The first replica alone takes both jobs: its turn is slow, the second run waits on it.
+    fake_llm.script(reply.text("never delivered", delay=60))
+    fake_llm.fallback = reply.echo("Re: ")
+    first.start()
+    try:
+        with first.client() as client:
+            agent_id = client.post("/v1/agents/", json={"model": MODEL}).json()["id"]
+            runs = []
+            for text in ("the first message", "the queued message"):
+                runs.append(
+                    client.post(
+                        f"/v1/agents/{agent_id}/messages/async",
+                        json={"messages": [{"role": "user", "content": text}]},
+                    ).json()
+                )
+                fake_llm.wait_for_requests(1, timeout=20)
+            assert client.get(f"/v1/runs/{runs[1]['id']}").json()["status"] == "created"
+        second.start()
+        first.kill()
+
+        with second.client() as client:
+            deadline = time.monotonic() + 120
+            while (run := client.get(f"/v1/runs/{runs[1]['id']}").json())["completed_at"] is None:
+                assert time.monotonic() < deadline, f"the queued run is still {run['status']}"
+                time.sleep(0.5)
+            assert (run["status"], run["stop_reason"]) == ("completed", "end_turn")
+            said = [
+                (m["message_type"], m.get("content"))
+                for m in client.get(f"/v1/runs/{runs[1]['id']}/messages").json()
+            ]
+            assert said == [
+                ("user_message", "the queued message"),
+                ("assistant_message", "Re: the queued message"),
+            ]
+            users = [
+                m["content"]
+                for m in history(client, agent_id)
+                if m["message_type"] == "user_message"
+            ]
+            assert users == ["the queued message"]
+            # The interrupted turn's job was handed out again too, and did nothing: its run
+            # was taken already (it ends failed once its lease is seen to be dead).
+            asked = [request.last_user_text for request in fake_llm.chat_requests]
+            assert asked == ["the first message", "the queued message"]
+            interrupted = client.get(f"/v1/runs/{runs[0]['id']}").json()
+            assert interrupted["status"] in ("running", "failed")
+            assert client.get(f"/v1/runs/{runs[0]['id']}/steps").json() == []
+    finally:
+        first.stop()
+        second.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from engram.api import serialize
@@ -22,6 +23,7 @@ from engram.runtime import approvals, inspect_context
 from engram.runtime.engine import Engram
 from engram.runtime.folding import fold_window
 from engram.runtime.input_fit import check_inputs_fit
+from engram.runtime.runs import create_run
 from engram.runtime.step import InputMessage, run_turn
 from engram.runtime.views import listing
 from engram.store import agents, messages
@@ -72,24 +74,67 @@ async def checked_inputs(rt: Engram, agent_id: str, body: SendMessages) -> list[
     return inputs
 
 
+def request_config(body: SendMessages) -> dict[str, Any]:
+    """What a run shows of the request that made it (Letta's ``request_config``)."""
+    return {
+        "use_assistant_message": body.use_assistant_message,
+        "assistant_message_tool_name": "send_message",
+        "assistant_message_tool_kwarg": "message",
+        "include_return_message_types": None,
+    }
+
+
 @router.post("/messages")
 async def send_message(agent_id: str, body: SendMessages, rt: Runtime, if_busy: IfBusy) -> Response:
+    """Run a turn and answer with what it did. The run is recorded before the turn waits
+    for its agent, as a stream's and a queued run's are: it lists as active and
+    ``/messages/cancel`` stops it between steps. Bad input, an unknown agent and (with
+    ``if_busy=reject``) a busy agent are refused before anything is recorded."""
     if body.streaming:
         from engram.api.routes.streaming import stream_reply  # it imports this module
 
         return await stream_reply(rt, agent_id, body, if_busy)
-    # An unknown agent surfaces from the first step as a 404, before anything is written.
     inputs = await checked_inputs(rt, agent_id, body)
-    result = await run_turn(rt, agent_id, inputs, max_steps=body.max_steps)
-    return json_reply(
-        {
-            "messages": result.messages,
-            "stop_reason": {"message_type": "stop_reason", "stop_reason": result.stop_reason},
-            "usage": result.usage(),
-            "logprobs": None,
-            "turns": None,
-        }
-    )
+    if if_busy == "reject":
+        await rt.gate.refuse_if_busy(agent_id)
+    run = await create_run(rt, agent_id, request_config=request_config(body))
+    result = await run_turn(rt, agent_id, inputs, run_id=run.id, max_steps=body.max_steps)
+    reply = {
+        "messages": result.messages,
+        "stop_reason": {"message_type": "stop_reason", "stop_reason": result.stop_reason},
+        "usage": result.usage(),
+        "logprobs": None,
+        "turns": None,
+    }
+    if result.error is None or result.stop_reason == "cancelled":
+        return json_reply(reply)  # a run cancelled meanwhile answers as cancelled
+    return failed_turn_reply(result.run_id, result.stop_reason, result.error, reply)
+
+
+FAILED_TURN_STATUS = {"context_window_overflow_in_system_prompt": 400}
+"""The HTTP status of a turn that failed, by stop reason; 502 for the rest (docs/api.md)."""
+FAILED_TURN_TYPE = {
+    "llm_api_error": "llm_error",
+    "context_window_overflow_in_system_prompt": "context_window_exceeded",
+}
+
+
+def failed_turn_reply(
+    run_id: str, stop_reason: str, error: str, reply: dict[str, Any]
+) -> JSONResponse:
+    """A turn whose model call failed, answered as Letta answers one: an error status and
+    its ``{"error": {"type", "message", "detail"}}`` body. Beside it go the run's id, the
+    stop reason, and what the turn committed before it failed (``messages``, ``usage``).
+    Not retried by letta-client: the request's steps that did commit would run again."""
+    status = FAILED_TURN_STATUS.get(stop_reason, 502)
+    kind = FAILED_TURN_TYPE.get(stop_reason, "agent_error")
+    body = {
+        "error": {"type": kind, "message": f"the run failed ({stop_reason})", "detail": error},
+        "detail": error,
+        "run_id": run_id,
+        **reply,
+    }
+    return JSONResponse(body, status_code=status, headers={"x-should-retry": "false"})
 
 
 @router.get("/messages")

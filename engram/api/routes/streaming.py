@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 
 from engram.api import serialize
 from engram.api.deps import IfBusy, Runtime
-from engram.api.routes.messages import checked_inputs
+from engram.api.routes.messages import checked_inputs, request_config
 from engram.api.schemas import CancelRuns, SendMessages
 from engram.runtime.agent_gate import BusyPolicy
 from engram.runtime.background import start_background_turn
@@ -40,7 +40,7 @@ async def stream_reply(
     inputs = await checked_inputs(rt, agent_id, body)
     if if_busy == "reject":
         await rt.gate.refuse_if_busy(agent_id)
-    run = await create_run(rt, agent_id, request_config=_request_config(body))
+    run = await create_run(rt, agent_id, request_config=request_config(body))
     stream = TurnStream(
         rt,
         agent_id,
@@ -71,7 +71,7 @@ async def send_messages_async(
     if if_busy == "reject":
         await rt.gate.refuse_if_busy(agent_id)
     run = await start_background_turn(
-        rt, agent_id, inputs, max_steps=body.max_steps, request_config=_request_config(body)
+        rt, agent_id, inputs, max_steps=body.max_steps, request_config=request_config(body)
     )
     return serialize.run(run)
 
@@ -82,12 +82,3 @@ async def cancel_messages(
 ) -> dict[str, str]:
     """Cancel the agent's active runs (or the ``run_ids`` given): run id -> status after."""
     return await cancel_runs(rt, agent_id, body.run_ids if body else None)
-
-
-def _request_config(body: SendMessages) -> dict[str, Any]:
-    return {
-        "use_assistant_message": body.use_assistant_message,
-        "assistant_message_tool_name": "send_message",
-        "assistant_message_tool_kwarg": "message",
-        "include_return_message_types": None,
-    }
