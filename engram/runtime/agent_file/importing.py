@@ -238,7 +238,9 @@ def _tool_env(spec: FileAgent, given: dict[str, str]) -> tuple[dict[str, str] | 
     return values or None, unset
 
 
-def _history_rows(agent: t.Agent, spec: FileAgent, where: str) -> tuple[list[Row], list[Row]]:
+def _history_rows(
+    agent: t.Agent, spec: FileAgent, where: str
+) -> tuple[list[Row | None], list[Row | None]]:
     """The agent's messages as new rows: (those before the window, the window).
 
     The window keeps the file's in-context order, so the model sees what it saw before;
@@ -253,7 +255,7 @@ def _history_rows(agent: t.Agent, spec: FileAgent, where: str) -> tuple[list[Row
     new_ids: dict[str, str] = {}
     slots = {ref: i for i, ref in enumerate(dict.fromkeys(spec.in_context_message_ids))}
     window: list[Row | None] = [None] * len(slots)
-    earlier: list[Row] = []
+    earlier: list[Row | None] = []
     call_names: dict[str, str] = {}
     for i, raw in enumerate(file_messages):
         file_messages[i] = None
@@ -269,10 +271,10 @@ def _history_rows(agent: t.Agent, spec: FileAgent, where: str) -> tuple[list[Row
             window[slots[message.id]] = values
         else:
             earlier.append(values)
-    chosen = [values for values in window if values is not None]
+    chosen: list[Row | None] = [values for values in window if values is not None]
     for values in (*earlier, *chosen):
         # An answer names its request by file id; the request has a new id now.
-        approval = values[_APPROVAL]
+        approval = values[_APPROVAL] if values else None
         if isinstance(approval, dict) and approval.get("approval_request_id") in new_ids:
             approval["approval_request_id"] = new_ids[approval["approval_request_id"]]
     return earlier, chosen
@@ -305,8 +307,9 @@ def _insert_messages(session: Session, rows: list[Row | None]) -> None:
     batch: list[dict[str, Any]] = []
     chars = 0
     for i, values in enumerate(rows):
+        if values is None:  # written already
+            continue
         rows[i] = None
-        assert values is not None
         batch.append(dict(zip(MESSAGE_COLUMNS, values, strict=True)))
         chars += sum(len(value) for value in values if isinstance(value, str))
         if len(batch) >= INSERT_BATCH_ROWS or chars >= INSERT_BATCH_CHARS:
