@@ -11,9 +11,14 @@ each measurement) around:
 3. a 50 MB agent file, imported under a raised agent-file limit.
 
 Each row prints the peak above the RSS just before the request; targets are printed
-beside the numbers and nothing is asserted. Run it from the repository root:
+beside the numbers and nothing is asserted. Every row first loads the embedding model, so
+it measures a server in use; ``--fresh`` leaves it unloaded instead, which measures a
+server that has just started (its heap has no room freed by earlier work, so the same
+input shows a higher peak). ``--postgres`` runs the servers on a throwaway PostgreSQL
+(``pgserver``, installed with the test extras) instead of SQLite. Run it from the
+repository root:
 
-    .venv/bin/python bench/input_limits.py [--passage-mb 10] [--file-mb 50]
+    .venv/bin/python bench/input_limits.py [--passage-mb 10] [--file-mb 50] [--fresh]
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `tests.support` lives in the checkout
     sys.path.insert(0, str(ROOT))
 
+from tests.support.postgres import PostgresCluster  # noqa: E402
 from tests.support.server import EngramServer  # noqa: E402
 
 MODEL = "openai/gpt-4o-mini"
@@ -142,7 +148,7 @@ def new_agent(client: httpx.Client) -> str:
 
 
 def passage_row(client: httpx.Client, pid: int, text: str, label: str) -> tuple[str, ...]:
-    warm_embeddings(client)
+    warm_embeddings(client)  # a fresh server would load the model inside the measurement
     agent_id = new_agent(client)
     before, peak, response = measure(
         pid, lambda: client.post(f"/v1/agents/{agent_id}/archival-memory", json={"text": text})
@@ -164,9 +170,12 @@ def warm_embeddings(client: httpx.Client) -> None:
     client.delete(f"/v1/agents/{agent_id}").raise_for_status()
 
 
-def agent_file_row(client: httpx.Client, pid: int, body: bytes, label: str) -> tuple[str, ...]:
+def agent_file_row(
+    client: httpx.Client, pid: int, body: bytes, label: str, fresh: bool
+) -> tuple[str, ...]:
     size_mb = len(body) / MB
-    warm_embeddings(client)
+    if not fresh:
+        warm_embeddings(client)
     before, peak, response = measure(
         pid,
         lambda: client.post(
@@ -174,7 +183,7 @@ def agent_file_row(client: httpx.Client, pid: int, body: bytes, label: str) -> t
         ),
     )
     return (
-        f"{size_mb:.0f} MB agent file, {label}",
+        f"{size_mb:.0f} MB agent file, {label}{', fresh server' if fresh else ''}",
         str(response.status_code),
         f"{before:.0f} MB before, +{peak:.0f} MB peak ({peak / size_mb:.1f}x the file)",
         f"<= {TARGET_FILE_FACTOR:.0f}x",
@@ -183,6 +192,7 @@ def agent_file_row(client: httpx.Client, pid: int, body: bytes, label: str) -> t
 
 def run(args: argparse.Namespace) -> list[tuple[str, ...]]:
     rows: list[tuple[str, ...]] = []
+    cluster = PostgresCluster() if args.postgres else None
     fake = FakeLLM()
     text = passage_text(args.passage_mb * MB)
     body = agent_file(args.file_mb * MB, args.message_bytes, args.file_passages)
@@ -198,7 +208,8 @@ def run(args: argparse.Namespace) -> list[tuple[str, ...]]:
             if args.only and kind != args.only:
                 continue
             with tempfile.TemporaryDirectory() as tmp:
-                server = EngramServer(Path(tmp) / "data", fake.base_url, env)
+                url = cluster.new_database() if cluster else None
+                server = EngramServer(Path(tmp) / "data", fake.base_url, env, database_url=url)
                 server.start()
                 try:
                     assert server.process is not None
@@ -207,11 +218,13 @@ def run(args: argparse.Namespace) -> list[tuple[str, ...]]:
                         if kind == "passage":
                             rows.append(passage_row(client, pid, text, label))
                         else:
-                            rows.append(agent_file_row(client, pid, body, label))
+                            rows.append(agent_file_row(client, pid, body, label, args.fresh))
                 finally:
                     server.stop()
     finally:
         fake.stop()
+        if cluster:
+            cluster.close()
     return rows
 
 
@@ -224,6 +237,10 @@ def main() -> int:
         "--file-passages", type=int, default=0, help="a file of this many long passages instead"
     )
     parser.add_argument("--only", choices=["passage", "file"], help="run one kind of row")
+    parser.add_argument(
+        "--fresh", action="store_true", help="agent files: do not load the embedding model first"
+    )
+    parser.add_argument("--postgres", action="store_true", help="run the servers on PostgreSQL")
     args = parser.parse_args()
     rows = run(args)
     widths = [max(len(row[i]) for row in rows) for i in range(4)]

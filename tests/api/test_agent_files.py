@@ -10,7 +10,10 @@ from typing import Any
 import httpx
 import pytest
 from letta_client import Letta
+from sqlalchemy import create_engine, text
 
+from engram.config import normalize_database_url
+from engram.runtime.agent_file.importing import INSERT_BATCH_ROWS
 from tests.api.conftest import (
     MODEL,
     AgentFactory,
@@ -762,6 +765,61 @@ def test_letta_style_file_with_compiled_prompt_and_packed_history(api: httpx.Cli
         ("assistant_message", "4"),
     ]
     assert context(api, new_id)["num_messages"] == 3
+
+
+# --------------------------------------------------------------------------- long histories
+
+# More messages than one insert batch: the import writes them in several, in one transaction.
+LONG = 2 * INSERT_BATCH_ROWS + 234
+
+
+def long_history_file() -> dict[str, Any]:
+    document = valid_file()
+    agent = document["agents"][0]
+    agent["messages"] = [
+        {"id": f"message-{i}", "role": ("user", "assistant")[i % 2], "content": f"line {i}"}
+        for i in range(LONG)
+    ]
+    agent["in_context_message_ids"] = [f"message-{i}" for i in range(LONG - 4, LONG)]
+    return document
+
+
+def stored_messages(server: EngramServer) -> int:
+    """Every message row in the server's database, whichever agent it belongs to."""
+    url = server.env.get("ENGRAM_DATABASE_URL")
+    engine = create_engine(
+        normalize_database_url(url) if url else f"sqlite:///{server.data_dir / 'engram.db'}"
+    )
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(text("SELECT count(*) FROM messages")).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def test_a_long_history_imports_whole_and_in_order(api: httpx.Client) -> None:
+    new_id = imported_id(api, long_history_file())
+
+    shown = [m["content"] for m in list_all(api, f"/v1/agents/{new_id}/messages", order="asc")]
+    assert shown == [f"line {i}" for i in range(LONG)]
+    assert context(api, new_id)["num_messages"] == 4
+
+
+def test_an_import_failing_after_a_long_history_is_written_leaves_nothing(
+    api: httpx.Client, engram_server: EngramServer
+) -> None:
+    """The first agent's messages are all inserted before the second agent's unknown tool
+    is found: the whole import is undone, not just the agent that failed."""
+    document = long_history_file()
+    first = document["agents"][0]
+    document["agents"].append({**first, "id": "agent-1", "tools": ["no_such_tool"]})
+    before = (agent_count(api), block_count(api), stored_messages(engram_server))
+
+    response = import_file(api, document)
+
+    assert response.status_code == 422, response.text
+    assert "no_such_tool" in detail_text(response)
+    assert (agent_count(api), block_count(api), stored_messages(engram_server)) == before
 
 
 # --------------------------------------------------------------------------- other refusals

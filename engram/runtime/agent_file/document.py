@@ -7,7 +7,15 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, BinaryIO, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from engram.errors import InvalidInput
 from engram.input_limits import check_text_length, check_value
@@ -36,10 +44,15 @@ class _FilePart(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
     checked_on_its_own: ClassVar[bool] = True
+    # Fields whose items are checked one by one as models of their own (an agent's
+    # messages): bounding the whole field would count a long history as one JSON value.
+    checked_by_item: ClassVar[frozenset[str]] = frozenset()
 
     @field_validator("*", mode="after")
     @classmethod
-    def _bounded(cls, value: Any) -> Any:
+    def _bounded(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.field_name in cls.checked_by_item:
+            return value
         return check_value(value)
 
 
@@ -155,6 +168,8 @@ class EngramExtras(_FilePart):
 
 
 class FileAgent(_FilePart):
+    checked_by_item: ClassVar[frozenset[str]] = frozenset({"messages"})
+
     id: str
     name: Name | None = None
     system: str | None = None
@@ -178,7 +193,11 @@ class FileAgent(_FilePart):
     source_ids: list[str] | None = None
     files_agents: list[Any] = []
     in_context_message_ids: list[str] = []
-    messages: list[FileMessage] = []
+    # The history as decoded JSON, each message checked as a FileMessage by
+    # parse_agent_file and made one again, one at a time, when its row is built
+    # (file_message): a long history of short messages is held once, not as decoded JSON
+    # and as models besides, which would cost several times the file.
+    messages: list[Any] = []
     engram: EngramExtras | None = None
 
     @property
@@ -202,12 +221,12 @@ class AgentFile(_FilePart):
 def parse_agent_file(raw: bytes | str | BinaryIO) -> AgentFile:
     """The validated document. Raises InvalidInput naming the first thing wrong with it.
 
-    Given a binary file (an upload), its bytes are read inside the decoding call, so they
-    are freed as soon as the JSON is decoded: a large file is held once as bytes, once as
-    decoded text, then only as the values built from it, never all of them at once for
-    longer than the decoding takes."""
+    Given a binary file (an upload), its bytes are read and turned into text before the
+    JSON is decoded, and freed then: a large file is held as bytes and text only while
+    one becomes the other, and as text and the values built from it only while the JSON
+    is decoded, never as all three at once."""
     try:
-        data = json.loads(raw if isinstance(raw, bytes | str) else raw.read())
+        data = json.loads(_text(raw))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise InvalidInput("file", f"not a JSON agent file ({exc})") from exc
     if not isinstance(data, dict):
@@ -230,6 +249,29 @@ def parse_agent_file(raw: bytes | str | BinaryIO) -> AgentFile:
     for i, agent in enumerate(document.agents):
         _check_agent(document, agent, f"file.agents.{i}")
     return document
+
+
+def _text(raw: bytes | str | BinaryIO) -> str:
+    """The file as text, decoded as ``json.loads`` decodes bytes (UTF-8, -16 or -32). Given
+    a file, its bytes live only in this frame, so they are gone when the JSON is decoded."""
+    if isinstance(raw, str):
+        return raw
+    data = raw if isinstance(raw, bytes) else raw.read()
+    return data.decode(json.detect_encoding(data), "surrogatepass")
+
+
+def file_message(raw: Any, where: str) -> FileMessage:
+    """One message of an agent's history as a checked model; InvalidInput names the first
+    thing wrong with it (``where`` is its place in the file)."""
+    try:
+        message = FileMessage.model_validate(raw)
+    except ValidationError as exc:
+        errors = exc.errors()
+        place = ".".join([where, *(str(part) for part in errors[0]["loc"])])
+        more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
+        raise InvalidInput(place, f"{errors[0]['msg']}{more}") from exc
+    _check_message(message, where)
+    return message
 
 
 def _unique(ids: list[str], where: str) -> set[str]:
@@ -272,15 +314,14 @@ def _check_agent(document: AgentFile, agent: FileAgent, where: str) -> None:
         if ref not in tools:
             raise InvalidInput(f"{where}.tool_ids", f"'{ref}' names no tool in the file")
         _check_tool(tools[ref])
-    messages = _unique([m.id for m in agent.messages], f"{where}.messages")
+    ids = [file_message(raw, f"{where}.messages.{i}").id for i, raw in enumerate(agent.messages)]
+    messages = _unique(ids, f"{where}.messages")
     _unique(agent.in_context_message_ids, f"{where}.in_context_message_ids")
     for ref in agent.in_context_message_ids:
         if ref not in messages:
             raise InvalidInput(
                 f"{where}.in_context_message_ids", f"'{ref}' names no message of this agent"
             )
-    for i, message in enumerate(agent.messages):
-        _check_message(message, f"{where}.messages.{i}")
 
 
 def _check_tool(tool: FileTool) -> None:

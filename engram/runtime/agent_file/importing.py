@@ -1,5 +1,10 @@
 """Creating agents from an agent file: everything is checked and computed first (configs,
-rows, token counts, embeddings), then written in one transaction."""
+rows, token counts, embeddings), then written in one transaction.
+
+A file's history can be most of a large file in many small messages. Each message waits
+for the write as a plain tuple of its row's values, built from the decoded message, which
+is dropped then; the write inserts them in batches (Core, not ORM objects) and drops each
+batch once it is sent, so the import holds about one copy of the history at any time."""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 from pydantic import BaseModel
+from sqlalchemy import JSON, func, insert, inspect, null, select
 from sqlalchemy.orm import Session
 
 from engram.errors import InvalidInput
@@ -20,6 +26,7 @@ from engram.runtime.agent_file.document import (
     FileAgent,
     FileMessage,
     FilePassage,
+    file_message,
     parse_agent_file,
 )
 from engram.runtime.agent_file.shared_tools import ToolOutcome, ToolPolicy, resolve_tools
@@ -32,6 +39,18 @@ from engram.store import tables as t
 from engram.store.tables import as_utc
 
 EMBED_BATCH = 64
+
+# A message row waiting for the write: its values in the order of MESSAGE_COLUMNS.
+Row = tuple[Any, ...]
+MESSAGE_COLUMNS = tuple(column.key for column in t.Message.__table__.columns if column.key != "seq")
+# A JSON column the row never set is SQL NULL, as the ORM writes it (None is JSON null).
+_JSON_COLUMNS = frozenset(
+    column.key for column in t.Message.__table__.columns if isinstance(column.type, JSON)
+)
+_APPROVAL = MESSAGE_COLUMNS.index("approval")
+# One INSERT batch: this many rows, or fewer when their texts reach INSERT_BATCH_CHARS.
+INSERT_BATCH_ROWS = 500
+INSERT_BATCH_CHARS = 4_000_000
 
 
 @dataclass
@@ -67,8 +86,8 @@ class _AgentPlan:
 
     spec: FileAgent
     agent: t.Agent
-    earlier: list[t.Message] = field(default_factory=list)
-    window: list[t.Message] = field(default_factory=list)
+    earlier: list[Row | None] = field(default_factory=list)
+    window: list[Row | None] = field(default_factory=list)
     passages: list[t.Passage] = field(default_factory=list)
     unset_variables: list[str] = field(default_factory=list)
 
@@ -106,10 +125,12 @@ async def import_agent_file(
             tool_ids = [tool_rows[ref].id for ref in plan.spec.tool_ids]
             tools.attach(session, agent_id, [*tool_ids, *(row.id for row in named.values())])
             agents.set_tags(session, agent_id, plan.spec.tags or [])
-            session.add_all([*plan.earlier, *plan.window, *plan.passages])
+            session.add_all(plan.passages)
             session.flush()
+            _insert_messages(session, plan.earlier)
             # The window is every message after the cursor: the earlier ones stay in recall.
-            plan.agent.window_start_seq = plan.earlier[-1].seq if plan.earlier else 0
+            plan.agent.window_start_seq = _last_seq(session, agent_id)
+            _insert_messages(session, plan.window)
             session.flush()
             check_fixed_part_fits(rt, session, agent_id)
         return [plan.agent.id for plan in plans], outcome
@@ -182,7 +203,9 @@ async def _plan_agent(
     )
     plan.agent.tool_env, plan.unset_variables = _tool_env(spec, options.secrets)
     if not options.strip_messages:
-        plan.earlier, plan.window = await asyncio.to_thread(_history_rows, plan.agent, spec)
+        plan.earlier, plan.window = await asyncio.to_thread(
+            _history_rows, plan.agent, spec, f"file.agents.{index}.messages"
+        )
     embedder = rt.embeddings.embedder_for(embedding_config)
     plan.passages = await _passage_rows(embedder, agent_id, spec.extras.passages)
     return plan
@@ -215,30 +238,90 @@ def _tool_env(spec: FileAgent, given: dict[str, str]) -> tuple[dict[str, str] | 
     return values or None, unset
 
 
-def _history_rows(agent: t.Agent, spec: FileAgent) -> tuple[list[t.Message], list[t.Message]]:
+def _history_rows(
+    agent: t.Agent, spec: FileAgent, where: str
+) -> tuple[list[Row | None], list[Row | None]]:
     """The agent's messages as new rows: (those before the window, the window).
 
     The window keeps the file's in-context order, so the model sees what it saw before;
     the other messages keep their file order and come first. A leading copy of the compiled
     prompt (Letta keeps one; Engram's exports carry one for Letta) is left out: Engram
-    compiles the prompt afresh on every step."""
+    compiles the prompt afresh on every step.
+
+    The file's messages are taken from ``spec``: each is released once its row is built."""
     model = agent.llm_config["model"]
-    file_messages = spec.messages
-    if file_messages and _is_compiled_prompt(file_messages[0], agent.system):
-        file_messages = file_messages[1:]
+    file_messages, spec.messages = spec.messages, []
+    asked = _asked_ids(file_messages)
+    new_ids: dict[str, str] = {}
+    slots = {ref: i for i, ref in enumerate(dict.fromkeys(spec.in_context_message_ids))}
+    window: list[Row | None] = [None] * len(slots)
+    earlier: list[Row | None] = []
     call_names: dict[str, str] = {}
-    rows: dict[str, t.Message] = {}
-    for message in file_messages:
-        rows[message.id] = _message_row(agent.id, model, message, call_names)
-    for row in rows.values():
+    for i, raw in enumerate(file_messages):
+        file_messages[i] = None
+        message = file_message(raw, f"{where}.{i}")  # checked by the parse: cannot fail
+        del raw
+        if i == 0 and _is_compiled_prompt(message, agent.system):
+            continue
+        row = _message_row(agent.id, model, message, call_names)
+        if message.id in asked:
+            new_ids[message.id] = row.id
+        values = _row_values(row)
+        if message.id in slots:
+            window[slots[message.id]] = values
+        else:
+            earlier.append(values)
+    chosen: list[Row | None] = [values for values in window if values is not None]
+    for values in (*earlier, *chosen):
         # An answer names its request by file id; the request has a new id now.
-        asked = (row.approval or {}).get("approval_request_id")
-        if asked in rows:
-            row.approval = {**(row.approval or {}), "approval_request_id": rows[asked].id}
-    in_context = [ref for ref in spec.in_context_message_ids if ref in rows]
-    chosen = set(in_context)
-    earlier = [row for ref, row in rows.items() if ref not in chosen]
-    return earlier, [rows[ref] for ref in in_context]
+        approval = values[_APPROVAL] if values else None
+        if isinstance(approval, dict) and approval.get("approval_request_id") in new_ids:
+            approval["approval_request_id"] = new_ids[approval["approval_request_id"]]
+    return earlier, chosen
+
+
+def _asked_ids(file_messages: list[Any]) -> set[str]:
+    """The file ids of the approval requests some answer in the history names."""
+    return {
+        raw["approval_request_id"]
+        for raw in file_messages
+        if isinstance(raw, dict)
+        and raw.get("role") == "approval"
+        and isinstance(raw.get("approval_request_id"), str)
+    }
+
+
+def _row_values(row: t.Message) -> Row:
+    """A new message's values for the write, without the ORM object that computed them."""
+    given = inspect(row).dict
+    return tuple(
+        given[key] if key in given else (null() if key in _JSON_COLUMNS else None)
+        for key in MESSAGE_COLUMNS
+    )
+
+
+def _insert_messages(session: Session, rows: list[Row | None]) -> None:
+    """Insert the rows in their order, in batches inside the caller's transaction. Each
+    row leaves ``rows`` as its batch is built, so a batch sent is a batch freed."""
+    statement = insert(t.Message.__table__)
+    batch: list[dict[str, Any]] = []
+    chars = 0
+    for i, values in enumerate(rows):
+        if values is None:  # written already
+            continue
+        rows[i] = None
+        batch.append(dict(zip(MESSAGE_COLUMNS, values, strict=True)))
+        chars += sum(len(value) for value in values if isinstance(value, str))
+        if len(batch) >= INSERT_BATCH_ROWS or chars >= INSERT_BATCH_CHARS:
+            session.execute(statement, batch)
+            batch, chars = [], 0
+    if batch:
+        session.execute(statement, batch)
+
+
+def _last_seq(session: Session, agent_id: str) -> int:
+    last = session.scalar(select(func.max(t.Message.seq)).where(t.Message.agent_id == agent_id))
+    return int(last or 0)
 
 
 def _is_compiled_prompt(message: FileMessage, system: str) -> bool:
