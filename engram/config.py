@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     agent_busy_timeout_seconds: float = Field(default=300.0, gt=0)
     # PostgreSQL only: queued turns each replica's worker runs at once.
     job_workers: int = Field(default=8, ge=1)
+    # Recovery from a lost server (docs/postgres.md): a running run with no live lease on its
+    # agent for this long is failed, and a request still waiting this long past the busy
+    # timeout is too; PostgreSQL only, a queued job whose worker has missed its heartbeats
+    # (every 10 s) for this long is handed to another worker.
+    orphan_grace_seconds: float = Field(default=60.0, gt=0)
+    worker_dead_after_seconds: float = Field(default=30.0, gt=10)
 
     # Custom tools run in a sandbox (docs/tools.md): per call, a wall-clock timeout, an
     # address-space cap, CPU seconds, processes, open files and bytes of output.

@@ -10,7 +10,7 @@ not go to the queue: ``spawn`` runs them in-process, as the embedded deployment 
 
 A job taken by a worker that died (its server was killed) would stay ``doing`` for good:
 every replica looks for such jobs every few seconds and hands them out again, once their
-worker has missed its heartbeats for ``WORKER_DEAD_AFTER_SECONDS``. A job may therefore
+worker has missed its heartbeats for ``worker_dead_after_seconds`` (a setting). A job may therefore
 run twice; a handler must make a second run harmless (a turn claims its run first).
 """
 
@@ -34,9 +34,6 @@ T = TypeVar("T")
 
 SHUTDOWN_GRACE_SECONDS = 10.0
 
-WORKER_DEAD_AFTER_SECONDS = 30.0
-"""A worker without a heartbeat for this long is dead (procrastinate's workers beat every
-10 s); the jobs it had taken go back to the queue."""
 STALLED_CHECK_SECONDS = 10.0
 """How often this process looks for jobs whose worker died."""
 
@@ -50,7 +47,17 @@ def conninfo_of(database_url: str) -> str:
 class PostgresJobs:
     """Jobs deferred to procrastinate's tables; this process works on them as well."""
 
-    def __init__(self, database_url: str, *, concurrency: int = 8, name: str = "engram") -> None:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        concurrency: int = 8,
+        name: str = "engram",
+        worker_dead_after_seconds: float = 30.0,
+    ) -> None:
+        """``worker_dead_after_seconds``: a worker without a heartbeat for this long is dead
+        (procrastinate's workers beat every 10 s); the jobs it had taken go back to the
+        queue."""
         from procrastinate import App, PsycopgConnector
 
         # A small pool: each replica needs a connection to listen for new jobs and a few
@@ -62,6 +69,7 @@ class PostgresJobs:
         self._local = InProcessJobs()
         self._concurrency = concurrency
         self._name = name
+        self._worker_dead_after = worker_dead_after_seconds
         self._worker: asyncio.Task[None] | None = None
         self._rescuer: asyncio.Task[None] | None = None
         self._open = False
@@ -96,7 +104,7 @@ class PostgresJobs:
     async def requeue_stalled(self) -> int:
         """Put back in the queue the jobs taken by workers that died; returns how many."""
         stalled = await self._app.job_manager.get_stalled_jobs(
-            seconds_since_heartbeat=WORKER_DEAD_AFTER_SECONDS
+            seconds_since_heartbeat=self._worker_dead_after
         )
         for job in stalled:
             await self._app.job_manager.retry_job(job)

@@ -37,8 +37,6 @@ STOPPED_BEFORE_START = (
     "the server stopped before this run started, and its client went with it; "
     "send the message again"
 )
-ORPHAN_GRACE = timedelta(seconds=60)
-"""A running run older than this without a live lease on its agent has lost its server."""
 
 
 class Engram:
@@ -60,7 +58,11 @@ class Engram:
         self.jobs: JobQueue = (
             InProcessJobs()
             if self.db.is_sqlite
-            else PostgresJobs(self.db.url, concurrency=settings.job_workers)
+            else PostgresJobs(
+                self.db.url,
+                concurrency=settings.job_workers,
+                worker_dead_after_seconds=settings.worker_dead_after_seconds,
+            )
         )
         self.recall_indexer = RecallIndexer(self)
         self.mcp_sessions = McpSessions(settings.mcp_idle_seconds)
@@ -121,10 +123,12 @@ class Engram:
         await self.db.dispose()
 
     async def _fail_orphaned_runs(self) -> None:
-        failed = await self.db.write(lambda s: leases.fail_orphaned_runs(s, ORPHAN_GRACE))
+        # A running run without a live lease on its agent this long has lost its server.
+        grace = timedelta(seconds=self.settings.orphan_grace_seconds)
+        failed = await self.db.write(lambda s: leases.fail_orphaned_runs(s, grace))
         # A request still waiting to start long after any wait would have ended lost its
         # server; queued runs are left to the job queue, which hands their jobs out again.
-        waited = timedelta(seconds=self.settings.agent_busy_timeout_seconds) + ORPHAN_GRACE
+        waited = timedelta(seconds=self.settings.agent_busy_timeout_seconds) + grace
         failed += await self.db.write(
             lambda s: runs.fail_abandoned_requests(
                 s, datetime.now(UTC) - waited, STOPPED_BEFORE_START
@@ -135,7 +139,7 @@ class Engram:
 
     async def _sweep_orphaned_runs(self) -> None:
         while True:
-            await asyncio.sleep(ORPHAN_GRACE.total_seconds())
+            await asyncio.sleep(self.settings.orphan_grace_seconds)
             try:
                 await self._fail_orphaned_runs()
             except Exception:  # the database may be away; the next sweep tries again

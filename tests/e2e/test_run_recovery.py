@@ -21,6 +21,8 @@ from tests.support.backends import Backend
 from tests.support.server import EngramServer
 
 MODEL = "openai/gpt-4o-mini"
+RECOVERY = {"ENGRAM_WORKER_DEAD_AFTER_SECONDS": "15"}
+"""PostgreSQL: a killed server's taken jobs go back to the queue after 15 s, not 30."""
 RESUME_TIMEOUT = 120.0
 """On PostgreSQL the dead worker's jobs go back to the queue once it has missed its
 heartbeats for 30 s, looked for every 10 s."""
@@ -60,7 +62,9 @@ def user_texts(client: httpx.Client, agent_id: str) -> list[str]:
 
 @pytest.fixture
 def server(fake_llm: FakeLLM, tmp_path: Path, backend: Backend) -> Any:
-    engram = EngramServer(tmp_path / "data", fake_llm.base_url, database_url=backend.database_url())
+    engram = EngramServer(
+        tmp_path / "data", fake_llm.base_url, RECOVERY, database_url=backend.database_url()
+    )
     engram.start()
     yield engram
     engram.stop()
@@ -119,6 +123,8 @@ def test_a_queued_run_not_started_at_a_kill_runs_after_the_restart_with_its_inpu
 
 BUSY_TIMEOUT = 8.0
 """How long the waiting request would wait; it must still be waiting at the kill."""
+ORPHAN_GRACE = 3.0
+"""How long past the busy timeout a waiting request is known to have lost its server."""
 
 
 def queue_behind_a_slow_turn(
@@ -159,7 +165,10 @@ def test_a_plain_request_waiting_at_a_kill_is_failed_after_the_restart(
     server = EngramServer(
         tmp_path / "data",
         fake_llm.base_url,
-        {"ENGRAM_AGENT_BUSY_TIMEOUT_SECONDS": str(BUSY_TIMEOUT)},
+        {
+            "ENGRAM_AGENT_BUSY_TIMEOUT_SECONDS": str(BUSY_TIMEOUT),
+            "ENGRAM_ORPHAN_GRACE_SECONDS": str(ORPHAN_GRACE),
+        },
         database_url=backend.database_url(),
     )
     server.start()
@@ -170,8 +179,8 @@ def test_a_plain_request_waiting_at_a_kill_is_failed_after_the_restart(
         server.kill()
         if backend.name == "postgres":
             # Replicas share the database: a waiting request is known dead once any wait
-            # would have ended, the busy timeout plus a minute.
-            time.sleep(BUSY_TIMEOUT + 62)
+            # would have ended, the busy timeout plus the orphan grace.
+            time.sleep(BUSY_TIMEOUT + ORPHAN_GRACE + 2)
         server.start()
 
         with server.client() as client:

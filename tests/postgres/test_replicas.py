@@ -28,7 +28,13 @@ def replicas(
 ) -> Iterator[list[EngramServer]]:
     database = postgres_cluster.new_database()
     servers = [
-        EngramServer(tmp_path / f"replica-{n}", fake_llm.base_url, database_url=database)
+        EngramServer(
+            tmp_path / f"replica-{n}",
+            fake_llm.base_url,
+            # A dead replica's taken jobs go back to the queue after 15 s, not 30.
+            {"ENGRAM_WORKER_DEAD_AFTER_SECONDS": "15"},
+            database_url=database,
+        )
         for n in (1, 2)
     ]
     for server in servers:
@@ -216,7 +222,13 @@ def test_a_queued_run_whose_replica_died_runs_on_another(
 ) -> None:
     database = postgres_cluster.new_database()
     first, second = (
-        EngramServer(tmp_path / f"replica-{n}", fake_llm.base_url, database_url=database)
+        EngramServer(
+            tmp_path / f"replica-{n}",
+            fake_llm.base_url,
+            # A dead replica's taken jobs go back to the queue after 15 s, not 30.
+            {"ENGRAM_WORKER_DEAD_AFTER_SECONDS": "15"},
+            database_url=database,
+        )
         for n in (1, 2)
     )
     # The first replica alone takes both jobs: its turn is slow, the second run waits on it.
