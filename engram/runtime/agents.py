@@ -12,10 +12,10 @@ from engram.ids import new_id
 from engram.memory import policy
 from engram.memory.tools import MEMORY_TOOL_NAMES
 from engram.runtime import approvals
-from engram.runtime.context import HEARTBEAT_AGENTS, compile_context, window_size
+from engram.runtime.context import HEARTBEAT_AGENTS, window_size
 from engram.runtime.engine import Engram
+from engram.runtime.input_fit import fixed_prompt_tokens
 from engram.runtime.tool_rules import check_rules
-from engram.runtime.window import Window
 from engram.store import agents, archives, blocks, messages, passages, tools
 from engram.store import tables as t
 
@@ -288,15 +288,7 @@ def _set_tool_env(agent: t.Agent, changes: dict[str, Any]) -> None:
 def check_fixed_part_fits(rt: Engram, session: Session, agent_id: str) -> None:
     """Refuse a window too small for the prompt's fixed part, which paging cannot shrink."""
     agent = agents.get(session, agent_id)
-    context = compile_context(
-        agent,
-        blocks.for_agent(session, agent_id),
-        tools.for_agent(session, agent_id),
-        Window(start_seq=agent.window_start_seq),
-        recall_count=0,
-        archival_count=0,
-    )
-    fixed = context.total_tokens
+    fixed = fixed_prompt_tokens(session, agent)
     limit = window_size(agent)
     room = rt.settings.summarize_target * limit
     if fixed > room:

@@ -18,6 +18,20 @@ from engram.runtime.context import compile_context, window_size
 from engram.runtime.step_rows import InputMessage
 from engram.runtime.window import Window
 from engram.store import agents, blocks, tools
+from engram.store import tables as t
+
+
+def fixed_prompt_tokens(session: Session, agent: t.Agent) -> int:
+    """Tokens of the prompt's part that paging cannot shrink: the system prompt, memory
+    blocks and tool schemas."""
+    return compile_context(
+        agent,
+        blocks.for_agent(session, agent.id),
+        tools.for_agent(session, agent.id),
+        Window(start_seq=agent.window_start_seq),
+        recall_count=0,
+        archival_count=0,
+    ).total_tokens
 
 
 def check_inputs_fit(session: Session, agent_id: str, inputs: Sequence[InputMessage]) -> None:
@@ -37,14 +51,7 @@ def check_inputs_fit(session: Session, agent_id: str, inputs: Sequence[InputMess
         if tokens <= limit // 2 and fixed is None:
             continue
         if fixed is None:
-            fixed = compile_context(
-                agent,
-                blocks.for_agent(session, agent_id),
-                tools.for_agent(session, agent_id),
-                Window(start_seq=agent.window_start_seq),
-                recall_count=0,
-                archival_count=0,
-            ).total_tokens
+            fixed = fixed_prompt_tokens(session, agent)
         if tokens + fixed > limit:
             raise InvalidInput(
                 f"messages.{i}.content",
