@@ -40,6 +40,20 @@ def letta_client_for(server: EngramServer, **options: Any) -> Letta:
 
 
 @pytest.fixture
+def counted_client(engram_server: EngramServer) -> Iterator[tuple[Letta, list[str]]]:
+    """The SDK with its default retry policy (two retries), and the requests it sent: for
+    tests that an answer is not retried."""
+    sent: list[str] = []
+
+    def count(request: httpx.Request) -> None:
+        sent.append(f"{request.method} {request.url.path}")
+
+    http = DefaultHttpxClient(event_hooks={"request": [count]})
+    with letta_client_for(engram_server, max_retries=2, http_client=http) as sdk:
+        yield sdk, sent
+
+
+@pytest.fixture
 def client(engram_server: EngramServer, fake_llm: FakeLLM) -> Iterator[Letta]:
     """The SDK on the session server, with the fake LLM reset; fails the test on any 500."""
     server_errors: list[str] = []

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
-from letta_client import APIStatusError, DefaultHttpxClient, Letta
+from letta_client import APIStatusError, Letta
 from letta_client.types import AgentState
 
 from tests.compat.conftest import AgentFactory, letta_client_for
@@ -56,23 +54,10 @@ def test_a_plain_request_is_listed_running_and_cancelled_through_the_sdk(
     assert len(fake_llm.chat_requests) == 1
 
 
-@pytest.fixture
-def retrying_client(engram_server: EngramServer) -> Iterator[tuple[Letta, list[str]]]:
-    """The SDK with its default retries (two), and the requests it sent."""
-    sent: list[str] = []
-
-    def count(request: httpx.Request) -> None:
-        sent.append(f"{request.method} {request.url.path}")
-
-    http = DefaultHttpxClient(event_hooks={"request": [count]})
-    with letta_client_for(engram_server, max_retries=2, http_client=http) as sdk:
-        yield sdk, sent
-
-
 def test_a_failed_model_call_raises_with_the_run_and_is_not_retried(
-    retrying_client: tuple[Letta, list[str]], fake_llm: FakeLLM, agent: AgentState
+    counted_client: tuple[Letta, list[str]], fake_llm: FakeLLM, agent: AgentState
 ) -> None:
-    sdk, sent = retrying_client
+    sdk, sent = counted_client
     fake_llm.script(reply.error(400, "The model refused the request"))
 
     with pytest.raises(APIStatusError) as caught:

@@ -4,33 +4,15 @@ router serves never get a 501 route."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
-from letta_client import DefaultHttpxClient, InternalServerError, Letta
+from letta_client import InternalServerError, Letta
 
 from engram.api.contract_paths import CONTRACT_PATHS
 from engram.api.routes.unserved import install_unserved_routes, not_implemented_detail
-from tests.compat.conftest import letta_client_for
-from tests.support.server import EngramServer
 
 # An operation no engineer is adding in this round; when it lands, pick another.
 UNSERVED = next(op for op in CONTRACT_PATHS if op.operation == "list_folders")
-
-
-@pytest.fixture
-def counted_client(engram_server: EngramServer) -> Iterator[tuple[Letta, list[str]]]:
-    """The SDK with its default retry policy, and the requests it sent."""
-    sent: list[str] = []
-
-    def count(request: httpx.Request) -> None:
-        sent.append(f"{request.method} {request.url.path}")
-
-    http = DefaultHttpxClient(event_hooks={"request": [count]})
-    with letta_client_for(engram_server, max_retries=2, http_client=http) as sdk:
-        yield sdk, sent
 
 
 def test_unserved_operation_raises_501_naming_the_operation_without_retrying(
