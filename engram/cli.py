@@ -123,7 +123,7 @@ def serve(
     try:
         check_database(settings.resolved_database_url)
         migrate_database(settings.resolved_database_url)
-        application = create_app(settings)
+        application = create_app(settings, schema_migrated=True)
     except (ConfigError, DatabaseNotReady) as exc:
         _refuse(str(exc))
     config = uvicorn.Config(

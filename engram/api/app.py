@@ -34,9 +34,11 @@ from engram.runtime.engine import Engram
 OPEN_PATHS = {"/v1/health", "/v1/health/"}
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, schema_migrated: bool = False) -> FastAPI:
+    """``schema_migrated``: the caller (``engram serve``) brought the schema up to date
+    already, so start-up does not migrate a second time."""
     settings = settings or Settings()
-    engram = Engram(settings)
+    engram = Engram(settings, schema_migrated=schema_migrated)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

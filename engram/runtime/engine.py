@@ -42,8 +42,9 @@ STOPPED_BEFORE_START = (
 class Engram:
     """Holds the database, providers, embedders and per-agent locks of one server process."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, schema_migrated: bool = False) -> None:
         self.settings = settings
+        self._schema_migrated = schema_migrated
         self.db = Database(
             settings.resolved_database_url,
             pool_size=settings.db_pool_size,
@@ -75,8 +76,10 @@ class Engram:
         )
 
     async def start(self) -> None:
-        """Migrate the schema, make sure the built-in tools exist, warm the embedder."""
-        await asyncio.to_thread(migrate, self.db.url)
+        """Migrate the schema (unless the caller did), make sure the built-in tools exist,
+        warm the embedder."""
+        if not self._schema_migrated:
+            await asyncio.to_thread(migrate, self.db.url)
         await self._seed_base_tools()
         from engram.runtime.background import register_jobs  # it imports this module
 

@@ -52,8 +52,8 @@ def check_database(url: str) -> None:
 def migrate_database(url: str) -> None:
     """Migrate to the newest schema before serving; ``DatabaseNotReady`` names what failed.
 
-    The server's start-up migrates again, which is then a no-op; done here, a failure is
-    one line from the command rather than a traceback from the server's start-up hook."""
+    The server's start-up is then told not to migrate again; done here, a failure is one
+    line from the command rather than a traceback from the server's start-up hook."""
     try:
         migrate(url)
     except exc.SQLAlchemyError as error:
