@@ -1,7 +1,8 @@
 """Engram: a server for stateful LLM agents with tiered memory.
 
-``engram.Engram`` is the runtime as a library (the HTTP API is a skin over it); it is
-imported on first use so that ``import engram`` stays cheap for the CLI.
+``engram.Engram`` (and ``engram.AsyncEngram``) is Engram as a library: the operations the
+REST API serves, in-process. It is imported on first use so that ``import engram`` stays
+cheap for the CLI.
 """
 
 from __future__ import annotations
@@ -11,17 +12,17 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from engram.client import AsyncEngram, Engram
     from engram.config import Settings
-    from engram.runtime.engine import Engram
 
-__all__ = ["Engram", "Settings", "__version__"]
+__all__ = ["AsyncEngram", "Engram", "Settings", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "Engram":
-        from engram.runtime.engine import Engram
+    if name in ("Engram", "AsyncEngram"):
+        import engram.client
 
-        return Engram
+        return getattr(engram.client, name)
     if name == "Settings":
         from engram.config import Settings
 

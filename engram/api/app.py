@@ -16,6 +16,7 @@ from engram.api.routes import (
     agent_files,
     agents,
     approvals,
+    archival,
     archives,
     catalog,
     mcp_servers,
@@ -29,7 +30,7 @@ from engram.api.routes import (
     unserved,
 )
 from engram.config import Settings
-from engram.runtime.engine import Engram
+from engram.runtime.engine import Services
 
 OPEN_PATHS = {"/v1/health", "/v1/health/"}
 
@@ -38,7 +39,7 @@ def create_app(settings: Settings | None = None, *, schema_migrated: bool = Fals
     """``schema_migrated``: the caller (``engram serve``) brought the schema up to date
     already, so start-up does not migrate a second time."""
     settings = settings or Settings()
-    engram = Engram(settings, schema_migrated=schema_migrated)
+    engram = Services(settings, schema_migrated=schema_migrated)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None, *, schema_migrated: bool = Fals
         agents,
         approvals,
         memory,
+        archival,
         messages,
         streaming,
         runs,

@@ -10,17 +10,17 @@ from typing import Annotated, Any, Literal, TypeVar
 from fastapi import Depends, Query, Request, Response
 
 from engram.runtime.agent_gate import IF_BUSY, BusyPolicy
-from engram.runtime.engine import Engram
+from engram.runtime.engine import Services
 from engram.store.pagination import page_of
 
 T = TypeVar("T")
 
 
-def get_runtime(request: Request) -> Engram:
+def get_runtime(request: Request) -> Services:
     return request.app.state.engram
 
 
-Runtime = Annotated[Engram, Depends(get_runtime)]
+Runtime = Annotated[Services, Depends(get_runtime)]
 
 
 def json_reply(content: Any) -> Response:

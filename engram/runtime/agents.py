@@ -13,7 +13,7 @@ from engram.memory import policy
 from engram.memory.tools import MEMORY_TOOL_NAMES
 from engram.runtime import approvals
 from engram.runtime.context import HEARTBEAT_AGENTS, window_size
-from engram.runtime.engine import Engram
+from engram.runtime.engine import Services
 from engram.runtime.input_fit import fixed_prompt_tokens
 from engram.runtime.tool_rules import check_rules
 from engram.store import agents, archives, blocks, messages, passages, tools
@@ -111,7 +111,7 @@ def base_tool_names(agent_type: str) -> list[str]:
     return names
 
 
-async def _llm_config(rt: Engram, spec: AgentSpec) -> dict[str, Any]:
+async def _llm_config(rt: Services, spec: AgentSpec) -> dict[str, Any]:
     if spec.llm_config is not None:
         config = dict(spec.llm_config)
         if spec.model and not config.get("handle"):
@@ -129,7 +129,7 @@ def _check_window(limit: int | None) -> None:
         raise InvalidInput("context_window_limit", f"must be at least 256 tokens, got {limit}")
 
 
-async def create_agent(rt: Engram, spec: AgentSpec) -> AgentBundle:
+async def create_agent(rt: Services, spec: AgentSpec) -> AgentBundle:
     """Validate everything first, then write the agent, its blocks and links at once."""
     if spec.agent_type not in AGENT_TYPES:
         raise InvalidInput("agent_type", f"'{spec.agent_type}' is not one of {sorted(AGENT_TYPES)}")
@@ -211,7 +211,7 @@ def _resolve_tools(session: Session, spec: AgentSpec) -> list[t.Tool]:
     return rows
 
 
-async def update_agent(rt: Engram, agent_id: str, changes: dict[str, Any]) -> AgentBundle:
+async def update_agent(rt: Services, agent_id: str, changes: dict[str, Any]) -> AgentBundle:
     """Apply the fields present in ``changes``; unknown ids fail before anything is written."""
     llm_config = None
     if changes.get("llm_config") is not None:
@@ -285,7 +285,7 @@ def _set_tool_env(agent: t.Agent, changes: dict[str, Any]) -> None:
     agent.tool_env = declared or None
 
 
-def check_fixed_part_fits(rt: Engram, session: Session, agent_id: str) -> None:
+def check_fixed_part_fits(rt: Services, session: Session, agent_id: str) -> None:
     """Refuse a window too small for the prompt's fixed part, which paging cannot shrink."""
     agent = agents.get(session, agent_id)
     fixed = fixed_prompt_tokens(session, agent)
@@ -316,7 +316,7 @@ def _replace_tools(session: Session, agent_id: str, tool_ids: list[str]) -> None
     tools.attach(session, agent_id, [tool.id for tool in wanted])
 
 
-async def delete_agent(rt: Engram, agent_id: str) -> None:
+async def delete_agent(rt: Services, agent_id: str) -> None:
     """Delete the agent with its history and passages; blocks shared with others stay."""
 
     def _write(session: Session) -> Any:

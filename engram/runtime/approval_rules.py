@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from engram.errors import Conflict, ToolNotAttached
 from engram.runtime.agents import AgentBundle, bundle
-from engram.runtime.engine import Engram
+from engram.runtime.engine import Services
 from engram.store import agents, tools
 from engram.store import tables as t
 
@@ -47,7 +47,7 @@ def _attached(session: Session, agent_id: str, tool_name: str) -> t.Tool:
 
 
 async def set_requires_approval(
-    rt: Engram, agent_id: str, tool_name: str, required: bool
+    rt: Services, agent_id: str, tool_name: str, required: bool
 ) -> AgentBundle:
     """Require (or stop requiring) approval for calls of an attached tool; idempotent.
 

@@ -33,7 +33,7 @@ from engram.errors import Conflict, InvalidInput
 from engram.ids import new_id
 from engram.llm.client import ToolCall
 from engram.runtime.context import message_tokens
-from engram.runtime.engine import Engram
+from engram.runtime.engine import Services
 from engram.runtime.external_tools import run_external_calls
 from engram.runtime.state import load_state
 from engram.runtime.step_rows import InputMessage, row_values, tool_row
@@ -266,7 +266,7 @@ def check_input(session: Session, agent_id: str, inputs: Sequence[InputMessage])
 
 
 async def answer_pending(
-    rt: Engram, agent_id: str, run_id: str, answer: dict[str, Any]
+    rt: Services, agent_id: str, run_id: str, answer: dict[str, Any]
 ) -> Answered:
     """Settle the pending approval: run the approved calls (custom and external tools
     before the transaction, as a step does), then store the answer and every call's result

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engram.runtime.agent_gate import IF_BUSY
-from engram.runtime.engine import STOPPED_BEFORE_START, Engram
+from engram.runtime.engine import STOPPED_BEFORE_START, Services
 from engram.runtime.runs import ACTIVE_RUN_STATUSES, create_run
 from engram.runtime.step import InputMessage, run_turn
 from engram.store import tables as t
@@ -36,7 +36,7 @@ INPUT_NOT_KEPT = (
 
 
 async def start_background_turn(
-    rt: Engram,
+    rt: Services,
     agent_id: str,
     inputs: list[InputMessage],
     *,
@@ -53,12 +53,12 @@ async def start_background_turn(
     return run
 
 
-def register_jobs(rt: Engram) -> None:
+def register_jobs(rt: Services) -> None:
     """Tell ``rt.jobs`` how to run the runtime's background jobs; called once at start."""
     rt.jobs.register(AGENT_TURN_JOB, partial(_agent_turn, rt))
 
 
-async def recover_runs(rt: Engram) -> int:
+async def recover_runs(rt: Services) -> int:
     """After a restart of the one server of an embedded database (SQLite): queue again the
     queued runs that had not started, in the order they were accepted, and fail the rest
     of what was active (its turn died with the process). Returns how many were queued."""
@@ -104,7 +104,7 @@ def _settle_interrupted_runs(session: Session) -> list[tuple[str, str, dict[str,
     return queued
 
 
-async def _agent_turn(rt: Engram, payload: dict[str, Any]) -> None:
+async def _agent_turn(rt: Services, payload: dict[str, Any]) -> None:
     inputs = [InputMessage(**item) for item in payload["inputs"]]
     # The client already has its run: a queued turn waits its agent's turn, whatever the
     # request that queued it asked of a busy agent.

@@ -1,4 +1,5 @@
-"""``Engram``: the runtime as a library. The HTTP API is a thin skin over this object."""
+"""``Services``: the composition root of one server process: the database, providers, embedders,
+job queue and agent gate, built once from the settings and handed (narrowly) to what needs them."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ STOPPED_BEFORE_START = (
 )
 
 
-class Engram:
+class Services:
     """Holds the database, providers, embedders and per-agent locks of one server process."""
 
     def __init__(self, settings: Settings, *, schema_migrated: bool = False) -> None:

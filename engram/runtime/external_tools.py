@@ -22,13 +22,13 @@ from engram.store import tables as t
 from engram.tools.sandbox import truncate
 
 if TYPE_CHECKING:
-    from engram.runtime.engine import Engram
+    from engram.runtime.engine import Services
 
 log = logging.getLogger(__name__)
 
 
 async def run_external_calls(
-    rt: Engram, tools: list[t.Tool], calls: list[ToolCall]
+    rt: Services, tools: list[t.Tool], calls: list[ToolCall]
 ) -> dict[str, ExecutedCall]:
     """Run the calls of ``calls`` that go to attached MCP tools, concurrently; the results
     by call id. Calls to other tools are left for ``execute_calls``."""

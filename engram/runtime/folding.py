@@ -11,7 +11,7 @@ from engram.errors import ModelNotFound
 from engram.memory import policy
 from engram.runtime import paging
 from engram.runtime.context import window_size
-from engram.runtime.engine import Engram
+from engram.runtime.engine import Services
 from engram.runtime.state import compile_state, load_state
 from engram.store import agents
 from engram.store import tables as t
@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 async def fold_window(
-    rt: Engram, agent_id: str, *, extra_tokens: int = 0, force: bool = False
+    rt: Services, agent_id: str, *, extra_tokens: int = 0, force: bool = False
 ) -> paging.Fold | None:
     """Evict the oldest messages into the summary until the window is under the agent's
     target; None when the policy lets nothing go (the window is left as it is).
@@ -67,7 +67,7 @@ async def fold_window(
     return fold
 
 
-async def _summarizer(rt: Engram, agent: t.Agent, rules: policy.Compaction) -> paging.Summarizer:
+async def _summarizer(rt: Services, agent: t.Agent, rules: policy.Compaction) -> paging.Summarizer:
     """The agent's summarizer; an unknown summarizer model falls back to the agent's own,
     because a setting gone stale (a model retired by its provider) must not stop the agent."""
     llm_config = agent.llm_config

@@ -7,12 +7,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from engram.runtime.context import window_size
-from engram.runtime.engine import Engram
+from engram.runtime.engine import Services
 from engram.runtime.state import compile_state, load_state
 from engram.runtime.views import letta_messages
 
 
-async def overview(rt: Engram, agent_id: str) -> dict[str, Any]:
+async def overview(rt: Services, agent_id: str) -> dict[str, Any]:
     def _read(session: Session) -> Any:
         state, _ = load_state(session, agent_id, rt.windows)
         return state

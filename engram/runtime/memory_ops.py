@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from engram.errors import InvalidInput
 from engram.memory import archival
 from engram.memory.ranking import SearchMode
-from engram.runtime.engine import Engram
+from engram.runtime.engine import Services
 from engram.store import agents, block_history, blocks, passages
 from engram.store import tables as t
 from engram.store.blocks import check_fits
@@ -31,7 +31,7 @@ def apply_block_changes(block: t.Block, changes: dict[str, Any]) -> None:
         block.metadata_ = changes["metadata"]
 
 
-async def modify_block(rt: Engram, block_id: str, changes: dict[str, Any]) -> t.Block:
+async def modify_block(rt: Services, block_id: str, changes: dict[str, Any]) -> t.Block:
     def _write(session: Session) -> Any:
         block = blocks.get(session, block_id)
         old = block.value
@@ -44,7 +44,7 @@ async def modify_block(rt: Engram, block_id: str, changes: dict[str, Any]) -> t.
 
 
 async def modify_agent_block(
-    rt: Engram, agent_id: str, label: str, changes: dict[str, Any]
+    rt: Services, agent_id: str, label: str, changes: dict[str, Any]
 ) -> t.Block:
     def _write(session: Session) -> Any:
         agents.get(session, agent_id)
@@ -68,7 +68,7 @@ def _check_label_unique(session: Session, block: t.Block) -> None:
             )
 
 
-async def undo_or_redo(rt: Engram, block_id: str, action: str) -> t.Block:
+async def undo_or_redo(rt: Services, block_id: str, action: str) -> t.Block:
     def _write(session: Session) -> t.Block:
         block = blocks.get(session, block_id)
         (block_history.undo if action == "undo" else block_history.redo)(session, block)
@@ -78,7 +78,7 @@ async def undo_or_redo(rt: Engram, block_id: str, action: str) -> t.Block:
 
 
 async def insert_passage(
-    rt: Engram, agent_id: str, text: str, tags: list[str] | None, created_at: str | None
+    rt: Services, agent_id: str, text: str, tags: list[str] | None, created_at: str | None
 ) -> t.Passage:
     when = None
     if created_at:
@@ -113,7 +113,7 @@ async def insert_passage(
 
 
 async def search_passages(
-    rt: Engram,
+    rt: Services,
     agent_id: str,
     query: str,
     *,

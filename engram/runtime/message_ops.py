@@ -15,7 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from engram.errors import Conflict, NotFound
-from engram.runtime.engine import Engram
+from engram.runtime.engine import Services
 from engram.runtime.views import HELD
 from engram.store import agents, passages
 from engram.store import tables as t
@@ -27,7 +27,7 @@ class Deleted:
     passages_marked: int
 
 
-async def delete_message(rt: Engram, agent_id: str, message_id: str) -> Deleted:
+async def delete_message(rt: Services, agent_id: str, message_id: str) -> Deleted:
     def _write(session: Session) -> Deleted:
         agents.get(session, agent_id)
         row = session.scalar(

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from engram.llm.tokens import counter_for_model
 from engram.memory import archival, policy, recall
 from engram.memory.ledger import RememberedItem
-from engram.runtime.engine import Engram
+from engram.runtime.engine import Services
 from engram.store import tables as t
 from engram.store.tables import as_utc
 
@@ -59,7 +59,7 @@ class RecalledSection:
         return [RememberedItem(hit.id, hit.text) for hit in self.hits]
 
 
-async def recall_section(rt: Engram, agent: t.Agent, query: str) -> RecalledSection | None:
+async def recall_section(rt: Services, agent: t.Agent, query: str) -> RecalledSection | None:
     """The section for a turn that starts with ``query``; None when the agent has recall
     assist off, nothing was found, or searching failed (logged, and the turn goes on)."""
     settings = policy.recall_assist(agent.recall_assist)
@@ -81,7 +81,7 @@ async def recall_section(rt: Engram, agent: t.Agent, query: str) -> RecalledSect
 
 def find_hits(
     session: Session,
-    rt: Engram,
+    rt: Services,
     agent: t.Agent,
     query: str,
     vector: list[float],

@@ -27,7 +27,7 @@ from engram.store import tables as t
 from engram.store.vectors import to_blob
 
 if TYPE_CHECKING:
-    from engram.runtime.engine import Engram
+    from engram.runtime.engine import Services
 
 MISSING_MODEL_RETRY_SECONDS = 60.0
 """How often the indexer looks again for an embedding model that is not installed."""
@@ -94,7 +94,7 @@ class RecallIndexer:
     """One background loop per server process; ``notify`` is cheap and never blocks."""
 
     def __init__(
-        self, rt: Engram, *, batch_size: int = 16, delay: float = 0.5, retry_after: float = 5.0
+        self, rt: Services, *, batch_size: int = 16, delay: float = 0.5, retry_after: float = 5.0
     ) -> None:
         # Batches stay small: the local model computes one batch at a time, and a search's
         # query embedding waits behind the batch in progress.

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from engram.errors import NotFound
 from engram.ids import new_id
 from engram.llm.client import ChatResult
-from engram.runtime.engine import Engram
+from engram.runtime.engine import Services
 from engram.store import agents
 from engram.store import tables as t
 
@@ -26,7 +26,7 @@ ACTIVE_RUN_STATUSES = ("created", "running")
 
 
 async def create_run(
-    rt: Engram,
+    rt: Services,
     agent_id: str,
     *,
     background: bool = False,
@@ -76,7 +76,7 @@ def claim_run(session: Session, run_id: str) -> str | None:
     return session.scalar(select(t.Run.status).where(t.Run.id == run_id))
 
 
-async def cancel_runs(rt: Engram, agent_id: str, run_ids: list[str] | None) -> dict[str, str]:
+async def cancel_runs(rt: Services, agent_id: str, run_ids: list[str] | None) -> dict[str, str]:
     """Cancel the agent's active runs, or only ``run_ids``; returns each run's status after.
 
     The loop notices between steps: a step already calling the model still commits, and no

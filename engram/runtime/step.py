@@ -32,7 +32,7 @@ from engram.runtime.context import (
     window_size,
     with_recalled,
 )
-from engram.runtime.engine import Engram
+from engram.runtime.engine import Services
 from engram.runtime.external_tools import run_external_calls
 from engram.runtime.folding import fold_window
 from engram.runtime.prompt import to_chat
@@ -102,7 +102,7 @@ class TurnResult:
 class _Turn:
     """What the loop carries from step to step."""
 
-    rt: Engram
+    rt: Services
     agent_id: str
     run_id: str
     max_steps: int
@@ -131,7 +131,7 @@ class _Turn:
 
 
 async def run_turn(
-    rt: Engram,
+    rt: Services,
     agent_id: str,
     inputs: list[InputMessage],
     *,
@@ -255,7 +255,7 @@ async def _emit(turn: _Turn, rows: list[t.Message]) -> None:
                 await turn.on_message(view)
 
 
-async def _read_state(rt: Engram, agent_id: str, run_id: str) -> tuple[AgentState, str | None]:
+async def _read_state(rt: Services, agent_id: str, run_id: str) -> tuple[AgentState, str | None]:
     """The agent as the next step sees it, and its run's status (it may have been cancelled)."""
     return await rt.db.read(
         lambda session: load_state(session, agent_id, rt.windows, run_id=run_id)

@@ -17,7 +17,7 @@ from typing import Any
 from engram.errors import EngramError
 from engram.ids import new_id
 from engram.llm.client import ContentDelta
-from engram.runtime.engine import Engram
+from engram.runtime.engine import Services
 from engram.runtime.step import InputMessage, TurnResult, run_turn
 from engram.runtime.views import SEND_MESSAGE
 
@@ -175,7 +175,7 @@ class TurnStream:
 
     def __init__(
         self,
-        rt: Engram,
+        rt: Services,
         agent_id: str,
         run_id: str,
         inputs: list[InputMessage],
@@ -214,7 +214,7 @@ class TurnStream:
             self._listening = False
 
     async def _run(
-        self, rt: Engram, agent_id: str, inputs: list[InputMessage], max_steps: int
+        self, rt: Services, agent_id: str, inputs: list[InputMessage], max_steps: int
     ) -> None:
         tokens = self._tokens
         try:

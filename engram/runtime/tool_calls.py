@@ -39,7 +39,7 @@ from engram.tools.memory_callbacks import Grant
 from engram.tools.sandbox import SandboxLimits, ToolRun, run_tool
 
 if TYPE_CHECKING:
-    from engram.runtime.engine import Engram
+    from engram.runtime.engine import Services
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ class CallOrigin:
 
 
 async def run_custom_tools(
-    rt: Engram,
+    rt: Services,
     agent: t.Agent,
     tools: list[t.Tool],
     calls: list[ToolCall],
@@ -137,7 +137,7 @@ async def run_custom_tools(
 
 
 async def run_agent_tool(
-    rt: Engram,
+    rt: Services,
     agent: t.Agent,
     tool: t.Tool,
     arguments: dict[str, Any],
@@ -196,7 +196,7 @@ def tool_network_allowed(tool: t.Tool, agent: t.Agent | None) -> bool:
 
 
 async def _run_custom(
-    rt: Engram, agent: t.Agent, tool: t.Tool, call: ToolCall, origin: CallOrigin | None
+    rt: Services, agent: t.Agent, tool: t.Tool, call: ToolCall, origin: CallOrigin | None
 ) -> ExecutedCall:
     arguments = parse_arguments(call.arguments)
     if not isinstance(arguments, dict):
@@ -209,7 +209,7 @@ async def _run_custom(
 
 def execute_calls(
     session: Session,
-    rt: Engram,
+    rt: Services,
     agent: t.Agent,
     blocks: list[t.Block],
     tools: list[t.Tool],

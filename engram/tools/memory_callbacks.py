@@ -23,7 +23,7 @@ from engram.store import tables as t
 from engram.store.tables import as_utc
 
 if TYPE_CHECKING:
-    from engram.runtime.engine import Engram
+    from engram.runtime.engine import Services
 
 MAX_SEARCH_RESULTS = 50
 MAX_PASSAGE_CHARS = 100_000
@@ -45,7 +45,7 @@ class Grant:
     message_id: str | None = None
 
 
-Operation = Callable[["Engram", Grant, dict[str, Any]], Awaitable[Any]]
+Operation = Callable[["Services", Grant, dict[str, Any]], Awaitable[Any]]
 
 
 def _text(args: dict[str, Any], name: str, *, allow_empty: bool = True) -> str:
@@ -76,7 +76,7 @@ def _block_view(block: t.Block) -> dict[str, Any]:
     }
 
 
-async def _read(rt: Engram, grant: Grant, work: Callable[[Session], Any]) -> Any:
+async def _read(rt: Services, grant: Grant, work: Callable[[Session], Any]) -> Any:
     def unit(session: Session) -> Any:
         agents.get(session, grant.agent_id)
         return work(session)
@@ -87,7 +87,7 @@ async def _read(rt: Engram, grant: Grant, work: Callable[[Session], Any]) -> Any
         raise CallbackError(str(exc)) from exc
 
 
-async def _write(rt: Engram, grant: Grant, work: Callable[[Session], Any]) -> Any:
+async def _write(rt: Services, grant: Grant, work: Callable[[Session], Any]) -> Any:
     def unit(session: Session) -> Any:
         agents.get(session, grant.agent_id)
         return work(session)
@@ -105,13 +105,13 @@ def _block(session: Session, grant: Grant, label: str) -> t.Block:
     raise CallbackError(f"the agent has no memory block labelled '{label}'")
 
 
-async def list_blocks(rt: Engram, grant: Grant, args: dict[str, Any]) -> list[dict[str, Any]]:
+async def list_blocks(rt: Services, grant: Grant, args: dict[str, Any]) -> list[dict[str, Any]]:
     return await _read(
         rt, grant, lambda s: [_block_view(b) for b in blocks.for_agent(s, grant.agent_id)]
     )
 
 
-async def get_block(rt: Engram, grant: Grant, args: dict[str, Any]) -> dict[str, Any]:
+async def get_block(rt: Services, grant: Grant, args: dict[str, Any]) -> dict[str, Any]:
     label = _text(args, "label")
     return await _read(rt, grant, lambda s: _block_view(_block(s, grant, label)))
 
@@ -147,23 +147,23 @@ def _replaced_value(value: str) -> Callable[[t.Block], str]:
     return change
 
 
-async def set_block(rt: Engram, grant: Grant, args: dict[str, Any]) -> dict[str, Any]:
+async def set_block(rt: Services, grant: Grant, args: dict[str, Any]) -> dict[str, Any]:
     label, value = _text(args, "label"), _text(args, "value")
     return await _write(rt, grant, _edit(grant, label, _replaced_value(value)))
 
 
-async def append_block(rt: Engram, grant: Grant, args: dict[str, Any]) -> dict[str, Any]:
+async def append_block(rt: Services, grant: Grant, args: dict[str, Any]) -> dict[str, Any]:
     label, text = _text(args, "label"), _text(args, "text", allow_empty=False)
     return await _write(rt, grant, _edit(grant, label, lambda b: core.append(b, text)))
 
 
-async def replace_in_block(rt: Engram, grant: Grant, args: dict[str, Any]) -> dict[str, Any]:
+async def replace_in_block(rt: Services, grant: Grant, args: dict[str, Any]) -> dict[str, Any]:
     label, old, new = _text(args, "label"), _text(args, "old"), _text(args, "new")
     return await _write(rt, grant, _edit(grant, label, lambda b: core.replace_unique(b, old, new)))
 
 
 async def _embedded(
-    rt: Engram, grant: Grant, text: str, *, what: str
+    rt: Services, grant: Grant, text: str, *, what: str
 ) -> tuple[Embedder, list[float]]:
     """The agent's embedder and ``text``'s vector, computed outside any transaction."""
     agent = await _read(rt, grant, lambda s: agents.get(s, grant.agent_id))
@@ -174,7 +174,7 @@ async def _embedded(
         raise CallbackError(f"the {what} could not be embedded: {exc}") from exc
 
 
-async def archival_insert(rt: Engram, grant: Grant, args: dict[str, Any]) -> dict[str, Any]:
+async def archival_insert(rt: Services, grant: Grant, args: dict[str, Any]) -> dict[str, Any]:
     text, tags = _text(args, "text", allow_empty=False), _tags(args)
     if len(text) > MAX_PASSAGE_CHARS:
         raise CallbackError(f"'text' is over {MAX_PASSAGE_CHARS} characters")
@@ -199,7 +199,7 @@ async def archival_insert(rt: Engram, grant: Grant, args: dict[str, Any]) -> dic
     return await _write(rt, grant, work)
 
 
-async def archival_search(rt: Engram, grant: Grant, args: dict[str, Any]) -> list[dict[str, Any]]:
+async def archival_search(rt: Services, grant: Grant, args: dict[str, Any]) -> list[dict[str, Any]]:
     query, tags = _text(args, "query", allow_empty=False), _tags(args)
     top_k = args.get("top_k", 10)
     if not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from engram.tools.memory_callbacks import OPERATIONS, CallbackError, Grant
 
 if TYPE_CHECKING:
-    from engram.runtime.engine import Engram
+    from engram.runtime.engine import Services
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class MemoryGateway:
     it issued. Started on the first tool call that needs it, so a server that never runs a
     custom tool never opens the socket."""
 
-    def __init__(self, rt: Engram) -> None:
+    def __init__(self, rt: Services) -> None:
         self._rt = rt
         self._issued: dict[str, _Issued] = {}
         self._server: asyncio.AbstractServer | None = None

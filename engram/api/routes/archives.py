@@ -16,7 +16,7 @@ from engram.api.schemas import Body, EmbeddingConfigBody, PassageText
 from engram.errors import InvalidInput
 from engram.memory import archival
 from engram.runtime import agents as agent_ops
-from engram.runtime.engine import Engram
+from engram.runtime.engine import Services
 from engram.store import agents, archives, passages
 from engram.store import tables as t
 from engram.store.passages import PassageFilter, Scope
@@ -199,7 +199,7 @@ async def create_archive_passages(
 
 
 async def _insert(
-    rt: Engram, archive_id: str, items: list[PassageCreate]
+    rt: Services, archive_id: str, items: list[PassageCreate]
 ) -> tuple[list[t.Passage], dict[str, Any]]:
     """Embed outside any transaction, then write every passage at once or none."""
     times = [parse_time(f"passages.{i}.created_at", p.created_at) for i, p in enumerate(items)]

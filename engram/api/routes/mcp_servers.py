@@ -19,7 +19,7 @@ from engram.api.schemas import Body
 from engram.errors import InvalidInput
 from engram.mcp import STDIO, McpServerError, list_tools, registry
 from engram.mcp.registry import ServerFields
-from engram.runtime.engine import Engram
+from engram.runtime.engine import Services
 from engram.store import tables as t
 
 router = APIRouter(tags=["mcp-servers"])
@@ -142,7 +142,7 @@ def server_view(row: t.McpServer) -> dict[str, Any]:
     return view
 
 
-async def _stored_fields(rt: Engram, server_id: str) -> ServerFields:
+async def _stored_fields(rt: Services, server_id: str) -> ServerFields:
     return await rt.db.read(lambda session: registry.fields_of(registry.get(session, server_id)))
 
 

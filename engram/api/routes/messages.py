@@ -20,7 +20,7 @@ from engram.api.schemas import (
 from engram.errors import InvalidInput
 from engram.runtime import agents as agent_ops
 from engram.runtime import approvals, inspect_context
-from engram.runtime.engine import Engram
+from engram.runtime.engine import Services
 from engram.runtime.folding import fold_window
 from engram.runtime.input_fit import check_inputs_fit
 from engram.runtime.runs import create_run
@@ -61,7 +61,7 @@ def _input(message: MessageCreate | ApprovalCreate | ToolReturnCreate) -> InputM
     return InputMessage(role=message.role, text=text, name=message.name, otid=message.otid)
 
 
-async def checked_inputs(rt: Engram, agent_id: str, body: SendMessages) -> list[InputMessage]:
+async def checked_inputs(rt: Services, agent_id: str, body: SendMessages) -> list[InputMessage]:
     """The request's messages, refused before any run starts if the agent's approval state
     does not allow them (runtime/approvals.py)."""
     inputs = _inputs(body)

@@ -15,7 +15,7 @@ from engram.api.routes.messages import checked_inputs, request_config
 from engram.api.schemas import CancelRuns, SendMessages
 from engram.runtime.agent_gate import BusyPolicy
 from engram.runtime.background import start_background_turn
-from engram.runtime.engine import Engram
+from engram.runtime.engine import Services
 from engram.runtime.runs import cancel_runs, create_run
 from engram.runtime.streaming import Event, TurnStream
 
@@ -32,7 +32,7 @@ async def stream_messages(
 
 
 async def stream_reply(
-    rt: Engram, agent_id: str, body: SendMessages, if_busy: BusyPolicy = "wait"
+    rt: Services, agent_id: str, body: SendMessages, if_busy: BusyPolicy = "wait"
 ) -> StreamingResponse:
     """Start the turn and answer with its events. Bad input, unknown agents and (with
     ``if_busy=reject``) a busy agent are refused with a plain 4xx before the run is

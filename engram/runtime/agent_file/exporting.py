@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from engram import __version__
 from engram.runtime.context import compile_context
-from engram.runtime.engine import Engram
+from engram.runtime.engine import Services
 from engram.runtime.state import AgentState, load_state
 from engram.runtime.views import HELD
 from engram.store import agents, messages, passages
@@ -21,7 +21,7 @@ AGENT_REF = "agent-0"
 
 
 async def export_agent_file(
-    rt: Engram,
+    rt: Services,
     agent_id: str,
     *,
     scrub_messages: bool = False,

@@ -32,7 +32,7 @@ from engram.runtime.agent_file.document import (
 from engram.runtime.agent_file.shared_tools import ToolOutcome, ToolPolicy, resolve_tools
 from engram.runtime.agents import check_fixed_part_fits, default_system
 from engram.runtime.context import count_text, message_tokens
-from engram.runtime.engine import Engram
+from engram.runtime.engine import Services
 from engram.runtime.views import HELD, search_text
 from engram.store import agents, blocks, passages, tools
 from engram.store import tables as t
@@ -93,7 +93,7 @@ class _AgentPlan:
 
 
 async def import_agent_file(
-    rt: Engram, raw: bytes | str | BinaryIO, options: ImportOptions
+    rt: Services, raw: bytes | str | BinaryIO, options: ImportOptions
 ) -> ImportResult:
     """Create every agent of the file anew, in one transaction.
 
@@ -162,7 +162,7 @@ def _new_blocks(document: AgentFile) -> dict[str, t.Block]:
 
 
 async def _plan_agent(
-    rt: Engram, index: int, document: AgentFile, options: ImportOptions
+    rt: Services, index: int, document: AgentFile, options: ImportOptions
 ) -> _AgentPlan:
     spec = document.agents[index]
     llm_config = await _llm_config(rt, spec, options.model, f"file.agents.{index}")
@@ -211,7 +211,9 @@ async def _plan_agent(
     return plan
 
 
-async def _llm_config(rt: Engram, spec: FileAgent, model: str | None, where: str) -> dict[str, Any]:
+async def _llm_config(
+    rt: Services, spec: FileAgent, model: str | None, where: str
+) -> dict[str, Any]:
     """The ``model`` option's config, or the file's if it names a model and a window."""
     if model:
         return await rt.providers.llm_config_for(model)

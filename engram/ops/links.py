@@ -1,0 +1,66 @@
+"""Attaching a block, tool or archive to an agent and detaching it: one shape for all three,
+each checked (the agent and the item exist) and done in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy.orm import Session
+
+from engram.ops.deps import HasDb
+from engram.runtime.agents import AgentBundle, bundle
+from engram.store import agents, archives, blocks, tools
+from engram.store import tables as t
+
+LinkKind = Literal["block", "tool", "archive"]
+
+
+@dataclass(frozen=True)
+class _Link:
+    get: Callable[[Session, str], Any]
+    attach: Callable[[Session, t.Agent, Any], None]
+    detach: Callable[[Session, str, str], None]
+
+
+_LINKS: dict[LinkKind, _Link] = {
+    "block": _Link(
+        blocks.get,
+        lambda session, agent, block: blocks.attach(session, agent.id, block),
+        blocks.detach,
+    ),
+    "tool": _Link(
+        tools.get,
+        lambda session, agent, tool: tools.attach(session, agent.id, [tool.id]),
+        tools.detach,
+    ),
+    "archive": _Link(archives.get, archives.attach, archives.detach),
+}
+
+
+async def attach(deps: HasDb, agent_id: str, kind: LinkKind, item_id: str) -> AgentBundle:
+    """Attach the ``kind`` ``item_id`` to the agent; the agent as it now is."""
+    link = _LINKS[kind]
+
+    def _write(session: Session) -> AgentBundle:
+        agent = agents.get(session, agent_id)
+        link.attach(session, agent, link.get(session, item_id))
+        session.flush()
+        return bundle(session, agent_id)
+
+    return await deps.db.write(_write)
+
+
+async def detach(deps: HasDb, agent_id: str, kind: LinkKind, item_id: str) -> AgentBundle:
+    """Detach the ``kind`` ``item_id`` from the agent; the agent as it now is."""
+    link = _LINKS[kind]
+
+    def _write(session: Session) -> AgentBundle:
+        agents.get(session, agent_id)
+        link.get(session, item_id)
+        link.detach(session, agent_id, item_id)
+        session.flush()
+        return bundle(session, agent_id)
+
+    return await deps.db.write(_write)
