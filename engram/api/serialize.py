@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engram.runtime.agents import AgentBundle
+from engram.ops.agents import AgentBundle
 from engram.store import passages
 from engram.store import tables as t
 from engram.store.tables import as_utc

@@ -9,8 +9,8 @@ from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
+from engram.ops.agents import AgentBundle, bundle
 from engram.ops.deps import HasDb
-from engram.runtime.agents import AgentBundle, bundle
 from engram.store import agents, archives, blocks, tools
 from engram.store import tables as t
 

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from engram.errors import Conflict, ToolNotAttached
-from engram.runtime.agents import AgentBundle, bundle
+from engram.ops.agents import AgentBundle, bundle
 from engram.runtime.engine import Services
 from engram.store import agents, tools
 from engram.store import tables as t

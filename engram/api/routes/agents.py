@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from engram.api import rendering, serialize
 from engram.api.deps import Limit, Runtime
 from engram.api.schemas import CreateAgent, UpdateAgent
-from engram.runtime import agents as agent_ops
+from engram.ops import agents as agent_ops
 from engram.store import agents as agent_store
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"])

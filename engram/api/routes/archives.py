@@ -15,7 +15,7 @@ from engram.api.deps import Limit, Runtime
 from engram.api.schemas import Body, EmbeddingConfigBody, PassageText
 from engram.errors import InvalidInput
 from engram.memory import archival
-from engram.runtime import agents as agent_ops
+from engram.ops import agents as agent_ops
 from engram.runtime.engine import Services
 from engram.store import agents, archives, passages
 from engram.store import tables as t

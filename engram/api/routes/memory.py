@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from engram.api import rendering, serialize
 from engram.api.deps import Cursor, Limit, Runtime
 from engram.api.schemas import BlockUpdate, CreateBlock
-from engram.runtime import agents as agent_ops
+from engram.ops import agents as agent_ops
 from engram.runtime import memory_ops
 from engram.store import agents, block_history, blocks
 from engram.store import tables as t

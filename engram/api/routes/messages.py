@@ -18,7 +18,7 @@ from engram.api.schemas import (
     ToolReturnCreate,
 )
 from engram.errors import InvalidInput
-from engram.runtime import agents as agent_ops
+from engram.ops import agents as agent_ops
 from engram.runtime import approvals, inspect_context
 from engram.runtime.engine import Services
 from engram.runtime.folding import fold_window

@@ -15,7 +15,7 @@ from engram.api.deps import Limit, Runtime
 from engram.api.schemas import MAX_CHARS, Body
 from engram.errors import Conflict, NotFound
 from engram.ids import new_id
-from engram.runtime import agents as agent_ops
+from engram.ops import agents as agent_ops
 from engram.runtime.tool_calls import run_agent_tool
 from engram.store import agents, tools
 from engram.store import tables as t

@@ -21,7 +21,7 @@ from engram.errors import InvalidInput
 from engram.input_limits import check_text_length, check_value
 from engram.memory.policy import CompactionSettingsBody, RecallAssistBody
 from engram.memory.tools import BASE_TOOL_SCHEMAS
-from engram.runtime.agents import AGENT_TYPES
+from engram.ops.agents import AGENT_TYPES
 from engram.tools.variables import VariableName, VariableValue
 
 MAX_CHARS = 10_000_000

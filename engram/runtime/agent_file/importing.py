@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from engram.errors import InvalidInput
 from engram.ids import new_id
 from engram.memory.embeddings import Embedder
+from engram.ops.agents import check_fixed_part_fits, default_system
 from engram.runtime.agent_file.document import (
     MAX_TOKENS,
     AgentFile,
@@ -30,7 +31,6 @@ from engram.runtime.agent_file.document import (
     parse_agent_file,
 )
 from engram.runtime.agent_file.shared_tools import ToolOutcome, ToolPolicy, resolve_tools
-from engram.runtime.agents import check_fixed_part_fits, default_system
 from engram.runtime.context import count_text, message_tokens
 from engram.runtime.engine import Services
 from engram.runtime.views import HELD, search_text
