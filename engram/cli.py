@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 # per core makes both slower on small machines. Must be set before NumPy is imported.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import typer  # noqa: E402
-from rich.console import Console  # noqa: E402
+import typer
+from rich.console import Console
 
 if TYPE_CHECKING:
     from engram.config import Settings

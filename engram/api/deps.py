@@ -11,13 +11,14 @@ from fastapi import Depends, Query, Request, Response
 
 from engram.runtime.agent_gate import IF_BUSY, BusyPolicy
 from engram.runtime.engine import Services
-from engram.store.pagination import page_of
+from engram.store.pagination import Identified, page_of
 
-T = TypeVar("T")
+T = TypeVar("T", bound=Identified)
 
 
 def get_runtime(request: Request) -> Services:
-    return request.app.state.engram
+    services: Services = request.app.state.engram
+    return services
 
 
 Runtime = Annotated[Services, Depends(get_runtime)]

@@ -40,7 +40,7 @@ class _Portal:
         try:
             while True:
                 try:
-                    yield self.call(anext(stream))
+                    yield self.call(_next_item(stream))
                 except StopAsyncIteration:
                     return
         finally:
@@ -52,6 +52,11 @@ class _Portal:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
         self._loop.close()
+
+
+async def _next_item(stream: AsyncIterator[T]) -> T:
+    """The stream's next item, as a coroutine the portal's loop can run."""
+    return await anext(stream)
 
 
 class SyncResource:

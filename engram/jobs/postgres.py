@@ -103,8 +103,10 @@ class PostgresJobs:
 
     async def requeue_stalled(self) -> int:
         """Put back in the queue the jobs taken by workers that died; returns how many."""
-        stalled = await self._app.job_manager.get_stalled_jobs(
-            seconds_since_heartbeat=self._worker_dead_after
+        stalled = list(
+            await self._app.job_manager.get_stalled_jobs(
+                seconds_since_heartbeat=self._worker_dead_after
+            )
         )
         for job in stalled:
             await self._app.job_manager.retry_job(job)

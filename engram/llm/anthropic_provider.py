@@ -172,8 +172,9 @@ class _StreamedAnswer:
         elif event.type == "message_delta":
             self.stop_reason = event.delta.stop_reason or self.stop_reason
             self.output_tokens = event.usage.output_tokens
-            if getattr(event.usage, "input_tokens", None):
-                self.input_tokens = event.usage.input_tokens  # type: ignore[assignment]
+            input_tokens = getattr(event.usage, "input_tokens", None)
+            if input_tokens:
+                self.input_tokens = input_tokens
         elif event.type == "message_stop":
             self.finished = True
         return None

@@ -99,7 +99,8 @@ class LiveSession:
 
     async def open(self) -> None:
         """Wait until the session is initialized; raises whatever kept it from opening."""
-        await asyncio.wait({self._session, self._task}, return_when=asyncio.FIRST_COMPLETED)
+        either: set[asyncio.Future[Any]] = {self._session, self._task}
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
         if not self._session.done():
             self._task.result()
             raise SessionLost("the session closed while it was opening")

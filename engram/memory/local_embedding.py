@@ -318,7 +318,8 @@ class _BertEncoder:
         weights = mask.astype(np.float32)
         summed = np.matmul(weights[:, None, :], hidden)[:, 0, :]
         counts = np.maximum(weights.sum(axis=1, keepdims=True), np.float32(1e-9))
-        return summed / counts
+        pooled: np.ndarray = summed / counts
+        return pooled
 
     def _layer(
         self,
@@ -336,7 +337,7 @@ class _BertEncoder:
         # 2-D slices keep a unit inner stride, so the batched matmuls below go to BLAS.
         qkv = qkv.reshape(batch, seq, 3, heads, head_dim).transpose(2, 0, 3, 1, 4)
         q, k, v = qkv[0], qkv[1], qkv[2]
-        context = np.empty((batch, seq, heads, head_dim), dtype=np.float32)
+        context: np.ndarray = np.empty((batch, seq, heads, head_dim), dtype=np.float32)
         # Attention a few texts at a time: the score tensor grows with seq^2, and 32 texts
         # of 256 tokens would need 100 MB at once; a bounded slab stays in cache.
         step = max(1, _SCORES_CHUNK // (heads * seq * seq))
@@ -589,7 +590,8 @@ class LocalEmbeddingModel:
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """Embed texts without blocking the event loop; rows are plain float lists."""
         array = await asyncio.to_thread(self.embed_sync, list(texts))
-        return array.tolist()
+        rows: list[list[float]] = array.tolist()
+        return rows
 
 
 _shared: LocalEmbeddingModel | None = None

@@ -202,7 +202,9 @@ def _parse_time(field_name: str, value: str | None) -> datetime | None:
         raise ToolFailure(f"{field_name} must be an ISO 8601 date or time, got '{value}'") from exc
 
 
-def _fn(name: str, description: str, properties: dict[str, Any], required: list[str]) -> dict:
+def _fn(
+    name: str, description: str, properties: dict[str, Any], required: list[str]
+) -> dict[str, Any]:
     return {
         "name": name,
         "description": description,

@@ -21,9 +21,9 @@ import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy import CursorResult, Engine, Executable, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -124,6 +124,16 @@ def make_engine(
 
 
 CONNECT_TIMEOUT_SECONDS = 5
+
+
+def rows_changed(session: Session, statement: Executable) -> int:
+    """Run an UPDATE or DELETE and return how many rows it changed.
+
+    ``Session.execute`` is typed to return a plain ``Result``; for a data-changing statement
+    it is a ``CursorResult``, the one that carries the row count.
+    """
+    result = cast("CursorResult[Any]", session.execute(statement))
+    return result.rowcount or 0
 
 
 def database_unavailable(error: BaseException) -> bool:

@@ -61,5 +61,6 @@ class Embedding(TypeDecorator[bytes]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> bytes | None:
         if value is None or dialect.name != "postgresql":
-            return value
+            stored: bytes | None = value  # SQLite hands the blob back as it was written
+            return stored
         return text_to_blob(value)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from engram.errors import NotFound
 from engram.store import tables as t
+from engram.store.db import rows_changed
 from engram.store.tables import utcnow
 
 DEAD_HOLDER_AGE = timedelta(days=1)
@@ -26,16 +27,17 @@ DEAD_HOLDER_AGE = timedelta(days=1)
 def try_take(session: Session, agent_id: str, holder: str, ttl: timedelta) -> bool:
     """Take the agent's lease for ``holder`` if it is free or expired (or already ours)."""
     now = utcnow()
-    taken = session.execute(
+    taken = rows_changed(
+        session,
         update(t.AgentLease)
         .where(
             t.AgentLease.agent_id == agent_id,
             (t.AgentLease.expires_at < now) | (t.AgentLease.holder == holder),
         )
         .values(holder=holder, acquired_at=now, expires_at=now + ttl)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    if taken.rowcount:
+    if taken:
         return True
     if session.get(t.Agent, agent_id) is None:
         raise NotFound("agent", agent_id)  # the insert's foreign key would fail, not "busy"
@@ -53,13 +55,14 @@ def try_take(session: Session, agent_id: str, holder: str, ttl: timedelta) -> bo
 
 def renew(session: Session, agent_id: str, holder: str, ttl: timedelta) -> bool:
     """Push the expiry on; False if the lease is no longer ours (it expired and was taken)."""
-    renewed = session.execute(
+    renewed = rows_changed(
+        session,
         update(t.AgentLease)
         .where(t.AgentLease.agent_id == agent_id, t.AgentLease.holder == holder)
         .values(expires_at=utcnow() + ttl)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    return bool(renewed.rowcount)
+    return bool(renewed)
 
 
 def give_back(session: Session, agent_id: str, holder: str) -> None:
@@ -104,7 +107,8 @@ def fail_orphaned_runs(session: Session, grace: timedelta) -> int:
     working on it."""
     now = utcnow()
     recent = select(t.AgentLease.agent_id).where(t.AgentLease.expires_at >= now - grace)
-    failed = session.execute(
+    failed = rows_changed(
+        session,
         update(t.Run)
         .where(t.Run.status == "running", t.Run.agent_id.not_in(recent))
         .values(
@@ -113,6 +117,6 @@ def fail_orphaned_runs(session: Session, grace: timedelta) -> int:
             error="the server stopped while this run was in progress",
             completed_at=now,
         )
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    return failed.rowcount or 0
+    return failed

@@ -24,7 +24,7 @@ def in_context(session: Session, agent: t.Agent) -> list[t.Message]:
     return list(rows)
 
 
-def count_query(agent_id: str) -> Select[tuple[int]]:
+def count_query(agent_id: str) -> Select[int]:
     return select(func.count()).select_from(t.Message).where(t.Message.agent_id == agent_id)
 
 

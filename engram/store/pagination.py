@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from engram.errors import NotFound
 
-T = TypeVar("T")
+
+class Identified(Protocol):
+    """A row or object listed by id: what a cursor names."""
+
+    @property
+    def id(self) -> str: ...
+
+
+T = TypeVar("T", bound=Identified)
 
 
 def apply_cursor(
     session: Session,
     query: Select[Any],
     *,
-    model: type,
+    model: type[Any],
     order_column: InstrumentedAttribute[Any],
     kind: str,
     before: str | None,
@@ -29,9 +37,7 @@ def apply_cursor(
     for cursor, is_before in ((before, True), (after, False)):
         if cursor is None:
             continue
-        anchor = session.scalar(
-            query.with_only_columns(order_column).where(model.id == cursor)  # type: ignore[attr-defined]
-        )
+        anchor = session.scalar(query.with_only_columns(order_column).where(model.id == cursor))
         if anchor is None:
             raise NotFound(kind, cursor)
         # "before" means earlier in the listing's order, which flips for descending lists.
@@ -55,7 +61,7 @@ def page_of(
     """Cursor pagination over a short list already loaded (an agent's blocks or tools),
     with the same order-relative cursors as the database listings."""
     ordered = list(reversed(items)) if descending else list(items)
-    ids = [item.id for item in ordered]  # type: ignore[attr-defined]
+    ids = [item.id for item in ordered]
     start, end = 0, len(ordered)
     if after is not None:
         if after not in ids:

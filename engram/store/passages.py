@@ -17,6 +17,7 @@ from engram.errors import NotFound
 from engram.ids import new_id
 from engram.store import dialects
 from engram.store import tables as t
+from engram.store.db import rows_changed
 from engram.store.dialects import SearchDialect
 from engram.store.messages import query_terms
 from engram.store.tables import as_utc
@@ -57,7 +58,7 @@ class Scope:
         return "(" + (" OR ".join(clauses) or "1 = 0") + ")", params
 
 
-def attached_archive_ids(agent_id: str) -> Select[tuple[str]]:
+def attached_archive_ids(agent_id: str) -> Select[str]:
     return select(t.AgentArchive.archive_id).where(t.AgentArchive.agent_id == agent_id)
 
 
@@ -130,12 +131,12 @@ def mark_source_deleted(session: Session, message_ids: list[str], when: datetime
     """Passages written by these messages keep their text and say their source is gone."""
     if not message_ids:
         return 0
-    result = session.execute(
+    return rows_changed(
+        session,
         update(t.Passage)
         .where(t.Passage.message_id.in_(message_ids), t.Passage.source_deleted_at.is_(None))
-        .values(source_deleted_at=when)
+        .values(source_deleted_at=when),
     )
-    return int(result.rowcount or 0)
 
 
 def get(session: Session, agent_id: str, passage_id: str) -> t.Passage:
@@ -159,7 +160,7 @@ def delete_one(session: Session, agent_id: str, passage_id: str) -> None:
     session.execute(delete(t.Passage).where(t.Passage.id == passage_id))
 
 
-def count_query(agent_id: str) -> Select[tuple[int]]:
+def count_query(agent_id: str) -> Select[int]:
     """How many passages the agent sees, its attached archives' included, in one statement."""
     return select(func.count()).select_from(t.Passage).where(_visible_to(agent_id))
 

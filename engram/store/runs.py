@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from engram.errors import NotFound
 from engram.store import tables as t
+from engram.store.db import rows_changed
 from engram.store.pagination import apply_cursor
 from engram.store.tables import utcnow
 
@@ -149,7 +150,8 @@ def fail_abandoned_requests(session: Session, created_before: datetime, error: s
     """Fail the runs of requests (not queued runs) still waiting to start since before
     ``created_before``: a request gives up waiting for its agent well before that, so the
     server that was holding it died. Returns how many."""
-    failed = session.execute(
+    failed = rows_changed(
+        session,
         update(t.Run)
         .execution_options(synchronize_session=False)
         .where(
@@ -157,6 +159,6 @@ def fail_abandoned_requests(session: Session, created_before: datetime, error: s
             t.Run.background.is_(False),
             t.Run.created_at < created_before,
         )
-        .values(status="failed", stop_reason="error", error=error, completed_at=utcnow())
+        .values(status="failed", stop_reason="error", error=error, completed_at=utcnow()),
     )
-    return failed.rowcount or 0
+    return failed

@@ -89,6 +89,7 @@ def _open_memory(client: str | None, access: dict[str, str] | None) -> None:
     module every ``import engram_memory`` gets; configure it if the call may reach its
     agent's memory. If it cannot be loaded, the name is blocked rather than left for the
     import path to fill."""
+    # None in sys.modules makes `import engram_memory` fail; typeshed allows modules only.
     sys.modules["engram_memory"] = None  # type: ignore[assignment]
     spec = importlib.util.spec_from_file_location("engram_memory", client) if client else None
     if spec is None or spec.loader is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -182,6 +183,10 @@ def _enum_values(node: ast.ClassDef) -> list[Any]:
     return values
 
 
+# The schema of a nested annotation, one level deeper (bounded by ``_type_schema``'s depth).
+_Inner = Callable[[ast.expr], dict[str, Any]]
+
+
 def _last_name(node: ast.expr) -> str | None:
     if isinstance(node, ast.Name):
         return node.id
@@ -219,7 +224,7 @@ def _type_schema(node: ast.expr, names: _Names, where: str, depth: int = 0) -> d
 
 
 def _named_type(
-    node: ast.Name | ast.Attribute, names: _Names, where: str, inner: Any
+    node: ast.Name | ast.Attribute, names: _Names, where: str, inner: _Inner
 ) -> dict[str, Any]:
     name = _last_name(node) or ""
     if name in _SCALARS:
@@ -239,7 +244,7 @@ def _named_type(
     raise _unsupported(node, where)
 
 
-def _generic_type(node: ast.Subscript, names: _Names, where: str, inner: Any) -> dict[str, Any]:
+def _generic_type(node: ast.Subscript, names: _Names, where: str, inner: _Inner) -> dict[str, Any]:
     base = _last_name(node.value) or ""
     args = list(node.slice.elts) if isinstance(node.slice, ast.Tuple) else [node.slice]
     if base in _UNIONS:
@@ -247,12 +252,12 @@ def _generic_type(node: ast.Subscript, names: _Names, where: str, inner: Any) ->
     if base == "Literal":
         return _literal(args, where)
     if base == "Annotated":
-        schema = inner(args[0])
+        described = inner(args[0])
         notes = [a.value for a in args[1:] if isinstance(a, ast.Constant)]
         text = next((note for note in notes if isinstance(note, str)), None)
         if text:
-            schema["description"] = text
-        return schema
+            described["description"] = text
+        return described
     if base in _ARRAYS:
         items = [arg for arg in args if not (isinstance(arg, ast.Constant) and arg.value is ...)]
         if len(items) == 1:
@@ -268,7 +273,7 @@ def _generic_type(node: ast.Subscript, names: _Names, where: str, inner: Any) ->
     raise _unsupported(node, where)
 
 
-def _union(members: list[ast.expr], inner: Any) -> dict[str, Any]:
+def _union(members: list[ast.expr], inner: _Inner) -> dict[str, Any]:
     """``Optional[X]`` and ``X | None`` describe X (absence is the default's business)."""
     schemas = [inner(member) for member in _flatten_union(members)]
     present = [schema for schema in schemas if schema != {"type": "null"}]

@@ -13,7 +13,10 @@ target_metadata = Base.metadata
 if context.is_offline_mode():
     raise SystemExit("offline migrations are not supported; run against a database")
 
-engine = make_engine(context.config.get_main_option("sqlalchemy.url"), pool_size=1)
+url = context.config.get_main_option("sqlalchemy.url")
+if url is None:
+    raise SystemExit("the migration configuration names no database (sqlalchemy.url)")
+engine = make_engine(url, pool_size=1)
 with engine.connect() as connection:
     context.configure(
         connection=connection,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import socket
-from typing import Any
+from typing import Any, cast
 
 __all__ = ["MemoryAccessError", "memory"]
 
@@ -45,17 +45,25 @@ class AgentMemory:
                 "tool runs (in the agent loop or through /v1/agents/{id}/tools/{name}/run)"
             )
         message = {"op": op, "args": args, "agent_id": self.agent_id, "token": self._token}
-        connection = self._connect()
+        connection = self._connect(self._socket_path)
         connection.sendall(json.dumps(message).encode() + b"\n")
         answer = json.loads(self._read_line(connection))
         if not answer.get("ok"):
             raise MemoryAccessError(answer.get("error", "refused"))
         return answer.get("result")
 
-    def _connect(self) -> socket.socket:
+    def _object(self, op: str, **args: Any) -> dict[str, Any]:
+        """One JSON object back: a block, or the outcome of an edit."""
+        return cast("dict[str, Any]", self._request(op, **args))
+
+    def _objects(self, op: str, **args: Any) -> list[dict[str, Any]]:
+        """A JSON list of objects back: blocks, or passages found."""
+        return cast("list[dict[str, Any]]", self._request(op, **args))
+
+    def _connect(self, socket_path: str) -> socket.socket:
         if self._connection is None:
             connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            connection.connect(self._socket_path)
+            connection.connect(socket_path)
             self._connection = connection
         return self._connection
 
@@ -71,29 +79,29 @@ class AgentMemory:
 
     def list_blocks(self) -> list[dict[str, Any]]:
         """Every core memory block: label, value, limit, read_only, description."""
-        return self._request("list_blocks")
+        return self._objects("list_blocks")
 
     def get_block(self, label: str) -> dict[str, Any]:
-        return self._request("get_block", label=label)
+        return self._object("get_block", label=label)
 
     def set_block(self, label: str, value: str) -> dict[str, Any]:
         """Replace the block's whole value (within its limit, unless it is read-only)."""
-        return self._request("set_block", label=label, value=value)
+        return self._object("set_block", label=label, value=value)
 
     def append_block(self, label: str, text: str) -> dict[str, Any]:
-        return self._request("append_block", label=label, text=text)
+        return self._object("append_block", label=label, text=text)
 
     def replace_in_block(self, label: str, old: str, new: str) -> dict[str, Any]:
         """Replace ``old``, which must appear exactly once in the block, with ``new``."""
-        return self._request("replace_in_block", label=label, old=old, new=new)
+        return self._object("replace_in_block", label=label, old=old, new=new)
 
     def archival_insert(self, text: str, tags: list[str] | None = None) -> dict[str, Any]:
-        return self._request("archival_insert", text=text, tags=tags)
+        return self._object("archival_insert", text=text, tags=tags)
 
     def archival_search(
         self, query: str, top_k: int = 10, tags: list[str] | None = None
     ) -> list[dict[str, Any]]:
-        return self._request("archival_search", query=query, top_k=top_k, tags=tags)
+        return self._objects("archival_search", query=query, top_k=top_k, tags=tags)
 
 
 memory = AgentMemory()
