@@ -27,7 +27,7 @@ try:
 except ImportError:  # running from a checkout that is not installed
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engram.memory.local_embedding import LocalEmbeddingModel  # noqa: E402
+from engram.memory.local_embedding import LocalEmbeddingModel
 
 SHORT_TEXTS: list[str] = [
     "The user prefers to be called Sam.",

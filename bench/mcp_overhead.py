@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engram.mcp import McpResult, McpSessions, ServerConfig, call_tool  # noqa: E402
-from tests.support.mcp_servers import ECHO_SERVER, serve_echo  # noqa: E402
+from engram.mcp import McpResult, McpSessions, ServerConfig, call_tool
+from tests.support.mcp_servers import ECHO_SERVER, serve_echo
 
 STDIO = ServerConfig(
     name="bench-stdio",
