@@ -25,6 +25,9 @@ __all__ = ["AgentState", "AsyncAgents"]
 
 
 class AsyncAgents(AgentFileMethods, Resource):
+    """``client.agents``: agents, and through them their messages, blocks, tools, passages
+    and archives."""
+
     def __init__(self, services: Services) -> None:
         super().__init__(services)
         self.messages = AsyncAgentMessages(services)
