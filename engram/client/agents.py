@@ -3,20 +3,31 @@ sub-resources (messages, blocks, tools, passages, archives)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import builtins
+from typing import TYPE_CHECKING, Any, Literal
 
+from engram.api import serialize
+from engram.api.agent_input import agent_changes, agent_spec
+from engram.api.schemas import CreateAgent, UpdateAgent
 from engram.client.agent_files import AgentFileMethods
+from engram.client.agent_state import AgentState
 from engram.client.archives import AsyncAgentArchives, AsyncAgentPassages
-from engram.client.blocks import AsyncAgentBlocks
+from engram.client.blocks import AsyncAgentBlocks, page
 from engram.client.messages import AsyncAgentMessages
 from engram.client.resource import Resource
 from engram.client.tools import AsyncAgentTools
+from engram.ops import agents as agent_ops
 
 if TYPE_CHECKING:
     from engram.runtime.engine import Services
 
+__all__ = ["AgentState", "AsyncAgents"]
+
 
 class AsyncAgents(AgentFileMethods, Resource):
+    """``client.agents``: agents, and through them their messages, blocks, tools, passages
+    and archives."""
+
     def __init__(self, services: Services) -> None:
         super().__init__(services)
         self.messages = AsyncAgentMessages(services)
@@ -24,3 +35,67 @@ class AsyncAgents(AgentFileMethods, Resource):
         self.tools = AsyncAgentTools(services)
         self.passages = AsyncAgentPassages(services)
         self.archives = AsyncAgentArchives(services)
+
+    async def create(self, **fields: Any) -> AgentState:
+        """A new agent from the fields of ``POST /v1/agents/`` (``name``, ``model``,
+        ``memory_blocks=[{"label": ..., "value": ...}]``, ``tools``, ``tool_rules``...).
+
+        Fields Engram does not use are ignored, as the API ignores them. Raises pydantic's
+        ValidationError naming a malformed field, InvalidInput naming a field whose value is
+        impossible (an unknown model, a window too small), NotFound for an unknown block or
+        tool id; nothing is created then."""
+        body = CreateAgent.model_validate(fields)
+        return _agent(await agent_ops.create_agent(self._services, agent_spec(body)))
+
+    async def list(
+        self,
+        *,
+        name: str | None = None,
+        tags: builtins.list[str] | None = None,
+        match_all_tags: bool = False,
+        query_text: str | None = None,
+        before: str | None = None,
+        after: str | None = None,
+        limit: int | None = 50,
+        order: Literal["asc", "desc"] = "desc",
+        order_by: Literal["created_at", "updated_at", "last_run_completion"] = "created_at",
+        ascending: bool | None = None,
+        include: builtins.list[str] | None = None,
+    ) -> builtins.list[AgentState]:
+        """The agents matching the filters, newest first unless ``order="asc"`` (or
+        ``ascending=True``). ``include`` is accepted for letta-client's sake: every agent
+        comes with its blocks, tools and tags already."""
+        if ascending is not None:
+            order = "asc" if ascending else "desc"
+        where = agent_ops.AgentFilter(name, tuple(tags or ()), match_all_tags, query_text)
+        found = await agent_ops.list_agents(
+            self._services,
+            where,
+            page(before, after, limit, order),
+            order_by_updated=order_by == "updated_at",
+        )
+        return [_agent(item) for item in found]
+
+    async def retrieve(
+        self, agent_id: str, *, include: builtins.list[str] | None = None
+    ) -> AgentState:
+        """The agent; NotFound for an unknown id. ``include`` is accepted and not needed."""
+        return _agent(await agent_ops.retrieve_agent(self._services, agent_id))
+
+    async def update(self, agent_id: str, **fields: Any) -> AgentState:
+        """Change the fields given (those of ``PATCH /v1/agents/{agent_id}``); the others
+        stay as they are. Raises NotFound for an unknown agent, block or tool id, pydantic's
+        ValidationError or InvalidInput naming a bad field, Conflict for an embedding change
+        over existing passages; nothing changes then."""
+        body = UpdateAgent.model_validate(fields)
+        changed = await agent_ops.update_agent(self._services, agent_id, agent_changes(body))
+        return _agent(changed)
+
+    async def delete(self, agent_id: str) -> None:
+        """Delete the agent with its history and passages; blocks shared with other agents
+        stay. NotFound for an unknown id."""
+        await agent_ops.delete_agent(self._services, agent_id)
+
+
+def _agent(found: agent_ops.AgentBundle) -> AgentState:
+    return AgentState.model_validate(serialize.agent(found))

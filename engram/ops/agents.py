@@ -1,9 +1,11 @@
-"""Creating, changing and deleting agents, each as one transaction."""
+"""Agents: create, list, count, retrieve, update and delete them, each operation one
+transaction. (The context window overview is ``agent_context``; tool approval settings are
+``agent_tools``.)"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -11,13 +13,42 @@ from engram.errors import Conflict, InvalidInput
 from engram.ids import new_id
 from engram.memory import policy
 from engram.memory.tools import MEMORY_TOOL_NAMES
+from engram.ops.agent_inputs import AgentChanges, AgentSpec, BlockSpec, Cursor
+from engram.ops.deps import HasDb, HasModels, HasSettings
 from engram.runtime import approvals
 from engram.runtime.context import HEARTBEAT_AGENTS, window_size
-from engram.runtime.engine import Services
 from engram.runtime.input_fit import fixed_prompt_tokens
 from engram.runtime.tool_rules import check_rules
 from engram.store import agents, archives, blocks, messages, passages, tools
 from engram.store import tables as t
+from engram.store.agents import AgentFilter
+
+if TYPE_CHECKING:
+    from engram.memory.embeddings import EmbeddingRegistry
+    from engram.runtime.window import WindowCache
+    from engram.store.vectors import VectorIndex
+
+# The inputs of these operations, importable from here with them; AgentFilter is the list
+# and count filter, for callers that may not import the store.
+__all__ = ["AgentChanges", "AgentFilter", "AgentSpec", "BlockSpec", "Cursor"]
+
+
+class HasAgentModels(HasModels, Protocol):
+    """Resolves model and embedding handles: creating or changing an agent."""
+
+    @property
+    def embeddings(self) -> EmbeddingRegistry: ...
+
+
+class HasAgentCaches(HasDb, Protocol):
+    """Drops what the process caches about an agent: deleting it."""
+
+    @property
+    def windows(self) -> WindowCache: ...
+
+    @property
+    def vectors(self) -> VectorIndex: ...
+
 
 AGENT_TYPES = {"letta_v1_agent", "memgpt_v2_agent", "memgpt_agent"}
 
@@ -31,46 +62,6 @@ DEFAULT_SYSTEM_HEARTBEAT = (
     DEFAULT_SYSTEM + " Answer the user only through the send_message tool; set "
     "request_heartbeat to true on other tools when you need another step afterwards."
 )
-
-
-@dataclass
-class BlockSpec:
-    label: str
-    value: str
-    limit: int | None = None
-    description: str | None = None
-    read_only: bool = False
-    hidden: bool | None = None
-    metadata: dict[str, Any] | None = None
-    tags: list[str] | None = None
-
-
-@dataclass
-class AgentSpec:
-    name: str | None = None
-    system: str | None = None
-    agent_type: str = "letta_v1_agent"
-    description: str | None = None
-    metadata: dict[str, Any] | None = None
-    tags: list[str] = field(default_factory=list)
-    memory_blocks: list[BlockSpec] = field(default_factory=list)
-    block_ids: list[str] = field(default_factory=list)
-    tools: list[str] = field(default_factory=list)
-    tool_ids: list[str] = field(default_factory=list)
-    include_base_tools: bool = True
-    model: str | None = None
-    llm_config: dict[str, Any] | None = None
-    # "native" or "json_text"; given, it overrides llm_config's (see engram/llm/text_tools.py).
-    tool_call_format: str | None = None
-    enable_reasoner: bool | None = None
-    max_reasoning_tokens: int | None = None
-    embedding: str | None = None
-    embedding_config: dict[str, Any] | None = None
-    context_window_limit: int | None = None
-    tool_rules: list[dict[str, Any]] | None = None
-    compaction_settings: dict[str, Any] | None = None
-    recall_assist: dict[str, Any] | None = None
-    tool_env: dict[str, str] | None = None
 
 
 @dataclass
@@ -111,7 +102,7 @@ def base_tool_names(agent_type: str) -> list[str]:
     return names
 
 
-async def _llm_config(rt: Services, spec: AgentSpec) -> dict[str, Any]:
+async def _llm_config(deps: HasModels, spec: AgentSpec) -> dict[str, Any]:
     if spec.llm_config is not None:
         config = dict(spec.llm_config)
         if spec.model and not config.get("handle"):
@@ -121,7 +112,7 @@ async def _llm_config(rt: Services, spec: AgentSpec) -> dict[str, Any]:
         raise InvalidInput(
             "model", "name a model handle such as 'openai/gpt-4o-mini' (see GET /v1/models/)"
         )
-    return await rt.providers.llm_config_for(spec.model)
+    return await deps.providers.llm_config_for(spec.model)
 
 
 def _check_window(limit: int | None) -> None:
@@ -129,15 +120,18 @@ def _check_window(limit: int | None) -> None:
         raise InvalidInput("context_window_limit", f"must be at least 256 tokens, got {limit}")
 
 
-async def create_agent(rt: Services, spec: AgentSpec) -> AgentBundle:
-    """Validate everything first, then write the agent, its blocks and links at once."""
+async def create_agent(deps: HasAgentModels, spec: AgentSpec) -> AgentBundle:
+    """Validate everything first, then write the agent, its blocks and links at once.
+
+    Raises InvalidInput naming the field for a bad type, model, rule or window, and
+    NotFound for a block or tool id that names nothing; nothing is written then."""
     if spec.agent_type not in AGENT_TYPES:
         raise InvalidInput("agent_type", f"'{spec.agent_type}' is not one of {sorted(AGENT_TYPES)}")
     _check_window(spec.context_window_limit)
     if spec.compaction_settings is not None:
-        policy.check_compaction(spec.compaction_settings, rt.settings)
+        policy.check_compaction(spec.compaction_settings, deps.settings)
     check_rules(spec.tool_rules or [])
-    llm_config = await _llm_config(rt, spec)
+    llm_config = await _llm_config(deps, spec)
     llm_config["tool_call_format"] = spec.tool_call_format or llm_config.get(
         "tool_call_format", "native"
     )
@@ -149,16 +143,16 @@ async def create_agent(rt: Services, spec: AgentSpec) -> AgentBundle:
     if spec.context_window_limit:
         llm_config["context_window"] = spec.context_window_limit
     if spec.embedding_config is not None:
-        embedding_config = await rt.embeddings.check_config(spec.embedding_config)
+        embedding_config = await deps.embeddings.check_config(spec.embedding_config)
     else:
-        embedding_config = await rt.embeddings.config_for(spec.embedding)
+        embedding_config = await deps.embeddings.config_for(spec.embedding)
     new_blocks = [blocks.new_block(**vars(block)) for block in spec.memory_blocks]
     labels = [block.label for block in new_blocks]
     if len(labels) != len(set(labels)):
         raise InvalidInput("memory_blocks", "two blocks share a label; labels must be unique")
     agent_id = new_id("agent")
 
-    def _write(session: Session) -> Any:
+    def _write(session: Session) -> AgentBundle:
         attached = [*new_blocks, *[blocks.get(session, bid) for bid in spec.block_ids]]
         tool_rows = _resolve_tools(session, spec)
         session.add(
@@ -188,10 +182,10 @@ async def create_agent(rt: Services, spec: AgentSpec) -> AgentBundle:
         tools.attach(session, agent_id, [tool.id for tool in tool_rows])
         agents.set_tags(session, agent_id, spec.tags)
         session.flush()
-        check_fixed_part_fits(rt, session, agent_id)
+        check_fixed_part_fits(deps, session, agent_id)
         return bundle(session, agent_id)
 
-    return await rt.db.write(_write)
+    return await deps.db.write(_write)
 
 
 def default_system(agent_type: str) -> str:
@@ -211,88 +205,131 @@ def _resolve_tools(session: Session, spec: AgentSpec) -> list[t.Tool]:
     return rows
 
 
-async def update_agent(rt: Services, agent_id: str, changes: dict[str, Any]) -> AgentBundle:
-    """Apply the fields present in ``changes``; unknown ids fail before anything is written."""
-    llm_config = None
-    if changes.get("llm_config") is not None:
-        llm_config = dict(changes["llm_config"])
-    elif changes.get("model") is not None:
-        llm_config = await rt.providers.llm_config_for(changes["model"])
-    embedding_config = None
-    if changes.get("embedding_config") is not None:
-        embedding_config = await rt.embeddings.check_config(changes["embedding_config"])
-    elif changes.get("embedding") is not None:
-        embedding_config = await rt.embeddings.config_for(changes["embedding"])
-    _check_window(changes.get("context_window_limit"))
-    if changes.get("compaction_settings") is not None:
-        policy.check_compaction(changes["compaction_settings"], rt.settings)
-    check_rules(changes.get("tool_rules") or [])
+async def list_agents(
+    deps: HasDb, where: AgentFilter, cursor: Cursor, *, order_by_updated: bool = False
+) -> list[AgentBundle]:
+    """The agents ``where`` selects, ordered by creation (or last update), one page."""
 
-    def _write(session: Session) -> Any:
+    def _read(session: Session) -> list[AgentBundle]:
+        rows = agents.list_agents(
+            session,
+            where,
+            before=cursor.before,
+            after=cursor.after,
+            limit=cursor.limit,
+            descending=cursor.descending,
+            order_by_updated=order_by_updated,
+        )
+        return [bundle(session, row.id) for row in rows]
+
+    return await deps.db.read(_read)
+
+
+async def count_agents(deps: HasDb, where: AgentFilter) -> int:
+    """How many agents ``where`` selects."""
+    return await deps.db.read(lambda session: agents.count_agents(session, where))
+
+
+async def retrieve_agent(deps: HasDb, agent_id: str) -> AgentBundle:
+    """The agent with its blocks, tools and window; NotFound for an unknown id."""
+    return await deps.db.read(lambda session: bundle(session, agent_id))
+
+
+async def update_agent(deps: HasAgentModels, agent_id: str, changes: AgentChanges) -> AgentBundle:
+    """Apply the fields the client sent; everything is checked before anything is written.
+
+    Raises NotFound for an unknown agent, block or tool id, InvalidInput naming the field
+    for a bad value, and Conflict for an embedding change over existing passages."""
+    llm_config = None
+    if changes.llm_config is not None:
+        llm_config = dict(changes.llm_config)
+    elif changes.model is not None:
+        llm_config = await deps.providers.llm_config_for(changes.model)
+    embedding_config = None
+    if changes.embedding_config is not None:
+        embedding_config = await deps.embeddings.check_config(changes.embedding_config)
+    elif changes.embedding is not None:
+        embedding_config = await deps.embeddings.config_for(changes.embedding)
+    _check_window(changes.context_window_limit)
+    if changes.compaction_settings is not None:
+        policy.check_compaction(changes.compaction_settings, deps.settings)
+    check_rules(changes.tool_rules or [])
+
+    def _write(session: Session) -> AgentBundle:
         agent = agents.get(session, agent_id)
-        for name in ("name", "system", "description", "tool_rules"):
-            if changes.get(name) is not None:
-                setattr(agent, name, changes[name])
-        if changes.get("metadata") is not None:
-            agent.metadata_ = changes["metadata"]
-        _set_tool_env(agent, changes)
-        # These two may be set to null: the agent goes back to the server's defaults.
-        if "compaction_settings" in changes:
-            agent.compaction_settings = changes["compaction_settings"]
-        if "recall_assist" in changes:
-            agent.recall_assist = changes["recall_assist"]
-        if llm_config is not None:
-            # A new model keeps the agent's tool call format unless the change names one.
-            current = agent.llm_config.get("tool_call_format", "native")
-            agent.llm_config = {"tool_call_format": current, **llm_config}
-        if changes.get("tool_call_format") is not None:
-            agent.llm_config = {**agent.llm_config, "tool_call_format": changes["tool_call_format"]}
+        _set_plain_fields(agent, changes)
+        _set_model(agent, changes, llm_config)
         if embedding_config is not None and embedding_config != agent.embedding_config:
-            if passages.count(session, agent_id):
-                raise Conflict(
-                    f"agent '{agent_id}' has archival passages embedded with "
-                    f"'{agent.embedding_config.get('handle')}'; its embedding model cannot change"
-                )
-            agent.embedding_config = embedding_config
-            # Attached archives must keep matching the model the agent searches with.
-            for archive in archives.for_agent(session, agent_id):
-                archives.check_same_embedding(agent, archive)
-        if changes.get("context_window_limit") is not None:
-            agent.context_window_limit = changes["context_window_limit"]
+            _set_embedding(session, agent, embedding_config)
+        if changes.context_window_limit is not None:
+            agent.context_window_limit = changes.context_window_limit
             agent.llm_config = {**agent.llm_config, "context_window": agent.context_window_limit}
-        if changes.get("tags") is not None:
-            agents.set_tags(session, agent_id, changes["tags"])
-        if changes.get("block_ids") is not None:
-            _replace_blocks(session, agent_id, changes["block_ids"])
-        if changes.get("tool_ids") is not None:
-            _replace_tools(session, agent_id, changes["tool_ids"])
+        if changes.tags is not None:
+            agents.set_tags(session, agent_id, changes.tags)
+        if changes.block_ids is not None:
+            _replace_blocks(session, agent_id, changes.block_ids)
+        if changes.tool_ids is not None:
+            _replace_tools(session, agent_id, changes.tool_ids)
         session.flush()
-        check_fixed_part_fits(rt, session, agent_id)
+        check_fixed_part_fits(deps, session, agent_id)
         return bundle(session, agent_id)
 
-    return await rt.db.write(_write)
+    return await deps.db.write(_write)
 
 
-def _set_tool_env(agent: t.Agent, changes: dict[str, Any]) -> None:
+def _set_plain_fields(agent: t.Agent, changes: AgentChanges) -> None:
+    """The fields stored as sent; null leaves them as they are, except the two below."""
+    for name in ("name", "system", "description", "tool_rules"):
+        if getattr(changes, name) is not None:
+            setattr(agent, name, getattr(changes, name))
+    if changes.metadata is not None:
+        agent.metadata_ = changes.metadata
+    _set_tool_env(agent, changes)
+    # These two may be set to null: the agent goes back to the server's defaults.
+    if changes.sent("compaction_settings"):
+        agent.compaction_settings = changes.compaction_settings
+    if changes.sent("recall_assist"):
+        agent.recall_assist = changes.recall_assist
+
+
+def _set_model(agent: t.Agent, changes: AgentChanges, llm_config: dict[str, Any] | None) -> None:
+    if llm_config is not None:
+        # A new model keeps the agent's tool call format unless the change names one.
+        current = agent.llm_config.get("tool_call_format", "native")
+        agent.llm_config = {"tool_call_format": current, **llm_config}
+    if changes.tool_call_format is not None:
+        agent.llm_config = {**agent.llm_config, "tool_call_format": changes.tool_call_format}
+
+
+def _set_embedding(session: Session, agent: t.Agent, embedding_config: dict[str, Any]) -> None:
+    if passages.count(session, agent.id):
+        raise Conflict(
+            f"agent '{agent.id}' has archival passages embedded with "
+            f"'{agent.embedding_config.get('handle')}'; its embedding model cannot change"
+        )
+    agent.embedding_config = embedding_config
+    # Attached archives must keep matching the model the agent searches with.
+    for archive in archives.for_agent(session, agent.id):
+        archives.check_same_embedding(agent, archive)
+
+
+def _set_tool_env(agent: t.Agent, changes: AgentChanges) -> None:
     """Letta's ``tool_exec_environment_variables`` and ``secrets`` each replace what they
     name; both end up in the one mapping the sandbox hands a tool's child."""
-    if changes.get("tool_exec_environment_variables") is None and changes.get("secrets") is None:
+    if changes.tool_exec_environment_variables is None and changes.secrets is None:
         return
-    declared = {
-        **(changes.get("tool_exec_environment_variables") or {}),
-        **(changes.get("secrets") or {}),
-    }
+    declared = {**(changes.tool_exec_environment_variables or {}), **(changes.secrets or {})}
     agent.tool_env = declared or None
 
 
-def check_fixed_part_fits(rt: Services, session: Session, agent_id: str) -> None:
+def check_fixed_part_fits(deps: HasSettings, session: Session, agent_id: str) -> None:
     """Refuse a window too small for the prompt's fixed part, which paging cannot shrink."""
     agent = agents.get(session, agent_id)
     fixed = fixed_prompt_tokens(session, agent)
     limit = window_size(agent)
-    room = rt.settings.summarize_target * limit
+    room = deps.settings.summarize_target * limit
     if fixed > room:
-        needed = int(fixed / rt.settings.summarize_target) + 1
+        needed = int(fixed / deps.settings.summarize_target) + 1
         raise InvalidInput(
             "context_window_limit",
             f"a window of {limit:,} tokens is too small: the system prompt, memory blocks and "
@@ -316,14 +353,14 @@ def _replace_tools(session: Session, agent_id: str, tool_ids: list[str]) -> None
     tools.attach(session, agent_id, [tool.id for tool in wanted])
 
 
-async def delete_agent(rt: Services, agent_id: str) -> None:
+async def delete_agent(deps: HasAgentCaches, agent_id: str) -> None:
     """Delete the agent with its history and passages; blocks shared with others stay."""
 
-    def _write(session: Session) -> Any:
+    def _write(session: Session) -> None:
         agent = agents.get(session, agent_id)
         blocks.delete_unshared_of_agent(session, agent_id)
         session.delete(agent)
 
-    await rt.db.write(_write)
-    rt.vectors.forget(agent_id)
-    rt.windows.forget(agent_id)
+    await deps.db.write(_write)
+    deps.vectors.forget(agent_id)
+    deps.windows.forget(agent_id)

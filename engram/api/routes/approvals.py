@@ -10,7 +10,7 @@ from engram.api import serialize
 from engram.api.deps import Runtime
 from engram.api.schemas import ModifyApprovalRequest
 from engram.errors import InvalidInput
-from engram.runtime.approval_rules import set_requires_approval
+from engram.ops.agent_tools import set_requires_approval
 
 router = APIRouter(prefix="/v1/agents/{agent_id}/tools", tags=["tools"])
 

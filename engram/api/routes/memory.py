@@ -5,81 +5,55 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Response
-from sqlalchemy.orm import Session
 
 from engram.api import rendering, serialize
-from engram.api.deps import Cursor, Limit, Runtime
+from engram.api.agent_input import block_changes, block_spec
+from engram.api.deps import Cursor, Limit, ListCursor, Runtime
 from engram.api.schemas import BlockUpdate, CreateBlock
-from engram.ops import agents as agent_ops
-from engram.runtime import memory_ops
-from engram.store import agents, block_history, blocks
-from engram.store import tables as t
+from engram.ops import blocks as block_ops
+from engram.ops import links
+from engram.ops.agents import Cursor as Page
+from engram.ops.blocks import BlockEdit
 
 router = APIRouter(tags=["memory"])
 
 
-@router.get("/v1/agents/{agent_id}/core-memory/blocks", response_model=list[dict[str, Any]])
-async def list_agent_blocks(
-    agent_id: str,
-    rt: Runtime,
-    cursor: Cursor,
-) -> Response:
-    def _read(session: Session) -> Any:
-        agents.get(session, agent_id)
-        rows = cursor.page(blocks.for_agent(session, agent_id), kind="block")
-        return [serialize.block(b) for b in rows]
+def _page(cursor: ListCursor) -> Page:
+    return Page(cursor.before, cursor.after, cursor.limit, cursor.order == "desc")
 
-    return rendering.json_list(await rt.db.read(_read), "block")
+
+@router.get("/v1/agents/{agent_id}/core-memory/blocks", response_model=list[dict[str, Any]])
+async def list_agent_blocks(agent_id: str, rt: Runtime, cursor: Cursor) -> Response:
+    found = await block_ops.list_agent_blocks(rt, agent_id, _page(cursor))
+    return rendering.json_list([serialize.block(b) for b in found], "block")
 
 
 @router.get("/v1/agents/{agent_id}/core-memory/blocks/{label}")
 async def retrieve_agent_block(agent_id: str, label: str, rt: Runtime) -> dict[str, Any]:
-    def _read(session: Session) -> Any:
-        agents.get(session, agent_id)
-        return serialize.block(blocks.by_label(session, agent_id, label))
-
-    return await rt.db.read(_read)
+    return serialize.block(await block_ops.retrieve_agent_block(rt, agent_id, label))
 
 
 @router.patch("/v1/agents/{agent_id}/core-memory/blocks/attach/{block_id}")
 async def attach_block(agent_id: str, block_id: str, rt: Runtime) -> dict[str, Any]:
-    def _write(session: Session) -> Any:
-        agents.get(session, agent_id)
-        blocks.attach(session, agent_id, blocks.get(session, block_id))
-        session.flush()
-        return serialize.agent(agent_ops.bundle(session, agent_id))
-
-    return await rt.db.write(_write)
+    return serialize.agent(await links.attach(rt, agent_id, "block", block_id))
 
 
 @router.patch("/v1/agents/{agent_id}/core-memory/blocks/detach/{block_id}")
 async def detach_block(agent_id: str, block_id: str, rt: Runtime) -> dict[str, Any]:
-    def _write(session: Session) -> Any:
-        agents.get(session, agent_id)
-        blocks.get(session, block_id)
-        blocks.detach(session, agent_id, block_id)
-        return serialize.agent(agent_ops.bundle(session, agent_id))
-
-    return await rt.db.write(_write)
+    return serialize.agent(await links.detach(rt, agent_id, "block", block_id))
 
 
 @router.patch("/v1/agents/{agent_id}/core-memory/blocks/{label}")
 async def modify_agent_block(
     agent_id: str, label: str, body: BlockUpdate, rt: Runtime
 ) -> dict[str, Any]:
-    changes = body.model_dump(exclude_unset=True)
-    return serialize.block(await memory_ops.modify_agent_block(rt, agent_id, label, changes))
+    changed = await block_ops.update_agent_block(rt, agent_id, label, block_changes(body))
+    return serialize.block(changed)
 
 
 @router.post("/v1/blocks/")
 async def create_block(body: CreateBlock, rt: Runtime) -> dict[str, Any]:
-    row = blocks.new_block(**body.model_dump())
-
-    def _write(session: Session) -> Any:
-        session.add(row)
-
-    await rt.db.write(_write)
-    return serialize.block(row)
+    return serialize.block(await block_ops.create_block(rt, block_spec(body)))
 
 
 @router.get("/v1/blocks/", response_model=list[dict[str, Any]])
@@ -91,44 +65,28 @@ async def list_blocks(
     limit: Limit = 50,
     order: Literal["asc", "desc"] = "asc",
 ) -> Response:
-    def _read(session: Session) -> Any:
-        rows = blocks.list_blocks(
-            session,
-            label=label,
-            before=before,
-            after=after,
-            limit=limit,
-            descending=order == "desc",
-        )
-        return [serialize.block(b) for b in rows]
-
-    return rendering.json_list(await rt.db.read(_read), "block")
+    page = Page(before, after, limit, order == "desc")
+    found = await block_ops.list_blocks(rt, page, label=label)
+    return rendering.json_list([serialize.block(b) for b in found], "block")
 
 
 @router.get("/v1/blocks/{block_id}")
 async def retrieve_block(block_id: str, rt: Runtime) -> dict[str, Any]:
-    def _read(session: Session) -> Any:
-        return serialize.block(blocks.get(session, block_id))
-
-    return await rt.db.read(_read)
+    return serialize.block(await block_ops.retrieve_block(rt, block_id))
 
 
 @router.patch("/v1/blocks/{block_id}")
 async def modify_block(block_id: str, body: BlockUpdate, rt: Runtime) -> dict[str, Any]:
-    changes = body.model_dump(exclude_unset=True)
-    return serialize.block(await memory_ops.modify_block(rt, block_id, changes))
+    return serialize.block(await block_ops.update_block(rt, block_id, block_changes(body)))
 
 
 @router.delete("/v1/blocks/{block_id}")
 async def delete_block(block_id: str, rt: Runtime) -> dict[str, str]:
-    def _write(session: Session) -> Any:
-        session.delete(blocks.get(session, block_id))
-
-    await rt.db.write(_write)
+    await block_ops.delete_block(rt, block_id)
     return {"message": f"block '{block_id}' deleted"}
 
 
-def _history_entry(row: t.BlockHistory) -> dict[str, Any]:
+def _history_entry(row: BlockEdit) -> dict[str, Any]:
     return {
         "seq": row.seq,
         "block_id": row.block_id,
@@ -152,42 +110,25 @@ async def block_history_list(
     order: Literal["asc", "desc"] = "desc",
 ) -> list[dict[str, Any]]:
     """Every change to the block's value, by an agent's tool or through the API."""
-
-    def _read(session: Session) -> list[dict[str, Any]]:
-        blocks.get(session, block_id)
-        rows = block_history.entries(
-            session, block_id, limit=limit or 100, newest_first=order == "desc"
-        )
-        return [_history_entry(row) for row in rows]
-
-    return await rt.db.read(_read)
+    entries = await block_ops.list_history(
+        rt, block_id, limit=limit or 100, newest_first=order == "desc"
+    )
+    return [_history_entry(row) for row in entries]
 
 
 @router.post("/v1/blocks/{block_id}/undo")
 async def undo_block_edit(block_id: str, rt: Runtime) -> dict[str, Any]:
     """Restore the value from before the newest edit still in force (409 if none)."""
-    return serialize.block(await memory_ops.undo_or_redo(rt, block_id, "undo"))
+    return serialize.block(await block_ops.undo(rt, block_id))
 
 
 @router.post("/v1/blocks/{block_id}/redo")
 async def redo_block_edit(block_id: str, rt: Runtime) -> dict[str, Any]:
     """Re-apply the edit undone most recently, unless a newer edit replaced it (409 if none)."""
-    return serialize.block(await memory_ops.undo_or_redo(rt, block_id, "redo"))
+    return serialize.block(await block_ops.redo(rt, block_id))
 
 
 @router.get("/v1/blocks/{block_id}/agents")
-async def list_block_agents(
-    block_id: str,
-    rt: Runtime,
-    cursor: Cursor,
-) -> list[dict[str, Any]]:
-    def _read(session: Session) -> Any:
-        blocks.get(session, block_id)
-        holders = [
-            agents.get(session, agent_id) for agent_id in blocks.agent_ids_of(session, block_id)
-        ]
-        holders.sort(key=lambda agent: agent.created_at)
-        rows = cursor.page(holders, kind="agent")
-        return [serialize.agent(agent_ops.bundle(session, row.id)) for row in rows]
-
-    return await rt.db.read(_read)
+async def list_block_agents(block_id: str, rt: Runtime, cursor: Cursor) -> list[dict[str, Any]]:
+    found = await block_ops.list_block_agents(rt, block_id, _page(cursor))
+    return [serialize.agent(item) for item in found]

@@ -18,8 +18,9 @@ from engram.api.schemas import (
     ToolReturnCreate,
 )
 from engram.errors import InvalidInput
+from engram.ops import agent_context
 from engram.ops import agents as agent_ops
-from engram.runtime import approvals, inspect_context
+from engram.runtime import approvals
 from engram.runtime.engine import Services
 from engram.runtime.folding import fold_window
 from engram.runtime.input_fit import check_inputs_fit
@@ -205,4 +206,4 @@ async def summarize(agent_id: str, rt: Runtime) -> dict[str, Any]:
 
 @router.get("/context")
 async def context_window(agent_id: str, rt: Runtime) -> Response:
-    return json_reply(await inspect_context.overview(rt, agent_id))
+    return json_reply(await agent_context.overview(rt, agent_id))

@@ -1,23 +1,30 @@
-"""The context window broken down by section, as ``GET /v1/agents/{id}/context`` shows it."""
+"""The context window an agent's next step would send, broken down by section, as
+``GET /v1/agents/{agent_id}/context`` shows it."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy.orm import Session
-
+from engram.ops.deps import HasDb
 from engram.runtime.context import window_size
-from engram.runtime.engine import Services
 from engram.runtime.state import compile_state, load_state
 from engram.runtime.views import letta_messages
 
+if TYPE_CHECKING:
+    from engram.runtime.window import WindowCache
 
-async def overview(rt: Services, agent_id: str) -> dict[str, Any]:
-    def _read(session: Session) -> Any:
-        state, _ = load_state(session, agent_id, rt.windows)
-        return state
 
-    state = await rt.db.read(_read)
+class HasWindows(HasDb, Protocol):
+    """Reads an agent's cached in-context window along with its rows."""
+
+    @property
+    def windows(self) -> WindowCache: ...
+
+
+async def overview(deps: HasWindows, agent_id: str) -> dict[str, Any]:
+    """The context window the agent's next step would send, section by section, as
+    Letta's ``ContextWindowOverview`` (``GET /v1/agents/{agent_id}/context``)."""
+    state = await deps.db.read(lambda session: load_state(session, agent_id, deps.windows)[0])
     context = compile_state(state)
     return {
         "context_window_size_max": window_size(state.agent),

@@ -1,4 +1,4 @@
-"""Turning approval on or off for one of an agent's tools.
+"""An agent's settings for one of its tools: whether its calls wait for approval.
 
 Letta's ``PATCH /v1/agents/{agent_id}/tools/approval/{tool_name}`` edits the agent's
 ``requires_approval`` tool rules, the same rules a client may set through ``tool_rules``:
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from engram.errors import Conflict, ToolNotAttached
 from engram.ops.agents import AgentBundle, bundle
-from engram.runtime.engine import Services
+from engram.ops.deps import HasDb
 from engram.store import agents, tools
 from engram.store import tables as t
 
@@ -47,7 +47,7 @@ def _attached(session: Session, agent_id: str, tool_name: str) -> t.Tool:
 
 
 async def set_requires_approval(
-    rt: Services, agent_id: str, tool_name: str, required: bool
+    deps: HasDb, agent_id: str, tool_name: str, required: bool
 ) -> AgentBundle:
     """Require (or stop requiring) approval for calls of an attached tool; idempotent.
 
@@ -70,4 +70,4 @@ async def set_requires_approval(
             session.flush()
         return bundle(session, agent_id)
 
-    return await rt.db.write(_write)
+    return await deps.db.write(_write)

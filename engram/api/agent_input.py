@@ -1,0 +1,60 @@
+"""Agent and block request bodies as the plain dataclasses the operations take.
+
+The REST routes and the in-process client both validate input with the same request models
+(``engram.api.schemas``) and convert it here, so the two cannot drift apart."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from engram.api.schemas import BlockUpdate, CreateAgent, CreateBlock, UpdateAgent
+from engram.ops.agents import AgentChanges, AgentSpec, BlockSpec
+from engram.ops.blocks import BlockChanges
+
+
+def agent_spec(body: CreateAgent) -> AgentSpec:
+    return AgentSpec(
+        name=body.name,
+        system=body.system,
+        agent_type=body.agent_type,
+        description=body.description,
+        metadata=body.metadata,
+        tags=body.tags or [],
+        memory_blocks=[block_spec(b) for b in body.memory_blocks or []],
+        block_ids=body.block_ids or [],
+        tools=body.tools or [],
+        tool_ids=body.tool_ids or [],
+        include_base_tools=body.include_base_tools,
+        model=body.model,
+        llm_config=body.llm_config.model_dump() if body.llm_config else None,
+        tool_call_format=body.tool_call_format,
+        enable_reasoner=body.enable_reasoner,
+        max_reasoning_tokens=body.max_reasoning_tokens,
+        embedding=body.embedding,
+        embedding_config=body.embedding_config.model_dump() if body.embedding_config else None,
+        context_window_limit=body.context_window_limit,
+        tool_rules=body.tool_rules,
+        tool_env={**(body.tool_exec_environment_variables or {}), **(body.secrets or {})},
+        compaction_settings=_dump(body.compaction_settings),
+        recall_assist=_dump(body.recall_assist),
+    )
+
+
+def _dump(settings: BaseModel | None) -> dict[str, Any] | None:
+    """Only what the client set, so that unset knobs keep following the server defaults."""
+    return settings.model_dump(exclude_unset=True) if settings is not None else None
+
+
+def agent_changes(body: UpdateAgent) -> AgentChanges:
+    """Only the fields the client sent (nested settings too), so the rest stay as they are."""
+    return AgentChanges.of(body.model_dump(exclude_unset=True))
+
+
+def block_spec(body: CreateBlock) -> BlockSpec:
+    return BlockSpec(**body.model_dump())
+
+
+def block_changes(body: BlockUpdate) -> BlockChanges:
+    return BlockChanges(**body.model_dump(exclude_unset=True))

@@ -1,0 +1,47 @@
+"""The agent and block shapes the client returns. They live apart from the resources
+because several resources answer with an agent (attaching a block, a tool or an archive
+returns the agent as it now is), and a shape imports nothing but ``WireModel``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engram.client.models import WireModel
+
+
+class Block(WireModel):
+    """A core memory block, as ``GET /v1/blocks/{block_id}`` answers it."""
+
+    id: str
+    label: str
+    value: str
+    limit: int
+    description: str | None = None
+    read_only: bool = False
+    hidden: bool | None = None
+    metadata: dict[str, Any] = {}
+    tags: list[str] = []
+
+
+class AgentState(WireModel):
+    """An agent, as ``GET /v1/agents/{agent_id}`` answers it (Letta's ``AgentState``)."""
+
+    id: str
+    name: str
+    system: str
+    agent_type: str
+    description: str | None = None
+    metadata: dict[str, Any] = {}
+    model: str | None = None
+    embedding: str | None = None
+    llm_config: dict[str, Any]
+    embedding_config: dict[str, Any] | None = None
+    context_window_limit: int | None = None
+    tool_rules: list[dict[str, Any]] = []
+    message_ids: list[str] = []
+    blocks: list[Block] = []
+    tools: list[dict[str, Any]] = []
+    tags: list[str] = []
+    pending_approval: dict[str, Any] | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
