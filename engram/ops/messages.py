@@ -160,16 +160,21 @@ class MessageSearch:
     end: datetime | None = None
 
 
+def check_conversation(conversation_id: str | None) -> None:
+    """Conversations are not served yet: a search naming one is refused, not widened."""
+    if conversation_id is not None:
+        raise InvalidInput(
+            "conversation_id", "conversations are not served yet; search by agent_id instead"
+        )
+
+
 async def search(deps: HasRecallSearch, request: MessageSearch) -> list[t.Message]:
     """Best matches first, over one agent's history or every agent's.
 
     Without an agent, the vector half covers the agents using the server's default
     embedding model (vectors of different models cannot be compared). The query is
     embedded between the read of the embedding config and the search."""
-    if request.conversation_id is not None:
-        raise InvalidInput(
-            "conversation_id", "conversations are not served yet; search by agent_id instead"
-        )
+    check_conversation(request.conversation_id)
 
     def _embedding_config(session: Session) -> dict[str, Any]:
         if request.agent_id is not None:
