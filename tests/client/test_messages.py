@@ -6,6 +6,7 @@ naming the field, with nothing recorded."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import httpx
@@ -196,3 +197,24 @@ def test_deleting_a_message_takes_what_depends_on_it(
 
     assert deleted["deleted_message_ids"] == [user.id]
     assert user.id not in [m.id for m in engram_client.agents.messages.list(agent_id)]
+
+
+def test_create_async_queues_the_turn_and_answers_with_its_run(
+    engram_client: Engram, fake_llm: FakeLLM
+) -> None:
+    agent_id = new_agent(engram_client)
+    fake_llm.script(reply.text("Done in the background."))
+
+    run = engram_client.agents.messages.create_async(agent_id, input="work on this")
+
+    assert run.id.startswith("run-") and run.agent_id == agent_id
+    assert run.status in ("created", "running", "completed")
+    deadline = time.monotonic() + 20
+    said_back: list[str] = []
+    while not said_back and time.monotonic() < deadline:
+        history = engram_client.agents.messages.list(agent_id, order="asc")
+        said_back = [
+            m.model_dump()["content"] for m in history if m.message_type == "assistant_message"
+        ]
+        time.sleep(0.1)
+    assert said_back == ["Done in the background."]
