@@ -18,14 +18,14 @@ from sqlalchemy.orm import Session
 
 from engram.errors import InvalidInput
 from engram.memory import archival
-from engram.memory.archival import Hit
-from engram.memory.ranking import SearchMode
+
+# Re-exported: the routes name these without importing engram.memory.
+from engram.memory.archival import Hit as Hit
+from engram.memory.ranking import SearchMode as SearchMode
 from engram.ops.deps import HasDb, HasSearch
 from engram.store import agents, archives, passages
 from engram.store import tables as t
 from engram.store.passages import PassageFilter, Scope
-
-__all__ = ["Hit", "SearchMode"]
 
 EmbeddingConfig = dict[str, Any]
 
