@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from engram.ops.agents import AgentBundle
+from engram.ops.messages import Compaction
+from engram.ops.passages import ScoredPassage
+from engram.runtime.views import letta_messages
 from engram.store import passages
 from engram.store import tables as t
 from engram.store.tables import as_utc
@@ -86,6 +89,76 @@ def passage(row: t.Passage, embedding_config: dict[str, Any] | None) -> dict[str
         "embedding": None,
         "embedding_config": embedding_config,
     }
+
+
+# Engram has one organization; Letta's default organization id keeps its shape.
+ORGANIZATION_ID = "org-00000000-0000-4000-8000-000000000000"
+
+
+def archive(row: t.Archive) -> dict[str, Any]:
+    """An archive as the contract's ``Archive``."""
+    return {
+        "id": row.id,
+        "name": row.name,
+        "description": row.description,
+        "organization_id": ORGANIZATION_ID,
+        "vector_db_provider": "native",
+        "embedding_config": row.embedding_config,
+        "metadata": row.metadata_ or {},
+        "created_at": as_utc(row.created_at).isoformat(),
+        "updated_at": as_utc(row.updated_at).isoformat(),
+        "created_by_id": None,
+        "last_updated_by_id": None,
+    }
+
+
+def archival_result(row: t.Passage) -> dict[str, Any]:
+    """One result of an agent's archival search (``/archival-memory/search``)."""
+    return {
+        "id": row.id,
+        "timestamp": as_utc(row.created_at).isoformat(),
+        "content": row.text,
+        "tags": row.tags or [],
+        "source": passages.provenance(row),
+    }
+
+
+def scored_passage(found: ScoredPassage) -> dict[str, Any]:
+    """One result of ``POST /v1/passages/search``."""
+    return {
+        "passage": passage(found.passage, found.embedding_config),
+        "score": found.score,
+        "metadata": {},
+    }
+
+
+def compaction(done: Compaction) -> dict[str, Any]:
+    """What ``/summarize`` answers: the summary and the window's size around the fold."""
+    return {
+        "summary": done.summary,
+        "num_messages_before": done.messages_before,
+        "num_messages_after": done.messages_after,
+    }
+
+
+# The message types a message search result can be (the contract's *MessageListResult).
+_SEARCH_RESULT_TYPES = {"user_message", "assistant_message", "system_message"}
+
+
+def message_search_results(row: t.Message) -> list[dict[str, Any]]:
+    """A found message's user, assistant or system parts as message search results."""
+    return [
+        {
+            "message_type": view["message_type"],
+            "content": view["content"],
+            "message_id": row.id,
+            "agent_id": row.agent_id,
+            "conversation_id": None,
+            "created_at": as_utc(row.created_at).isoformat(),
+        }
+        for view in letta_messages(row)
+        if view["message_type"] in _SEARCH_RESULT_TYPES
+    ]
 
 
 _COMPACTION_DEFAULTS: dict[str, Any] = {

@@ -9,9 +9,10 @@ from types import TracebackType
 from typing import Any
 
 from engram.client.agents import AsyncAgents
-from engram.client.archives import AsyncArchives
+from engram.client.archives import AsyncArchives, AsyncPassages
 from engram.client.blocks import AsyncBlocks
 from engram.client.mcp_servers import AsyncMcpServers
+from engram.client.messages import AsyncMessages
 from engram.client.runs import AsyncRuns, AsyncSteps
 from engram.client.tools import AsyncTools
 from engram.config import Settings
@@ -48,6 +49,8 @@ class AsyncEngram:
         self.blocks = AsyncBlocks(services)
         self.tools = AsyncTools(services)
         self.archives = AsyncArchives(services)
+        self.passages = AsyncPassages(services)
+        self.messages = AsyncMessages(services)
         self.runs = AsyncRuns(services)
         self.steps = AsyncSteps(services)
         self.mcp_servers = AsyncMcpServers(services)

@@ -1,10 +1,282 @@
 """``client.agents.messages``: send messages (a turn), stream them, list, search and
-manage the agent's history."""
+manage the agent's history; ``client.messages``: messages across agents.
+
+A turn runs through the same entry the REST routes use (``runtime.step.run_turn``, or
+``runtime.streaming.TurnStream`` for a stream) after the same checks, so the answer is
+the one ``POST /v1/agents/{id}/messages`` gives, as pydantic models."""
 
 from __future__ import annotations
 
+import builtins
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any, Literal
+
+from engram.api import serialize
+from engram.api.memory_requests import SearchAllMessages
+from engram.api.schemas import CancelRuns, SendMessages
+from engram.api.turns import checked_inputs, failure, request_config, turn_failed, turn_reply
+from engram.client.arguments import iso, validated
+from engram.client.models import WireModel
+from engram.client.queries import MessageListing
 from engram.client.resource import Resource
+from engram.errors import InvalidInput, ProviderError
+from engram.ops import messages as message_ops
+from engram.runtime.background import start_background_turn
+from engram.runtime.runs import cancel_runs, create_run
+from engram.runtime.step import run_turn
+from engram.runtime.streaming import TurnStream
+from engram.runtime.views import letta_messages, listing
+
+
+class AgentState(WireModel):
+    """An agent as the API shows it (``client.agents`` has the full model)."""
+
+    id: str
+    name: str
+
+
+class Run(WireModel):
+    id: str
+    agent_id: str
+    status: str
+
+
+class LettaMessage(WireModel):
+    """One message of a turn or of the history (``message_type`` says which kind:
+    ``assistant_message``, ``tool_call_message``...); its other fields are the API's."""
+
+    message_type: str
+    id: str | None = None
+
+
+class StopReason(WireModel):
+    message_type: str = "stop_reason"
+    stop_reason: str
+
+
+class Usage(WireModel):
+    message_type: str = "usage_statistics"
+    completion_tokens: int
+    prompt_tokens: int
+    total_tokens: int
+    step_count: int
+
+
+class LettaResponse(WireModel):
+    messages: list[LettaMessage]
+    stop_reason: StopReason
+    usage: Usage
+
+
+class Compaction(WireModel):
+    summary: str
+    num_messages_before: int
+    num_messages_after: int
+
+
+class MessageSearchResult(WireModel):
+    message_type: str
+    content: Any
+    message_id: str
+    agent_id: str
+    created_at: str
+
+
+class TurnFailed(ProviderError):
+    """The turn's model call failed (the API answers 502, or 400 for a system prompt too
+    long for the window). What the turn committed before it failed stays recorded:
+    ``response`` holds it, with the run's id and the stop reason."""
+
+    def __init__(self, run_id: str, error: dict[str, Any], response: LettaResponse) -> None:
+        super().__init__(f"{error['message']}: {error['detail']}")
+        self.run_id = run_id
+        self.error_type: str = error["type"]
+        self.stop_reason = response.stop_reason.stop_reason
+        self.response = response
+
+
+def chunk(event: dict[str, Any]) -> WireModel:
+    """One event of a streamed turn as its model."""
+    kind = event.get("message_type")
+    if kind == "stop_reason":
+        return StopReason.model_validate(event)
+    if kind == "usage_statistics":
+        return Usage.model_validate(event)
+    return LettaMessage.model_validate(event)
 
 
 class AsyncAgentMessages(Resource):
-    pass
+    async def create(
+        self,
+        agent_id: str,
+        *,
+        messages: list[dict[str, Any]] | None = None,
+        input: str | None = None,
+        max_steps: int | None = None,
+        use_assistant_message: bool | None = None,
+        streaming: bool | None = None,
+        **options: Any,
+    ) -> LettaResponse:
+        """Run a turn and answer with what it did; a failed model call raises
+        ``TurnFailed``. ``streaming=True`` is ``stream(...)``'s job here."""
+        if streaming:
+            raise InvalidInput("streaming", "iterate over messages.stream(...) for a stream")
+        body = validated(
+            SendMessages,
+            messages=messages,
+            input=input,
+            max_steps=max_steps,
+            use_assistant_message=use_assistant_message,
+            **options,
+        )
+        services = self._services
+        inputs = await checked_inputs(services, agent_id, body)
+        run = await create_run(services, agent_id, request_config=request_config(body))
+        result = await run_turn(services, agent_id, inputs, run_id=run.id, max_steps=body.max_steps)
+        response = LettaResponse.model_validate(turn_reply(result))
+        if turn_failed(result):
+            raise TurnFailed(result.run_id, failure(result), response)
+        return response
+
+    async def stream(
+        self,
+        agent_id: str,
+        *,
+        messages: list[dict[str, Any]] | None = None,
+        input: str | None = None,
+        max_steps: int | None = None,
+        stream_tokens: bool | None = None,
+        include_pings: bool | None = None,
+        **options: Any,
+    ) -> AsyncIterator[WireModel]:
+        """The turn's events as ``/messages/stream`` sends them (pings, messages or token
+        chunks, then the stop reason and usage). Stopping early leaves the turn running."""
+        body = validated(
+            SendMessages,
+            messages=messages,
+            input=input,
+            max_steps=max_steps,
+            stream_tokens=stream_tokens,
+            include_pings=include_pings,
+            **options,
+        )
+        services = self._services
+        inputs = await checked_inputs(services, agent_id, body)
+        run = await create_run(services, agent_id, request_config=request_config(body))
+        turn = TurnStream(
+            services,
+            agent_id,
+            run.id,
+            inputs,
+            max_steps=body.max_steps,
+            stream_tokens=body.stream_tokens,
+            include_pings=body.include_pings,
+        )
+        async for event in turn.events():
+            if isinstance(event, dict):
+                yield chunk(event)
+
+    async def create_async(
+        self,
+        agent_id: str,
+        *,
+        messages: list[dict[str, Any]] | None = None,
+        input: str | None = None,
+        max_steps: int | None = None,
+        **options: Any,
+    ) -> Run:
+        """Record a run and queue its turn; the run comes back at once (``client.runs``
+        follows it)."""
+        body = validated(
+            SendMessages, messages=messages, input=input, max_steps=max_steps, **options
+        )
+        services = self._services
+        inputs = await checked_inputs(services, agent_id, body)
+        run = await start_background_turn(
+            services,
+            agent_id,
+            inputs,
+            max_steps=body.max_steps,
+            request_config=request_config(body),
+        )
+        return Run.model_validate(serialize.run(run))
+
+    async def list(
+        self,
+        agent_id: str,
+        *,
+        after: str | None = None,
+        before: str | None = None,
+        limit: int | None = None,
+        order: Literal["asc", "desc"] | None = None,
+        **options: Any,
+    ) -> list[LettaMessage]:
+        """A page of the agent's history, newest first unless ``order="asc"``."""
+        query = validated(MessageListing, after=after, before=before, limit=limit, order=order)
+        rows = await message_ops.list_messages(self._services, agent_id, query.query())
+        return LettaMessage.each(listing(rows, descending=query.order == "desc"))
+
+    async def reset(
+        self, agent_id: str, *, add_default_initial_messages: bool | None = None
+    ) -> AgentState:
+        """Empty the window (history stays in recall) and drop the running summary."""
+        return AgentState.model_validate(
+            serialize.agent(await message_ops.reset(self._services, agent_id))
+        )
+
+    async def compact(self, agent_id: str, **options: Any) -> Compaction:
+        """Fold the oldest messages of the window into the summary now."""
+        done = await message_ops.compact(self._services, agent_id)
+        return Compaction.model_validate(serialize.compaction(done))
+
+    async def cancel(
+        self, agent_id: str, *, run_ids: builtins.list[str] | None = None
+    ) -> dict[str, str]:
+        """Cancel the agent's active runs (or the ``run_ids`` given): run id -> status."""
+        body = validated(CancelRuns, run_ids=run_ids)
+        return await cancel_runs(self._services, agent_id, body.run_ids)
+
+    async def delete(self, message_id: str, *, agent_id: str) -> dict[str, Any]:
+        """Engram's own: delete a message with what depends on it (its tool results)."""
+        deleted = await message_ops.delete(self._services, agent_id, message_id)
+        return {
+            "deleted_message_ids": deleted.message_ids,
+            "passages_marked_source_deleted": deleted.passages_marked,
+        }
+
+
+class AsyncMessages(Resource):
+    """``client.messages``: messages across agents."""
+
+    async def search(
+        self,
+        *,
+        query: str,
+        agent_id: str | None = None,
+        conversation_id: str | None = None,
+        end_date: str | datetime | None = None,
+        limit: int | None = None,
+        search_mode: Literal["vector", "fts", "hybrid"] | None = None,
+        start_date: str | datetime | None = None,
+    ) -> list[MessageSearchResult]:
+        """Best matches first, over one agent's history or every agent's."""
+        body = validated(
+            SearchAllMessages,
+            query=query,
+            agent_id=agent_id,
+            conversation_id=conversation_id,
+            end_date=iso(end_date),
+            limit=limit,
+            search_mode=search_mode,
+            start_date=iso(start_date),
+        )
+        rows = await message_ops.search(self._services, body.search())
+        results = [result for row in rows for result in serialize.message_search_results(row)]
+        return MessageSearchResult.each(results[: body.limit])
+
+    async def retrieve(self, message_id: str) -> list[LettaMessage]:
+        """The messages one stored message shows as (several for one assistant turn)."""
+        return LettaMessage.each(
+            letta_messages(await message_ops.retrieve(self._services, message_id))
+        )

@@ -21,6 +21,7 @@ from engram.store import block_history, passages
 from engram.store import tables as t
 from engram.store.tables import as_utc
 from engram.store.vectors import VectorIndex
+from engram.times import read_iso_time
 
 
 class ToolFailure(Exception):
@@ -197,7 +198,7 @@ def _parse_time(field_name: str, value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime.fromisoformat(value)
+        return read_iso_time(value)
     except ValueError as exc:
         raise ToolFailure(f"{field_name} must be an ISO 8601 date or time, got '{value}'") from exc
 

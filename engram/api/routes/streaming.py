@@ -11,8 +11,8 @@ from fastapi.responses import StreamingResponse
 
 from engram.api import serialize
 from engram.api.deps import IfBusy, Runtime
-from engram.api.routes.messages import checked_inputs, request_config
 from engram.api.schemas import CancelRuns, SendMessages
+from engram.api.turns import checked_inputs, request_config
 from engram.runtime.agent_gate import BusyPolicy
 from engram.runtime.background import start_background_turn
 from engram.runtime.engine import Services

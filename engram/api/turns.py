@@ -1,0 +1,101 @@
+"""A request to run a turn (``SendMessages``), read once for every way of starting one:
+``POST /messages``, ``/messages/stream``, ``/messages/async`` and the in-process client.
+
+What the request asks becomes the runtime's ``InputMessage`` list, is checked before
+anything is recorded, and a finished turn is answered as Letta's ``LettaResponse``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engram.api.schemas import ApprovalCreate, MessageCreate, SendMessages, ToolReturnCreate
+from engram.errors import InvalidInput
+from engram.ops import messages as message_ops
+from engram.ops.deps import HasDb
+from engram.runtime import approvals
+from engram.runtime.step import TurnResult
+from engram.runtime.step_rows import InputMessage
+
+FAILED_TURN_STATUS = {"context_window_overflow_in_system_prompt": 400}
+"""The HTTP status of a turn that failed, by stop reason; 502 for the rest (docs/api.md)."""
+FAILED_TURN_TYPE = {
+    "llm_api_error": "llm_error",
+    "context_window_overflow_in_system_prompt": "context_window_exceeded",
+}
+"""The ``error.type`` of a failed turn's answer, by stop reason; ``agent_error`` otherwise."""
+
+
+def turn_inputs(body: SendMessages) -> list[InputMessage]:
+    """The request's messages (or its ``input`` string) as the runtime takes them."""
+    if body.messages:
+        return [_input(m) for m in body.messages]
+    if body.input:
+        return [InputMessage(role="user", text=body.input)]
+    raise InvalidInput("messages", "send at least one message (or an 'input' string)")
+
+
+def _input(message: MessageCreate | ApprovalCreate | ToolReturnCreate) -> InputMessage:
+    if isinstance(message, ToolReturnCreate):
+        return approvals.approval_input(
+            approve=None,
+            approval_request_id=None,
+            reason=None,
+            approvals=[item.decision() for item in message.tool_returns],
+            otid=message.otid,
+            field="messages.tool_returns",
+        )
+    if isinstance(message, ApprovalCreate):
+        return approvals.approval_input(
+            approve=message.approve,
+            approval_request_id=message.approval_request_id,
+            reason=message.reason,
+            approvals=message.decisions(),
+            otid=message.otid,
+        )
+    text = message.text()
+    return InputMessage(role=message.role, text=text, name=message.name, otid=message.otid)
+
+
+async def checked_inputs(deps: HasDb, agent_id: str, body: SendMessages) -> list[InputMessage]:
+    """The request's messages, refused before any run starts if the agent's approval state
+    does not allow them (runtime/approvals.py)."""
+    inputs = turn_inputs(body)
+    await message_ops.check_inputs(deps, agent_id, inputs)
+    return inputs
+
+
+def request_config(body: SendMessages) -> dict[str, Any]:
+    """What a run shows of the request that made it (Letta's ``request_config``)."""
+    return {
+        "use_assistant_message": body.use_assistant_message,
+        "assistant_message_tool_name": "send_message",
+        "assistant_message_tool_kwarg": "message",
+        "include_return_message_types": None,
+    }
+
+
+def turn_reply(result: TurnResult) -> dict[str, Any]:
+    """A finished turn as Letta's ``LettaResponse``."""
+    return {
+        "messages": result.messages,
+        "stop_reason": {"message_type": "stop_reason", "stop_reason": result.stop_reason},
+        "usage": result.usage(),
+        "logprobs": None,
+        "turns": None,
+    }
+
+
+def turn_failed(result: TurnResult) -> bool:
+    """Whether the turn ended in an error its caller must see as one; a run cancelled
+    meanwhile answers as cancelled, not as failed."""
+    return result.error is not None and result.stop_reason != "cancelled"
+
+
+def failure(result: TurnResult) -> dict[str, Any]:
+    """A failed turn's ``error`` object: its type, a message and the detail."""
+    return {
+        "type": FAILED_TURN_TYPE.get(result.stop_reason, "agent_error"),
+        "message": f"the run failed ({result.stop_reason})",
+        "detail": result.error,
+    }

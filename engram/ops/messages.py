@@ -1,0 +1,313 @@
+"""An agent's history and the messages of every agent: listing, searching, checking what
+a turn is about to receive, resetting the window, folding it into the summary, and
+deleting a message without breaking what depends on it.
+
+Running a turn is not here: that is the step engine's (``engram.runtime.step.run_turn``
+and ``engram.runtime.streaming.TurnStream``); ``check_inputs`` is what the callers of that
+entry run first, so a refused request records nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from sqlalchemy import delete as delete_rows
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engram.errors import Conflict, InvalidInput, NotFound
+from engram.memory import recall
+from engram.ops.agents import AgentBundle, bundle
+from engram.ops.deps import HasDb, HasSettings
+from engram.runtime import approvals, recall_index
+from engram.runtime.folding import fold_window
+from engram.runtime.input_fit import check_inputs_fit
+from engram.runtime.step_rows import InputMessage
+from engram.runtime.views import HELD
+from engram.store import agents, messages, passages
+from engram.store import tables as t
+
+if TYPE_CHECKING:
+    from engram.memory.embeddings import EmbeddingRegistry
+    from engram.runtime.engine import Services
+    from engram.store.vectors import VectorIndex
+
+# The roles a message search covers (its results are the contract's *MessageListResult).
+SEARCHABLE_ROLES = ("user", "assistant", "system")
+
+
+class HasRecallSearch(HasDb, Protocol):
+    """Embeds a query and searches messages by meaning."""
+
+    @property
+    def embeddings(self) -> EmbeddingRegistry: ...
+
+    @property
+    def message_vectors(self) -> VectorIndex: ...
+
+
+class HasRecallStatus(HasDb, HasSettings, Protocol):
+    """Reads the recall index's progress and whether it runs at all."""
+
+
+# --------------------------------------------------------------------------- turns
+
+
+async def check_inputs(deps: HasDb, agent_id: str, inputs: list[InputMessage]) -> None:
+    """Refuse a turn's input before any run starts: an unknown agent, an answer the agent's
+    approval state does not allow (runtime/approvals.py), or input too large for the
+    agent's window (runtime/input_fit.py)."""
+
+    def _check(session: Session) -> None:
+        approvals.check_input(session, agent_id, inputs)
+        check_inputs_fit(session, agent_id, inputs)
+
+    await deps.db.read(_check)
+
+
+# --------------------------------------------------------------------------- history
+
+
+@dataclass(frozen=True)
+class MessageQuery:
+    """A page of an agent's history."""
+
+    before: str | None = None
+    after: str | None = None
+    limit: int | None = 100
+    order: Literal["asc", "desc"] = "desc"
+
+
+async def list_messages(deps: HasDb, agent_id: str, query: MessageQuery) -> list[t.Message]:
+    """Stored messages in listing order (``runtime.views.listing`` shows them as Letta's)."""
+
+    def _read(session: Session) -> list[t.Message]:
+        agents.get(session, agent_id)
+        return messages.list_messages(
+            session,
+            agent_id,
+            before=query.before,
+            after=query.after,
+            limit=query.limit,
+            descending=query.order == "desc",
+        )
+
+    return await deps.db.read(_read)
+
+
+async def retrieve(deps: HasDb, message_id: str) -> t.Message:
+    """One stored message by id, whichever agent it belongs to."""
+
+    def _read(session: Session) -> t.Message:
+        row = session.scalar(select(t.Message).where(t.Message.id == message_id))
+        if row is None:
+            raise NotFound("message", message_id)
+        return row
+
+    return await deps.db.read(_read)
+
+
+async def reset(deps: HasDb, agent_id: str) -> AgentBundle:
+    """Empty the window (history stays in recall) and drop the running summary."""
+
+    def _write(session: Session) -> AgentBundle:
+        agent = agents.get(session, agent_id)
+        agent.window_start_seq = messages.last_seq(session, agent_id)
+        agent.summary = ""
+        agent.summary_tokens = 0
+        session.flush()
+        return bundle(session, agent_id)
+
+    return await deps.db.write(_write)
+
+
+@dataclass(frozen=True)
+class Compaction:
+    summary: str
+    messages_before: int
+    messages_after: int
+
+
+async def compact(rt: Services, agent_id: str) -> Compaction:
+    """Fold the oldest messages of the window into the summary now, as the window would
+    when full. The fold is the runtime's (a model call, then its own transaction, under
+    the agent's lock); around it, two reads count the window it changed."""
+
+    def _count(session: Session) -> tuple[t.Agent, int]:
+        agent = agents.get(session, agent_id)
+        return agent, len(messages.in_context(session, agent))
+
+    _, before = await rt.db.read(_count)
+    async with rt.agent_lock(agent_id):
+        fold = await fold_window(rt, agent_id, force=True)
+    agent, after = await rt.db.read(_count)
+    return Compaction(fold.summary if fold else agent.summary, before, after)
+
+
+# --------------------------------------------------------------------------- search
+
+
+@dataclass(frozen=True)
+class MessageSearch:
+    query: str
+    search_mode: Literal["vector", "fts", "hybrid"] = "hybrid"
+    agent_id: str | None = None
+    conversation_id: str | None = None
+    limit: int = 50
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+def check_conversation(conversation_id: str | None) -> None:
+    """Conversations are not served yet: a search naming one is refused, not widened."""
+    if conversation_id is not None:
+        raise InvalidInput(
+            "conversation_id", "conversations are not served yet; search by agent_id instead"
+        )
+
+
+async def search(deps: HasRecallSearch, request: MessageSearch) -> list[t.Message]:
+    """Best matches first, over one agent's history or every agent's.
+
+    Without an agent, the vector half covers the agents using the server's default
+    embedding model (vectors of different models cannot be compared). The query is
+    embedded between the read of the embedding config and the search."""
+    check_conversation(request.conversation_id)
+
+    def _embedding_config(session: Session) -> dict[str, Any]:
+        if request.agent_id is not None:
+            return agents.get(session, request.agent_id).embedding_config
+        return deps.embeddings.local_config()
+
+    config = await deps.db.read(_embedding_config)
+    vector = None
+    if request.search_mode != "fts":
+        embedder = deps.embeddings.embedder_for(config)
+        vector = (await embedder.embed([request.query]))[0]
+
+    def _read(session: Session) -> list[t.Message]:
+        owners = [] if request.agent_id else agents.ids_with_embedding(session, config["handle"])
+        hits = recall.search(
+            session,
+            deps.message_vectors,
+            request.agent_id,
+            request.query,
+            vector,
+            roles=SEARCHABLE_ROLES,
+            start=request.start,
+            end=request.end,
+            limit=request.limit,
+            mode=request.search_mode,
+            vector_owners=owners,
+        )
+        return [hit.message for hit in hits]
+
+    return await deps.db.read(_read)
+
+
+@dataclass(frozen=True)
+class RecallIndexStatus:
+    """How many of the agent's messages can already be found by meaning."""
+
+    agent_id: str
+    embedding: str | None
+    messages: int
+    embedded: int
+    pending: int
+    enabled: bool
+
+
+async def recall_index_status(deps: HasRecallStatus, agent_id: str) -> RecallIndexStatus:
+    def _read(session: Session) -> tuple[str | None, recall_index.IndexStatus]:
+        agent = agents.get(session, agent_id)
+        return agent.embedding_config.get("handle"), recall_index.status(session, agent_id)
+
+    handle, status = await deps.db.read(_read)
+    return RecallIndexStatus(
+        agent_id=agent_id,
+        embedding=handle,
+        messages=status.messages,
+        embedded=status.embedded,
+        pending=status.pending,
+        enabled=deps.settings.recall_embeddings,
+    )
+
+
+# --------------------------------------------------------------------------- deleting
+
+
+@dataclass(frozen=True)
+class Deleted:
+    message_ids: list[str]
+    passages_marked: int
+
+
+async def delete(rt: Services, agent_id: str, message_id: str) -> Deleted:
+    """Delete a message from the agent's history without breaking what depends on it.
+
+    A model call's tool results travel with the call: deleting an assistant message that
+    called tools deletes its results too, and a tool result alone cannot be deleted (the
+    window would hold a result without its call, which providers refuse): a Conflict
+    naming the message to delete instead. Passages written by a deleted message stay,
+    marked with the time their source went away."""
+
+    def _write(session: Session) -> Deleted:
+        agents.get(session, agent_id)
+        row = session.scalar(
+            select(t.Message).where(t.Message.id == message_id, t.Message.agent_id == agent_id)
+        )
+        if row is None:
+            raise NotFound("message", message_id)
+        if row.role == "tool":
+            raise _tool_result_alone(session, row)
+        ids = [message.id for message in _with_dependents(session, row)]
+        marked = passages.mark_source_deleted(session, ids, datetime.now(UTC))
+        session.execute(delete_rows(t.Message).where(t.Message.id.in_(ids)))
+        return Deleted(ids, marked)
+
+    async with rt.agent_lock(agent_id):
+        deleted = await rt.db.write(_write)
+    # The cached window may hold the deleted rows; the next read rebuilds it.
+    rt.windows.forget(agent_id)
+    return deleted
+
+
+def _tool_result_alone(session: Session, row: t.Message) -> Conflict:
+    caller = session.scalar(
+        select(t.Message.id).where(
+            t.Message.agent_id == row.agent_id,
+            t.Message.step_id == row.step_id,
+            t.Message.role == "assistant",
+        )
+    )
+    return Conflict(
+        f"message '{row.id}' is a tool result; it goes with the call that made "
+        f"it: delete the assistant message '{caller}' instead"
+    )
+
+
+def _with_dependents(session: Session, row: t.Message) -> list[t.Message]:
+    """The message, its tool results, and the answer to its approval request if any."""
+    doomed = [row]
+    calls = row.tool_calls or []
+    call_ids = [call["id"] for call in calls]
+    if call_ids:
+        doomed += session.scalars(
+            select(t.Message).where(
+                t.Message.agent_id == row.agent_id,
+                t.Message.role == "tool",
+                t.Message.tool_call_id.in_(call_ids),
+            )
+        )
+    if any(call.get(HELD) for call in calls):
+        # The answer to an approval request goes with it (it shares the request's step).
+        doomed += session.scalars(
+            select(t.Message).where(
+                t.Message.agent_id == row.agent_id,
+                t.Message.role == "approval",
+                t.Message.step_id == row.step_id,
+            )
+        )
+    return doomed

@@ -1,0 +1,301 @@
+"""Passages: an agent's archival memory and the passages of archives, inserted, listed,
+searched and deleted.
+
+Embedding is a model call, so it never runs inside a transaction: an insert or a search by
+meaning reads the owner's embedding config, embeds, then writes or searches in a
+transaction of its own. Each function still owns one database write at most, and a
+failure (an unknown owner, a provider error) leaves nothing half written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete as delete_rows
+from sqlalchemy.orm import Session
+
+from engram.errors import InvalidInput
+from engram.memory import archival
+
+# Re-exported: the routes name these without importing engram.memory.
+from engram.memory.archival import Hit as Hit
+from engram.memory.ranking import SearchMode as SearchMode
+from engram.ops.deps import HasDb, HasSearch
+from engram.store import agents, archives, passages
+from engram.store import tables as t
+from engram.store.passages import PassageFilter, Scope
+
+EmbeddingConfig = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class NewPassage:
+    text: str
+    tags: list[str] | None = None
+    metadata: dict[str, Any] | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    """Passages and the embedding config they are shown with."""
+
+    rows: list[t.Passage]
+    embedding_config: EmbeddingConfig
+
+
+@dataclass(frozen=True)
+class AgentSearch:
+    """A search of what an agent sees (its passages and its archives')."""
+
+    query: str
+    tags: list[str] | None = None
+    match_all_tags: bool = False
+    top_k: int = 10
+    start: datetime | None = None
+    end: datetime | None = None
+    mode: SearchMode = "hybrid"
+
+
+@dataclass(frozen=True)
+class PassageSearch:
+    """``POST /v1/passages/search``: an agent's passages or one archive's, by meaning and
+    keywords when there is a query, newest first when there is none."""
+
+    query: str | None = None
+    agent_id: str | None = None
+    archive_id: str | None = None
+    tags: list[str] | None = None
+    match_all_tags: bool = False
+    limit: int = 50
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ScoredPassage:
+    passage: t.Passage
+    score: float
+    embedding_config: EmbeddingConfig | None
+
+
+# --------------------------------------------------------------------------- an agent's
+
+
+async def insert(deps: HasSearch, agent_id: str, item: NewPassage) -> Page:
+    """Add a passage to the agent's archival memory; it and the agent's embedding config."""
+
+    def _config(session: Session) -> EmbeddingConfig:
+        return agents.get(session, agent_id).embedding_config
+
+    config = await deps.db.read(_config)
+    embedder = deps.embeddings.embedder_for(config)
+    vector = await archival.embed_one(embedder, item.text)
+    row = passages.new_passage(
+        agent_id=agent_id,
+        text_=item.text,
+        embedding=vector,
+        embedding_handle=embedder.handle,
+        tags=item.tags,
+        created_at=item.created_at,
+    )
+
+    def _write(session: Session) -> None:
+        agents.get(session, agent_id)
+        session.add(row)
+
+    await deps.db.write(_write)
+    return Page([row], config)
+
+
+async def list_for_agent(
+    deps: HasDb,
+    agent_id: str,
+    *,
+    before: str | None = None,
+    after: str | None = None,
+    limit: int | None = 100,
+    ascending: bool = True,
+    search: str | None = None,
+) -> Page:
+    """The agent's passages and its archives', in insertion order (``search``: those whose
+    text contains it)."""
+
+    def _read(session: Session) -> Page:
+        agent = agents.get(session, agent_id)
+        rows = passages.list_passages(
+            session,
+            agent_id,
+            before=before,
+            after=after,
+            limit=limit,
+            ascending=ascending,
+            search=search,
+        )
+        return Page(rows, agent.embedding_config)
+
+    return await deps.db.read(_read)
+
+
+async def search_agent(deps: HasSearch, agent_id: str, search: AgentSearch) -> list[Hit]:
+    """Best matches first among what the agent sees; ``mode="fts"`` embeds nothing."""
+
+    def _config(session: Session) -> EmbeddingConfig:
+        return agents.get(session, agent_id).embedding_config
+
+    config = await deps.db.read(_config)
+    vector: list[float] = []
+    if search.mode != "fts":
+        vector = await archival.embed_one(deps.embeddings.embedder_for(config), search.query)
+
+    def _search(session: Session) -> list[Hit]:
+        return archival.search(
+            session,
+            deps.vectors,
+            agent_id,
+            search.query,
+            vector,
+            top_k=search.top_k,
+            tags=search.tags,
+            match_all_tags=search.match_all_tags,
+            start=search.start,
+            end=search.end,
+            mode=search.mode,
+        )
+
+    return await deps.db.read(_search)
+
+
+async def delete_for_agent(deps: HasSearch, agent_id: str, passage_id: str) -> None:
+    """Delete one of the agent's own passages (not an archive's)."""
+
+    def _write(session: Session) -> None:
+        agents.get(session, agent_id)
+        passages.delete_one(session, agent_id, passage_id)
+
+    await deps.db.write(_write)
+    deps.vectors.forget(agent_id)
+
+
+# --------------------------------------------------------------------------- an archive's
+
+
+async def insert_into_archive(deps: HasSearch, archive_id: str, items: list[NewPassage]) -> Page:
+    """Embed every passage outside any transaction, then write them all at once or none."""
+
+    def _config(session: Session) -> EmbeddingConfig:
+        return archives.get(session, archive_id).embedding_config
+
+    config = await deps.db.read(_config)
+    embedder = deps.embeddings.embedder_for(config)
+    vectors = await embedder.embed([item.text for item in items])
+    rows = [
+        passages.new_passage(
+            archive_id=archive_id,
+            text_=item.text,
+            embedding=vector,
+            embedding_handle=embedder.handle,
+            tags=item.tags,
+            metadata=item.metadata,
+            created_at=item.created_at,
+        )
+        for item, vector in zip(items, vectors, strict=True)
+    ]
+
+    def _write(session: Session) -> None:
+        archives.get(session, archive_id)
+        session.add_all(rows)
+
+    await deps.db.write(_write)
+    return Page(rows, config)
+
+
+async def delete_from_archive(deps: HasDb, archive_id: str, passage_id: str) -> None:
+    def _write(session: Session) -> None:
+        archives.get(session, archive_id)
+        passages.get_in(session, Scope(None, (archive_id,)), passage_id)
+        session.execute(delete_rows(t.Passage).where(t.Passage.id == passage_id))
+
+    await deps.db.write(_write)
+
+
+# --------------------------------------------------------------------------- search
+
+
+@dataclass(frozen=True)
+class _Target:
+    scope: Scope
+    searcher_config: EmbeddingConfig
+    configs: dict[str, EmbeddingConfig]
+
+
+async def search(deps: HasSearch, request: PassageSearch) -> list[ScoredPassage]:
+    """Search an agent's passages (its archives' included) or one archive's.
+
+    With a query, passages are ranked by meaning and keywords fused; without one, the
+    newest passages matching the filters come first with score 0."""
+    target = await deps.db.read(lambda session: _target(session, request))
+    where = PassageFilter(
+        tuple(request.tags or ()), request.match_all_tags, request.start, request.end
+    )
+    query = (request.query or "").strip()
+    if query:
+        embedder = deps.embeddings.embedder_for(target.searcher_config)
+        vector = await archival.embed_one(embedder, query)
+
+        def _search(session: Session) -> list[tuple[t.Passage, float]]:
+            hits = archival.search_scope(
+                session,
+                deps.vectors,
+                target.scope,
+                query,
+                vector,
+                top_k=request.limit,
+                tags=list(where.tags),
+                match_all_tags=where.match_all_tags,
+                start=request.start,
+                end=request.end,
+            )
+            return [(hit.passage, hit.score) for hit in hits]
+
+        found = await deps.db.read(_search)
+    else:
+
+        def _list(session: Session) -> list[tuple[t.Passage, float]]:
+            rows = passages.list_in(
+                session, target.scope, limit=request.limit, ascending=False, where=where
+            )
+            return [(row, 0.0) for row in rows]
+
+        found = await deps.db.read(_list)
+    configs = target.configs
+    return [
+        ScoredPassage(row, score, configs.get(row.archive_id or row.agent_id or ""))
+        for row, score in found
+    ]
+
+
+def _target(session: Session, request: PassageSearch) -> _Target:
+    """What to search, which embedding config queries it, and each owner's config."""
+    if request.archive_id is not None:
+        return _archive_target(session, request.archive_id, request.agent_id)
+    if request.agent_id is None:
+        raise InvalidInput("agent_id", "give agent_id or archive_id to say what to search")
+    agent = agents.get(session, request.agent_id)
+    configs = {row.id: row.embedding_config for row in archives.for_agent(session, agent.id)}
+    configs[agent.id] = agent.embedding_config
+    return _Target(passages.scope_of_agent(session, agent.id), agent.embedding_config, configs)
+
+
+def _archive_target(session: Session, archive_id: str, agent_id: str | None) -> _Target:
+    archive = archives.get(session, archive_id)
+    if agent_id is not None:
+        agents.get(session, agent_id)
+        if archive.id not in passages.scope_of_agent(session, agent_id).archive_ids:
+            raise InvalidInput(
+                "archive_id", f"archive '{archive.id}' is not attached to agent '{agent_id}'"
+            )
+    config = archive.embedding_config
+    return _Target(Scope(None, (archive.id,)), config, {archive.id: config})
