@@ -44,7 +44,7 @@ class EmbeddingModel(WireModel):
     name: str
 
 
-async def health(services: Services) -> Health:
+async def check_health(services: Services) -> Health:
     """``client.health()``."""
     return Health.model_validate(asdict(await catalog.health(services)))
 

@@ -11,7 +11,7 @@ from typing import Any
 from engram.client.agents import AsyncAgents
 from engram.client.archives import AsyncArchives
 from engram.client.blocks import AsyncBlocks
-from engram.client.catalog import AsyncModels, AsyncTags, Health, health
+from engram.client.catalog import AsyncModels, AsyncTags, Health, check_health
 from engram.client.mcp_servers import AsyncMcpServers
 from engram.client.runs import AsyncRuns, AsyncSteps
 from engram.client.tools import AsyncTools
@@ -74,7 +74,7 @@ class AsyncEngram:
 
     async def health(self) -> Health:
         """Up, which version, and the sandbox custom tools run in."""
-        return await health(self._services)
+        return await check_health(self._services)
 
     @property
     def settings(self) -> Settings:
