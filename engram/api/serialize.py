@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engram.ops.agents import AgentBundle
 from engram.ops.messages import Compaction
 from engram.ops.passages import ScoredPassage
+from engram.ops.runs import STOP_REASONS
 from engram.runtime.views import letta_messages
 from engram.store import passages
 from engram.store import tables as t
 from engram.store.tables import as_utc
+
+if TYPE_CHECKING:
+    from engram.ops.agent_files import ImportResult
 
 
 def _time(value: Any) -> str | None:
@@ -286,4 +290,68 @@ def run(row: t.Run) -> dict[str, Any]:
         "total_duration_ns": row.total_duration_ns,
         # Engram's own: memory operations of the run (docs/memory.md); null before a step.
         "memory_metrics": row.memory_metrics,
+    }
+
+
+def step(row: t.Step) -> dict[str, Any]:
+    """A step as Letta's ``Step``, with Engram's own timing and token count beside it."""
+    return {
+        "id": row.id,
+        "origin": None,
+        "organization_id": None,
+        "provider_id": None,
+        "run_id": row.run_id,
+        "agent_id": row.agent_id,
+        "provider_name": row.provider_name,
+        "provider_category": "base",
+        "model": row.model,
+        "model_handle": row.model_handle,
+        "model_endpoint": None,
+        "context_window_limit": row.context_window_limit,
+        "completion_tokens": row.completion_tokens,
+        "prompt_tokens": row.prompt_tokens,
+        "total_tokens": row.prompt_tokens + row.completion_tokens,
+        "cached_input_tokens": None,
+        "cache_write_tokens": None,
+        "reasoning_tokens": None,
+        "completion_tokens_details": None,
+        "prompt_tokens_details": None,
+        # Rows written before steps carried only real stop reasons said "tool_calls".
+        "stop_reason": row.stop_reason if row.stop_reason in STOP_REASONS else None,
+        "tags": [],
+        "tid": None,
+        "trace_id": None,
+        "request_id": None,
+        "messages": [],
+        "feedback": None,
+        "project_id": None,
+        "error_type": None,
+        "error_data": None,
+        "status": row.status,
+        "created_at": as_utc(row.created_at).isoformat(),
+        "duration_ms": row.duration_ms,
+        "counted_prompt_tokens": row.counted_prompt_tokens,
+    }
+
+
+def usage(run: t.Run) -> dict[str, Any]:
+    """A run's token totals as Letta's ``UsageStatistics``."""
+    return {
+        "completion_tokens": run.completion_tokens,
+        "prompt_tokens": run.prompt_tokens,
+        "total_tokens": run.prompt_tokens + run.completion_tokens,
+        "prompt_tokens_details": None,
+        "completion_tokens_details": None,
+    }
+
+
+def imported_agents(result: ImportResult) -> dict[str, Any]:
+    """Letta's ``ImportedAgentsResponse`` (``agent_ids``), with Engram's account of the
+    file's tools created, replaced and kept, and of the tool variables left without value."""
+    return {
+        "agent_ids": result.agent_ids,
+        "created_tools": result.tools.created,
+        "replaced_tools": result.tools.replaced,
+        "kept_tools": result.tools.kept,
+        "tool_variables_without_value": result.variables_without_value,
     }

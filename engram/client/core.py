@@ -11,6 +11,7 @@ from typing import Any
 from engram.client.agents import AsyncAgents
 from engram.client.archives import AsyncArchives, AsyncPassages
 from engram.client.blocks import AsyncBlocks
+from engram.client.catalog import AsyncModels, AsyncTags, Health, check_health
 from engram.client.mcp_servers import AsyncMcpServers
 from engram.client.messages import AsyncMessages
 from engram.client.runs import AsyncRuns, AsyncSteps
@@ -54,6 +55,8 @@ class AsyncEngram:
         self.runs = AsyncRuns(services)
         self.steps = AsyncSteps(services)
         self.mcp_servers = AsyncMcpServers(services)
+        self.models = AsyncModels(services)
+        self.tags = AsyncTags(services)
 
     @classmethod
     async def open(cls, target: str | Path | None = None, **settings: Any) -> AsyncEngram:
@@ -71,6 +74,10 @@ class AsyncEngram:
                 lock.release()
             raise
         return cls(services, lock)
+
+    async def health(self) -> Health:
+        """Up, which version, and the sandbox custom tools run in."""
+        return await check_health(self._services)
 
     @property
     def settings(self) -> Settings:

@@ -1,13 +1,254 @@
-"""``client.runs`` and ``client.steps``: what turns did, step by step."""
+"""``client.runs`` and ``client.steps``: what turns did, step by step.
+
+    run = client.runs.retrieve(run_id)
+    client.runs.messages.list(run_id)          # what the run wrote
+    client.runs.steps.list(run_id)             # its model calls
+    client.runs.usage.retrieve(run_id)         # its token totals
+    client.steps.list(agent_id=agent.id, start_date="2026-01-01")
+
+Each answer has the fields the REST API sends for the same object.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
+
+from engram.api import serialize
+from engram.client.checks import Limit, checked
+from engram.client.models import WireModel
 from engram.client.resource import Resource
+from engram.ops import runs, steps
+from engram.ops.paging import Page
+from engram.ops.runs import RunStatus, StopReason
+from engram.runtime.views import listing
+
+if TYPE_CHECKING:
+    from engram.runtime.engine import Services
+
+Order = Literal["asc", "desc"]
+
+
+class Run(WireModel):
+    """Letta's ``Run``: one request's execution."""
+
+    id: str
+    agent_id: str
+    status: str
+    stop_reason: str | None = None
+    background: bool | None = None
+    created_at: str | None = None
+    completed_at: str | None = None
+
+
+class Step(WireModel):
+    """Letta's ``Step``: one model call and the tools it ran, with its token counts."""
+
+    id: str
+    run_id: str | None = None
+    agent_id: str | None = None
+    model: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+    stop_reason: str | None = None
+    status: str | None = None
+
+
+class UsageStatistics(WireModel):
+    """A run's token totals."""
+
+    completion_tokens: int
+    prompt_tokens: int
+    total_tokens: int
+
+
+class LettaMessage(WireModel):
+    """One of Letta's message kinds (``message_type`` says which: ``assistant_message``,
+    ``tool_call_message``...); every field of that kind is kept."""
+
+    id: str
+    message_type: str
+
+
+def _page(
+    before: str | None, after: str | None, limit: int | None, order: Order | None, *, newest: bool
+) -> Page:
+    """The page the route builds from the same query parameters, checked as it checks
+    them; ``newest`` is the listing's order when none is given."""
+    checked("order", order, Order | None)
+    descending = order == "desc" if order is not None else newest
+    return Page(before, after, checked("limit", limit, Limit), descending)
+
+
+def _check_order_by(order_by: str) -> None:
+    checked("order_by", order_by, Literal["created_at"])
+
+
+class AsyncRunMessages(Resource):
+    """``client.runs.messages``."""
+
+    async def list(
+        self,
+        run_id: str,
+        *,
+        after: str | None = None,
+        before: str | None = None,
+        limit: int | None = 100,
+        order: Order = "asc",
+        order_by: str = "created_at",
+    ) -> list[LettaMessage]:
+        """The messages the run wrote, oldest first unless ``order="desc"``."""
+        _check_order_by(order_by)
+        page = _page(before, after, limit, order, newest=False)
+        rows = await runs.list_run_messages(self._services, run_id, page)
+        return LettaMessage.each(listing(rows, descending=page.descending))
+
+
+class AsyncRunSteps(Resource):
+    """``client.runs.steps``."""
+
+    async def list(
+        self,
+        run_id: str,
+        *,
+        after: str | None = None,
+        before: str | None = None,
+        limit: int | None = 100,
+        order: Order = "asc",
+        order_by: str = "created_at",
+    ) -> list[Step]:
+        """The run's steps, oldest first unless ``order="desc"``."""
+        _check_order_by(order_by)
+        page = _page(before, after, limit, order, newest=False)
+        rows = await runs.list_run_steps(self._services, run_id, page)
+        return Step.each([serialize.step(row) for row in rows])
+
+
+class AsyncRunUsage(Resource):
+    """``client.runs.usage``."""
+
+    async def retrieve(self, run_id: str) -> UsageStatistics:
+        """The run's prompt, completion and total tokens."""
+        run = await runs.retrieve_run(self._services, run_id)
+        return UsageStatistics.model_validate(serialize.usage(run))
 
 
 class AsyncRuns(Resource):
-    pass
+    """``client.runs``: the runs of every agent (a run is one request's execution)."""
+
+    def __init__(self, services: Services) -> None:
+        super().__init__(services)
+        self.messages = AsyncRunMessages(services)
+        self.steps = AsyncRunSteps(services)
+        self.usage = AsyncRunUsage(services)
+
+    async def list(
+        self,
+        *,
+        active: bool = False,
+        after: str | None = None,
+        agent_id: str | None = None,
+        agent_ids: Sequence[str] | None = None,
+        ascending: bool | None = None,
+        background: bool | None = None,
+        before: str | None = None,
+        conversation_id: str | None = None,
+        limit: int | None = 100,
+        order: Order | None = None,
+        order_by: str = "created_at",
+        statuses: Sequence[str] | None = None,
+        stop_reason: str | None = None,
+    ) -> list[Run]:
+        """Runs newest first unless ``order="asc"`` (or Letta's older ``ascending=True``);
+        ``active`` keeps the runs still going."""
+        _check_order_by(order_by)
+        query = runs.RunQuery(
+            agent_id=agent_id,
+            agent_ids=list(agent_ids) if agent_ids is not None else None,
+            statuses=checked("statuses", list(statuses), list[RunStatus]) if statuses else None,
+            background=background,
+            stop_reason=checked("stop_reason", stop_reason, StopReason | None),
+            conversation_id=conversation_id,
+            active=active,
+        )
+        page = _page(before, after, limit, order, newest=runs.newest_first(None, ascending))
+        rows = await runs.list_runs(self._services, query, page)
+        return Run.each([serialize.run(row) for row in rows])
+
+    async def retrieve(self, run_id: str) -> Run:
+        """One run; NotFound for an unknown id."""
+        return Run.model_validate(serialize.run(await runs.retrieve_run(self._services, run_id)))
+
+    async def delete(self, run_id: str) -> Run:
+        """Delete a finished run and its steps (its messages stay in the agent's history),
+        answering the run as it was; a run still going is a Conflict: cancel it first."""
+        return Run.model_validate(serialize.run(await runs.delete_run(self._services, run_id)))
+
+
+class AsyncStepMessages(Resource):
+    """``client.steps.messages``."""
+
+    async def list(
+        self,
+        step_id: str,
+        *,
+        after: str | None = None,
+        before: str | None = None,
+        limit: int | None = 100,
+        order: Order = "asc",
+        order_by: str = "created_at",
+    ) -> list[LettaMessage]:
+        """The messages the step wrote, oldest first unless ``order="desc"``."""
+        _check_order_by(order_by)
+        page = _page(before, after, limit, order, newest=False)
+        rows = await steps.list_step_messages(self._services, step_id, page)
+        return LettaMessage.each(listing(rows, descending=page.descending))
 
 
 class AsyncSteps(Resource):
-    pass
+    """``client.steps``: every agent's steps (a step is one model call)."""
+
+    def __init__(self, services: Services) -> None:
+        super().__init__(services)
+        self.messages = AsyncStepMessages(services)
+
+    async def list(
+        self,
+        *,
+        after: str | None = None,
+        agent_id: str | None = None,
+        before: str | None = None,
+        end_date: str | None = None,
+        feedback: str | None = None,
+        has_feedback: bool | None = None,
+        limit: int | None = 100,
+        model: str | None = None,
+        order: Order = "desc",
+        order_by: str = "created_at",
+        project_id: str | None = None,
+        start_date: str | None = None,
+        tags: Sequence[str] | None = None,
+        trace_ids: Sequence[str] | None = None,
+    ) -> list[Step]:
+        """Steps newest first unless ``order="asc"``; ``start_date``/``end_date`` are ISO
+        8601. Engram records no feedback, tags or traces: asking for them matches none."""
+        _check_order_by(order_by)
+        query = steps.StepQuery(
+            agent_id=agent_id,
+            model=model,
+            start_date=start_date,
+            end_date=end_date,
+            feedback=checked("feedback", feedback, Literal["positive", "negative"] | None),
+            has_feedback=has_feedback,
+            tags=list(tags) if tags is not None else None,
+            trace_ids=list(trace_ids) if trace_ids is not None else None,
+        )
+        page = _page(before, after, limit, order, newest=True)
+        rows = await steps.list_steps(self._services, query, page)
+        return Step.each([serialize.step(row) for row in rows])
+
+    async def retrieve(self, step_id: str) -> Step:
+        """One step; NotFound for an unknown id."""
+        row = await steps.retrieve_step(self._services, step_id)
+        return Step.model_validate(serialize.step(row))

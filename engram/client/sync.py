@@ -128,6 +128,8 @@ class Engram:
         value = getattr(self._inner, name)
         if isinstance(value, Resource):
             return SyncResource(value, self._portal)
+        if inspect.iscoroutinefunction(value):
+            return _blocking(value, self._portal)
         return value
 
     def close(self) -> None:

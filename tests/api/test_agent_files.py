@@ -13,7 +13,7 @@ from letta_client import Letta
 from sqlalchemy import create_engine, text
 
 from engram.config import normalize_database_url
-from engram.runtime.agent_file.importing import INSERT_BATCH_ROWS
+from engram.ops.agent_file.importing import INSERT_BATCH_ROWS
 from tests.api.conftest import (
     MODEL,
     AgentFactory,

@@ -6,17 +6,14 @@ back as the string to save; an import takes that file as multipart form data.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Header, Query, Response, UploadFile
-from pydantic import TypeAdapter, ValidationError
 
+from engram.api import serialize
 from engram.api.deps import Runtime
 from engram.api.schemas import Body
-from engram.errors import InvalidInput, NotFound
-from engram.runtime import agent_file
-from engram.tools.variables import ToolVariables
+from engram.ops import agent_files
 
 router = APIRouter(tags=["agent files"])
 
@@ -34,16 +31,8 @@ class ExportAgentRequest(Body):
     include_secrets: bool = False  # Engram's own, as on the GET
 
 
-def _check_conversation(conversation_id: str | None) -> None:
-    # An Engram agent has one conversation, its own history; no other id names anything.
-    if conversation_id is not None:
-        raise NotFound("conversation", conversation_id)
-
-
 def _file_reply(document: dict[str, Any]) -> Response:
-    return Response(
-        json.dumps(document, indent=2, ensure_ascii=False), media_type="application/json"
-    )
+    return Response(agent_files.file_text(document), media_type="application/json")
 
 
 @router.get("/v1/agents/{agent_id}/export")
@@ -58,15 +47,13 @@ async def export_agent(
 ) -> Response:
     """``max_steps`` is accepted for compatibility: every message is exported.
     ``include_secrets`` (Engram's own) writes the tool variables' values into the file."""
-    if use_legacy_format:
-        raise InvalidInput(
-            "use_legacy_format", "this server writes only the current agent file format"
-        )
-    _check_conversation(conversation_id)
-    document = await agent_file.export_agent_file(
-        rt, agent_id, scrub_messages=scrub_messages, include_secrets=include_secrets
+    options = agent_files.ExportOptions(
+        scrub_messages=scrub_messages,
+        include_secrets=include_secrets,
+        conversation_id=conversation_id,
+        use_legacy_format=use_legacy_format,
     )
-    return _file_reply(document)
+    return _file_reply(await agent_files.export_agent(rt, agent_id, options))
 
 
 @router.post("/v1/agents/{agent_id}/export")
@@ -74,35 +61,13 @@ async def export_agent_with_skills(
     agent_id: str, rt: Runtime, body: ExportAgentRequest | None = None
 ) -> Response:
     body = body or ExportAgentRequest()
-    _check_conversation(body.conversation_id)
-    document = await agent_file.export_agent_file(
-        rt,
-        agent_id,
+    options = agent_files.ExportOptions(
         scrub_messages=body.scrub_messages,
-        skills=[skill.model_dump() for skill in body.skills],
         include_secrets=body.include_secrets,
+        skills=[skill.model_dump() for skill in body.skills],
+        conversation_id=body.conversation_id,
     )
-    return _file_reply(document)
-
-
-_VARIABLES = TypeAdapter(ToolVariables)
-
-
-def _variables(field: str, raw: str | None) -> dict[str, str]:
-    """Values for the imported agents' tool variables, a JSON object of strings."""
-    if raw is None or not raw.strip():
-        return {}
-    try:
-        parsed = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(field, f"not a JSON object ({exc})") from exc
-    try:
-        return _VARIABLES.validate_python(parsed)
-    except ValidationError as exc:
-        raise InvalidInput(
-            field,
-            f"must be a JSON object of variable names to string values: {exc.errors()[0]['msg']}",
-        ) from exc
+    return _file_reply(await agent_files.export_agent(rt, agent_id, options))
 
 
 @router.post("/v1/agents/import")
@@ -134,7 +99,7 @@ async def import_agent(
     field) lets replaced tools change their network access or packages. Besides Letta's
     ``agent_ids``, the answer names the file's tools created, replaced and kept, and the
     tool variables the file names that no value was given for."""
-    options = agent_file.ImportOptions(
+    options = agent_files.ImportOptions(
         name=name or override_name,
         append_copy_suffix=append_copy_suffix,
         model=model or override_model_handle,
@@ -145,15 +110,11 @@ async def import_agent(
         ),
         strip_messages=strip_messages,
         # With both, ``secrets`` (the current name) win on a clash.
-        secrets={**_variables("env_vars_json", env_vars_json), **_variables("secrets", secrets)},
+        secrets={
+            **agent_files.tool_variables("env_vars_json", env_vars_json),
+            **agent_files.tool_variables("secrets", secrets),
+        },
     )
     # The upload is spooled to a temporary file; it is read once, while it is decoded.
     await file.seek(0)
-    result = await agent_file.import_agent_file(rt, file.file, options)
-    return {
-        "agent_ids": result.agent_ids,
-        "created_tools": result.tools.created,
-        "replaced_tools": result.tools.replaced,
-        "kept_tools": result.tools.kept,
-        "tool_variables_without_value": result.variables_without_value,
-    }
+    return serialize.imported_agents(await agent_files.import_agents(rt, file.file, options))

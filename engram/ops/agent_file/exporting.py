@@ -3,25 +3,35 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.orm import Session
 
 from engram import __version__
+from engram.ops.deps import HasDb
 from engram.runtime.context import compile_context
-from engram.runtime.engine import Services
 from engram.runtime.state import AgentState, load_state
 from engram.runtime.views import HELD
 from engram.store import agents, messages, passages
 from engram.store import tables as t
 from engram.store.tables import as_utc
 
+if TYPE_CHECKING:
+    from engram.runtime.window import WindowCache
+
 SCHEMA_VERSION = "1"
 AGENT_REF = "agent-0"
 
 
+class HasWindows(HasDb, Protocol):
+    """Reads rows and the cached in-context windows: what an export needs."""
+
+    @property
+    def windows(self) -> WindowCache: ...
+
+
 async def export_agent_file(
-    rt: Services,
+    deps: HasWindows,
     agent_id: str,
     *,
     scrub_messages: bool = False,
@@ -33,7 +43,7 @@ async def export_agent_file(
     with empty values, unless ``include_secrets``. Raises NotFound for an unknown agent."""
 
     def _read(session: Session) -> dict[str, Any]:
-        state, _ = load_state(session, agent_id, rt.windows)
+        state, _ = load_state(session, agent_id, deps.windows)
         block_refs = {block.id: f"block-{i}" for i, block in enumerate(state.blocks)}
         tool_refs = {tool.id: f"tool-{i}" for i, tool in enumerate(state.tools)}
         agent = _agent_to_file(session, state, list(block_refs.values()), list(tool_refs.values()))
@@ -59,7 +69,7 @@ async def export_agent_file(
             "created_at": datetime.now(UTC).isoformat(),
         }
 
-    return await rt.db.read(_read)
+    return await deps.db.read(_read)
 
 
 def _agent_to_file(

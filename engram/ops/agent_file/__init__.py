@@ -11,9 +11,9 @@ Passages carry no vectors: an import embeds them again with the new agent's mode
 
 from __future__ import annotations
 
-from engram.runtime.agent_file.document import AgentFile, parse_agent_file
-from engram.runtime.agent_file.exporting import export_agent_file
-from engram.runtime.agent_file.importing import ImportOptions, ImportResult, import_agent_file
+from engram.ops.agent_file.document import AgentFile, parse_agent_file
+from engram.ops.agent_file.exporting import export_agent_file
+from engram.ops.agent_file.importing import ImportOptions, ImportResult, import_agent_file
 
 __all__ = [
     "AgentFile",

@@ -11,17 +11,16 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from pydantic import BaseModel
-from sqlalchemy import JSON, func, insert, inspect, null, select
+from sqlalchemy import JSON, Table, func, insert, inspect, null, select
 from sqlalchemy.orm import Session
 
 from engram.errors import InvalidInput
 from engram.ids import new_id
 from engram.memory.embeddings import Embedder
-from engram.ops.agents import check_fixed_part_fits, default_system
-from engram.runtime.agent_file.document import (
+from engram.ops.agent_file.document import (
     MAX_TOKENS,
     AgentFile,
     FileAgent,
@@ -30,7 +29,8 @@ from engram.runtime.agent_file.document import (
     file_message,
     parse_agent_file,
 )
-from engram.runtime.agent_file.shared_tools import ToolOutcome, ToolPolicy, resolve_tools
+from engram.ops.agent_file.shared_tools import ToolOutcome, ToolPolicy, resolve_tools
+from engram.ops.agents import check_fixed_part_fits, default_system
 from engram.runtime.context import count_text, message_tokens
 from engram.runtime.engine import Services
 from engram.runtime.views import HELD, search_text
@@ -274,9 +274,9 @@ def _history_rows(
         else:
             earlier.append(values)
     chosen: list[Row | None] = [values for values in window if values is not None]
-    for values in (*earlier, *chosen):
+    for written in (*earlier, *chosen):
         # An answer names its request by file id; the request has a new id now.
-        approval = values[_APPROVAL] if values else None
+        approval = written[_APPROVAL] if written else None
         if isinstance(approval, dict) and approval.get("approval_request_id") in new_ids:
             approval["approval_request_id"] = new_ids[approval["approval_request_id"]]
     return earlier, chosen
@@ -305,7 +305,7 @@ def _row_values(row: t.Message) -> Row:
 def _insert_messages(session: Session, rows: list[Row | None]) -> None:
     """Insert the rows in their order, in batches inside the caller's transaction. Each
     row leaves ``rows`` as its batch is built, so a batch sent is a batch freed."""
-    statement = insert(t.Message.__table__)
+    statement = insert(cast(Table, t.Message.__table__))
     batch: list[dict[str, Any]] = []
     chars = 0
     for i, values in enumerate(rows):
@@ -347,7 +347,7 @@ def _message_row(
         }
         for call in message.tool_calls or []
     ]
-    call_names.update((call["id"], call["name"]) for call in calls)
+    call_names.update((call.id, call.function.name) for call in message.tool_calls or [])
     row = t.Message(
         id=new_id("message"),
         agent_id=agent_id,

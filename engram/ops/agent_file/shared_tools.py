@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from engram.errors import Conflict
 from engram.ids import new_id
 from engram.memory.tools import BASE_TOOL_SCHEMAS
-from engram.runtime.agent_file.document import FileTool
+from engram.ops.agent_file.document import FileTool
 from engram.store import tables as t
 from engram.store import tools
 
