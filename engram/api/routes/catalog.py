@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 from engram import __version__
 from engram.api import serialize
 from engram.api.deps import Cursor, Limit, Runtime
-from engram.store import agents, tools
+from engram.ops import tools as tool_ops
+from engram.store import agents
 from engram.tools.confinement import sandbox_in_force
 
 router = APIRouter(tags=["catalog"])
@@ -74,12 +75,15 @@ async def list_agent_tools(
     rt: Runtime,
     cursor: Cursor,
 ) -> list[dict[str, Any]]:
-    def _read(session: Session) -> Any:
-        agents.get(session, agent_id)
-        rows = cursor.page(tools.for_agent(session, agent_id), kind="tool")
-        return [serialize.tool(row) for row in rows]
-
-    return await rt.db.read(_read)
+    rows = await tool_ops.list_for_agent(
+        rt,
+        agent_id,
+        before=cursor.before,
+        after=cursor.after,
+        limit=cursor.limit,
+        descending=cursor.order == "desc",
+    )
+    return [serialize.tool(row) for row in rows]
 
 
 @router.get("/v1/tags/")
