@@ -23,8 +23,9 @@ from engram.store import tables as t
 from engram.store.pagination import apply_cursor, page_of
 from engram.tools import sandbox
 from engram.tools.confinement import SandboxInForce, sandbox_in_force
+from engram.tools.custom import derive_schema
 from engram.tools.packages import NAME_PATTERN, VERSION_PATTERN
-from engram.tools.schema import check_tool_name, derive_schema, find_function, parse_source
+from engram.tools.schema import check_tool_name, find_function, parse_source
 
 if TYPE_CHECKING:
     from engram.runtime.engine import Services
