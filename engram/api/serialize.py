@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from engram.ids import new_id
+from engram.mcp import STDIO, registry
 from engram.ops.agents import AgentBundle
 from engram.ops.messages import Compaction
 from engram.ops.passages import ScoredPassage
 from engram.ops.runs import STOP_REASONS
+from engram.ops.tools import Execution, SourceRunOutcome
 from engram.runtime.views import letta_messages
 from engram.store import passages
 from engram.store import tables as t
@@ -66,6 +71,63 @@ def tool(row: t.Tool) -> dict[str, Any]:
         "metadata_": row.metadata_ or {},
         "project_id": None,
     }
+
+
+def tool_return_message(outcome: SourceRunOutcome) -> dict[str, Any]:
+    """A direct run of unsaved source, as Letta's ToolReturnMessage (nothing is stored, so
+    its ids are fresh each time)."""
+    run = outcome.run
+    return {
+        "id": new_id("message"),
+        "date": datetime.now(UTC).isoformat(),
+        "name": outcome.name,
+        "message_type": "tool_return_message",
+        "otid": None,
+        "sender_id": None,
+        "step_id": None,
+        "is_err": not run.ok,
+        "seq_id": None,
+        "run_id": None,
+        "tool_return": run.text(),
+        "status": "success" if run.ok else "error",
+        "tool_call_id": f"call_{uuid.uuid4().hex[:24]}",
+        "stdout": [run.stdout] if run.stdout else [],
+        "stderr": [run.stderr] if run.stderr else [],
+        "tool_returns": None,
+    }
+
+
+def tool_execution(result: Execution) -> dict[str, Any]:
+    """A direct call of a stored tool (an agent's, an MCP server's): ToolExecutionResult."""
+    return {
+        "status": result.status,
+        "func_return": result.func_return,
+        "agent_state": None,
+        "stdout": list(result.stdout),
+        "stderr": list(result.stderr),
+        "sandbox_config_fingerprint": None,
+    }
+
+
+def mcp_server(row: t.McpServer) -> dict[str, Any]:
+    """Letta's StdioMCPServer, SSEMCPServer or StreamableHTTPMCPServer; secrets masked."""
+    view: dict[str, Any] = {
+        "id": row.id,
+        "server_name": row.name,
+        "mcp_server_type": row.server_type,
+        "timeout_seconds": row.timeout_seconds,
+    }
+    if row.server_type == STDIO:
+        view.update(command=row.command, args=row.args or [], env=registry.masked_map(row.env))
+    else:
+        token = registry.mask(row.auth_token) if row.auth_token else None
+        view.update(
+            server_url=row.url,
+            auth_header=row.auth_header,
+            auth_token=token,
+            custom_headers=registry.masked_map(row.custom_headers),
+        )
+    return view
 
 
 def passage(row: t.Passage, embedding_config: dict[str, Any] | None) -> dict[str, Any]:

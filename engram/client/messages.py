@@ -16,8 +16,9 @@ from engram.api import serialize
 from engram.api.memory_requests import SearchAllMessages
 from engram.api.schemas import CancelRuns, SendMessages
 from engram.api.turns import checked_inputs, failure, request_config, turn_failed, turn_reply
+from engram.client.agent_state import AgentState
 from engram.client.arguments import iso, validated
-from engram.client.models import WireModel
+from engram.client.models import LettaMessage, Run, WireModel
 from engram.client.queries import MessageListing
 from engram.client.resource import Resource
 from engram.errors import InvalidInput, ProviderError
@@ -27,27 +28,6 @@ from engram.runtime.runs import cancel_runs, create_run
 from engram.runtime.step import run_turn
 from engram.runtime.streaming import TurnStream
 from engram.runtime.views import letta_messages, listing
-
-
-class AgentState(WireModel):
-    """An agent as the API shows it (``client.agents`` has the full model)."""
-
-    id: str
-    name: str
-
-
-class Run(WireModel):
-    id: str
-    agent_id: str
-    status: str
-
-
-class LettaMessage(WireModel):
-    """One message of a turn or of the history (``message_type`` says which kind:
-    ``assistant_message``, ``tool_call_message``...); its other fields are the API's."""
-
-    message_type: str
-    id: str | None = None
 
 
 class StopReason(WireModel):

@@ -23,3 +23,24 @@ class WireModel(BaseModel):
     @classmethod
     def each(cls, items: list[dict[str, Any]]) -> list[Any]:
         return [cls.model_validate(item) for item in items]
+
+
+class LettaMessage(WireModel):
+    """One of Letta's message kinds, in a turn's answer or a history (``message_type`` says
+    which: ``assistant_message``, ``tool_call_message``...); every field of that kind is
+    kept."""
+
+    message_type: str
+    id: str | None = None
+
+
+class Run(WireModel):
+    """Letta's ``Run``: one request's execution."""
+
+    id: str
+    agent_id: str
+    status: str
+    stop_reason: str | None = None
+    background: bool | None = None
+    created_at: str | None = None
+    completed_at: str | None = None

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Literal
 
 from engram.api import serialize
 from engram.client.checks import Limit, checked
-from engram.client.models import WireModel
+from engram.client.models import LettaMessage, Run, WireModel
 from engram.client.resource import Resource
 from engram.ops import runs, steps
 from engram.ops.paging import Page
@@ -27,18 +27,6 @@ if TYPE_CHECKING:
     from engram.runtime.engine import Services
 
 Order = Literal["asc", "desc"]
-
-
-class Run(WireModel):
-    """Letta's ``Run``: one request's execution."""
-
-    id: str
-    agent_id: str
-    status: str
-    stop_reason: str | None = None
-    background: bool | None = None
-    created_at: str | None = None
-    completed_at: str | None = None
 
 
 class Step(WireModel):
@@ -61,14 +49,6 @@ class UsageStatistics(WireModel):
     completion_tokens: int
     prompt_tokens: int
     total_tokens: int
-
-
-class LettaMessage(WireModel):
-    """One of Letta's message kinds (``message_type`` says which: ``assistant_message``,
-    ``tool_call_message``...); every field of that kind is kept."""
-
-    id: str
-    message_type: str
 
 
 def _page(

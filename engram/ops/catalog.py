@@ -6,14 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from sqlalchemy.orm import Session
-
 from engram import __version__
 from engram.ops.deps import HasDb, HasSettings
-from engram.ops.paging import Page
-from engram.store import agents, tools
-from engram.store import tables as t
-from engram.store.pagination import page_of
+from engram.store import agents
 from engram.tools.confinement import sandbox_in_force
 
 if TYPE_CHECKING:
@@ -95,23 +90,6 @@ async def list_embedding_models(deps: HasEmbeddings) -> list[dict[str, Any]]:
         }
         for config in await deps.embeddings.list_models()
     ]
-
-
-async def list_agent_tools(deps: HasDb, agent_id: str, page: Page) -> list[t.Tool]:
-    """The agent's tools, a page of them; NotFound for an unknown agent or cursor."""
-
-    def _read(session: Session) -> list[t.Tool]:
-        agents.get(session, agent_id)
-        return page_of(
-            tools.for_agent(session, agent_id),
-            before=page.before,
-            after=page.after,
-            limit=page.limit,
-            descending=page.descending,
-            kind="tool",
-        )
-
-    return await deps.db.read(_read)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from engram.api import serialize
 from engram.api.deps import Cursor, Limit, Runtime
 from engram.ops import catalog
-from engram.ops.paging import Page
+from engram.ops import tools as tool_ops
 
 router = APIRouter(tags=["catalog"])
 
@@ -48,8 +48,15 @@ async def list_agent_tools(
     rt: Runtime,
     cursor: Cursor,
 ) -> list[dict[str, Any]]:
-    page = Page(cursor.before, cursor.after, cursor.limit, cursor.order == "desc")
-    return [serialize.tool(row) for row in await catalog.list_agent_tools(rt, agent_id, page)]
+    rows = await tool_ops.list_for_agent(
+        rt,
+        agent_id,
+        before=cursor.before,
+        after=cursor.after,
+        limit=cursor.limit,
+        descending=cursor.order == "desc",
+    )
+    return [serialize.tool(row) for row in rows]
 
 
 @router.get("/v1/tags/")
