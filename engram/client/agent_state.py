@@ -23,6 +23,21 @@ class Block(WireModel):
     tags: list[str] = []
 
 
+class Tool(WireModel):
+    """Letta's Tool."""
+
+    id: str
+    name: str
+    tool_type: str
+    description: str | None = None
+    source_type: str | None = None
+    source_code: str | None = None
+    json_schema: dict[str, Any] | None = None
+    tags: list[str] = []
+    return_char_limit: int | None = None
+    metadata_: dict[str, Any] | None = None
+
+
 class AgentState(WireModel):
     """An agent, as ``GET /v1/agents/{agent_id}`` answers it (Letta's ``AgentState``)."""
 
@@ -40,7 +55,7 @@ class AgentState(WireModel):
     tool_rules: list[dict[str, Any]] = []
     message_ids: list[str] = []
     blocks: list[Block] = []
-    tools: list[dict[str, Any]] = []
+    tools: list[Tool] = []
     tags: list[str] = []
     pending_approval: dict[str, Any] | None = None
     created_at: str | None = None

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from engram.api import serialize
 from engram.api.tool_schemas import ToolCreate, ToolExecuteRequest, ToolRunFromSource, ToolUpdate
-from engram.client.agent_state import AgentState
+from engram.client.agent_state import AgentState, Tool
 from engram.client.arguments import OMIT, Omitted, given, plain, validated_body
 from engram.client.models import WireModel
 from engram.client.resource import Resource
@@ -19,21 +19,6 @@ from engram.ops.agent_tools import set_requires_approval
 from engram.ops.tools import ToolQuery
 
 MAX_LIMIT = 1000
-
-
-class Tool(WireModel):
-    """Letta's Tool."""
-
-    id: str
-    name: str
-    tool_type: str
-    description: str | None = None
-    source_type: str | None = None
-    source_code: str | None = None
-    json_schema: dict[str, Any] | None = None
-    tags: list[str] = []
-    return_char_limit: int | None = None
-    metadata_: dict[str, Any] | None = None
 
 
 class ToolExecutionResult(WireModel):
