@@ -28,7 +28,8 @@ from engram.runtime.window import WindowCache
 from engram.store import leases, runs
 from engram.store import tables as t
 from engram.store.db import Database, migrate
-from engram.store.vectors import MESSAGES, VectorIndex
+from engram.store.vector_sources import MESSAGES
+from engram.store.vectors import VectorIndex
 from engram.tools import confinement
 from engram.tools.memory_gateway import MemoryGateway
 
