@@ -23,6 +23,7 @@ from engram.memory.embeddings import EmbeddingRegistry
 from engram.memory.local_embedding import LocalEmbeddingUnavailable, locate_model_dir
 from engram.memory.tools import BASE_TOOL_SCHEMAS
 from engram.runtime.agent_gate import AgentGate
+from engram.runtime.memory_gateway import MemoryGateway
 from engram.runtime.recall_index import RecallIndexer
 from engram.runtime.window import WindowCache
 from engram.store import leases, runs
@@ -31,7 +32,6 @@ from engram.store.db import Database, migrate
 from engram.store.vector_sources import MESSAGES
 from engram.store.vectors import VectorIndex
 from engram.tools import confinement
-from engram.tools.memory_gateway import MemoryGateway
 
 log = logging.getLogger(__name__)
 
