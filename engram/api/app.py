@@ -30,6 +30,7 @@ from engram.api.routes import (
     unserved,
 )
 from engram.config import Settings
+from engram.runtime import lifecycle
 from engram.runtime.engine import Services
 
 OPEN_PATHS = {"/v1/health", "/v1/health/"}
@@ -43,7 +44,7 @@ def create_app(settings: Settings | None = None, *, schema_migrated: bool = Fals
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await engram.start()
+        await lifecycle.start(engram)
         try:
             yield
         finally:

@@ -15,6 +15,7 @@ from engram.client.mcp_servers import AsyncMcpServers
 from engram.client.runs import AsyncRuns, AsyncSteps
 from engram.client.tools import AsyncTools
 from engram.config import Settings
+from engram.runtime import lifecycle
 from engram.runtime.engine import Services
 from engram.store.datadir_lock import DataDirLock, lock_database_file, sqlite_file
 from engram.store.preflight import migrate_database
@@ -62,7 +63,7 @@ class AsyncEngram:
         try:
             await asyncio.to_thread(migrate_database, resolved.resolved_database_url)
             services = Services(resolved, schema_migrated=True)
-            await services.start()
+            await lifecycle.start(services)
         except BaseException:
             if lock is not None:
                 lock.release()
