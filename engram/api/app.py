@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from engram import __version__
 from engram.api.body_limit import BodyLimit
 from engram.api.errors import install_error_handlers
 from engram.api.routes import (
@@ -32,6 +31,7 @@ from engram.api.routes import (
 from engram.config import Settings
 from engram.runtime import lifecycle
 from engram.runtime.engine import Services
+from engram.version import __version__
 
 OPEN_PATHS = {"/v1/health", "/v1/health/"}
 
