@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from engram import __version__
 from engram.api.body_limit import BodyLimit
 from engram.api.errors import install_error_handlers
 from engram.api.routes import (
@@ -30,7 +29,9 @@ from engram.api.routes import (
     unserved,
 )
 from engram.config import Settings
+from engram.runtime import lifecycle
 from engram.runtime.engine import Services
+from engram.version import __version__
 
 OPEN_PATHS = {"/v1/health", "/v1/health/"}
 
@@ -43,7 +44,7 @@ def create_app(settings: Settings | None = None, *, schema_migrated: bool = Fals
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await engram.start()
+        await lifecycle.start(engram)
         try:
             yield
         finally:

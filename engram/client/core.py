@@ -17,6 +17,7 @@ from engram.client.messages import AsyncMessages
 from engram.client.runs import AsyncRuns, AsyncSteps
 from engram.client.tools import AsyncTools
 from engram.config import Settings
+from engram.runtime import lifecycle
 from engram.runtime.engine import Services
 from engram.store.datadir_lock import DataDirLock, lock_database_file, sqlite_file
 from engram.store.preflight import migrate_database
@@ -68,7 +69,7 @@ class AsyncEngram:
         try:
             await asyncio.to_thread(migrate_database, resolved.resolved_database_url)
             services = Services(resolved, schema_migrated=True)
-            await services.start()
+            await lifecycle.start(services)
         except BaseException:
             if lock is not None:
                 lock.release()

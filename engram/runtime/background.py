@@ -12,16 +12,22 @@ import logging
 from dataclasses import asdict
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engram.runtime.agent_gate import IF_BUSY
-from engram.runtime.engine import STOPPED_BEFORE_START, Services
+from engram.runtime.run_recovery import STOPPED_BEFORE_START
 from engram.runtime.runs import ACTIVE_RUN_STATUSES, create_run
-from engram.runtime.step import InputMessage, run_turn
+from engram.runtime.step import run_turn
+from engram.runtime.step_rows import InputMessage
 from engram.store import tables as t
+
+if TYPE_CHECKING:
+    from engram.jobs import JobQueue
+    from engram.runtime.engine import Services
+    from engram.store.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -54,17 +60,18 @@ async def start_background_turn(
 
 
 def register_jobs(rt: Services) -> None:
-    """Tell ``rt.jobs`` how to run the runtime's background jobs; called once at start."""
+    """Tell ``rt.jobs`` how to run the runtime's background jobs; called once at start
+    (``lifecycle.start``)."""
     rt.jobs.register(AGENT_TURN_JOB, partial(_agent_turn, rt))
 
 
-async def recover_runs(rt: Services) -> int:
+async def recover_runs(db: Database, jobs: JobQueue) -> int:
     """After a restart of the one server of an embedded database (SQLite): queue again the
     queued runs that had not started, in the order they were accepted, and fail the rest
     of what was active (its turn died with the process). Returns how many were queued."""
-    queued = await rt.db.write(_settle_interrupted_runs)
+    queued = await db.write(_settle_interrupted_runs)
     for run_id, agent_id, turn_input in queued:
-        await rt.jobs.enqueue(AGENT_TURN_JOB, _payload(run_id, agent_id, turn_input))
+        await jobs.enqueue(AGENT_TURN_JOB, _payload(run_id, agent_id, turn_input))
     if queued:
         log.warning(
             "%d queued runs had not started before the last stop; running them now", len(queued)

@@ -4,6 +4,7 @@ into the running summary (``paging.py`` decides what and writes the summary)."""
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -11,16 +12,37 @@ from engram.errors import ModelNotFound
 from engram.memory import policy
 from engram.runtime import paging
 from engram.runtime.context import window_size
-from engram.runtime.engine import Services
 from engram.runtime.state import compile_state, load_state
 from engram.store import agents
 from engram.store import tables as t
 
+if TYPE_CHECKING:
+    from engram.config import Settings
+    from engram.llm.registry import ProviderRegistry
+    from engram.runtime.window import WindowCache
+    from engram.store.db import Database
+
 log = logging.getLogger(__name__)
 
 
+class FoldingDeps(Protocol):
+    """What a fold touches: the agent's rows and cached window, and a model to summarize."""
+
+    @property
+    def db(self) -> Database: ...
+
+    @property
+    def windows(self) -> WindowCache: ...
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def providers(self) -> ProviderRegistry: ...
+
+
 async def fold_window(
-    rt: Services, agent_id: str, *, extra_tokens: int = 0, force: bool = False
+    rt: FoldingDeps, agent_id: str, *, extra_tokens: int = 0, force: bool = False
 ) -> paging.Fold | None:
     """Evict the oldest messages into the summary until the window is under the agent's
     target; None when the policy lets nothing go (the window is left as it is).
@@ -67,7 +89,9 @@ async def fold_window(
     return fold
 
 
-async def _summarizer(rt: Services, agent: t.Agent, rules: policy.Compaction) -> paging.Summarizer:
+async def _summarizer(
+    rt: FoldingDeps, agent: t.Agent, rules: policy.Compaction
+) -> paging.Summarizer:
     """The agent's summarizer; an unknown summarizer model falls back to the agent's own,
     because a setting gone stale (a model retired by its provider) must not stop the agent."""
     llm_config = agent.llm_config

@@ -15,15 +15,20 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.orm import Session
 
 from engram.llm.tokens import counter_for_model
 from engram.memory import archival, policy, recall
 from engram.memory.ledger import RememberedItem
-from engram.runtime.engine import Services
 from engram.store import tables as t
 from engram.store.tables import as_utc
+
+if TYPE_CHECKING:
+    from engram.memory.embeddings import EmbeddingRegistry
+    from engram.store.db import Database
+    from engram.store.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +41,22 @@ RECALLED_ROLES = ("user", "assistant")
 
 MIN_TRUNCATED_WORDS = 8
 """A hit cut shorter than this says too little to be worth its line."""
+
+
+class RecallDeps(Protocol):
+    """What recall assist searches with: the agent's embedder and both vector indexes."""
+
+    @property
+    def db(self) -> Database: ...
+
+    @property
+    def embeddings(self) -> EmbeddingRegistry: ...
+
+    @property
+    def vectors(self) -> VectorIndex: ...
+
+    @property
+    def message_vectors(self) -> VectorIndex: ...
 
 
 @dataclass(frozen=True)
@@ -59,7 +80,7 @@ class RecalledSection:
         return [RememberedItem(hit.id, hit.text) for hit in self.hits]
 
 
-async def recall_section(rt: Services, agent: t.Agent, query: str) -> RecalledSection | None:
+async def recall_section(rt: RecallDeps, agent: t.Agent, query: str) -> RecalledSection | None:
     """The section for a turn that starts with ``query``; None when the agent has recall
     assist off, nothing was found, or searching failed (logged, and the turn goes on)."""
     settings = policy.recall_assist(agent.recall_assist)
@@ -81,7 +102,7 @@ async def recall_section(rt: Services, agent: t.Agent, query: str) -> RecalledSe
 
 def find_hits(
     session: Session,
-    rt: Services,
+    rt: RecallDeps,
     agent: t.Agent,
     query: str,
     vector: list[float],
@@ -99,7 +120,7 @@ def find_hits(
             )
     # Messages still in the window are in the prompt already; with none evicted, skip.
     if settings.include_recall and agent.window_start_seq > 0:
-        for hit in recall.search(
+        for recalled in recall.search(
             session,
             rt.message_vectors,
             agent.id,
@@ -109,14 +130,14 @@ def find_hits(
             limit=settings.max_hits,
             max_seq=agent.window_start_seq,
         ):
-            message = hit.message
+            message = recalled.message
             found.append(
                 AssistHit(
                     "conversation",
                     message.id,
                     message.search_text or "",
                     message.created_at,
-                    hit.score,
+                    recalled.score,
                     message.role,
                 )
             )

@@ -27,7 +27,9 @@ from engram.store import tables as t
 from engram.store.vectors import to_blob
 
 if TYPE_CHECKING:
-    from engram.runtime.engine import Services
+    from engram.jobs import JobQueue
+    from engram.memory.embeddings import EmbeddingRegistry
+    from engram.store.db import Database
 
 MISSING_MODEL_RETRY_SECONDS = 60.0
 """How often the indexer looks again for an embedding model that is not installed."""
@@ -67,7 +69,7 @@ def _missing() -> Any:
     return ~exists().where(t.MessageEmbedding.message_seq == t.Message.seq)
 
 
-def _pending(agent_id: str, limit: int) -> Select[tuple[int, str]]:
+def _pending(agent_id: str, limit: int) -> Select[int, str | None]:
     return (
         select(t.Message.seq, t.Message.search_text)
         .where(t.Message.agent_id == agent_id, *_embeddable(), _missing())
@@ -94,11 +96,20 @@ class RecallIndexer:
     """One background loop per server process; ``notify`` is cheap and never blocks."""
 
     def __init__(
-        self, rt: Services, *, batch_size: int = 16, delay: float = 0.5, retry_after: float = 5.0
+        self,
+        db: Database,
+        embeddings: EmbeddingRegistry,
+        jobs: JobQueue,
+        *,
+        batch_size: int = 16,
+        delay: float = 0.5,
+        retry_after: float = 5.0,
     ) -> None:
         # Batches stay small: the local model computes one batch at a time, and a search's
         # query embedding waits behind the batch in progress.
-        self._rt = rt
+        self._db = db
+        self._embeddings = embeddings
+        self._jobs = jobs
         self._batch_size = batch_size
         self._delay = delay
         self._retry_after = retry_after
@@ -110,7 +121,7 @@ class RecallIndexer:
         )
 
     def start(self) -> None:
-        self._rt.jobs.spawn(self._run(), name="recall-indexer")
+        self._jobs.spawn(self._run(), name="recall-indexer")
 
     def notify(self, agent_id: str) -> None:
         """The agent has new messages; they will be embedded shortly."""
@@ -118,7 +129,7 @@ class RecallIndexer:
         self._wake.set()
 
     async def _run(self) -> None:
-        for agent_id in await self._rt.db.read(_agents_with_backlog):
+        for agent_id in await self._db.read(_agents_with_backlog):
             self.notify(agent_id)
         while True:
             await self._wake.wait()
@@ -166,10 +177,10 @@ class RecallIndexer:
             rows = session.execute(_pending(agent_id, self._batch_size)).all()
             return agent.embedding_config, [(int(r[0]), str(r[1])) for r in rows]
 
-        config, rows = await self._rt.db.read(_read)
+        config, rows = await self._db.read(_read)
         if config is None or not rows:
             return False
-        embedder = self._rt.embeddings.embedder_for(config)
+        embedder = self._embeddings.embedder_for(config)
         vectors = await self._embed(embedder, [text[:MAX_EMBEDDED_CHARS] for _, text in rows])
 
         def _write(session: Session) -> None:
@@ -192,14 +203,15 @@ class RecallIndexer:
             if values:
                 session.execute(insert(t.MessageEmbedding), values)
 
-        await self._rt.db.write(_write)
+        await self._db.write(_write)
         return len(rows) == self._batch_size
 
     async def _embed(self, embedder: Embedder, texts: list[str]) -> list[list[float]]:
         if isinstance(embedder, LocalEmbedder):
             loop = asyncio.get_running_loop()
             array = await loop.run_in_executor(self._executor, embedder.model.embed_sync, texts)
-            return array.tolist()
+            vectors: list[list[float]] = array.tolist()
+            return vectors
         return await embedder.embed(texts)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -18,15 +18,24 @@ from sqlalchemy.orm import Session
 from engram.errors import NotFound
 from engram.ids import new_id
 from engram.llm.client import ChatResult
-from engram.runtime.engine import Services
 from engram.store import agents
 from engram.store import tables as t
+
+if TYPE_CHECKING:
+    from engram.store.db import Database
 
 ACTIVE_RUN_STATUSES = ("created", "running")
 
 
+class RunsDeps(Protocol):
+    """Run records are rows: the database is all that making and cancelling runs uses."""
+
+    @property
+    def db(self) -> Database: ...
+
+
 async def create_run(
-    rt: Services,
+    rt: RunsDeps,
     agent_id: str,
     *,
     background: bool = False,
@@ -76,7 +85,7 @@ def claim_run(session: Session, run_id: str) -> str | None:
     return session.scalar(select(t.Run.status).where(t.Run.id == run_id))
 
 
-async def cancel_runs(rt: Services, agent_id: str, run_ids: list[str] | None) -> dict[str, str]:
+async def cancel_runs(rt: RunsDeps, agent_id: str, run_ids: list[str] | None) -> dict[str, str]:
     """Cancel the agent's active runs, or only ``run_ids``; returns each run's status after.
 
     The loop notices between steps: a step already calling the model still commits, and no

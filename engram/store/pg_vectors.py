@@ -28,7 +28,7 @@ from sqlalchemy.types import UserDefinedType
 from engram.store.embedding_type import blob_to_text
 
 if TYPE_CHECKING:
-    from engram.store.vectors import VectorSource
+    from engram.store.vector_sources import VectorSource
 
 log = logging.getLogger(__name__)
 

@@ -13,48 +13,14 @@ load one); at 100k passages a query is one matrix-vector product.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engram.store import pg_vectors
-from engram.store import tables as t
-
-ARCHIVE_PREFIX = "archive-"
-
-
-def owner_clause(owner: str) -> ColumnElement[bool]:
-    """Passages owned by ``owner``: an archive id, or else an agent id."""
-    if owner.startswith(ARCHIVE_PREFIX):
-        return t.Passage.archive_id == owner
-    return t.Passage.agent_id == owner
-
-
-def _message_owner(owner: str) -> ColumnElement[bool]:
-    return t.MessageEmbedding.agent_id == owner
-
-
-@dataclass(frozen=True)
-class VectorSource:
-    """Where one kind of embedding is stored: its row key, dimension and vector columns."""
-
-    seq: Any
-    dim: Any
-    embedding: Any
-    owner: Callable[[str], ColumnElement[bool]]
-
-
-PASSAGES = VectorSource(t.Passage.seq, t.Passage.embedding_dim, t.Passage.embedding, owner_clause)
-MESSAGES = VectorSource(
-    t.MessageEmbedding.message_seq,
-    t.MessageEmbedding.embedding_dim,
-    t.MessageEmbedding.embedding,
-    _message_owner,
-)
+from engram.store.vector_sources import PASSAGES, VectorSource
 
 
 def to_blob(vector: list[float]) -> bytes:

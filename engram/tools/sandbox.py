@@ -35,7 +35,7 @@ from typing import Any
 from engram.config import Settings
 from engram.tools import confined, confinement
 from engram.tools.confinement import SandboxInForce
-from engram.tools.memory_gateway import CLIENT_DIR, MemoryAccess
+from engram.tools.memory_access import CLIENT_DIR, MemoryAccess
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ async def run_tool(
     ``sandbox`` is the one in force (``confinement.sandbox_in_force``); without it,
     ``use_bwrap`` True asks for bubblewrap, False for an unconfined child, None for what
     ``auto`` picks. ``memory`` lets the tool reach its agent's memory through the gateway
-    (see ``memory_gateway``). Never raises for anything the tool does; raises
+    (see ``engram.runtime.memory_gateway``). Never raises for anything the tool does; raises
     ``SandboxUnavailable`` when no sandbox is in force, ``OSError`` only if no child can
     be started at all."""
     limits = limits or SandboxLimits()

@@ -23,13 +23,10 @@ import tempfile
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from engram.tools.memory_callbacks import OPERATIONS, CallbackError, Grant
-
-if TYPE_CHECKING:
-    from engram.runtime.engine import Services
+from engram.runtime.memory_callbacks import OPERATIONS, CallbackError, Grant, MemoryDeps
+from engram.tools.memory_access import MemoryAccess
 
 log = logging.getLogger(__name__)
 
@@ -39,22 +36,6 @@ MAX_OPERATIONS_PER_CALL = 256
 """How many operations one tool call may make: enough for real work, not for a flood."""
 GRACE_SECONDS = 5.0
 """How long past the tool's own timeout a forgotten token stays valid at most."""
-
-
-@dataclass(frozen=True)
-class MemoryAccess:
-    """What a child needs to reach the gateway: where, for which agent, with which token."""
-
-    socket_path: str
-    agent_id: str
-    token: str
-
-    def for_child(self, socket_path: str | None = None) -> dict[str, str]:
-        return {
-            "socket": socket_path or self.socket_path,
-            "agent_id": self.agent_id,
-            "token": self.token,
-        }
 
 
 @dataclass
@@ -69,8 +50,8 @@ class MemoryGateway:
     it issued. Started on the first tool call that needs it, so a server that never runs a
     custom tool never opens the socket."""
 
-    def __init__(self, rt: Services) -> None:
-        self._rt = rt
+    def __init__(self, deps: MemoryDeps) -> None:
+        self._deps = deps
         self._issued: dict[str, _Issued] = {}
         self._server: asyncio.AbstractServer | None = None
         self._dir: str | None = None
@@ -164,7 +145,7 @@ class MemoryGateway:
             args = request.get("args") or {}
             if not isinstance(args, dict):
                 raise CallbackError("'args' must be a JSON object")
-            result = await operation(self._rt, grant, args)
+            result = await operation(self._deps, grant, args)
         except CallbackError as exc:
             return _encode(_error(str(exc)))
         except ValueError:
@@ -187,7 +168,3 @@ async def _reply(writer: asyncio.StreamWriter, message: dict[str, Any]) -> None:
     writer.write(_encode(message))
     with contextlib.suppress(ConnectionError):
         await writer.drain()
-
-
-CLIENT_DIR = Path(__file__).with_name("child")
-"""The directory holding ``engram_memory.py``, the module a tool imports to use the door."""

@@ -1,0 +1,100 @@
+"""Bringing built ``Services`` to life: the one start-up both the HTTP app's lifespan and
+``AsyncEngram.open`` run, so a server and an in-process client start the same way.
+
+``Services`` only builds the parts; what runs on them (the background jobs, recovery of
+the runs an earlier process left, the recall indexer) is wired here, above the step loop,
+which is what lets the composition root sit below everything that uses it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engram.config import Settings
+from engram.ids import new_id
+from engram.memory.local_embedding import LocalEmbeddingUnavailable, locate_model_dir
+from engram.memory.tools import BASE_TOOL_SCHEMAS
+from engram.runtime import background, run_recovery
+from engram.runtime.engine import Services
+from engram.store import tables as t
+from engram.store.db import migrate
+from engram.tools import confinement
+
+log = logging.getLogger(__name__)
+
+CORE_TOOLS = {
+    "send_message",
+    "conversation_search",
+    "archival_memory_insert",
+    "archival_memory_search",
+}
+
+
+async def start(services: Services) -> None:
+    """Migrate the schema (unless the caller did), make sure the built-in tools exist,
+    register and start the background jobs, settle the runs an earlier process left, and
+    warm the embedder."""
+    settings, db = services.settings, services.db
+    if not services.schema_migrated:
+        await asyncio.to_thread(migrate, db.url)
+    await db.write(_seed_base_tools)
+    background.register_jobs(services)
+    if settings.recall_embeddings:
+        services.recall_indexer.start()
+    if db.is_sqlite:
+        # An embedded database has one server: whatever it was running died with it,
+        # and what it had queued but not started runs now.
+        await background.recover_runs(db, services.jobs)
+    else:
+        # Replicas share the database: only runs nobody holds a lease for are dead,
+        # now and whenever a replica dies later.
+        await run_recovery.expire_dead_holders(db, services.gate.holder)
+        await run_recovery.fail_orphaned_runs(db, settings)
+        services.jobs.spawn(run_recovery.sweep_orphaned_runs(db, settings), name="orphan-sweep")
+    await services.jobs.start()
+    # Probed once here (real children, in a thread), then cached; logged loudly when
+    # tools would run unconfined or be refused.
+    await asyncio.to_thread(confinement.announce, settings)
+    _warn_if_no_local_embeddings(settings)
+    if settings.warm_embeddings:
+        services.embeddings.local_model.warm_up_in_background()
+
+
+def _warn_if_no_local_embeddings(settings: Settings) -> None:
+    """Say at start, not at an agent's first memory write, that the default embedding
+    model cannot run: archival memory of agents using it answers 503 until it can."""
+    try:
+        locate_model_dir(settings.embedding_model_dir)
+    except LocalEmbeddingUnavailable as exc:
+        log.warning("%s (until then, archival memory of agents using it answers 503)", exc)
+
+
+def _seed_base_tools(session: Session) -> None:
+    """Create the built-in tools, or refresh their schemas after an upgrade."""
+    existing = {
+        tool.name: tool
+        for tool in session.scalars(select(t.Tool).where(t.Tool.name.in_(list(BASE_TOOL_SCHEMAS))))
+    }
+    for name, schema in BASE_TOOL_SCHEMAS.items():
+        tool = existing.get(name)
+        tool_type = "letta_core" if name in CORE_TOOLS else "letta_memory_core"
+        if tool is None:
+            session.add(
+                t.Tool(
+                    id=new_id("tool"),
+                    name=name,
+                    tool_type=tool_type,
+                    description=schema["description"],
+                    source_type="python",
+                    json_schema=schema,
+                    tags=["letta_core"],
+                    return_char_limit=50_000,
+                )
+            )
+        elif tool.json_schema != schema:
+            tool.json_schema = schema
+            tool.description = schema["description"]
