@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from engram import __version__
+from engram.version import __version__
 from engram.ops.deps import HasDb
 from engram.runtime.context import compile_context
 from engram.runtime.state import AgentState, load_state
