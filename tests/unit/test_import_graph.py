@@ -71,61 +71,16 @@ RULES = (
     ),
 )
 
-FACADE = "take __version__ from engram.version (the module is moving to engram/ops)"
 STEP_LOOP = "the step loop (runtime/step.py, tool_calls.py ...) is being reshaped on its own"
-ROUTES = "the route module becomes parse, call one op, serialize (ops re-export what it needs)"
 
-KNOWN_CYCLES: dict[frozenset[str], str] = {
-    frozenset({"engram.api.routes.messages", "engram.api.routes.streaming"}): (
-        "the messages and streaming routes are being separated with the messages use cases"
-    ),
-}
+KNOWN_CYCLES: dict[frozenset[str], str] = {}
 """Cycles (their modules) expected to be gone once the work named goes in."""
-
-
-def _route_imports(route: str, *imported: str) -> dict[tuple[str, str], str]:
-    return {(f"engram.api.routes.{route}", f"engram.{name}"): ROUTES for name in imported}
 
 
 KNOWN_UPWARD_IMPORTS: dict[tuple[str, str], str] = {
     ("engram.tools.memory_callbacks", "engram.runtime.memory_callbacks"): (
         f"a forwarding stub: {STEP_LOOP}; runtime/tool_calls.py then imports Grant from "
         "engram.runtime.memory_callbacks and engram/tools/memory_callbacks.py is deleted"
-    ),
-    ("engram.runtime.agent_file.exporting", "engram"): FACADE,
-    ("engram.api.routes.catalog", "engram"): FACADE,
-    **_route_imports("agent_files", "tools.variables"),
-    **_route_imports("agents", "store.agents"),
-    **_route_imports(
-        "archival", "memory.ranking", "store.agents", "store.passages", "store.tables"
-    ),
-    **_route_imports(
-        "archives",
-        "memory.archival",
-        "store.agents",
-        "store.archives",
-        "store.passages",
-        "store.tables",
-    ),
-    **_route_imports("catalog", "store.agents", "store.tools", "tools.confinement"),
-    **_route_imports("mcp_servers", "mcp", "mcp.registry", "store.tables"),
-    **_route_imports(
-        "memory", "store.agents", "store.block_history", "store.blocks", "store.tables"
-    ),
-    **_route_imports("message_search", "memory.recall", "store.agents", "store.tables"),
-    **_route_imports("messages", "store.agents", "store.messages"),
-    **_route_imports("recall", "store.agents"),
-    **_route_imports("runs", "store.runs", "store.tables"),
-    **_route_imports(
-        "tools",
-        "store.agents",
-        "store.tables",
-        "store.tools",
-        "tools.confinement",
-        "tools.custom",
-        "tools.packages",
-        "tools.sandbox",
-        "tools.schema",
     ),
 }
 """(importer, imported) pairs breaking a rule, expected to be gone once the work named goes in."""
