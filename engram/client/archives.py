@@ -18,8 +18,8 @@ from engram.api.memory_requests import (
     new_passages,
 )
 from engram.api.schemas import CreatePassage
+from engram.client.agent_state import AgentState
 from engram.client.arguments import iso, validated
-from engram.client.messages import AgentState
 from engram.client.models import WireModel
 from engram.client.queries import ArchivalListing, ArchivalSearch, ArchiveListing
 from engram.client.resource import Resource

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from engram.api import serialize
 from engram.api.mcp_schemas import CreateServer, ToolRun, UpdateServer
+from engram.client.agent_state import Tool
 from engram.client.arguments import OMIT, Omitted, given, plain, validated_body
 from engram.client.models import WireModel
 from engram.client.resource import Resource
-from engram.client.tools import Tool, ToolExecutionResult
+from engram.client.tools import ToolExecutionResult
 from engram.ops import mcp_servers as mcp_ops
 
 if TYPE_CHECKING:

@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from engram.version import __version__
 from engram.ops.deps import HasDb, HasSettings
 from engram.store import agents
 from engram.tools.confinement import sandbox_in_force
+from engram.version import __version__
 
 if TYPE_CHECKING:
     from engram.llm.registry import ProviderRegistry

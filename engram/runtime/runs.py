@@ -20,6 +20,7 @@ from engram.ids import new_id
 from engram.llm.client import ChatResult
 from engram.store import agents
 from engram.store import tables as t
+from engram.store.db import rows_changed
 
 if TYPE_CHECKING:
     from engram.store.db import Database
@@ -74,13 +75,14 @@ def claim_run(session: Session, run_id: str) -> str | None:
     caller made it so and the turn is its to run; else the status the run has, "cancelled"
     (cancelled while it waited) or one another worker left ("running", "failed", ...: a
     queued job handed out twice runs its turn once); None if the run is gone."""
-    claimed = session.execute(
+    claimed = rows_changed(
+        session,
         update(t.Run)
         .execution_options(synchronize_session=False)
         .where(t.Run.id == run_id, t.Run.status == "created")
-        .values(status="running")
+        .values(status="running"),
     )
-    if claimed.rowcount:
+    if claimed:
         return CLAIMED
     return session.scalar(select(t.Run.status).where(t.Run.id == run_id))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -636,39 +637,40 @@ def valid_file() -> dict[str, Any]:
     }
 
 
+def _append_tool_message_without_call_id(agent: dict[str, Any]) -> None:
+    agent["messages"].append({"id": "message-2", "role": "tool", "content": "4"})
+
+
+# Each malformation: what it does to a valid document (``doc``) or its agent (``agent``).
+EDITS: dict[str, Callable[[dict[str, Any], dict[str, Any]], None]] = {
+    "no agents": lambda doc, agent: doc.pop("agents"),
+    "empty agents": lambda doc, agent: doc.update(agents=[]),
+    "bad role": lambda doc, agent: agent["messages"][0].update(role="narrator"),
+    "unknown block ref": lambda doc, agent: agent.update(block_ids=["block-9"]),
+    "unknown context ref": lambda doc, agent: agent.update(in_context_message_ids=["message-9"]),
+    "duplicate message ids": lambda doc, agent: agent["messages"][1].update(id="message-0"),
+    "block over limit": lambda doc, agent: doc["blocks"][0].update(limit=3),
+    "no llm_config": lambda doc, agent: agent.pop("llm_config"),
+    "bad agent type": lambda doc, agent: agent.update(agent_type="voice_convo_agent"),
+    "sources": lambda doc, agent: doc.update(sources=[{"id": "source-0", "name": "docs"}]),
+    "tool message without call id": lambda doc, agent: _append_tool_message_without_call_id(agent),
+    "image content": lambda doc, agent: agent["messages"][0].update(
+        content=[{"type": "image", "source": {}}]
+    ),
+}
+# ... or what replaces the document altogether.
+REPLACEMENTS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "not json": lambda doc: b"{ this is not json",
+    "array": lambda doc: [doc],
+    "legacy": lambda doc: {"core_memory": [], "messages": [], "name": "old", "version": "0.5"},
+}
+
+
 def broken(change: str) -> Any:
     document = valid_file()
-    agent = document["agents"][0]
-    if change == "not json":
-        return b"{ this is not json"
-    if change == "array":
-        return [document]
-    if change == "no agents":
-        del document["agents"]
-    if change == "empty agents":
-        document["agents"] = []
-    if change == "bad role":
-        agent["messages"][0]["role"] = "narrator"
-    if change == "unknown block ref":
-        agent["block_ids"] = ["block-9"]
-    if change == "unknown context ref":
-        agent["in_context_message_ids"] = ["message-9"]
-    if change == "duplicate message ids":
-        agent["messages"][1]["id"] = "message-0"
-    if change == "legacy":
-        return {"core_memory": [], "messages": [], "name": "old", "version": "0.5"}
-    if change == "block over limit":
-        document["blocks"][0]["limit"] = 3
-    if change == "no llm_config":
-        del agent["llm_config"]
-    if change == "bad agent type":
-        agent["agent_type"] = "voice_convo_agent"
-    if change == "sources":
-        document["sources"] = [{"id": "source-0", "name": "docs"}]
-    if change == "tool message without call id":
-        agent["messages"].append({"id": "message-2", "role": "tool", "content": "4"})
-    if change == "image content":
-        agent["messages"][0]["content"] = [{"type": "image", "source": {}}]
+    if change in REPLACEMENTS:
+        return REPLACEMENTS[change](document)
+    EDITS[change](document, document["agents"][0])
     return document
 
 

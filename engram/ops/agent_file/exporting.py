@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from engram.version import __version__
 from engram.ops.deps import HasDb
 from engram.runtime.context import compile_context
 from engram.runtime.state import AgentState, load_state
@@ -15,6 +14,7 @@ from engram.runtime.views import HELD
 from engram.store import agents, messages, passages
 from engram.store import tables as t
 from engram.store.tables import as_utc
+from engram.version import __version__
 
 if TYPE_CHECKING:
     from engram.runtime.window import WindowCache
