@@ -77,6 +77,14 @@ def test_update_changes_the_description_and_tags(client: Letta, tool: Tool) -> N
     assert client.tools.retrieve(tool.id).description == "Roll one die."
 
 
+def test_update_sets_the_metadata_letta_client_sends(client: Letta, tool: Tool) -> None:
+    # letta-client names the field ``metadata``; Letta's schema calls it ``metadata_``.
+    updated = client.tools.update(tool.id, metadata={"owner": "billing"})
+
+    assert updated.metadata == {"owner": "billing"}
+    assert client.tools.retrieve(tool.id).metadata == {"owner": "billing"}
+
+
 def test_upsert_replaces_the_source_of_the_tool_with_that_name(
     client: Letta, tool: Tool, tool_name: str
 ) -> None:
