@@ -12,6 +12,7 @@ from engram.api.schemas import CreateAgent, UpdateAgent
 from engram.client.agent_files import AgentFileMethods
 from engram.client.agent_state import AgentState
 from engram.client.archives import AsyncAgentArchives, AsyncAgentPassages
+from engram.client.arguments import validated_body
 from engram.client.blocks import AsyncAgentBlocks, page
 from engram.client.messages import AsyncAgentMessages
 from engram.client.resource import Resource
@@ -40,11 +41,10 @@ class AsyncAgents(AgentFileMethods, Resource):
         """A new agent from the fields of ``POST /v1/agents/`` (``name``, ``model``,
         ``memory_blocks=[{"label": ..., "value": ...}]``, ``tools``, ``tool_rules``...).
 
-        Fields Engram does not use are ignored, as the API ignores them. Raises pydantic's
-        ValidationError naming a malformed field, InvalidInput naming a field whose value is
-        impossible (an unknown model, a window too small), NotFound for an unknown block or
-        tool id; nothing is created then."""
-        body = CreateAgent.model_validate(fields)
+        Fields Engram does not use are ignored, as the API ignores them. Raises InvalidInput
+        naming a malformed field or one whose value is impossible (an unknown model, a window
+        too small), NotFound for an unknown block or tool id; nothing is created then."""
+        body = validated_body(CreateAgent, fields)
         return _agent(await agent_ops.create_agent(self._services, agent_spec(body)))
 
     async def list(
@@ -85,9 +85,9 @@ class AsyncAgents(AgentFileMethods, Resource):
     async def update(self, agent_id: str, **fields: Any) -> AgentState:
         """Change the fields given (those of ``PATCH /v1/agents/{agent_id}``); the others
         stay as they are. Raises NotFound for an unknown agent, block or tool id, pydantic's
-        ValidationError or InvalidInput naming a bad field, Conflict for an embedding change
+        InvalidInput naming a bad field, Conflict for an embedding change
         over existing passages; nothing changes then."""
-        body = UpdateAgent.model_validate(fields)
+        body = validated_body(UpdateAgent, fields)
         changed = await agent_ops.update_agent(self._services, agent_id, agent_changes(body))
         return _agent(changed)
 

@@ -10,6 +10,7 @@ from engram.api import serialize
 from engram.api.agent_input import block_changes, block_spec
 from engram.api.schemas import BlockUpdate, CreateBlock
 from engram.client.agent_state import AgentState, Block
+from engram.client.arguments import validated_body
 from engram.client.resource import Resource
 from engram.errors import InvalidInput
 from engram.ops import blocks as block_ops
@@ -80,9 +81,10 @@ class AsyncBlocks(Resource):
         metadata: dict[str, Any] | None = None,
         tags: builtins.list[str] | None = None,
     ) -> Block:
-        """A new block, attached to no agent yet. Raises pydantic's ValidationError naming
-        the field for a malformed argument, InvalidInput when the value exceeds the limit."""
-        body = CreateBlock.model_validate(
+        """A new block, attached to no agent yet. Raises InvalidInput naming
+        the field for a malformed argument or a value over the limit."""
+        body = validated_body(
+            CreateBlock,
             _sent(
                 label=label,
                 value=value,
@@ -92,7 +94,7 @@ class AsyncBlocks(Resource):
                 hidden=hidden,
                 metadata=metadata,
                 tags=tags,
-            )
+            ),
         )
         return Block.model_validate(
             serialize.block(await block_ops.create_block(self._services, block_spec(body)))
@@ -132,7 +134,8 @@ class AsyncBlocks(Resource):
         tags: builtins.list[str] | None = None,
     ) -> Block:
         """Change the fields given (for every agent holding the block); the others stay."""
-        body = BlockUpdate.model_validate(
+        body = validated_body(
+            BlockUpdate,
             _sent(
                 value=value,
                 limit=limit,
@@ -142,7 +145,7 @@ class AsyncBlocks(Resource):
                 hidden=hidden,
                 metadata=metadata,
                 tags=tags,
-            )
+            ),
         )
         changed = await block_ops.update_block(self._services, block_id, block_changes(body))
         return _block(changed)
@@ -189,7 +192,8 @@ class AsyncAgentBlocks(Resource):
         tags: builtins.list[str] | None = None,
     ) -> Block:
         """Change the fields given of the agent's block labelled ``block_label``."""
-        body = BlockUpdate.model_validate(
+        body = validated_body(
+            BlockUpdate,
             _sent(
                 value=value,
                 limit=limit,
@@ -199,7 +203,7 @@ class AsyncAgentBlocks(Resource):
                 hidden=hidden,
                 metadata=metadata,
                 tags=tags,
-            )
+            ),
         )
         changes = block_changes(body)
         changed = await block_ops.update_agent_block(self._services, agent_id, block_label, changes)

@@ -8,7 +8,6 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import ValidationError
 
 from engram import AsyncEngram, Engram
 from engram.errors import InvalidInput, NotFound
@@ -118,7 +117,7 @@ def test_unknown_agents_are_not_found(engram_client: Engram) -> None:
 
 def test_bad_input_names_the_field_and_changes_nothing(engram_client: Engram) -> None:
     agent = engram_client.agents.create(name=unique("steady"), model=MODEL)
-    with pytest.raises(ValidationError, match="name"):
+    with pytest.raises(InvalidInput, match="name"):
         engram_client.agents.update(agent.id, name="")
     with pytest.raises(InvalidInput) as too_small:
         engram_client.agents.update(agent.id, context_window_limit=100)
@@ -129,7 +128,7 @@ def test_bad_input_names_the_field_and_changes_nothing(engram_client: Engram) ->
     assert engram_client.agents.retrieve(agent.id).model_dump() == agent.model_dump()
 
     before = len(engram_client.agents.list())
-    with pytest.raises(ValidationError, match="memory_blocks"):
+    with pytest.raises(InvalidInput, match="memory_blocks"):
         engram_client.agents.create(model=MODEL, memory_blocks=[{"label": "human"}])
     with pytest.raises(NotFound):
         engram_client.agents.create(model=MODEL, block_ids=["block-nothing"])
