@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from engram.errors import InvalidInput
+from engram.ops.paging import Page
 
 
 @dataclass
@@ -92,12 +93,5 @@ class AgentChanges:
         return name in self.fields_set
 
 
-@dataclass(frozen=True)
-class Cursor:
-    """Which slice of a list to return, as Letta's list queries say it: items strictly
-    ``before``/``after`` an id in the list's order, at most ``limit`` of them."""
-
-    before: str | None = None
-    after: str | None = None
-    limit: int | None = None
-    descending: bool = False
+# Which slice of a list to return: one shape for every listing.
+Cursor = Page
