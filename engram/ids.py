@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-Prefix = Literal["agent", "block", "message", "passage", "tool", "run", "step", "archive"]
+Prefix = Literal["agent", "block", "message", "passage", "tool", "run", "step", "archive", "ping"]
 
 
 def new_id(prefix: Prefix) -> str:

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Depends, Query, Request, Response
 
-from engram.runtime.agent_gate import IF_BUSY, BusyPolicy
+from engram.runtime.agent_gate import BusyPolicy
 from engram.runtime.engine import Services
 from engram.store.pagination import Identified, page_of
 
@@ -66,7 +66,6 @@ async def _busy_policy(
         ),
     ] = "wait",
 ) -> BusyPolicy:
-    IF_BUSY.set(if_busy)
     return if_busy
 
 

@@ -23,6 +23,7 @@ from engram.client.queries import MessageListing
 from engram.client.resource import Resource
 from engram.errors import InvalidInput, ProviderError
 from engram.ops import messages as message_ops
+from engram.runtime.agent_gate import BusyPolicy
 from engram.runtime.background import start_background_turn
 from engram.runtime.runs import cancel_runs, create_run
 from engram.runtime.step import run_turn
@@ -96,10 +97,13 @@ class AsyncAgentMessages(Resource):
         max_steps: int | None = None,
         use_assistant_message: bool | None = None,
         streaming: bool | None = None,
+        if_busy: BusyPolicy = "wait",
         **options: Any,
     ) -> LettaResponse:
         """Run a turn and answer with what it did; a failed model call raises
-        ``TurnFailed``. ``streaming=True`` is ``stream(...)``'s job here."""
+        ``TurnFailed``. ``streaming=True`` is ``stream(...)``'s job here. ``if_busy``: when
+        the agent runs another turn, "wait" for it (bounded) or "reject" at once
+        (``AgentBusy``), as the REST query option of the same name."""
         if streaming:
             raise InvalidInput("streaming", "iterate over messages.stream(...) for a stream")
         body = validated(
@@ -112,8 +116,12 @@ class AsyncAgentMessages(Resource):
         )
         services = self._services
         inputs = await checked_inputs(services, agent_id, body)
+        if if_busy == "reject":
+            await services.gate.refuse_if_busy(agent_id)
         run = await create_run(services, agent_id, request_config=request_config(body))
-        result = await run_turn(services, agent_id, inputs, run_id=run.id, max_steps=body.max_steps)
+        result = await run_turn(
+            services, agent_id, inputs, if_busy=if_busy, run_id=run.id, max_steps=body.max_steps
+        )
         response = LettaResponse.model_validate(turn_reply(result))
         if turn_failed(result):
             raise TurnFailed(result.run_id, failure(result), response)
@@ -128,6 +136,7 @@ class AsyncAgentMessages(Resource):
         max_steps: int | None = None,
         stream_tokens: bool | None = None,
         include_pings: bool | None = None,
+        if_busy: BusyPolicy = "wait",
         **options: Any,
     ) -> AsyncIterator[WireModel]:
         """The turn's events as ``/messages/stream`` sends them (pings, messages or token
@@ -143,6 +152,8 @@ class AsyncAgentMessages(Resource):
         )
         services = self._services
         inputs = await checked_inputs(services, agent_id, body)
+        if if_busy == "reject":
+            await services.gate.refuse_if_busy(agent_id)
         run = await create_run(services, agent_id, request_config=request_config(body))
         turn = TurnStream(
             services,
@@ -152,6 +163,7 @@ class AsyncAgentMessages(Resource):
             max_steps=body.max_steps,
             stream_tokens=body.stream_tokens,
             include_pings=body.include_pings,
+            if_busy=if_busy,
         )
         async for event in turn.events():
             if isinstance(event, dict):
@@ -164,6 +176,7 @@ class AsyncAgentMessages(Resource):
         messages: list[dict[str, Any]] | None = None,
         input: str | None = None,
         max_steps: int | None = None,
+        if_busy: BusyPolicy = "wait",
         **options: Any,
     ) -> Run:
         """Record a run and queue its turn; the run comes back at once (``client.runs``
@@ -177,6 +190,7 @@ class AsyncAgentMessages(Resource):
             services,
             agent_id,
             inputs,
+            if_busy=if_busy,
             max_steps=body.max_steps,
             request_config=request_config(body),
         )

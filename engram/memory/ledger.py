@@ -148,7 +148,7 @@ class MemoryLedger:
             self._searches[key] = step
             return None
         self.metrics.repeated_searches += 1
-        when = "earlier in this step" if first == step else f"in step {first} of this run"
+        when = "earlier in this step" if first == step else f"in {_step_name(first)}"
         return (
             f"Note: you already ran this exact search {when}; its results are shown again "
             "above. Use them, or search again with different words."
@@ -163,9 +163,10 @@ class MemoryLedger:
             return None
         self.metrics.reverted_edits += 1
         return (
-            f"Note: this edit undid your previous edit of block '{label}' (step {previous.step} "
-            "of this run): the block is back to the value it had before that edit. Settle on "
-            "what the block should say instead of editing it back and forth."
+            f"Note: this edit undid your previous edit of block '{label}' "
+            f"({_step_name(previous.step)}): the block is back to the value it had before "
+            "that edit. Settle on what the block should say instead of editing it back and "
+            "forth."
         )
 
     def record_assist(self, hits: list[RememberedItem]) -> None:
@@ -183,6 +184,14 @@ class MemoryLedger:
         # A hit recall assist showed first stays counted as the assist's.
         if hit.id not in self._pending:
             self._pending[hit.id] = _pending(hit, from_assist=False)
+
+
+def _step_name(step: int) -> str:
+    """A step as a note names it; step 0 holds the calls a person approved, which run
+    before the run's first step."""
+    if step == 0:
+        return "the approved calls before this run's first step"
+    return f"step {step} of this run"
 
 
 def _pending(hit: RememberedItem, *, from_assist: bool) -> _Pending:

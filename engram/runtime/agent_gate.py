@@ -21,7 +21,6 @@ import socket
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from contextvars import ContextVar
 from datetime import timedelta
 from typing import Literal
 
@@ -32,8 +31,8 @@ from engram.store.db import Database
 log = logging.getLogger(__name__)
 
 BusyPolicy = Literal["wait", "reject"]
-IF_BUSY: ContextVar[BusyPolicy] = ContextVar("engram_if_busy", default="wait")
-"""What the current request wants when its agent is busy; set by the API layer."""
+"""What a caller wants when its agent is busy: passed down from the request that asked
+(the ``if_busy`` query option) to the turn that takes the agent."""
 
 LEASE_SECONDS = 30.0
 """A lease not renewed for this long is free for the taking."""
@@ -57,9 +56,9 @@ class AgentGate:
         self._ttl = timedelta(seconds=LEASE_SECONDS)
 
     @contextlib.asynccontextmanager
-    async def hold(self, agent_id: str, *, policy: BusyPolicy | None = None) -> AsyncIterator[None]:
-        """Run the block as the agent's only turn; raises ``AgentBusy`` per the policy."""
-        policy = policy or IF_BUSY.get()
+    async def hold(self, agent_id: str, *, policy: BusyPolicy = "wait") -> AsyncIterator[None]:
+        """Run the block as the agent's only turn; raises ``AgentBusy`` per the policy
+        (work that is not a client's turn, such as a fold or a deletion, waits)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._busy_timeout
         lock = self._locks[agent_id]

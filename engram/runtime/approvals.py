@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -32,24 +32,22 @@ from sqlalchemy.orm import Session
 from engram.errors import Conflict, InvalidInput
 from engram.ids import new_id
 from engram.llm.client import ToolCall
+from engram.llm.config import LLMConfig
+from engram.memory.ledger import MemoryLedger
 from engram.runtime.context import message_tokens
-from engram.runtime.engine import Services
-from engram.runtime.external_tools import run_external_calls
 from engram.runtime.state import load_state
 from engram.runtime.step_rows import InputMessage, row_values, tool_row
-from engram.runtime.tool_calls import (
-    CallOrigin,
-    ExecutedCall,
-    execute_calls,
-    prefetch_vectors,
-    run_custom_tools,
-)
+from engram.runtime.tool_batch import BatchResult, ToolBatch, run_batch
+from engram.runtime.tool_calls import CallOrigin, ExecutedCall
 from engram.runtime.tool_rules import TurnRules
 from engram.runtime.views import HELD, letta_messages
-from engram.store import agents, blocks
+from engram.store import agents
 from engram.store import tables as t
 
-APPROVAL_ROLE = "approval"
+if TYPE_CHECKING:
+    from engram.runtime.engine import Services
+
+APPROVAL_ROLE: Final = "approval"
 """The role of an ``InputMessage`` that carries an approval instead of text."""
 
 
@@ -93,10 +91,12 @@ class Decision:
 @dataclass
 class Answered:
     """What settling an approval wrote, in order (the stored answer, then each call's
-    result), and the turn's tool rules moved on by the calls that ran."""
+    result), the turn's tool rules moved on by the calls that ran, and the run's memory
+    ledger with those calls recorded."""
 
     rows: list[t.Message]
     rules: TurnRules
+    ledger: MemoryLedger
 
 
 def calls_to_hold(
@@ -266,55 +266,45 @@ def check_input(session: Session, agent_id: str, inputs: Sequence[InputMessage])
 
 
 async def answer_pending(
-    rt: Services, agent_id: str, run_id: str, answer: dict[str, Any]
+    rt: Services, agent_id: str, run_id: str, answer: dict[str, Any], ledger: MemoryLedger
 ) -> Answered:
-    """Settle the pending approval: run the approved calls (custom and external tools
-    before the transaction, as a step does), then store the answer and every call's result
-    in one transaction. Raises InvalidInput as ``decide`` does."""
+    """Settle the pending approval through the tool pipeline a step uses (``run_batch``):
+    the approved calls run (custom and external tools before the transaction), then the
+    answer and every call's result are stored in one transaction, and the run's memory
+    ``ledger`` records what approved memory tools did, as it would for a step's calls (their
+    notes cite step 0: they run before the run's first step). Raises InvalidInput as
+    ``decide`` does."""
     found = await rt.db.read(lambda session: pending(session, agent_id))
     decisions = decide(found, answer)
     assert found is not None  # decide refuses an answer with nothing pending
     state, _ = await rt.db.read(
         lambda session: load_state(session, agent_id, rt.windows, run_id=run_id)
     )
-    agent = state.agent
-    settled = _settled_without_running(found, decisions)
-    approved = [call for call in found.calls if call.id not in settled]
-    embedder = rt.embeddings.embedder_for(agent.embedding_config)
-    vectors = await prefetch_vectors(embedder, approved)
-    message = found.message
+    agent, message = state.agent, found.message
     step_id = message.step_id or ""
-    origin = CallOrigin(run_id, step_id, message.id)
-    settled |= await run_custom_tools(rt, agent, state.tools, approved, origin)
-    settled |= await run_external_calls(rt, state.tools, approved)
     response = response_row(agent_id, run_id, found, answer, decisions)
+    batch = ToolBatch(
+        agent=agent,
+        tools=state.tools,
+        calls=found.calls,
+        origin=CallOrigin(run_id, step_id, message.id),
+        ledger=ledger,
+        step_number=0,
+        settled=_settled_without_running(found, decisions),
+    )
+    model = LLMConfig.from_json(agent.llm_config).model
 
-    def commit(session: Session) -> list[tuple[t.Message, ExecutedCall]]:
-        executed = execute_calls(
-            session,
-            rt,
-            agent,
-            blocks.for_agent(session, agent_id),
-            state.tools,
-            embedder,
-            vectors,
-            found.calls,
-            run_id=run_id,
-            step_id=step_id,
-            message_id=message.id,
-            custom_results=settled,
-        )
-        rows = [tool_row(agent_id, run_id, step_id, call) for call in executed]
-        model = agent.llm_config["model"]
+    def commit(session: Session, ran: BatchResult) -> tuple[list[t.Message], BatchResult]:
+        rows = [tool_row(agent_id, run_id, step_id, call) for call in ran.executed]
         for row in rows:
             row.token_count = message_tokens(model, row)
         session.execute(insert(t.Message), [row_values(row) for row in [response, *rows]])
-        return list(zip(rows, executed, strict=True))
+        return rows, ran
 
-    answered = await rt.db.write(commit)
-    ran = [(call.name, call.output) for _, call in answered if not call.failed]
-    rules = TurnRules(list(agent.tool_rules or [])).after(ran)
-    return Answered([response, *(row for row, _ in answered)], rules)
+    rows, ran = await run_batch(rt, batch, commit)
+    done = [(call.name, call.output) for call in ran.executed if not call.failed]
+    rules = TurnRules(list(agent.tool_rules or [])).after(done)
+    return Answered([response, *rows], rules, ran.ledger)
 
 
 def _settled_without_running(

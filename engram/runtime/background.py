@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from engram.runtime.agent_gate import IF_BUSY
+from engram.runtime.agent_gate import BusyPolicy
 from engram.runtime.run_recovery import STOPPED_BEFORE_START
 from engram.runtime.runs import ACTIVE_RUN_STATUSES, create_run
 from engram.runtime.step import run_turn
@@ -46,11 +46,16 @@ async def start_background_turn(
     agent_id: str,
     inputs: list[InputMessage],
     *,
+    if_busy: BusyPolicy,
     max_steps: int,
     request_config: dict[str, Any] | None = None,
 ) -> t.Run:
     """Record a run and queue its turn; returns the run as created, before any step.
-    Raises NotFound for an unknown agent, having recorded nothing."""
+    Raises NotFound for an unknown agent, having recorded nothing. A busy agent is
+    refused up front with ``if_busy="reject"`` (``AgentBusy``); else the queued turn waits
+    for it."""
+    if if_busy == "reject":
+        await rt.gate.refuse_if_busy(agent_id)
     turn_input = {"inputs": [asdict(item) for item in inputs], "max_steps": max_steps}
     run = await create_run(
         rt, agent_id, background=True, request_config=request_config, turn_input=turn_input
@@ -113,13 +118,13 @@ def _settle_interrupted_runs(session: Session) -> list[tuple[str, str, dict[str,
 
 async def _agent_turn(rt: Services, payload: dict[str, Any]) -> None:
     inputs = [InputMessage(**item) for item in payload["inputs"]]
-    # The client already has its run: a queued turn waits its agent's turn, whatever the
-    # request that queued it asked of a busy agent.
-    IF_BUSY.set("wait")
     await run_turn(
         rt,
         payload["agent_id"],
         inputs,
+        # The client already has its run: a queued turn waits its agent's turn, whatever
+        # the request that queued it asked of a busy agent.
+        if_busy="wait",
         run_id=payload["run_id"],
         max_steps=payload["max_steps"],
         requeue_if_stopped=True,

@@ -8,19 +8,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from engram.ids import new_id
 from engram.llm.client import ChatResult
+from engram.llm.config import LLMConfig
 from engram.runtime.context import window_size
+from engram.runtime.stop import StopReason
 from engram.runtime.tool_calls import ExecutedCall
 from engram.runtime.views import search_text
 from engram.store import tables as t
 
+Role = Literal["system", "user", "assistant", "tool", "approval"]
+"""A message's role: the four a model sees, and ``approval`` for the stored answer to an
+approval request (runtime/approvals.py), which it does not."""
+
 
 @dataclass
 class InputMessage:
-    role: str
+    role: Role
     text: str
     name: str | None = None
     otid: str | None = None
@@ -93,16 +99,17 @@ def step_record(
     agent: t.Agent,
     counted_tokens: int,
     seconds: float,
-    stop_reason: str | None,
+    stop_reason: StopReason | None,
 ) -> t.Step:
     """The step's own row: its model call's usage beside Engram's count of the prompt."""
+    config = LLMConfig.from_json(agent.llm_config)
     return t.Step(
         id=step_id,
         run_id=run_id,
         agent_id=agent.id,
         model=chat.model,
-        model_handle=agent.llm_config.get("handle"),
-        provider_name=agent.llm_config.get("provider_name"),
+        model_handle=config.handle,
+        provider_name=config.provider_name,
         context_window_limit=window_size(agent),
         prompt_tokens=chat.prompt_tokens,
         completion_tokens=chat.completion_tokens,

@@ -1,8 +1,9 @@
 """Where the agent's tool rules meet one step: the tools offered, the calls refused, and
-whether the turn goes on (``runtime/tool_rules.py`` holds the rules themselves)."""
+what they say about a step's calls (``runtime/tool_rules.py`` holds the rules themselves)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from engram.llm.client import ToolCall
@@ -37,21 +38,29 @@ def refused_calls(
     }
 
 
-def rules_verdict(
-    rules: TurnRules, executed: list[ExecutedCall], more: bool
-) -> tuple[bool, TurnRules, str | None]:
-    """Whether the turn goes on, the rules as this step leaves them, and a note for the
-    model: a terminal tool ends the turn, a continue rule prolongs it, and a tool the
-    rules require before ending keeps it open with a note saying which."""
+@dataclass(frozen=True)
+class RuleVerdict:
+    """What the tool rules say once one step's calls ran (``stop.decide`` weighs it)."""
+
+    rules: TurnRules
+    """The rules as this step leaves them."""
+    ends: bool = False
+    """A terminal (``exit_loop``) tool ran."""
+    continues: bool = False
+    """A ``continue_loop`` tool ran."""
+    missing: tuple[str, ...] = ()
+    """Tools the rules require before the turn may end that were not called yet."""
+
+
+def judge(rules: TurnRules, executed: list[ExecutedCall]) -> RuleVerdict:
+    """The rules' say on one step: the successful calls move them on, a terminal tool ends
+    the turn, a continue rule prolongs it, and a tool required before ending keeps it open."""
     ran = [(call.name, call.output) for call in executed if not call.failed]
     after = rules.after(ran)
     names = [name for name, _ in ran]
-    if after.ends_turn(names):
-        return False, after, None
-    if after.keeps_going(names):
-        return True, after, None
-    missing = after.missing_before_exit()
-    if not more and missing:
-        wanted = ", ".join(f"'{name}'" for name in missing)
-        return True, after, f"Tool rules: before ending your turn you must call {wanted}."
-    return more, after, None
+    return RuleVerdict(
+        after,
+        ends=after.ends_turn(names),
+        continues=after.keeps_going(names),
+        missing=tuple(after.missing_before_exit()),
+    )

@@ -17,8 +17,10 @@ from typing import Any
 from engram.errors import EngramError
 from engram.ids import new_id
 from engram.llm.client import ContentDelta
+from engram.runtime.agent_gate import BusyPolicy
 from engram.runtime.engine import Services
-from engram.runtime.step import InputMessage, TurnResult, run_turn
+from engram.runtime.step import TurnResult, run_turn
+from engram.runtime.step_rows import InputMessage
 from engram.runtime.views import SEND_MESSAGE
 
 PING_SECONDS = 10.0
@@ -183,15 +185,19 @@ class TurnStream:
         max_steps: int,
         stream_tokens: bool,
         include_pings: bool,
+        if_busy: BusyPolicy = "wait",
         ping_seconds: float = PING_SECONDS,
     ) -> None:
+        """``if_busy``: what the turn does if another turn of the agent runs when it starts
+        (``AgentGate.hold``)."""
         self.run_id = run_id
         self._queue: asyncio.Queue[dict[str, Any] | _Finished] = asyncio.Queue()
         self._listening = True
         self._tokens = TokenChunks(run_id) if stream_tokens else None
         self._include_pings = include_pings
         self._ping_seconds = ping_seconds
-        rt.jobs.spawn(self._run(rt, agent_id, inputs, max_steps), name=f"stream:{run_id}")
+        turn = self._run(rt, agent_id, inputs, max_steps, if_busy)
+        rt.jobs.spawn(turn, name=f"stream:{run_id}")
 
     async def events(self) -> AsyncIterator[Event]:
         """Every event of the turn, ``[DONE]`` last; stopping early leaves the turn running."""
@@ -214,7 +220,12 @@ class TurnStream:
             self._listening = False
 
     async def _run(
-        self, rt: Services, agent_id: str, inputs: list[InputMessage], max_steps: int
+        self,
+        rt: Services,
+        agent_id: str,
+        inputs: list[InputMessage],
+        max_steps: int,
+        if_busy: BusyPolicy,
     ) -> None:
         tokens = self._tokens
         try:
@@ -222,6 +233,7 @@ class TurnStream:
                 rt,
                 agent_id,
                 inputs,
+                if_busy=if_busy,
                 run_id=self.run_id,
                 max_steps=max_steps,
                 on_message=self._on_message,

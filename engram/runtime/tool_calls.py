@@ -14,6 +14,7 @@ import asyncio
 import inspect
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -32,10 +33,10 @@ from engram.memory.ledger import (
     hits_in_output,
 )
 from engram.memory.tools import BASE_TOOL_FUNCTIONS, ToolContext, ToolFailure
+from engram.runtime.memory_callbacks import Grant
 from engram.store import tables as t
 from engram.tools import packages
 from engram.tools.confinement import sandbox_in_force
-from engram.tools.memory_callbacks import Grant
 from engram.tools.sandbox import SandboxLimits, ToolRun, run_tool
 
 if TYPE_CHECKING:
@@ -220,13 +221,15 @@ def execute_calls(
     run_id: str,
     step_id: str,
     message_id: str,
-    ledger: MemoryLedger | None = None,
-    step_number: int = 1,
-    custom_results: dict[str, ExecutedCall] | None = None,
+    ledger: MemoryLedger,
+    step_number: int,
+    custom_results: Mapping[str, ExecutedCall] | None = None,
 ) -> list[ExecutedCall]:
-    """Run ``calls`` in order; ``step_number`` (1-based within the run) is what the
-    ledger's notes cite. ``custom_results`` are the sandboxed calls' results, made by
-    ``run_custom_tools`` before the transaction; they are recorded, not run again."""
+    """Run ``calls`` in order, telling ``ledger`` what the memory tools did;
+    ``step_number`` (1-based within the run, 0 before its first step) is what the
+    ledger's notes cite. ``custom_results`` are the results made before the transaction
+    (sandboxed and MCP calls, calls settled without running); they are recorded, not run
+    again. ``runtime/tool_batch.py`` is the one caller: the pipeline around this."""
     context = ToolContext(
         session=session,
         agent=agent,
@@ -242,8 +245,6 @@ def execute_calls(
     )
     attached = {tool.name for tool in tools}
     ran = custom_results or {}
-    if ledger is None:
-        return [ran.get(call.id) or _execute_one(context, attached, call) for call in calls]
     return [
         ran.get(call.id) or _execute_recorded(context, attached, call, ledger, step_number)
         for call in calls
@@ -257,7 +258,8 @@ def _execute_recorded(
     if call.name not in MEMORY_TOOLS:
         return _execute_one(context, attached, call)
     arguments = parse_arguments(call.arguments)
-    label = arguments.get("label") if isinstance(arguments, dict) else None
+    named = arguments.get("label") if isinstance(arguments, dict) else None
+    label = named if isinstance(named, str) else None
     before = _block_value(context, label)
     executed = _execute_one(context, attached, call)
     if executed.failed:
@@ -267,7 +269,7 @@ def _execute_recorded(
     if call.name in SEARCH_TOOLS:
         effective = _with_defaults(BASE_TOOL_FUNCTIONS[call.name], arguments)
         note = ledger.record_search(call.name, effective, hits_in_output(executed.output), step)
-    elif call.name in EDIT_TOOLS and before is not None:
+    elif call.name in EDIT_TOOLS and label is not None and before is not None:
         note = ledger.record_edit(label, before, _block_value(context, label) or "", step)
     elif call.name in INSERT_TOOLS:
         ledger.record_insert()
@@ -276,7 +278,7 @@ def _execute_recorded(
     return replace(executed, output=f"{executed.output}\n\n{note}")
 
 
-def _block_value(context: ToolContext, label: Any) -> str | None:
+def _block_value(context: ToolContext, label: str | None) -> str | None:
     for block in context.blocks:
         if block.label == label:
             return block.value

@@ -207,3 +207,52 @@ def test_an_approval_resumes_a_streamed_turn(
     assert second.index('"approval_response_message"') < second.index('"tool_return_message"')
     assert '"stop_reason":"end_turn"' in second
     assert passages(api, agent["id"]) == ["Likes tea."]
+
+
+WIFI = "The office wifi password is written on the fridge."
+
+
+def test_approved_memory_calls_are_counted_in_the_runs_memory_metrics(
+    api: httpx.Client, fake_llm: FakeLLM, make_agent: AgentFactory
+) -> None:
+    """Approved calls run through the same tool pipeline as a step's, memory ledger
+    included: the run that answers the approval counts what its memory tools did, and a
+    hit an approved search returned counts as used when the model's answer uses it."""
+    agent = make_agent(
+        tool_rules=[
+            *NEEDS_APPROVAL,
+            {"type": "requires_approval", "tool_name": "archival_memory_search"},
+        ]
+    )
+    seeded = api.post(f"/v1/agents/{agent['id']}/archival-memory", json={"text": WIFI})
+    assert seeded.status_code == 200, seeded.text
+    fake_llm.script(
+        reply.tool_calls(
+            [
+                ("archival_memory_insert", {"content": "Likes tea."}),
+                ("archival_memory_search", {"query": "office wifi password"}),
+                ("archival_memory_search", {"query": "  Office WIFI password "}),
+            ]
+        ),
+        reply.text("The office wifi password is written on the fridge."),
+    )
+    asked = send_input(api, agent["id"], "Where is the wifi password? Also, I like tea.")
+    assert asked["stop_reason"]["stop_reason"] == "requires_approval"
+
+    response = approve(api, agent["id"], approve=True)
+
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["stop_reason"]["stop_reason"] == "end_turn"
+    results = [
+        m["tool_return"] for m in answer["messages"] if m["message_type"] == "tool_return_message"
+    ]
+    assert WIFI in results[1]
+    assert "already ran this exact search earlier in this step" in results[2]
+    metrics = api.get(f"/v1/runs/{answer['messages'][0]['run_id']}").json()["memory_metrics"]
+    assert metrics["archival_inserts"] == 1
+    assert (metrics["archival_searches"], metrics["repeated_searches"]) == (2, 1)
+    assert metrics["hits_returned"] >= 1
+    assert metrics["hits_used"] == 1, "the answer repeats the approved search's hit"
+    asking_run = api.get(f"/v1/runs/{asked['messages'][0]['run_id']}").json()
+    assert asking_run["memory_metrics"]["archival_inserts"] == 0, "held calls did not run"

@@ -71,18 +71,12 @@ RULES = (
     ),
 )
 
-STEP_LOOP = "the step loop (runtime/step.py, tool_calls.py ...) is being reshaped on its own"
 
 KNOWN_CYCLES: dict[frozenset[str], str] = {}
 """Cycles (their modules) expected to be gone once the work named goes in."""
 
 
-KNOWN_UPWARD_IMPORTS: dict[tuple[str, str], str] = {
-    ("engram.tools.memory_callbacks", "engram.runtime.memory_callbacks"): (
-        f"a forwarding stub: {STEP_LOOP}; runtime/tool_calls.py then imports Grant from "
-        "engram.runtime.memory_callbacks and engram/tools/memory_callbacks.py is deleted"
-    ),
-}
+KNOWN_UPWARD_IMPORTS: dict[tuple[str, str], str] = {}
 """(importer, imported) pairs breaking a rule, expected to be gone once the work named goes in."""
 
 

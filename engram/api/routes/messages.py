@@ -40,7 +40,9 @@ async def send_message(agent_id: str, body: SendMessages, rt: Runtime, if_busy: 
     if if_busy == "reject":
         await rt.gate.refuse_if_busy(agent_id)
     run = await create_run(rt, agent_id, request_config=request_config(body))
-    result = await run_turn(rt, agent_id, inputs, run_id=run.id, max_steps=body.max_steps)
+    result = await run_turn(
+        rt, agent_id, inputs, if_busy=if_busy, run_id=run.id, max_steps=body.max_steps
+    )
     if turn_failed(result):
         return failed_turn_reply(result)
     return json_reply(turn_reply(result))

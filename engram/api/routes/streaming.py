@@ -49,6 +49,7 @@ async def stream_reply(
         max_steps=body.max_steps,
         stream_tokens=body.stream_tokens,
         include_pings=body.include_pings,
+        if_busy=if_busy,
     )
     return StreamingResponse(
         _server_sent(stream.events()), media_type="text/event-stream", headers=SSE_HEADERS
@@ -68,10 +69,13 @@ async def send_messages_async(
     """Record a run, queue its turn, and answer with the run at once; poll GET /v1/runs/{id}.
     The queued turn waits for a busy agent; ``if_busy=reject`` refuses one up front."""
     inputs = await checked_inputs(rt, agent_id, body)
-    if if_busy == "reject":
-        await rt.gate.refuse_if_busy(agent_id)
     run = await start_background_turn(
-        rt, agent_id, inputs, max_steps=body.max_steps, request_config=request_config(body)
+        rt,
+        agent_id,
+        inputs,
+        if_busy=if_busy,
+        max_steps=body.max_steps,
+        request_config=request_config(body),
     )
     return serialize.run(run)
 

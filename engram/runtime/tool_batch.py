@@ -1,0 +1,110 @@
+"""The one tool pipeline: a batch of a model's calls, run and recorded the same way
+whether a step made them or a person approved them a turn later.
+
+Everything slow happens before the transaction: the vectors the calls embed, the custom
+tools in their sandboxed children, the calls to MCP servers. Then one write transaction
+applies the rest (memory tools against the blocks as they are now), tells the run's
+``MemoryLedger`` what the memory tools did, and hands the results to the caller's
+``commit``, which writes whatever else belongs to the same transaction (the messages,
+the step, the run). Nothing of the batch is visible until that transaction commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeVar
+
+from sqlalchemy.orm import Session
+
+from engram.llm.client import ToolCall
+from engram.memory.ledger import MemoryLedger
+from engram.runtime.external_tools import run_external_calls
+from engram.runtime.tool_calls import (
+    CallOrigin,
+    ExecutedCall,
+    execute_calls,
+    prefetch_vectors,
+    run_custom_tools,
+)
+from engram.store import blocks
+from engram.store import tables as t
+
+if TYPE_CHECKING:
+    from engram.runtime.engine import Services
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ToolBatch:
+    """The calls of one model response that are to be recorded now, and where they stand."""
+
+    agent: t.Agent
+    tools: list[t.Tool]
+    calls: list[ToolCall]
+    """Every call to record, in the model's order."""
+    origin: CallOrigin
+    """The run, step and assistant message the calls came from."""
+    ledger: MemoryLedger
+    """The run's memory ledger as of its last committed step; the batch works on a copy."""
+    step_number: int
+    """The step (1-based within the run) the ledger's notes cite; 0 before the first."""
+    settled: Mapping[str, ExecutedCall] = field(default_factory=dict)
+    """Results known without running, by call id: calls the tool rules refused, calls a
+    person denied, results a client produced itself."""
+    output: Sequence[str | None] = ()
+    """What the model wrote with these calls (its text, the calls' arguments): the ledger
+    sees it before the calls run, so it counts the hits of earlier searches it uses."""
+
+
+@dataclass
+class BatchResult:
+    """What the batch did, inside the transaction that records it."""
+
+    executed: list[ExecutedCall]
+    """Each call's result, in the calls' order."""
+    ledger: MemoryLedger
+    """The ledger with this batch recorded: the run adopts it once the transaction commits."""
+
+
+async def run_batch(
+    rt: Services, batch: ToolBatch, commit: Callable[[Session, BatchResult], T]
+) -> T:
+    """Run ``batch`` and record it: the slow calls first, with no transaction open, then
+    one write transaction that applies the rest and calls ``commit`` with the results.
+    Returns what ``commit`` returns."""
+    to_run = [call for call in batch.calls if call.id not in batch.settled]
+    embedder = rt.embeddings.embedder_for(batch.agent.embedding_config)
+    vectors = await prefetch_vectors(embedder, to_run)
+    ran = dict(batch.settled)
+    ran |= await run_custom_tools(rt, batch.agent, batch.tools, to_run, batch.origin)
+    ran |= await run_external_calls(rt, batch.tools, to_run)
+    origin = batch.origin
+
+    def write(session: Session) -> T:
+        # A copy, taken inside the transaction: the run keeps it only if this commits.
+        ledger = batch.ledger.copy()
+        ledger.observe_output(batch.output)
+        executed: list[ExecutedCall] = []
+        if batch.calls:
+            executed = execute_calls(
+                session,
+                rt,
+                batch.agent,
+                # Read here: an edit applies to the block's value as it is now.
+                blocks.for_agent(session, batch.agent.id),
+                batch.tools,
+                embedder,
+                vectors,
+                batch.calls,
+                run_id=origin.run_id or "",
+                step_id=origin.step_id or "",
+                message_id=origin.message_id or "",
+                ledger=ledger,
+                step_number=batch.step_number,
+                custom_results=ran,
+            )
+        return commit(session, BatchResult(executed, ledger))
+
+    return await rt.db.write(write)

@@ -1,0 +1,118 @@
+"""What one turn carries from step to step, and what it answers with.
+
+A ``Turn`` moves on only when a step's transaction has committed (``adopt``): a step that
+fails leaves it, like the database, as the previous step left it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from engram.llm.client import DeltaSink
+from engram.memory.ledger import MemoryLedger
+from engram.runtime.recall_assist import RecalledSection
+from engram.runtime.step_rows import InputMessage, input_row
+from engram.runtime.stop import Ending, StopReason, TurnLimits
+from engram.runtime.tool_rules import TurnRules
+from engram.runtime.views import letta_messages
+from engram.store import tables as t
+
+if TYPE_CHECKING:
+    from engram.runtime.engine import Services
+
+MessageSink = Callable[[dict[str, Any]], Awaitable[None]]
+StepSink = Callable[[str, str], Awaitable[None]]
+"""Told ``(step_id, message_id)`` before a step's model call, so that streamed pieces can
+carry the ids the step's committed messages will have."""
+
+
+@dataclass
+class TurnResult:
+    run_id: str
+    messages: list[dict[str, Any]]
+    stop_reason: StopReason
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    step_count: int = 0
+    context_tokens: int = 0
+    error: str | None = None
+
+    def usage(self) -> dict[str, Any]:
+        return {
+            "message_type": "usage_statistics",
+            "completion_tokens": self.completion_tokens,
+            "prompt_tokens": self.prompt_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+            "step_count": self.step_count,
+            "run_ids": None,
+            "cached_input_tokens": 0,
+            "cache_write_tokens": 0,
+            "reasoning_tokens": 0,
+            "context_tokens": self.context_tokens,
+        }
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """Streaming hooks: ``on_message`` gets each Letta message once its step commits,
+    ``on_step`` the ids a step will commit under before its model call, and ``on_delta``
+    the model's output pieces as they arrive."""
+
+    on_message: MessageSink | None = None
+    on_delta: DeltaSink | None = None
+    on_step: StepSink | None = None
+
+
+@dataclass
+class Turn:
+    """What the loop carries from step to step."""
+
+    rt: Services
+    agent_id: str
+    run_id: str
+    limits: TurnLimits
+    result: TurnResult
+    hooks: Hooks
+    started_ns: int = field(default_factory=time.perf_counter_ns)
+    claimed: bool = False
+    """This turn claimed its (made ahead) run: it owns the run from then on."""
+    recorded: bool = False
+    """The run's end is written (or there is no run to write)."""
+    run_saved: bool = True
+    """A run made by runtime.runs.create_run exists already; else the first commit records it."""
+    steps_taken: int = 0
+    ledger: MemoryLedger = field(default_factory=MemoryLedger)
+    """The memory counts as of the last committed step; each step works on a copy."""
+    invalid_calls: int = 0
+    """Malformed tool calls so far in this turn, as of the last committed step."""
+    rules: TurnRules | None = None
+    """The agent's tool rules as this turn has moved them (None until the first step)."""
+    nudge: str | None = None
+    """A note the next step sends the model (a tool the rules require before ending)."""
+    assist_query: str | None = None
+    """The user's words, for recall assist to search with before the first step."""
+    recalled: RecalledSection | None = None
+
+    def next_inputs(self) -> list[t.Message]:
+        """What the next step adds to the window: the rules' note, if there is one."""
+        if self.nudge is None:
+            return []
+        note = InputMessage(role="system", text=self.nudge)
+        self.nudge = None
+        return [input_row(self.agent_id, self.run_id, note)]
+
+    def end(self, ending: Ending) -> None:
+        self.result.stop_reason = ending.stop_reason
+        self.result.error = ending.error
+        self.recorded = self.recorded or ending.recorded
+
+    async def emit(self, rows: list[t.Message]) -> None:
+        """Committed rows as Letta messages: into the turn's result and to the stream."""
+        for row in rows:
+            for view in letta_messages(row):
+                self.result.messages.append(view)
+                if self.hooks.on_message is not None:
+                    await self.hooks.on_message(view)
