@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import socket
+from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 
@@ -17,6 +18,7 @@ from engram.config import Settings
 from engram.ids import new_id
 from engram.jobs import InProcessJobs, JobQueue
 from engram.jobs.postgres import PostgresJobs
+from engram.llm.endpoints import load_endpoints
 from engram.llm.registry import ProviderRegistry
 from engram.mcp.sessions import McpSessions
 from engram.memory.embeddings import EmbeddingRegistry
@@ -43,7 +45,16 @@ STOPPED_BEFORE_START = (
 class Services:
     """Holds the database, providers, embedders and per-agent locks of one server process."""
 
-    def __init__(self, settings: Settings, *, schema_migrated: bool = False) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        schema_migrated: bool = False,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        """``environ``: where the providers' own variables (``OPENAI_BASE_URL``...) are
+        read; None is this process's environment. Tests serving several apps from one
+        process give each its own."""
         self.settings = settings
         self._schema_migrated = schema_migrated
         self.db = Database(
@@ -52,7 +63,7 @@ class Services:
             max_overflow=settings.db_max_overflow,
             pool_timeout=settings.db_pool_timeout_seconds,
         )
-        self.providers = ProviderRegistry(settings)
+        self.providers = ProviderRegistry(settings, load_endpoints(settings, environ))
         self.embeddings = EmbeddingRegistry(self.providers, settings.embedding_model_dir)
         self.vectors = VectorIndex()
         self.message_vectors = VectorIndex(MESSAGES)
@@ -124,6 +135,7 @@ class Services:
         await self.jobs.close()  # first: stopped runs record how they ended
         await self.mcp_sessions.close_all()
         await self.memory_gateway.close()
+        await self.providers.close()
         await self.db.dispose()
 
     async def _fail_orphaned_runs(self) -> None:
