@@ -66,6 +66,7 @@ def server(
         fake_llm_server.base_url,
         limits,
         database_url=backend.database_url(),
+        in_process=True,
     ) as engram:
         yield engram
 

@@ -71,7 +71,7 @@ class EngramServer:
         self.log_path = log_path or data_dir / "server.log"
         self.log_level = log_level
 
-    def start(self, timeout: float = 30.0) -> float:
+    def start(self, timeout: float = 60.0) -> float:
         """Start and wait until healthy; returns seconds from spawn to healthy."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
@@ -88,6 +88,7 @@ class EngramServer:
             except httpx.HTTPError:
                 pass
             time.sleep(0.02)
+        self.kill()  # not left running (and holding its data dir) after the test gave up
         raise RuntimeError(f"engram did not become healthy:\n{self.log()}")
 
     def _spawn(self, log: IO[bytes]) -> subprocess.Popen[bytes]:
@@ -145,12 +146,15 @@ def serving(
     extra_env: dict[str, str] | None = None,
     *,
     database_url: str | None = None,
+    in_process: bool = False,
 ) -> Iterator[RunningServer]:
     """A started server, stopped on the way out: the body of module-scoped fixtures that
-    need a server with settings of their own. Served from the test process (see
-    ``tests.support.inprocess``) unless ``extra_env`` needs a process of its own."""
+    need a server with settings of their own. ``in_process``: served from the test process
+    (see ``tests.support.inprocess``), for use-case tests, unless ``extra_env`` needs a
+    process of its own; else an ``engram serve`` process (start-up output, sandboxes,
+    signals)."""
     server: RunningServer
-    kind = EngramServer if needs_a_process(extra_env) else InProcessServer
+    kind = InProcessServer if in_process and not needs_a_process(extra_env) else EngramServer
     server = kind(data_dir, llm_base_url, extra_env, database_url=database_url)
     server.start()
     try:
