@@ -1,7 +1,15 @@
-"""Shared fixtures: the fake LLM server, the database backends, and a real engram server
-subprocess on each backend."""
+"""Shared fixtures: the fake LLM server, the database backends, the session's engram server
+on each backend (served from this process), and fresh server processes for the tests that
+stop, kill or restart one."""
 
 from __future__ import annotations
+
+import os
+
+# As ``engram serve`` does: the in-process servers' embeddings run in worker threads beside
+# their event loops, and BLAS spinning up a thread per core makes both slower on small
+# machines. Set before NumPy is imported.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,8 +17,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from engram.memory.local_embedding import shared_local_model
 from tests.fakes.fake_llm import FakeLLM
 from tests.support.backends import Backend, selected_backends
+from tests.support.inprocess import InProcessServer
 from tests.support.postgres import PostgresCluster
 from tests.support.server import EngramServer
 
@@ -38,9 +48,11 @@ def backend(request: pytest.FixtureRequest) -> Backend:
 @pytest.fixture(scope="session")
 def engram_server(
     fake_llm_server: FakeLLM, tmp_path_factory: pytest.TempPathFactory, backend: Backend
-) -> Iterator[EngramServer]:
-    """One server for the session; tests that kill or restart a server make their own."""
-    server = EngramServer(
+) -> Iterator[InProcessServer]:
+    """One server for the session, served from this process (use-case tests need HTTP,
+    not a process); tests that kill or restart a server make their own."""
+    shared_local_model().warm_up_in_background()  # every in-process server shares it
+    server = InProcessServer(
         tmp_path_factory.mktemp("engram-data"),
         fake_llm_server.base_url,
         database_url=backend.database_url(),
@@ -51,7 +63,7 @@ def engram_server(
 
 
 @pytest.fixture
-def api(engram_server: EngramServer, fake_llm: FakeLLM) -> Iterator[httpx.Client]:
+def api(engram_server: InProcessServer, fake_llm: FakeLLM) -> Iterator[httpx.Client]:
     """An HTTP client on the session server, with the fake LLM reset for this test."""
     with engram_server.client() as client:
         yield client

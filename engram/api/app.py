@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
@@ -36,11 +36,17 @@ from engram.version import __version__
 OPEN_PATHS = {"/v1/health", "/v1/health/"}
 
 
-def create_app(settings: Settings | None = None, *, schema_migrated: bool = False) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    schema_migrated: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> FastAPI:
     """``schema_migrated``: the caller (``engram serve``) brought the schema up to date
-    already, so start-up does not migrate a second time."""
+    already, so start-up does not migrate a second time. ``environ``: where the providers'
+    variables are read (None: this process's environment; see ``Services``)."""
     settings = settings or Settings()
-    engram = Services(settings, schema_migrated=schema_migrated)
+    engram = Services(settings, schema_migrated=schema_migrated, environ=environ)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -67,6 +67,9 @@ class AnthropicProvider:
         except anthropic.AnthropicError as exc:
             raise ProviderError(f"provider '{self.name}' failed: {exc}") from exc
 
+    async def close(self) -> None:
+        await self.client.close()
+
     async def embed(self, model: str, texts: list[str]) -> list[list[float]]:
         raise ProviderError(
             f"provider '{self.name}': Anthropic offers no embedding models; "

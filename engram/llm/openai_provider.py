@@ -185,6 +185,9 @@ class OpenAIProvider:
             ttft_ns=ttft,
         )
 
+    async def close(self) -> None:
+        await self.client.close()
+
     async def embed(self, model: str, texts: list[str]) -> list[list[float]]:
         try:
             response = await self.client.embeddings.create(

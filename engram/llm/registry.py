@@ -41,6 +41,10 @@ class Provider(LLMClient, Protocol):
 
     async def embed(self, model: str, texts: list[str]) -> list[list[float]]: ...
 
+    async def close(self) -> None:
+        """Close the provider's connections."""
+        ...
+
 
 @dataclass(frozen=True)
 class ModelEntry:
@@ -73,6 +77,11 @@ class ProviderRegistry:
         self._locks = {name: asyncio.Lock() for name in self.providers}
         for endpoint in endpoints:
             log.info("provider '%s' (%s) at %s", endpoint.name, endpoint.kind, endpoint.base_url)
+
+    async def close(self) -> None:
+        """Close every provider's connections: at shutdown, none is left to the loop's end."""
+        for provider in self.providers.values():
+            await provider.close()
 
     async def models(self) -> list[ModelEntry]:
         """Every provider's models; one that cannot list them is left out (and logged)."""

@@ -5,11 +5,13 @@ them, and the jobs that run on them, is ``lifecycle.start``."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 
 from engram.config import Settings
 from engram.jobs import InProcessJobs, JobQueue
 from engram.jobs.postgres import PostgresJobs
+from engram.llm.endpoints import load_endpoints
 from engram.llm.registry import ProviderRegistry
 from engram.mcp.sessions import McpSessions
 from engram.memory.embeddings import EmbeddingRegistry
@@ -25,7 +27,16 @@ from engram.store.vectors import VectorIndex
 class Services:
     """Holds the database, providers, embedders and per-agent locks of one process."""
 
-    def __init__(self, settings: Settings, *, schema_migrated: bool = False) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        schema_migrated: bool = False,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        """``environ``: where the providers' own variables (``OPENAI_BASE_URL``...) are
+        read; None is this process's environment. Tests serving several apps from one
+        process give each its own."""
         self.settings = settings
         # The caller brought the schema up to date already: start-up does not migrate.
         self.schema_migrated = schema_migrated
@@ -35,7 +46,7 @@ class Services:
             max_overflow=settings.db_max_overflow,
             pool_timeout=settings.db_pool_timeout_seconds,
         )
-        self.providers = ProviderRegistry(settings)
+        self.providers = ProviderRegistry(settings, load_endpoints(settings, environ))
         self.embeddings = EmbeddingRegistry(self.providers, settings.embedding_model_dir)
         self.vectors = VectorIndex()
         self.message_vectors = VectorIndex(MESSAGES)
@@ -63,6 +74,7 @@ class Services:
         await self.jobs.close()  # first: stopped runs record how they ended
         await self.mcp_sessions.close_all()
         await self.memory_gateway.close()
+        await self.providers.close()
         await self.db.dispose()
 
     def agent_lock(self, agent_id: str) -> AbstractAsyncContextManager[None]:

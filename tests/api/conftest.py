@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.fakes.fake_llm import FakeLLM
+from tests.helpers import failing_on_server_errors
 from tests.support.server import EngramServer
 
 MODEL = "openai/gpt-4o-mini"
@@ -25,20 +26,11 @@ AgentFactory = Callable[..., dict[str, Any]]
 @pytest.fixture
 def api(engram_server: EngramServer, fake_llm: FakeLLM) -> Iterator[httpx.Client]:
     """The session server's client (fake LLM reset); fails the test on any 500 answer."""
-    server_errors: list[str] = []
-
-    def record(response: httpx.Response) -> None:
-        if response.status_code == 500:
-            response.read()
-            server_errors.append(
-                f"{response.request.method} {response.request.url} -> "
-                f"{response.status_code}: {response.text[:500]}"
-            )
-
-    with engram_server.client(event_hooks={"response": [record]}) as client:
+    with (
+        failing_on_server_errors() as record,
+        engram_server.client(event_hooks={"response": [record]}) as client,
+    ):
         yield client
-    if server_errors:
-        pytest.fail("server answered with a 500:\n" + "\n".join(server_errors))
 
 
 @pytest.fixture

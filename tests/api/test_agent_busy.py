@@ -30,6 +30,7 @@ def server(
         fake_llm_server.base_url,
         env,
         database_url=backend.database_url(),
+        in_process=True,
     ) as engram:
         yield engram
 

@@ -26,17 +26,11 @@ from tests.api.conftest import (
     list_all,
 )
 from tests.fakes import FakeLLM, reply
+from tests.helpers import conversation as history
+from tests.helpers import send
 from tests.support.server import EngramServer
 
 CAT_FACT = "The user's cat is called Miso and is afraid of vacuum cleaners."
-
-
-def send(api: httpx.Client, agent_id: str, text: str) -> dict[str, Any]:
-    response = api.post(
-        f"/v1/agents/{agent_id}/messages", json={"messages": [{"role": "user", "content": text}]}
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def export(api: httpx.Client, agent_id: str, **params: Any) -> dict[str, Any]:
@@ -73,12 +67,6 @@ def get_agent(api: httpx.Client, agent_id: str) -> dict[str, Any]:
 
 def context(api: httpx.Client, agent_id: str) -> dict[str, Any]:
     response = api.get(f"/v1/agents/{agent_id}/context")
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def history(api: httpx.Client, agent_id: str) -> list[dict[str, Any]]:
-    response = api.get(f"/v1/agents/{agent_id}/messages", params={"order": "asc", "limit": 1000})
     assert response.status_code == 200, response.text
     return response.json()
 

@@ -13,16 +13,14 @@ import pytest
 
 from tests.api.conftest import AgentFactory, send_input
 from tests.fakes import FakeLLM, reply
-from tests.support.server import EngramServer
+from tests.helpers import conversation
+from tests.support.inprocess import InProcessServer
+
+SYSTEM = {"system_message"}
+"""What the history checks leave out: the system prompt."""
 
 NEEDS_APPROVAL = [{"type": "requires_approval", "tool_name": "archival_memory_insert"}]
 DENIAL = [{"type": "approval", "tool_call_id": "call_save", "approve": False, "reason": "no"}]
-
-
-def history(api: httpx.Client, agent_id: str) -> list[dict[str, Any]]:
-    response = api.get(f"/v1/agents/{agent_id}/messages", params={"order": "asc", "limit": 1000})
-    assert response.status_code == 200, response.text
-    return [m for m in response.json() if m["message_type"] != "system_message"]
 
 
 def ask_to_save(api: httpx.Client, fake_llm: FakeLLM, agent_id: str) -> dict[str, Any]:
@@ -51,7 +49,7 @@ def test_a_denial_is_stored_between_the_request_and_the_result(
 
     answered = answer_with(api, agent["id"], approvals=DENIAL)
 
-    shown = history(api, agent["id"])
+    shown = conversation(api, agent["id"], skip=SYSTEM)
     kinds = [m["message_type"] for m in shown]
     assert kinds == [
         "user_message",
@@ -125,7 +123,7 @@ def test_deleting_the_request_deletes_its_answer_and_results(
     deleted = api.delete(f"/v1/agents/{agent['id']}/messages/{request['id']}")
 
     assert deleted.status_code == 200, deleted.text
-    kinds = [m["message_type"] for m in history(api, agent["id"])]
+    kinds = [m["message_type"] for m in conversation(api, agent["id"], skip=SYSTEM)]
     assert kinds == ["user_message", "assistant_message"]
 
 
@@ -136,7 +134,7 @@ def test_an_agent_file_carries_the_request_and_the_answer(
     ask_to_save(api, fake_llm, agent["id"])
     fake_llm.script(reply.text("Saved."))
     answer_with(api, agent["id"], approve=True)
-    before = history(api, agent["id"])
+    before = conversation(api, agent["id"], skip=SYSTEM)
 
     exported = api.get(f"/v1/agents/{agent['id']}/export")
     assert exported.status_code == 200, exported.text
@@ -149,7 +147,7 @@ def test_an_agent_file_carries_the_request_and_the_answer(
 
     assert imported.status_code == 200, imported.text
     assert stored["approve"] is True and stored["approval_request_id"].startswith("message-")
-    after = history(api, imported.json()["agent_ids"][0])
+    after = conversation(api, imported.json()["agent_ids"][0], skip=SYSTEM)
     renewed = {"id", "run_id", "step_id", "approval_request_id"}
     assert [{k: v for k, v in m.items() if k not in renewed} for m in after] == [
         {k: v for k, v in m.items() if k not in renewed} for m in before
@@ -224,10 +222,10 @@ def test_resetting_the_messages_drops_the_pending_request(
 @pytest.fixture(scope="module")
 def anthropic_server(
     fake_llm_server: FakeLLM, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[EngramServer]:
+) -> Iterator[InProcessServer]:
     """A server that also reaches the fake LLM through Anthropic's Messages API."""
     env = {"ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": fake_llm_server.url}
-    server = EngramServer(
+    server = InProcessServer(
         tmp_path_factory.mktemp("approvals-anthropic"), fake_llm_server.base_url, env
     )
     server.start()
@@ -236,7 +234,7 @@ def anthropic_server(
 
 
 def test_an_anthropic_model_gets_its_tool_use_then_the_result(
-    anthropic_server: EngramServer, fake_llm: FakeLLM
+    anthropic_server: InProcessServer, fake_llm: FakeLLM
 ) -> None:
     with anthropic_server.client() as api:
         created = api.post(

@@ -16,7 +16,8 @@ import pytest
 from tests.api.conftest import MODEL
 from tests.fakes.fake_llm import FakeLLM
 from tests.support.backends import Backend
-from tests.support.server import EngramServer, free_port
+from tests.support.inprocess import InProcessServer
+from tests.support.server import free_port
 
 KEYS = ("k1", "k2")
 
@@ -24,8 +25,8 @@ KEYS = ("k1", "k2")
 @pytest.fixture(scope="module")
 def keyed_server(
     fake_llm_server: FakeLLM, tmp_path_factory: pytest.TempPathFactory, backend: Backend
-) -> Iterator[EngramServer]:
-    server = EngramServer(
+) -> Iterator[InProcessServer]:
+    server = InProcessServer(
         tmp_path_factory.mktemp("engram-keyed"),
         fake_llm_server.base_url,
         extra_env={"ENGRAM_API_KEY": ",".join(KEYS)},
@@ -37,7 +38,7 @@ def keyed_server(
 
 
 @pytest.fixture
-def client(keyed_server: EngramServer) -> Iterator[httpx.Client]:
+def client(keyed_server: InProcessServer) -> Iterator[httpx.Client]:
     with keyed_server.client() as http:
         yield http
 

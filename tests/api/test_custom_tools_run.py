@@ -15,6 +15,7 @@ import pytest
 from tests.api.conftest import MODEL, create_tool
 from tests.fakes.fake_llm import FakeLLM
 from tests.fakes.replies import reply
+from tests.helpers import send
 from tests.support.backends import Backend
 from tests.support.server import EngramServer, serving
 
@@ -65,6 +66,7 @@ def server(
         fake_llm_server.base_url,
         limits,
         database_url=backend.database_url(),
+        in_process=True,
     ) as engram:
         yield engram
 
@@ -78,15 +80,6 @@ def client(server: EngramServer, fake_llm: FakeLLM) -> Iterator[httpx.Client]:
 def agent_with(client: httpx.Client, *tools: dict[str, Any], **fields: Any) -> dict[str, Any]:
     body = {"model": MODEL, "tool_ids": [tool["id"] for tool in tools], **fields}
     response = client.post("/v1/agents/", json=body)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def send(client: httpx.Client, agent_id: str, text: str) -> dict[str, Any]:
-    response = client.post(
-        f"/v1/agents/{agent_id}/messages",
-        json={"messages": [{"role": "user", "content": text}]},
-    )
     assert response.status_code == 200, response.text
     return response.json()
 

@@ -47,6 +47,7 @@ def small_server(
         fake_llm_server.base_url,
         SMALL,
         database_url=backend.database_url(),
+        in_process=True,
     ) as server:
         yield server
 

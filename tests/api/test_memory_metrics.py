@@ -10,6 +10,7 @@ import pytest
 
 from tests.api.conftest import AgentFactory
 from tests.fakes import FakeLLM, reply
+from tests.helpers import send
 
 ZERO = {
     "archival_inserts": 0,
@@ -30,14 +31,6 @@ CAT_FACT = "Ada's cat is called Miso and hides under the bed during thunderstorm
 @pytest.fixture
 def agent(make_agent: AgentFactory) -> dict[str, Any]:
     return make_agent(memory_blocks=[{"label": "human", "value": "Name: Ada", "limit": 500}])
-
-
-def send(api: httpx.Client, agent_id: str, text: str) -> dict[str, Any]:
-    response = api.post(
-        f"/v1/agents/{agent_id}/messages", json={"messages": [{"role": "user", "content": text}]}
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def run_of(api: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:

@@ -11,20 +11,12 @@ import pytest
 
 from tests.api.conftest import AgentFactory, core_memory, message_count
 from tests.fakes import FakeLLM, Reply, reply
+from tests.helpers import history, send
 
 LETTA_MESSAGE_BASE = {
     "id", "date", "name", "message_type", "otid", "sender_id", "step_id", "is_err", "seq_id",
     "run_id",
 }  # fmt: skip
-
-
-def send(api: httpx.Client, agent_id: str, text: str, **options: Any) -> dict[str, Any]:
-    response = api.post(
-        f"/v1/agents/{agent_id}/messages",
-        json={"messages": [{"role": "user", "content": text}], **options},
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def send_failing(api: httpx.Client, agent_id: str, text: str) -> dict[str, Any]:
@@ -49,12 +41,6 @@ def types(body: dict[str, Any]) -> list[str]:
 
 def of_type(body: dict[str, Any], message_type: str) -> list[dict[str, Any]]:
     return [m for m in body["messages"] if m["message_type"] == message_type]
-
-
-def history(api: httpx.Client, agent_id: str, **params: Any) -> list[dict[str, Any]]:
-    response = api.get(f"/v1/agents/{agent_id}/messages", params=params)
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from tests.api.conftest import MODEL
 from tests.fakes.fake_llm import FakeLLM
 from tests.fakes.replies import reply
 from tests.support.backends import Backend
-from tests.support.server import EngramServer
+from tests.support.inprocess import InProcessServer
 
 NAP = '''
 def nap(seconds: float, tag: str) -> dict:
@@ -35,7 +35,7 @@ def nap(seconds: float, tag: str) -> dict:
 def server(
     fake_llm_server: FakeLLM, tmp_path_factory: pytest.TempPathFactory, backend: Backend
 ) -> Iterator[Any]:
-    engram = EngramServer(
+    engram = InProcessServer(
         tmp_path_factory.mktemp("parallel"),
         fake_llm_server.base_url,
         database_url=backend.database_url(),
@@ -46,7 +46,7 @@ def server(
 
 
 @pytest.fixture
-def client(server: EngramServer, fake_llm: FakeLLM) -> Iterator[httpx.Client]:
+def client(server: InProcessServer, fake_llm: FakeLLM) -> Iterator[httpx.Client]:
     with server.client() as http:
         yield http
 

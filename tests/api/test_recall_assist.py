@@ -13,6 +13,7 @@ from engram.runtime.context import count_text
 from tests.api.conftest import AgentFactory, detail_text
 from tests.fakes import FakeLLM, reply
 from tests.fakes.replies import FakeRequest
+from tests.helpers import send
 from tests.support.server import EngramServer
 
 SECTION = re.compile(r"<recalled_memory>\n.*?\n</recalled_memory>", re.DOTALL)
@@ -27,14 +28,6 @@ FACTS = [
     "Our team deploys the backend service every Tuesday afternoon after the standup.",
     "Grandma's apple pie recipe uses cinnamon, nutmeg and a butter crust baked twice.",
 ]
-
-
-def send(api: httpx.Client, agent_id: str, text: str) -> dict[str, Any]:
-    response = api.post(
-        f"/v1/agents/{agent_id}/messages", json={"messages": [{"role": "user", "content": text}]}
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def seed(api: httpx.Client, agent_id: str, texts: list[str]) -> None:

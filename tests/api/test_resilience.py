@@ -18,7 +18,7 @@ from tests.api.conftest import AgentFactory, send_input
 from tests.fakes import FakeLLM, reply
 from tests.fakes.replies import FakeRequest
 from tests.support.backends import Backend
-from tests.support.server import EngramServer
+from tests.support.inprocess import InProcessServer
 
 HANDLES = {"openai": "openai/gpt-4o-mini", "anthropic": "anthropic/gpt-4o-mini"}
 
@@ -31,7 +31,7 @@ def both_wires_env(fake: FakeLLM) -> dict[str, str]:
 def server(
     fake_llm_server: FakeLLM, tmp_path_factory: pytest.TempPathFactory, backend: Backend
 ) -> Any:
-    engram = EngramServer(
+    engram = InProcessServer(
         tmp_path_factory.mktemp("resilience"),
         fake_llm_server.base_url,
         both_wires_env(fake_llm_server),
@@ -48,7 +48,7 @@ def wire(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def api(server: EngramServer, fake_llm: FakeLLM) -> Any:
+def api(server: InProcessServer, fake_llm: FakeLLM) -> Any:
     with server.client() as client:
         yield client
 
@@ -278,7 +278,7 @@ def test_a_tool_error_the_model_corrects_does_not_count_against_it(
 def test_a_slow_provider_times_out_is_retried_and_then_fails_cleanly(
     fake_llm: FakeLLM, tmp_path: Path, wire: str, backend: Backend
 ) -> None:
-    server = EngramServer(
+    server = InProcessServer(
         tmp_path / "data",
         fake_llm.base_url,
         {

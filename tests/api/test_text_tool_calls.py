@@ -12,20 +12,12 @@ import pytest
 
 from tests.api.conftest import MODEL, AgentFactory, core_memory, error_fields
 from tests.fakes import FakeLLM, reply
+from tests.helpers import send
 
 MEMORY = [
     {"label": "persona", "value": "I am a small local model."},
     {"label": "human", "value": "Name: Ada", "limit": 200},
 ]
-
-
-def send(api: httpx.Client, agent_id: str, text: str, **options: Any) -> dict[str, Any]:
-    response = api.post(
-        f"/v1/agents/{agent_id}/messages",
-        json={"messages": [{"role": "user", "content": text}], **options},
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def types(body: dict[str, Any]) -> list[str]:

@@ -18,6 +18,7 @@ from letta_client import DefaultHttpxClient, Letta, NotFoundError
 from letta_client.types import AgentState
 
 from tests.fakes.fake_llm import FakeLLM
+from tests.helpers import failing_on_server_errors
 from tests.support.server import EngramServer
 
 MODEL = "openai/gpt-4o-mini"
@@ -55,22 +56,12 @@ def counted_client(engram_server: EngramServer) -> Iterator[tuple[Letta, list[st
 
 @pytest.fixture
 def client(engram_server: EngramServer, fake_llm: FakeLLM) -> Iterator[Letta]:
-    """The SDK on the session server, with the fake LLM reset; fails the test on any 500."""
-    server_errors: list[str] = []
-
-    def record(response: httpx.Response) -> None:
-        if response.status_code >= 500 and response.status_code != 501:
-            response.read()
-            server_errors.append(
-                f"{response.request.method} {response.request.url} -> "
-                f"{response.status_code}: {response.text[:500]}"
-            )
-
-    http = DefaultHttpxClient(event_hooks={"response": [record]})
-    with letta_client_for(engram_server, http_client=http) as sdk:
-        yield sdk
-    if server_errors:
-        pytest.fail("server answered with a 5xx:\n" + "\n".join(server_errors))
+    """The SDK on the session server, with the fake LLM reset; fails the test on any 5xx
+    but 501 (the answer of an operation Engram does not serve)."""
+    with failing_on_server_errors(lambda status: status >= 500 and status != 501) as record:
+        http = DefaultHttpxClient(event_hooks={"response": [record]})
+        with letta_client_for(engram_server, http_client=http) as sdk:
+            yield sdk
 
 
 @pytest.fixture

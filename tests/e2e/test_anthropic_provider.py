@@ -18,6 +18,8 @@ import httpx
 import pytest
 
 from tests.fakes import FakeLLM, reply, thinking_signature
+from tests.helpers import conversation as history
+from tests.helpers import send
 from tests.support.backends import Backend
 from tests.support.server import EngramServer
 
@@ -81,20 +83,6 @@ def agent(api: httpx.Client) -> Iterator[dict[str, Any]]:
     created = response.json()
     yield created
     api.delete(f"/v1/agents/{created['id']}")
-
-
-def send(api: httpx.Client, agent_id: str, text: str) -> dict[str, Any]:
-    response = api.post(
-        f"/v1/agents/{agent_id}/messages", json={"messages": [{"role": "user", "content": text}]}
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def history(api: httpx.Client, agent_id: str) -> list[dict[str, Any]]:
-    response = api.get(f"/v1/agents/{agent_id}/messages", params={"order": "asc"})
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def types(messages: list[dict[str, Any]]) -> list[str]:

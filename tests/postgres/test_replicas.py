@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.fakes import FakeLLM, reply
+from tests.helpers import conversation as history
 from tests.support.postgres import PostgresCluster
 from tests.support.server import EngramServer
 
@@ -42,12 +43,6 @@ def replicas(
     yield servers
     for server in servers:
         server.stop()
-
-
-def history(client: httpx.Client, agent_id: str) -> list[dict]:
-    return client.get(
-        f"/v1/agents/{agent_id}/messages", params={"order": "asc", "limit": 1000}
-    ).json()
 
 
 def test_concurrent_messages_across_replicas_run_once_each_in_order(

@@ -1,4 +1,5 @@
-"""A real ``engram serve`` subprocess on a free port, for end-to-end tests and benchmarks."""
+"""A real ``engram serve`` subprocess on a free port, for end-to-end tests and benchmarks,
+and ``serving``, which starts the server a module's use-case tests share."""
 
 from __future__ import annotations
 
@@ -11,8 +12,25 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO, Any, Protocol
 
 import httpx
+
+from tests.support.inprocess import InProcessServer
+
+
+class RunningServer(Protocol):
+    """What use-case tests use of a server, in a process of its own or not."""
+
+    base_url: str
+
+    def start(self, timeout: float = ...) -> float: ...
+
+    def stop(self) -> None: ...
+
+    def log(self) -> str: ...
+
+    def client(self, **kwargs: Any) -> httpx.Client: ...
 
 
 def free_port() -> int:
@@ -53,12 +71,28 @@ class EngramServer:
         self.log_path = log_path or data_dir / "server.log"
         self.log_level = log_level
 
-    def start(self, timeout: float = 30.0) -> float:
+    def start(self, timeout: float = 60.0) -> float:
         """Start and wait until healthy; returns seconds from spawn to healthy."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("ab")
         started = time.perf_counter()
-        self.process = subprocess.Popen(
+        # The child writes to its own copy of the file; ours is closed once it is spawned.
+        with self.log_path.open("ab") as log:
+            self.process = self._spawn(log)
+        deadline = started + timeout
+        while time.perf_counter() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"engram exited early:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.base_url}/v1/health/", timeout=1).status_code == 200:
+                    return time.perf_counter() - started
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.02)
+        self.kill()  # not left running (and holding its data dir) after the test gave up
+        raise RuntimeError(f"engram did not become healthy:\n{self.log()}")
+
+    def _spawn(self, log: IO[bytes]) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -73,17 +107,6 @@ class EngramServer:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        deadline = started + timeout
-        while time.perf_counter() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"engram exited early:\n{self.log()}")
-            try:
-                if httpx.get(f"{self.base_url}/v1/health/", timeout=1).status_code == 200:
-                    return time.perf_counter() - started
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.02)
-        raise RuntimeError(f"engram did not become healthy:\n{self.log()}")
 
     def kill(self) -> None:
         """SIGKILL: no shutdown hooks, no flushing; what is committed must survive."""
@@ -102,8 +125,18 @@ class EngramServer:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def client(self, **kwargs: object) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, timeout=60, **kwargs)  # type: ignore[arg-type]
+    def client(self, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=60, **kwargs)
+
+
+def needs_a_process(extra_env: dict[str, str] | None) -> bool:
+    """Whether a server given ``extra_env`` must be a process of its own: a variable other
+    than a setting (``ENGRAM_*``) or a provider's (``*_API_KEY``, ``*_BASE_URL``), such as
+    ``PATH``, is read by the process itself, not through the settings."""
+    return any(
+        not name.startswith("ENGRAM_") and not name.endswith(("_API_KEY", "_BASE_URL"))
+        for name in extra_env or {}
+    )
 
 
 @contextlib.contextmanager
@@ -113,10 +146,16 @@ def serving(
     extra_env: dict[str, str] | None = None,
     *,
     database_url: str | None = None,
-) -> Iterator[EngramServer]:
+    in_process: bool = False,
+) -> Iterator[RunningServer]:
     """A started server, stopped on the way out: the body of module-scoped fixtures that
-    need a server with settings of their own."""
-    server = EngramServer(data_dir, llm_base_url, extra_env, database_url=database_url)
+    need a server with settings of their own. ``in_process``: served from the test process
+    (see ``tests.support.inprocess``), for use-case tests, unless ``extra_env`` needs a
+    process of its own; else an ``engram serve`` process (start-up output, sandboxes,
+    signals)."""
+    server: RunningServer
+    kind = InProcessServer if in_process and not needs_a_process(extra_env) else EngramServer
+    server = kind(data_dir, llm_base_url, extra_env, database_url=database_url)
     server.start()
     try:
         yield server

