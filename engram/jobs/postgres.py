@@ -72,6 +72,7 @@ class PostgresJobs:
         self._worker_dead_after = worker_dead_after_seconds
         self._worker: asyncio.Task[None] | None = None
         self._rescuer: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self._open = False
 
     def register(self, kind: str, handler: JobHandler) -> None:
@@ -115,12 +116,15 @@ class PostgresJobs:
         return len(stalled)
 
     async def _requeue_stalled_forever(self) -> None:
-        while True:
+        # Ends on ``_stopping``, not only on cancellation: a cancel landing inside the
+        # database driver can be absorbed there, and the loop must still end at close.
+        while not self._stopping.is_set():
             try:
                 await self.requeue_stalled()
             except Exception:  # the database may be away; the next look tries again
                 log.warning("could not look for jobs whose worker died", exc_info=True)
-            await asyncio.sleep(STALLED_CHECK_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), STALLED_CHECK_SECONDS)
 
     async def enqueue(self, kind: str, payload: dict[str, Any]) -> None:
         if kind not in self._app.tasks:
@@ -136,6 +140,7 @@ class PostgresJobs:
 
     async def close(self) -> None:
         if self._rescuer is not None:
+            self._stopping.set()
             self._rescuer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._rescuer
