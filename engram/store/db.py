@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import sqlite3
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -89,9 +90,24 @@ class Database:
         return await asyncio.get_running_loop().run_in_executor(pool, unit)
 
     async def dispose(self) -> None:
+        # A vector index still being built holds a connection out of the pool; disposing
+        # the pool under it would leave that connection to the garbage collector, open.
+        await asyncio.to_thread(join_index_builds, INDEX_BUILD_WAIT_SECONDS)
         await asyncio.get_running_loop().run_in_executor(self._writer, self.engine.dispose)
         self._readers.shutdown(wait=False)
         self._writer.shutdown(wait=False)
+
+
+INDEX_BUILD_THREAD = "engram-hnsw-"
+"""The name prefix of the threads building a PostgreSQL vector index (store/pg_vectors.py)."""
+INDEX_BUILD_WAIT_SECONDS = 30.0
+
+
+def join_index_builds(timeout: float) -> None:
+    """Wait (at most ``timeout`` seconds each) for the vector index builds under way."""
+    for thread in threading.enumerate():
+        if thread.name.startswith(INDEX_BUILD_THREAD):
+            thread.join(timeout)
 
 
 def make_engine(

@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.types import UserDefinedType
 
+from engram.store.db import INDEX_BUILD_THREAD
 from engram.store.embedding_type import blob_to_text
 
 if TYPE_CHECKING:
@@ -93,7 +94,7 @@ class HnswIndexes:
         threading.Thread(
             target=self._build,
             args=(engine, table, dim, valid is not None),
-            name=f"engram-hnsw-{table}-{dim}",
+            name=f"{INDEX_BUILD_THREAD}{table}-{dim}",
             daemon=True,
         ).start()
         return False

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from engram.config import normalize_database_url
 from engram.store import passages
 from engram.store import tables as t
-from engram.store.db import make_engine, migrate
+from engram.store.db import join_index_builds, make_engine, migrate
 from engram.store.vectors import VectorIndex
 from tests.support.postgres import PostgresCluster
 
@@ -28,6 +28,7 @@ def engine(postgres_cluster: PostgresCluster) -> Iterator[Engine]:
     migrate(url)
     engine = make_engine(url)
     yield engine
+    join_index_builds(60)  # a build still running holds a connection out of the pool
     engine.dispose()
 
 
