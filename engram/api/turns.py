@@ -7,15 +7,20 @@ anything is recorded, and a finished turn is answered as Letta's ``LettaResponse
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engram.api.schemas import ApprovalCreate, MessageCreate, SendMessages, ToolReturnCreate
 from engram.errors import InvalidInput
 from engram.ops import messages as message_ops
 from engram.ops.deps import HasDb
 from engram.runtime import approvals
+from engram.runtime.agent_gate import BusyPolicy
+from engram.runtime.runs import create_run
 from engram.runtime.step import TurnResult
 from engram.runtime.step_rows import InputMessage
+
+if TYPE_CHECKING:
+    from engram.runtime.engine import Services
 
 FAILED_TURN_STATUS = {"context_window_overflow_in_system_prompt": 400}
 """The HTTP status of a turn that failed, by stop reason; 502 for the rest (docs/api.md)."""
@@ -63,6 +68,19 @@ async def checked_inputs(deps: HasDb, agent_id: str, body: SendMessages) -> list
     inputs = turn_inputs(body)
     await message_ops.check_inputs(deps, agent_id, inputs)
     return inputs
+
+
+async def accept_turn(
+    rt: Services, agent_id: str, body: SendMessages, if_busy: BusyPolicy
+) -> tuple[list[InputMessage], str]:
+    """What every turn entry does before its turn: the inputs checked, a busy agent refused
+    when the caller asked (``if_busy="reject"``), then the run recorded; nothing is
+    recorded when a check refuses. The inputs and the new run's id."""
+    inputs = await checked_inputs(rt, agent_id, body)
+    if if_busy == "reject":
+        await rt.gate.refuse_if_busy(agent_id)
+    run = await create_run(rt, agent_id, request_config=request_config(body))
+    return inputs, run.id
 
 
 def request_config(body: SendMessages) -> dict[str, Any]:

@@ -15,7 +15,14 @@ from typing import Any, Literal
 from engram.api import serialize
 from engram.api.memory_requests import SearchAllMessages
 from engram.api.schemas import CancelRuns, SendMessages
-from engram.api.turns import checked_inputs, failure, request_config, turn_failed, turn_reply
+from engram.api.turns import (
+    accept_turn,
+    checked_inputs,
+    failure,
+    request_config,
+    turn_failed,
+    turn_reply,
+)
 from engram.client.agent_state import AgentState
 from engram.client.arguments import iso, validated
 from engram.client.models import LettaMessage, Run, WireModel
@@ -25,7 +32,7 @@ from engram.errors import InvalidInput, ProviderError
 from engram.ops import messages as message_ops
 from engram.runtime.agent_gate import BusyPolicy
 from engram.runtime.background import start_background_turn
-from engram.runtime.runs import cancel_runs, create_run
+from engram.runtime.runs import cancel_runs
 from engram.runtime.step import run_turn
 from engram.runtime.streaming import TurnStream
 from engram.runtime.views import letta_messages, listing
@@ -115,12 +122,9 @@ class AsyncAgentMessages(Resource):
             **options,
         )
         services = self._services
-        inputs = await checked_inputs(services, agent_id, body)
-        if if_busy == "reject":
-            await services.gate.refuse_if_busy(agent_id)
-        run = await create_run(services, agent_id, request_config=request_config(body))
+        inputs, run_id = await accept_turn(services, agent_id, body, if_busy)
         result = await run_turn(
-            services, agent_id, inputs, if_busy=if_busy, run_id=run.id, max_steps=body.max_steps
+            services, agent_id, inputs, if_busy=if_busy, run_id=run_id, max_steps=body.max_steps
         )
         response = LettaResponse.model_validate(turn_reply(result))
         if turn_failed(result):
@@ -151,14 +155,11 @@ class AsyncAgentMessages(Resource):
             **options,
         )
         services = self._services
-        inputs = await checked_inputs(services, agent_id, body)
-        if if_busy == "reject":
-            await services.gate.refuse_if_busy(agent_id)
-        run = await create_run(services, agent_id, request_config=request_config(body))
+        inputs, run_id = await accept_turn(services, agent_id, body, if_busy)
         turn = TurnStream(
             services,
             agent_id,
-            run.id,
+            run_id,
             inputs,
             max_steps=body.max_steps,
             stream_tokens=body.stream_tokens,

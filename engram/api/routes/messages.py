@@ -13,15 +13,13 @@ from engram.api.routes.streaming import stream_reply
 from engram.api.schemas import ResetMessages, SendMessages
 from engram.api.turns import (
     FAILED_TURN_STATUS,
-    checked_inputs,
+    accept_turn,
     failure,
-    request_config,
     turn_failed,
     turn_reply,
 )
 from engram.ops import agent_context
 from engram.ops import messages as message_ops
-from engram.runtime.runs import create_run
 from engram.runtime.step import TurnResult, run_turn
 from engram.runtime.views import listing
 
@@ -36,12 +34,9 @@ async def send_message(agent_id: str, body: SendMessages, rt: Runtime, if_busy: 
     ``if_busy=reject``) a busy agent are refused before anything is recorded."""
     if body.streaming:
         return await stream_reply(rt, agent_id, body, if_busy)
-    inputs = await checked_inputs(rt, agent_id, body)
-    if if_busy == "reject":
-        await rt.gate.refuse_if_busy(agent_id)
-    run = await create_run(rt, agent_id, request_config=request_config(body))
+    inputs, run_id = await accept_turn(rt, agent_id, body, if_busy)
     result = await run_turn(
-        rt, agent_id, inputs, if_busy=if_busy, run_id=run.id, max_steps=body.max_steps
+        rt, agent_id, inputs, if_busy=if_busy, run_id=run_id, max_steps=body.max_steps
     )
     if turn_failed(result):
         return failed_turn_reply(result)

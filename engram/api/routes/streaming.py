@@ -12,11 +12,11 @@ from fastapi.responses import StreamingResponse
 from engram.api import serialize
 from engram.api.deps import IfBusy, Runtime
 from engram.api.schemas import CancelRuns, SendMessages
-from engram.api.turns import checked_inputs, request_config
+from engram.api.turns import accept_turn, checked_inputs, request_config
 from engram.runtime.agent_gate import BusyPolicy
 from engram.runtime.background import start_background_turn
 from engram.runtime.engine import Services
-from engram.runtime.runs import cancel_runs, create_run
+from engram.runtime.runs import cancel_runs
 from engram.runtime.streaming import Event, TurnStream
 
 router = APIRouter(prefix="/v1/agents/{agent_id}/messages", tags=["messages"])
@@ -37,14 +37,11 @@ async def stream_reply(
     """Start the turn and answer with its events. Bad input, unknown agents and (with
     ``if_busy=reject``) a busy agent are refused with a plain 4xx before the run is
     recorded or the stream begins."""
-    inputs = await checked_inputs(rt, agent_id, body)
-    if if_busy == "reject":
-        await rt.gate.refuse_if_busy(agent_id)
-    run = await create_run(rt, agent_id, request_config=request_config(body))
+    inputs, run_id = await accept_turn(rt, agent_id, body, if_busy)
     stream = TurnStream(
         rt,
         agent_id,
-        run.id,
+        run_id,
         inputs,
         max_steps=body.max_steps,
         stream_tokens=body.stream_tokens,
