@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -37,7 +37,7 @@ from engram.memory.ledger import MemoryLedger
 from engram.runtime.context import message_tokens
 from engram.runtime.state import load_state
 from engram.runtime.step_rows import InputMessage, row_values, tool_row
-from engram.runtime.tool_batch import BatchResult, ToolBatch, run_batch
+from engram.runtime.tool_batch import BatchDeps, BatchResult, ToolBatch, run_batch
 from engram.runtime.tool_calls import CallOrigin, ExecutedCall
 from engram.runtime.tool_rules import TurnRules
 from engram.runtime.views import HELD, letta_messages
@@ -45,10 +45,17 @@ from engram.store import agents
 from engram.store import tables as t
 
 if TYPE_CHECKING:
-    from engram.runtime.engine import Services
+    from engram.runtime.window import WindowCache
 
 APPROVAL_ROLE: Final = "approval"
 """The role of an ``InputMessage`` that carries an approval instead of text."""
+
+
+class ApprovalDeps(BatchDeps, Protocol):
+    """What answering an approval uses: the agent's cached window, and the tool pipeline."""
+
+    @property
+    def windows(self) -> WindowCache: ...
 
 
 @dataclass
@@ -266,7 +273,7 @@ def check_input(session: Session, agent_id: str, inputs: Sequence[InputMessage])
 
 
 async def answer_pending(
-    rt: Services, agent_id: str, run_id: str, answer: dict[str, Any], ledger: MemoryLedger
+    deps: ApprovalDeps, agent_id: str, run_id: str, answer: dict[str, Any], ledger: MemoryLedger
 ) -> Answered:
     """Settle the pending approval through the tool pipeline a step uses (``run_batch``):
     the approved calls run (custom and external tools before the transaction), then the
@@ -274,11 +281,11 @@ async def answer_pending(
     ``ledger`` records what approved memory tools did, as it would for a step's calls (their
     notes cite step 0: they run before the run's first step). Raises InvalidInput as
     ``decide`` does."""
-    found = await rt.db.read(lambda session: pending(session, agent_id))
+    found = await deps.db.read(lambda session: pending(session, agent_id))
     decisions = decide(found, answer)
     assert found is not None  # decide refuses an answer with nothing pending
-    state, _ = await rt.db.read(
-        lambda session: load_state(session, agent_id, rt.windows, run_id=run_id)
+    state, _ = await deps.db.read(
+        lambda session: load_state(session, agent_id, deps.windows, run_id=run_id)
     )
     agent, message = state.agent, found.message
     step_id = message.step_id or ""
@@ -301,7 +308,7 @@ async def answer_pending(
         session.execute(insert(t.Message), [row_values(row) for row in [response, *rows]])
         return rows, ran
 
-    rows, ran = await run_batch(rt, batch, commit)
+    rows, ran = await run_batch(deps, batch, commit)
     done = [(call.name, call.output) for call in ran.executed if not call.failed]
     rules = TurnRules(list(agent.tool_rules or [])).after(done)
     return Answered([response, *rows], rules, ran.ledger)

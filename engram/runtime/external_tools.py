@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -22,13 +22,23 @@ from engram.store import tables as t
 from engram.tools.sandbox import truncate
 
 if TYPE_CHECKING:
-    from engram.runtime.engine import Services
+    from engram.store.db import Database
 
 log = logging.getLogger(__name__)
 
 
+class ExternalToolDeps(Protocol):
+    """What calling MCP tools uses: the servers' rows and the open sessions to them."""
+
+    @property
+    def db(self) -> Database: ...
+
+    @property
+    def mcp_sessions(self) -> McpSessions: ...
+
+
 async def run_external_calls(
-    rt: Services, tools: list[t.Tool], calls: list[ToolCall]
+    deps: ExternalToolDeps, tools: list[t.Tool], calls: list[ToolCall]
 ) -> dict[str, ExecutedCall]:
     """Run the calls of ``calls`` that go to attached MCP tools, concurrently; the results
     by call id. Calls to other tools are left for ``execute_calls``."""
@@ -37,13 +47,13 @@ async def run_external_calls(
     if not wanted:
         return {}
     server_ids = {registry.server_of(external[call.name]) for call in wanted}
-    configs = await rt.db.read(lambda session: _configs(session, server_ids))
+    configs = await deps.db.read(lambda session: _configs(session, server_ids))
     # Independent calls run side by side, a few at a time; results keep the calls' order.
     gate = asyncio.Semaphore(PARALLEL_TOOL_CALLS)
 
     async def run(call: ToolCall) -> ExecutedCall:
         async with gate:
-            return await _run_one(rt.mcp_sessions, call, external[call.name], configs)
+            return await _run_one(deps.mcp_sessions, call, external[call.name], configs)
 
     results = await asyncio.gather(*(run(call) for call in wanted))
     return {call.id: result for call, result in zip(wanted, results, strict=True)}

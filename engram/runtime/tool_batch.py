@@ -13,16 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from sqlalchemy.orm import Session
 
 from engram.llm.client import ToolCall
 from engram.memory.ledger import MemoryLedger
-from engram.runtime.external_tools import run_external_calls
+from engram.runtime.external_tools import ExternalToolDeps, run_external_calls
 from engram.runtime.tool_calls import (
     CallOrigin,
     ExecutedCall,
+    ToolCallDeps,
     execute_calls,
     prefetch_vectors,
     run_custom_tools,
@@ -31,9 +32,16 @@ from engram.store import blocks
 from engram.store import tables as t
 
 if TYPE_CHECKING:
-    from engram.runtime.engine import Services
+    from engram.memory.embeddings import EmbeddingRegistry
 
 T = TypeVar("T")
+
+
+class BatchDeps(ToolCallDeps, ExternalToolDeps, Protocol):
+    """What running and recording a batch uses: every kind of tool, and the embedders."""
+
+    @property
+    def embeddings(self) -> EmbeddingRegistry: ...
 
 
 @dataclass(frozen=True)
@@ -69,17 +77,17 @@ class BatchResult:
 
 
 async def run_batch(
-    rt: Services, batch: ToolBatch, commit: Callable[[Session, BatchResult], T]
+    deps: BatchDeps, batch: ToolBatch, commit: Callable[[Session, BatchResult], T]
 ) -> T:
     """Run ``batch`` and record it: the slow calls first, with no transaction open, then
     one write transaction that applies the rest and calls ``commit`` with the results.
     Returns what ``commit`` returns."""
     to_run = [call for call in batch.calls if call.id not in batch.settled]
-    embedder = rt.embeddings.embedder_for(batch.agent.embedding_config)
+    embedder = deps.embeddings.embedder_for(batch.agent.embedding_config)
     vectors = await prefetch_vectors(embedder, to_run)
     ran = dict(batch.settled)
-    ran |= await run_custom_tools(rt, batch.agent, batch.tools, to_run, batch.origin)
-    ran |= await run_external_calls(rt, batch.tools, to_run)
+    ran |= await run_custom_tools(deps, batch.agent, batch.tools, to_run, batch.origin)
+    ran |= await run_external_calls(deps, batch.tools, to_run)
     origin = batch.origin
 
     def write(session: Session) -> T:
@@ -90,7 +98,7 @@ async def run_batch(
         if batch.calls:
             executed = execute_calls(
                 session,
-                rt,
+                deps,
                 batch.agent,
                 # Read here: an edit applies to the block's value as it is now.
                 blocks.for_agent(session, batch.agent.id),
@@ -107,4 +115,4 @@ async def run_batch(
             )
         return commit(session, BatchResult(executed, ledger))
 
-    return await rt.db.write(write)
+    return await deps.db.write(write)

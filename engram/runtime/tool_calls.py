@@ -16,7 +16,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -40,9 +40,36 @@ from engram.tools.confinement import sandbox_in_force
 from engram.tools.sandbox import SandboxLimits, ToolRun, run_tool
 
 if TYPE_CHECKING:
-    from engram.runtime.engine import Services
+    from engram.config import Settings
+    from engram.runtime.memory_gateway import MemoryGateway
+    from engram.store.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
+
+
+class CustomToolDeps(Protocol):
+    """What running a custom tool uses: the sandbox settings and the memory gateway."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def memory_gateway(self) -> MemoryGateway: ...
+
+
+class IndexDeps(Protocol):
+    """What the memory tools search and write besides rows: the two vector indexes."""
+
+    @property
+    def vectors(self) -> VectorIndex: ...
+
+    @property
+    def message_vectors(self) -> VectorIndex: ...
+
+
+class ToolCallDeps(CustomToolDeps, IndexDeps, Protocol):
+    """What executing a model's calls in this process uses: custom and memory tools."""
+
 
 # Tool arguments whose text is embedded; computed before the step's transaction opens.
 _EMBEDDED_ARGUMENTS = {
@@ -114,7 +141,7 @@ class CallOrigin:
 
 
 async def run_custom_tools(
-    rt: Services,
+    deps: CustomToolDeps,
     agent: t.Agent,
     tools: list[t.Tool],
     calls: list[ToolCall],
@@ -131,14 +158,14 @@ async def run_custom_tools(
 
     async def run(call: ToolCall) -> ExecutedCall:
         async with gate:
-            return await _run_custom(rt, agent, custom[call.name], call, origin)
+            return await _run_custom(deps, agent, custom[call.name], call, origin)
 
     results = await asyncio.gather(*(run(call) for call in wanted))
     return {call.id: result for call, result in zip(wanted, results, strict=True)}
 
 
 async def run_agent_tool(
-    rt: Services,
+    deps: CustomToolDeps,
     agent: t.Agent,
     tool: t.Tool,
     arguments: dict[str, Any],
@@ -146,18 +173,18 @@ async def run_agent_tool(
 ) -> ToolRun:
     """One call of one of the agent's custom tools: its packages installed (once), its
     variables, its network permission, and a memory token for this call only."""
-    limits = SandboxLimits.from_settings(rt.settings)
-    sandbox = sandbox_in_force(rt.settings)
+    limits = SandboxLimits.from_settings(deps.settings)
+    sandbox = sandbox_in_force(deps.settings)
     if sandbox.refused:  # told to the model, which can say so; nothing is installed
         return ToolRun(False, error=str(sandbox.refusal()))
     try:
         specs = packages.specs_of(tool.pip_requirements, field="pip_requirements")
-        root = rt.settings.data_dir / "tool-packages"
+        root = deps.settings.data_dir / "tool-packages"
         installed = await packages.ensure(
             root,
             specs,
             timeout=PACKAGES_TIMEOUT,
-            allow_source_builds=rt.settings.tool_allow_source_builds,
+            allow_source_builds=deps.settings.tool_allow_source_builds,
             # Installs run in the sandbox tool calls run in (pip_install.py).
             sandbox=sandbox,
         )
@@ -165,7 +192,7 @@ async def run_agent_tool(
         log.warning("tool %s: %s", tool.name, exc)
         return ToolRun(False, error=str(exc))
     grant = Grant(agent.id, tool.name, **asdict(origin or CallOrigin()))
-    async with rt.memory_gateway.granted(grant, seconds=limits.timeout_seconds) as access:
+    async with deps.memory_gateway.granted(grant, seconds=limits.timeout_seconds) as access:
         try:
             return await run_tool(
                 tool.source_code or "",
@@ -197,20 +224,20 @@ def tool_network_allowed(tool: t.Tool, agent: t.Agent | None) -> bool:
 
 
 async def _run_custom(
-    rt: Services, agent: t.Agent, tool: t.Tool, call: ToolCall, origin: CallOrigin | None
+    deps: CustomToolDeps, agent: t.Agent, tool: t.Tool, call: ToolCall, origin: CallOrigin | None
 ) -> ExecutedCall:
     arguments = parse_arguments(call.arguments)
     if not isinstance(arguments, dict):
         output = f"Error: arguments must be a JSON object, got: {call.arguments[:200]!r}"
         return ExecutedCall(call.id, call.name, output, True, False, malformed=True)
     heartbeat = bool(arguments.pop("request_heartbeat", False))
-    run = await run_agent_tool(rt, agent, tool, arguments, origin)
+    run = await run_agent_tool(deps, agent, tool, arguments, origin)
     return ExecutedCall(call.id, call.name, run.text(tool.return_char_limit), not run.ok, heartbeat)
 
 
 def execute_calls(
     session: Session,
-    rt: Services,
+    indexes: IndexDeps,
     agent: t.Agent,
     blocks: list[t.Block],
     tools: list[t.Tool],
@@ -235,8 +262,8 @@ def execute_calls(
         agent=agent,
         blocks=blocks,
         embedder=embedder,
-        vectors=rt.vectors,
-        message_vectors=rt.message_vectors,
+        vectors=indexes.vectors,
+        message_vectors=indexes.message_vectors,
         run_id=run_id,
         step_id=step_id,
         message_id=message_id,
