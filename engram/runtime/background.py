@@ -12,21 +12,21 @@ import logging
 from dataclasses import asdict
 from datetime import UTC, datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engram.runtime.agent_gate import BusyPolicy
 from engram.runtime.run_recovery import STOPPED_BEFORE_START
-from engram.runtime.runs import ACTIVE_RUN_STATUSES, create_run
-from engram.runtime.step import run_turn
+from engram.runtime.runs import ACTIVE_RUN_STATUSES, RunsDeps, create_run
+from engram.runtime.step import TurnDeps, run_turn
 from engram.runtime.step_rows import InputMessage
 from engram.store import tables as t
 
 if TYPE_CHECKING:
     from engram.jobs import JobQueue
-    from engram.runtime.engine import Services
+    from engram.runtime.agent_gate import AgentGate
     from engram.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -41,8 +41,22 @@ INPUT_NOT_KEPT = (
 )
 
 
+class QueueDeps(RunsDeps, Protocol):
+    """What queueing a turn uses: the run's row, the agent's gate and the job queue."""
+
+    @property
+    def gate(self) -> AgentGate: ...
+
+    @property
+    def jobs(self) -> JobQueue: ...
+
+
+class BackgroundDeps(QueueDeps, TurnDeps, Protocol):
+    """What running queued turns uses: the job queue, and what each turn uses."""
+
+
 async def start_background_turn(
-    rt: Services,
+    deps: QueueDeps,
     agent_id: str,
     inputs: list[InputMessage],
     *,
@@ -55,19 +69,19 @@ async def start_background_turn(
     refused up front with ``if_busy="reject"`` (``AgentBusy``); else the queued turn waits
     for it."""
     if if_busy == "reject":
-        await rt.gate.refuse_if_busy(agent_id)
+        await deps.gate.refuse_if_busy(agent_id)
     turn_input = {"inputs": [asdict(item) for item in inputs], "max_steps": max_steps}
     run = await create_run(
-        rt, agent_id, background=True, request_config=request_config, turn_input=turn_input
+        deps, agent_id, background=True, request_config=request_config, turn_input=turn_input
     )
-    await rt.jobs.enqueue(AGENT_TURN_JOB, _payload(run.id, agent_id, turn_input))
+    await deps.jobs.enqueue(AGENT_TURN_JOB, _payload(run.id, agent_id, turn_input))
     return run
 
 
-def register_jobs(rt: Services) -> None:
-    """Tell ``rt.jobs`` how to run the runtime's background jobs; called once at start
+def register_jobs(deps: BackgroundDeps) -> None:
+    """Tell ``deps.jobs`` how to run the runtime's background jobs; called once at start
     (``lifecycle.start``)."""
-    rt.jobs.register(AGENT_TURN_JOB, partial(_agent_turn, rt))
+    deps.jobs.register(AGENT_TURN_JOB, partial(_agent_turn, deps))
 
 
 async def recover_runs(db: Database, jobs: JobQueue) -> int:
@@ -116,10 +130,10 @@ def _settle_interrupted_runs(session: Session) -> list[tuple[str, str, dict[str,
     return queued
 
 
-async def _agent_turn(rt: Services, payload: dict[str, Any]) -> None:
+async def _agent_turn(deps: TurnDeps, payload: dict[str, Any]) -> None:
     inputs = [InputMessage(**item) for item in payload["inputs"]]
     await run_turn(
-        rt,
+        deps,
         payload["agent_id"],
         inputs,
         # The client already has its run: a queued turn waits its agent's turn, whatever

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING
 
 from engram.ids import new_id
 from engram.jobs import JobNotStarted
@@ -31,17 +30,22 @@ from engram.runtime.stop import Ending, StopReason, TurnEnded, TurnLimits, endin
 from engram.runtime.tool_batch import ToolBatch, run_batch
 from engram.runtime.tool_calls import CallOrigin
 from engram.runtime.tool_rules import TurnRules
-from engram.runtime.turn import Hooks, MessageSink, StepSink, Turn, TurnResult
+from engram.runtime.turn import Hooks, MessageSink, StepSink, Turn, TurnDeps, TurnResult
 from engram.store import tables as t
 
-if TYPE_CHECKING:
-    from engram.runtime.engine import Services
-
-__all__ = ["InputMessage", "MessageSink", "StepSink", "StopReason", "TurnResult", "run_turn"]
+__all__ = [
+    "InputMessage",
+    "MessageSink",
+    "StepSink",
+    "StopReason",
+    "TurnDeps",
+    "TurnResult",
+    "run_turn",
+]
 
 
 async def run_turn(
-    rt: Services,
+    deps: TurnDeps,
     agent_id: str,
     inputs: list[InputMessage],
     *,
@@ -62,10 +66,12 @@ async def run_turn(
     says what the streaming hooks get. ``requeue_if_stopped`` (a queued run's job): stopped
     before the turn claimed its run, the run is left as it is and ``JobNotStarted`` is
     raised, so the job is queued again."""
-    turn = _new_turn(rt, agent_id, inputs, run_id, max_steps, Hooks(on_message, on_delta, on_step))
+    turn = _new_turn(
+        deps, agent_id, inputs, run_id, max_steps, Hooks(on_message, on_delta, on_step)
+    )
     pending = [input_row(agent_id, turn.run_id, i) for i in inputs if i.role != APPROVAL_ROLE]
     try:
-        async with rt.gate.hold(agent_id, policy=if_busy):
+        async with deps.gate.hold(agent_id, policy=if_busy):
             await _claim(turn)
             await _settle_approvals(turn, inputs)
             while True:
@@ -82,12 +88,12 @@ async def run_turn(
             raise
     finally:
         if not turn.recorded:
-            await rt.db.write(lambda session: close_run(session, turn))
+            await deps.db.write(lambda session: close_run(session, turn))
     return turn.result
 
 
 def _new_turn(
-    rt: Services,
+    deps: TurnDeps,
     agent_id: str,
     inputs: list[InputMessage],
     run_id: str | None,
@@ -96,10 +102,10 @@ def _new_turn(
 ) -> Turn:
     made = run_id or new_id("run")
     return Turn(
-        rt,
+        deps,
         agent_id,
         made,
-        TurnLimits(max_steps, rt.settings.max_invalid_tool_calls),
+        TurnLimits(max_steps, deps.settings.max_invalid_tool_calls),
         TurnResult(run_id=made, messages=[], stop_reason="end_turn"),
         hooks,
         run_saved=run_id is not None,
@@ -113,7 +119,7 @@ async def _claim(turn: Turn) -> None:
     if not turn.run_saved:
         return
     run_id = turn.run_id
-    status = await turn.rt.db.write(lambda session: claim_run(session, run_id))
+    status = await turn.deps.db.write(lambda session: claim_run(session, run_id))
     turn.claimed = True
     if status not in (CLAIMED, "cancelled"):
         error = f"run '{run_id}' is {status or 'gone'} already"
@@ -123,12 +129,12 @@ async def _claim(turn: Turn) -> None:
 async def _settle_approvals(turn: Turn, inputs: list[InputMessage]) -> None:
     """Before the first step: refuse a request the approval state does not allow, or
     record the answer to the pending approval and its calls' results (runtime/approvals.py)."""
-    rt, agent_id, run_id = turn.rt, turn.agent_id, turn.run_id
+    deps, agent_id, run_id = turn.deps, turn.agent_id, turn.run_id
     answer = next((i.approval for i in inputs if i.role == APPROVAL_ROLE), None)
     if answer is None:
-        await rt.db.read(lambda session: approvals.check_input(session, agent_id, inputs))
+        await deps.db.read(lambda session: approvals.check_input(session, agent_id, inputs))
         return
-    answered = await approvals.answer_pending(rt, agent_id, run_id, answer, turn.ledger)
+    answered = await approvals.answer_pending(deps, agent_id, run_id, answer, turn.ledger)
     turn.rules, turn.ledger = answered.rules, answered.ledger
     await turn.emit(answered.rows)
 
@@ -145,12 +151,12 @@ async def _one_step(turn: Turn, pending: list[t.Message]) -> None:
     call = await call_model(turn, await fit_prompt(turn, state, pending))
     batch, held = _batch_of(turn, call)
     committed = await run_batch(
-        turn.rt,
+        turn.deps,
         batch,
         lambda session, ran: commit_step(session, turn, call, pending, held, started, ran),
     )
     # Only now, with the transaction committed, does the turn's bookkeeping move on.
-    turn.rt.recall_indexer.notify(turn.agent_id)
+    turn.deps.recall_indexer.notify(turn.agent_id)
     _adopt(turn, call, committed)
     await turn.emit(committed.rows)
     if committed.ending is not None:
@@ -195,6 +201,6 @@ def _adopt(turn: Turn, call: ModelStep, committed: Committed) -> None:
 async def _recall_for_turn(turn: Turn, agent: t.Agent) -> None:
     """Recall assist, once per turn before its first step (a no-op unless enabled)."""
     query, turn.assist_query = turn.assist_query or "", None
-    turn.recalled = await recall_section(turn.rt, agent, query)
+    turn.recalled = await recall_section(turn.deps, agent, query)
     if turn.recalled is not None:
         turn.ledger.record_assist(turn.recalled.remembered())

@@ -1,7 +1,7 @@
 """What one step writes, in its one transaction: the new messages, the step's row, the
 run's progress and, when ``stop.decide`` says the turn stops, the run's end.
 
-These functions run inside ``rt.db.write`` (``commit_step`` as the tool pipeline's
+These functions run inside ``deps.db.write`` (``commit_step`` as the tool pipeline's
 ``commit``) and change nothing of the ``Turn``: the caller adopts what they return once
 the transaction has committed.
 """

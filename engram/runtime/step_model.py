@@ -67,9 +67,9 @@ async def read_state(turn: Turn) -> AgentState:
 
 async def _load(turn: Turn) -> tuple[AgentState, str | None]:
     """The agent's state and its run's status, read in one snapshot."""
-    rt, agent_id, run_id = turn.rt, turn.agent_id, turn.run_id
-    return await rt.db.read(
-        lambda session: load_state(session, agent_id, rt.windows, run_id=run_id)
+    deps, agent_id, run_id = turn.deps, turn.agent_id, turn.run_id
+    return await deps.db.read(
+        lambda session: load_state(session, agent_id, deps.windows, run_id=run_id)
     )
 
 
@@ -88,9 +88,9 @@ async def fit_prompt(turn: Turn, state: AgentState, pending: list[t.Message]) ->
         row.token_count = message_tokens(model, row)
     incoming = sum(row.token_count for row in pending)
     context = compile_prompt(turn, state)
-    trigger = policy.compaction(agent.compaction_settings, turn.rt.settings).trigger
+    trigger = policy.compaction(agent.compaction_settings, turn.deps.settings).trigger
     if context.total_tokens + incoming > trigger * window_size(agent):
-        await fold_window(turn.rt, turn.agent_id, extra_tokens=incoming + context.recalled_tokens)
+        await fold_window(turn.deps, turn.agent_id, extra_tokens=incoming + context.recalled_tokens)
         state, _ = await _load(turn)
         context = compile_prompt(turn, state)
     return Prompt(state, context, pending, incoming)
@@ -113,7 +113,7 @@ async def call_model(turn: Turn, prompt: Prompt) -> ModelStep:
                 raise
             log.warning("agent %s: %s; folding the window and trying once more", turn.agent_id, exc)
             extra = prompt.incoming + prompt.context.recalled_tokens
-            if await fold_window(turn.rt, turn.agent_id, extra_tokens=extra, force=True) is None:
+            if await fold_window(turn.deps, turn.agent_id, extra_tokens=extra, force=True) is None:
                 raise
             state, _ = await _load(turn)
             prompt = Prompt(state, compile_prompt(turn, state), prompt.pending, prompt.incoming)
@@ -133,7 +133,7 @@ async def _chat(turn: Turn, prompt: Prompt) -> ChatResult:
         max_tokens=config.max_tokens,
         reasoning_budget=config.reasoning_budget,
     )
-    client = turn.rt.providers.client_for(agent.llm_config)
+    client = turn.deps.providers.client_for(agent.llm_config)
     return await client.chat(request, turn.hooks.on_delta)
 
 

@@ -12,16 +12,18 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from engram.errors import EngramError
 from engram.ids import new_id
 from engram.llm.client import ContentDelta
 from engram.runtime.agent_gate import BusyPolicy
-from engram.runtime.engine import Services
-from engram.runtime.step import TurnResult, run_turn
+from engram.runtime.step import TurnDeps, TurnResult, run_turn
 from engram.runtime.step_rows import InputMessage
 from engram.runtime.views import SEND_MESSAGE
+
+if TYPE_CHECKING:
+    from engram.jobs import JobQueue
 
 PING_SECONDS = 10.0
 """Quiet time after which a ping goes out, so proxies and clients keep the stream open."""
@@ -30,6 +32,13 @@ DONE = "[DONE]"
 
 Event = dict[str, Any] | str
 """A JSON event, or the final ``[DONE]`` marker."""
+
+
+class StreamDeps(TurnDeps, Protocol):
+    """What a streamed turn uses: a turn's parts, and the jobs its task runs among."""
+
+    @property
+    def jobs(self) -> JobQueue: ...
 
 
 def _now() -> str:
@@ -177,7 +186,7 @@ class TurnStream:
 
     def __init__(
         self,
-        rt: Services,
+        deps: StreamDeps,
         agent_id: str,
         run_id: str,
         inputs: list[InputMessage],
@@ -196,8 +205,8 @@ class TurnStream:
         self._tokens = TokenChunks(run_id) if stream_tokens else None
         self._include_pings = include_pings
         self._ping_seconds = ping_seconds
-        turn = self._run(rt, agent_id, inputs, max_steps, if_busy)
-        rt.jobs.spawn(turn, name=f"stream:{run_id}")
+        turn = self._run(deps, agent_id, inputs, max_steps, if_busy)
+        deps.jobs.spawn(turn, name=f"stream:{run_id}")
 
     async def events(self) -> AsyncIterator[Event]:
         """Every event of the turn, ``[DONE]`` last; stopping early leaves the turn running."""
@@ -221,7 +230,7 @@ class TurnStream:
 
     async def _run(
         self,
-        rt: Services,
+        deps: TurnDeps,
         agent_id: str,
         inputs: list[InputMessage],
         max_steps: int,
@@ -230,7 +239,7 @@ class TurnStream:
         tokens = self._tokens
         try:
             result = await run_turn(
-                rt,
+                deps,
                 agent_id,
                 inputs,
                 if_busy=if_busy,

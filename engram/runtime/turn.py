@@ -9,11 +9,13 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from engram.llm.client import DeltaSink
 from engram.memory.ledger import MemoryLedger
-from engram.runtime.recall_assist import RecalledSection
+from engram.runtime.approvals import ApprovalDeps
+from engram.runtime.folding import FoldingDeps
+from engram.runtime.recall_assist import RecallDeps, RecalledSection
 from engram.runtime.step_rows import InputMessage, input_row
 from engram.runtime.stop import Ending, StopReason, TurnLimits
 from engram.runtime.tool_rules import TurnRules
@@ -21,12 +23,23 @@ from engram.runtime.views import letta_messages
 from engram.store import tables as t
 
 if TYPE_CHECKING:
-    from engram.runtime.engine import Services
+    from engram.runtime.agent_gate import AgentGate
+    from engram.runtime.recall_index import RecallIndexer
 
 MessageSink = Callable[[dict[str, Any]], Awaitable[None]]
 StepSink = Callable[[str, str], Awaitable[None]]
 """Told ``(step_id, message_id)`` before a step's model call, so that streamed pieces can
 carry the ids the step's committed messages will have."""
+
+
+class TurnDeps(ApprovalDeps, FoldingDeps, RecallDeps, Protocol):
+    """What a turn uses: the agent's gate, the model, the tools, folding, recall assist."""
+
+    @property
+    def gate(self) -> AgentGate: ...
+
+    @property
+    def recall_indexer(self) -> RecallIndexer: ...
 
 
 @dataclass
@@ -70,7 +83,7 @@ class Hooks:
 class Turn:
     """What the loop carries from step to step."""
 
-    rt: Services
+    deps: TurnDeps
     agent_id: str
     run_id: str
     limits: TurnLimits
