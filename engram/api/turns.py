@@ -7,7 +7,7 @@ anything is recorded, and a finished turn is answered as Letta's ``LettaResponse
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from engram.api.schemas import ApprovalCreate, MessageCreate, SendMessages, ToolReturnCreate
 from engram.errors import InvalidInput
@@ -20,7 +20,7 @@ from engram.runtime.step import TurnResult
 from engram.runtime.step_rows import InputMessage
 
 if TYPE_CHECKING:
-    from engram.runtime.engine import Services
+    from engram.runtime.agent_gate import AgentGate
 
 FAILED_TURN_STATUS = {"context_window_overflow_in_system_prompt": 400}
 """The HTTP status of a turn that failed, by stop reason; 502 for the rest (docs/api.md)."""
@@ -29,6 +29,13 @@ FAILED_TURN_TYPE = {
     "context_window_overflow_in_system_prompt": "context_window_exceeded",
 }
 """The ``error.type`` of a failed turn's answer, by stop reason; ``agent_error`` otherwise."""
+
+
+class AcceptDeps(HasDb, Protocol):
+    """What accepting a turn uses: the agent's rows and approval state, and its gate."""
+
+    @property
+    def gate(self) -> AgentGate: ...
 
 
 def turn_inputs(body: SendMessages) -> list[InputMessage]:
@@ -71,15 +78,15 @@ async def checked_inputs(deps: HasDb, agent_id: str, body: SendMessages) -> list
 
 
 async def accept_turn(
-    rt: Services, agent_id: str, body: SendMessages, if_busy: BusyPolicy
+    deps: AcceptDeps, agent_id: str, body: SendMessages, if_busy: BusyPolicy
 ) -> tuple[list[InputMessage], str]:
     """What every turn entry does before its turn: the inputs checked, a busy agent refused
     when the caller asked (``if_busy="reject"``), then the run recorded; nothing is
     recorded when a check refuses. The inputs and the new run's id."""
-    inputs = await checked_inputs(rt, agent_id, body)
+    inputs = await checked_inputs(deps, agent_id, body)
     if if_busy == "reject":
-        await rt.gate.refuse_if_busy(agent_id)
-    run = await create_run(rt, agent_id, request_config=request_config(body))
+        await deps.gate.refuse_if_busy(agent_id)
+    run = await create_run(deps, agent_id, request_config=request_config(body))
     return inputs, run.id
 
 

@@ -15,9 +15,8 @@ from engram.api.schemas import CancelRuns, SendMessages
 from engram.api.turns import accept_turn, checked_inputs, request_config
 from engram.runtime.agent_gate import BusyPolicy
 from engram.runtime.background import start_background_turn
-from engram.runtime.engine import Services
 from engram.runtime.runs import cancel_runs
-from engram.runtime.streaming import Event, TurnStream
+from engram.runtime.streaming import Event, StreamDeps, TurnStream
 
 router = APIRouter(prefix="/v1/agents/{agent_id}/messages", tags=["messages"])
 
@@ -32,14 +31,14 @@ async def stream_messages(
 
 
 async def stream_reply(
-    rt: Services, agent_id: str, body: SendMessages, if_busy: BusyPolicy = "wait"
+    deps: StreamDeps, agent_id: str, body: SendMessages, if_busy: BusyPolicy = "wait"
 ) -> StreamingResponse:
     """Start the turn and answer with its events. Bad input, unknown agents and (with
     ``if_busy=reject``) a busy agent are refused with a plain 4xx before the run is
     recorded or the stream begins."""
-    inputs, run_id = await accept_turn(rt, agent_id, body, if_busy)
+    inputs, run_id = await accept_turn(deps, agent_id, body, if_busy)
     stream = TurnStream(
-        rt,
+        deps,
         agent_id,
         run_id,
         inputs,
