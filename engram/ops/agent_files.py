@@ -16,8 +16,12 @@ from pydantic import TypeAdapter, ValidationError
 
 from engram.errors import InvalidInput, NotFound
 from engram.ops.agent_file.exporting import HasWindows, export_agent_file
-from engram.ops.agent_file.importing import ImportOptions, ImportResult, import_agent_file
-from engram.runtime.engine import Services
+from engram.ops.agent_file.importing import (
+    HasImport,
+    ImportOptions,
+    ImportResult,
+    import_agent_file,
+)
 from engram.tools.variables import ToolVariables
 
 __all__ = [
@@ -95,7 +99,7 @@ def tool_variables(field_name: str, raw: str | Mapping[str, str] | None) -> dict
 
 
 async def import_agents(
-    deps: Services, source: bytes | str | BinaryIO, options: ImportOptions
+    deps: HasImport, source: bytes | str | BinaryIO, options: ImportOptions
 ) -> ImportResult:
     """Create every agent of the file anew (fresh ids), all in one transaction, after
     checking and embedding everything first; ``source`` is read once.

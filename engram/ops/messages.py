@@ -9,6 +9,7 @@ entry run first, so a refused request records nothing.
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -22,7 +23,7 @@ from engram.memory import recall
 from engram.ops.agents import AgentBundle, bundle
 from engram.ops.deps import HasDb, HasSettings
 from engram.runtime import approvals, recall_index
-from engram.runtime.folding import fold_window
+from engram.runtime.folding import FoldingDeps, fold_window
 from engram.runtime.input_fit import check_inputs_fit
 from engram.runtime.step_rows import InputMessage
 from engram.runtime.views import HELD
@@ -31,7 +32,7 @@ from engram.store import tables as t
 
 if TYPE_CHECKING:
     from engram.memory.embeddings import EmbeddingRegistry
-    from engram.runtime.engine import Services
+    from engram.runtime.window import WindowCache
     from engram.store.vectors import VectorIndex
 
 # The roles a message search covers (its results are the contract's *MessageListResult).
@@ -50,6 +51,19 @@ class HasRecallSearch(HasDb, Protocol):
 
 class HasRecallStatus(HasDb, HasSettings, Protocol):
     """Reads the recall index's progress and whether it runs at all."""
+
+
+class HasAgentLock(HasDb, Protocol):
+    """Changes an agent's history under its lock, then drops its cached window: deleting."""
+
+    @property
+    def windows(self) -> WindowCache: ...
+
+    def agent_lock(self, agent_id: str) -> AbstractAsyncContextManager[None]: ...
+
+
+class HasCompaction(HasAgentLock, FoldingDeps, Protocol):
+    """Folds an agent's window now: its lock, and what a fold uses (a model to summarize)."""
 
 
 # --------------------------------------------------------------------------- turns
@@ -130,7 +144,7 @@ class Compaction:
     messages_after: int
 
 
-async def compact(rt: Services, agent_id: str) -> Compaction:
+async def compact(deps: HasCompaction, agent_id: str) -> Compaction:
     """Fold the oldest messages of the window into the summary now, as the window would
     when full. The fold is the runtime's (a model call, then its own transaction, under
     the agent's lock); around it, two reads count the window it changed."""
@@ -139,10 +153,10 @@ async def compact(rt: Services, agent_id: str) -> Compaction:
         agent = agents.get(session, agent_id)
         return agent, len(messages.in_context(session, agent))
 
-    _, before = await rt.db.read(_count)
-    async with rt.agent_lock(agent_id):
-        fold = await fold_window(rt, agent_id, force=True)
-    agent, after = await rt.db.read(_count)
+    _, before = await deps.db.read(_count)
+    async with deps.agent_lock(agent_id):
+        fold = await fold_window(deps, agent_id, force=True)
+    agent, after = await deps.db.read(_count)
     return Compaction(fold.summary if fold else agent.summary, before, after)
 
 
@@ -244,7 +258,7 @@ class Deleted:
     passages_marked: int
 
 
-async def delete(rt: Services, agent_id: str, message_id: str) -> Deleted:
+async def delete(deps: HasAgentLock, agent_id: str, message_id: str) -> Deleted:
     """Delete a message from the agent's history without breaking what depends on it.
 
     A model call's tool results travel with the call: deleting an assistant message that
@@ -267,10 +281,10 @@ async def delete(rt: Services, agent_id: str, message_id: str) -> Deleted:
         session.execute(delete_rows(t.Message).where(t.Message.id.in_(ids)))
         return Deleted(ids, marked)
 
-    async with rt.agent_lock(agent_id):
-        deleted = await rt.db.write(_write)
+    async with deps.agent_lock(agent_id):
+        deleted = await deps.db.write(_write)
     # The cached window may hold the deleted rows; the next read rebuilds it.
-    rt.windows.forget(agent_id)
+    deps.windows.forget(agent_id)
     return deleted
 
 

@@ -9,7 +9,7 @@ change or delete them. Attaching and detaching go through ``engram.ops.links``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from engram.errors import Conflict, InvalidInput, NotFound
 from engram.ids import new_id
 from engram.ops.deps import HasDb, HasSettings
-from engram.runtime.tool_calls import run_agent_tool
+from engram.runtime.tool_calls import CustomToolDeps, run_agent_tool
 from engram.store import agents, tools
 from engram.store import tables as t
 from engram.store.pagination import apply_cursor, page_of
@@ -26,9 +26,6 @@ from engram.tools.confinement import SandboxInForce, sandbox_in_force
 from engram.tools.custom import derive_schema
 from engram.tools.packages import NAME_PATTERN, VERSION_PATTERN
 from engram.tools.schema import check_tool_name, find_function, parse_source
-
-if TYPE_CHECKING:
-    from engram.runtime.engine import Services
 
 __all__ = [
     "CUSTOM",
@@ -52,6 +49,10 @@ __all__ = [
 ]
 
 CUSTOM = "custom"
+
+
+class HasToolRun(HasDb, CustomToolDeps, Protocol):
+    """Runs an agent's tool directly: the agent's rows, the sandbox and the memory gateway."""
 
 
 @dataclass
@@ -268,7 +269,7 @@ async def run_from_source(deps: HasSettings, request: SourceRun) -> SourceRunOut
 
 
 async def run_for_agent(
-    services: Services, agent_id: str, tool_name: str, args: dict[str, Any]
+    deps: HasToolRun, agent_id: str, tool_name: str, args: dict[str, Any]
 ) -> Execution:
     """Run one of the agent's custom tools directly, with the agent's tool variables.
 
@@ -281,14 +282,14 @@ async def run_for_agent(
             raise NotFound("tool", f"{tool_name} (attached to agent {agent_id})")
         return attached[tool_name], agent
 
-    tool, agent = await services.db.read(_read)
+    tool, agent = await deps.db.read(_read)
     if tool.tool_type != CUSTOM or not tool.source_code:
         raise Conflict(
             f"tool '{tool_name}' is built in ({tool.tool_type}); it runs only inside the "
             "agent loop, where its effects are committed with the step"
         )
-    _sandbox(services)
-    run = await run_agent_tool(services, agent, tool, args)
+    _sandbox(deps)
+    run = await run_agent_tool(deps, agent, tool, args)
     return Execution(
         status="success" if run.ok else "error",
         func_return=run.result if run.ok else run.text(),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, cast
 
 from pydantic import BaseModel
 from sqlalchemy import JSON, Table, func, insert, inspect, null, select
@@ -30,13 +30,16 @@ from engram.ops.agent_file.document import (
     parse_agent_file,
 )
 from engram.ops.agent_file.shared_tools import ToolOutcome, ToolPolicy, resolve_tools
-from engram.ops.agents import check_fixed_part_fits, default_system
+from engram.ops.agents import HasAgentModels, check_fixed_part_fits, default_system
 from engram.runtime.context import count_text, message_tokens
-from engram.runtime.engine import Services
 from engram.runtime.views import HELD, search_text
 from engram.store import agents, blocks, passages, tools
 from engram.store import tables as t
 from engram.store.tables import as_utc
+
+if TYPE_CHECKING:
+    from engram.llm.registry import ProviderRegistry
+    from engram.runtime.recall_index import RecallIndexer
 
 EMBED_BATCH = 64
 
@@ -51,6 +54,13 @@ _APPROVAL = MESSAGE_COLUMNS.index("approval")
 # One INSERT batch: this many rows, or fewer when their texts reach INSERT_BATCH_CHARS.
 INSERT_BATCH_ROWS = 500
 INSERT_BATCH_CHARS = 4_000_000
+
+
+class HasImport(HasAgentModels, Protocol):
+    """Imports agents: resolves their models, embeds their passages, indexes their history."""
+
+    @property
+    def recall_indexer(self) -> RecallIndexer: ...
 
 
 @dataclass
@@ -93,7 +103,7 @@ class _AgentPlan:
 
 
 async def import_agent_file(
-    rt: Services, raw: bytes | str | BinaryIO, options: ImportOptions
+    deps: HasImport, raw: bytes | str | BinaryIO, options: ImportOptions
 ) -> ImportResult:
     """Create every agent of the file anew, in one transaction.
 
@@ -102,7 +112,7 @@ async def import_agent_file(
     shared_tools.py) or ProviderError (passages could not be re-embedded)."""
     document = parse_agent_file(raw)
     new_blocks = _new_blocks(document)
-    plans = [await _plan_agent(rt, i, document, options) for i in range(len(document.agents))]
+    plans = [await _plan_agent(deps, i, document, options) for i in range(len(document.agents))]
     file_tools = {tool.id: tool for tool in document.tools}
     refs = list(dict.fromkeys(ref for plan in plans for ref in plan.spec.tool_ids))
     policy = ToolPolicy(options.override_existing_tools, options.allow_tool_permission_changes)
@@ -132,12 +142,12 @@ async def import_agent_file(
             plan.agent.window_start_seq = _last_seq(session, agent_id)
             _insert_messages(session, plan.window)
             session.flush()
-            check_fixed_part_fits(rt, session, agent_id)
+            check_fixed_part_fits(deps, session, agent_id)
         return [plan.agent.id for plan in plans], outcome
 
-    agent_ids, outcome = await rt.db.write(_write)
+    agent_ids, outcome = await deps.db.write(_write)
     for agent_id in agent_ids:
-        rt.recall_indexer.notify(agent_id)  # the imported history becomes searchable by meaning
+        deps.recall_indexer.notify(agent_id)  # the imported history becomes searchable by meaning
     unset = {plan.agent.id: plan.unset_variables for plan in plans if plan.unset_variables}
     return ImportResult(agent_ids, outcome, unset)
 
@@ -162,16 +172,16 @@ def _new_blocks(document: AgentFile) -> dict[str, t.Block]:
 
 
 async def _plan_agent(
-    rt: Services, index: int, document: AgentFile, options: ImportOptions
+    deps: HasAgentModels, index: int, document: AgentFile, options: ImportOptions
 ) -> _AgentPlan:
     spec = document.agents[index]
-    llm_config = await _llm_config(rt, spec, options.model, f"file.agents.{index}")
+    llm_config = await _llm_config(deps.providers, spec, options.model, f"file.agents.{index}")
     if options.embedding:
-        embedding_config = await rt.embeddings.config_for(options.embedding)
+        embedding_config = await deps.embeddings.config_for(options.embedding)
     elif spec.embedding_config:
-        embedding_config = await rt.embeddings.check_config(spec.embedding_config)
+        embedding_config = await deps.embeddings.check_config(spec.embedding_config)
     else:
-        embedding_config = await rt.embeddings.config_for(None)
+        embedding_config = await deps.embeddings.config_for(None)
     agent_id = new_id("agent")
     name = options.name or spec.name or f"agent-{agent_id[6:14]}"
     if not options.name and options.append_copy_suffix:
@@ -206,17 +216,17 @@ async def _plan_agent(
         plan.earlier, plan.window = await asyncio.to_thread(
             _history_rows, plan.agent, spec, f"file.agents.{index}.messages"
         )
-    embedder = rt.embeddings.embedder_for(embedding_config)
+    embedder = deps.embeddings.embedder_for(embedding_config)
     plan.passages = await _passage_rows(embedder, agent_id, spec.extras.passages)
     return plan
 
 
 async def _llm_config(
-    rt: Services, spec: FileAgent, model: str | None, where: str
+    providers: ProviderRegistry, spec: FileAgent, model: str | None, where: str
 ) -> dict[str, Any]:
     """The ``model`` option's config, or the file's if it names a model and a window."""
     if model:
-        return await rt.providers.llm_config_for(model)
+        return await providers.llm_config_for(model)
     config = spec.llm_config
     if config is None:
         raise InvalidInput(f"{where}.llm_config", "missing: name a model with the 'model' option")
