@@ -15,6 +15,7 @@ import pytest
 
 from tests.api.conftest import MODEL
 from tests.fakes.fake_llm import FakeLLM
+from tests.support import loopback
 from tests.support.backends import Backend
 from tests.support.inprocess import InProcessServer
 from tests.support.server import free_port
@@ -174,7 +175,7 @@ def _wait_healthy(process: subprocess.Popen[bytes], url: str, timeout: float = 3
         if process.poll() is not None:
             raise AssertionError(f"server exited early with code {process.returncode}")
         try:
-            if httpx.get(url, timeout=1).status_code == 200:
+            if loopback.get(url, timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
@@ -200,7 +201,7 @@ def test_cli_serves_a_network_host_with_a_key_or_insecure(
     )
     try:
         _wait_healthy(process, f"http://127.0.0.1:{port}/v1/health/")
-        agents = httpx.get(f"http://127.0.0.1:{port}/v1/agents/", timeout=10)
+        agents = loopback.get(f"http://127.0.0.1:{port}/v1/agents/", timeout=10)
         assert agents.status_code == (401 if extra_env else 200)
     finally:
         process.terminate()

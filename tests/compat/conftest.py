@@ -19,6 +19,7 @@ from letta_client.types import AgentState
 
 from tests.fakes.fake_llm import FakeLLM
 from tests.helpers import failing_on_server_errors
+from tests.support import loopback
 from tests.support.server import EngramServer
 
 MODEL = "openai/gpt-4o-mini"
@@ -37,6 +38,7 @@ def letta_client_for(server: EngramServer, **options: Any) -> Letta:
         "_strict_response_validation": True,
     }
     settings.update(options)
+    settings.setdefault("http_client", DefaultHttpxClient(verify=loopback.TLS))
     return Letta(**settings)
 
 
@@ -49,7 +51,7 @@ def counted_client(engram_server: EngramServer) -> Iterator[tuple[Letta, list[st
     def count(request: httpx.Request) -> None:
         sent.append(f"{request.method} {request.url.path}")
 
-    http = DefaultHttpxClient(event_hooks={"request": [count]})
+    http = DefaultHttpxClient(event_hooks={"request": [count]}, verify=loopback.TLS)
     with letta_client_for(engram_server, max_retries=2, http_client=http) as sdk:
         yield sdk, sent
 
@@ -59,7 +61,7 @@ def client(engram_server: EngramServer, fake_llm: FakeLLM) -> Iterator[Letta]:
     """The SDK on the session server, with the fake LLM reset; fails the test on any 5xx
     but 501 (the answer of an operation Engram does not serve)."""
     with failing_on_server_errors(lambda status: status >= 500 and status != 501) as record:
-        http = DefaultHttpxClient(event_hooks={"response": [record]})
+        http = DefaultHttpxClient(event_hooks={"response": [record]}, verify=loopback.TLS)
         with letta_client_for(engram_server, http_client=http) as sdk:
             yield sdk
 

@@ -10,9 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
-
 from tests.fakes import FakeLLM, reply
+from tests.support import loopback
 from tests.support.backends import Backend
 from tests.support.server import EngramServer, free_port
 
@@ -206,7 +205,7 @@ def test_health_still_answers_after_refusals(fake_llm: FakeLLM, tmp_path: Path) 
             assert refused.returncode == 2
         lock = (first.data_dir / "engram.lock").read_text().strip()
         assert lock == str(first.process.pid)
-        assert httpx.get(f"{first.base_url}/v1/health/", timeout=5).status_code == 200
+        assert loopback.get(f"{first.base_url}/v1/health/", timeout=5).status_code == 200
     finally:
         first.stop()
 

@@ -31,6 +31,7 @@ from engram.api.app import create_app
 from engram.config import Settings
 from engram.store.datadir_lock import DataDirLock, lock_database_file, sqlite_file
 from engram.store.preflight import migrate_database
+from tests.support import loopback
 
 _START_TIMEOUT = 60.0
 
@@ -205,4 +206,4 @@ class InProcessServer:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def client(self, **kwargs: Any) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, timeout=60, **kwargs)
+        return loopback.client(self.base_url, timeout=60, **kwargs)

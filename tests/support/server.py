@@ -16,6 +16,7 @@ from typing import IO, Any, Protocol
 
 import httpx
 
+from tests.support import loopback
 from tests.support.inprocess import InProcessServer
 
 
@@ -79,15 +80,16 @@ class EngramServer:
         with self.log_path.open("ab") as log:
             self.process = self._spawn(log)
         deadline = started + timeout
-        while time.perf_counter() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"engram exited early:\n{self.log()}")
-            try:
-                if httpx.get(f"{self.base_url}/v1/health/", timeout=1).status_code == 200:
-                    return time.perf_counter() - started
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.02)
+        with loopback.client(self.base_url, timeout=1) as poll:
+            while time.perf_counter() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"engram exited early:\n{self.log()}")
+                try:
+                    if poll.get("/v1/health/").status_code == 200:
+                        return time.perf_counter() - started
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.02)
         self.kill()  # not left running (and holding its data dir) after the test gave up
         raise RuntimeError(f"engram did not become healthy:\n{self.log()}")
 
@@ -126,7 +128,7 @@ class EngramServer:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def client(self, **kwargs: Any) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, timeout=60, **kwargs)
+        return loopback.client(self.base_url, timeout=60, **kwargs)
 
 
 def needs_a_process(extra_env: dict[str, str] | None) -> bool:
