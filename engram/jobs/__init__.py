@@ -1,4 +1,5 @@
-"""Background work: in-process tasks now; a Postgres-backed queue later, behind one interface."""
+"""Background work behind one interface: in-process tasks on SQLite, a queue in the database
+(``engram.jobs.postgres``, imported only where PostgreSQL is) for replicas."""
 
 from __future__ import annotations
 

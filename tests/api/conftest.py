@@ -1,8 +1,9 @@
 """Fixtures and helpers shared by the REST API tests.
 
-Every test here talks to a real ``engram serve`` process over HTTP. The ``api`` client is
-wrapped so that any 500 answer fails the test that caused it: a 500 is never the right
-answer to a client, whatever it sent.
+Every test here talks to a real Engram server over HTTP (the session's, served from the
+test process; see tests/conftest.py). The ``api`` client is wrapped so that any 500 answer
+fails the test that caused it: a 500 is never the right answer to a client, whatever it
+sent.
 """
 
 from __future__ import annotations

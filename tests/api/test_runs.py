@@ -177,6 +177,7 @@ def test_cancelling_a_streamed_run_ends_its_stream_with_stop_reason_cancelled(
             events += parse_sse([line])
             if kinds(events)[-1:] == ["tool_return_message"]:
                 run_id = events[0]["run_id"]
+                fake_llm.wait_for_requests(2, timeout=20)  # the second step's call is out
                 cancel = api.post(
                     f"/v1/agents/{agent['id']}/messages/cancel", json={"run_ids": [run_id]}
                 )

@@ -272,7 +272,8 @@ def test_streaming_tokens_arrive_one_by_one(
     api: httpx.Client, fake: FakeLLM, agent: dict[str, Any]
 ) -> None:
     answer = "Tea is a fine choice for a rainy afternoon."
-    fake.script(reply.text(answer, reasoning="Say something kind.", chunk_delay=0.04))
+    # Pieces 0.1 s apart: a test client starved of CPU for a moment still sees them spread.
+    fake.script(reply.text(answer, reasoning="Say something kind.", chunk_delay=0.1))
 
     events = stream_turn(api, agent["id"], "tea?")
 
