@@ -27,6 +27,25 @@ from tests.support.server import EngramServer
 pytest_plugins = ["tests.fakes.fixtures"]
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under several worker processes, each worker's share begins with its part of the
+    ``slow`` tests, so their waits overlap the rest of the suite from the start rather
+    than ending the run on one worker. The work-stealing scheduler (``--dist worksteal``)
+    hands each worker one contiguous slice of this order first: the slow tests are dealt
+    to the head of each slice, and the rest keeps pytest's order (grouped by database)."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers < 2:
+        return
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    rest = [item for item in items if not item.get_closest_marker("slow")]
+    hands: list[list[pytest.Item]] = [slow[index::workers] for index in range(workers)]
+    items[:] = []
+    for index, hand in enumerate(hands):
+        start, end = index * len(rest) // workers, (index + 1) * len(rest) // workers
+        items += [*hand, *rest[start:end]]
+
+
 @pytest.fixture(scope="session")
 def postgres_cluster() -> Iterator[PostgresCluster]:
     """One PostgreSQL for the session, started only if a test runs on it."""

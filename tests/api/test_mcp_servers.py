@@ -129,6 +129,7 @@ def test_http_server_refusing_the_request_is_a_502_and_nothing_is_stored(
     assert name not in [s["server_name"] for s in api.get("/v1/mcp-servers/").json()]
 
 
+@pytest.mark.slow
 def test_hung_mcp_tool_is_a_tool_error_after_the_timeout(
     api: httpx.Client, register: ServerFactory, make_agent: AgentFactory, fake_llm: FakeLLM
 ) -> None:
@@ -270,6 +271,7 @@ def test_missing_command_is_a_stdio_start_failure_named_502(api: httpx.Client) -
     assert "/no/such/program" in response.json()["detail"]
 
 
+@pytest.mark.slow
 def test_a_server_that_never_answers_is_a_502_naming_the_timeout(api: httpx.Client) -> None:
     name = f"silent-{uuid.uuid4().hex[:8]}"
     config = {"mcp_server_type": "stdio", "command": "sleep", "args": ["600"], "timeout_seconds": 2}

@@ -32,6 +32,8 @@ from tests.support.mcp_servers import (
 )
 from tests.support.server import EngramServer, free_port
 
+pytestmark = pytest.mark.slow  # see tests/conftest.py
+
 
 @pytest.fixture
 def register(api: httpx.Client) -> Iterator[Registrations]:

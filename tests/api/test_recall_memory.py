@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.api.conftest import AgentFactory, detail_text, search_messages, send_input
 from tests.fakes import FakeLLM, reply
@@ -192,6 +193,7 @@ def test_deleting_unknown_messages_is_404(api: httpx.Client, make_agent: AgentFa
     assert response.status_code == 404
 
 
+@pytest.mark.slow
 def test_messages_left_unembedded_are_embedded_after_a_restart(
     fake_llm: FakeLLM, tmp_path: Any, backend: Backend
 ) -> None:

@@ -469,6 +469,7 @@ def test_reset_messages_empties_the_window_the_next_step_sees(
 # --------------------------------------------------------------------------- shutdown
 
 
+@pytest.mark.slow
 def test_stopping_the_server_mid_run_records_the_run_as_cancelled(
     fresh_server: EngramServer, fake_llm: FakeLLM
 ) -> None:

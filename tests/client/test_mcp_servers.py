@@ -41,6 +41,7 @@ def without(shape: dict[str, Any], *names: str) -> dict[str, Any]:
     return {key: value for key, value in shape.items() if key not in names}
 
 
+@pytest.mark.slow
 def test_a_stdio_server_through_its_whole_life_has_the_rest_shapes(
     engram_client: Engram, api: httpx.Client, register: Registrations
 ) -> None:

@@ -255,6 +255,7 @@ def test_a_failing_summarizer_with_custom_settings_does_not_fail_the_run(
     assert _user_texts_in_window(api, agent_id)[-2:] == sent[-2:]
 
 
+@pytest.mark.slow
 def test_one_turn_longer_than_the_window_gives_way(api: httpx.Client, fake_llm: FakeLLM) -> None:
     fake_llm.when(_is_summarizer, reply.text("SUMMARY: many facts were saved."))
     agent_id = _agent(api, {"keep_last_user_turns": 2})

@@ -10,10 +10,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.fakes import FakeLLM, reply
 from tests.support import loopback
 from tests.support.backends import Backend
 from tests.support.server import EngramServer, free_port
+
+pytestmark = pytest.mark.slow  # see tests/conftest.py
 
 MODEL = "openai/gpt-4o-mini"
 

@@ -17,6 +17,8 @@ from tests.fakes.replies import reply
 from tests.support.backends import Backend
 from tests.support.server import EngramServer
 
+pytestmark = pytest.mark.slow  # see tests/conftest.py
+
 MODEL = "openai/gpt-4o-mini"
 
 

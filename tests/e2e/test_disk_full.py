@@ -26,6 +26,8 @@ from tests.support.backends import selected_backends
 from tests.support.postgres import PostgresCluster
 from tests.support.server import EngramServer, free_port
 
+pytestmark = pytest.mark.slow  # see tests/conftest.py
+
 MODEL = "openai/gpt-4o-mini"
 PASSAGE = 200_000
 """Characters per passage written to fill the disk: a few dozen fill a few MiB."""

@@ -6,10 +6,13 @@ import threading
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.fakes import FakeLLM, reply
 from tests.support.backends import Backend
 from tests.support.server import EngramServer
+
+pytestmark = pytest.mark.slow  # see tests/conftest.py
 
 MODEL = "openai/gpt-4o-mini"
 

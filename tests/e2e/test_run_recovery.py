@@ -20,6 +20,8 @@ from tests.fakes import FakeLLM, reply
 from tests.support.backends import Backend
 from tests.support.server import EngramServer
 
+pytestmark = pytest.mark.slow  # see tests/conftest.py
+
 MODEL = "openai/gpt-4o-mini"
 RECOVERY = {"ENGRAM_WORKER_DEAD_AFTER_SECONDS": "15"}
 """PostgreSQL: a killed server's taken jobs go back to the queue after 15 s, not 30."""

@@ -9,10 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from engram import __version__
 from tests.fakes import FakeLLM, reply
 from tests.support.backends import Backend
 from tests.support.server import EngramServer, free_port
+
+pytestmark = pytest.mark.slow  # see tests/conftest.py
 
 
 def banner(log: str) -> dict[str, str]:

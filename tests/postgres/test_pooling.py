@@ -9,10 +9,13 @@ import time
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from tests.fakes import FakeLLM, reply
 from tests.support.postgres import PostgresCluster
 from tests.support.server import EngramServer
+
+pytestmark = pytest.mark.slow  # see tests/conftest.py
 
 
 def engram_sessions(cluster: PostgresCluster, database: str) -> list[tuple[str, str]]:

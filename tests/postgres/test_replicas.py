@@ -19,6 +19,8 @@ from tests.helpers import conversation as history
 from tests.support.postgres import PostgresCluster
 from tests.support.server import EngramServer
 
+pytestmark = pytest.mark.slow  # see tests/conftest.py
+
 MODEL = "openai/gpt-4o-mini"
 MESSAGES = 64
 

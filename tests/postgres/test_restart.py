@@ -16,6 +16,8 @@ from tests.fakes import FakeLLM, reply
 from tests.support.postgres import PostgresCluster
 from tests.support.server import EngramServer
 
+pytestmark = pytest.mark.slow  # see tests/conftest.py
+
 ASCENDING = {"order": "asc", "limit": 100}
 
 

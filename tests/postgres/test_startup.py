@@ -12,6 +12,8 @@ from tests.fakes.fake_llm import FakeLLM
 from tests.support.postgres import PostgresCluster
 from tests.support.server import EngramServer, free_port
 
+pytestmark = pytest.mark.slow  # see tests/conftest.py
+
 _roles = itertools.count(1)
 
 

@@ -6,6 +6,7 @@ import errno
 from pathlib import Path
 
 import httpx
+import pytest
 
 from engram.api.app import create_app
 from engram.config import Settings
@@ -26,6 +27,7 @@ async def test_unhandled_exception_becomes_a_json_500(tmp_path: Path) -> None:
         assert (await client.get("/v1/health/")).status_code == 200
 
 
+@pytest.mark.slow
 async def test_a_full_disk_answers_507_with_retry_after(tmp_path: Path) -> None:
     """ENOSPC from the filesystem (a file written beside the database, say) is not a bug:
     the same request succeeds once space is freed."""
