@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -143,22 +144,27 @@ def test_a_fork_bomb_is_contained(bwrap: bool) -> None:
     if not bwrap and PLAIN_CHILD_IS_ROOT:
         pytest.skip("root is exempt from the process limit, and Python is unreachable as nobody")
     source = "def bomb():\n    import os\n    while True:\n        os.fork()\n"
-    run = call(source, "bomb", use_bwrap=bwrap)
+    # Every process of this bomb carries the mark in its environment; other tests running
+    # beside this one have tools of their own running as nobody.
+    mark = f"bomb-{uuid.uuid4().hex}"
+    run = call(source, "bomb", use_bwrap=bwrap, env={"BOMB_MARK": mark})
     assert not run.ok
     assert "BlockingIOError" in (run.error or "") or "stopped" in (run.error or ""), run
     if os.getuid() == 0:
         # Nothing of the bomb outlives the call (killed processes may linger as zombies
         # until init reaps them; they run nothing).
-        assert [pid for pid in os.listdir("/proc") if _alive_as_nobody(pid)] == []
+        assert [pid for pid in os.listdir("/proc") if _alive_and_marked(pid, mark)] == []
 
 
-def _alive_as_nobody(pid: str) -> bool:
+def _alive_and_marked(pid: str, mark: str) -> bool:
     try:
         status = Path(f"/proc/{pid}/status").read_text()
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
     except OSError:
         return False
     fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-    return fields["Uid"].split()[0] == "65534" and fields["State"].split()[0] != "Z"
+    alive = fields["Uid"].split()[0] == "65534" and fields["State"].split()[0] != "Z"
+    return alive and f"BOMB_MARK={mark}".encode() in environ.split(b"\0")
 
 
 def test_a_huge_result_is_cut_with_a_marker() -> None:
