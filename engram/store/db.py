@@ -90,8 +90,9 @@ class Database:
         return await asyncio.get_running_loop().run_in_executor(pool, unit)
 
     async def dispose(self) -> None:
-        # A vector index still being built holds a connection out of the pool; disposing
-        # the pool under it would leave that connection to the garbage collector, open.
+        # A vector index still being built (on a connection of its own) is let finish
+        # rather than cut off by the process ending: an interrupted build leaves an
+        # invalid index behind for the next start to drop.
         await asyncio.to_thread(join_index_builds, INDEX_BUILD_WAIT_SECONDS)
         await asyncio.get_running_loop().run_in_executor(self._writer, self.engine.dispose)
         self._readers.shutdown(wait=False)

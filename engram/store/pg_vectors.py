@@ -20,9 +20,20 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BigInteger, bindparam, cast, func, literal_column, or_, select, text
+from sqlalchemy import (
+    BigInteger,
+    bindparam,
+    cast,
+    create_engine,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 from sqlalchemy.types import UserDefinedType
 
 from engram.store.db import INDEX_BUILD_THREAD
@@ -101,8 +112,11 @@ class HnswIndexes:
 
     def _build(self, engine: Any, table: str, dim: int, leftover: bool) -> None:
         name = index_name(table, dim)
+        # A connection of its own, closed when the build ends: one drawn from the server's
+        # pool could come back after that pool was disposed at shutdown, and stay open.
+        own = create_engine(engine.url, poolclass=NullPool)
         try:
-            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            with own.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 if leftover:  # an interrupted concurrent build leaves an invalid index
                     conn.execute(text(f"DROP INDEX CONCURRENTLY IF EXISTS {name}"))
                 conn.execute(
@@ -117,6 +131,7 @@ class HnswIndexes:
         except Exception as exc:  # searches stay exact; the next one tries again
             log.warning("building vector index %s failed: %s", name, exc)
         finally:
+            own.dispose()
             with self._lock:
                 self._building.discard((table, dim))
 
