@@ -21,11 +21,14 @@ import httpx
 import pytest
 from letta_client.types import ToolReturnMessage
 
+from engram.tools.web import WebToolError
+from engram.tools.web_search import SearchRequest, web_search
 from tests.api.conftest import MODEL
 from tests.compat.conftest import letta_client_for
 from tests.fakes.fake_llm import FakeLLM
 from tests.fakes.replies import reply
 from tests.support.backends import Backend
+from tests.support.inprocess import settings_from
 from tests.support.server import RunningServer, serving
 
 PAGE = """<!doctype html><html><head><title>Otter facts</title>
@@ -36,6 +39,7 @@ HUGE_BYTES = 300_000
 MAX_BYTES = 100_000
 SLOW_SECONDS = 3.0
 FETCH_TIMEOUT = 1.0
+CODE_TIMEOUT = 4.0
 
 
 class FakeWeb:
@@ -99,6 +103,9 @@ class FakeWeb:
         path = urlsplit(handler.path).path
         self.requests.append({"path": path, "headers": dict(handler.headers), "body": body})
         results: list[dict[str, Any]]
+        if path == "/broken/search":
+            _send(handler, 503, "text/plain", b"overloaded")
+            return
         if path == "/exa/search":
             results = [
                 {
@@ -161,6 +168,7 @@ def server(
         "ENGRAM_WEB_FETCH_TIMEOUT_SECONDS": str(FETCH_TIMEOUT),
         "ENGRAM_WEB_FETCH_MAX_BYTES": str(MAX_BYTES),
         "ENGRAM_WEB_FETCH_PRIVATE_ADDRESSES": "true",
+        "ENGRAM_TOOL_TIMEOUT_SECONDS": str(CODE_TIMEOUT),
     }
     with serving(
         tmp_path_factory.mktemp("web-tools"),
@@ -306,6 +314,22 @@ def test_run_code_gets_no_secrets_and_the_network_only_by_the_agents_policy(
         outputs.append(json.loads(result["tool_return"])["logs"]["stdout"])
 
     assert outputs == [["[]\nno network\n"], ["[]\nreached\n"]]
+
+
+@pytest.mark.slow
+def test_run_code_is_stopped_at_the_sandboxs_time_limit(
+    client: httpx.Client, fake_llm: FakeLLM
+) -> None:
+    agent_id = new_agent(client, ["run_code"])
+    fake_llm.script(
+        reply.tool_call("run_code", {"code": "import time\ntime.sleep(60)", "language": "python"}),
+        reply.text("Too slow."),
+    )
+
+    result = only_return(client, agent_id, "Wait a minute.")
+
+    assert result["status"] == "error"
+    assert f"timed out after {CODE_TIMEOUT:g} seconds" in result["tool_return"]
 
 
 def test_run_code_through_letta_client(server: RunningServer, fake_llm: FakeLLM) -> None:
@@ -512,3 +536,14 @@ def test_a_bad_call_is_a_tool_error_not_a_crash(client: httpx.Client, fake_llm: 
     assert [r["status"] for r in results] == ["error", "error"]
     assert "unexpected argument(s) q" in results[0]["tool_return"]
     assert "url must be a string" in results[1]["tool_return"]
+
+
+async def test_a_search_service_that_fails_is_a_tool_error_naming_it(web: FakeWeb) -> None:
+    settings = settings_from(
+        {"ENGRAM_EXA_API_KEY": "exa-test-key", "ENGRAM_EXA_BASE_URL": f"{web.base_url}/broken"}
+    )
+
+    with pytest.raises(WebToolError) as failed:
+        await web_search(settings, SearchRequest(query="otters"))
+
+    assert "the exa search answered HTTP 503: overloaded" in str(failed.value)
