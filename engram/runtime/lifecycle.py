@@ -23,6 +23,7 @@ from engram.runtime.engine import Services
 from engram.store import tables as t
 from engram.store.db import migrate
 from engram.tools import confinement
+from engram.tools.builtins import BUILTIN_TOOL_SCHEMAS, BUILTIN_TOOL_TYPE
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ async def start(services: Services) -> None:
     if not services.schema_migrated:
         await asyncio.to_thread(migrate, db.url)
     await db.write(_seed_base_tools)
+    await db.write(_seed_builtin_tools)
     background.register_jobs(services)
     if settings.recall_embeddings:
         services.recall_indexer.start()
@@ -94,6 +96,43 @@ def _seed_base_tools(session: Session) -> None:
                     tags=["letta_core"],
                     return_char_limit=50_000,
                 )
+            )
+        elif tool.json_schema != schema:
+            tool.json_schema = schema
+            tool.description = schema["description"]
+
+
+def _seed_builtin_tools(session: Session) -> None:
+    """Create the built-ins that leave the process (run_code, fetch_webpage, web_search),
+    or refresh their schemas. A custom tool that already took one of these names keeps it:
+    it stays the user's, and the built-in is not offered under that name."""
+    existing = {
+        tool.name: tool
+        for tool in session.scalars(
+            select(t.Tool).where(t.Tool.name.in_(list(BUILTIN_TOOL_SCHEMAS)))
+        )
+    }
+    for name, schema in BUILTIN_TOOL_SCHEMAS.items():
+        tool = existing.get(name)
+        if tool is None:
+            session.add(
+                t.Tool(
+                    id=new_id("tool"),
+                    name=name,
+                    tool_type=BUILTIN_TOOL_TYPE,
+                    description=schema["description"],
+                    source_type="python",
+                    json_schema=schema,
+                    tags=["letta_builtin"],
+                    return_char_limit=50_000,
+                )
+            )
+        elif tool.tool_type != BUILTIN_TOOL_TYPE:
+            log.warning(
+                "a %s tool named %s exists: the built-in %s is not offered",
+                tool.tool_type,
+                name,
+                name,
             )
         elif tool.json_schema != schema:
             tool.json_schema = schema

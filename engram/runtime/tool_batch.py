@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from engram.llm.client import ToolCall
 from engram.memory.ledger import MemoryLedger
+from engram.runtime.builtin_external import run_builtin_external_calls
 from engram.runtime.external_tools import ExternalToolDeps, run_external_calls
 from engram.runtime.tool_calls import (
     CallOrigin,
@@ -88,6 +89,7 @@ async def run_batch(
     ran = dict(batch.settled)
     ran |= await run_custom_tools(deps, batch.agent, batch.tools, to_run, batch.origin)
     ran |= await run_external_calls(deps, batch.tools, to_run)
+    ran |= await run_builtin_external_calls(deps, batch.agent, batch.tools, to_run)
     origin = batch.origin
 
     def write(session: Session) -> T:
