@@ -75,15 +75,16 @@ def replace_all(block: t.Block, old: str, new: str) -> str:
     return value
 
 
-def replace_unique(block: t.Block, old: str, new: str) -> str:
+def replace_unique(block: t.Block, old: str, new: str, *, argument: str = "old_str") -> str:
+    """Replace the one occurrence of ``old``; ``argument`` is what the caller names it."""
     ensure_writable(block)
     if not old:
-        raise EditRejected("old_str must not be empty")
+        raise EditRejected(f"{argument} must not be empty")
     occurrences = block.value.count(old)
     if occurrences != 1:
         where = "does not appear" if occurrences == 0 else f"appears {occurrences} times"
         raise EditRejected(
-            f"old_str {where} in block '{block.label}'; it must appear exactly once "
+            f"{argument} {where} in block '{block.label}'; it must appear exactly once "
             "(quote more surrounding text to make it unique)"
         )
     value = block.value.replace(old, new, 1)
@@ -92,15 +93,27 @@ def replace_unique(block: t.Block, old: str, new: str) -> str:
 
 
 def insert_line(block: t.Block, text: str, line: int) -> str:
-    """Insert ``text`` before line ``line`` (0-based); -1 appends at the end."""
+    """Insert ``text`` after line ``line`` (1-based), so 0 puts it first; -1 appends.
+
+    A line past the end is refused rather than appended, as Letta does, so a model that
+    miscounted learns it instead of finding its text in the wrong place."""
     ensure_writable(block)
     lines = block.value.split("\n") if block.value else []
-    if line == -1 or line >= len(lines):
-        lines.append(text)
-    elif line < -1:
-        raise EditRejected(f"insert_line must be -1 or a line number >= 0, got {line}")
-    else:
-        lines.insert(line, text)
+    if line == -1:
+        line = len(lines)
+    if not 0 <= line <= len(lines):
+        raise EditRejected(
+            f"insert_line must be -1 or between 0 and {len(lines)} (block '{block.label}' "
+            f"has {len(lines)} lines), got {line}"
+        )
+    lines[line:line] = [text]
     value = "\n".join(lines)
+    check_fits(block.label, value, block.limit)
+    return value
+
+
+def rewrite(block: t.Block, value: str) -> str:
+    """The block's whole new value, once it is known writable and within its limit."""
+    ensure_writable(block)
     check_fits(block.label, value, block.limit)
     return value

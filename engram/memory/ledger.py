@@ -32,7 +32,14 @@ SEARCH_TOOLS = {
     "conversation_search": "conversation_searches",
 }
 EDIT_TOOLS = frozenset(
-    {"core_memory_append", "core_memory_replace", "memory_replace", "memory_insert"}
+    {
+        "core_memory_append",
+        "core_memory_replace",
+        "memory_replace",
+        "memory_insert",
+        "memory_rethink",
+        "memory_apply_patch",
+    }
 )
 INSERT_TOOLS = frozenset({"archival_memory_insert"})
 MEMORY_TOOLS = frozenset(SEARCH_TOOLS) | EDIT_TOOLS | INSERT_TOOLS

@@ -7,98 +7,63 @@ commit with the rest of the step or not at all.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
-
-from engram.errors import InvalidInput
 from engram.memory import archival, core, recall
-from engram.memory.embeddings import Embedder
-from engram.store import block_history, passages
-from engram.store import tables as t
+from engram.memory.memory_commands import COMMAND_TOOL_FUNCTIONS, COMMAND_TOOL_SCHEMAS
+from engram.memory.tool_context import ToolContext as ToolContext
+from engram.memory.tool_context import ToolFailure as ToolFailure
+from engram.memory.tool_context import ToolFunction as ToolFunction
+from engram.memory.tool_context import edit_block
+from engram.store import passages
 from engram.store.tables import as_utc
-from engram.store.vectors import VectorIndex
 from engram.times import read_iso_time
 
 
-class ToolFailure(Exception):
-    """A tool call that cannot be carried out; the message is returned to the model."""
-
-
-@dataclass
-class ToolContext:
-    session: Session
-    agent: t.Agent
-    blocks: list[t.Block]
-    embedder: Embedder
-    vectors: VectorIndex
-    message_vectors: VectorIndex
-    run_id: str | None
-    step_id: str | None
-    message_id: str | None
-    """The assistant message whose tool calls are running: the provenance of what they write."""
-    vectors_by_text: dict[str, list[float]] = field(default_factory=dict)
-    embedding_error: str | None = None
-    """Why ``vectors_by_text`` is empty: the embedder failed before the step's transaction."""
-    edited_blocks: set[str] = field(default_factory=set)
-
-    def block(self, label: str) -> t.Block:
-        for block in self.blocks:
-            if block.label == label:
-                return block
-        labels = ", ".join(b.label for b in self.blocks) or "none"
-        raise ToolFailure(f"no memory block labelled '{label}'; blocks: {labels}")
-
-    def vector(self, text: str) -> list[float]:
-        """The embedding of ``text``, computed before the step's transaction opened."""
-        try:
-            return self.vectors_by_text[text]
-        except KeyError:
-            if self.embedding_error is not None:
-                raise ToolFailure(f"cannot embed this text: {self.embedding_error}") from None
-            raise ToolFailure("this text could not be embedded; try the call again") from None
-
-
-ToolFunction = Callable[..., str]
-
-
-def _edit(ctx: ToolContext, label: str, change: Callable[[t.Block], str]) -> str:
-    block = ctx.block(label)
-    old = block.value
-    try:
-        block.value = change(block)
-    except (core.EditRejected, InvalidInput) as exc:
-        raise ToolFailure(str(exc)) from exc
-    block_history.record(
-        ctx.session,
-        block,
-        old,
-        actor_type="agent",
-        actor_id=ctx.agent.id,
-        run_id=ctx.run_id,
-        step_id=ctx.step_id,
-    )
-    ctx.edited_blocks.add(block.id)
-    return f"Block '{label}' now has {len(block.value)} of {block.limit} chars."
-
-
 def core_memory_append(ctx: ToolContext, label: str, content: str) -> str:
-    return _edit(ctx, label, lambda block: core.append(block, content))
+    return edit_block(ctx, label, lambda block: core.append(block, content))
 
 
 def core_memory_replace(ctx: ToolContext, label: str, old_content: str, new_content: str) -> str:
-    return _edit(ctx, label, lambda block: core.replace_all(block, old_content, new_content))
+    return edit_block(ctx, label, lambda block: core.replace_all(block, old_content, new_content))
 
 
-def memory_replace(ctx: ToolContext, label: str, old_str: str, new_str: str) -> str:
-    return _edit(ctx, label, lambda block: core.replace_unique(block, old_str, new_str))
+def memory_replace(
+    ctx: ToolContext,
+    label: str,
+    old_string: str | None = None,
+    new_string: str | None = None,
+    old_str: str | None = None,
+    new_str: str | None = None,
+) -> str:
+    """Letta's argument names (``old_string``/``new_string``); the earlier ``old_str`` and
+    ``new_str`` still work, so agents made with the old schema keep editing."""
+    old = _named("memory_replace", "old_string", old_string, old_str)
+    new = _named("memory_replace", "new_string", new_string, new_str)
+    return edit_block(
+        ctx, label, lambda block: core.replace_unique(block, old, new, argument="old_string")
+    )
 
 
-def memory_insert(ctx: ToolContext, label: str, new_str: str, insert_line: int = -1) -> str:
-    return _edit(ctx, label, lambda block: core.insert_line(block, new_str, insert_line))
+def memory_insert(
+    ctx: ToolContext,
+    label: str,
+    new_string: str | None = None,
+    insert_line: int = -1,
+    new_str: str | None = None,
+) -> str:
+    """Insert after line ``insert_line`` (0 puts the text first, -1 appends), as Letta's."""
+    text = _named("memory_insert", "new_string", new_string, new_str)
+    return edit_block(ctx, label, lambda block: core.insert_line(block, text, insert_line))
+
+
+def _named(tool: str, name: str, value: str | None, old_spelling: str | None) -> str:
+    """The argument ``name``, given under its Letta name or its earlier Engram spelling."""
+    chosen = value if value is not None else old_spelling
+    if chosen is None:
+        raise ToolFailure(f"{tool}: missing required argument(s): {name}")
+    return chosen
 
 
 def archival_memory_insert(ctx: ToolContext, content: str, tags: list[str] | None = None) -> str:
@@ -236,27 +201,28 @@ BASE_TOOL_SCHEMAS: dict[str, dict[str, Any]] = {
     ),
     "memory_replace": _fn(
         "memory_replace",
-        "Replace text that appears exactly once in a memory block with new text.",
+        "Replace text that appears exactly once in a memory block with new text. "
+        "Use an empty new_string to delete the text.",
         {
             "label": _LABEL,
-            "old_str": {"type": "string", "description": "Exact text, unique in the block."},
-            "new_str": {"type": "string", "description": "Replacement text."},
+            "old_string": {"type": "string", "description": "Exact text, unique in the block."},
+            "new_string": {"type": "string", "description": "Replacement text."},
         },
-        ["label", "old_str", "new_str"],
+        ["label", "old_string", "new_string"],
     ),
     "memory_insert": _fn(
         "memory_insert",
-        "Insert text into a memory block at a line number (0 is the top, -1 the end).",
+        "Insert text into a memory block after a given line (0 puts it first, -1 at the end).",
         {
             "label": _LABEL,
-            "new_str": {"type": "string", "description": "Text to insert."},
+            "new_string": {"type": "string", "description": "Text to insert."},
             "insert_line": {
                 "type": "integer",
-                "description": "Line to insert before; -1 appends.",
+                "description": "Line number after which to insert; 0 for the top, -1 appends.",
                 "default": -1,
             },
         },
-        ["label", "new_str"],
+        ["label", "new_string"],
     ),
     "archival_memory_insert": _fn(
         "archival_memory_insert",
@@ -298,6 +264,7 @@ BASE_TOOL_SCHEMAS: dict[str, dict[str, Any]] = {
         {"message": {"type": "string", "description": "The message to send."}},
         ["message"],
     ),
+    **COMMAND_TOOL_SCHEMAS,
 }
 
 BASE_TOOL_FUNCTIONS: dict[str, ToolFunction] = {
@@ -309,6 +276,7 @@ BASE_TOOL_FUNCTIONS: dict[str, ToolFunction] = {
     "archival_memory_search": archival_memory_search,
     "conversation_search": conversation_search,
     "send_message": send_message,
+    **COMMAND_TOOL_FUNCTIONS,
 }
 
 MEMORY_TOOL_NAMES = [
