@@ -19,6 +19,7 @@ Two agents must not call each other forever, nor wait on each other:
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, replace
@@ -42,6 +43,8 @@ from engram.store import tables as t
 WAIT_FOR_REPLY = "send_message_to_agent_and_wait_for_reply"
 SEND_ASYNC = "send_message_to_agent_async"
 MATCHING_TAGS = "send_message_to_agents_matching_tags"
+
+log = logging.getLogger(__name__)
 
 AGENT_CALL_TOOL_TYPE = "letta_multi_agent_core"
 AGENT_CALL_JOB = "agent_call_turn"
@@ -223,7 +226,10 @@ async def _send_async(caller: _Caller, message: str, other_agent_id: str) -> str
         "max_steps": TARGET_MAX_STEPS,
     }
     deps = caller.deps
-    run = await create_run(deps, other_agent_id, background=True, turn_input=turn_input)
+    try:
+        run = await create_run(deps, other_agent_id, background=True, turn_input=turn_input)
+    except NotFound:  # deleted since it was checked
+        raise CallRefused(f"no agent with id '{other_agent_id}' exists on this server") from None
     payload = {"agent_id": other_agent_id, "run_id": run.id, **turn_input, "call_depth": depth}
     await deps.jobs.enqueue(AGENT_CALL_JOB, payload)
     return SENT
@@ -298,6 +304,9 @@ async def _run_target(caller: _Caller, target: str, text: str, depth: int) -> di
         )
     except EngramError as exc:
         raise CallRefused(f"agent '{target}' could not take the message: {exc}") from None
+    except Exception as exc:  # a fault in the target's turn must not end the caller's
+        log.exception("the turn of agent %s, called by agent %s, failed", target, caller.sender_id)
+        raise CallRefused(f"agent '{target}' failed to answer ({type(exc).__name__})") from None
     finally:
         _depth.reset(token)
     if result.error is not None:

@@ -127,6 +127,29 @@ def test_a_call_to_an_unknown_agent_or_to_itself_is_a_tool_error(
     assert len(runs_of(client, caller)) == 1
 
 
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        ({"message": "hi"}, "missing required argument(s): other_agent_id"),
+        ({"message": 7, "other_agent_id": "x"}, "message must be a string"),
+        ({"message": "hi", "other_agent_id": "x", "urgent": True}, "unexpected argument(s)"),
+    ],
+    ids=["missing", "wrong-type", "unknown"],
+)
+def test_wrong_arguments_are_a_tool_error_and_reach_nobody(
+    client: httpx.Client, fake_llm: FakeLLM, arguments: dict[str, Any], expected: str
+) -> None:
+    caller = agent(client, WAIT)
+    fake_llm.script(reply.tool_call(WAIT, arguments), reply.text("Oops."))
+
+    body = send(client, caller, "Say hi.")
+
+    returned = tool_returns(body)[0]
+    assert returned["status"] == "error"
+    assert expected in returned["tool_return"]
+    assert len(fake_llm.chat_requests) == 2
+
+
 def test_a_chain_deeper_than_the_limit_is_refused(client: httpx.Client, fake_llm: FakeLLM) -> None:
     first, second, third, fourth = (agent(client, WAIT) for _ in range(4))
     fake_llm.script(
