@@ -246,6 +246,42 @@ def test_an_async_message_queues_the_targets_turn_and_returns_at_once(
     assert any(m.get("content") == "Noted." for m in messages)
 
 
+def test_a_queued_turn_keeps_its_depth(client: httpx.Client, fake_llm: FakeLLM) -> None:
+    names = ("FIRST", "SECOND", "THIRD", "FOURTH")
+    ids = {name: agent(client, WAIT, ASYNC, system=f"Agent {name}.") for name in names}
+    calls = {
+        "FIRST": (WAIT, "SECOND"),  # depth 1
+        "SECOND": (ASYNC, "THIRD"),  # depth 2, queued
+        "THIRD": (WAIT, "FOURTH"),  # would be depth 3: refused
+    }
+
+    def route(request: FakeRequest) -> Reply:
+        # The queued turn and the waiting chain ask in no fixed order: answer by agent.
+        name = next(name for name in names if f"Agent {name}." in request.system_text)
+        if name in calls and not request.tool_results:
+            tool, target = calls[name]
+            return reply.tool_call(tool, {"message": "go", "other_agent_id": ids[target]})
+        return reply.text(f"{name} done.")
+
+    fake_llm.script(*[route] * 6)
+
+    send(client, ids["FIRST"], "Start.")
+
+    deadline = time.monotonic() + 30
+    while not [r for r in runs_of(client, ids["THIRD"]) if r["status"] == "completed"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    third_run = runs_of(client, ids["THIRD"])[0]["id"]
+    returns = [
+        m
+        for m in client.get(f"/v1/runs/{third_run}/messages").json()
+        if m["message_type"] == "tool_return_message"
+    ]
+    assert returns[0]["status"] == "error"
+    assert "ENGRAM_AGENT_CALL_DEPTH" in returns[0]["tool_return"]
+    assert runs_of(client, ids["FOURTH"]) == []
+
+
 def test_tags_reach_every_matching_agent_and_collect_their_replies(
     client: httpx.Client, fake_llm: FakeLLM
 ) -> None:
