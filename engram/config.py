@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     max_invalid_tool_calls: int = 3
     # A turn for an agent that is busy waits this long for the running one, then gets a 409.
     agent_busy_timeout_seconds: float = Field(default=300.0, gt=0)
+    # Agent-to-agent tools: how many calls deep a chain of agents may go (0: none at all).
+    agent_call_depth: int = Field(default=3, ge=0)
     # PostgreSQL only: queued turns each replica's worker runs at once.
     job_workers: int = Field(default=8, ge=1)
     # Recovery from a lost server (docs/postgres.md): a running run with no live lease on its

@@ -21,7 +21,7 @@ accepts in a prompt, and silently denying a call the user never saw would be a s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Protocol
@@ -273,14 +273,20 @@ def check_input(session: Session, agent_id: str, inputs: Sequence[InputMessage])
 
 
 async def answer_pending(
-    deps: ApprovalDeps, agent_id: str, run_id: str, answer: dict[str, Any], ledger: MemoryLedger
+    deps: ApprovalDeps,
+    agent_id: str,
+    run_id: str,
+    answer: dict[str, Any],
+    ledger: MemoryLedger,
+    before_run: Callable[[ToolBatch], Awaitable[ToolBatch]] | None = None,
 ) -> Answered:
     """Settle the pending approval through the tool pipeline a step uses (``run_batch``):
     the approved calls run (custom and external tools before the transaction), then the
     answer and every call's result are stored in one transaction, and the run's memory
     ``ledger`` records what approved memory tools did, as it would for a step's calls (their
     notes cite step 0: they run before the run's first step). Raises InvalidInput as
-    ``decide`` does."""
+    ``decide`` does. ``before_run`` settles calls the pipeline does not run itself (the
+    step's agent-to-agent calls) before the batch runs."""
     found = await deps.db.read(lambda session: pending(session, agent_id))
     decisions = decide(found, answer)
     assert found is not None  # decide refuses an answer with nothing pending
@@ -299,6 +305,8 @@ async def answer_pending(
         step_number=0,
         settled=_settled_without_running(found, decisions),
     )
+    if before_run is not None:
+        batch = await before_run(batch)
     model = LLMConfig.from_json(agent.llm_config).model
 
     def commit(session: Session, ran: BatchResult) -> tuple[list[t.Message], BatchResult]:

@@ -18,8 +18,10 @@ from engram.config import Settings
 from engram.ids import new_id
 from engram.memory.local_embedding import LocalEmbeddingUnavailable, locate_model_dir
 from engram.memory.tools import BASE_TOOL_SCHEMAS
-from engram.runtime import background, run_recovery
+from engram.runtime import agent_calls, background, run_recovery
+from engram.runtime.agent_calls import AGENT_CALL_SCHEMAS, AGENT_CALL_TOOL_TYPE
 from engram.runtime.engine import Services
+from engram.runtime.step import run_turn
 from engram.store import tables as t
 from engram.store.db import migrate
 from engram.tools import confinement
@@ -34,6 +36,9 @@ CORE_TOOLS = {
     "archival_memory_search",
 }
 
+SEEDED_SCHEMAS = {**BASE_TOOL_SCHEMAS, **AGENT_CALL_SCHEMAS}
+"""Every built-in tool the server seeds at start."""
+
 
 async def start(services: Services) -> None:
     """Migrate the schema (unless the caller did), make sure the built-in tools exist,
@@ -45,6 +50,7 @@ async def start(services: Services) -> None:
     await db.write(_seed_base_tools)
     await db.write(_seed_builtin_tools)
     background.register_jobs(services)
+    agent_calls.register_jobs(services, run_turn)
     if settings.recall_embeddings:
         services.recall_indexer.start()
     if db.is_sqlite:
@@ -79,11 +85,13 @@ def _seed_base_tools(session: Session) -> None:
     """Create the built-in tools, or refresh their schemas after an upgrade."""
     existing = {
         tool.name: tool
-        for tool in session.scalars(select(t.Tool).where(t.Tool.name.in_(list(BASE_TOOL_SCHEMAS))))
+        for tool in session.scalars(select(t.Tool).where(t.Tool.name.in_(list(SEEDED_SCHEMAS))))
     }
-    for name, schema in BASE_TOOL_SCHEMAS.items():
+    for name, schema in SEEDED_SCHEMAS.items():
         tool = existing.get(name)
         tool_type = "letta_core" if name in CORE_TOOLS else "letta_memory_core"
+        if name in AGENT_CALL_SCHEMAS:
+            tool_type = AGENT_CALL_TOOL_TYPE
         if tool is None:
             session.add(
                 t.Tool(

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from functools import partial
 
 from engram.ids import new_id
 from engram.jobs import JobNotStarted
 from engram.llm.client import DeltaSink
 from engram.runtime import approvals
+from engram.runtime.agent_calls import settle_agent_calls
 from engram.runtime.agent_gate import BusyPolicy
 from engram.runtime.approvals import APPROVAL_ROLE
 from engram.runtime.recall_assist import recall_section
@@ -134,7 +136,9 @@ async def _settle_approvals(turn: Turn, inputs: list[InputMessage]) -> None:
     if answer is None:
         await deps.db.read(lambda session: approvals.check_input(session, agent_id, inputs))
         return
-    answered = await approvals.answer_pending(deps, agent_id, run_id, answer, turn.ledger)
+    answered = await approvals.answer_pending(
+        deps, agent_id, run_id, answer, turn.ledger, partial(settle_agent_calls, deps, run=run_turn)
+    )
     turn.rules, turn.ledger = answered.rules, answered.ledger
     await turn.emit(answered.rows)
 
@@ -150,6 +154,8 @@ async def _one_step(turn: Turn, pending: list[t.Message]) -> None:
         await _recall_for_turn(turn, state.agent)
     call = await call_model(turn, await fit_prompt(turn, state, pending))
     batch, held = _batch_of(turn, call)
+    # Calls to other agents run their turns now, before this step's transaction opens.
+    batch = await settle_agent_calls(turn.deps, batch, run_turn)
     committed = await run_batch(
         turn.deps,
         batch,

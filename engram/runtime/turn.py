@@ -23,6 +23,7 @@ from engram.runtime.views import letta_messages
 from engram.store import tables as t
 
 if TYPE_CHECKING:
+    from engram.jobs import JobQueue
     from engram.runtime.agent_gate import AgentGate
     from engram.runtime.recall_index import RecallIndexer
 
@@ -33,13 +34,17 @@ carry the ids the step's committed messages will have."""
 
 
 class TurnDeps(ApprovalDeps, FoldingDeps, RecallDeps, Protocol):
-    """What a turn uses: the agent's gate, the model, the tools, folding, recall assist."""
+    """What a turn uses: the agent's gate, the model, the tools, folding, recall assist,
+    and the job queue (the turns an agent-to-agent call queues)."""
 
     @property
     def gate(self) -> AgentGate: ...
 
     @property
     def recall_indexer(self) -> RecallIndexer: ...
+
+    @property
+    def jobs(self) -> JobQueue: ...
 
 
 @dataclass
