@@ -14,6 +14,7 @@ from pydantic import (
     field_validator,
 )
 
+from engram.block_labels import BlockLabel
 from engram.input_limits import check_length, check_text_length, check_value
 from engram.memory.policy import CompactionSettingsBody, RecallAssistBody
 from engram.tools.variables import ToolVariables
@@ -46,7 +47,8 @@ BlockValue = Annotated[str, _text_limit("block_chars")]
 # Bounds keep values storable in a 32-bit column and sensible for the server.
 MAX_CHARS = 10_000_000
 MAX_TOKENS = 10_000_000
-Label = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^/]+$")]
+# Block labels as Letta takes them, `/` paths included (rules in engram/block_labels.py).
+Label = BlockLabel
 ToolCallFormat = Literal["native", "json_text"]
 
 

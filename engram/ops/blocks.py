@@ -15,7 +15,7 @@ from engram.ops.agents import AgentBundle, BlockSpec, Cursor, bundle
 from engram.ops.deps import HasDb
 from engram.store import agents, block_history, blocks
 from engram.store import tables as t
-from engram.store.blocks import check_fits
+from engram.store.blocks import check_fits, check_label
 from engram.store.pagination import page_of
 
 T = TypeVar("T", t.Agent, t.Block)
@@ -42,6 +42,7 @@ def apply_block_changes(block: t.Block, changes: BlockChanges) -> None:
     value = changes.value if changes.value is not None else block.value
     limit = changes.limit if changes.limit is not None else block.limit
     label = changes.label if changes.label is not None else block.label
+    check_label(label)
     check_fits(label, value, limit)
     block.value, block.limit, block.label = value, limit, label
     for name in ("description", "read_only", "hidden", "tags"):

@@ -15,6 +15,7 @@ from typing import Any
 
 from engram.llm.tokens import count_chat_tokens, count_tool_tokens, counter_for_model
 from engram.memory.core import render_blocks, render_metadata
+from engram.memory.memfs import render_memfs
 from engram.runtime.prompt import as_openai_tool, to_chat, with_heartbeat
 from engram.runtime.window import Window
 from engram.store import tables as t
@@ -94,10 +95,13 @@ def compile_context(
     *,
     recall_count: int,
     archival_count: int,
+    memfs: bool = False,
 ) -> CompiledContext:
+    """``memfs``: the agent keeps Letta's git-backed memory, so its blocks read as files
+    (``memory/memfs.py``) rather than as the ``<memory_blocks>`` list."""
     model = agent.llm_config["model"]
     last_edit: datetime | None = max((b.updated_at for b in blocks), default=None)
-    rendered_blocks = render_blocks(blocks)
+    rendered_blocks = render_memfs(blocks) if memfs else render_blocks(blocks)
     metadata = render_metadata(
         recall_count=recall_count, archival_count=archival_count, last_edit=last_edit
     )

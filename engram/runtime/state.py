@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engram.memory.memfs import GIT_MEMORY_TAG
 from engram.runtime.context import CompiledContext, compile_context
 from engram.runtime.window import Window, WindowCache
 from engram.store import agents, blocks, messages, passages, tools
@@ -21,6 +22,8 @@ class AgentState:
     window: Window
     recall_count: int
     archival_count: int
+    memfs: bool = False
+    """Tagged ``git-memory-enabled``: its memory reads as Letta's MemFS (memory/memfs.py)."""
 
 
 def load_state(
@@ -28,12 +31,16 @@ def load_state(
 ) -> tuple[AgentState, str | None]:
     """The agent's state, and the status of ``run_id`` read in the same snapshot."""
     agent = agents.get(session, agent_id)
-    recall_count, archival_count, run_status = (
+    memfs_tag = select(t.AgentTag.tag).where(
+        t.AgentTag.agent_id == agent_id, t.AgentTag.tag == GIT_MEMORY_TAG
+    )
+    recall_count, archival_count, run_status, memfs = (
         session.execute(
             select(
                 messages.count_query(agent_id).scalar_subquery(),
                 passages.count_query(agent_id).scalar_subquery(),
                 select(t.Run.status).where(t.Run.id == run_id).scalar_subquery(),
+                memfs_tag.exists(),
             )
         )
     ).one()
@@ -44,6 +51,7 @@ def load_state(
         window=windows.window(session, agent),
         recall_count=int(recall_count),
         archival_count=int(archival_count),
+        memfs=bool(memfs),
     )
     return state, run_status
 
@@ -56,4 +64,5 @@ def compile_state(state: AgentState) -> CompiledContext:
         state.window,
         recall_count=state.recall_count,
         archival_count=state.archival_count,
+        memfs=state.memfs,
     )

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from engram.block_labels import label_problem
 from engram.errors import BlockTooLong, Conflict, InvalidInput, NotFound
 from engram.ids import new_id
 from engram.store import tables as t
@@ -26,6 +27,14 @@ def check_fits(label: str, value: str, limit: int) -> None:
         raise BlockTooLong(label, len(value), limit)
 
 
+def check_label(label: str) -> None:
+    """The label rules of engram/block_labels.py, for callers that did not go through a
+    validated request body."""
+    problem = label_problem(label)
+    if problem is not None:
+        raise InvalidInput("label", problem)
+
+
 def new_block(
     *,
     label: str,
@@ -37,8 +46,7 @@ def new_block(
     metadata: dict[str, Any] | None = None,
     tags: list[str] | None = None,
 ) -> t.Block:
-    if not label.strip():
-        raise InvalidInput("label", "a block needs a non-empty label")
+    check_label(label)
     limit = limit if limit is not None else default_limit(label)
     if limit <= 0:
         raise InvalidInput("limit", f"limit must be positive, got {limit}")

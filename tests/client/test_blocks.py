@@ -130,7 +130,7 @@ def test_bad_input_names_the_field_and_changes_nothing(engram_client: Engram) ->
         engram_client.blocks.update(block.id, value="far longer than ten")
     assert too_long.value.field == "value"
     with pytest.raises(InvalidInput, match="label"):
-        engram_client.blocks.update(block.id, label="a/b")
+        engram_client.blocks.update(block.id, label="   ")
     with pytest.raises(InvalidInput, match="limit"):
         engram_client.blocks.create(label="x", value="y", limit=0)
     with pytest.raises(InvalidInput) as bad_order:
@@ -163,3 +163,20 @@ async def test_the_async_client_serves_blocks(
         assert (await client.blocks.retrieve(human.id)).value == "Ann B."
         holders = await client.blocks.agents.list(human.id)
         assert [a.id for a in holders] == [agent.id]
+
+
+def test_path_labels_work_in_process(engram_client: Engram) -> None:
+    """Labels holding `/` (Letta's MemFS paths) are created, read, edited and renamed."""
+    agent = engram_client.agents.create(
+        model=MODEL, memory_blocks=[{"label": "system/human/family", "value": "Two sisters."}]
+    )
+    family = engram_client.agents.blocks.retrieve("system/human/family", agent_id=agent.id)
+    assert family.value == "Two sisters."
+    edited = engram_client.agents.blocks.update(
+        "system/human/family", agent_id=agent.id, label="system/human/kin", value="A cousin."
+    )
+    assert (edited.label, edited.value) == ("system/human/kin", "A cousin.")
+    shared = engram_client.blocks.create(label=unique("reference/notes/"), value="Tea.")
+    assert "/" in engram_client.blocks.retrieve(shared.id).label
+    with pytest.raises(InvalidInput, match="label"):
+        engram_client.blocks.create(label="x" * 256, value="too long a label")

@@ -23,12 +23,20 @@ def _page(cursor: ListCursor) -> Page:
 
 
 @router.get("/v1/agents/{agent_id}/core-memory/blocks", response_model=list[dict[str, Any]])
+# With a trailing slash too: the label route below would otherwise take it as label "".
+@router.get(
+    "/v1/agents/{agent_id}/core-memory/blocks/",
+    response_model=list[dict[str, Any]],
+    include_in_schema=False,
+)
 async def list_agent_blocks(agent_id: str, rt: Runtime, cursor: Cursor) -> Response:
     found = await block_ops.list_agent_blocks(rt, agent_id, _page(cursor))
     return rendering.json_list([serialize.block(b) for b in found], "block")
 
 
-@router.get("/v1/agents/{agent_id}/core-memory/blocks/{label}")
+# Labels may be paths (`system/human/family`): `:path` takes the rest of the URL, whether the
+# client sent the slashes as they are or as %2F (decoded before routing), as letta-client does.
+@router.get("/v1/agents/{agent_id}/core-memory/blocks/{label:path}")
 async def retrieve_agent_block(agent_id: str, label: str, rt: Runtime) -> dict[str, Any]:
     return serialize.block(await block_ops.retrieve_agent_block(rt, agent_id, label))
 
@@ -43,7 +51,8 @@ async def detach_block(agent_id: str, block_id: str, rt: Runtime) -> dict[str, A
     return serialize.agent(await links.detach(rt, agent_id, "block", block_id))
 
 
-@router.patch("/v1/agents/{agent_id}/core-memory/blocks/{label}")
+# After attach/ and detach/, which keep their meaning (docs/memory.md, "Block labels").
+@router.patch("/v1/agents/{agent_id}/core-memory/blocks/{label:path}")
 async def modify_agent_block(
     agent_id: str, label: str, body: BlockUpdate, rt: Runtime
 ) -> dict[str, Any]:

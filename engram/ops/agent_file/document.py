@@ -17,6 +17,7 @@ from pydantic import (
     field_validator,
 )
 
+from engram.block_labels import BlockLabel
 from engram.errors import InvalidInput
 from engram.input_limits import check_text_length, check_value
 from engram.memory.policy import CompactionSettingsBody, RecallAssistBody
@@ -125,7 +126,7 @@ class FileMessage(_FilePart):
 
 class FileBlock(_FilePart):
     id: str
-    label: str = Field(min_length=1, max_length=255, pattern=r"^[^/]+$")
+    label: BlockLabel
     value: BlockValue
     limit: int | None = Field(default=None, gt=0, le=MAX_CHARS)
     description: str | None = None
