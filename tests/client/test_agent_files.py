@@ -24,6 +24,7 @@ IMPORT_KEYS = {
     "replaced_tools",
     "kept_tools",
     "tool_variables_without_value",
+    "adjustments",
 }
 
 
@@ -208,7 +209,6 @@ def test_an_import_with_a_broken_agent_names_where_and_creates_nothing(
 @pytest.mark.parametrize(
     ("options", "error", "named"),
     [
-        ({"use_legacy_format": True}, InvalidInput, "use_legacy_format"),
         ({"conversation_id": "conv-1"}, NotFound, "conversation 'conv-1'"),
         ({"max_steps": "many"}, InvalidInput, "max_steps"),
     ],
