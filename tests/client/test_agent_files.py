@@ -227,3 +227,32 @@ def test_exporting_an_unknown_agent_is_not_found(engram_client: Engram) -> None:
         engram_client.agents.export_file("agent-missing")
 
     assert (missing.value.kind, missing.value.ident) == ("agent", "agent-missing")
+
+
+SHAPES = Path(__file__).parent.parent / "fixtures" / "agent_files"
+
+
+def test_import_file_takes_a_string_encoded_file_given_as_text(target: str) -> None:
+    text = (SHAPES / "string_encoded.af").read_text()
+
+    with Engram.open(target) as client:
+        made = client.agents.import_file(file=text)
+        agent = client.agents.retrieve(made.agent_ids[0])
+
+    assert agent.name == "juniper_copy"
+    assert made.model_extra == made.model_extra | {"adjustments": []}
+
+
+def test_import_file_strips_unsupported_parts_only_when_asked(target: str) -> None:
+    pair = (SHAPES / "sleeptime_group.af").read_bytes()
+
+    with Engram.open(target) as client:
+        with pytest.raises(InvalidInput) as refused:
+            client.agents.import_file(file=pair)
+        assert refused.value.field == "file" and "groups.0" in str(refused.value)
+        assert client.agents.list() == []
+        made = client.agents.import_file(file=pair, strip_unsupported=True)
+
+    assert len(made.agent_ids) == 1
+    parts = [item["part"] for item in (made.model_extra or {})["adjustments"]]
+    assert parts == ["groups.0", "agents.1"]
