@@ -231,3 +231,24 @@ def test_legacy_export_writes_the_single_agent_layout_and_imports_back(
     said = [m.message_type for m in sdk.agents.messages.list(agent_id, order="asc").items]
     again = [m.message_type for m in sdk.agents.messages.list(copy.id, order="asc").items]
     assert again == said
+
+
+def test_inline_memory_blocks_are_imported_as_the_agents_own(
+    sdk: Letta, fake_llm: FakeLLM, imported: list[str]
+) -> None:
+    document = json.loads(fixture_text("current.af"))
+    agent = document["agents"][0]
+    agent["memory_blocks"] = [{"label": "garden", "value": "Balcony, north-facing.", "limit": 900}]
+    text = json.dumps(document)
+
+    answer = sdk.agents.import_file(file=("inline.af", text.encode(), "application/json"))
+    imported.extend(answer.agent_ids)
+
+    blocks = {b.label: (b.value, b.limit) for b in sdk.agents.retrieve(answer.agent_ids[0]).blocks}
+    assert blocks["garden"] == ("Balcony, north-facing.", 900)
+    assert set(blocks) == {"persona", "human", "garden"}
+    assert "Balcony, north-facing." in run_one_turn(sdk, fake_llm, answer.agent_ids[0])
+    agent["memory_blocks"] = [{"label": "garden"}]
+    with pytest.raises(UnprocessableEntityError) as refused:
+        sdk.agents.import_file(file=("bad.af", json.dumps(document).encode(), "application/json"))
+    assert "agents.0.memory_blocks.0.value" in str(refused.value)

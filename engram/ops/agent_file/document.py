@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Any, BinaryIO, ClassVar, Literal
+from typing import Annotated, Any, BinaryIO, ClassVar, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -24,6 +24,8 @@ from engram.memory.tools import BASE_TOOL_SCHEMAS
 from engram.ops.agent_file.legacy import from_legacy, is_legacy
 from engram.ops.agents import AGENT_TYPES
 from engram.tools.variables import VariableName, VariableValue
+
+_Model = TypeVar("_Model", bound=BaseModel)
 
 MAX_CHARS = 10_000_000
 MAX_TOKENS = 10_000_000
@@ -193,7 +195,7 @@ class FileAgent(_FilePart):
     tools: list[str] = []
     source_ids: list[str] | None = None
     files_agents: list[Any] = []
-    # Blocks given inline: not imported (unsupported.py reports them).
+    # Blocks given inline (Letta's CreateBlock): made file blocks of their own on load.
     memory_blocks: list[Any] | None = None
     in_context_message_ids: list[str] = []
     # The history as decoded JSON, each message checked as a FileMessage by
@@ -242,13 +244,33 @@ def load_agent_file(raw: bytes | str | BinaryIO) -> AgentFile:
         )
     if is_legacy(data):
         data = from_legacy(data)
+    document = _validated(AgentFile, data, "file")
+    for i, agent in enumerate(document.agents):
+        _take_inline_blocks(document, agent, f"file.agents.{i}.memory_blocks")
+    return document
+
+
+def _validated(model: type[_Model], data: Any, where: str) -> _Model:
     try:
-        return AgentFile.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         errors = exc.errors()
-        where = ".".join(str(part) for part in errors[0]["loc"])
+        place = ".".join([where, *(str(part) for part in errors[0]["loc"])])
         more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
-        raise InvalidInput(f"file.{where}", f"{errors[0]['msg']}{more}") from exc
+        raise InvalidInput(place, f"{errors[0]['msg']}{more}") from exc
+
+
+def _take_inline_blocks(document: AgentFile, agent: FileAgent, where: str) -> None:
+    """An agent's inline ``memory_blocks`` become blocks of the file that only it uses,
+    so they are imported as its other blocks are."""
+    for j, raw in enumerate(agent.memory_blocks or []):
+        given = raw if isinstance(raw, dict) else {}
+        block = _validated(
+            FileBlock, {**given, "id": f"{agent.id}/memory_blocks.{j}"}, f"{where}.{j}"
+        )
+        document.blocks.append(block)
+        agent.block_ids.append(block.id)
+    agent.memory_blocks = None
 
 
 def check_agent_file(document: AgentFile) -> None:

@@ -7,8 +7,7 @@ Left out today: agent groups (sleep-time pairs and the rest) and agents of types
 server does not run, folders (``sources``) with their ``files`` and the agents' open files,
 ``skills``, ``mcp_servers`` (a file carries an MCP server's command or URL without its
 credentials; servers are registered through ``/v1/mcp-servers/``) with the tools of MCP
-servers, built-in tools this server does not have, and blocks given inline
-(``memory_blocks``) rather than by ``block_ids``.
+servers, and built-in tools this server does not have.
 """
 
 from __future__ import annotations
@@ -87,14 +86,6 @@ def find_unsupported(document: AgentFile) -> list[Adjustment]:
             found.append(
                 Adjustment(f"agents.{i}.source_ids", "left_out", "its folders and open files")
             )
-        if agent.memory_blocks:
-            found.append(
-                Adjustment(
-                    f"agents.{i}.memory_blocks",
-                    "left_out",
-                    "inline blocks; give them in the file's blocks and block_ids",
-                )
-            )
     used = {ref for agent in kept for ref in agent.tool_ids}
     for i, tool in enumerate(document.tools):
         problem = _tool_problem(tool)
@@ -125,7 +116,7 @@ def _strip(document: AgentFile, parts: set[str]) -> None:
     document.tools = [tool for tool in document.tools if tool.id not in dropped]
     for agent in document.agents:
         agent.tool_ids = [ref for ref in agent.tool_ids if ref not in dropped]
-        agent.source_ids, agent.files_agents, agent.memory_blocks = None, [], None
+        agent.source_ids, agent.files_agents = None, []
 
 
 def _group(group: Any) -> str:
