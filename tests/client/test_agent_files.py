@@ -256,3 +256,23 @@ def test_import_file_strips_unsupported_parts_only_when_asked(target: str) -> No
     assert len(made.agent_ids) == 1
     parts = [item["part"] for item in (made.model_extra or {})["adjustments"]]
     assert parts == ["groups.0", "agents.1"]
+
+
+def test_a_foreign_embedding_import_logs_its_progress_through_many_passages(
+    target: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    document = json.loads((SHAPES / "foreign_embedding.af").read_text())
+    many = [{"text": f"Garden note number {i}."} for i in range(100)]
+    document["agents"][0]["engram"]["passages"] = many
+
+    logger = "engram.ops.agent_file.importing"
+    with caplog.at_level("INFO", logger=logger), Engram.open(target) as client:
+        made = client.agents.import_file(file=json.dumps(document).encode())
+        found = client.agents.passages.list(made.agent_ids[0], limit=1000)
+
+    assert len(found) == 100
+    progress = [r.getMessage() for r in caplog.records if "passages embedded" in r.getMessage()]
+    assert progress[0].startswith("agent file import: 64 of 100 passages embedded")
+    assert progress[-1].startswith("agent file import: 100 of 100 passages embedded")
+    (note,) = (made.model_extra or {})["adjustments"]
+    assert "100 passages re-embedded" in note["detail"]
