@@ -409,11 +409,13 @@ def usage(run: t.Run) -> dict[str, Any]:
 
 def imported_agents(result: ImportResult) -> dict[str, Any]:
     """Letta's ``ImportedAgentsResponse`` (``agent_ids``), with Engram's account of the
-    file's tools created, replaced and kept, and of the tool variables left without value."""
+    file's tools created, replaced and kept, of the tool variables left without value, and
+    of each part of the file left out or changed."""
     return {
         "agent_ids": result.agent_ids,
         "created_tools": result.tools.created,
         "replaced_tools": result.tools.replaced,
         "kept_tools": result.tools.kept,
         "tool_variables_without_value": result.variables_without_value,
+        "adjustments": [item.as_json() for item in result.adjustments],
     }

@@ -33,7 +33,8 @@ _Name = Annotated[str | None, Field(max_length=255)]
 
 class ImportedAgents(WireModel):
     """Letta's ``ImportedAgentsResponse``; Engram adds ``created_tools``,
-    ``replaced_tools``, ``kept_tools`` and ``tool_variables_without_value``."""
+    ``replaced_tools``, ``kept_tools``, ``tool_variables_without_value`` and
+    ``adjustments`` (each part of the file left out or changed)."""
 
     agent_ids: list[str]
 
@@ -53,7 +54,8 @@ class AgentFileMethods(Resource):
     ) -> str:
         """The agent as an agent-file document: its indented JSON text, as letta-client
         returns it. ``max_steps`` is accepted for compatibility (every message is
-        exported); ``scrub_messages`` leaves the conversation out; ``include_secrets``
+        exported); ``scrub_messages`` leaves the conversation out; ``use_legacy_format``
+        writes Letta's legacy single-agent layout; ``include_secrets``
         (Engram's own) writes the tool variables' values, not only their names."""
         checked("max_steps", max_steps, int)
         options = agent_files.ExportOptions(
@@ -83,12 +85,16 @@ class AgentFileMethods(Resource):
         strip_messages: bool = False,
         x_override_embedding_model: str | None = None,
         allow_tool_permission_changes: bool = False,
+        strip_unsupported: bool = False,
     ) -> ImportedAgents:
         """Create the file's agents anew, with fresh ids, in one transaction.
 
         ``file`` is a path, the document's bytes, a binary file object, or a ``str``: a
         path, unless it opens with ``{`` (then it is the document's text, as
-        ``export_file`` returns it). ``secrets`` (and Letta's older ``env_vars_json``) give
+        ``export_file`` returns it, or that text encoded once more as a JSON string).
+        ``strip_unsupported`` imports a file with parts this server cannot hold yet by
+        leaving them out (listed in ``adjustments``); without it such a file is an
+        InvalidInput naming them. ``secrets`` (and Letta's older ``env_vars_json``) give
         the tool variables' values, as a JSON object text or a mapping. ``project_id`` is
         accepted and unused. A bad file or option raises InvalidInput naming it, and
         nothing is created."""
@@ -100,6 +106,7 @@ class AgentFileMethods(Resource):
             override_existing_tools=override_existing_tools,
             allow_tool_permission_changes=allow_tool_permission_changes,
             strip_messages=strip_messages,
+            strip_unsupported=strip_unsupported,
             # With both, ``secrets`` (the current name) win on a clash.
             secrets={
                 **agent_files.tool_variables("env_vars_json", env_vars_json),
@@ -118,7 +125,7 @@ def _opened(file: FileSource) -> Iterator[bytes | str | BinaryIO]:
         if len(file) < 2:
             raise InvalidInput("file", "a tuple is (filename, content[, media type])")
         file = file[1]
-    if isinstance(file, str) and file.lstrip().startswith("{"):
+    if isinstance(file, str) and file.lstrip().startswith(("{", '"')):
         yield file
     elif isinstance(file, str | os.PathLike):
         path = Path(file).expanduser()

@@ -22,6 +22,7 @@ from engram.ops.agent_file.importing import (
     ImportResult,
     import_agent_file,
 )
+from engram.ops.agent_file.legacy import to_legacy
 from engram.tools.variables import ToolVariables
 
 __all__ = [
@@ -45,28 +46,26 @@ class ExportOptions:
     include_secrets: bool = False
     skills: list[dict[str, Any]] = field(default_factory=list)
     conversation_id: str | None = None
-    # Letta's single-agent "v1" layout, which Engram does not write.
+    # Letta's legacy single-agent layout rather than the current one.
     use_legacy_format: bool = False
 
 
 async def export_agent(deps: HasWindows, agent_id: str, options: ExportOptions) -> dict[str, Any]:
-    """The agent as an agent-file document, read from one snapshot.
+    """The agent as an agent-file document, read from one snapshot: the current layout,
+    or with ``use_legacy_format`` Letta's legacy single-agent one.
 
-    Raises InvalidInput for the legacy format, NotFound for a conversation id (an Engram
-    agent has one conversation, its own history, which no id names) or an unknown agent."""
-    if options.use_legacy_format:
-        raise InvalidInput(
-            "use_legacy_format", "this server writes only the current agent file format"
-        )
+    Raises NotFound for a conversation id (an Engram agent has one conversation, its own
+    history, which no id names) or an unknown agent."""
     if options.conversation_id is not None:
         raise NotFound("conversation", options.conversation_id)
-    return await export_agent_file(
+    document = await export_agent_file(
         deps,
         agent_id,
         scrub_messages=options.scrub_messages,
         skills=options.skills,
         include_secrets=options.include_secrets,
     )
+    return to_legacy(document) if options.use_legacy_format else document
 
 
 def file_text(document: dict[str, Any]) -> str:
@@ -102,7 +101,8 @@ async def import_agents(
     deps: HasImport, source: bytes | str | BinaryIO, options: ImportOptions
 ) -> ImportResult:
     """Create every agent of the file anew (fresh ids), all in one transaction, after
-    checking and embedding everything first; ``source`` is read once.
+    checking and embedding everything first; ``source`` is read once. Parts this server
+    cannot hold are refused by name, or left out and listed with ``strip_unsupported``.
 
     Raises InvalidInput (the file or an option is wrong), ModelNotFound, Conflict (the file
     would change an existing tool's reach) or ProviderError (passages could not be

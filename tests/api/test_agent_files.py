@@ -650,7 +650,8 @@ EDITS: dict[str, Callable[[dict[str, Any], dict[str, Any]], None]] = {
 REPLACEMENTS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "not json": lambda doc: b"{ this is not json",
     "array": lambda doc: [doc],
-    "legacy": lambda doc: {"core_memory": [], "messages": [], "name": "old", "version": "0.5"},
+    "legacy without a model": lambda doc: {"core_memory": [], "messages": [], "name": "old"},
+    "string of an array": lambda doc: json.dumps(json.dumps([doc])).encode(),
 }
 
 
@@ -666,7 +667,8 @@ def broken(change: str) -> Any:
     "change",
     [
         "not json", "array", "no agents", "empty agents", "bad role", "unknown block ref",
-        "unknown context ref", "duplicate message ids", "legacy", "block over limit",
+        "unknown context ref", "duplicate message ids", "legacy without a model",
+        "string of an array", "block over limit",
         "no llm_config", "bad agent type", "sources", "tool message without call id",
         "image content",
     ],
@@ -817,7 +819,6 @@ def test_an_import_failing_after_a_long_history_is_written_leaves_nothing(
 
 def test_export_refusals(api: httpx.Client, conversed: dict[str, Any]) -> None:
     path = f"/v1/agents/{conversed['id']}/export"
-    assert api.get(path, params={"use_legacy_format": "true"}).status_code == 422
     assert api.get(path, params={"conversation_id": "conv-1"}).status_code == 404
     posted = api.post(path, json={"conversation_id": "conv-1"})
     assert posted.status_code == 404

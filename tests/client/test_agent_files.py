@@ -24,6 +24,7 @@ IMPORT_KEYS = {
     "replaced_tools",
     "kept_tools",
     "tool_variables_without_value",
+    "adjustments",
 }
 
 
@@ -208,7 +209,6 @@ def test_an_import_with_a_broken_agent_names_where_and_creates_nothing(
 @pytest.mark.parametrize(
     ("options", "error", "named"),
     [
-        ({"use_legacy_format": True}, InvalidInput, "use_legacy_format"),
         ({"conversation_id": "conv-1"}, NotFound, "conversation 'conv-1'"),
         ({"max_steps": "many"}, InvalidInput, "max_steps"),
     ],
@@ -227,3 +227,52 @@ def test_exporting_an_unknown_agent_is_not_found(engram_client: Engram) -> None:
         engram_client.agents.export_file("agent-missing")
 
     assert (missing.value.kind, missing.value.ident) == ("agent", "agent-missing")
+
+
+SHAPES = Path(__file__).parent.parent / "fixtures" / "agent_files"
+
+
+def test_import_file_takes_a_string_encoded_file_given_as_text(target: str) -> None:
+    text = (SHAPES / "string_encoded.af").read_text()
+
+    with Engram.open(target) as client:
+        made = client.agents.import_file(file=text)
+        agent = client.agents.retrieve(made.agent_ids[0])
+
+    assert agent.name == "juniper_copy"
+    assert made.model_extra == made.model_extra | {"adjustments": []}
+
+
+def test_import_file_strips_unsupported_parts_only_when_asked(target: str) -> None:
+    pair = (SHAPES / "sleeptime_group.af").read_bytes()
+
+    with Engram.open(target) as client:
+        with pytest.raises(InvalidInput) as refused:
+            client.agents.import_file(file=pair)
+        assert refused.value.field == "file" and "groups.0" in str(refused.value)
+        assert client.agents.list() == []
+        made = client.agents.import_file(file=pair, strip_unsupported=True)
+
+    assert len(made.agent_ids) == 1
+    parts = [item["part"] for item in (made.model_extra or {})["adjustments"]]
+    assert parts == ["groups.0", "agents.1"]
+
+
+def test_a_foreign_embedding_import_logs_its_progress_through_many_passages(
+    target: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    document = json.loads((SHAPES / "foreign_embedding.af").read_text())
+    many = [{"text": f"Garden note number {i}."} for i in range(100)]
+    document["agents"][0]["engram"]["passages"] = many
+
+    logger = "engram.ops.agent_file.importing"
+    with caplog.at_level("INFO", logger=logger), Engram.open(target) as client:
+        made = client.agents.import_file(file=json.dumps(document).encode())
+        found = client.agents.passages.list(made.agent_ids[0], limit=1000)
+
+    assert len(found) == 100
+    progress = [r.getMessage() for r in caplog.records if "passages embedded" in r.getMessage()]
+    assert progress[0].startswith("agent file import: 64 of 100 passages embedded")
+    assert progress[-1].startswith("agent file import: 100 of 100 passages embedded")
+    (note,) = (made.model_extra or {})["adjustments"]
+    assert "100 passages re-embedded" in note["detail"]

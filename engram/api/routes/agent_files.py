@@ -46,6 +46,7 @@ async def export_agent(
     include_secrets: bool = False,
 ) -> Response:
     """``max_steps`` is accepted for compatibility: every message is exported.
+    ``use_legacy_format`` writes Letta's legacy single-agent layout.
     ``include_secrets`` (Engram's own) writes the tool variables' values into the file."""
     options = agent_files.ExportOptions(
         scrub_messages=scrub_messages,
@@ -81,6 +82,8 @@ async def import_agent(
         bool, Form(alias="allow_tool_permission_changes")
     ] = False,
     strip_messages: Annotated[bool, Form()] = False,
+    strip_unsupported: Annotated[bool, Query()] = False,
+    strip_unsupported_form: Annotated[bool, Form(alias="strip_unsupported")] = False,
     name: Annotated[str | None, Form(max_length=255)] = None,
     override_name: Annotated[str | None, Form(max_length=255)] = None,
     model: Annotated[str | None, Form()] = None,
@@ -96,9 +99,12 @@ async def import_agent(
 ) -> dict[str, Any]:
     """Create the file's agents with fresh ids. ``project_id`` is accepted and unused:
     Engram has no projects. ``allow_tool_permission_changes`` (Engram's own, a query or form
-    field) lets replaced tools change their network access or packages. Besides Letta's
-    ``agent_ids``, the answer names the file's tools created, replaced and kept, and the
-    tool variables the file names that no value was given for."""
+    field) lets replaced tools change their network access or packages.
+    ``strip_unsupported`` (Engram's own, a query or form field) imports a file with parts
+    this server cannot hold yet by leaving them out; without it such a file is a 422
+    naming them. Besides Letta's ``agent_ids``, the answer names the file's tools created,
+    replaced and kept, the tool variables the file names that no value was given for, and
+    (``adjustments``) each part of the file left out or changed."""
     options = agent_files.ImportOptions(
         name=name or override_name,
         append_copy_suffix=append_copy_suffix,
@@ -109,6 +115,7 @@ async def import_agent(
             allow_tool_permission_changes or allow_tool_permission_changes_form
         ),
         strip_messages=strip_messages,
+        strip_unsupported=strip_unsupported or strip_unsupported_form,
         # With both, ``secrets`` (the current name) win on a clash.
         secrets={
             **agent_files.tool_variables("env_vars_json", env_vars_json),

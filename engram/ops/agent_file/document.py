@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Any, BinaryIO, ClassVar, Literal
+from typing import Annotated, Any, BinaryIO, ClassVar, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -22,8 +22,11 @@ from engram.errors import InvalidInput
 from engram.input_limits import check_text_length, check_value
 from engram.memory.policy import CompactionSettingsBody, RecallAssistBody
 from engram.memory.tools import BASE_TOOL_SCHEMAS
+from engram.ops.agent_file.legacy import from_legacy, is_legacy
 from engram.ops.agents import AGENT_TYPES
 from engram.tools.variables import VariableName, VariableValue
+
+_Model = TypeVar("_Model", bound=BaseModel)
 
 MAX_CHARS = 10_000_000
 MAX_TOKENS = 10_000_000
@@ -193,6 +196,8 @@ class FileAgent(_FilePart):
     tools: list[str] = []
     source_ids: list[str] | None = None
     files_agents: list[Any] = []
+    # Blocks given inline (Letta's CreateBlock): made file blocks of their own on load.
+    memory_blocks: list[Any] | None = None
     in_context_message_ids: list[str] = []
     # The history as decoded JSON, each message checked as a FileMessage by
     # parse_agent_file and made one again, one at a time, when its row is built
@@ -219,37 +224,71 @@ class AgentFile(_FilePart):
     created_at: datetime | None = None
 
 
-def parse_agent_file(raw: bytes | str | BinaryIO) -> AgentFile:
-    """The validated document. Raises InvalidInput naming the first thing wrong with it.
+def load_agent_file(raw: bytes | str | BinaryIO) -> AgentFile:
+    """The document, shaped as the model of the current layout. Raises InvalidInput naming
+    the first thing wrong with it.
+
+    Letta writes and reads three shapes, all taken here: the current one (an object with
+    an ``agents`` list), the same object encoded once more as a JSON string, and the
+    legacy single-agent layout (legacy.py), rewritten as the current one.
 
     Given a binary file (an upload), its bytes are read and turned into text before the
     JSON is decoded, and freed then: a large file is held as bytes and text only while
     one becomes the other, and as text and the values built from it only while the JSON
     is decoded, never as all three at once."""
-    try:
-        data = json.loads(_text(raw))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise InvalidInput("file", f"not a JSON agent file ({exc})") from exc
+    data = _decoded(_text(raw))
+    if isinstance(data, str):  # the file encoded once more, as Letta's importer allows
+        data = _decoded(data)
     if not isinstance(data, dict):
-        raise InvalidInput("file", "an agent file is a JSON object with an 'agents' list")
-    if "agents" not in data and "core_memory" in data:
         raise InvalidInput(
-            "file", "this is a legacy (v1) agent file; export it again from a current server"
+            "file", "an agent file is a JSON object with an 'agents' list (or one legacy agent)"
         )
+    if is_legacy(data):
+        data = from_legacy(data)
+    document = _validated(AgentFile, data, "file")
+    for i, agent in enumerate(document.agents):
+        _take_inline_blocks(document, agent, f"file.agents.{i}.memory_blocks")
+    return document
+
+
+def _validated(model: type[_Model], data: Any, where: str) -> _Model:
     try:
-        document = AgentFile.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         errors = exc.errors()
-        where = ".".join(str(part) for part in errors[0]["loc"])
+        place = ".".join([where, *(str(part) for part in errors[0]["loc"])])
         more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
-        raise InvalidInput(f"file.{where}", f"{errors[0]['msg']}{more}") from exc
-    _check_unsupported(document)
+        raise InvalidInput(place, f"{errors[0]['msg']}{more}") from exc
+
+
+def _take_inline_blocks(document: AgentFile, agent: FileAgent, where: str) -> None:
+    """An agent's inline ``memory_blocks`` become blocks of the file that only it uses,
+    so they are imported as its other blocks are."""
+    for j, raw in enumerate(agent.memory_blocks or []):
+        given = raw if isinstance(raw, dict) else {}
+        block = _validated(
+            FileBlock, {**given, "id": f"{agent.id}/memory_blocks.{j}"}, f"{where}.{j}"
+        )
+        document.blocks.append(block)
+        agent.block_ids.append(block.id)
+    agent.memory_blocks = None
+
+
+def check_agent_file(document: AgentFile) -> None:
+    """Every check the file allows on its own: ids unique, references resolved, tools
+    and messages importable. Raises InvalidInput naming the first problem."""
     _unique([agent.id for agent in document.agents], "file.agents")
     _unique([block.id for block in document.blocks], "file.blocks")
     _unique([tool.id for tool in document.tools], "file.tools")
     for i, agent in enumerate(document.agents):
         _check_agent(document, agent, f"file.agents.{i}")
-    return document
+
+
+def _decoded(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise InvalidInput("file", f"not a JSON agent file ({exc})") from exc
 
 
 def _text(raw: bytes | str | BinaryIO) -> str:
@@ -258,7 +297,10 @@ def _text(raw: bytes | str | BinaryIO) -> str:
     if isinstance(raw, str):
         return raw
     data = raw if isinstance(raw, bytes) else raw.read()
-    return data.decode(json.detect_encoding(data), "surrogatepass")
+    try:
+        return data.decode(json.detect_encoding(data), "surrogatepass")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput("file", f"not a JSON agent file ({exc})") from exc
 
 
 def file_message(raw: Any, where: str) -> FileMessage:
@@ -282,20 +324,6 @@ def _unique(ids: list[str], where: str) -> set[str]:
             raise InvalidInput(where, f"the id '{ident}' is used twice")
         seen.add(ident)
     return seen
-
-
-def _check_unsupported(document: AgentFile) -> None:
-    """Refuse what Engram cannot hold yet, rather than import an agent missing part of it."""
-    for name in ("groups", "files", "sources", "mcp_servers"):
-        if getattr(document, name):
-            raise InvalidInput(
-                f"file.{name}", f"this server does not import {name} yet; remove them to import"
-            )
-    for i, agent in enumerate(document.agents):
-        if agent.source_ids or agent.files_agents:
-            raise InvalidInput(
-                f"file.agents.{i}.source_ids", "this server does not import sources yet"
-            )
 
 
 def _check_agent(document: AgentFile, agent: FileAgent, where: str) -> None:

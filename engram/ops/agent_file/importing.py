@@ -9,6 +9,7 @@ batch once it is sent, so the import holds about one copy of the history at any 
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, cast
@@ -17,7 +18,7 @@ from pydantic import BaseModel
 from sqlalchemy import JSON, Table, func, insert, inspect, null, select
 from sqlalchemy.orm import Session
 
-from engram.errors import InvalidInput
+from engram.errors import InvalidInput, ModelNotFound
 from engram.ids import new_id
 from engram.memory.embeddings import Embedder
 from engram.ops.agent_file.document import (
@@ -26,10 +27,12 @@ from engram.ops.agent_file.document import (
     FileAgent,
     FileMessage,
     FilePassage,
+    check_agent_file,
     file_message,
-    parse_agent_file,
+    load_agent_file,
 )
 from engram.ops.agent_file.shared_tools import ToolOutcome, ToolPolicy, resolve_tools
+from engram.ops.agent_file.unsupported import Adjustment, settle_unsupported
 from engram.ops.agents import HasAgentModels, check_fixed_part_fits, default_system
 from engram.runtime.context import count_text, message_tokens
 from engram.runtime.views import HELD, search_text
@@ -40,6 +43,8 @@ from engram.store.tables import as_utc
 if TYPE_CHECKING:
     from engram.llm.registry import ProviderRegistry
     from engram.runtime.recall_index import RecallIndexer
+
+log = logging.getLogger(__name__)
 
 EMBED_BATCH = 64
 
@@ -75,6 +80,8 @@ class ImportOptions:
     # Engram's own: replacing an existing tool may change its network access or packages.
     allow_tool_permission_changes: bool = False
     strip_messages: bool = False
+    # Leave out (and report) the parts this server cannot hold yet, rather than refuse.
+    strip_unsupported: bool = False
     # Values for the agents' tool variables (the ``secrets`` form field): an export carries
     # the variables' names only.
     secrets: dict[str, str] = field(default_factory=dict)
@@ -82,12 +89,14 @@ class ImportOptions:
 
 @dataclass
 class ImportResult:
-    """The new agents, what became of the file's tools, and which tool variables the file
-    named that no value was given for (stored empty, per new agent id)."""
+    """The new agents, what became of the file's tools, which tool variables the file
+    named that no value was given for (stored empty, per new agent id), and each part of
+    the file that was left out or changed."""
 
     agent_ids: list[str]
     tools: ToolOutcome
     variables_without_value: dict[str, list[str]]
+    adjustments: list[Adjustment] = field(default_factory=list)
 
 
 @dataclass
@@ -100,6 +109,7 @@ class _AgentPlan:
     window: list[Row | None] = field(default_factory=list)
     passages: list[t.Passage] = field(default_factory=list)
     unset_variables: list[str] = field(default_factory=list)
+    adjustments: list[Adjustment] = field(default_factory=list)
 
 
 async def import_agent_file(
@@ -110,7 +120,9 @@ async def import_agent_file(
     Raises InvalidInput (the file or an option is wrong), ModelNotFound (a model this server
     does not offer), Conflict (the file would change an existing tool's reach, see
     shared_tools.py) or ProviderError (passages could not be re-embedded)."""
-    document = parse_agent_file(raw)
+    document = load_agent_file(raw)
+    adjustments = settle_unsupported(document, options.strip_unsupported)
+    check_agent_file(document)
     new_blocks = _new_blocks(document)
     plans = [await _plan_agent(deps, i, document, options) for i in range(len(document.agents))]
     file_tools = {tool.id: tool for tool in document.tools}
@@ -149,7 +161,8 @@ async def import_agent_file(
     for agent_id in agent_ids:
         deps.recall_indexer.notify(agent_id)  # the imported history becomes searchable by meaning
     unset = {plan.agent.id: plan.unset_variables for plan in plans if plan.unset_variables}
-    return ImportResult(agent_ids, outcome, unset)
+    adjustments += [note for plan in plans for note in plan.adjustments]
+    return ImportResult(agent_ids, outcome, unset, adjustments)
 
 
 def _new_blocks(document: AgentFile) -> dict[str, t.Block]:
@@ -176,12 +189,7 @@ async def _plan_agent(
 ) -> _AgentPlan:
     spec = document.agents[index]
     llm_config = await _llm_config(deps.providers, spec, options.model, f"file.agents.{index}")
-    if options.embedding:
-        embedding_config = await deps.embeddings.config_for(options.embedding)
-    elif spec.embedding_config:
-        embedding_config = await deps.embeddings.check_config(spec.embedding_config)
-    else:
-        embedding_config = await deps.embeddings.config_for(None)
+    embedding_config = await _embedding_config(deps, spec, options.embedding)
     agent_id = new_id("agent")
     name = options.name or spec.name or f"agent-{agent_id[6:14]}"
     if not options.name and options.append_copy_suffix:
@@ -212,6 +220,8 @@ async def _plan_agent(
         ),
     )
     plan.agent.tool_env, plan.unset_variables = _tool_env(spec, options.secrets)
+    if spec.embedding_config and not _same_embedding(spec.embedding_config, embedding_config):
+        plan.adjustments.append(_reembedded(index, spec, embedding_config))
     if not options.strip_messages:
         plan.earlier, plan.window = await asyncio.to_thread(
             _history_rows, plan.agent, spec, f"file.agents.{index}.messages"
@@ -219,6 +229,42 @@ async def _plan_agent(
     embedder = deps.embeddings.embedder_for(embedding_config)
     plan.passages = await _passage_rows(embedder, agent_id, spec.extras.passages)
     return plan
+
+
+async def _embedding_config(
+    deps: HasAgentModels, spec: FileAgent, override: str | None
+) -> dict[str, Any]:
+    """The ``embedding`` option's model, else the file's if this server can run it, else
+    the server's default: passages carry no vectors, so any model can take them."""
+    if override:
+        return await deps.embeddings.config_for(override)
+    if spec.embedding_config:
+        try:
+            return await deps.embeddings.check_config(spec.embedding_config)
+        except ModelNotFound:
+            pass
+    return await deps.embeddings.config_for(None)
+
+
+def _same_embedding(given: dict[str, Any], used: dict[str, Any]) -> bool:
+    if given.get("handle") and given.get("handle") == used["handle"]:
+        return True
+    same_model = given.get("embedding_model") == used["embedding_model"]
+    return same_model and given.get("embedding_dim") in (None, used["embedding_dim"])
+
+
+def _reembedded(index: int, spec: FileAgent, used: dict[str, Any]) -> Adjustment:
+    given = spec.embedding_config or {}
+    name = given.get("handle") or given.get("embedding_model") or "unnamed"
+    dim = given.get("embedding_dim")
+    return Adjustment(
+        f"agents.{index}.embedding_config",
+        "changed",
+        f"agent '{spec.id}': embedding '{name}'"
+        + (f" ({dim} dimensions)" if dim else "")
+        + f" replaced by '{used['handle']}' ({used['embedding_dim']} dimensions); "
+        f"{len(spec.extras.passages)} passages re-embedded with it",
+    )
 
 
 async def _llm_config(
@@ -396,6 +442,13 @@ async def _passage_rows(
     for start in range(0, len(items), EMBED_BATCH):
         batch = items[start : start + EMBED_BATCH]
         vectors.extend(await embedder.embed([item.text for item in batch]))
+        if len(items) > EMBED_BATCH:  # a long wait: say how far it got
+            log.info(
+                "agent file import: %d of %d passages embedded with %s",
+                len(vectors),
+                len(items),
+                embedder.handle,
+            )
     return [
         passages.new_passage(
             agent_id=agent_id,
