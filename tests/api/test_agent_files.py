@@ -342,7 +342,7 @@ def test_custom_tools_are_created_then_reused_or_overwritten(api: httpx.Client) 
 
 def test_unknown_builtin_tool_is_refused_and_nothing_is_created(api: httpx.Client) -> None:
     document = custom_tool_file("def roll_die_for_import_test():\n    return 4\n")
-    document["tools"][1] = {"id": "tool-1", "name": "web_search", "tool_type": "letta_builtin"}
+    document["tools"][1] = {"id": "tool-1", "name": "grep_files", "tool_type": "letta_files_core"}
     document["blocks"] = [{"id": "block-0", "label": "human", "value": "x"}]
     document["agents"][0]["block_ids"] = ["block-0"]
     agents_before, blocks_before = agent_count(api), block_count(api)
@@ -350,8 +350,28 @@ def test_unknown_builtin_tool_is_refused_and_nothing_is_created(api: httpx.Clien
     response = import_file(api, document)
 
     assert response.status_code == 422, response.text
-    assert "web_search" in detail_text(response)
+    assert "grep_files" in detail_text(response)
     assert (agent_count(api), block_count(api)) == (agents_before, blocks_before)
+
+
+@pytest.mark.parametrize(
+    ("name", "tool_type"),
+    [
+        ("memory_rethink", "letta_sleeptime_core"),
+        ("run_code", "letta_builtin"),
+        ("web_search", "letta_builtin"),
+        ("send_message_to_agent_and_wait_for_reply", "letta_multi_agent_core"),
+    ],
+)
+def test_a_file_naming_any_builtin_this_server_runs_imports_with_it(
+    api: httpx.Client, name: str, tool_type: str
+) -> None:
+    document = custom_tool_file("def roll_die_for_import_test():\n    return 4\n")
+    document["tools"][1] = {"id": "tool-1", "name": name, "tool_type": tool_type}
+
+    agent_id = imported_id(api, document)
+
+    assert name in [tool["name"] for tool in get_agent(api, agent_id)["tools"]]
 
 
 # --------------------------------------------------------------------------- shared tools

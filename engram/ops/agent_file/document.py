@@ -21,9 +21,9 @@ from engram.block_labels import BlockLabel
 from engram.errors import InvalidInput
 from engram.input_limits import check_text_length, check_value
 from engram.memory.policy import CompactionSettingsBody, RecallAssistBody
-from engram.memory.tools import BASE_TOOL_SCHEMAS
 from engram.ops.agent_file.legacy import from_legacy, is_legacy
 from engram.ops.agents import AGENT_TYPES
+from engram.runtime.builtin_tools import BUILTIN_SCHEMAS
 from engram.tools.variables import VariableName, VariableValue
 
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -358,7 +358,7 @@ def _check_tool(tool: FileTool) -> None:
     name = tool.tool_name
     if not name:
         raise InvalidInput("file.tools", f"tool '{tool.id}' has no name")
-    if name in BASE_TOOL_SCHEMAS:
+    if name in BUILTIN_SCHEMAS:
         return
     if tool.tool_type.startswith("letta_"):
         raise InvalidInput(

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from engram.errors import Conflict
 from engram.ids import new_id
-from engram.memory.tools import BASE_TOOL_SCHEMAS
 from engram.ops.agent_file.document import FileTool
+from engram.runtime.builtin_tools import BUILTIN_SCHEMAS
 from engram.store import tables as t
 from engram.store import tools
 
@@ -65,7 +65,7 @@ def resolve_tools(
             outcome.created.append(name)
             to_write.append((row, spec))
         elif (
-            name in BASE_TOOL_SCHEMAS
+            name in BUILTIN_SCHEMAS
             or row.tool_type.startswith("letta_")
             or not policy.override_existing
             or _values(row) == _file_values(spec)

@@ -17,9 +17,9 @@ from typing import Any, Literal
 
 from engram.errors import InvalidInput
 from engram.mcp.registry import MCP_TOOL_TYPE
-from engram.memory.tools import BASE_TOOL_SCHEMAS
 from engram.ops.agent_file.document import AgentFile, FileAgent, FileTool
 from engram.ops.agents import AGENT_TYPES
+from engram.runtime.builtin_tools import BUILTIN_SCHEMAS
 
 STRIP_FLAG = "strip_unsupported"
 
@@ -96,7 +96,7 @@ def find_unsupported(document: AgentFile) -> list[Adjustment]:
 
 
 def _tool_problem(tool: FileTool) -> str | None:
-    if (tool.tool_name or "") in BASE_TOOL_SCHEMAS:
+    if (tool.tool_name or "") in BUILTIN_SCHEMAS:
         return None
     if tool.tool_type == MCP_TOOL_TYPE:
         return "an MCP server's tool; attach it from a registered server after the import"
