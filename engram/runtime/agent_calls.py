@@ -35,7 +35,7 @@ from engram.runtime.agent_gate import BusyPolicy
 from engram.runtime.runs import create_run
 from engram.runtime.step_rows import InputMessage
 from engram.runtime.tool_batch import ToolBatch
-from engram.runtime.tool_calls import PARALLEL_TOOL_CALLS, ExecutedCall, parse_arguments
+from engram.runtime.tool_calls import PARALLEL_TOOL_CALLS, CallInput, ExecutedCall
 from engram.runtime.turn import TurnDeps, TurnResult
 from engram.store import agents
 from engram.store import tables as t
@@ -167,22 +167,17 @@ async def _queued_turn(deps: TurnDeps, run: TurnRunner, payload: dict[str, Any])
 
 
 async def _execute(caller: _Caller, call: ToolCall) -> ExecutedCall:
-    arguments = parse_arguments(call.arguments)
-    heartbeat = isinstance(arguments, dict) and bool(arguments.pop("request_heartbeat", False))
-
-    def answer(output: str, *, failed: bool = False, malformed: bool = False) -> ExecutedCall:
-        return ExecutedCall(call.id, call.name, output, failed, heartbeat, malformed)
-
-    if not isinstance(arguments, dict):
-        error = f"Error: arguments must be a JSON object, got: {call.arguments[:200]!r}"
-        return answer(error, failed=True, malformed=True)
+    read = CallInput.of(call)
+    arguments = read.arguments
+    if arguments is None:
+        return read.not_an_object()
     problem = _argument_problem(call.name, arguments)
     if problem is not None:
-        return answer(f"Error: {call.name}: {problem}", failed=True, malformed=True)
+        return read.fail(f"{call.name}: {problem}", malformed=True)
     try:
-        return answer(await _TOOLS[call.name](caller, **arguments))
+        return read.answer(await _TOOLS[call.name](caller, **arguments))
     except CallRefused as exc:
-        return answer(f"Error: {exc}", failed=True)
+        return read.fail(str(exc))
 
 
 def _argument_problem(name: str, arguments: dict[str, Any]) -> str | None:

@@ -10,15 +10,14 @@ reads; none ends the run.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING, Any, Protocol
 
 from engram.llm.client import ToolCall
 from engram.runtime.tool_calls import (
-    PARALLEL_TOOL_CALLS,
+    CallInput,
     ExecutedCall,
-    parse_arguments,
+    side_by_side,
     tool_network_allowed,
 )
 from engram.store import tables as t
@@ -59,29 +58,18 @@ async def run_builtin_external_calls(
     wanted = [call for call in calls if call.name in attached]
     if not wanted:
         return {}
-    gate = asyncio.Semaphore(PARALLEL_TOOL_CALLS)
-
-    async def run(call: ToolCall) -> ExecutedCall:
-        async with gate:
-            return await _run_one(deps.settings, agent, attached[call.name], call)
-
-    results = await asyncio.gather(*(run(call) for call in wanted))
-    return {call.id: result for call, result in zip(wanted, results, strict=True)}
+    return await side_by_side(
+        wanted, lambda call: _run_one(deps.settings, agent, attached[call.name], call)
+    )
 
 
 async def _run_one(
     settings: Settings, agent: t.Agent, tool: t.Tool, call: ToolCall
 ) -> ExecutedCall:
-    arguments = parse_arguments(call.arguments)
-    heartbeat = isinstance(arguments, dict) and bool(arguments.pop("request_heartbeat", False))
-
-    def fail(message: str, *, malformed: bool = False) -> ExecutedCall:
-        return ExecutedCall(call.id, call.name, f"Error: {message}", True, heartbeat, malformed)
-
-    if not isinstance(arguments, dict):
-        return fail(
-            f"arguments must be a JSON object, got: {call.arguments[:200]!r}", malformed=True
-        )
+    read = CallInput.of(call)
+    fail, arguments = read.fail, read.arguments
+    if arguments is None:
+        return read.not_an_object()
     problem = _schema_problem(call.name, arguments)
     if problem:
         return fail(f"{call.name}: {problem}", malformed=True)
@@ -99,7 +87,7 @@ async def _run_one(
         return fail(f"{call.name} failed: {type(exc).__name__}: {exc}")
     if not failed:
         output = truncate(output, tool.return_char_limit)
-    return ExecutedCall(call.id, call.name, output, failed, heartbeat)
+    return read.answer(output, failed=failed)
 
 
 async def _run_code(

@@ -9,7 +9,6 @@ reports an error) becomes an error result the model reads; none ends the run.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING, Protocol
 
@@ -17,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from engram.llm.client import ToolCall
 from engram.mcp import McpServerError, McpSessions, ServerConfig, registry
-from engram.runtime.tool_calls import PARALLEL_TOOL_CALLS, ExecutedCall, parse_arguments
+from engram.runtime.tool_calls import CallInput, ExecutedCall, side_by_side
 from engram.store import tables as t
 from engram.tools.sandbox import truncate
 
@@ -48,15 +47,9 @@ async def run_external_calls(
         return {}
     server_ids = {registry.server_of(external[call.name]) for call in wanted}
     configs = await deps.db.read(lambda session: _configs(session, server_ids))
-    # Independent calls run side by side, a few at a time; results keep the calls' order.
-    gate = asyncio.Semaphore(PARALLEL_TOOL_CALLS)
-
-    async def run(call: ToolCall) -> ExecutedCall:
-        async with gate:
-            return await _run_one(deps.mcp_sessions, call, external[call.name], configs)
-
-    results = await asyncio.gather(*(run(call) for call in wanted))
-    return {call.id: result for call, result in zip(wanted, results, strict=True)}
+    return await side_by_side(
+        wanted, lambda call: _run_one(deps.mcp_sessions, call, external[call.name], configs)
+    )
 
 
 def _configs(session: Session, server_ids: set[str | None]) -> dict[str, ServerConfig]:
@@ -71,16 +64,10 @@ def _configs(session: Session, server_ids: set[str | None]) -> dict[str, ServerC
 async def _run_one(
     sessions: McpSessions, call: ToolCall, tool: t.Tool, configs: dict[str, ServerConfig]
 ) -> ExecutedCall:
-    arguments = parse_arguments(call.arguments)
-    heartbeat = isinstance(arguments, dict) and bool(arguments.pop("request_heartbeat", False))
-
-    def fail(message: str, *, malformed: bool = False) -> ExecutedCall:
-        return ExecutedCall(call.id, call.name, f"Error: {message}", True, heartbeat, malformed)
-
-    if not isinstance(arguments, dict):
-        return fail(
-            f"arguments must be a JSON object, got: {call.arguments[:200]!r}", malformed=True
-        )
+    read = CallInput.of(call)
+    fail, arguments = read.fail, read.arguments
+    if arguments is None:
+        return read.not_an_object()
     server_id = registry.server_of(tool) or ""
     config = configs.get(server_id)
     if config is None:
@@ -96,4 +83,4 @@ async def _run_one(
     output = truncate(result.text, tool.return_char_limit)
     if result.is_error:
         return fail(output)
-    return ExecutedCall(call.id, call.name, output, False, heartbeat)
+    return read.answer(output)

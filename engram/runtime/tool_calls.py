@@ -14,7 +14,7 @@ import asyncio
 import inspect
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -92,6 +92,48 @@ class ExecutedCall:
 
 
 @dataclass(frozen=True)
+class CallInput:
+    """A call as every tool pipeline reads it first: its arguments (None when they are not
+    a JSON object) with ``request_heartbeat`` taken out, and the answers it can get."""
+
+    call: ToolCall
+    arguments: dict[str, Any] | None
+    heartbeat: bool
+
+    @classmethod
+    def of(cls, call: ToolCall) -> CallInput:
+        arguments = parse_arguments(call.arguments)
+        if not isinstance(arguments, dict):
+            return cls(call, None, False)
+        return cls(call, arguments, bool(arguments.pop("request_heartbeat", False)))
+
+    def answer(self, output: str, *, failed: bool = False, malformed: bool = False) -> ExecutedCall:
+        return ExecutedCall(self.call.id, self.call.name, output, failed, self.heartbeat, malformed)
+
+    def fail(self, message: str, *, malformed: bool = False) -> ExecutedCall:
+        return self.answer(f"Error: {message}", failed=True, malformed=malformed)
+
+    def not_an_object(self) -> ExecutedCall:
+        raw = self.call.arguments[:200]
+        return self.fail(f"arguments must be a JSON object, got: {raw!r}", malformed=True)
+
+
+async def side_by_side(
+    calls: list[ToolCall], run: Callable[[ToolCall], Awaitable[ExecutedCall]]
+) -> dict[str, ExecutedCall]:
+    """Run independent calls of one response concurrently, a few at a time; the results by
+    call id (recorded later in the calls' order)."""
+    gate = asyncio.Semaphore(PARALLEL_TOOL_CALLS)
+
+    async def one(call: ToolCall) -> ExecutedCall:
+        async with gate:
+            return await run(call)
+
+    results = await asyncio.gather(*(one(call) for call in calls))
+    return {call.id: result for call, result in zip(calls, results, strict=True)}
+
+
+@dataclass(frozen=True)
 class Prefetched:
     """The vectors of the texts a batch of calls embeds, computed before the step's
     transaction opens; ``error`` says why there are none (the embedding model is missing
@@ -152,16 +194,10 @@ async def run_custom_tools(
     Keyed by call id; ``execute_calls`` records these results as they are."""
     custom = {tool.name: tool for tool in tools if tool.tool_type == "custom" and tool.source_code}
     wanted = [c for c in calls if c.name in custom and c.name not in BASE_TOOL_FUNCTIONS]
-    # Calls of one response are independent of each other: they run side by side, each in
-    # its own child, a few at a time; the results are recorded in the calls' order.
-    gate = asyncio.Semaphore(PARALLEL_TOOL_CALLS)
-
-    async def run(call: ToolCall) -> ExecutedCall:
-        async with gate:
-            return await _run_custom(deps, agent, custom[call.name], call, origin)
-
-    results = await asyncio.gather(*(run(call) for call in wanted))
-    return {call.id: result for call, result in zip(wanted, results, strict=True)}
+    # Each call runs in its own child.
+    return await side_by_side(
+        wanted, lambda call: _run_custom(deps, agent, custom[call.name], call, origin)
+    )
 
 
 async def run_agent_tool(
@@ -226,13 +262,11 @@ def tool_network_allowed(tool: t.Tool, agent: t.Agent | None) -> bool:
 async def _run_custom(
     deps: CustomToolDeps, agent: t.Agent, tool: t.Tool, call: ToolCall, origin: CallOrigin | None
 ) -> ExecutedCall:
-    arguments = parse_arguments(call.arguments)
-    if not isinstance(arguments, dict):
-        output = f"Error: arguments must be a JSON object, got: {call.arguments[:200]!r}"
-        return ExecutedCall(call.id, call.name, output, True, False, malformed=True)
-    heartbeat = bool(arguments.pop("request_heartbeat", False))
-    run = await run_agent_tool(deps, agent, tool, arguments, origin)
-    return ExecutedCall(call.id, call.name, run.text(tool.return_char_limit), not run.ok, heartbeat)
+    read = CallInput.of(call)
+    if read.arguments is None:
+        return read.not_an_object()
+    run = await run_agent_tool(deps, agent, tool, read.arguments, origin)
+    return read.answer(run.text(tool.return_char_limit), failed=not run.ok)
 
 
 def execute_calls(
@@ -321,12 +355,8 @@ def _with_defaults(function: Any, arguments: dict[str, Any]) -> dict[str, Any]:
 
 
 def _execute_one(context: ToolContext, attached: set[str], call: ToolCall) -> ExecutedCall:
-    arguments = parse_arguments(call.arguments)
-    heartbeat = isinstance(arguments, dict) and bool(arguments.pop("request_heartbeat", False))
-
-    def fail(message: str, *, malformed: bool = False) -> ExecutedCall:
-        return ExecutedCall(call.id, call.name, f"Error: {message}", True, heartbeat, malformed)
-
+    read = CallInput.of(call)
+    fail, arguments = read.fail, read.arguments
     if call.name not in attached:
         available = ", ".join(sorted(attached))
         return fail(
@@ -335,10 +365,8 @@ def _execute_one(context: ToolContext, attached: set[str], call: ToolCall) -> Ex
     function = BASE_TOOL_FUNCTIONS.get(call.name)
     if function is None:
         return fail(f"tool '{call.name}' cannot run on this server yet")
-    if not isinstance(arguments, dict):
-        return fail(
-            f"arguments must be a JSON object, got: {call.arguments[:200]!r}", malformed=True
-        )
+    if arguments is None:
+        return read.not_an_object()
     problem = _signature_problem(function, arguments)
     if problem:
         return fail(f"{call.name}: {problem}", malformed=True)
@@ -350,7 +378,7 @@ def _execute_one(context: ToolContext, attached: set[str], call: ToolCall) -> Ex
     except Exception as exc:  # a bug in a tool must not end the agent's run
         log.exception("tool %s raised", call.name)
         return fail(f"{call.name} failed: {type(exc).__name__}: {exc}")
-    return ExecutedCall(call.id, call.name, output, False, heartbeat)
+    return read.answer(output)
 
 
 def parse_arguments(raw: str) -> Any:
