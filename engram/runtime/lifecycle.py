@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from engram.config import Settings
 from engram.ids import new_id
 from engram.memory.local_embedding import LocalEmbeddingUnavailable, locate_model_dir
-from engram.memory.tools import BASE_TOOL_SCHEMAS
 from engram.runtime import agent_calls, background, run_recovery
 from engram.runtime.agent_calls import AGENT_CALL_SCHEMAS, AGENT_CALL_TOOL_TYPE
+from engram.runtime.builtin_tools import BUILTIN_SCHEMAS
 from engram.runtime.engine import Services
 from engram.runtime.step import run_turn
 from engram.store import tables as t
@@ -36,9 +36,6 @@ CORE_TOOLS = {
     "archival_memory_search",
 }
 
-SEEDED_SCHEMAS = {**BASE_TOOL_SCHEMAS, **AGENT_CALL_SCHEMAS}
-"""Every built-in tool the server seeds at start."""
-
 
 async def start(services: Services) -> None:
     """Migrate the schema (unless the caller did), make sure the built-in tools exist,
@@ -47,8 +44,7 @@ async def start(services: Services) -> None:
     settings, db = services.settings, services.db
     if not services.schema_migrated:
         await asyncio.to_thread(migrate, db.url)
-    await db.write(_seed_base_tools)
-    await db.write(_seed_builtin_tools)
+    await db.write(_seed_tools)
     background.register_jobs(services)
     agent_calls.register_jobs(services, run_turn)
     if settings.recall_embeddings:
@@ -81,17 +77,18 @@ def _warn_if_no_local_embeddings(settings: Settings) -> None:
         log.warning("%s (until then, archival memory of agents using it answers 503)", exc)
 
 
-def _seed_base_tools(session: Session) -> None:
-    """Create the built-in tools, or refresh their schemas after an upgrade."""
+def _seed_tools(session: Session) -> None:
+    """Create every built-in tool, or refresh its schema after an upgrade. A custom tool
+    that already took the name of a built-in leaving the process (run_code,
+    fetch_webpage, web_search) keeps it: it stays the user's, and the built-in is not
+    offered under that name."""
     existing = {
         tool.name: tool
-        for tool in session.scalars(select(t.Tool).where(t.Tool.name.in_(list(SEEDED_SCHEMAS))))
+        for tool in session.scalars(select(t.Tool).where(t.Tool.name.in_(list(BUILTIN_SCHEMAS))))
     }
-    for name, schema in SEEDED_SCHEMAS.items():
+    for name, schema in BUILTIN_SCHEMAS.items():
+        tool_type, tag = _kind(name)
         tool = existing.get(name)
-        tool_type = "letta_core" if name in CORE_TOOLS else "letta_memory_core"
-        if name in AGENT_CALL_SCHEMAS:
-            tool_type = AGENT_CALL_TOOL_TYPE
         if tool is None:
             session.add(
                 t.Tool(
@@ -101,41 +98,11 @@ def _seed_base_tools(session: Session) -> None:
                     description=schema["description"],
                     source_type="python",
                     json_schema=schema,
-                    tags=["letta_core"],
+                    tags=[tag],
                     return_char_limit=50_000,
                 )
             )
-        elif tool.json_schema != schema:
-            tool.json_schema = schema
-            tool.description = schema["description"]
-
-
-def _seed_builtin_tools(session: Session) -> None:
-    """Create the built-ins that leave the process (run_code, fetch_webpage, web_search),
-    or refresh their schemas. A custom tool that already took one of these names keeps it:
-    it stays the user's, and the built-in is not offered under that name."""
-    existing = {
-        tool.name: tool
-        for tool in session.scalars(
-            select(t.Tool).where(t.Tool.name.in_(list(BUILTIN_TOOL_SCHEMAS)))
-        )
-    }
-    for name, schema in BUILTIN_TOOL_SCHEMAS.items():
-        tool = existing.get(name)
-        if tool is None:
-            session.add(
-                t.Tool(
-                    id=new_id("tool"),
-                    name=name,
-                    tool_type=BUILTIN_TOOL_TYPE,
-                    description=schema["description"],
-                    source_type="python",
-                    json_schema=schema,
-                    tags=["letta_builtin"],
-                    return_char_limit=50_000,
-                )
-            )
-        elif tool.tool_type != BUILTIN_TOOL_TYPE:
+        elif name in BUILTIN_TOOL_SCHEMAS and tool.tool_type != BUILTIN_TOOL_TYPE:
             log.warning(
                 "a %s tool named %s exists: the built-in %s is not offered",
                 tool.tool_type,
@@ -145,3 +112,12 @@ def _seed_builtin_tools(session: Session) -> None:
         elif tool.json_schema != schema:
             tool.json_schema = schema
             tool.description = schema["description"]
+
+
+def _kind(name: str) -> tuple[str, str]:
+    """A built-in's ``tool_type`` and tag, as Letta files them."""
+    if name in BUILTIN_TOOL_SCHEMAS:
+        return BUILTIN_TOOL_TYPE, "letta_builtin"
+    if name in AGENT_CALL_SCHEMAS:
+        return AGENT_CALL_TOOL_TYPE, "letta_core"
+    return ("letta_core" if name in CORE_TOOLS else "letta_memory_core"), "letta_core"
