@@ -25,11 +25,11 @@ from engram.memory.tool_context import (
     ToolFailure,
     ToolFunction,
     edit_block,
-    function_schema,
     record_edit,
 )
 from engram.store import blocks
 from engram.store import tables as t
+from engram.tools.schema import builtin_schema
 
 MEMORY_ROOT = "/memories/"
 MAX_LABEL_LENGTH = 255
@@ -308,7 +308,7 @@ def _text(description: str) -> dict[str, Any]:
 
 
 COMMAND_TOOL_SCHEMAS: dict[str, dict[str, Any]] = {
-    "memory": function_schema(
+    "memory": builtin_schema(
         "memory",
         "Manage your core memory blocks, each addressed as /memories/<label>. Commands: "
         "view (a block with numbered lines, or the list of blocks when path is left out); "
@@ -339,7 +339,7 @@ COMMAND_TOOL_SCHEMAS: dict[str, dict[str, Any]] = {
         },
         ["command"],
     ),
-    "memory_rethink": function_schema(
+    "memory_rethink": builtin_schema(
         "memory_rethink",
         "Rewrite a memory block whole: the new contents replace everything in it. Use it to "
         "reorganise or condense a block; for small edits use memory_replace or memory_insert.",
@@ -349,13 +349,13 @@ COMMAND_TOOL_SCHEMAS: dict[str, dict[str, Any]] = {
         },
         ["label", "new_memory"],
     ),
-    "memory_finish_edits": function_schema(
+    "memory_finish_edits": builtin_schema(
         "memory_finish_edits",
         "Call when you have finished editing your memory blocks.",
         {},
         [],
     ),
-    "memory_apply_patch": function_schema(
+    "memory_apply_patch": builtin_schema(
         "memory_apply_patch",
         "Apply a diff-style patch to memory. For one block, give its label and hunks whose "
         "lines start with ' ' (context), '-' (remove) or '+' (add), separated by '@@' lines; "

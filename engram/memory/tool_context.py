@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -88,14 +87,3 @@ def record_edit(ctx: ToolContext, block: t.Block, old_value: str) -> None:
         step_id=ctx.step_id,
     )
     ctx.edited_blocks.add(block.id)
-
-
-def function_schema(
-    name: str, description: str, properties: dict[str, Any], required: list[str]
-) -> dict[str, Any]:
-    """A tool's schema as the model is offered it (OpenAI's ``function`` object)."""
-    return {
-        "name": name,
-        "description": description,
-        "parameters": {"type": "object", "properties": properties, "required": required},
-    }

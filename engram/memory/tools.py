@@ -19,6 +19,7 @@ from engram.memory.tool_context import edit_block
 from engram.store import passages
 from engram.store.tables import as_utc
 from engram.times import read_iso_time
+from engram.tools.schema import builtin_schema
 
 
 def core_memory_append(ctx: ToolContext, label: str, content: str) -> str:
@@ -168,27 +169,17 @@ def _parse_time(field_name: str, value: str | None) -> datetime | None:
         raise ToolFailure(f"{field_name} must be an ISO 8601 date or time, got '{value}'") from exc
 
 
-def _fn(
-    name: str, description: str, properties: dict[str, Any], required: list[str]
-) -> dict[str, Any]:
-    return {
-        "name": name,
-        "description": description,
-        "parameters": {"type": "object", "properties": properties, "required": required},
-    }
-
-
 _LABEL = {"type": "string", "description": "Label of the memory block to edit."}
 _TAGS = {"type": "array", "items": {"type": "string"}, "description": "Optional tags."}
 
 BASE_TOOL_SCHEMAS: dict[str, dict[str, Any]] = {
-    "core_memory_append": _fn(
+    "core_memory_append": builtin_schema(
         "core_memory_append",
         "Append text to the end of a core memory block, on a new line.",
         {"label": _LABEL, "content": {"type": "string", "description": "Text to add."}},
         ["label", "content"],
     ),
-    "core_memory_replace": _fn(
+    "core_memory_replace": builtin_schema(
         "core_memory_replace",
         "Replace every occurrence of some exact text in a core memory block. "
         "Use an empty new_content to delete the text.",
@@ -199,7 +190,7 @@ BASE_TOOL_SCHEMAS: dict[str, dict[str, Any]] = {
         },
         ["label", "old_content", "new_content"],
     ),
-    "memory_replace": _fn(
+    "memory_replace": builtin_schema(
         "memory_replace",
         "Replace text that appears exactly once in a memory block with new text. "
         "Use an empty new_string to delete the text.",
@@ -210,7 +201,7 @@ BASE_TOOL_SCHEMAS: dict[str, dict[str, Any]] = {
         },
         ["label", "old_string", "new_string"],
     ),
-    "memory_insert": _fn(
+    "memory_insert": builtin_schema(
         "memory_insert",
         "Insert text into a memory block after a given line (0 puts it first, -1 at the end).",
         {
@@ -224,13 +215,13 @@ BASE_TOOL_SCHEMAS: dict[str, dict[str, Any]] = {
         },
         ["label", "new_string"],
     ),
-    "archival_memory_insert": _fn(
+    "archival_memory_insert": builtin_schema(
         "archival_memory_insert",
         "Save a fact or note to long-term archival memory, searchable later by meaning.",
         {"content": {"type": "string", "description": "What to remember."}, "tags": _TAGS},
         ["content"],
     ),
-    "archival_memory_search": _fn(
+    "archival_memory_search": builtin_schema(
         "archival_memory_search",
         "Search archival memory by meaning and keywords.",
         {
@@ -243,7 +234,7 @@ BASE_TOOL_SCHEMAS: dict[str, dict[str, Any]] = {
         },
         ["query"],
     ),
-    "conversation_search": _fn(
+    "conversation_search": builtin_schema(
         "conversation_search",
         "Search the whole past conversation, including messages no longer in view.",
         {
@@ -258,7 +249,7 @@ BASE_TOOL_SCHEMAS: dict[str, dict[str, Any]] = {
         },
         ["query"],
     ),
-    "send_message": _fn(
+    "send_message": builtin_schema(
         "send_message",
         "Send a message to the user. This is how you answer.",
         {"message": {"type": "string", "description": "The message to send."}},

@@ -39,6 +39,7 @@ from engram.runtime.tool_calls import PARALLEL_TOOL_CALLS, CallInput, ExecutedCa
 from engram.runtime.turn import TurnDeps, TurnResult
 from engram.store import agents
 from engram.store import tables as t
+from engram.tools.schema import builtin_schema
 
 WAIT_FOR_REPLY = "send_message_to_agent_and_wait_for_reply"
 SEND_ASYNC = "send_message_to_agent_async"
@@ -61,28 +62,26 @@ _AGENT_ID = {"type": "string", "description": "The id of the agent to send it to
 _TAG_LIST = {"type": "array", "items": {"type": "string"}}
 
 
-def _schema(name: str, description: str, properties: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "name": name,
-        "description": description,
-        "parameters": {"type": "object", "properties": properties, "required": list(properties)},
-    }
+def _every_argument_required(
+    name: str, description: str, properties: dict[str, Any]
+) -> dict[str, Any]:
+    return builtin_schema(name, description, properties, list(properties))
 
 
 AGENT_CALL_SCHEMAS: dict[str, dict[str, Any]] = {
-    WAIT_FOR_REPLY: _schema(
+    WAIT_FOR_REPLY: _every_argument_required(
         WAIT_FOR_REPLY,
         "Send a message to another agent on this server and wait for its answer. The "
         "other agent is told who sent it; the result holds its reply.",
         {"message": _MESSAGE, "other_agent_id": _AGENT_ID},
     ),
-    SEND_ASYNC: _schema(
+    SEND_ASYNC: _every_argument_required(
         SEND_ASYNC,
         "Send a one-way message to another agent on this server without waiting: it "
         "handles the message in a turn of its own, later. The other agent is told who sent it.",
         {"message": _MESSAGE, "other_agent_id": _AGENT_ID},
     ),
-    MATCHING_TAGS: _schema(
+    MATCHING_TAGS: _every_argument_required(
         MATCHING_TAGS,
         "Send a message to every other agent that has all the tags in match_all and at "
         "least one of the tags in match_some (an empty list does not narrow), and collect "

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from engram.tools.schema import builtin_schema
+
 BUILTIN_TOOL_TYPE = "letta_builtin"
 """Letta's ``tool_type`` for these tools; what ``GET /v1/tools/`` shows."""
 
@@ -30,20 +32,10 @@ SEARCH_CATEGORIES = [
 ]
 
 
-def _schema(
-    name: str, description: str, properties: dict[str, Any], required: list[str]
-) -> dict[str, Any]:
-    return {
-        "name": name,
-        "description": description,
-        "parameters": {"type": "object", "properties": properties, "required": required},
-    }
-
-
 _STRINGS = {"type": "array", "items": {"type": "string"}}
 
 BUILTIN_TOOL_SCHEMAS: dict[str, dict[str, Any]] = {
-    "run_code": _schema(
+    "run_code": builtin_schema(
         "run_code",
         "Run a short program in a fresh, isolated sandbox and read what it printed, the value "
         "of its last expression and any error. Nothing persists between runs. Only Python "
@@ -58,13 +50,13 @@ BUILTIN_TOOL_SCHEMAS: dict[str, dict[str, Any]] = {
         },
         ["code", "language"],
     ),
-    "fetch_webpage": _schema(
+    "fetch_webpage": builtin_schema(
         "fetch_webpage",
         "Download a web page and read it as markdown text.",
         {"url": {"type": "string", "description": "The http:// or https:// address."}},
         ["url"],
     ),
-    "web_search": _schema(
+    "web_search": builtin_schema(
         "web_search",
         "Search the web; answers a JSON list of results with title, url and excerpts.",
         {

@@ -335,3 +335,15 @@ def _unsupported(node: ast.expr, where: str) -> InvalidInput:
         f"{where}: type '{ast.unparse(node)}' has no JSON schema; use str, int, float, bool, "
         "list[...], dict[str, ...], Literal[...], an Enum, or Optional[...] of these",
     )
+
+
+def builtin_schema(
+    name: str, description: str, properties: dict[str, Any], required: list[str]
+) -> dict[str, Any]:
+    """A built-in tool's schema as the model is offered it (OpenAI's ``function`` object),
+    written out by hand rather than read from source as ``function_schema`` does."""
+    return {
+        "name": name,
+        "description": description,
+        "parameters": {"type": "object", "properties": properties, "required": required},
+    }
