@@ -90,12 +90,17 @@ class Database:
         return await asyncio.get_running_loop().run_in_executor(pool, unit)
 
     async def dispose(self) -> None:
+        # A read still running on a reader thread (its caller may be gone, cancelled at
+        # shutdown) holds a connection: it is let finish first, or it would hand that
+        # connection back to a pool already disposed, where it stays open until the
+        # garbage collector finds it. Reads not yet started are dropped.
+        await asyncio.to_thread(self._readers.shutdown, wait=True, cancel_futures=True)
         # A vector index still being built (on a connection of its own) is let finish
         # rather than cut off by the process ending: an interrupted build leaves an
         # invalid index behind for the next start to drop.
         await asyncio.to_thread(join_index_builds, INDEX_BUILD_WAIT_SECONDS)
+        # Queued behind any write still running on the one writer thread.
         await asyncio.get_running_loop().run_in_executor(self._writer, self.engine.dispose)
-        self._readers.shutdown(wait=False)
         self._writer.shutdown(wait=False)
 
 
