@@ -4,17 +4,19 @@ conversation, and places the best hits, within a token budget, in a marked promp
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from engram.runtime.context import count_text
-from tests.api.conftest import AgentFactory, detail_text
+from tests.api.conftest import MODEL, AgentFactory, detail_text
 from tests.fakes import FakeLLM, reply
 from tests.fakes.replies import FakeRequest
 from tests.helpers import send
-from tests.support.server import EngramServer
+from tests.support.backends import Backend
+from tests.support.server import EngramServer, RunningServer, serving
 
 SECTION = re.compile(r"<recalled_memory>\n.*?\n</recalled_memory>", re.DOTALL)
 HEADER = "Recalled from memory for this message"
@@ -239,16 +241,43 @@ def embeddings_before_first_chat(fake_llm: FakeLLM, text: str) -> int:
     )
 
 
+@pytest.fixture(scope="module")
+def unindexed_server(
+    fake_llm_server: FakeLLM, tmp_path_factory: pytest.TempPathFactory, backend: Backend
+) -> Iterator[RunningServer]:
+    """A server whose recall indexer is off: the indexer embeds each committed message in
+    the background, and would race the assist to embed the question before the first
+    model call; here every embedding of the question is the assist's."""
+    with serving(
+        tmp_path_factory.mktemp("unindexed"),
+        fake_llm_server.base_url,
+        {"ENGRAM_RECALL_EMBEDDINGS": "false"},
+        database_url=backend.database_url(),
+        in_process=True,
+    ) as engram:
+        yield engram
+
+
 @pytest.mark.parametrize("enabled", [True, False])
 def test_the_user_message_is_embedded_before_the_first_step_only_with_assist_on(
-    api: httpx.Client, fake_llm: FakeLLM, make_agent: AgentFactory, enabled: bool
+    unindexed_server: RunningServer, fake_llm: FakeLLM, enabled: bool
 ) -> None:
-    agent = make_agent(embedding=PROVIDER_EMBEDDING, recall_assist={"enabled": enabled})
-    seed(api, agent["id"], FACTS)
-    fake_llm.script(reply.text("Biscuit."))
-    question = "Which dog breed do I have, again?"
+    with unindexed_server.client() as client:
+        created = client.post(
+            "/v1/agents/",
+            json={
+                "model": MODEL,
+                "embedding": PROVIDER_EMBEDDING,
+                "recall_assist": {"enabled": enabled},
+            },
+        )
+        assert created.status_code == 200, created.text
+        agent = created.json()
+        seed(client, agent["id"], FACTS)
+        fake_llm.script(reply.text("Biscuit."))
+        question = "Which dog breed do I have, again?"
 
-    send(api, agent["id"], question)
+        send(client, agent["id"], question)
 
     assert embeddings_before_first_chat(fake_llm, question) == (1 if enabled else 0)
     assert (section_of(fake_llm.chat_requests[0]) is not None) == enabled
