@@ -188,3 +188,24 @@ def test_the_validator_catches_what_letta_would_refuse(api: httpx.Client, rich_a
     errors = list(letta_validator().iter_errors(document))
 
     assert len(errors) >= 3
+
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "agent_files"
+
+
+@pytest.mark.parametrize(
+    "name",
+    sorted(path.name for path in FIXTURES.glob("*.af") if path.name != "legacy.af"),
+)
+def test_the_test_files_are_letta_agent_files(name: str) -> None:
+    """The fixtures stand for files Letta writes: each is one by Letta's schema (the legacy
+    layout predates it)."""
+    document = json.loads((FIXTURES / name).read_text())
+    if isinstance(document, str):
+        document = json.loads(document)
+
+    errors = [
+        f"{list(e.absolute_path)}: {e.message}" for e in letta_validator().iter_errors(document)
+    ]
+
+    assert errors == []

@@ -1,5 +1,7 @@
 """Every agent-file shape Letta writes imports through letta-client and runs a turn: the
-current layout, the same file encoded once more as a JSON string, the legacy single agent;
+current layout, the same file encoded once more as a JSON string, the legacy single agent,
+a MemFS-era agent with path labels, an agent with every built-in tool Engram runs (each
+tool's own turn is in test_agent_file_builtins.py);
 files with parts Engram cannot hold yet (a sleep-time group, a folder with files) import
 with ``strip_unsupported`` and say what they left out; a file whose embedding model this
 server lacks imports with its passages re-embedded, and says so."""
@@ -36,6 +38,14 @@ def fixture_blocks(name: str) -> dict[str, str]:
         data = json.loads(data)
     blocks = data["blocks"] if "agents" in data else data["core_memory"]
     return {block["label"]: block["value"] for block in blocks}
+
+
+def shown(label: str, value: str) -> str:
+    """What of a block the prompt shows: its value; for a block outside ``system/`` in a
+    MemFS-era file (the only fixture with path labels), its path in the file tree."""
+    if "/" in label and not label.startswith("system/"):
+        return label.rsplit("/", 1)[-1] + ".md"
+    return value
 
 
 @pytest.fixture
@@ -87,6 +97,8 @@ def run_one_turn(sdk: Letta, fake_llm: FakeLLM, agent_id: str) -> str:
         ("sleeptime_group.af", {"extra_query": {"strip_unsupported": True}}),
         ("folder_with_files.af", {"extra_query": {"strip_unsupported": True}}),
         ("foreign_embedding.af", {}),
+        ("path_labels.af", {}),
+        ("builtin_tools.af", {}),
     ],
 )
 def test_each_shape_imports_and_runs_a_turn(
@@ -98,7 +110,8 @@ def test_each_shape_imports_and_runs_a_turn(
     blocks = {block.label: block.value for block in sdk.agents.retrieve(agent_id).blocks}
     assert blocks == fixture_blocks(name)
     prompt = run_one_turn(sdk, fake_llm, agent_id)
-    assert all(value in prompt for value in blocks.values())
+    for label, value in blocks.items():
+        assert shown(label, value) in prompt, label
 
 
 def test_the_string_encoded_file_imports_as_the_object_does(
