@@ -5,7 +5,21 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-Prefix = Literal["agent", "block", "message", "passage", "tool", "run", "step", "archive", "ping"]
+Prefix = Literal[
+    "agent",
+    "block",
+    "message",
+    "passage",
+    "tool",
+    "run",
+    "step",
+    "archive",
+    "ping",
+    # Letta names folders by their old name, sources.
+    "source",
+    "file",
+    "file_agent",
+]
 
 
 def new_id(prefix: Prefix) -> str:

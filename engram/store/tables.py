@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -87,6 +88,10 @@ class Agent(Base):
     last_run_completion: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_run_duration_ms: Mapped[int | None] = mapped_column(Integer)
     last_stop_reason: Mapped[str | None] = mapped_column(String(64))
+    # Files of attached folders in the prompt: how many may be open at once, and how many
+    # characters of each open file's window are shown. None means the server's defaults.
+    max_files_open: Mapped[int | None] = mapped_column(Integer)
+    per_file_view_window_char_limit: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -319,6 +324,10 @@ class Passage(Base):
     # foreign key) so deleting that message leaves the passage, marked by the time below.
     message_id: Mapped[str | None] = mapped_column(String(64), index=True)
     source_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A chunk of an uploaded file (owned by its folder's archive): the file it came from.
+    # A plain indexed id, no foreign key: deleting a file deletes its chunks explicitly,
+    # in the same transaction (store/files.py).
+    file_id: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     __table_args__ = (
@@ -390,3 +399,99 @@ class AgentLease(Base):
     holder: Mapped[str] = mapped_column(String(128))
     acquired_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Folder(Base):
+    """Uploaded documents under one embedding model (Letta's folders, once "sources").
+
+    The chunks of its files are passages of its own archive (``archive_id``), so they are
+    searched by the archival search, keyword and vector, on both databases. That archive
+    is the folder's: it is not listed, attached or deleted as an archive."""
+
+    __tablename__ = "folders"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    instructions: Mapped[str | None] = mapped_column(Text)
+    metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
+    embedding_config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    archive_id: Mapped[str] = mapped_column(ForeignKey("archives.id"), unique=True)
+    # Chunking of its files, in tokens of the embedding model (Letta's defaults: 300, 50).
+    chunk_tokens: Mapped[int] = mapped_column(Integer, default=300)
+    chunk_overlap_tokens: Mapped[int] = mapped_column(Integer, default=50)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class File(Base):
+    """One uploaded document of a folder and where its ingestion stands.
+
+    ``processing_status`` goes pending -> parsing -> embedding -> completed, or to error
+    with ``error_message``; ``chunks_embedded`` of ``total_chunks`` shows progress."""
+
+    __tablename__ = "files"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    folder_id: Mapped[str] = mapped_column(ForeignKey("folders.id", ondelete="CASCADE"))
+    file_name: Mapped[str] = mapped_column(String(255))
+    original_file_name: Mapped[str] = mapped_column(String(255))
+    file_type: Mapped[str | None] = mapped_column(String(255))
+    file_size: Mapped[int] = mapped_column(BigInteger)
+    # The extracted text, what the file tools open and grep; set once parsed.
+    content: Mapped[str | None] = mapped_column(Text, deferred=True)
+    pages: Mapped[int | None] = mapped_column(Integer)
+    processing_status: Mapped[str] = mapped_column(String(16), default="pending")
+    error_message: Mapped[str | None] = mapped_column(Text)
+    total_chunks: Mapped[int | None] = mapped_column(Integer)
+    chunks_embedded: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        Index("ux_files_folder_name", "folder_id", "file_name", unique=True),
+        Index("ix_files_folder_created", "folder_id", "created_at"),
+    )
+
+
+class FileUpload(Base):
+    """The bytes of an upload, kept until its ingestion ends, so that a job interrupted by
+    a restart starts again from them."""
+
+    __tablename__ = "file_uploads"
+
+    file_id: Mapped[str] = mapped_column(
+        ForeignKey("files.id", ondelete="CASCADE"), primary_key=True
+    )
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AgentFolder(Base):
+    __tablename__ = "agent_folders"
+
+    agent_id: Mapped[str] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True
+    )
+    folder_id: Mapped[str] = mapped_column(
+        ForeignKey("folders.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class FileAgent(Base):
+    """An agent's view of one file of an attached folder: open or closed, and which lines
+    of it an open file shows (1-based, inclusive; None: from the start / to the end)."""
+
+    __tablename__ = "file_agents"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    file_id: Mapped[str] = mapped_column(ForeignKey("files.id", ondelete="CASCADE"), index=True)
+    folder_id: Mapped[str] = mapped_column(ForeignKey("folders.id", ondelete="CASCADE"), index=True)
+    is_open: Mapped[bool] = mapped_column(Boolean, default=False)
+    start_line: Mapped[int | None] = mapped_column(Integer)
+    end_line: Mapped[int | None] = mapped_column(Integer)
+    last_accessed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (Index("ux_file_agents_agent_file", "agent_id", "file_id", unique=True),)
