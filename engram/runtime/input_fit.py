@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from engram.errors import InvalidInput
 from engram.llm.tokens import counter_for_model
+from engram.memory.memfs import GIT_MEMORY_TAG
 from engram.runtime.context import compile_context, window_size
 from engram.runtime.step_rows import InputMessage
 from engram.runtime.window import Window
@@ -31,6 +32,7 @@ def fixed_prompt_tokens(session: Session, agent: t.Agent) -> int:
         Window(start_seq=agent.window_start_seq),
         recall_count=0,
         archival_count=0,
+        memfs=GIT_MEMORY_TAG in agents.tags_of(session, agent.id),
     ).total_tokens
 
 

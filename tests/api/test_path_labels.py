@@ -196,6 +196,24 @@ def test_an_imported_memfs_agent_sees_its_memory_as_files(
         api.delete(f"/v1/agents/{agent_id}")
 
 
+def test_a_memfs_agent_exports_the_prompt_it_runs_with(
+    engram_server: EngramServer, api: httpx.Client, fake_llm: FakeLLM
+) -> None:
+    document = agent_file(tags=["git-memory-enabled"])
+    agent_id, prompt = import_and_run(engram_server, api, fake_llm, document)
+    try:
+        exported = api.get(f"/v1/agents/{agent_id}/export")
+        assert exported.status_code == 200, exported.text
+        system = exported.json()["agents"][0]["messages"][0]
+        text = system["content"][0]["text"]
+        assert system["role"] == "system"
+        assert "<self>" in text and "<external_projection>" in text
+        assert "<memory_blocks>" not in text
+        assert text.split("<memory_metadata>")[0] == prompt.split("<memory_metadata>")[0]
+    finally:
+        api.delete(f"/v1/agents/{agent_id}")
+
+
 # --------------------------------------------------------------------------- memory tools
 
 

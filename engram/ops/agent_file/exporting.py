@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy.orm import Session
 
 from engram.ops.deps import HasDb
-from engram.runtime.context import compile_context
-from engram.runtime.state import AgentState, load_state
+from engram.runtime.state import AgentState, compile_state, load_state
 from engram.runtime.views import HELD
 from engram.store import agents, messages, passages
 from engram.store import tables as t
@@ -124,14 +123,7 @@ def _add_conversation(session: Session, state: AgentState, agent: dict[str, Any]
     The history opens with the compiled prompt as a system message, in the window, as
     Letta's does: a Letta server rebuilds that message and expects to find it first."""
     row = state.agent
-    prompt = compile_context(
-        row,
-        state.blocks,
-        state.tools,
-        state.window,
-        recall_count=state.recall_count,
-        archival_count=state.archival_count,
-    ).system_prompt()
+    prompt = compile_state(state).system_prompt()
     system = t.Message(role="system", text=prompt, created_at=row.created_at)
     history = messages.list_messages(
         session, row.id, before=None, after=None, limit=None, descending=False
