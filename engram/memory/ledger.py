@@ -39,6 +39,8 @@ EDIT_TOOLS = frozenset(
         "memory_insert",
         "memory_rethink",
         "memory_apply_patch",
+        # The multi-command tool: its commands that change a block (not ``view``).
+        "memory",
     }
 )
 INSERT_TOOLS = frozenset({"archival_memory_insert"})

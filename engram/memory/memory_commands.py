@@ -267,6 +267,9 @@ _COMMANDS: dict[str, Callable[[ToolContext, MemoryCommand], str]] = {
     "rename": _rename,
 }
 
+MEMORY_EDIT_COMMANDS = frozenset(_COMMANDS) - {"view"}
+"""The commands that change a block: what the run's memory metrics count as edits."""
+
 
 # --------------------------------------------------------------------------- patches
 

@@ -32,6 +32,7 @@ from engram.memory.ledger import (
     MemoryLedger,
     hits_in_output,
 )
+from engram.memory.memory_commands import MEMORY_EDIT_COMMANDS, label_of
 from engram.memory.tools import BASE_TOOL_FUNCTIONS, ToolContext, ToolFailure
 from engram.runtime.memory_callbacks import Grant
 from engram.store import tables as t
@@ -319,8 +320,7 @@ def _execute_recorded(
     if call.name not in MEMORY_TOOLS:
         return _execute_one(context, attached, call)
     arguments = parse_arguments(call.arguments)
-    named = arguments.get("label") if isinstance(arguments, dict) else None
-    label = named if isinstance(named, str) else None
+    label = _edited_label(call.name, arguments if isinstance(arguments, dict) else {})
     before = _block_value(context, label)
     executed = _execute_one(context, attached, call)
     if executed.failed:
@@ -330,13 +330,28 @@ def _execute_recorded(
     if call.name in SEARCH_TOOLS:
         effective = _with_defaults(BASE_TOOL_FUNCTIONS[call.name], arguments)
         note = ledger.record_search(call.name, effective, hits_in_output(executed.output), step)
-    elif call.name in EDIT_TOOLS and label is not None and before is not None:
-        note = ledger.record_edit(label, before, _block_value(context, label) or "", step)
+    elif call.name in EDIT_TOOLS and label is not None:
+        # A block created (``memory`` create) had no value before; one deleted has none after.
+        after = _block_value(context, label) or ""
+        note = ledger.record_edit(label, before or "", after, step)
     elif call.name in INSERT_TOOLS:
         ledger.record_insert()
     if note is None:
         return executed
     return replace(executed, output=f"{executed.output}\n\n{note}")
+
+
+def _edited_label(tool: str, arguments: dict[str, Any]) -> str | None:
+    """The label of the block a memory call changes; None for one that changes none
+    (``memory`` view) or names none."""
+    if tool != "memory":
+        named = arguments.get("label")
+        return named if isinstance(named, str) else None
+    command = arguments.get("command")
+    path = arguments.get("old_path" if command == "rename" else "path")
+    if command not in MEMORY_EDIT_COMMANDS or not isinstance(path, str):
+        return None
+    return label_of(path)
 
 
 def _block_value(context: ToolContext, label: str | None) -> str | None:

@@ -150,6 +150,36 @@ def test_editing_a_block_to_a_new_value_twice_is_no_revert(
     assert (metrics["core_edits"], metrics["reverted_edits"]) == (2, 0)
 
 
+def test_the_memory_tools_commands_count_as_edits_and_view_does_not(
+    api: httpx.Client, fake_llm: FakeLLM, make_agent: AgentFactory
+) -> None:
+    agent = make_agent(memory_blocks=[{"label": "human", "value": "Name: Ada"}], tools=["memory"])
+    fake_llm.script(
+        reply.tool_call("memory", {"command": "view", "path": "/memories/human"}),
+        reply.tool_call(
+            "memory",
+            {"command": "str_replace", "path": "/memories/human",
+             "old_string": "Ada", "new_string": "Ada Lovelace"},
+        ),
+        reply.tool_call(
+            "memory",
+            {"command": "create", "path": "/memories/pets", "file_text": "Cat: Miso"},
+        ),
+        reply.tool_call(
+            "memory",
+            {"command": "str_replace", "path": "/memories/human",
+             "old_string": "Ada Lovelace", "new_string": "Ada"},
+        ),
+        reply.text("Noted."),
+    )  # fmt: skip
+
+    body = send(api, agent["id"], "My cat is Miso; call me Ada Lovelace. No, just Ada.")
+
+    assert "undid your previous edit of block 'human'" in tool_returns(body)[-1]
+    metrics = run_of(api, body)["memory_metrics"]
+    assert (metrics["core_edits"], metrics["reverted_edits"]) == (3, 1)
+
+
 def test_a_run_without_memory_tools_has_zero_counts(
     api: httpx.Client, fake_llm: FakeLLM, agent: dict[str, Any]
 ) -> None:
