@@ -8,7 +8,9 @@ or an image is refused rather than read as noise; at most ``MAX_REDIRECTS`` redi
 each checked like the first address. Addresses that resolve to loopback, private,
 link-local or reserved networks are refused unless the operator allows them
 (``ENGRAM_WEB_FETCH_PRIVATE_ADDRESSES``): a model must not reach the server's own
-neighbours (databases, cloud metadata endpoints) through it.
+neighbours (databases, cloud metadata endpoints) through it. The request goes to the very
+address that was checked (``PinnedRequest``), so a name that resolves differently the
+second time cannot slip past the check.
 
 HTML becomes markdown with ``markdownify`` (over Beautiful Soup's standard-library
 parser), scripts and styles dropped first.
@@ -20,6 +22,7 @@ import asyncio
 import ipaddress
 import re
 import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
@@ -47,11 +50,16 @@ class FetchLimits:
     """Whether addresses on loopback and private networks may be fetched."""
 
 
-async def fetch_webpage(url: str, limits: FetchLimits) -> str:
-    """The page at ``url`` as text (markdown for HTML); ``WebToolError`` says why not."""
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+"""A host name and port to the addresses they resolve to."""
+
+
+async def fetch_webpage(url: str, limits: FetchLimits, resolve: Resolver | None = None) -> str:
+    """The page at ``url`` as text (markdown for HTML); ``WebToolError`` says why not.
+    ``resolve``: how host names become addresses (the system's resolver by default)."""
     try:
         async with asyncio.timeout(limits.timeout_seconds):
-            body, media_type, encoding = await _download(url, limits)
+            body, media_type, encoding = await _download(url, limits, resolve or _resolve)
     except (TimeoutError, httpx.TimeoutException):
         raise WebToolError(
             f"{url} did not load within {limits.timeout_seconds:g} seconds "
@@ -81,7 +89,9 @@ def html_to_markdown(html: str) -> str:
     return f"# {title}\n\n{markdown}" if title and title not in markdown[:200] else markdown
 
 
-async def _download(url: str, limits: FetchLimits) -> tuple[bytes, str, str | None]:
+async def _download(
+    url: str, limits: FetchLimits, resolve: Resolver
+) -> tuple[bytes, str, str | None]:
     headers = {"User-Agent": USER_AGENT, "Accept": "text/html,text/plain;q=0.9,*/*;q=0.5"}
     # The whole call's deadline (``asyncio.timeout`` above) comes first; this only bounds
     # each network operation should that deadline ever be lifted.
@@ -89,13 +99,55 @@ async def _download(url: str, limits: FetchLimits) -> tuple[bytes, str, str | No
     async with httpx.AsyncClient(timeout=timeout, headers=headers, trust_env=False) as client:
         target = _checked_url(url)
         for _ in range(MAX_REDIRECTS + 1):
-            await _check_address(target, limits)
-            async with client.stream("GET", target) as response:
+            hop = await _pinned(target, limits, resolve)
+            async with client.stream(
+                "GET", hop.url, headers=hop.headers, extensions=hop.extensions
+            ) as response:
                 if response.is_redirect and "location" in response.headers:
                     target = _checked_url(str(target.join(response.headers["location"])))
                     continue
-                return await _read(response, limits)
+                return await _read(response, limits, target)
     raise WebToolError(f"{url} redirected more than {MAX_REDIRECTS} times")
+
+
+@dataclass(frozen=True)
+class PinnedRequest:
+    """A request sent to the address that was checked, not to the host name: resolving
+    the name again at connect time could give another address (DNS rebinding), one on a
+    private network. The name still travels as the Host header and, for https, as the
+    TLS server name, against which the certificate is verified."""
+
+    url: httpx.URL
+    headers: dict[str, str]
+    extensions: dict[str, str]
+
+
+async def _pinned(url: httpx.URL, limits: FetchLimits, resolve: Resolver) -> PinnedRequest:
+    """Where to send a request for ``url``: the first of its addresses, all of which must
+    be public unless private addresses are allowed."""
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        addresses = await resolve(url.host, port)
+    except OSError as exc:
+        raise WebToolError(f"cannot resolve {url.host}: {exc}") from None
+    if not addresses:
+        raise WebToolError(f"cannot resolve {url.host}: no address")
+    for address in addresses:
+        ip = ipaddress.ip_address(address)
+        if not ip.is_global and not limits.private_addresses:
+            raise WebToolError(
+                f"{url.host} is on a private or local network ({ip}), which fetch_webpage "
+                "does not reach (the operator can allow it: ENGRAM_WEB_FETCH_PRIVATE_ADDRESSES)"
+            )
+    host = url.netloc.decode("ascii")
+    extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
+    return PinnedRequest(url.copy_with(host=addresses[0]), {"Host": host}, extensions)
+
+
+async def _resolve(host: str, port: int) -> list[str]:
+    found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    # An IPv6 address may carry a zone ("fe80::1%eth0"); the zone is not part of the address.
+    return [str(address[0]).split("%")[0] for *_, address in found]
 
 
 def _checked_url(url: str) -> httpx.URL:
@@ -112,28 +164,9 @@ def _checked_url(url: str) -> httpx.URL:
     return parsed
 
 
-async def _check_address(url: httpx.URL, limits: FetchLimits) -> None:
-    """Refuse hosts on loopback, private, link-local or reserved networks, unless allowed."""
-    if limits.private_addresses:
-        return
-    port = url.port or (443 if url.scheme == "https" else 80)
-    try:
-        found = await asyncio.get_running_loop().getaddrinfo(
-            url.host, port, type=socket.SOCK_STREAM
-        )
-    except OSError as exc:
-        raise WebToolError(f"cannot resolve {url.host}: {exc}") from None
-    for *_, address in found:
-        ip = ipaddress.ip_address(address[0])
-        if not ip.is_global:
-            raise WebToolError(
-                f"{url.host} is on a private or local network ({ip}), which fetch_webpage "
-                "does not reach (the operator can allow it: ENGRAM_WEB_FETCH_PRIVATE_ADDRESSES)"
-            )
-
-
-async def _read(response: httpx.Response, limits: FetchLimits) -> tuple[bytes, str, str | None]:
-    url = response.request.url
+async def _read(
+    response: httpx.Response, limits: FetchLimits, url: httpx.URL
+) -> tuple[bytes, str, str | None]:
     if response.status_code >= 400:
         raise WebToolError(f"{url} answered HTTP {response.status_code}")
     media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()

@@ -21,10 +21,12 @@ SLOW_SECONDS = 3.0
 
 
 class FakeWeb:
-    """Pages and search APIs on a loopback port; what the search APIs were asked."""
+    """Pages and search APIs on a loopback port; what the search APIs were asked, and the
+    Host header of every page request."""
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.hosts: list[str] = []
         web = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -52,6 +54,7 @@ class FakeWeb:
         self.server.server_close()
 
     def answer_get(self, handler: BaseHTTPRequestHandler) -> None:
+        self.hosts.append(handler.headers.get("Host", ""))
         path = urlsplit(handler.path).path
         if path == "/searxng/search":
             query = {k: v[0] for k, v in parse_qs(urlsplit(handler.path).query).items()}
