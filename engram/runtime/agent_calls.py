@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
 from dataclasses import asdict, dataclass, replace
 from functools import partial
 from typing import Any, Protocol
@@ -94,9 +93,6 @@ AGENT_CALL_SCHEMAS: dict[str, dict[str, Any]] = {
     ),
 }
 
-_depth: ContextVar[int] = ContextVar("agent_call_depth", default=0)
-"""How many agent calls deep the running turn is (0: a client's own turn)."""
-
 
 class TurnRunner(Protocol):
     """``engram.runtime.step.run_turn``, handed in by its callers (the step imports this
@@ -112,6 +108,7 @@ class TurnRunner(Protocol):
         run_id: str | None = None,
         max_steps: int = 50,
         requeue_if_stopped: bool = False,
+        call_depth: int = 0,
     ) -> Awaitable[TurnResult]: ...
 
 
@@ -124,11 +121,16 @@ class _Caller:
     deps: TurnDeps
     sender_id: str
     run: TurnRunner
+    depth: int
+    """How many agent calls deep the caller's own turn is (0: a client's turn)."""
 
 
-async def settle_agent_calls(deps: TurnDeps, batch: ToolBatch, run: TurnRunner) -> ToolBatch:
+async def settle_agent_calls(
+    deps: TurnDeps, batch: ToolBatch, run: TurnRunner, depth: int
+) -> ToolBatch:
     """Run the batch's calls of the agent-to-agent tools attached to its agent, one after
-    another, with no transaction open; the batch with their results as settled."""
+    another, with no transaction open; the batch with their results as settled. ``depth``:
+    how many agent calls deep the batch's turn is."""
     attached = {tool.name for tool in batch.tools}
     wanted = [
         call
@@ -138,7 +140,7 @@ async def settle_agent_calls(deps: TurnDeps, batch: ToolBatch, run: TurnRunner) 
     ]
     if not wanted:
         return batch
-    caller = _Caller(deps, batch.agent.id, run)
+    caller = _Caller(deps, batch.agent.id, run, depth)
     done = {call.id: await _execute(caller, call) for call in wanted}
     return replace(batch, settled={**batch.settled, **done})
 
@@ -149,20 +151,17 @@ def register_jobs(deps: TurnDeps, run: TurnRunner) -> None:
 
 
 async def _queued_turn(deps: TurnDeps, run: TurnRunner, payload: dict[str, Any]) -> None:
-    token = _depth.set(int(payload.get("call_depth", 1)))
-    try:
-        await run(
-            deps,
-            payload["agent_id"],
-            [InputMessage(**item) for item in payload["inputs"]],
-            # The caller has moved on: the target takes the message once it is free.
-            if_busy="wait",
-            run_id=payload["run_id"],
-            max_steps=payload["max_steps"],
-            requeue_if_stopped=True,
-        )
-    finally:
-        _depth.reset(token)
+    await run(
+        deps,
+        payload["agent_id"],
+        [InputMessage(**item) for item in payload["inputs"]],
+        # The caller has moved on: the target takes the message once it is free.
+        if_busy="wait",
+        run_id=payload["run_id"],
+        max_steps=payload["max_steps"],
+        requeue_if_stopped=True,
+        call_depth=int(payload.get("call_depth", 1)),
+    )
 
 
 async def _execute(caller: _Caller, call: ToolCall) -> ExecutedCall:
@@ -262,7 +261,7 @@ _TOOLS: dict[str, Callable[..., Awaitable[str]]] = {
 def _next_depth(caller: _Caller) -> int:
     """The depth the target's turn runs at; refused past the configured limit."""
     limit = caller.deps.settings.agent_call_depth
-    depth = _depth.get() + 1
+    depth = caller.depth + 1
     if depth > limit:
         raise CallRefused(
             f"agent-to-agent call refused: it would be {depth} calls deep, and this server "
@@ -285,7 +284,6 @@ async def _check_target(caller: _Caller, target: str) -> None:
 async def _run_target(caller: _Caller, target: str, text: str, depth: int) -> dict[str, Any]:
     """One turn of ``target`` with ``text`` as its input, run here and now; its replies
     as Letta answers them (``{"agent_id": ..., "response": [...]}``)."""
-    token = _depth.set(depth)
     try:
         # A busy target is refused before a run of it is recorded.
         await caller.deps.gate.refuse_if_busy(target)
@@ -295,14 +293,13 @@ async def _run_target(caller: _Caller, target: str, text: str, depth: int) -> di
             [InputMessage(role="system", text=text)],
             if_busy="reject",
             max_steps=TARGET_MAX_STEPS,
+            call_depth=depth,
         )
     except EngramError as exc:
         raise CallRefused(f"agent '{target}' could not take the message: {exc}") from None
     except Exception as exc:  # a fault in the target's turn must not end the caller's
         log.exception("the turn of agent %s, called by agent %s, failed", target, caller.sender_id)
         raise CallRefused(f"agent '{target}' failed to answer ({type(exc).__name__})") from None
-    finally:
-        _depth.reset(token)
     if result.error is not None:
         raise CallRefused(
             f"agent '{target}' ended its turn with {result.stop_reason}: {result.error}"

@@ -58,6 +58,7 @@ async def run_turn(
     on_delta: DeltaSink | None = None,
     on_step: StepSink | None = None,
     requeue_if_stopped: bool = False,
+    call_depth: int = 0,
 ) -> TurnResult:
     """Process one request for an agent: steps until the model ends its turn.
 
@@ -67,10 +68,12 @@ async def run_turn(
     agent. The run always ends recorded: completed, failed, or cancelled. ``turn.Hooks``
     says what the streaming hooks get. ``requeue_if_stopped`` (a queued run's job): stopped
     before the turn claimed its run, the run is left as it is and ``JobNotStarted`` is
-    raised, so the job is queued again."""
+    raised, so the job is queued again. ``call_depth``: how many agent-to-agent calls deep
+    this turn is (0 for a client's turn; runtime/agent_calls.py)."""
     turn = _new_turn(
         deps, agent_id, inputs, run_id, max_steps, Hooks(on_message, on_delta, on_step)
     )
+    turn.call_depth = call_depth
     pending = [input_row(agent_id, turn.run_id, i) for i in inputs if i.role != APPROVAL_ROLE]
     try:
         async with deps.gate.hold(agent_id, policy=if_busy):
@@ -137,7 +140,12 @@ async def _settle_approvals(turn: Turn, inputs: list[InputMessage]) -> None:
         await deps.db.read(lambda session: approvals.check_input(session, agent_id, inputs))
         return
     answered = await approvals.answer_pending(
-        deps, agent_id, run_id, answer, turn.ledger, partial(settle_agent_calls, deps, run=run_turn)
+        deps,
+        agent_id,
+        run_id,
+        answer,
+        turn.ledger,
+        partial(settle_agent_calls, deps, run=run_turn, depth=turn.call_depth),
     )
     turn.rules, turn.ledger = answered.rules, answered.ledger
     await turn.emit(answered.rows)
@@ -155,7 +163,7 @@ async def _one_step(turn: Turn, pending: list[t.Message]) -> None:
     call = await call_model(turn, await fit_prompt(turn, state, pending))
     batch, held = _batch_of(turn, call)
     # Calls to other agents run their turns now, before this step's transaction opens.
-    batch = await settle_agent_calls(turn.deps, batch, run_turn)
+    batch = await settle_agent_calls(turn.deps, batch, run_turn, turn.call_depth)
     committed = await run_batch(
         turn.deps,
         batch,

@@ -113,6 +113,8 @@ class Turn:
     assist_query: str | None = None
     """The user's words, for recall assist to search with before the first step."""
     recalled: RecalledSection | None = None
+    call_depth: int = 0
+    """How many agent-to-agent calls deep this turn is (0: a client's own turn)."""
 
     def next_inputs(self) -> list[t.Message]:
         """What the next step adds to the window: the rules' note, if there is one."""
