@@ -538,3 +538,35 @@ def test_unknown_ids_are_404s(
         response = api.request(method, path, json=body)
         assert response.status_code == 404, (method, path, response.text)
     assert ok(api.get(f"/v1/identities/{identity['id']}")) == identity
+
+
+def test_deleting_an_agent_or_block_drops_it_from_its_identities(
+    api: httpx.Client, make_identity: Any, make_agent: AgentFactory
+) -> None:
+    kept, gone = make_agent(), make_agent()
+    block = make_block(api)
+    identity = make_identity(agent_ids=[kept["id"], gone["id"]], block_ids=[block["id"]])
+
+    assert api.delete(f"/v1/agents/{gone['id']}").status_code == 200
+    assert api.delete(f"/v1/blocks/{block['id']}").status_code == 200
+
+    after = ok(api.get(f"/v1/identities/{identity['id']}"))
+    assert after["agent_ids"] == [kept["id"]] and after["block_ids"] == []
+
+
+def test_agent_update_naming_an_unknown_identity_is_a_404_and_changes_nothing(
+    api: httpx.Client, make_identity: Any, make_agent: AgentFactory
+) -> None:
+    identity = make_identity()
+    agent = make_agent(identity_ids=[identity["id"]])
+
+    response = api.patch(
+        f"/v1/agents/{agent['id']}",
+        json={"identity_ids": [MISSING_IDENTITY], "description": "changed"},
+    )
+
+    assert response.status_code == 404
+    assert MISSING_IDENTITY in detail_text(response)
+    after = ok(api.get(f"/v1/agents/{agent['id']}"))
+    assert after["identity_ids"] == [identity["id"]]
+    assert after["description"] == agent["description"]
