@@ -19,6 +19,7 @@ Prefix = Literal[
     "source",
     "file",
     "file_agent",
+    "identity",
 ]
 
 

@@ -39,6 +39,7 @@ def agent_spec(body: CreateAgent) -> AgentSpec:
         tool_env={**(body.tool_exec_environment_variables or {}), **(body.secrets or {})},
         compaction_settings=_dump(body.compaction_settings),
         recall_assist=_dump(body.recall_assist),
+        identity_ids=body.identity_ids or [],
     )
 
 

@@ -132,6 +132,8 @@ class CreateAgent(Body):
     # Variables for the agent's custom tools' sandboxed children (docs/tools.md).
     tool_exec_environment_variables: ToolVariables | None = None
     secrets: ToolVariables | None = None
+    # The identities (engram.ops.identities) the agent belongs to.
+    identity_ids: list[str] | None = None
 
 
 class UpdateAgent(Body):
@@ -153,6 +155,7 @@ class UpdateAgent(Body):
     recall_assist: RecallAssistBody | None = None
     tool_exec_environment_variables: ToolVariables | None = None  # as on CreateAgent
     secrets: ToolVariables | None = None
+    identity_ids: list[str] | None = None  # replaces the set
 
 
 class TextPart(Body):

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from engram.ids import new_id
 from engram.mcp import STDIO, registry
 from engram.ops.agents import AgentBundle
+from engram.ops.identities import Linked
 from engram.ops.messages import Compaction
 from engram.ops.passages import ScoredPassage
 from engram.ops.runs import STOP_REASONS
@@ -310,8 +311,8 @@ def agent(bundle: AgentBundle) -> dict[str, Any]:
         "base_template_id": None,
         "deployment_id": None,
         "entity_id": None,
-        "identity_ids": [],
-        "identities": [],
+        "identity_ids": [linked.identity.id for linked in bundle.identities],
+        "identities": [identity(linked) for linked in bundle.identities],
         "pending_approval": bundle.pending_approval,
         "message_buffer_autoclear": False,
         "enable_sleeptime": None,
@@ -418,4 +419,20 @@ def imported_agents(result: ImportResult) -> dict[str, Any]:
         "kept_tools": result.tools.kept,
         "tool_variables_without_value": result.variables_without_value,
         "adjustments": [item.as_json() for item in result.adjustments],
+    }
+
+
+def identity(linked: Linked) -> dict[str, Any]:
+    """Letta's Identity; ``project_id`` null when it has none."""
+    row = linked.identity
+    return {
+        "id": row.id,
+        "identifier_key": row.identifier_key,
+        "name": row.name,
+        "identity_type": row.identity_type,
+        "project_id": row.project_key or None,
+        "agent_ids": linked.agent_ids,
+        "block_ids": linked.block_ids,
+        "organization_id": None,
+        "properties": row.properties or [],
     }

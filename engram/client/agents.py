@@ -14,6 +14,7 @@ from engram.client.agent_state import AgentState
 from engram.client.archives import AsyncAgentArchives, AsyncAgentPassages
 from engram.client.arguments import validated_body
 from engram.client.blocks import AsyncAgentBlocks, page
+from engram.client.identities import AsyncAgentIdentities
 from engram.client.messages import AsyncAgentMessages
 from engram.client.resource import Resource
 from engram.client.tools import AsyncAgentTools
@@ -36,6 +37,7 @@ class AsyncAgents(AgentFileMethods, Resource):
         self.tools = AsyncAgentTools(services)
         self.passages = AsyncAgentPassages(services)
         self.archives = AsyncAgentArchives(services)
+        self.identities = AsyncAgentIdentities(services)
 
     async def create(self, **fields: Any) -> AgentState:
         """A new agent from the fields of ``POST /v1/agents/`` (``name``, ``model``,
@@ -61,13 +63,23 @@ class AsyncAgents(AgentFileMethods, Resource):
         order_by: Literal["created_at", "updated_at", "last_run_completion"] = "created_at",
         ascending: bool | None = None,
         include: builtins.list[str] | None = None,
+        identity_id: str | None = None,
+        identifier_keys: builtins.list[str] | None = None,
     ) -> builtins.list[AgentState]:
         """The agents matching the filters, newest first unless ``order="asc"`` (or
         ``ascending=True``). ``include`` is accepted for letta-client's sake: every agent
-        comes with its blocks, tools and tags already."""
+        comes with its blocks, tools and tags already. ``identity_id`` and
+        ``identifier_keys`` keep the agents of those identities only."""
         if ascending is not None:
             order = "asc" if ascending else "desc"
-        where = agent_ops.AgentFilter(name, tuple(tags or ()), match_all_tags, query_text)
+        where = agent_ops.AgentFilter(
+            name,
+            tuple(tags or ()),
+            match_all_tags,
+            query_text,
+            identity_id,
+            tuple(identifier_keys or ()),
+        )
         found = await agent_ops.list_agents(
             self._services,
             where,

@@ -11,6 +11,7 @@ from engram.api.agent_input import block_changes, block_spec
 from engram.api.schemas import BlockUpdate, CreateBlock
 from engram.client.agent_state import AgentState, Block
 from engram.client.arguments import validated_body
+from engram.client.identities import AsyncBlockIdentities
 from engram.client.resource import Resource
 from engram.errors import InvalidInput
 from engram.ops import blocks as block_ops
@@ -68,6 +69,7 @@ class AsyncBlocks(Resource):
     def __init__(self, services: Services) -> None:
         super().__init__(services)
         self.agents = AsyncBlockAgents(services)
+        self.identities = AsyncBlockIdentities(services)
 
     async def create(
         self,
@@ -108,10 +110,19 @@ class AsyncBlocks(Resource):
         after: str | None = None,
         limit: int | None = 50,
         order: Order = "asc",
+        identity_id: str | None = None,
+        identifier_keys: builtins.list[str] | None = None,
     ) -> builtins.list[Block]:
-        """Every block (or those labelled ``label``), oldest first."""
+        """Every block (or those labelled ``label``, or of the identities named), oldest
+        first."""
         cursor = page(before, after, limit, order)
-        found = await block_ops.list_blocks(self._services, cursor, label=label)
+        found = await block_ops.list_blocks(
+            self._services,
+            cursor,
+            label=label,
+            identity_id=identity_id,
+            identifier_keys=tuple(identifier_keys or ()),
+        )
         return [_block(row) for row in found]
 
     async def retrieve(self, block_id: str) -> Block:

@@ -12,6 +12,7 @@ from engram.client.agents import AsyncAgents
 from engram.client.archives import AsyncArchives, AsyncPassages
 from engram.client.blocks import AsyncBlocks
 from engram.client.catalog import AsyncModels, AsyncTags, Health, check_health
+from engram.client.identities import AsyncIdentities
 from engram.client.mcp_servers import AsyncMcpServers
 from engram.client.messages import AsyncMessages
 from engram.client.runs import AsyncRuns, AsyncSteps
@@ -58,6 +59,7 @@ class AsyncEngram:
         self.mcp_servers = AsyncMcpServers(services)
         self.models = AsyncModels(services)
         self.tags = AsyncTags(services)
+        self.identities = AsyncIdentities(services)
 
     @classmethod
     async def open(cls, target: str | Path | None = None, **settings: Any) -> AsyncEngram:

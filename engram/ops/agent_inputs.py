@@ -49,6 +49,7 @@ class AgentSpec:
     compaction_settings: dict[str, Any] | None = None
     recall_assist: dict[str, Any] | None = None
     tool_env: dict[str, str] | None = None
+    identity_ids: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class AgentChanges:
     recall_assist: dict[str, Any] | None = None
     tool_exec_environment_variables: dict[str, str] | None = None
     secrets: dict[str, str] | None = None
+    identity_ids: list[str] | None = None
     fields_set: frozenset[str] = frozenset()
 
     @classmethod

@@ -4,7 +4,7 @@ transaction. (The context window overview is ``agent_context``; tool approval se
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.orm import Session
@@ -19,9 +19,10 @@ from engram.runtime import approvals
 from engram.runtime.context import HEARTBEAT_AGENTS, window_size
 from engram.runtime.input_fit import fixed_prompt_tokens
 from engram.runtime.tool_rules import check_rules
-from engram.store import agents, archives, blocks, messages, passages, tools
+from engram.store import agents, archives, blocks, identities, messages, passages, tools
 from engram.store import tables as t
 from engram.store.agents import AgentFilter
+from engram.store.identities import Linked
 
 if TYPE_CHECKING:
     from engram.memory.embeddings import EmbeddingRegistry
@@ -75,6 +76,8 @@ class AgentBundle:
     message_ids: list[str]
     # The approval request the agent waits on, as Letta's ApprovalRequestMessage.
     pending_approval: dict[str, Any] | None = None
+    # The identities the agent belongs to (engram.ops.identities).
+    identities: list[Linked] = field(default_factory=list)
 
 
 def bundle(session: Session, agent_id: str) -> AgentBundle:
@@ -87,6 +90,9 @@ def bundle(session: Session, agent_id: str) -> AgentBundle:
         tags=agents.tags_of(session, agent_id),
         message_ids=[message.id for message in window],
         pending_approval=_pending_view(session, agent_id),
+        identities=[
+            identities.linked(session, row) for row in identities.for_agent(session, agent_id)
+        ],
     )
 
 
@@ -181,6 +187,7 @@ async def create_agent(deps: HasAgentModels, spec: AgentSpec) -> AgentBundle:
             blocks.attach(session, agent_id, block)
         tools.attach(session, agent_id, [tool.id for tool in tool_rows])
         agents.set_tags(session, agent_id, spec.tags)
+        _set_identities(session, agent_id, spec.identity_ids)
         session.flush()
         check_fixed_part_fits(deps, session, agent_id)
         return bundle(session, agent_id)
@@ -211,6 +218,7 @@ async def list_agents(
     """The agents ``where`` selects, ordered by creation (or last update), one page."""
 
     def _read(session: Session) -> list[AgentBundle]:
+        _check_identity(session, where)
         rows = agents.list_agents(
             session,
             where,
@@ -227,7 +235,18 @@ async def list_agents(
 
 async def count_agents(deps: HasDb, where: AgentFilter) -> int:
     """How many agents ``where`` selects."""
-    return await deps.db.read(lambda session: agents.count_agents(session, where))
+
+    def _read(session: Session) -> int:
+        _check_identity(session, where)
+        return agents.count_agents(session, where)
+
+    return await deps.db.read(_read)
+
+
+def _check_identity(session: Session, where: AgentFilter) -> None:
+    """Filtering by an identity that does not exist is a NotFound, not an empty page."""
+    if where.identity_id is not None:
+        identities.get(session, where.identity_id)
 
 
 async def retrieve_agent(deps: HasDb, agent_id: str) -> AgentBundle:
@@ -270,6 +289,8 @@ async def update_agent(deps: HasAgentModels, agent_id: str, changes: AgentChange
             _replace_blocks(session, agent_id, changes.block_ids)
         if changes.tool_ids is not None:
             _replace_tools(session, agent_id, changes.tool_ids)
+        if changes.identity_ids is not None:
+            _set_identities(session, agent_id, changes.identity_ids)
         session.flush()
         check_fixed_part_fits(deps, session, agent_id)
         return bundle(session, agent_id)
@@ -344,6 +365,13 @@ def _replace_blocks(session: Session, agent_id: str, block_ids: list[str]) -> No
     session.flush()
     for block in wanted:
         blocks.attach(session, agent_id, block)
+
+
+def _set_identities(session: Session, agent_id: str, identity_ids: list[str]) -> None:
+    """The agent belongs to exactly these identities; NotFound for an unknown one."""
+    for identity_id in identity_ids:
+        identities.get(session, identity_id)
+    identities.set_agent_identities(session, agent_id, identity_ids)
 
 
 def _replace_tools(session: Session, agent_id: str, tool_ids: list[str]) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from engram.errors import InvalidInput
 from engram.ops.agents import AgentBundle, BlockSpec, Cursor, bundle
 from engram.ops.deps import HasDb
-from engram.store import agents, block_history, blocks
+from engram.store import agents, block_history, blocks, identities
 from engram.store import tables as t
 from engram.store.blocks import check_fits, check_label
 from engram.store.pagination import page_of
@@ -82,13 +82,26 @@ async def create_block(deps: HasDb, spec: BlockSpec) -> t.Block:
     return row
 
 
-async def list_blocks(deps: HasDb, cursor: Cursor, *, label: str | None = None) -> list[t.Block]:
-    """Every block (or those labelled ``label``), oldest first unless descending."""
+async def list_blocks(
+    deps: HasDb,
+    cursor: Cursor,
+    *,
+    label: str | None = None,
+    identity_id: str | None = None,
+    identifier_keys: tuple[str, ...] = (),
+) -> list[t.Block]:
+    """Every block (or those labelled ``label``, tied to the identity ``identity_id``, or to
+    an identity with one of ``identifier_keys``), oldest first unless descending. NotFound
+    for an unknown ``identity_id``."""
 
     def _read(session: Session) -> list[t.Block]:
+        if identity_id is not None:
+            identities.get(session, identity_id)
         return blocks.list_blocks(
             session,
             label=label,
+            identity_id=identity_id,
+            identifier_keys=identifier_keys,
             before=cursor.before,
             after=cursor.after,
             limit=cursor.limit,

@@ -1,5 +1,5 @@
-"""Attaching a block, tool or archive to an agent and detaching it: one shape for all three,
-each checked (the agent and the item exist) and done in one transaction."""
+"""Attaching a block, tool, archive or identity to an agent and detaching it: one shape for
+all four, each checked (the agent and the item exist) and done in one transaction."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 
 from engram.ops.agents import AgentBundle, bundle
 from engram.ops.deps import HasDb
-from engram.store import agents, archives, blocks, tools
+from engram.store import agents, archives, blocks, identities, tools
 from engram.store import tables as t
 
-LinkKind = Literal["block", "tool", "archive"]
+LinkKind = Literal["block", "tool", "archive", "identity"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,14 @@ _LINKS: dict[LinkKind, _Link] = {
         tools.detach,
     ),
     "archive": _Link(archives.get, archives.attach, archives.detach),
+    # The agent belongs to the identity (engram.ops.identities).
+    "identity": _Link(
+        identities.get,
+        lambda session, agent, identity: identities.attach_agents(session, identity.id, [agent.id]),
+        lambda session, agent_id, identity_id: identities.detach_agents(
+            session, identity_id, [agent_id]
+        ),
+    ),
 }
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
 from engram.errors import NotFound
+from engram.store import identities
 from engram.store import tables as t
 from engram.store.pagination import apply_cursor
 
@@ -41,8 +42,14 @@ class AgentFilter:
     tags: tuple[str, ...] = ()
     match_all_tags: bool = False
     query_text: str | None = None
+    # Only agents tied to this identity / to an identity with one of these keys.
+    identity_id: str | None = None
+    identifier_keys: tuple[str, ...] = ()
 
     def apply(self, query: Select[Any]) -> Select[Any]:
+        owned = identities.agents_of(self.identity_id, self.identifier_keys)
+        if owned is not None:
+            query = query.where(t.Agent.id.in_(owned))
         if self.name is not None:
             query = query.where(t.Agent.name == self.name)
         if self.query_text:

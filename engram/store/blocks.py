@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from engram.block_labels import label_problem
 from engram.errors import BlockTooLong, Conflict, InvalidInput, NotFound
 from engram.ids import new_id
+from engram.store import identities
 from engram.store import tables as t
 from engram.store.pagination import apply_cursor
 
@@ -129,10 +130,15 @@ def list_blocks(
     after: str | None,
     limit: int | None,
     descending: bool,
+    identity_id: str | None = None,
+    identifier_keys: tuple[str, ...] = (),
 ) -> list[t.Block]:
     query = select(t.Block)
     if label is not None:
         query = query.where(t.Block.label == label)
+    owned = identities.blocks_of(identity_id, identifier_keys)
+    if owned is not None:
+        query = query.where(t.Block.id.in_(owned))
     query = apply_cursor(
         session,
         query,

@@ -495,3 +495,52 @@ class FileAgent(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     __table_args__ = (Index("ux_file_agents_agent_file", "agent_id", "file_id", unique=True),)
+
+
+class Identity(Base):
+    """A user, organisation or other party an integration serves, named by the integration's
+    own ``identifier_key``. Agents and blocks tied to it are listed by it, so one user's
+    agents can be told from another's.
+
+    ``project_key`` is Letta's ``project_id`` with "" for none: the key is unique per project
+    (and once among identities without one), which a unique index on a nullable column would
+    not enforce, as it treats every null as distinct."""
+
+    __tablename__ = "identities"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    identifier_key: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))
+    identity_type: Mapped[str] = mapped_column(String(16))  # org | user | other
+    project_key: Mapped[str] = mapped_column(String(255), default="")
+    # Letta's properties as given: [{"key": ..., "value": ..., "type": ...}], keys unique.
+    properties: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        Index("ux_identities_project_key", "project_key", "identifier_key", unique=True),
+        Index("ix_identities_created_at", "created_at"),
+    )
+
+
+class IdentityAgent(Base):
+    __tablename__ = "identity_agents"
+
+    identity_id: Mapped[str] = mapped_column(
+        ForeignKey("identities.id", ondelete="CASCADE"), primary_key=True
+    )
+    agent_id: Mapped[str] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class IdentityBlock(Base):
+    __tablename__ = "identity_blocks"
+
+    identity_id: Mapped[str] = mapped_column(
+        ForeignKey("identities.id", ondelete="CASCADE"), primary_key=True
+    )
+    block_id: Mapped[str] = mapped_column(
+        ForeignKey("blocks.id", ondelete="CASCADE"), primary_key=True, index=True
+    )

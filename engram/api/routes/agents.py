@@ -33,9 +33,18 @@ async def list_agents(
     order: Literal["asc", "desc"] = "desc",
     order_by: Literal["created_at", "updated_at", "last_run_completion"] = "created_at",
     ascending: bool | None = None,
+    identity_id: str | None = None,
+    identifier_keys: list[str] | None = Query(default=None),
 ) -> Response:
     descending = order == "desc" if ascending is None else not ascending
-    where = agent_ops.AgentFilter(name, tuple(tags or ()), match_all_tags, query_text)
+    where = agent_ops.AgentFilter(
+        name,
+        tuple(tags or ()),
+        match_all_tags,
+        query_text,
+        identity_id,
+        tuple(identifier_keys or ()),
+    )
     cursor = agent_ops.Cursor(before, after, limit, descending)
     found = await agent_ops.list_agents(
         rt, where, cursor, order_by_updated=order_by == "updated_at"
@@ -50,8 +59,17 @@ async def count_agents(
     tags: list[str] | None = Query(default=None),
     match_all_tags: bool = False,
     query_text: str | None = None,
+    identity_id: str | None = None,
+    identifier_keys: list[str] | None = Query(default=None),
 ) -> int:
-    where = agent_ops.AgentFilter(name, tuple(tags or ()), match_all_tags, query_text)
+    where = agent_ops.AgentFilter(
+        name,
+        tuple(tags or ()),
+        match_all_tags,
+        query_text,
+        identity_id,
+        tuple(identifier_keys or ()),
+    )
     return await agent_ops.count_agents(rt, where)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from engram.api import rendering, serialize
 from engram.api.agent_input import block_changes, block_spec
@@ -73,9 +73,17 @@ async def list_blocks(
     after: str | None = None,
     limit: Limit = 50,
     order: Literal["asc", "desc"] = "asc",
+    identity_id: str | None = None,
+    identifier_keys: list[str] | None = Query(default=None),
 ) -> Response:
     page = Page(before, after, limit, order == "desc")
-    found = await block_ops.list_blocks(rt, page, label=label)
+    found = await block_ops.list_blocks(
+        rt,
+        page,
+        label=label,
+        identity_id=identity_id,
+        identifier_keys=tuple(identifier_keys or ()),
+    )
     return rendering.json_list([serialize.block(b) for b in found], "block")
 
 
