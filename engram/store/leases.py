@@ -79,9 +79,13 @@ def give_back(session: Session, agent_id: str, holder: str) -> None:
 def expire_dead_holders(session: Session, host: str, me: str, alive: Callable[[int], bool]) -> int:
     """End at once the leases of earlier server processes on this host that are gone (their
     pid is not running, or is this process's own: a restarted container), instead of
-    waiting for them to expire; returns how many."""
+    waiting for them to expire, or for the grace period after they expired; returns how
+    many."""
     ended = 0
-    for lease in session.scalars(select(t.AgentLease).where(t.AgentLease.expires_at >= utcnow())):
+    # Leases that ran out on their own count too: one that expired a moment ago is still
+    # within the orphan grace period, and would keep its dead holder's runs "running".
+    not_ended = t.AgentLease.expires_at > utcnow() - DEAD_HOLDER_AGE
+    for lease in session.scalars(select(t.AgentLease).where(not_ended)):
         their_host, _, rest = lease.holder.partition(":")
         pid_text = rest.partition(":")[0]
         if their_host != host or lease.holder == me or not pid_text.isdigit():
