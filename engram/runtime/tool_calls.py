@@ -156,22 +156,23 @@ async def prefetch_vectors(
     """Embed the texts of the calls that need a vector (with ``split``, an archival
     insert's content as the passages it becomes). A failure is not the turn's: the calls
     that needed the vectors fail as tool calls, and the model reads why."""
-    texts, inserted = [], []
+    queries: list[str] = []
+    inserted: list[str] = []
     for call in calls:
         argument = _EMBEDDED_ARGUMENTS.get(call.name)
         if argument is None:
             continue
         parsed = parse_arguments(call.arguments)
         if isinstance(parsed, dict) and isinstance(parsed.get(argument), str):
-            texts.append(parsed[argument])
-            if call.name == "archival_memory_insert":
-                inserted.append(parsed[argument])
+            is_insert = call.name == "archival_memory_insert"
+            (inserted if is_insert else queries).append(parsed[argument])
+    texts = queries + inserted
     if not texts:
         return Prefetched({})
     try:
         pieces = await _split_passages(inserted, split)
-        # A text stored as pieces is embedded as its pieces only.
-        wanted = [text for text in texts if text not in pieces]
+        # An inserted text stored as pieces is embedded as its pieces only.
+        wanted = queries + [text for text in inserted if text not in pieces]
         wanted += [piece for parts in pieces.values() for piece in parts]
         unique = list(dict.fromkeys(wanted))
         vectors = await embedder.embed(unique)
