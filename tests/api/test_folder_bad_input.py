@@ -233,14 +233,15 @@ def test_two_uploads_of_one_name_at_once_never_make_two_files_of_that_name(
 def test_a_file_that_cannot_be_read_ends_in_error_with_a_message(
     http: httpx.Client, folder: dict[str, Any]
 ) -> None:
-    response = upload(http, folder["id"], "broken.txt", b"\xff\xfe\x00\x01\x9c" * 200)
+    garbage = b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog" + bytes(range(256)) * 4
+    response = upload(http, folder["id"], "broken.pdf", garbage, "application/pdf")
     assert response.status_code == 200, response.text
 
     ended = wait_until_ingested(http, folder["id"], response.json()["id"])
     chunks = http.get(f"/v1/folders/{folder['id']}/passages").json()
 
     assert ended["processing_status"] == "error"
-    assert "broken.txt" in ended["error_message"]
+    assert "broken.pdf" in ended["error_message"]
     assert chunks == []
 
 
