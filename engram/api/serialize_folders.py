@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from engram.ops.files import AgentFilesPage
+from engram.ops.folders import FolderStats
 from engram.store import tables as t
 from engram.store.tables import as_utc
 
@@ -81,4 +82,30 @@ def agent_files(page: AgentFilesPage) -> dict[str, Any]:
         ],
         "next_cursor": page.next_cursor,
         "has_more": page.has_more,
+    }
+
+
+def folders_metadata(found: list[FolderStats], *, detailed: bool) -> dict[str, Any]:
+    """Letta's ``OrganizationSourcesStats``: counts and sizes, per folder; each file too
+    when ``detailed``."""
+    sources = [
+        {
+            "source_id": item.folder.id,
+            "source_name": item.folder.name,
+            "file_count": len(item.files),
+            "total_size": sum(size for _, _, size in item.files),
+            "files": [
+                {"file_id": file_id, "file_name": name, "file_size": size}
+                for file_id, name, size in item.files
+            ]
+            if detailed
+            else [],
+        }
+        for item in found
+    ]
+    return {
+        "total_sources": len(sources),
+        "total_files": sum(s["file_count"] for s in sources),
+        "total_size": sum(s["total_size"] for s in sources),
+        "sources": sources,
     }

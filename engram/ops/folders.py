@@ -114,6 +114,25 @@ async def count(deps: HasDb) -> int:
     return await deps.db.read(folders.count)
 
 
+@dataclass(frozen=True)
+class FolderStats:
+    """A folder and its files' ids, names and sizes (``GET /v1/folders/metadata``)."""
+
+    folder: t.Folder
+    files: list[tuple[str, str, int]]
+
+
+async def stats(deps: HasDb) -> list[FolderStats]:
+    """Every folder with its files, oldest folder first."""
+
+    def _read(session: Session) -> list[FolderStats]:
+        rows = folders.list_folders(session, before=None, after=None, limit=None, descending=False)
+        by_folder = folders.file_sizes(session)
+        return [FolderStats(row, by_folder.get(row.id, [])) for row in rows]
+
+    return await deps.db.read(_read)
+
+
 async def retrieve(deps: HasDb, folder_id: str) -> t.Folder:
     return await deps.db.read(lambda session: folders.get(session, folder_id))
 

@@ -110,6 +110,17 @@ def count(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(t.Folder)) or 0)
 
 
+def file_sizes(session: Session) -> dict[str, list[tuple[str, str, int]]]:
+    """(id, name, size) of every file, by folder id, oldest first."""
+    found: dict[str, list[tuple[str, str, int]]] = {}
+    query = select(t.File.folder_id, t.File.id, t.File.file_name, t.File.file_size).order_by(
+        t.File.created_at, t.File.id
+    )
+    for folder_id, file_id, name, size in session.execute(query):
+        found.setdefault(folder_id, []).append((file_id, name, size))
+    return found
+
+
 def agent_ids(session: Session, folder_id: str) -> list[str]:
     """The agents the folder is attached to, in the order they were attached."""
     return list(

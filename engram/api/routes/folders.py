@@ -56,6 +56,16 @@ async def count_folders(rt: Runtime) -> int:
     return await folder_ops.count(rt)
 
 
+@router.get("/v1/folders/metadata")
+@router.get("/v1/sources/metadata", deprecated=True)
+async def retrieve_metadata(
+    rt: Runtime, include_detailed_per_source_metadata: bool = False
+) -> dict[str, Any]:
+    """How many folders and files there are and their sizes, per folder."""
+    found = await folder_ops.stats(rt)
+    return serialize_folders.folders_metadata(found, detailed=include_detailed_per_source_metadata)
+
+
 @router.get("/v1/folders/name/{folder_name}", deprecated=True)
 @router.get("/v1/sources/name/{folder_name}", deprecated=True)
 async def folder_id_by_name(folder_name: str, rt: Runtime) -> str:
