@@ -275,8 +275,10 @@ async def _fail(db: Database, work: _Work, message: str) -> None:
             error_message=message,
         )
 
-    with contextlib.suppress(FileGone):
+    try:
         await _write(db, work, _record)
+    except FileGone:
+        return
     log.info("ingestion of '%s' ended in error: %s", work.file_name, message)
 
 
