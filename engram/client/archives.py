@@ -90,7 +90,7 @@ class AsyncArchivePassages(Resource):
             PassageCreate, text=text, created_at=iso(created_at), metadata=metadata, tags=tags
         )
         items = new_passages([body], "passages.")
-        page = await passage_ops.insert_into_archive(self._services, archive_id, items)
+        page = await passage_ops.insert_into_archive(self._services, archive_id, items, whole=True)
         return Passage.model_validate(serialize.passage(page.rows[0], page.embedding_config))
 
     async def create_many(

@@ -17,5 +17,6 @@ from engram.files.parsing import UnsupportedFileType as UnsupportedFileType
 from engram.files.parsing import parse_file as parse_file
 from engram.files.parsing import parser_for as parser_for
 from engram.files.parsing import supported_types as supported_types
+from engram.files.tokens import TokenSpans as TokenSpans
 from engram.files.tokens import max_input_tokens_for as max_input_tokens_for
 from engram.files.tokens import token_spans_for as token_spans_for

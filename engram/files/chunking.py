@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 
 from engram.files.document import ParsedDocument, Section
-from engram.files.tokens import TokenSpans
+from engram.files.tokens import TokenSpans as TokenSpans
 
 DEFAULT_CHUNK_TOKENS = 300
 DEFAULT_OVERLAP_TOKENS = 50

@@ -3,7 +3,7 @@
 Why PDFium: on a generated 300-page PDF (``bench/pdf_parsers.py``, 2-core x86_64) it read
 about 1,030 pages/s against pypdf's 180, and as the engine of Chrome's viewer it opens
 damaged files that stricter readers refuse. It weighs 8.9 MiB installed against pypdf's
-3.9 and ships compiled wheels for Linux x86_64 and aarch64, macOS and Windows.
+3.9 and ships compiled wheels for Linux x86_64 and aarch64, macOS arm64 and Windows.
 
 Only the text layer is read: a scanned PDF is pictures of pages, and says so as an error
 instead of becoming an empty document. PDFium is not thread-safe, so one document is read

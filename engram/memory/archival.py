@@ -3,15 +3,24 @@
 An agent searches its own passages and those of the archives attached to it; the scope is
 applied inside each ranking (vector matrices per owner, an SQL clause for full text), never
 as a filter on results, so a small archive is searched as thoroughly as a large one.
+
+A passage is embedded whole or not at all: a text longer than the embedding model reads
+is stored as several passages (``passage_texts``), each embedded in full, rather than as
+one passage whose vector knows only its opening.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session
 
+from engram.files.chunking import DEFAULT_OVERLAP_TOKENS, chunk_document
+from engram.files.document import ParsedDocument
+from engram.files.tokens import max_input_tokens_for, token_spans_for
 from engram.memory.embeddings import Embedder
 from engram.memory.ranking import SearchMode, fuse
 from engram.store import messages, passages
@@ -99,3 +108,25 @@ def search_scope(
 
 async def embed_one(embedder: Embedder, text: str) -> list[float]:
     return (await embedder.embed([text]))[0]
+
+
+def passage_texts(
+    text: str, embedding_config: dict[str, Any], *, local_model_dir: Path | None = None
+) -> list[str]:
+    """The passages ``text`` is stored as: itself when the embedding model reads it
+    whole, else consecutive pieces of the config's ``embedding_chunk_size`` tokens (300
+    by default, lowered to what the model reads) that overlap a little and break at
+    paragraph, line and sentence ends, as uploaded files are chunked.
+
+    CPU-bound for long texts (it tokenizes them): call it from a worker thread. Raises
+    ``LocalEmbeddingUnavailable`` when the local model's files are missing, as embedding
+    would."""
+    spans = token_spans_for(embedding_config, local_model_dir=local_model_dir)
+    limit = max_input_tokens_for(embedding_config)
+    if len(spans(text)) <= limit:
+        return [text]
+    size = max(1, int(embedding_config.get("embedding_chunk_size") or 300))
+    overlap = min(DEFAULT_OVERLAP_TOKENS, size // 5)
+    doc = ParsedDocument.single(text, "text/plain")
+    chunks = chunk_document(doc, spans, chunk_tokens=size, overlap_tokens=overlap, max_tokens=limit)
+    return [chunk.text for chunk in chunks] or [text]

@@ -47,6 +47,8 @@ class EmbeddingRegistry:
 
     def __init__(self, providers: ProviderRegistry, local_model_dir: Path | None = None) -> None:
         self.providers = providers
+        self.local_model_dir = local_model_dir
+        """ENGRAM_EMBEDDING_MODEL_DIR: where the local model's tokenizer is read, too."""
         # A configured copy of the weights gets its own instance; the installed package's
         # is shared by every registry in the process.
         self.local_model: LocalEmbeddingModel = (

@@ -41,6 +41,9 @@ class ToolContext:
     embedding_error: str | None = None
     """Why ``vectors_by_text`` is empty: the embedder failed before the step's transaction."""
     edited_blocks: set[str] = field(default_factory=set)
+    passage_pieces: dict[str, list[str]] = field(default_factory=dict)
+    """Archival texts longer than the embedding model reads, by text: the passages each is
+    stored as, split (and embedded) before the step's transaction opened."""
 
     def block(self, label: str) -> t.Block:
         for block in self.blocks:

@@ -68,21 +68,33 @@ def _named(tool: str, name: str, value: str | None, old_spelling: str | None) ->
 
 
 def archival_memory_insert(ctx: ToolContext, content: str, tags: list[str] | None = None) -> str:
+    """A content longer than the embedding model reads is stored as several passages
+    (split before the step began), each embedded whole; the answer says how many."""
     if not content.strip():
         raise ToolFailure("content must not be empty")
-    passage = passages.new_passage(
-        agent_id=ctx.agent.id,
-        text_=content,
-        embedding=ctx.vector(content),
-        embedding_handle=ctx.embedder.handle,
-        tags=tags,
-        run_id=ctx.run_id,
-        step_id=ctx.step_id,
-        message_id=ctx.message_id,
-    )
-    ctx.session.add(passage)
+    texts = ctx.passage_pieces.get(content, [content])
+    rows = [
+        passages.new_passage(
+            agent_id=ctx.agent.id,
+            text_=text,
+            embedding=ctx.vector(text),
+            embedding_handle=ctx.embedder.handle,
+            tags=tags,
+            run_id=ctx.run_id,
+            step_id=ctx.step_id,
+            message_id=ctx.message_id,
+        )
+        for text in texts
+    ]
+    ctx.session.add_all(rows)
     ctx.session.flush()
-    return f"Stored in archival memory as {passage.id}."
+    if len(rows) == 1:
+        return f"Stored in archival memory as {rows[0].id}."
+    ids = ", ".join(row.id for row in rows)
+    return (
+        f"The content was longer than the embedding model reads at once, so it was stored "
+        f"as {len(rows)} passages, in order: {ids}."
+    )
 
 
 def archival_memory_search(

@@ -5,10 +5,15 @@ Embedding is a model call, so it never runs inside a transaction: an insert or a
 meaning reads the owner's embedding config, embeds, then writes or searches in a
 transaction of its own. Each function still owns one database write at most, and a
 failure (an unknown owner, a provider error) leaves nothing half written.
+
+A text longer than the embedding model reads is stored as several passages with the same
+tags and metadata, each embedded whole (``archival.passage_texts``); only the single-
+passage archive insert, whose answer is one passage, refuses such a text instead.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +22,7 @@ from sqlalchemy import delete as delete_rows
 from sqlalchemy.orm import Session
 
 from engram.errors import InvalidInput
+from engram.files.tokens import max_input_tokens_for
 from engram.memory import archival
 
 # Re-exported: the routes name these without importing engram.memory.
@@ -85,29 +91,44 @@ class ScoredPassage:
 
 
 async def insert(deps: HasSearch, agent_id: str, item: NewPassage) -> Page:
-    """Add a passage to the agent's archival memory; it and the agent's embedding config."""
+    """Add a passage to the agent's archival memory (several when the text is longer than
+    its embedding model reads); them and the agent's embedding config."""
 
     def _config(session: Session) -> EmbeddingConfig:
         return agents.get(session, agent_id).embedding_config
 
     config = await deps.db.read(_config)
     embedder = deps.embeddings.embedder_for(config)
-    vector = await archival.embed_one(embedder, item.text)
-    row = passages.new_passage(
-        agent_id=agent_id,
-        text_=item.text,
-        embedding=vector,
-        embedding_handle=embedder.handle,
-        tags=item.tags,
-        created_at=item.created_at,
-    )
+    (texts,) = await _split(deps, config, [item.text])
+    vectors = await embedder.embed(texts)
+    rows = [
+        passages.new_passage(
+            agent_id=agent_id,
+            text_=text,
+            embedding=vector,
+            embedding_handle=embedder.handle,
+            tags=item.tags,
+            created_at=item.created_at,
+        )
+        for text, vector in zip(texts, vectors, strict=True)
+    ]
 
     def _write(session: Session) -> None:
         agents.get(session, agent_id)
-        session.add(row)
+        session.add_all(rows)
 
     await deps.db.write(_write)
-    return Page([row], config)
+    return Page(rows, config)
+
+
+async def _split(deps: HasSearch, config: EmbeddingConfig, texts: list[str]) -> list[list[str]]:
+    """Each text as the passages it is stored as, tokenized off the event loop."""
+    local_dir = deps.embeddings.local_model_dir
+
+    def split() -> list[list[str]]:
+        return [archival.passage_texts(text, config, local_model_dir=local_dir) for text in texts]
+
+    return await asyncio.to_thread(split)
 
 
 async def list_for_agent(
@@ -182,26 +203,40 @@ async def delete_for_agent(deps: HasSearch, agent_id: str, passage_id: str) -> N
 # --------------------------------------------------------------------------- an archive's
 
 
-async def insert_into_archive(deps: HasSearch, archive_id: str, items: list[NewPassage]) -> Page:
-    """Embed every passage outside any transaction, then write them all at once or none."""
+async def insert_into_archive(
+    deps: HasSearch, archive_id: str, items: list[NewPassage], *, whole: bool = False
+) -> Page:
+    """Embed every passage outside any transaction, then write them all at once or none.
+
+    A text longer than the embedding model reads becomes several passages, in order;
+    with ``whole`` (the caller answers with one passage per text) it is refused instead."""
 
     def _config(session: Session) -> EmbeddingConfig:
         return archives.get(session, archive_id).embedding_config
 
     config = await deps.db.read(_config)
     embedder = deps.embeddings.embedder_for(config)
-    vectors = await embedder.embed([item.text for item in items])
+    pieces = await _split(deps, config, [item.text for item in items])
+    if whole and any(len(texts) > 1 for texts in pieces):
+        raise InvalidInput(
+            "text",
+            f"the text is longer than the embedding model '{embedder.handle}' reads "
+            f"({max_input_tokens_for(config)} tokens): shorten it, or post it to "
+            f"/v1/archives/{archive_id}/passages/batch, which stores it as several passages",
+        )
+    pairs = [(item, text) for item, texts in zip(items, pieces, strict=True) for text in texts]
+    vectors = await embedder.embed([text for _, text in pairs])
     rows = [
         passages.new_passage(
             archive_id=archive_id,
-            text_=item.text,
+            text_=text,
             embedding=vector,
             embedding_handle=embedder.handle,
             tags=item.tags,
             metadata=item.metadata,
             created_at=item.created_at,
         )
-        for item, vector in zip(items, vectors, strict=True)
+        for (item, text), vector in zip(pairs, vectors, strict=True)
     ]
 
     def _write(session: Session) -> None:

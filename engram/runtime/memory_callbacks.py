@@ -9,6 +9,7 @@ calling in, and what it has done is done even if the step that called it goes on
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -194,28 +195,53 @@ async def _embedded(
 
 
 async def archival_insert(deps: MemoryDeps, grant: Grant, args: dict[str, Any]) -> dict[str, Any]:
+    """Store a passage (several, in order, when the text is longer than the agent's
+    embedding model reads): ``id`` and ``created_at`` of the first, ``ids`` of all."""
     text, tags = _text(args, "text", allow_empty=False), _tags(args)
     if len(text) > MAX_PASSAGE_CHARS:
         raise CallbackError(f"'text' is over {MAX_PASSAGE_CHARS} characters")
-    embedder, vector = await _embedded(deps, grant, text, what="text")
+    embedder, texts, vectors = await _embedded_pieces(deps, grant, text)
 
     def work(session: Session) -> dict[str, Any]:
-        row = passages.new_passage(
-            agent_id=grant.agent_id,
-            text_=text,
-            embedding=vector,
-            embedding_handle=embedder.handle,
-            tags=tags,
-            run_id=grant.run_id,
-            step_id=grant.step_id,
-            message_id=grant.message_id,
-            metadata={"written_by_tool": grant.tool_name},
-        )
-        session.add(row)
+        rows = [
+            passages.new_passage(
+                agent_id=grant.agent_id,
+                text_=piece,
+                embedding=vector,
+                embedding_handle=embedder.handle,
+                tags=tags,
+                run_id=grant.run_id,
+                step_id=grant.step_id,
+                message_id=grant.message_id,
+                metadata={"written_by_tool": grant.tool_name},
+            )
+            for piece, vector in zip(texts, vectors, strict=True)
+        ]
+        session.add_all(rows)
         session.flush()
-        return {"id": row.id, "created_at": as_utc(row.created_at).isoformat()}
+        first = rows[0]
+        created_at = as_utc(first.created_at).isoformat()
+        return {"id": first.id, "created_at": created_at, "ids": [row.id for row in rows]}
 
     return await _write(deps, grant, work)
+
+
+async def _embedded_pieces(
+    deps: MemoryDeps, grant: Grant, text: str
+) -> tuple[Embedder, list[str], list[list[float]]]:
+    """The agent's embedder, the passages ``text`` is stored as, and their vectors,
+    computed outside any transaction."""
+    agent = await _read(deps, grant, lambda s: agents.get(s, grant.agent_id))
+    config = agent.embedding_config
+    embedder = deps.embeddings.embedder_for(config)
+    local_dir = deps.embeddings.local_model_dir
+    try:
+        texts = await asyncio.to_thread(
+            archival.passage_texts, text, config, local_model_dir=local_dir
+        )
+        return embedder, texts, await embedder.embed(texts)
+    except EngramError as exc:
+        raise CallbackError(f"the text could not be embedded: {exc}") from exc
 
 
 async def archival_search(

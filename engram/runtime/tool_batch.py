@@ -11,6 +11,7 @@ the step, the run). Nothing of the batch is visible until that transaction commi
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, TypeVar
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 from sqlalchemy.orm import Session
 
 from engram.llm.client import ToolCall
+from engram.memory import archival
 from engram.memory.ledger import MemoryLedger
 from engram.runtime.builtin_external import run_builtin_external_calls
 from engram.runtime.external_tools import ExternalToolDeps, run_external_calls
@@ -84,8 +86,14 @@ async def run_batch(
     one write transaction that applies the rest and calls ``commit`` with the results.
     Returns what ``commit`` returns."""
     to_run = [call for call in batch.calls if call.id not in batch.settled]
-    embedder = deps.embeddings.embedder_for(batch.agent.embedding_config)
-    vectors = await prefetch_vectors(embedder, to_run)
+    config = batch.agent.embedding_config
+    embedder = deps.embeddings.embedder_for(config)
+    split = functools.partial(
+        archival.passage_texts,
+        embedding_config=config,
+        local_model_dir=deps.embeddings.local_model_dir,
+    )
+    vectors = await prefetch_vectors(embedder, to_run, split=split)
     ran = dict(batch.settled)
     ran |= await run_custom_tools(deps, batch.agent, batch.tools, to_run, batch.origin)
     ran |= await run_external_calls(deps, batch.tools, to_run)

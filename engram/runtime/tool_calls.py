@@ -15,7 +15,7 @@ import inspect
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.orm import Session
@@ -141,28 +141,57 @@ class Prefetched:
 
     vectors: dict[str, list[float]]
     error: str | None = None
+    pieces: dict[str, list[str]] = field(default_factory=dict)
+    """Archival texts longer than the embedding model reads, by text: the passages each
+    is stored as (their vectors are in ``vectors``)."""
 
 
-async def prefetch_vectors(embedder: Embedder, calls: list[ToolCall]) -> Prefetched:
-    """Embed the texts of the calls that need a vector. A failure is not the turn's: the
-    calls that needed the vectors fail as tool calls, and the model reads why."""
-    texts = []
+PassageSplit = Callable[[str], list[str]]
+"""A text as the passages it is stored as (``archival.passage_texts`` for one agent)."""
+
+
+async def prefetch_vectors(
+    embedder: Embedder, calls: list[ToolCall], *, split: PassageSplit | None = None
+) -> Prefetched:
+    """Embed the texts of the calls that need a vector (with ``split``, an archival
+    insert's content as the passages it becomes). A failure is not the turn's: the calls
+    that needed the vectors fail as tool calls, and the model reads why."""
+    queries: list[str] = []
+    inserted: list[str] = []
     for call in calls:
         argument = _EMBEDDED_ARGUMENTS.get(call.name)
         if argument is None:
             continue
         parsed = parse_arguments(call.arguments)
         if isinstance(parsed, dict) and isinstance(parsed.get(argument), str):
-            texts.append(parsed[argument])
+            is_insert = call.name == "archival_memory_insert"
+            (inserted if is_insert else queries).append(parsed[argument])
+    texts = queries + inserted
     if not texts:
         return Prefetched({})
-    unique = list(dict.fromkeys(texts))
     try:
+        pieces = await _split_passages(inserted, split)
+        # An inserted text stored as pieces is embedded as its pieces only.
+        wanted = queries + [text for text in inserted if text not in pieces]
+        wanted += [piece for parts in pieces.values() for piece in parts]
+        unique = list(dict.fromkeys(wanted))
         vectors = await embedder.embed(unique)
     except EngramError as exc:  # a missing local model, a provider's error
         log.warning("embedding for %d tool calls failed: %s", len(texts), exc)
         return Prefetched({}, error=str(exc))
-    return Prefetched(dict(zip(unique, vectors, strict=True)))
+    return Prefetched(dict(zip(unique, vectors, strict=True)), pieces=pieces)
+
+
+async def _split_passages(texts: list[str], split: PassageSplit | None) -> dict[str, list[str]]:
+    """The texts that become several passages, with their pieces (tokenized off the loop)."""
+    if split is None or not texts:
+        return {}
+
+    def run() -> dict[str, list[str]]:
+        found = {text: split(text) for text in dict.fromkeys(texts)}
+        return {text: parts for text, parts in found.items() if len(parts) > 1}
+
+    return await asyncio.to_thread(run)
 
 
 PACKAGES_TIMEOUT = 300.0
@@ -303,6 +332,7 @@ def execute_calls(
         message_id=message_id,
         vectors_by_text=dict(vectors.vectors),
         embedding_error=vectors.error,
+        passage_pieces=dict(vectors.pieces),
     )
     attached = {tool.name for tool in tools}
     ran = custom_results or {}

@@ -312,3 +312,34 @@ def test_an_agent_can_allow_its_tools_the_network(
 
     assert results[0].startswith("blocked: ")
     assert results[1] == "connected"
+
+
+FILE_NOTES = '''
+def file_notes() -> str:
+    """Store a long text of notes in archival memory."""
+    import json
+    from engram_memory import memory
+    notes = " ".join(f"Note {n}: prime the pump before opening the valve." for n in range(150))
+    stored = memory.archival_insert(notes + " The spare key is under the blue flowerpot.")
+    return json.dumps(stored)
+'''
+
+
+def test_a_tool_inserting_a_long_text_stores_it_as_several_passages(
+    client: httpx.Client, fake_llm: FakeLLM
+) -> None:
+    agent = make_agent(client, create_tool(client, FILE_NOTES))
+    fake_llm.script(reply.tool_call("file_notes", {}), reply.text("Filed."))
+
+    send(client, agent["id"], "File the notes.")
+
+    stored = json.loads(fake_llm.chat_requests[-1].tool_results[-1])
+    passages = client.get(f"/v1/agents/{agent['id']}/archival-memory").json()
+    assert len(stored["ids"]) > 3 and stored["id"] == stored["ids"][0]
+    assert [p["id"] for p in passages] == stored["ids"]
+    assert passages[-1]["text"].endswith("The spare key is under the blue flowerpot.")
+    found = client.get(
+        f"/v1/agents/{agent['id']}/archival-memory/search",
+        params={"query": "where is the spare key?", "search_mode": "vector", "top_k": 1},
+    ).json()["results"]
+    assert found[0]["id"] == stored["ids"][-1]

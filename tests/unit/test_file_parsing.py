@@ -269,3 +269,15 @@ def test_random_bytes_give_a_parse_error_or_text_never_a_crash(name: str) -> Non
             assert str(exc)
         else:
             assert doc.text.strip()
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("deep.html", b"<div>" * 50_000 + b"hi" + b"</div>" * 50_000),
+        ("deep.json", b"[" * 100_000 + b"]" * 100_000),
+    ],
+)
+def test_absurd_nesting_is_a_parse_error(name: str, data: bytes) -> None:
+    with pytest.raises(ParseError, match="deep|recursion"):
+        parse_file(data, name)

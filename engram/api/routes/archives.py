@@ -75,7 +75,8 @@ async def delete_archive(archive_id: str, rt: Runtime) -> None:
 async def create_archive_passage(
     archive_id: str, body: PassageCreate, rt: Runtime
 ) -> dict[str, Any]:
-    page = await passage_ops.insert_into_archive(rt, archive_id, new_passages([body], "passages."))
+    items = new_passages([body], "passages.")
+    page = await passage_ops.insert_into_archive(rt, archive_id, items, whole=True)
     return serialize.passage(page.rows[0], page.embedding_config)
 
 
