@@ -118,17 +118,23 @@ async def resume(db: Database, jobs: JobQueue) -> int:
 async def ingest_file(deps: IngestionDeps, payload: dict[str, Any]) -> None:
     """Parse, chunk and embed one file; see the module's docstring."""
     file_id = str(payload["file_id"])
+    # A stopping server cancels the job: the file stays where it is, and its job goes
+    # back to the queue (PostgreSQL) or is queued again at the next start (SQLite).
+    interrupted = f"ingestion of file '{file_id}' was interrupted"
     try:
         work, data = await _claim(deps.db, file_id)
     except FileGone:
         return
+    except asyncio.CancelledError:
+        raise JobNotStarted(interrupted) from None
     try:
         await _ingest(deps, work, data)
     except FileGone:
-        log.info("ingestion of '%s' stopped: the file was deleted", work.file_name)
+        log.info(
+            "ingestion of '%s' stopped: it was deleted (or another run took it)", work.file_name
+        )
     except asyncio.CancelledError:
-        # The server is stopping: the file stays where it is and is resumed.
-        raise JobNotStarted(f"ingestion of file '{file_id}' was interrupted") from None
+        raise JobNotStarted(interrupted) from None
     except EngramError as exc:
         await _fail(deps.db, work, str(exc))
     except Exception as exc:
