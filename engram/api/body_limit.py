@@ -23,6 +23,7 @@ AGENT_FILE_PATHS = {"/v1/agents/import", "/v1/agents/import/"}
 # the file), the request around it gets room for the multipart framing.
 UPLOAD_PATH = re.compile(r"^/v1/(folders|sources)/[^/]+/upload/?$")
 MULTIPART_ROOM = 64 * 1024
+UPLOAD_SETTING = "ENGRAM_MAX_UPLOAD_BYTES"
 # The connection is not reused (the rest of the body is never read), and retrying the same
 # body cannot succeed.
 REFUSAL_HEADERS = {"connection": "close", "x-should-retry": "false"}
@@ -37,8 +38,10 @@ class BodyTooLarge(HTTPException):
 
 
 def too_large(limit: int, setting: str) -> str:
+    # An upload's 413 names its field, as the upload's own size check does.
+    what = "file: the upload" if setting == UPLOAD_SETTING else "request body"
     return (
-        f"request body is larger than the limit of {limit} bytes "
+        f"{what} is larger than the limit of {limit} bytes "
         f"({limit / (1024 * 1024):.0f} MiB); the server's operator can raise it with {setting}"
     )
 
@@ -55,7 +58,7 @@ class BodyLimit:
         if path in AGENT_FILE_PATHS:
             return self.agent_file_bytes, "ENGRAM_MAX_AGENT_FILE_BYTES"
         if UPLOAD_PATH.match(path):
-            return self.upload_bytes, "ENGRAM_MAX_UPLOAD_BYTES"
+            return self.upload_bytes, UPLOAD_SETTING
         return self.request_bytes, "ENGRAM_MAX_REQUEST_BYTES"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -107,6 +107,7 @@ def test_a_file_over_the_upload_limit_is_a_413_naming_the_setting(
     assert error_fields(just_over) == ["file"]
     assert "ENGRAM_MAX_UPLOAD_BYTES" in detail_text(just_over)
     assert far_over.status_code == 413
+    assert error_fields(far_over) == ["file"]
     assert "ENGRAM_MAX_UPLOAD_BYTES" in detail_text(far_over)
     assert file_names(http, folder["id"]) == []
 
