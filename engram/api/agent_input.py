@@ -40,6 +40,8 @@ def agent_spec(body: CreateAgent) -> AgentSpec:
         compaction_settings=_dump(body.compaction_settings),
         recall_assist=_dump(body.recall_assist),
         identity_ids=body.identity_ids or [],
+        max_files_open=body.max_files_open,
+        per_file_view_window_char_limit=body.per_file_view_window_char_limit,
     )
 
 

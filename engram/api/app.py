@@ -19,6 +19,7 @@ from engram.api.routes import (
     archives,
     catalog,
     identities,
+    folders,
     mcp_servers,
     memory,
     message_search,
@@ -80,6 +81,7 @@ def create_app(
         message_search,
         recall,
         identities,
+        folders,
     ):
         app.include_router(module.router)
     # Last: it answers every contract path no router above has served.

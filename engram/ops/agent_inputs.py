@@ -50,6 +50,8 @@ class AgentSpec:
     recall_assist: dict[str, Any] | None = None
     tool_env: dict[str, str] | None = None
     identity_ids: list[str] = field(default_factory=list)
+    max_files_open: int | None = None
+    per_file_view_window_char_limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,8 @@ class AgentChanges:
     tool_exec_environment_variables: dict[str, str] | None = None
     secrets: dict[str, str] | None = None
     identity_ids: list[str] | None = None
+    max_files_open: int | None = None
+    per_file_view_window_char_limit: int | None = None
     fields_set: frozenset[str] = frozenset()
 
     @classmethod
