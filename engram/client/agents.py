@@ -14,8 +14,8 @@ from engram.client.agent_state import AgentState
 from engram.client.archives import AsyncAgentArchives, AsyncAgentPassages
 from engram.client.arguments import validated_body
 from engram.client.blocks import AsyncAgentBlocks, page
-from engram.client.identities import AsyncAgentIdentities
 from engram.client.folders import AsyncAgentFiles, AsyncAgentFolders
+from engram.client.identities import AsyncAgentIdentities
 from engram.client.messages import AsyncAgentMessages
 from engram.client.resource import Resource
 from engram.client.tools import AsyncAgentTools

@@ -12,8 +12,8 @@ from engram.client.agents import AsyncAgents
 from engram.client.archives import AsyncArchives, AsyncPassages
 from engram.client.blocks import AsyncBlocks
 from engram.client.catalog import AsyncModels, AsyncTags, Health, check_health
-from engram.client.identities import AsyncIdentities
 from engram.client.folders import AsyncFolders
+from engram.client.identities import AsyncIdentities
 from engram.client.mcp_servers import AsyncMcpServers
 from engram.client.messages import AsyncMessages
 from engram.client.runs import AsyncRuns, AsyncSteps

@@ -19,8 +19,7 @@ from engram.runtime import approvals
 from engram.runtime.context import HEARTBEAT_AGENTS, window_size
 from engram.runtime.input_fit import fixed_prompt_tokens
 from engram.runtime.tool_rules import check_rules
-from engram.store import agents, archives, blocks, identities, messages, passages, tools
-from engram.store import agents, archives, blocks, folders, messages, passages, tools
+from engram.store import agents, archives, blocks, folders, identities, messages, passages, tools
 from engram.store import tables as t
 from engram.store.agents import AgentFilter
 from engram.store.identities import Linked
