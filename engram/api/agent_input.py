@@ -39,6 +39,8 @@ def agent_spec(body: CreateAgent) -> AgentSpec:
         tool_env={**(body.tool_exec_environment_variables or {}), **(body.secrets or {})},
         compaction_settings=_dump(body.compaction_settings),
         recall_assist=_dump(body.recall_assist),
+        max_files_open=body.max_files_open,
+        per_file_view_window_char_limit=body.per_file_view_window_char_limit,
     )
 
 

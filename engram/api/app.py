@@ -18,6 +18,7 @@ from engram.api.routes import (
     archival,
     archives,
     catalog,
+    folders,
     mcp_servers,
     memory,
     message_search,
@@ -78,6 +79,7 @@ def create_app(
         mcp_servers,
         message_search,
         recall,
+        folders,
     ):
         app.include_router(module.router)
     # Last: it answers every contract path no router above has served.

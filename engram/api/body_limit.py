@@ -8,6 +8,8 @@ passes the limit. It also puts the per-field limits in force for the request's v
 
 from __future__ import annotations
 
+import re
+
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -17,6 +19,10 @@ from engram.input_limits import InputLimits, limits_in_force
 
 # Agent files carry a whole agent's history: they get a limit of their own.
 AGENT_FILE_PATHS = {"/v1/agents/import", "/v1/agents/import/"}
+# So do uploads into folders; the upload itself is held to the limit exactly (a 413 naming
+# the file), the request around it gets room for the multipart framing.
+UPLOAD_PATH = re.compile(r"^/v1/(folders|sources)/[^/]+/upload/?$")
+MULTIPART_ROOM = 64 * 1024
 # The connection is not reused (the rest of the body is never read), and retrying the same
 # body cannot succeed.
 REFUSAL_HEADERS = {"connection": "close", "x-should-retry": "false"}
@@ -43,10 +49,13 @@ class BodyLimit:
         self.limits = InputLimits.from_settings(settings)
         self.request_bytes = settings.max_request_bytes
         self.agent_file_bytes = settings.max_agent_file_bytes
+        self.upload_bytes = settings.max_upload_bytes + MULTIPART_ROOM
 
     def _limit(self, path: str) -> tuple[int, str]:
         if path in AGENT_FILE_PATHS:
             return self.agent_file_bytes, "ENGRAM_MAX_AGENT_FILE_BYTES"
+        if UPLOAD_PATH.match(path):
+            return self.upload_bytes, "ENGRAM_MAX_UPLOAD_BYTES"
         return self.request_bytes, "ENGRAM_MAX_REQUEST_BYTES"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -6,8 +6,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from engram.api import serialize_folders
 from engram.ids import new_id
 from engram.mcp import STDIO, registry
+from engram.ops import files as file_settings
 from engram.ops.agents import AgentBundle
 from engram.ops.messages import Compaction
 from engram.ops.passages import ScoredPassage
@@ -157,6 +159,16 @@ def passage(row: t.Passage, embedding_config: dict[str, Any] | None) -> dict[str
     }
 
 
+def folder_chunk(row: t.Passage, folder: t.Folder) -> dict[str, Any]:
+    """A chunk of a folder's file as the contract's ``Passage``, naming its file."""
+    return {
+        **passage(row, folder.embedding_config),
+        "source_id": folder.id,
+        "file_id": row.file_id,
+        "file_name": (row.metadata_ or {}).get("file_name"),
+    }
+
+
 # Engram has one organization; Letta's default organization id keeps its shape.
 ORGANIZATION_ID = "org-00000000-0000-4000-8000-000000000000"
 
@@ -301,7 +313,7 @@ def agent(bundle: AgentBundle) -> dict[str, Any]:
         },
         "blocks": blocks,
         "tools": [tool(t_) for t_ in bundle.tools],
-        "sources": [],
+        "sources": [serialize_folders.folder(f) for f in bundle.folders],
         "tags": bundle.tags,
         "tool_exec_environment_variables": _tool_env(row),
         "secrets": [],
@@ -321,8 +333,10 @@ def agent(bundle: AgentBundle) -> dict[str, Any]:
         "last_run_duration_ms": row.last_run_duration_ms,
         "last_stop_reason": row.last_stop_reason,
         "timezone": "UTC",
-        "max_files_open": None,
-        "per_file_view_window_char_limit": None,
+        "max_files_open": row.max_files_open or file_settings.MAX_FILES_OPEN,
+        "per_file_view_window_char_limit": (
+            row.per_file_view_window_char_limit or file_settings.FILE_WINDOW_CHARS
+        ),
         "hidden": None,
         "created_by_id": None,
         "last_updated_by_id": None,

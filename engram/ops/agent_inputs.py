@@ -49,6 +49,8 @@ class AgentSpec:
     compaction_settings: dict[str, Any] | None = None
     recall_assist: dict[str, Any] | None = None
     tool_env: dict[str, str] | None = None
+    max_files_open: int | None = None
+    per_file_view_window_char_limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,8 @@ class AgentChanges:
     recall_assist: dict[str, Any] | None = None
     tool_exec_environment_variables: dict[str, str] | None = None
     secrets: dict[str, str] | None = None
+    max_files_open: int | None = None
+    per_file_view_window_char_limit: int | None = None
     fields_set: frozenset[str] = frozenset()
 
     @classmethod

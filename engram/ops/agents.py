@@ -4,7 +4,7 @@ transaction. (The context window overview is ``agent_context``; tool approval se
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.orm import Session
@@ -19,7 +19,7 @@ from engram.runtime import approvals
 from engram.runtime.context import HEARTBEAT_AGENTS, window_size
 from engram.runtime.input_fit import fixed_prompt_tokens
 from engram.runtime.tool_rules import check_rules
-from engram.store import agents, archives, blocks, messages, passages, tools
+from engram.store import agents, archives, blocks, folders, messages, passages, tools
 from engram.store import tables as t
 from engram.store.agents import AgentFilter
 
@@ -75,6 +75,8 @@ class AgentBundle:
     message_ids: list[str]
     # The approval request the agent waits on, as Letta's ApprovalRequestMessage.
     pending_approval: dict[str, Any] | None = None
+    # Its attached folders (Letta's "sources").
+    folders: list[t.Folder] = field(default_factory=list)
 
 
 def bundle(session: Session, agent_id: str) -> AgentBundle:
@@ -87,6 +89,7 @@ def bundle(session: Session, agent_id: str) -> AgentBundle:
         tags=agents.tags_of(session, agent_id),
         message_ids=[message.id for message in window],
         pending_approval=_pending_view(session, agent_id),
+        folders=folders.for_agent(session, agent_id),
     )
 
 
@@ -169,6 +172,8 @@ async def create_agent(deps: HasAgentModels, spec: AgentSpec) -> AgentBundle:
                 tool_rules=spec.tool_rules or [],
                 compaction_settings=spec.compaction_settings,
                 recall_assist=spec.recall_assist,
+                max_files_open=spec.max_files_open,
+                per_file_view_window_char_limit=spec.per_file_view_window_char_limit,
                 tool_env=spec.tool_env or None,
                 window_start_seq=0,
                 summary="",
@@ -279,7 +284,14 @@ async def update_agent(deps: HasAgentModels, agent_id: str, changes: AgentChange
 
 def _set_plain_fields(agent: t.Agent, changes: AgentChanges) -> None:
     """The fields stored as sent; null leaves them as they are, except the two below."""
-    for name in ("name", "system", "description", "tool_rules"):
+    for name in (
+        "name",
+        "system",
+        "description",
+        "tool_rules",
+        "max_files_open",
+        "per_file_view_window_char_limit",
+    ):
         if getattr(changes, name) is not None:
             setattr(agent, name, getattr(changes, name))
     if changes.metadata is not None:
