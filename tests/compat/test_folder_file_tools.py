@@ -1,0 +1,126 @@
+"""The file tools with real folders, through letta-client: files uploaded and ingested by
+the server, a folder attached to an agent, and the model (the scripted fake LLM) finding
+sentences planted in the files with ``grep_files``, ``open_files`` and
+``semantic_search_files``. The tools come with an agent's first folder and go with its
+last, as in Letta."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from letta_client import Letta, NotFoundError
+from letta_client.types import Folder
+
+from tests.compat.conftest import AgentFactory
+from tests.compat.test_folders import upload, wait_until_ingested
+from tests.fakes import FakeLLM, reply
+
+FILE_TOOLS = {"open_files", "grep_files", "semantic_search_files"}
+PLANTED = "The spare key to the greenhouse hangs under the blue watering can."
+PLANTED_LINE = 45
+
+
+def guide() -> str:
+    """A file of several chunks, with one sentence to find on line 45."""
+    lines = [
+        f"Row {n}: crates of seed potatoes in the storage shed, counted and labelled."
+        for n in range(1, 90)
+    ]
+    lines[PLANTED_LINE - 1] = PLANTED
+    return "\n".join(lines)
+
+
+@pytest.fixture
+def make_folder(client: Letta) -> Iterator[Any]:
+    made: list[str] = []
+
+    def factory() -> Folder:
+        folder = client.folders.create(name=f"farm-{uuid.uuid4().hex[:8]}")
+        made.append(folder.id)
+        return folder
+
+    yield factory
+    for folder_id in made:
+        with contextlib.suppress(NotFoundError):
+            client.folders.delete(folder_id)
+
+
+def tool_names(client: Letta, agent_id: str) -> set[str]:
+    return {tool.name or "" for tool in client.agents.tools.list(agent_id)}
+
+
+def test_the_file_tools_come_with_the_first_folder_and_go_with_the_last(
+    client: Letta, make_agent: AgentFactory, make_folder: Any
+) -> None:
+    agent = make_agent()
+    first, second = make_folder(), make_folder()
+
+    attached = client.agents.folders.attach(first.id, agent_id=agent.id)
+    client.agents.folders.attach(second.id, agent_id=agent.id)
+    client.agents.folders.detach(first.id, agent_id=agent.id)
+    with_one = tool_names(client, agent.id)
+    client.agents.folders.detach(second.id, agent_id=agent.id)
+    with_none = tool_names(client, agent.id)
+    client.agents.folders.attach(first.id, agent_id=agent.id)
+    client.folders.delete(first.id)
+
+    assert not FILE_TOOLS & {tool.name for tool in agent.tools}
+    assert attached is not None
+    file_tools = [tool for tool in attached.tools if tool.name in FILE_TOOLS]
+    assert {tool.name for tool in file_tools} == FILE_TOOLS
+    assert {tool.tool_type for tool in file_tools} == {"letta_files_core"}
+    assert with_one >= FILE_TOOLS
+    assert not FILE_TOOLS & with_none
+    assert not FILE_TOOLS & tool_names(client, agent.id)
+
+
+def test_each_file_tool_finds_a_sentence_planted_in_an_uploaded_file(
+    client: Letta, fake_llm: FakeLLM, make_agent: AgentFactory, make_folder: Any
+) -> None:
+    folder = make_folder()
+    name = f"{folder.name}/guide.txt"
+    for filename, text in [("guide.txt", guide()), ("other.md", "Nothing about keys here.")]:
+        uploaded = upload(client, folder.id, filename, text)
+        assert wait_until_ingested(client, folder.id, uploaded.id).processing_status == "completed"
+    agent = make_agent()
+    client.agents.folders.attach(folder.id, agent_id=agent.id)
+    fake_llm.script(
+        reply.tool_call("grep_files", {"pattern": "greenhouse", "context_lines": 1}),
+        reply.tool_call(
+            "open_files",
+            {"file_requests": [{"file_name": name, "offset": PLANTED_LINE - 1, "length": 2}]},
+        ),
+        reply.tool_call("semantic_search_files", {"query": "where is the greenhouse key hidden"}),
+        reply.text("Under the blue watering can."),
+    )
+
+    response = client.agents.messages.create(
+        agent.id, messages=[{"role": "user", "content": "Where is the greenhouse key?"}]
+    )
+    shown: dict[str, Any] = client.get(f"/v1/agents/{agent.id}/context", cast_to=object)
+
+    returns = [m for m in response.messages if m.message_type == "tool_return_message"]
+    assert [m.status for m in returns] == ["success"] * 3
+    grep, opened, search = (m.tool_return for m in returns)
+    assert f"=== {name}:{PLANTED_LINE} ===" in grep
+    assert f"> {PLANTED_LINE}: {PLANTED}" in grep
+    assert opened.startswith(f"Opened {name} (lines {PLANTED_LINE}-{PLANTED_LINE + 1} of 89)")
+    best = search.split("=== ", 2)[1]
+    assert best.startswith(name) and PLANTED in best
+    first_line, last_line = _cited_lines(best)
+    assert first_line <= PLANTED_LINE <= last_line
+    window = f"{PLANTED_LINE}: {PLANTED}"
+    assert window not in fake_llm.chat_requests[1].system_text
+    assert window in fake_llm.chat_requests[2].system_text
+    assert window in shown["directories"] and shown["num_tokens_directories"] > 0
+
+
+def _cited_lines(header: str) -> tuple[int, int]:
+    """The line range a result header cites: ``... (lines 40-52, passage #1) ===``."""
+    cited = header.split("(", 1)[1].split(",")[0].removeprefix("lines ").removeprefix("line ")
+    first, _, last = cited.partition("-")
+    return int(first), int(last or first)
