@@ -1,17 +1,12 @@
-"""The file tools end to end: a model (the scripted fake LLM) calls ``open_files``,
-``grep_files`` and ``semantic_search_files`` in real turns over HTTP, and the agent's
-prompt and the context inspector show its folders' files.
-
-A folder is set up here as the folder API leaves one once its files are ingested: its
-archive and chunks are made through the archive API (so the chunks carry real
-embeddings), the folder, file and attachment rows are written in the server's database,
-and the attachment goes through the same calls the attach operation makes
-(``file_views.add_folder`` and ``sync_file_tools``). Sentences planted in the files are
-found with each tool."""
+"""The file tools end to end over HTTP: files uploaded to a folder and ingested by the
+server, the folder attached to an agent, and a model (the scripted fake LLM) calling
+``open_files``, ``grep_files`` and ``semantic_search_files`` in real turns; the agent's
+prompt and the context inspector show its folders' files. Sentences planted in the files
+are found with each tool."""
 
 from __future__ import annotations
 
-import contextlib
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,18 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from engram.ids import new_id
-from engram.ops.file_tools import sync_file_tools
-from engram.store import file_views
-from engram.store import tables as t
-from engram.store.db import make_engine
 from tests.api.conftest import AgentFactory
 from tests.compat.conftest import letta_client_for
 from tests.fakes import FakeLLM, reply
-from tests.support.inprocess import InProcessServer, settings_from
+from tests.support.inprocess import InProcessServer
 
 GUIDE = "\n".join(
     [
@@ -50,90 +38,53 @@ FILE_TOOLS = {"open_files", "grep_files", "semantic_search_files"}
 class Folder:
     id: str
     name: str
-    archive_id: str
 
 
-@contextlib.contextmanager
-def server_session(server: InProcessServer) -> Iterator[Session]:
-    """A session on the server's own database, committed on the way out."""
-    engine = make_engine(settings_from(server.env).resolved_database_url)
-    try:
-        with Session(engine) as session, session.begin():
-            yield session
-    finally:
-        engine.dispose()
-
-
-def make_folder(api: httpx.Client, server: InProcessServer, files: dict[str, str]) -> Folder:
-    """A folder whose files are parsed and chunked: one chunk per non-empty line, each
-    citing its line, embedded by the server through the archive API."""
+def make_folder(api: httpx.Client, files: dict[str, str]) -> Folder:
+    """A folder whose files the server has uploaded, parsed, chunked and embedded."""
     name = f"orchard-{uuid.uuid4().hex[:8]}"
-    archive = api.post("/v1/archives/", json={"name": f"{name}-chunks"})
-    assert archive.status_code == 200, archive.text
-    folder = Folder(new_id("source"), name, archive.json()["id"])
-    chunks: list[tuple[str, str, int]] = []
-    with server_session(server) as session:
-        session.add(
-            t.Folder(
-                id=folder.id,
-                name=name,
-                description="Notes about the orchard",
-                instructions="Quote the file and line you read.",
-                embedding_config=archive.json()["embedding_config"],
-                archive_id=folder.archive_id,
-            )
+    created = api.post(
+        "/v1/folders/",
+        json={
+            "name": name,
+            "description": "Notes about the orchard",
+            "instructions": "Quote the file and line you read.",
+        },
+    )
+    assert created.status_code == 200, created.text
+    folder = Folder(created.json()["id"], name)
+    for file_name, content in files.items():
+        uploaded = api.post(
+            f"/v1/folders/{folder.id}/upload",
+            files={"file": (file_name, content.encode(), "text/plain")},
         )
-        session.flush()
-        for file_name, content in files.items():
-            file_id = new_id("file")
-            session.add(
-                t.File(
-                    id=file_id,
-                    folder_id=folder.id,
-                    file_name=file_name,
-                    original_file_name=file_name,
-                    file_type="text/plain",
-                    file_size=len(content),
-                    content=content,
-                    processing_status="completed",
-                )
-            )
-            lines = content.split("\n")
-            chunks += [(file_id, line, n) for n, line in enumerate(lines, 1) if line]
-    for file_id, text, line in chunks:
-        added = api.post(f"/v1/archives/{folder.archive_id}/passages", json={"text": text})
-        assert added.status_code == 200, added.text
-        with server_session(server) as session:
-            passage = session.scalars(select(t.Passage).where(t.Passage.id == added.json()["id"]))
-            row = passage.one()
-            row.file_id = file_id
-            row.metadata_ = {
-                "file_id": file_id,
-                "page": None,
-                "first_line": line,
-                "last_line": line,
-            }
+        assert uploaded.status_code == 200, uploaded.text
+        wait_until_ingested(api, folder.id, uploaded.json()["id"])
     return folder
 
 
-def attach(server: InProcessServer, agent_id: str, folder: Folder) -> None:
-    """What the folder attach operation does in its transaction."""
-    with server_session(server) as session:
-        session.add(t.AgentFolder(agent_id=agent_id, folder_id=folder.id))
-        session.flush()
-        file_views.add_folder(session, agent_id, folder.id)
-        sync_file_tools(session, agent_id)
+def wait_until_ingested(api: httpx.Client, folder_id: str, file_id: str) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        found = api.get(f"/v1/folders/{folder_id}/files/{file_id}")
+        assert found.status_code == 200, found.text
+        status = found.json()["processing_status"]
+        if status in ("completed", "error"):
+            assert status == "completed", found.text
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"file {file_id} was not ingested in time")
 
 
-def detach(server: InProcessServer, agent_id: str, folder: Folder) -> None:
-    with server_session(server) as session:
-        file_views.remove_folder(session, agent_id, folder.id)
-        session.execute(
-            t.AgentFolder.__table__.delete().where(
-                t.AgentFolder.agent_id == agent_id, t.AgentFolder.folder_id == folder.id
-            )
-        )
-        sync_file_tools(session, agent_id)
+def attach(api: httpx.Client, agent_id: str, folder: Folder) -> dict[str, Any]:
+    response = api.patch(f"/v1/agents/{agent_id}/folders/attach/{folder.id}")
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def detach(api: httpx.Client, agent_id: str, folder: Folder) -> None:
+    response = api.patch(f"/v1/agents/{agent_id}/folders/detach/{folder.id}")
+    assert response.status_code == 200, response.text
 
 
 def tool_names(api: httpx.Client, agent_id: str) -> set[str]:
@@ -155,24 +106,22 @@ def turn(api: httpx.Client, agent_id: str, text: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def orchard(api: httpx.Client, engram_server: InProcessServer) -> Iterator[Folder]:
-    folder = make_folder(api, engram_server, {"guide.txt": GUIDE, "log.md": LOG})
+def orchard(api: httpx.Client) -> Iterator[Folder]:
+    folder = make_folder(api, {"guide.txt": GUIDE, "log.md": LOG})
     yield folder
-    with server_session(engram_server) as session:
-        session.execute(t.Folder.__table__.delete().where(t.Folder.id == folder.id))
-    api.delete(f"/v1/archives/{folder.archive_id}")
+    api.delete(f"/v1/folders/{folder.id}")
 
 
 def test_attaching_gives_the_tools_and_the_directories_and_detaching_takes_them(
-    api: httpx.Client, engram_server: InProcessServer, make_agent: AgentFactory, orchard: Folder
+    api: httpx.Client, make_agent: AgentFactory, orchard: Folder
 ) -> None:
     agent = make_agent()
     before = context(api, agent["id"])
 
-    attach(engram_server, agent["id"], orchard)
+    attach(api, agent["id"], orchard)
     attached = context(api, agent["id"])
     tools_attached = tool_names(api, agent["id"])
-    detach(engram_server, agent["id"], orchard)
+    detach(api, agent["id"], orchard)
     after = context(api, agent["id"])
 
     assert before["directories"] is None and before["num_tokens_directories"] == 0
@@ -196,13 +145,12 @@ def test_attaching_gives_the_tools_and_the_directories_and_detaching_takes_them(
 
 def test_grep_files_finds_a_planted_sentence_with_its_line(
     api: httpx.Client,
-    engram_server: InProcessServer,
     fake_llm: FakeLLM,
     make_agent: AgentFactory,
     orchard: Folder,
 ) -> None:
     agent = make_agent()
-    attach(engram_server, agent["id"], orchard)
+    attach(api, agent["id"], orchard)
     fake_llm.script(
         reply.tool_call("grep_files", {"pattern": r"wifi .* called", "context_lines": 1}),
         reply.text("It is Owl-5G."),
@@ -218,13 +166,12 @@ def test_grep_files_finds_a_planted_sentence_with_its_line(
 
 def test_open_files_puts_the_window_in_the_next_prompt_and_the_inspector(
     api: httpx.Client,
-    engram_server: InProcessServer,
     fake_llm: FakeLLM,
     make_agent: AgentFactory,
     orchard: Folder,
 ) -> None:
     agent = make_agent()
-    attach(engram_server, agent["id"], orchard)
+    attach(api, agent["id"], orchard)
     name = f"{orchard.name}/guide.txt"
     fake_llm.script(
         reply.tool_call(
@@ -247,13 +194,12 @@ def test_open_files_puts_the_window_in_the_next_prompt_and_the_inspector(
 
 def test_semantic_search_files_finds_a_planted_sentence_by_meaning(
     api: httpx.Client,
-    engram_server: InProcessServer,
     fake_llm: FakeLLM,
     make_agent: AgentFactory,
     orchard: Folder,
 ) -> None:
     agent = make_agent()
-    attach(engram_server, agent["id"], orchard)
+    attach(api, agent["id"], orchard)
     fake_llm.script(
         reply.tool_call("semantic_search_files", {"query": "when is fruit harvested", "limit": 2}),
         reply.text("Late September."),
@@ -264,19 +210,18 @@ def test_semantic_search_files_finds_a_planted_sentence_by_meaning(
     result = fake_llm.chat_requests[1].tool_results[-1]
     assert result.startswith("Found 2 passages")
     best = result.split("=== ", 2)[1]
-    assert best.startswith(f"{orchard.name}/guide.txt (line 5, passage #1) ===")
+    assert best.startswith(f"{orchard.name}/guide.txt (lines 1-6, passage #1) ===")
     assert "Apples are picked in late September." in best
 
 
 def test_a_misused_file_tool_is_an_error_the_model_reads(
     api: httpx.Client,
-    engram_server: InProcessServer,
     fake_llm: FakeLLM,
     make_agent: AgentFactory,
     orchard: Folder,
 ) -> None:
     agent = make_agent()
-    attach(engram_server, agent["id"], orchard)
+    attach(api, agent["id"], orchard)
     fake_llm.script(
         reply.tool_call("grep_files", {"pattern": "(unclosed"}),
         reply.tool_call("open_files", {"file_requests": [{"file_name": "nope.txt"}]}),
@@ -297,7 +242,7 @@ def test_a_letta_client_user_sees_the_file_tools_and_their_results(
     with letta_client_for(engram_server) as client:
         agent = client.agents.create(model="openai/gpt-4o-mini")
         try:
-            attach(engram_server, agent.id, orchard)
+            attach(api, agent.id, orchard)
             fake_llm.script(
                 reply.tool_call("grep_files", {"pattern": "oil was changed", "include": "*.md"}),
                 reply.text("On 3 March."),
