@@ -27,6 +27,9 @@ MAX_PATTERN_CHARS = 1000
 MAX_CONTEXT_LINES = 10
 MAX_LINE_CHARS = 400
 """Characters shown of one line (a minified file can be one line of megabytes)."""
+MAX_OUTPUT_CHARS = 20_000
+"""Characters of matches shown per call: a page holds fewer matches when they are long."""
+MAX_FILES_LISTED = 50
 SEARCH_SECONDS = 3.0
 """What all the searches of one call may take together."""
 
@@ -146,22 +149,17 @@ def _page(pattern: str, matches: list[Match], complete: bool, start: int) -> str
             f"offset {start} is past the last match: there are {total}"
             f"{'' if complete else '+'} matches; use an offset below {total}."
         )
-    page = matches[start : start + PAGE_SIZE]
-    end = start + len(page)
-    counts: dict[str, int] = {}
-    for match in matches:
-        counts[match.file_name] = counts.get(match.file_name, 0) + 1
+    blocks = _blocks(matches[start : start + PAGE_SIZE])
+    end = start + len(blocks)
     more = "" if complete else "+"
     parts = [
-        f"Found {total}{more} matches in {len(counts)} files "
+        f"Found {total}{more} matches in {len(_per_file(matches))} files "
         f"(showing matches {start + 1}-{end} of {total}{more}).",
         "Files with matches:",
-        *(f"  - {name}: {count}" for name, count in counts.items()),
+        *_file_counts(matches),
+        *blocks,
+        "",
     ]
-    for match in page:
-        parts.append(f"\n=== {match.file_name}:{match.line} ===")
-        parts.extend(match.shown)
-    parts.append("")
     if end < total:
         parts.append(f"More matches: call grep_files with the same pattern and offset={end}.")
     elif not complete:
@@ -172,6 +170,34 @@ def _page(pattern: str, matches: list[Match], complete: bool, start: int) -> str
     else:
         parts.append("No more matches.")
     return "\n".join(parts)
+
+
+def _blocks(page: list[Match]) -> list[str]:
+    """The page's matches as text, as many as fit in the output budget (at least one)."""
+    blocks: list[str] = []
+    size = 0
+    for match in page:
+        block = "\n".join([f"\n=== {match.file_name}:{match.line} ===", *match.shown])
+        if blocks and size + len(block) > MAX_OUTPUT_CHARS:
+            break
+        blocks.append(block)
+        size += len(block)
+    return blocks
+
+
+def _per_file(matches: list[Match]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for match in matches:
+        counts[match.file_name] = counts.get(match.file_name, 0) + 1
+    return counts
+
+
+def _file_counts(matches: list[Match]) -> list[str]:
+    counts = list(_per_file(matches).items())
+    lines = [f"  - {name}: {count}" for name, count in counts[:MAX_FILES_LISTED]]
+    if len(counts) > MAX_FILES_LISTED:
+        lines.append(f"  ... and {len(counts) - MAX_FILES_LISTED} more files")
+    return lines
 
 
 def _mark_used(ctx: ToolContext, views: list[file_views.FileView], names: set[str]) -> None:

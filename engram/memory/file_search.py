@@ -24,6 +24,9 @@ DEFAULT_LIMIT = 5
 MAX_LIMIT = 50
 LINES_SHOWN = 20
 """Lines of one chunk in a result; the window of an opened file shows the rest."""
+MAX_LINE_CHARS = 400
+MAX_OUTPUT_CHARS = 20_000
+"""Characters of passages per call: fewer passages are shown when they are long."""
 
 
 def semantic_search_files(ctx: ToolContext, query: str, limit: int = DEFAULT_LIMIT) -> str:
@@ -107,15 +110,31 @@ def _file_names(ctx: ToolContext, file_ids: list[str]) -> dict[str, str]:
 def _format(query: str, hits: list[archival.Hit], names: dict[str, str]) -> str:
     files = {names.get(hit.passage.file_id or "", "") for hit in hits}
     parts = [f"Found {len(hits)} passages in {len(files)} files for '{query}':"]
+    size = 0
     for number, hit in enumerate(hits, start=1):
-        passage = hit.passage
-        name = names.get(passage.file_id or "") or "(a file no longer in the folder)"
-        parts.append(f"\n=== {name} ({_where(passage.metadata_ or {})}, passage #{number}) ===")
-        lines = passage.text.strip().split("\n")
-        parts.extend(f"  {line}" for line in lines[:LINES_SHOWN])
-        if len(lines) > LINES_SHOWN:
-            parts.append(f"  ... [{len(lines) - LINES_SHOWN} more lines: open the file to read]")
+        block = _block(number, hit.passage, names)
+        if number > 1 and size + len(block) > MAX_OUTPUT_CHARS:
+            parts.append(f"\n[{len(hits) - number + 1} more passages left out: ask for fewer]")
+            break
+        parts.append(block)
+        size += len(block)
     return "\n".join(parts)
+
+
+def _block(number: int, passage: t.Passage, names: dict[str, str]) -> str:
+    name = names.get(passage.file_id or "") or "(a file no longer in the folder)"
+    lines = passage.text.strip().split("\n")
+    shown = [f"  {_clip(line)}" for line in lines[:LINES_SHOWN]]
+    if len(lines) > LINES_SHOWN:
+        shown.append(f"  ... [{len(lines) - LINES_SHOWN} more lines: open the file to read]")
+    header = f"\n=== {name} ({_where(passage.metadata_ or {})}, passage #{number}) ==="
+    return "\n".join([header, *shown])
+
+
+def _clip(line: str) -> str:
+    if len(line) <= MAX_LINE_CHARS:
+        return line
+    return f"{line[:MAX_LINE_CHARS]}... [{len(line) - MAX_LINE_CHARS} more characters]"
 
 
 def _where(metadata: dict[str, Any]) -> str:
