@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engram.memory import directories
@@ -429,3 +430,31 @@ def test_a_page_of_long_matches_is_held_to_the_output_budget(session: Session) -
     assert 1 <= shown < 20
     assert f"(showing matches 1-{shown} of 40)" in result
     assert f"offset={shown}." in result
+
+
+def test_a_chunk_of_a_paged_file_cites_its_page_and_lines(session: Session) -> None:
+    chunk = session.scalars(
+        select(t.Passage).where(t.Passage.text.like("Replace the gasket%"))
+    ).one()
+    chunk.metadata_ = {**(chunk.metadata_ or {}), "page": 3, "first_line": 6, "last_line": 7}
+    session.flush()
+    query = "seal replacement interval"
+
+    result = semantic_search_files(context_of(session, **{query: unit(0, 1, 0)}), query, 1)
+
+    assert "=== docs/manual.txt (page 3, lines 6-7, passage #1) ===" in result
+
+
+def test_a_folder_of_another_embedding_model_is_searched_by_keywords(session: Session) -> None:
+    folder = session.get(t.Folder, "source-docs")
+    assert folder is not None
+    folder.embedding_config = {"embedding_model": "other-model", "embedding_dim": 3}
+    session.flush()
+    query = "gate code"
+    # A vector pointing at the gasket chunk: only the keywords can find the gate code.
+    ctx = context_of(session, **{query: unit(0, 1, 0)})
+
+    result = semantic_search_files(ctx, query, 3)
+
+    assert result.startswith("Found 1 passages in 1 files")
+    assert "=== docs/notes.md (line 2, passage #1) ===" in result
