@@ -27,6 +27,8 @@ class FileShown:
     is_open: bool
     window: str
     """The numbered lines on view; empty for a closed file."""
+    view: t.FileAgent
+    """The agent's view row: ids and last use, for Letta's ``FileBlock``."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,10 @@ class Directories:
 
     def render(self) -> str:
         return render_directories(self)
+
+    @property
+    def files(self) -> list[FileShown]:
+        return [file for folder in self.folders for file in folder.files]
 
 
 def max_files_open(agent: t.Agent) -> int:
@@ -70,7 +76,7 @@ def load(session: Session, agent: t.Agent) -> Directories:
     by_folder: dict[str, list[FileShown]] = {}
     for view in sorted(views, key=lambda v: v.name):
         window = _window(view, contents.get(view.file.id), limit) if view.row.is_open else ""
-        shown = FileShown(view.name, view.row.is_open, window)
+        shown = FileShown(view.name, view.row.is_open, window, view.row)
         by_folder.setdefault(view.row.folder_id, []).append(shown)
     shown_folders = tuple(
         FolderShown(
@@ -103,7 +109,7 @@ def _window(view: file_views.FileView, content: str | None, limit: int) -> str:
 
 def render_directories(directories: Directories) -> str:
     """The section as the model reads it."""
-    files = [file for folder in directories.folders for file in folder.files]
+    files = directories.files
     parts = [
         "<directories>",
         "Files of the folders attached to you. open_files shows a file's lines here; "

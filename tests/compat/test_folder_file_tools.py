@@ -102,6 +102,9 @@ def test_each_file_tool_finds_a_sentence_planted_in_an_uploaded_file(
         agent.id, messages=[{"role": "user", "content": "Where is the greenhouse key?"}]
     )
     shown: dict[str, Any] = client.get(f"/v1/agents/{agent.id}/context", cast_to=object)
+    file_blocks = {
+        block.label: block for block in client.agents.retrieve(agent.id).memory.file_blocks
+    }
 
     returns = [m for m in response.messages if m.message_type == "tool_return_message"]
     assert [m.status for m in returns] == ["success"] * 3
@@ -117,6 +120,11 @@ def test_each_file_tool_finds_a_sentence_planted_in_an_uploaded_file(
     assert window not in fake_llm.chat_requests[1].system_text
     assert window in fake_llm.chat_requests[2].system_text
     assert window in shown["directories"] and shown["num_tokens_directories"] > 0
+    opened_block, closed_block = file_blocks[name], file_blocks[f"{folder.name}/other.md"]
+    assert (opened_block.is_open, closed_block.is_open) == (True, False)
+    assert window in opened_block.value and closed_block.value == ""
+    assert opened_block.value in shown["directories"]
+    assert {opened_block.source_id, closed_block.source_id} == {folder.id}
 
 
 def _cited_lines(header: str) -> tuple[int, int]:
