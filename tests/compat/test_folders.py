@@ -11,7 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import docx
 import pytest
+from fpdf import FPDF
 from letta_client import ConflictError, Letta, NotFoundError
 from letta_client.types import AgentState, Folder
 
@@ -29,6 +31,7 @@ NOTES = "\n".join(
         "The library on the hill closes at six in winter.",
     ]
 )
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 CHUNK_KEYS = {"file_id", "file_name", "page", "first_line", "last_line"}
 
 
@@ -121,6 +124,37 @@ def test_uploaded_files_are_ingested_into_chunks_that_cite_their_file(
     assert first["metadata"]["file_name"] == "survey.txt"
     assert first["metadata"]["first_line"] == 1
     assert first["text"].startswith("Line 1:")
+
+
+def test_a_pdf_and_a_docx_are_ingested_with_their_pages_and_text(
+    client: Letta, folder: Folder
+) -> None:
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=11)
+    for page in ("The pump is primed by hand.", "The valve opens clockwise."):
+        pdf.add_page()
+        pdf.cell(0, 8, page)
+    document = docx.Document()
+    document.add_heading("Seals", level=1)
+    document.add_paragraph("Check the seals every month.")
+    written = io.BytesIO()
+    document.save(written)
+
+    manual = client.folders.files.upload(
+        folder.id, file=("manual.pdf", io.BytesIO(bytes(pdf.output())), "application/pdf")
+    )
+    seals = client.folders.files.upload(
+        folder.id, file=("seals.docx", io.BytesIO(written.getvalue()), DOCX_TYPE)
+    )
+    manual = wait_until_ingested(client, folder.id, manual.id)
+    seals = wait_until_ingested(client, folder.id, seals.id)
+    chunks = folder_passages(client, folder.id)
+    text = client.folders.files.retrieve(seals.id, folder_id=folder.id, include_content=True)
+
+    assert (manual.processing_status, seals.processing_status) == ("completed", "completed")
+    pages = {c["metadata"]["page"] for c in chunks if c["file_id"] == manual.id}
+    assert pages == {1, 2}
+    assert text.content is not None and "Check the seals every month." in text.content
 
 
 def test_content_is_answered_only_when_asked_for(client: Letta, folder: Folder) -> None:
