@@ -7,11 +7,14 @@ last, as in Letta."""
 from __future__ import annotations
 
 import contextlib
+import io
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import docx
 import pytest
+from fpdf import FPDF
 from letta_client import Letta, NotFoundError
 from letta_client.types import Folder
 
@@ -132,3 +135,81 @@ def _cited_lines(header: str) -> tuple[int, int]:
     cited = header.split("(", 1)[1].split(",")[0].removeprefix("lines ").removeprefix("line ")
     first, _, last = cited.partition("-")
     return int(first), int(last or first)
+
+
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+IN_PDF = "The night ferry to Karrow leaves from pier nine at eleven."
+IN_DOCX = "The boiler room key is kept in the red tin above the sink."
+
+
+def pdf_with_a_sentence_on_page_two() -> bytes:
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=11)
+    for page in range(1, 4):
+        pdf.add_page()
+        for n in range(1, 9):
+            pdf.cell(0, 8, f"Page {page}, entry {n}: harbour tariffs and mooring fees.")
+            pdf.ln()
+        if page == 2:
+            pdf.cell(0, 8, IN_PDF)
+    return bytes(pdf.output())
+
+
+def docx_with_a_sentence() -> bytes:
+    document = docx.Document()
+    document.add_heading("Caretaker's notes", level=1)
+    for n in range(1, 6):
+        document.add_paragraph(f"Note {n}: the hall chairs are stacked on Fridays.")
+    document.add_paragraph(IN_DOCX)
+    written = io.BytesIO()
+    document.save(written)
+    return written.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("filename", "media_type", "make", "planted", "page"),
+    [
+        ("harbour.pdf", "application/pdf", pdf_with_a_sentence_on_page_two, IN_PDF, 2),
+        ("caretaker.docx", DOCX_TYPE, docx_with_a_sentence, IN_DOCX, None),
+    ],
+)
+def test_a_sentence_planted_in_a_generated_document_is_found_by_each_tool(
+    client: Letta,
+    fake_llm: FakeLLM,
+    make_agent: AgentFactory,
+    make_folder: Any,
+    filename: str,
+    media_type: str,
+    make: Any,
+    planted: str,
+    page: int | None,
+) -> None:
+    folder = make_folder()
+    uploaded = client.folders.files.upload(
+        folder.id, file=(filename, io.BytesIO(make()), media_type)
+    )
+    assert wait_until_ingested(client, folder.id, uploaded.id).processing_status == "completed"
+    agent = make_agent()
+    client.agents.folders.attach(folder.id, agent_id=agent.id)
+    name = f"{folder.name}/{filename}"
+    fake_llm.script(
+        reply.tool_call("grep_files", {"pattern": planted.split(" ", 3)[3][:20]}),
+        reply.tool_call("open_files", {"file_requests": [{"file_name": name}]}),
+        reply.tool_call("semantic_search_files", {"query": planted.lower().rstrip(".")}),
+        reply.text("Found it."),
+    )
+
+    response = client.agents.messages.create(
+        agent.id, messages=[{"role": "user", "content": "Look it up in the files."}]
+    )
+
+    returns = [m for m in response.messages if m.message_type == "tool_return_message"]
+    assert [m.status for m in returns] == ["success"] * 3
+    grep, opened, search = (m.tool_return for m in returns)
+    assert f"=== {name}:" in grep and planted in grep
+    assert opened.startswith(f"Opened {name} (lines 1-")
+    assert planted in fake_llm.chat_requests[2].system_text
+    best = search.split("=== ", 2)[1]
+    assert best.startswith(name) and planted in best
+    if page is not None:
+        assert f"(page {page}, line" in best
