@@ -22,6 +22,7 @@ from engram.store import tables as t
 from engram.store.tables import as_utc
 
 if TYPE_CHECKING:
+    from engram.memory.directories import Directories
     from engram.ops.agent_files import ImportResult
 
 
@@ -51,6 +52,38 @@ def block(row: t.Block) -> dict[str, Any]:
         "created_by_id": None,
         "last_updated_by_id": None,
     }
+
+
+def _file_blocks(shown: Directories | None) -> list[dict[str, Any]]:
+    """The agent's files as Letta's ``FileBlock``s: the value is what its prompt shows."""
+    if shown is None:
+        return []
+    return [
+        {
+            **{key: None for key in _BLOCK_NULLS},
+            "id": file.view.id,
+            "label": file.name,
+            "value": file.window,
+            "limit": shown.char_limit,
+            "read_only": True,
+            "description": None,
+            "metadata": {},
+            "tags": [],
+            "is_template": False,
+            "preserve_on_migration": False,
+            "file_id": file.view.file_id,
+            "source_id": file.view.folder_id,
+            "is_open": file.is_open,
+            "last_accessed_at": as_utc(file.view.last_accessed_at).isoformat(),
+        }
+        for file in shown.files
+    ]
+
+
+_BLOCK_NULLS = (
+    "project_id", "template_name", "template_id", "base_template_id", "deployment_id",
+    "entity_id", "hidden", "created_by_id", "last_updated_by_id",
+)  # fmt: skip
 
 
 def tool(row: t.Tool) -> dict[str, Any]:
@@ -309,7 +342,7 @@ def agent(bundle: AgentBundle) -> dict[str, Any]:
             "agent_type": row.agent_type,
             "git_enabled": False,
             "blocks": blocks,
-            "file_blocks": [],
+            "file_blocks": _file_blocks(bundle.directories),
             "prompt_template": "",
         },
         "blocks": blocks,

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from engram.errors import Conflict, InvalidInput
 from engram.ids import new_id
-from engram.memory import policy
+from engram.memory import directories, policy
+from engram.memory.directories import Directories
 from engram.memory.tools import MEMORY_TOOL_NAMES
 from engram.ops.agent_inputs import AgentChanges, AgentSpec, BlockSpec, Cursor
 from engram.ops.deps import HasDb, HasModels, HasSettings
@@ -80,11 +81,14 @@ class AgentBundle:
     identities: list[Linked] = field(default_factory=list)
     # Its attached folders (Letta's "sources").
     folders: list[t.Folder] = field(default_factory=list)
+    # Its views of their files, as its prompt shows them (Letta's memory.file_blocks).
+    directories: Directories | None = None
 
 
 def bundle(session: Session, agent_id: str) -> AgentBundle:
     agent = agents.get(session, agent_id)
     window = messages.in_context(session, agent)
+    attached = folders.for_agent(session, agent_id)
     return AgentBundle(
         agent=agent,
         blocks=blocks.for_agent(session, agent_id),
@@ -95,7 +99,8 @@ def bundle(session: Session, agent_id: str) -> AgentBundle:
         identities=[
             identities.linked(session, row) for row in identities.for_agent(session, agent_id)
         ],
-        folders=folders.for_agent(session, agent_id),
+        folders=attached,
+        directories=directories.load(session, agent) if attached else None,
     )
 
 

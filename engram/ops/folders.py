@@ -3,7 +3,8 @@ attach them to agents, each as one transaction. Their files are ``engram.ops.fil
 
 A folder keeps its files' chunks in an archive of its own, created with it under the same
 embedding model and deleted with it; attaching the folder gives the agent a view of each
-of its finished files (``store/file_views``), detaching takes them away.
+of its finished files (``store/file_views``), detaching takes them away. The file tools
+follow: an agent has them while it has a folder (``ops/file_tools``).
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engram.errors import InvalidInput
 from engram.ops.agents import AgentBundle, bundle
 from engram.ops.deps import HasDb, HasSearch
+from engram.ops.file_tools import sync_file_tools
 from engram.store import agents, file_views, folders
 from engram.store import passages as stored_passages
 from engram.store import tables as t
@@ -166,7 +169,12 @@ async def delete(deps: HasSearch, folder_id: str) -> None:
     def _write(session: Session) -> str:
         folder = folders.get(session, folder_id)
         archive_id = folder.archive_id
+        attached = session.scalars(
+            select(t.AgentFolder.agent_id).where(t.AgentFolder.folder_id == folder_id)
+        ).all()
         folders.delete_folder(session, folder)
+        for agent_id in attached:
+            sync_file_tools(session, agent_id)
         return archive_id
 
     archive_id = await deps.db.write(_write)
@@ -241,6 +249,7 @@ async def attach(deps: HasDb, agent_id: str, folder_id: str) -> AgentBundle:
         folders.attach(session, agent_id, folder_id)
         file_views.add_folder(session, agent_id, folder_id)
         session.flush()
+        sync_file_tools(session, agent_id)
         return bundle(session, agent_id)
 
     return await deps.db.write(_write)
@@ -255,6 +264,7 @@ async def detach(deps: HasDb, agent_id: str, folder_id: str) -> AgentBundle:
         file_views.remove_folder(session, agent_id, folder_id)
         folders.detach(session, agent_id, folder_id)
         session.flush()
+        sync_file_tools(session, agent_id)
         return bundle(session, agent_id)
 
     return await deps.db.write(_write)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from engram.config import Settings
 from engram.ids import new_id
+from engram.memory.file_tools import FILE_TOOL_SCHEMAS, FILE_TOOL_TYPE
 from engram.memory.local_embedding import LocalEmbeddingUnavailable, locate_model_dir
 from engram.runtime import agent_calls, background, ingestion, run_recovery
 from engram.runtime.agent_calls import AGENT_CALL_SCHEMAS, AGENT_CALL_TOOL_TYPE
@@ -122,4 +123,6 @@ def _kind(name: str) -> tuple[str, str]:
         return BUILTIN_TOOL_TYPE, "letta_builtin"
     if name in AGENT_CALL_SCHEMAS:
         return AGENT_CALL_TOOL_TYPE, "letta_core"
+    if name in FILE_TOOL_SCHEMAS:
+        return FILE_TOOL_TYPE, FILE_TOOL_TYPE
     return ("letta_core" if name in CORE_TOOLS else "letta_memory_core"), "letta_core"
