@@ -23,7 +23,7 @@ def rest(response: httpx.Response) -> Any:
 
 
 def wait_until_ingested(client: Engram, folder_id: str, file_id: str) -> Any:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         found = client.folders.files.retrieve(file_id, folder_id=folder_id)
         if found.processing_status in ("completed", "error"):

@@ -209,10 +209,18 @@ def test_deleting_a_file_mid_ingestion_stops_it_and_leaves_nothing(
     client: Letta, folder: Folder
 ) -> None:
     big = upload(client, folder.id, "big.txt", long_text(6000))
-    deadline = time.monotonic() + 60
-    while client.folders.files.retrieve(big.id, folder_id=folder.id).chunks_embedded == 0:
+    # Mid-job: parsed and chunked, embedding begun (the first batch may still be running;
+    # on a loaded machine the low-priority embedding thread can take a while with it).
+    deadline = time.monotonic() + 300
+    while client.folders.files.retrieve(big.id, folder_id=folder.id).processing_status in (
+        "pending",
+        "parsing",
+    ):
         assert time.monotonic() < deadline
         time.sleep(0.05)
+    assert client.folders.files.retrieve(big.id, folder_id=folder.id).processing_status == (
+        "embedding"
+    )
 
     client.folders.files.delete(big.id, folder_id=folder.id)
     time.sleep(1.0)  # a batch in flight when it was deleted ends by now
