@@ -93,6 +93,9 @@ class _Work:
     overlap_tokens: int
     stamp: datetime
     started: float = field(default_factory=time.monotonic)
+    text: str | None = None
+    """The file's text when it came extracted already (an agent file carries its files'
+    text, not their bytes): chunked as it is, with no parser."""
 
 
 def register_jobs(deps: IngestionDeps) -> None:
@@ -144,7 +147,10 @@ async def ingest_file(deps: IngestionDeps, payload: dict[str, Any]) -> None:
 
 async def _ingest(deps: IngestionDeps, work: _Work, data: bytes) -> None:
     try:
-        document = await asyncio.to_thread(documents.read, data, work.file_name, work.file_type)
+        if work.text is not None:
+            document = documents.ParsedDocument.single(work.text, work.file_type or "text/plain")
+        else:
+            document = await asyncio.to_thread(documents.read, data, work.file_name, work.file_type)
         chunks = await asyncio.to_thread(
             documents.chunk,
             document,
@@ -192,7 +198,7 @@ async def _ingest(deps: IngestionDeps, work: _Work, data: bytes) -> None:
 
 async def _claim(db: Database, file_id: str) -> tuple[_Work, bytes]:
     """Take the file for this run: its state back to ``parsing``, chunks of any earlier
-    run deleted. FileGone when the file or its bytes are gone, or it has ended already."""
+    run deleted. FileGone when the file or its bytes (or text) are gone, or it has ended already."""
 
     def _take(session: Session) -> tuple[_Work, bytes]:
         row = files.find(session, file_id)
@@ -200,7 +206,8 @@ async def _claim(db: Database, file_id: str) -> tuple[_Work, bytes]:
             raise FileGone(file_id)
         data = files.upload_data(session, file_id)
         folder = session.get(t.Folder, row.folder_id)
-        if data is None or folder is None:
+        text = row.content if data is None else None
+        if (data is None and text is None) or folder is None:
             raise FileGone(file_id)
         session.execute(delete(t.Passage).where(t.Passage.file_id == file_id))
         stamp = t.utcnow()
@@ -226,8 +233,9 @@ async def _claim(db: Database, file_id: str) -> tuple[_Work, bytes]:
             chunk_tokens=folder.chunk_tokens,
             overlap_tokens=folder.chunk_overlap_tokens,
             stamp=stamp,
+            text=text,
         )
-        return work, data
+        return work, data or b""
 
     return await db.write(_take)
 

@@ -117,6 +117,20 @@ def open_file(
     return [row.file_id for row in closing]
 
 
+def close_extra(session: Session, agent_id: str, max_open: int) -> list[str]:
+    """Close the agent's least recently used open files past ``max_open``; their ids."""
+    opened = session.scalars(
+        select(t.FileAgent)
+        .where(t.FileAgent.agent_id == agent_id, t.FileAgent.is_open.is_(True))
+        .order_by(t.FileAgent.last_accessed_at.desc(), t.FileAgent.id)
+    ).all()
+    closing = list(opened[max_open:])
+    for row in closing:
+        _close(row)
+    session.flush()
+    return [row.file_id for row in closing]
+
+
 def close_file(view: t.FileAgent) -> None:
     _close(view)
 

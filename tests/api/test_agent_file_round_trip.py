@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import re
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -83,11 +85,52 @@ def without_timestamps(value: Any) -> Any:
     return value
 
 
+HANDBOOK = "# Handbook\nWater the tomatoes at dawn.\nBasil likes a warm sill.\n"
+
+
+def wait_until_ingested(api: httpx.Client, folder_id: str) -> None:
+    deadline = time.monotonic() + 120
+    while True:
+        files = api.get(f"/v1/folders/{folder_id}/files").json()
+        if all(item["processing_status"] in ("completed", "error") for item in files):
+            assert {item["processing_status"] for item in files} == {"completed"}, files
+            return
+        assert time.monotonic() < deadline, files
+        time.sleep(0.1)
+
+
+def folder_of(api: httpx.Client, agent_id: str) -> str:
+    (folder,) = api.get(f"/v1/agents/{agent_id}/folders").json()
+    return str(folder["id"])
+
+
+def with_folder(api: httpx.Client, fake_llm: FakeLLM, agent_id: str) -> None:
+    """A folder of one ingested file, attached, the file opened by the agent on two lines."""
+    name = f"garden-notes-{uuid.uuid4().hex[:8]}"
+    made = api.post("/v1/folders/", json={"name": name})
+    assert made.status_code == 200, made.text
+    folder_id = made.json()["id"]
+    uploaded = api.post(
+        f"/v1/folders/{folder_id}/upload",
+        files={"file": ("handbook.md", HANDBOOK.encode(), "text/markdown")},
+    )
+    assert uploaded.status_code == 200, uploaded.text
+    wait_until_ingested(api, folder_id)
+    attached = api.patch(f"/v1/agents/{agent_id}/folders/attach/{folder_id}")
+    assert attached.status_code == 200, attached.text
+    request = {"file_name": f"{name}/handbook.md", "offset": 1, "length": 2}
+    fake_llm.script(
+        reply.tool_call("open_files", {"file_requests": [request]}), reply.text("Opened.")
+    )
+    send(api, agent_id, "Open the handbook at the watering notes.")
+    fake_llm.assert_script_consumed()
+
+
 @pytest.fixture
 def rich_agent(api: httpx.Client, fake_llm: FakeLLM, make_agent: AgentFactory) -> str:
     """An agent with something of everything a file carries: path labels, built-in and
-    custom tools, tool rules and variables, passages, a history with tool calls and a
-    summary of what was folded away."""
+    custom tools, tool rules and variables, passages, a folder with an open file, a
+    history with tool calls and a summary of what was folded away."""
     weather = create_tool(api, WEATHER_SOURCE)
     agent = make_agent(
         name="gardener",
@@ -122,6 +165,7 @@ def rich_agent(api: httpx.Client, fake_llm: FakeLLM, make_agent: AgentFactory) -
     folded = api.post(f"/v1/agents/{agent['id']}/summarize")
     assert folded.status_code == 200, folded.text
     fake_llm.assert_script_consumed()
+    with_folder(api, fake_llm, agent["id"])
     return str(agent["id"])
 
 
@@ -130,11 +174,26 @@ def test_export_import_export_gives_the_same_file(
     api: httpx.Client, rich_agent: str, layout: str
 ) -> None:
     params = {"use_legacy_format": "true"} if layout == "legacy" else {}
+    folder_id = folder_of(api, rich_agent)
+    if layout == "legacy":  # the legacy layout has no place for folders
+        detached = api.patch(f"/v1/agents/{rich_agent}/folders/detach/{folder_id}")
+        assert detached.status_code == 200, detached.text
     first = export(api, rich_agent, **params)
+    # The agent moves: its folder goes too, so the import's folder takes the same name.
+    api.delete(f"/v1/folders/{folder_id}")
+    assert api.delete(f"/v1/agents/{rich_agent}").status_code == 200
 
-    second = export(api, import_back(api, first), **params)
+    imported = import_back(api, first)
+    if layout == "current":
+        wait_until_ingested(api, folder_of(api, imported))
+    second = export(api, imported, **params)
 
     assert without_timestamps(second) == without_timestamps(first)
+    if layout == "current":
+        (agent,) = first["agents"]
+        assert [source["name"] for source in first["sources"]][0].startswith("garden-notes-")
+        assert [item["content"] for item in first["files"]] == [HANDBOOK]
+        assert [(v["is_open"], v["start_line"], v["end_line"]) for v in agent["files_agents"]]
 
 
 def test_the_round_trip_keeps_what_the_agent_had(api: httpx.Client, rich_agent: str) -> None:

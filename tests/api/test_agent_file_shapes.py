@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -95,7 +96,7 @@ def run_one_turn(sdk: Letta, fake_llm: FakeLLM, agent_id: str) -> str:
         ("string_encoded.af", {}),
         ("legacy.af", {}),
         ("sleeptime_group.af", {"extra_query": {"strip_unsupported": True}}),
-        ("folder_with_files.af", {"extra_query": {"strip_unsupported": True}}),
+        ("folder_with_files.af", {}),
         ("foreign_embedding.af", {}),
         ("path_labels.af", {}),
         ("builtin_tools.af", {}),
@@ -147,14 +148,7 @@ def test_a_legacy_file_keeps_its_history_window_tags_and_variables(
     assert ("assistant_message", "Hello Ada! How is the balcony garden?") in said
 
 
-@pytest.mark.parametrize(
-    ("name", "parts"),
-    [
-        ("sleeptime_group.af", ["groups.0", "agents.1"]),
-        # Its open_files and grep_files are built-ins this server has (docs/file-tools.md).
-        ("folder_with_files.af", ["sources.0", "files.0", "agents.0.source_ids"]),
-    ],
-)
+@pytest.mark.parametrize(("name", "parts"), [("sleeptime_group.af", ["groups.0", "agents.1"])])
 def test_unsupported_parts_are_refused_by_name_unless_stripped(
     api: httpx.Client, sdk: Letta, imported: list[str], name: str, parts: list[str]
 ) -> None:
@@ -170,6 +164,43 @@ def test_unsupported_parts_are_refused_by_name_unless_stripped(
     answer = import_fixture(sdk, imported, name, extra_query={"strip_unsupported": True})
     assert [item["part"] for item in answer["adjustments"]] == parts
     assert {item["change"] for item in answer["adjustments"]} == {"left_out"}
+
+
+def test_a_folder_in_the_file_imports_attached_ingested_and_open(
+    sdk: Letta, fake_llm: FakeLLM, imported: list[str]
+) -> None:
+    answer = import_fixture(sdk, imported, "folder_with_files.af")
+
+    (agent_id,) = answer["agent_ids"]
+    (folder,) = sdk.agents.folders.list(agent_id)
+    try:
+        assert folder.name.startswith("balcony-handbook")
+        assert folder.description == "notes on balcony gardening"
+        (file,) = sdk.folders.files.list(folder.id)
+        deadline = time.monotonic() + 120
+        while file.processing_status not in ("completed", "error"):
+            assert time.monotonic() < deadline, file.processing_status
+            time.sleep(0.1)
+            file = sdk.folders.files.retrieve(file.id, folder_id=folder.id)
+        assert (file.processing_status, file.total_chunks) == ("completed", 1)
+        assert file.file_name == "handbook.md"
+        (view,) = sdk.agents.files.list(agent_id).files
+        assert view.is_open and view.file_name == f"{folder.name}/handbook.md"
+        tools = {tool.name for tool in sdk.agents.retrieve(agent_id).tools}
+        assert tools >= {"open_files", "grep_files", "semantic_search_files"}
+
+        fake_llm.script(
+            reply.tool_call("semantic_search_files", {"query": "how much sun do tomatoes need"}),
+            reply.text("Six hours."),
+        )
+        sdk.agents.messages.create(agent_id, input="How much sun for tomatoes?")
+        first, second = fake_llm.chat_requests[-2:]
+        assert "Tomatoes need six hours of sun" in first.system_text, "the open file shows"
+        assert "six hours of sun" in second.tool_results[-1]
+    finally:
+        sdk.agents.delete(agent_id)
+        imported.remove(agent_id)
+        sdk.folders.delete(folder.id)
 
 
 def test_the_strip_option_is_also_a_form_field(api: httpx.Client, imported: list[str]) -> None:

@@ -664,7 +664,11 @@ EDITS: dict[str, Callable[[dict[str, Any], dict[str, Any]], None]] = {
     "block over limit": lambda doc, agent: doc["blocks"][0].update(limit=3),
     "no llm_config": lambda doc, agent: agent.pop("llm_config"),
     "bad agent type": lambda doc, agent: agent.update(agent_type="voice_convo_agent"),
-    "sources": lambda doc, agent: doc.update(sources=[{"id": "source-0", "name": "docs"}]),
+    "file of no source": lambda doc, agent: doc.update(
+        sources=[{"id": "source-0", "name": "docs"}],
+        files=[{"id": "file-0", "source_id": "source-9", "content": "text"}],
+    ),
+    "unknown source ref": lambda doc, agent: agent.update(source_ids=["source-9"]),
     "tool message without call id": lambda doc, agent: _append_tool_message_without_call_id(agent),
     "image content": lambda doc, agent: agent["messages"][0].update(
         content=[{"type": "image", "source": {}}]
@@ -693,7 +697,8 @@ def broken(change: str) -> Any:
         "not json", "array", "no agents", "empty agents", "bad role", "unknown block ref",
         "unknown context ref", "duplicate message ids", "legacy without a model",
         "string of an array", "block over limit",
-        "no llm_config", "bad agent type", "sources", "tool message without call id",
+        "no llm_config", "bad agent type", "file of no source", "unknown source ref",
+        "tool message without call id",
         "image content",
     ],
 )  # fmt: skip

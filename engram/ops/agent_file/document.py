@@ -196,6 +196,8 @@ class FileAgent(_FilePart):
     tools: list[str] = []
     source_ids: list[str] | None = None
     files_agents: list[Any] = []
+    max_files_open: int | None = Field(default=None, ge=1, le=100)
+    per_file_view_window_char_limit: int | None = Field(default=None, ge=100, le=1_000_000)
     # Blocks given inline (Letta's CreateBlock): made file blocks of their own on load.
     memory_blocks: list[Any] | None = None
     in_context_message_ids: list[str] = []

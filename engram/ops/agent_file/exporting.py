@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.orm import Session
 
+from engram.ops.agent_file.folders import export_folders
 from engram.ops.deps import HasDb
 from engram.runtime.state import AgentState, compile_state, load_state
 from engram.runtime.views import HELD
@@ -55,12 +56,14 @@ async def export_agent_file(
         agent["secrets"] = dict(variables)
         if not scrub_messages:
             _add_conversation(session, state, agent)
+        carried = export_folders(session, agent_id, AGENT_REF)
+        agent["source_ids"], agent["files_agents"] = carried["source_ids"], carried["files_agents"]
         return {
             "agents": [agent],
             "groups": [],
             "blocks": [_block_to_file(block, block_refs[block.id]) for block in state.blocks],
-            "files": [],
-            "sources": [],
+            "files": carried["files"],
+            "sources": carried["sources"],
             "tools": [_tool_to_file(tool, tool_refs[tool.id]) for tool in state.tools],
             "mcp_servers": [],
             "skills": skills or [],
@@ -109,6 +112,8 @@ def _agent_to_file(
         "message_buffer_autoclear": False,
         "enable_sleeptime": False,
         "timezone": "UTC",
+        "max_files_open": agent.max_files_open,
+        "per_file_view_window_char_limit": agent.per_file_view_window_char_limit,
         "in_context_message_ids": [],
         "messages": [],
         "files_agents": [],

@@ -31,16 +31,20 @@ from engram.ops.agent_file.document import (
     file_message,
     load_agent_file,
 )
+from engram.ops.agent_file.folders import plan_folders, write_folders
 from engram.ops.agent_file.shared_tools import ToolOutcome, ToolPolicy, resolve_tools
 from engram.ops.agent_file.unsupported import Adjustment, settle_unsupported
 from engram.ops.agents import HasAgentModels, check_fixed_part_fits, default_system
+from engram.runtime import ingestion
 from engram.runtime.context import count_text, message_tokens
 from engram.runtime.views import HELD, search_text
 from engram.store import agents, blocks, passages, tools
 from engram.store import tables as t
+from engram.store.file_views import DEFAULT_MAX_FILES_OPEN as MAX_FILES_OPEN
 from engram.store.tables import as_utc
 
 if TYPE_CHECKING:
+    from engram.jobs import JobQueue
     from engram.llm.registry import ProviderRegistry
     from engram.runtime.recall_index import RecallIndexer
 
@@ -62,10 +66,14 @@ INSERT_BATCH_CHARS = 4_000_000
 
 
 class HasImport(HasAgentModels, Protocol):
-    """Imports agents: resolves their models, embeds their passages, indexes their history."""
+    """Imports agents: resolves their models, embeds their passages, indexes their history,
+    queues the ingestion of their folders' files."""
 
     @property
     def recall_indexer(self) -> RecallIndexer: ...
+
+    @property
+    def jobs(self) -> JobQueue: ...
 
 
 @dataclass
@@ -123,13 +131,16 @@ async def import_agent_file(
     document = load_agent_file(raw)
     adjustments = settle_unsupported(document, options.strip_unsupported)
     check_agent_file(document)
+    folder_plan = await plan_folders(deps.embeddings, document, options.embedding)
     new_blocks = _new_blocks(document)
     plans = [await _plan_agent(deps, i, document, options) for i in range(len(document.agents))]
     file_tools = {tool.id: tool for tool in document.tools}
     refs = list(dict.fromkeys(ref for plan in plans for ref in plan.spec.tool_ids))
     policy = ToolPolicy(options.override_existing_tools, options.allow_tool_permission_changes)
 
-    def _write(session: Session) -> tuple[list[str], ToolOutcome]:
+    def _write(
+        session: Session,
+    ) -> tuple[list[str], ToolOutcome, list[str], list[Adjustment]]:
         session.add_all(new_blocks.values())
         tool_rows, outcome = resolve_tools(session, file_tools, refs, policy)
         for i, plan in enumerate(plans):
@@ -155,13 +166,22 @@ async def import_agent_file(
             _insert_messages(session, plan.window)
             session.flush()
             check_fixed_part_fits(deps, session, agent_id)
-        return [plan.agent.id for plan in plans], outcome
+        new_files, renamed = write_folders(
+            session,
+            folder_plan,
+            {plan.spec.id: plan.agent.id for plan in plans},
+            {plan.spec.id: plan.agent.max_files_open or MAX_FILES_OPEN for plan in plans},
+        )
+        return [plan.agent.id for plan in plans], outcome, new_files, renamed
 
-    agent_ids, outcome = await deps.db.write(_write)
+    agent_ids, outcome, new_files, renamed = await deps.db.write(_write)
     for agent_id in agent_ids:
         deps.recall_indexer.notify(agent_id)  # the imported history becomes searchable by meaning
+    for file_id in new_files:
+        await ingestion.enqueue(deps.jobs, file_id)
     unset = {plan.agent.id: plan.unset_variables for plan in plans if plan.unset_variables}
     adjustments += [note for plan in plans for note in plan.adjustments]
+    adjustments += folder_plan.adjustments + renamed
     return ImportResult(agent_ids, outcome, unset, adjustments)
 
 
@@ -217,6 +237,8 @@ async def _plan_agent(
             window_start_seq=0,
             summary=summary,
             summary_tokens=count_text(llm_config["model"], summary) if summary else 0,
+            max_files_open=spec.max_files_open,
+            per_file_view_window_char_limit=spec.per_file_view_window_char_limit,
         ),
     )
     plan.agent.tool_env, plan.unset_variables = _tool_env(spec, options.secrets)

@@ -4,10 +4,9 @@ it leaves them out, imports the rest and lists each part it left out, never drop
 silently.
 
 Left out today: agent groups (sleep-time pairs and the rest) and agents of types this
-server does not run, folders (``sources``) with their ``files`` and the agents' open files,
-``skills``, ``mcp_servers`` (a file carries an MCP server's command or URL without its
-credentials; servers are registered through ``/v1/mcp-servers/``) with the tools of MCP
-servers, and built-in tools this server does not have.
+server does not run, ``skills``, ``mcp_servers`` (a file carries an MCP server's command
+or URL without its credentials; servers are registered through ``/v1/mcp-servers/``) with
+the tools of MCP servers, and built-in tools this server does not have.
 """
 
 from __future__ import annotations
@@ -25,8 +24,6 @@ STRIP_FLAG = "strip_unsupported"
 
 # Whole top-level parts, each left out with the reason said for it.
 _PARTS = {
-    "sources": "folders are not imported yet",
-    "files": "files of folders are not imported yet",
     "skills": "skills are not imported",
     "mcp_servers": "MCP servers are registered through /v1/mcp-servers/, not from a file",
 }
@@ -82,10 +79,6 @@ def find_unsupported(document: AgentFile) -> list[Adjustment]:
             found.append(Adjustment(f"agents.{i}", "left_out", f"{said}, which is not run here"))
             continue
         kept.append(agent)
-        if agent.source_ids or agent.files_agents:
-            found.append(
-                Adjustment(f"agents.{i}.source_ids", "left_out", "its folders and open files")
-            )
     used = {ref for agent in kept for ref in agent.tool_ids}
     for i, tool in enumerate(document.tools):
         problem = _tool_problem(tool)
@@ -116,7 +109,6 @@ def _strip(document: AgentFile, parts: set[str]) -> None:
     document.tools = [tool for tool in document.tools if tool.id not in dropped]
     for agent in document.agents:
         agent.tool_ids = [ref for ref in agent.tool_ids if ref not in dropped]
-        agent.source_ids, agent.files_agents = None, []
 
 
 def _group(group: Any) -> str:
