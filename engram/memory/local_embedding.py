@@ -17,17 +17,20 @@ including the special tokens, BERT encoder (post-LN, erf GELU, LayerNorm eps 1e-
 mean pooling over the attention mask, then L2 normalisation.  The unit tests compare it
 with the reference implementation where torch is installed.
 
-Speed is bound by numpy's BLAS (OpenBLAS in the wheels).  Its default of one thread per
-core is fastest on an idle machine, but when other processes hold the cores its worker
-threads wait on each other and a call can get 5-10x slower; a deployment that shares its
-CPUs may prefer ``OPENBLAS_NUM_THREADS=1`` (it must be set before numpy is imported).
-``bench/embedding_speed.py`` measures both.
+Speed is bound by the matrix products, done by numpy's BLAS (OpenBLAS in the wheels).
+A call with enough tokens is cut into one batch per CPU and the batches run on the
+model's own helper threads, each with one BLAS thread (threadpoolctl limits BLAS while
+the model computes): whole forward passes side by side need no hand-off inside a
+product, while OpenBLAS sharing each product among its threads made the attention's many
+small products up to 25x slower on a busy 2-core machine; and the helpers run at the
+caller's priority, which BLAS threads would not.  ``bench/embedding_vs_reference.py``
+compares the speed with sentence-transformers on PyTorch; ``bench/embedding_speed.py``
+gives load time, memory and single-text latency.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib.util
 import json
 import logging
@@ -393,7 +396,8 @@ class _BertEncoder:
                 scores += key_bias[b0:b1]
             scores -= scores.max(axis=-1, keepdims=True)
             np.exp(scores, out=scores)
-            total = scores.sum(axis=-1, keepdims=True)
+            # Row sums as a product with ones: BLAS does it faster than numpy's reduction.
+            total = np.matmul(scores, work.ones)
             np.reciprocal(total, out=total)
             weighted = np.matmul(scores, v[b0:b1])
             weighted *= total
@@ -403,7 +407,7 @@ class _BertEncoder:
 class _Workspace:
     """The buffers one forward pass reuses across its layers."""
 
-    __slots__ = ("qkv", "context", "attn", "inner", "scores")
+    __slots__ = ("qkv", "context", "attn", "inner", "scores", "ones")
 
     def __init__(self, batch: int, seq: int, hidden: int, heads: int, inner: int) -> None:
         rows = batch * seq
@@ -413,6 +417,7 @@ class _Workspace:
         self.inner = np.empty((min(rows, _FFN_BLOCK_ROWS), inner), dtype=np.float32)
         step = max(1, min(batch, _SCORES_CHUNK // (heads * seq * seq)))
         self.scores = np.empty((step, heads, seq, seq), dtype=np.float32)
+        self.ones = np.ones((seq, 1), dtype=np.float32)
 
 
 # --------------------------------------------------------------------------- public model
@@ -470,7 +475,7 @@ def default_threads() -> int:
 class _Loaded:
     """Everything built at load time; replaced as a whole so readers never see it half-set."""
 
-    __slots__ = ("tokenizer", "encoder", "max_seq_length", "load_seconds", "_blas")
+    __slots__ = ("tokenizer", "encoder", "max_seq_length", "load_seconds", "one_blas_thread")
 
     def __init__(
         self, tokenizer: Tokenizer, encoder: _BertEncoder, max_seq_length: int, seconds: float
@@ -479,33 +484,44 @@ class _Loaded:
         self.encoder = encoder
         self.max_seq_length = max_seq_length
         self.load_seconds = seconds
-        self._blas: Any = _blas_controller()
-
-    def single_threaded_blas(self) -> contextlib.AbstractContextManager[Any]:
-        """One BLAS thread per forward pass while the model computes.
-
-        The model spreads a call over its own threads, one batch each; BLAS threads on top
-        would oversubscribe the cores. They also cost the most where this model is
-        weakest: OpenBLAS shares every product among its threads, and the attention's
-        hundreds of small products per layer then ran up to 25x slower on a busy 2-core
-        machine. And they are not the caller's: a background caller's lowered priority
-        does not reach them. Other numpy work in the process runs on one BLAS thread for
-        the length of the call.
-        """
-        if self._blas is None:
-            return contextlib.nullcontext()
-        limited: contextlib.AbstractContextManager[Any] = self._blas.limit(
-            limits=1, user_api="blas"
-        )
-        return limited
+        self.one_blas_thread = _OneBlasThread()
 
 
-def _blas_controller() -> Any:
-    """threadpoolctl's handle on the BLAS numpy loaded, or None where it finds none."""
-    from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
+class _OneBlasThread:
+    """One BLAS thread while any call of the model computes.
 
-    controller = ThreadpoolController().select(user_api="blas")
-    return controller if controller.lib_controllers else None
+    The model spreads a call over its own threads, one batch each; BLAS threads on top
+    would oversubscribe the cores. They also cost the most where this model is weakest:
+    OpenBLAS shares every product among its threads, and the attention's hundreds of
+    small products per layer then ran up to 25x slower on a busy 2-core machine. And they
+    are not the caller's: a background caller's lowered priority does not reach them.
+
+    Calls at different priorities may overlap, so the first to enter sets the limit and
+    the last to leave gives the setting back. Other numpy work in the process runs on one
+    BLAS thread meanwhile.
+    """
+
+    def __init__(self) -> None:
+        from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
+
+        controller = ThreadpoolController().select(user_api="blas")
+        self._controller: Any = controller if controller.lib_controllers else None
+        self._lock = threading.Lock()
+        self._inside = 0
+        self._limiter: Any = None
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._inside == 0 and self._controller is not None:
+                self._limiter = self._controller.limit(limits=1, user_api="blas")
+            self._inside += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._inside -= 1
+            if self._inside == 0 and self._limiter is not None:
+                self._limiter.restore_original_limits()
+                self._limiter = None
 
 
 class LocalEmbeddingModel:
@@ -546,8 +562,10 @@ class LocalEmbeddingModel:
         self._loaded: _Loaded | None = None
         self._load_lock = threading.Lock()
         # One call at a time uses the cores (its batches spread over the helper threads);
-        # two calls at once would only contend and double peak memory, so they take turns.
-        self._compute_lock = threading.Lock()
+        # two calls at once would only contend and double peak memory, so they take turns,
+        # but only with calls at their own priority: a search's query embedding does not
+        # wait for a background batch, it outranks it for the CPU instead.
+        self._compute_locks: dict[int, threading.Lock] = {}
         self._helpers: dict[int, ThreadPoolExecutor] = {}
         self._helpers_lock = threading.Lock()
         self._warmup_thread: threading.Thread | None = None
@@ -667,13 +685,14 @@ class LocalEmbeddingModel:
                 ids[r, : lengths[i]] = encodings[i].ids
             result[rows] = loaded.encoder.mean_pooled(ids, lengths[rows])
 
-        with self._compute_lock, loaded.single_threaded_blas():
+        niceness = thread_niceness()
+        with self._compute_lock(niceness), loaded.one_blas_thread:
             if len(batches) == 1:
                 run(batches[0])
             else:
                 # Batches are independent: each helper runs whole forward passes, at the
                 # caller's priority, with numpy's GIL released inside every large operation.
-                for _ in self._helper_pool().map(run, batches):
+                for _ in self._helper_pool(niceness).map(run, batches):
                     pass
         norms = np.linalg.norm(result, axis=1, keepdims=True)
         result /= np.maximum(norms, np.float32(1e-12))
@@ -702,14 +721,18 @@ class LocalEmbeddingModel:
             start = end
         return batches
 
-    def _helper_pool(self) -> ThreadPoolExecutor:
-        """The helper threads for the calling thread's priority.
+    def _compute_lock(self, niceness: int) -> threading.Lock:
+        """The lock that calls at this priority take turns on."""
+        with self._helpers_lock:
+            return self._compute_locks.setdefault(niceness, threading.Lock())
+
+    def _helper_pool(self, niceness: int) -> ThreadPoolExecutor:
+        """The helper threads for a caller at this priority.
 
         A background caller (lowered priority) gets helpers at that priority, so its
         batches never outrank request handling; an unprivileged thread cannot raise its
         priority back, hence one pool per niceness instead of re-nicing shared threads.
         """
-        niceness = thread_niceness()
         with self._helpers_lock:
             pool = self._helpers.get(niceness)
             if pool is None:

@@ -11,6 +11,7 @@ import asyncio
 import os
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -200,3 +201,34 @@ def test_default_threads_follow_the_cpus_this_process_may_use() -> None:
     model = LocalEmbeddingModel()
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     assert model.threads == max(1, min(4, cpus or 1))
+
+
+def test_a_foreground_call_does_not_wait_for_a_background_one() -> None:
+    """A search's query embedding runs while a background batch computes (calls take
+    turns only with calls at their own priority), and BLAS gets its threads back after
+    the last of them."""
+    model = LocalEmbeddingModel(threads=2)
+    model.load()
+    blas_before = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    chunks = [f"{i}: the pump manual says to check the seal " * 40 for i in range(16)]
+    took: dict[str, float] = {}
+    computing = threading.Event()
+
+    def background() -> None:
+        lower_thread_priority()
+        computing.set()
+        started = time.perf_counter()
+        model.embed_sync(chunks)
+        took["background"] = time.perf_counter() - started
+
+    thread = threading.Thread(target=background)
+    thread.start()
+    computing.wait()
+    time.sleep(0.2)  # tokenised by now, and into its forward passes
+    started = time.perf_counter()
+    model.embed_sync(["where is the seal?"])
+    took["foreground"] = time.perf_counter() - started
+    thread.join()
+    # Waiting for the background call would take all but its first 0.2 s.
+    assert took["foreground"] < took["background"] / 2, took
+    assert [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"] == blas_before
