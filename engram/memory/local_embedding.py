@@ -197,16 +197,6 @@ def layer_norm_(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float)
     return x
 
 
-def softmax_(x: np.ndarray) -> np.ndarray:
-    """Softmax over the last axis, in place; max-subtracted so exp never overflows."""
-    x -= x.max(axis=-1, keepdims=True)
-    np.exp(x, out=x)
-    total = x.sum(axis=-1, keepdims=True)
-    np.reciprocal(total, out=total)
-    x *= total
-    return x
-
-
 # --------------------------------------------------------------------------- the network
 
 _SCORES_CHUNK = 1 << 20
@@ -346,8 +336,8 @@ class _BertEncoder:
         """One post-LN transformer layer on a (batch*seq, hidden) activation, in place.
 
         Every large array is a workspace buffer reused by all six layers: fresh arrays of
-        tens of megabytes per layer cost page faults (glibc maps such sizes anew each
-        time), about a tenth of the layer's time.
+        tens of megabytes per layer would cost page faults (glibc maps such sizes anew
+        each time).
         """
         qkv = np.matmul(x, layer.qkv_w, out=work.qkv)
         qkv += layer.qkv_b
