@@ -4,12 +4,13 @@ Why: the local model is the default embedder when no provider is configured, so 
 load time, memory and throughput decide whether archival inserts and searches stay
 interactive on a small CPU box.  Run it from the repository root:
 
-    .venv/bin/python bench/embedding_speed.py [--seconds 3] [--long]
+    .venv/bin/python bench/embedding_speed.py [--seconds 3] [--long] [--threads N]
 
 It prints load time, peak RSS before and after the load (``resource.getrusage``),
 embeddings/second for one short text per call and for batches of 32, and, with
-``--long``, for batches of 32 texts at the full 256-token length.  Thread count matters
-a lot on a shared machine: try ``OPENBLAS_NUM_THREADS=1`` against the default.
+``--long``, for batches of 32 texts at the full 256-token length.  The model spreads a
+large call over its helper threads (one per CPU, at most 4; ``--threads`` sets it), each
+with one BLAS thread.  ``embedding_vs_reference.py`` compares with sentence-transformers.
 """
 
 from __future__ import annotations
@@ -93,13 +94,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
     parser.add_argument("--long", action="store_true", help="also time 256-token batches")
+    parser.add_argument("--threads", type=int, help="the model's helper threads")
     args = parser.parse_args()
 
     print(f"python {sys.version.split()[0]}, cores={os.cpu_count()}, BLAS: {blas_description()}")
     # Other processes on the cores skew everything (multi-threaded BLAS most of all).
     print("load average before: " + " ".join(f"{v:.2f}" for v in os.getloadavg()))
     before = peak_rss_mib()
-    model = LocalEmbeddingModel()
+    model = LocalEmbeddingModel(threads=args.threads)
+    print(f"model threads: {model.threads} (one BLAS thread each while computing)")
     started = time.perf_counter()
     model.load()
     load_seconds = time.perf_counter() - started

@@ -17,11 +17,15 @@ including the special tokens, BERT encoder (post-LN, erf GELU, LayerNorm eps 1e-
 mean pooling over the attention mask, then L2 normalisation.  The unit tests compare it
 with the reference implementation where torch is installed.
 
-Speed is bound by numpy's BLAS (OpenBLAS in the wheels).  Its default of one thread per
-core is fastest on an idle machine, but when other processes hold the cores its worker
-threads wait on each other and a call can get 5-10x slower; a deployment that shares its
-CPUs may prefer ``OPENBLAS_NUM_THREADS=1`` (it must be set before numpy is imported).
-``bench/embedding_speed.py`` measures both.
+Speed is bound by the matrix products, done by numpy's BLAS (OpenBLAS in the wheels).
+A call with enough tokens is cut into one batch per CPU and the batches run on the
+model's own helper threads, each with one BLAS thread (threadpoolctl limits BLAS while
+the model computes): whole forward passes side by side need no hand-off inside a
+product, while OpenBLAS sharing each product among its threads made the attention's many
+small products up to 25x slower on a busy 2-core machine; and the helpers run at the
+caller's priority, which BLAS threads would not.  ``bench/embedding_vs_reference.py``
+compares the speed with sentence-transformers on PyTorch; ``bench/embedding_speed.py``
+gives load time, memory and single-text latency.
 """
 
 from __future__ import annotations
@@ -31,9 +35,11 @@ import importlib.util
 import json
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from engram.errors import CapabilityMissing
+from engram.memory.priority import lower_thread_priority, thread_niceness
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -190,20 +197,13 @@ def layer_norm_(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float)
     return x
 
 
-def softmax_(x: np.ndarray) -> np.ndarray:
-    """Softmax over the last axis, in place; max-subtracted so exp never overflows."""
-    x -= x.max(axis=-1, keepdims=True)
-    np.exp(x, out=x)
-    total = x.sum(axis=-1, keepdims=True)
-    np.reciprocal(total, out=total)
-    x *= total
-    return x
-
-
 # --------------------------------------------------------------------------- the network
 
 _SCORES_CHUNK = 1 << 20
 """Attention scores computed at once, in floats (4 MiB): bounds memory for long texts."""
+
+_FFN_BLOCK_ROWS = 1024
+"""Token rows of the feed-forward part computed at once: (rows, 1536) floats, 6 MiB."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,11 +291,12 @@ class _BertEncoder:
                 )
             )
 
-    def mean_pooled(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def mean_pooled(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """Encode a padded (batch, seq) batch; return the masked mean of the last layer.
 
-        ``mask`` is True on real tokens.  Padded keys are excluded from attention with a
-        large negative bias; padded query rows are computed but never pooled.
+        ``lengths`` gives each row's real tokens (the rest is padding).  Padded keys are
+        excluded from attention with a large negative bias; padded query rows are
+        computed but never pooled.
         """
         batch, seq = ids.shape
         if seq > self.max_positions:
@@ -306,13 +307,15 @@ class _BertEncoder:
         layer_norm_(x, self.emb_ln_w, self.emb_ln_b, self.eps)
         x = x.reshape(batch * seq, self.hidden)
 
+        mask = np.arange(seq)[None, :] < lengths[:, None]
         key_bias: np.ndarray | None = None
         if not mask.all():
             key_bias = np.where(mask, np.float32(0.0), np.finfo(np.float32).min)
             key_bias = key_bias.astype(np.float32, copy=False)[:, None, None, :]
 
+        work = _Workspace(batch, seq, self.hidden, self.num_heads, len(self.layers[0].ff_in_b))
         for layer in self.layers:
-            x = self._layer(x, batch, seq, layer, key_bias)
+            self._layer(x, batch, seq, layer, key_bias, work)
 
         hidden = x.reshape(batch, seq, self.hidden)
         weights = mask.astype(np.float32)
@@ -328,40 +331,83 @@ class _BertEncoder:
         seq: int,
         layer: _Layer,
         key_bias: np.ndarray | None,
-    ) -> np.ndarray:
-        """One post-LN transformer layer on a (batch*seq, hidden) activation."""
-        heads, head_dim = self.num_heads, self.head_dim
-        qkv = x @ layer.qkv_w
-        qkv += layer.qkv_b
-        # (batch, seq, 3, heads, head_dim) -> (3, batch, heads, seq, head_dim): views whose
-        # 2-D slices keep a unit inner stride, so the batched matmuls below go to BLAS.
-        qkv = qkv.reshape(batch, seq, 3, heads, head_dim).transpose(2, 0, 3, 1, 4)
-        q, k, v = qkv[0], qkv[1], qkv[2]
-        context: np.ndarray = np.empty((batch, seq, heads, head_dim), dtype=np.float32)
-        # Attention a few texts at a time: the score tensor grows with seq^2, and 32 texts
-        # of 256 tokens would need 100 MB at once; a bounded slab stays in cache.
-        step = max(1, _SCORES_CHUNK // (heads * seq * seq))
-        for b0 in range(0, batch, step):
-            b1 = min(batch, b0 + step)
-            scores = np.matmul(q[b0:b1], k[b0:b1].transpose(0, 1, 3, 2))
-            if key_bias is not None:
-                scores += key_bias[b0:b1]
-            softmax_(scores)
-            context[b0:b1] = np.matmul(scores, v[b0:b1]).transpose(0, 2, 1, 3)
-        context = context.reshape(batch * seq, self.hidden)
+        work: _Workspace,
+    ) -> None:
+        """One post-LN transformer layer on a (batch*seq, hidden) activation, in place.
 
-        attn = context @ layer.out_w
+        Every large array is a workspace buffer reused by all six layers: fresh arrays of
+        tens of megabytes per layer would cost page faults (glibc maps such sizes anew
+        each time).
+        """
+        qkv = np.matmul(x, layer.qkv_w, out=work.qkv)
+        qkv += layer.qkv_b
+        self._attention(qkv, batch, seq, key_bias, work)
+        attn = np.matmul(work.context, layer.out_w, out=work.attn)
         attn += layer.out_b
         attn += x
-        x = layer_norm_(attn, layer.ln1_w, layer.ln1_b, self.eps)
+        layer_norm_(attn, layer.ln1_w, layer.ln1_b, self.eps)
+        # The feed-forward part a block of rows at a time: its (rows, 1536) activation,
+        # the largest of the network, is still in cache when the GELU, the second matmul,
+        # the residual and the LayerNorm read it back.
+        rows = x.shape[0]
+        block = work.inner.shape[0]
+        for r0 in range(0, rows, block):
+            r1 = min(rows, r0 + block)
+            inner = np.matmul(attn[r0:r1], layer.ff_in_w, out=work.inner[: r1 - r0])
+            inner += layer.ff_in_b
+            gelu_(inner)
+            out = np.matmul(inner, layer.ff_out_w, out=x[r0:r1])
+            out += layer.ff_out_b
+            out += attn[r0:r1]
+            layer_norm_(out, layer.ln2_w, layer.ln2_b, self.eps)
 
-        inner = x @ layer.ff_in_w
-        inner += layer.ff_in_b
-        gelu_(inner)
-        out = inner @ layer.ff_out_w
-        out += layer.ff_out_b
-        out += x
-        return layer_norm_(out, layer.ln2_w, layer.ln2_b, self.eps)
+    def _attention(
+        self, qkv: np.ndarray, batch: int, seq: int, key_bias: np.ndarray | None, work: _Workspace
+    ) -> None:
+        """Multi-head self-attention of a (batch*seq, 3*hidden) projection into
+        ``work.context`` (batch*seq, hidden).
+
+        The softmax is left unnormalised until after the product with the values: the
+        division then runs over (seq, head_dim) instead of (seq, seq) numbers.
+        """
+        heads, head_dim = self.num_heads, self.head_dim
+        # (batch, seq, 3, heads, head_dim) -> (3, batch, heads, seq, head_dim): views whose
+        # 2-D slices keep a unit inner stride, so the batched matmuls below go to BLAS.
+        parts = qkv.reshape(batch, seq, 3, heads, head_dim).transpose(2, 0, 3, 1, 4)
+        q, k, v = parts[0], parts[1], parts[2]
+        context = work.context.reshape(batch, seq, heads, head_dim)
+        # A few texts at a time: the score tensor grows with seq^2, and 32 texts of 256
+        # tokens would need 100 MB at once; a bounded slab stays in cache.
+        step = work.scores.shape[0]
+        for b0 in range(0, batch, step):
+            b1 = min(batch, b0 + step)
+            scores = np.matmul(q[b0:b1], k[b0:b1].transpose(0, 1, 3, 2), out=work.scores[: b1 - b0])
+            if key_bias is not None:
+                scores += key_bias[b0:b1]
+            scores -= scores.max(axis=-1, keepdims=True)
+            np.exp(scores, out=scores)
+            # Row sums as a product with ones: BLAS does it faster than numpy's reduction.
+            total = np.matmul(scores, work.ones)
+            np.reciprocal(total, out=total)
+            weighted = np.matmul(scores, v[b0:b1])
+            weighted *= total
+            context[b0:b1] = weighted.transpose(0, 2, 1, 3)
+
+
+class _Workspace:
+    """The buffers one forward pass reuses across its layers."""
+
+    __slots__ = ("qkv", "context", "attn", "inner", "scores", "ones")
+
+    def __init__(self, batch: int, seq: int, hidden: int, heads: int, inner: int) -> None:
+        rows = batch * seq
+        self.qkv = np.empty((rows, 3 * hidden), dtype=np.float32)
+        self.context = np.empty((rows, hidden), dtype=np.float32)
+        self.attn = np.empty((rows, hidden), dtype=np.float32)
+        self.inner = np.empty((min(rows, _FFN_BLOCK_ROWS), inner), dtype=np.float32)
+        step = max(1, min(batch, _SCORES_CHUNK // (heads * seq * seq)))
+        self.scores = np.empty((step, heads, seq, seq), dtype=np.float32)
+        self.ones = np.ones((seq, 1), dtype=np.float32)
 
 
 # --------------------------------------------------------------------------- public model
@@ -401,10 +447,25 @@ def _encode_window(tokenizer: Tokenizer, texts: list[str], window: int) -> list[
     return encodings
 
 
+_PARALLEL_MIN_TOKENS = 1024
+"""Tokens a call needs before it is spread over threads: below that, each share's matrix
+products are too small to gain from a second core."""
+
+
+def default_threads() -> int:
+    """Forward passes run at once: the CPUs this process may use (its affinity, which a
+    container's CPU set narrows), at most 4, past which the shares get too small."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(4, cpus))
+
+
 class _Loaded:
     """Everything built at load time; replaced as a whole so readers never see it half-set."""
 
-    __slots__ = ("tokenizer", "encoder", "max_seq_length", "load_seconds")
+    __slots__ = ("tokenizer", "encoder", "max_seq_length", "load_seconds", "one_blas_thread")
 
     def __init__(
         self, tokenizer: Tokenizer, encoder: _BertEncoder, max_seq_length: int, seconds: float
@@ -413,6 +474,44 @@ class _Loaded:
         self.encoder = encoder
         self.max_seq_length = max_seq_length
         self.load_seconds = seconds
+        self.one_blas_thread = _OneBlasThread()
+
+
+class _OneBlasThread:
+    """One BLAS thread while any call of the model computes.
+
+    The model spreads a call over its own threads, one batch each; BLAS threads on top
+    would oversubscribe the cores. They also cost the most where this model is weakest:
+    OpenBLAS shares every product among its threads, and the attention's hundreds of
+    small products per layer then ran up to 25x slower on a busy 2-core machine. And they
+    are not the caller's: a background caller's lowered priority does not reach them.
+
+    Calls at different priorities may overlap, so the first to enter sets the limit and
+    the last to leave gives the setting back. Other numpy work in the process runs on one
+    BLAS thread meanwhile.
+    """
+
+    def __init__(self) -> None:
+        from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
+
+        controller = ThreadpoolController().select(user_api="blas")
+        self._controller: Any = controller if controller.lib_controllers else None
+        self._lock = threading.Lock()
+        self._inside = 0
+        self._limiter: Any = None
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._inside == 0 and self._controller is not None:
+                self._limiter = self._controller.limit(limits=1, user_api="blas")
+            self._inside += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._inside -= 1
+            if self._inside == 0 and self._limiter is not None:
+                self._limiter.restore_original_limits()
+                self._limiter = None
 
 
 class LocalEmbeddingModel:
@@ -432,23 +531,33 @@ class LocalEmbeddingModel:
         *,
         batch_size: int = 32,
         max_batch_tokens: int = 8192,
+        threads: int | None = None,
     ) -> None:
         """``model_dir`` overrides the packaged weights (tests, air-gapped copies).
 
         ``batch_size`` caps texts per forward pass; ``max_batch_tokens`` caps
         ``batch * padded_length``, which bounds the activations (the feed-forward one is
         tokens x 1536 floats: 48 MiB at 8192 tokens) when many long texts arrive at once.
+        ``threads`` is how many forward passes of one call run at once (default: the
+        CPUs this process may use, at most 4).
         """
         if batch_size < 1 or max_batch_tokens < 1:
             raise ValueError("batch_size and max_batch_tokens must be positive")
+        if threads is not None and threads < 1:
+            raise ValueError("threads must be positive")
         self._model_dir = Path(model_dir) if model_dir is not None else None
         self.batch_size = batch_size
         self.max_batch_tokens = max_batch_tokens
+        self.threads = threads if threads is not None else default_threads()
         self._loaded: _Loaded | None = None
         self._load_lock = threading.Lock()
-        # The forward pass already keeps every core busy through BLAS; running two at
-        # once only adds contention and doubles peak memory, so calls take turns.
-        self._compute_lock = threading.Lock()
+        # One call at a time uses the cores (its batches spread over the helper threads);
+        # two calls at once would only contend and double peak memory, so they take turns,
+        # but only with calls at their own priority: a search's query embedding does not
+        # wait for a background batch, it outranks it for the CPU instead.
+        self._compute_locks: dict[int, threading.Lock] = {}
+        self._helpers: dict[int, ThreadPoolExecutor] = {}
+        self._helpers_lock = threading.Lock()
         self._warmup_thread: threading.Thread | None = None
 
     # ----------------------------------------------------------------- loading
@@ -557,28 +666,43 @@ class LocalEmbeddingModel:
         lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(texts))
         order = np.argsort(lengths, kind="stable")
         result = np.empty((len(texts), self.dim), dtype=np.float32)
-        with self._compute_lock:
-            for rows in self._batches(order, lengths):
-                seq = int(lengths[rows[-1]])  # ascending order: the last is the longest
-                ids = np.zeros((len(rows), seq), dtype=np.int64)
-                mask = np.zeros((len(rows), seq), dtype=bool)
-                for r, i in enumerate(rows):
-                    n = int(lengths[i])
-                    ids[r, :n] = encodings[i].ids
-                    mask[r, :n] = True
-                result[rows] = loaded.encoder.mean_pooled(ids, mask)
+        batches = self._batches(order, lengths)
+
+        def run(rows: np.ndarray) -> None:
+            seq = int(lengths[rows[-1]])  # ascending order: the last is the longest
+            ids = np.zeros((len(rows), seq), dtype=np.int64)
+            for r, i in enumerate(rows):
+                ids[r, : lengths[i]] = encodings[i].ids
+            result[rows] = loaded.encoder.mean_pooled(ids, lengths[rows])
+
+        niceness = thread_niceness()
+        with self._compute_lock(niceness), loaded.one_blas_thread:
+            if len(batches) == 1:
+                run(batches[0])
+            else:
+                # Batches are independent: each helper runs whole forward passes, at the
+                # caller's priority, with numpy's GIL released inside every large operation.
+                for _ in self._helper_pool(niceness).map(run, batches):
+                    pass
         norms = np.linalg.norm(result, axis=1, keepdims=True)
         result /= np.maximum(norms, np.float32(1e-12))
         return result
 
     def _batches(self, order: np.ndarray, lengths: np.ndarray) -> list[np.ndarray]:
-        """Split length-sorted indices into batches within both the text and token caps."""
+        """Split length-sorted indices into batches within both the text and token caps.
+
+        With several threads, a call with enough tokens is cut into at least as many
+        batches as threads, so that every core gets a share of it.
+        """
+        total = len(order)
+        cap = self.batch_size
+        if self.threads > 1 and int(lengths.sum()) >= _PARALLEL_MIN_TOKENS:
+            cap = min(cap, -(-total // self.threads))
         batches: list[np.ndarray] = []
         start = 0
-        total = len(order)
         while start < total:
             end = start + 1
-            while end < total and end - start < self.batch_size:
+            while end < total and end - start < cap:
                 # lengths ascend, so the candidate text sets the batch's padded length
                 if (end - start + 1) * int(lengths[order[end]]) > self.max_batch_tokens:
                     break
@@ -586,6 +710,30 @@ class LocalEmbeddingModel:
             batches.append(order[start:end])
             start = end
         return batches
+
+    def _compute_lock(self, niceness: int) -> threading.Lock:
+        """The lock that calls at this priority take turns on."""
+        with self._helpers_lock:
+            return self._compute_locks.setdefault(niceness, threading.Lock())
+
+    def _helper_pool(self, niceness: int) -> ThreadPoolExecutor:
+        """The helper threads for a caller at this priority.
+
+        A background caller (lowered priority) gets helpers at that priority, so its
+        batches never outrank request handling; an unprivileged thread cannot raise its
+        priority back, hence one pool per niceness instead of re-nicing shared threads.
+        """
+        with self._helpers_lock:
+            pool = self._helpers.get(niceness)
+            if pool is None:
+                pool = ThreadPoolExecutor(
+                    max_workers=self.threads,
+                    thread_name_prefix=f"engram-embed-n{niceness}",
+                    initializer=lower_thread_priority,
+                    initargs=(niceness,),
+                )
+                self._helpers[niceness] = pool
+            return pool
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """Embed texts without blocking the event loop; rows are plain float lists."""

@@ -10,10 +10,7 @@ an embedding row.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -23,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from engram.errors import CapabilityMissing
 from engram.memory.embeddings import Embedder, LocalEmbedder
+from engram.memory.priority import lower_thread_priority
 from engram.store import tables as t
 from engram.store.vectors import to_blob
 
@@ -41,10 +39,6 @@ EMBEDDED_ROLES = ("user", "assistant")
 
 MAX_EMBEDDED_CHARS = 4000
 """Embedding models read a few hundred tokens at most; the rest only costs transfer."""
-
-BACKGROUND_NICENESS = 10
-"""The local model's background work yields the CPU to request handling: on a small
-machine, an embedding batch competing at equal priority would show in every step."""
 
 
 @dataclass(frozen=True)
@@ -117,7 +111,9 @@ class RecallIndexer:
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
         self._executor = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="engram-recall-index", initializer=_lower_priority
+            max_workers=1,
+            thread_name_prefix="engram-recall-index",
+            initializer=lower_thread_priority,
         )
 
     def start(self) -> None:
@@ -213,13 +209,6 @@ class RecallIndexer:
             vectors: list[list[float]] = array.tolist()
             return vectors
         return await embedder.embed(texts)
-
-
-def _lower_priority() -> None:
-    """Lower this worker thread's scheduling priority (Linux schedules threads one by one)."""
-    # Elsewhere than Linux, or where not permitted, it runs at normal priority.
-    with contextlib.suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICENESS)
 
 
 def _agents_with_backlog(session: Session) -> list[str]:
