@@ -20,13 +20,9 @@ the queue. A resumed job starts the file over: the chunks of the interrupted run
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
-import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -37,9 +33,7 @@ from sqlalchemy.orm import Session
 
 from engram.errors import EngramError
 from engram.jobs import JobNotStarted
-from engram.memory.embeddings import Embedder, LocalEmbedder
 from engram.runtime import documents
-from engram.runtime.recall_index import BACKGROUND_NICENESS
 from engram.store import file_views, files
 from engram.store import tables as t
 from engram.store.files import ChunkRow
@@ -177,14 +171,15 @@ async def _ingest(deps: IngestionDeps, work: _Work, data: bytes) -> None:
         ),
     )
     embedder = deps.embeddings.embedder_for(work.embedding_config)
-    for start in range(0, len(chunks), EMBED_BATCH):
-        batch = chunks[start : start + EMBED_BATCH]
-        vectors = await _embed(embedder, [chunk.text for chunk in batch])
+    # Off the event loop, a batch at a time; the local model at a lowered priority.
+    texts = [chunk.text for chunk in chunks]
+    async for done in embedder.embed_batches(texts, EMBED_BATCH):
+        batch = chunks[done.start : done.start + len(done.vectors)]
         rows = [
             ChunkRow(c.text, c.page, c.first_line, c.last_line, v)
-            for c, v in zip(batch, vectors, strict=True)
+            for c, v in zip(batch, done.vectors, strict=True)
         ]
-        await _write(deps.db, work, partial(_store_batch, work, embedder.handle, rows, start))
+        await _write(deps.db, work, partial(_store_batch, work, embedder.handle, rows, done.start))
     await _write(deps.db, work, partial(_complete, work))
     log.info(
         "ingested '%s' (folder %s): %s pages, %d chunks in %.1f s",
@@ -297,32 +292,3 @@ async def _fail(db: Database, work: _Work, message: str) -> None:
 
 
 # --------------------------------------------------------------------------- embedding
-
-_executor: ThreadPoolExecutor | None = None
-_executor_lock = threading.Lock()
-
-
-def _local_executor() -> ThreadPoolExecutor:
-    """One low-priority thread for the local model's ingestion batches, so that a large
-    file does not take the CPU from request handling (as the recall indexer does)."""
-    global _executor
-    with _executor_lock:
-        if _executor is None:
-            _executor = ThreadPoolExecutor(
-                max_workers=1, thread_name_prefix="engram-ingest", initializer=_lower_priority
-            )
-        return _executor
-
-
-def _lower_priority() -> None:
-    with contextlib.suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICENESS)
-
-
-async def _embed(embedder: Embedder, texts: list[str]) -> list[list[float]]:
-    if isinstance(embedder, LocalEmbedder):
-        loop = asyncio.get_running_loop()
-        array = await loop.run_in_executor(_local_executor(), embedder.model.embed_sync, texts)
-        vectors: list[list[float]] = array.tolist()
-        return vectors
-    return await embedder.embed(texts)
