@@ -13,6 +13,7 @@ from engram.ops.identities import Linked
 from engram.ops.messages import Compaction
 from engram.ops.passages import ScoredPassage
 from engram.ops.runs import STOP_REASONS
+from engram.ops.tool_search import ToolMatch
 from engram.ops.tools import Execution, SourceRunOutcome
 from engram.runtime.views import letta_messages
 from engram.store import passages
@@ -435,4 +436,15 @@ def identity(linked: Linked) -> dict[str, Any]:
         "block_ids": linked.block_ids,
         "organization_id": None,
         "properties": row.properties or [],
+    }
+
+
+def tool_search_result(match: ToolMatch) -> dict[str, Any]:
+    """Letta's ``ToolSearchResult``."""
+    return {
+        "tool": tool(match.tool),
+        "embedded_text": match.text,
+        "fts_rank": match.fts_rank,
+        "vector_rank": match.vector_rank,
+        "combined_score": match.score,
     }

@@ -4,6 +4,7 @@ recompiled system prompt, the tool catalogue's search and the search over every 
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 from letta_client import Letta, NotFoundError
@@ -50,3 +51,31 @@ def test_recompile_returns_the_prompt_and_dry_run_too(client: Letta, agent: Agen
     assert dry == prompt
     with pytest.raises(NotFoundError):
         client.agents.recompile("agent-00000000-0000-4000-8000-000000000000")
+
+
+TIDE_SOURCE = '''
+def {name}(harbour: str) -> str:
+    """Predict the height of the sea tide at a harbour.
+
+    Args:
+        harbour: Name of the harbour.
+    """
+    return "1.2 m"
+'''
+
+
+def test_tools_search_finds_a_tool_by_what_it_does(client: Letta) -> None:
+    name = f"tide_{uuid.uuid4().hex[:8]}"
+    tag = f"sdk-{uuid.uuid4().hex[:8]}"
+    tool = client.tools.create(source_code=TIDE_SOURCE.format(name=name), tags=[tag])
+    try:
+        hybrid = client.tools.search(query="sea tide at a harbour", tags=[tag])
+        keyword = client.tools.search(query="harbour", search_mode="fts", limit=100)
+        meaning = client.tools.search(query="ocean water level", search_mode="vector", tags=[tag])
+    finally:
+        client.tools.delete(tool.id)
+
+    assert [r.tool.id for r in hybrid] == [tool.id]
+    assert hybrid[0].fts_rank == 1 and hybrid[0].combined_score > 0
+    assert tool.id in [r.tool.id for r in keyword]
+    assert meaning[0].tool.name == name and meaning[0].vector_rank == 1
