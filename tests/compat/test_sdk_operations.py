@@ -79,3 +79,18 @@ def test_tools_search_finds_a_tool_by_what_it_does(client: Letta) -> None:
     assert hybrid[0].fts_rank == 1 and hybrid[0].combined_score > 0
     assert tool.id in [r.tool.id for r in keyword]
     assert meaning[0].tool.name == name and meaning[0].vector_rank == 1
+
+
+def test_passages_search_without_agent_or_archive_searches_everything(
+    client: Letta, make_agent: AgentFactory
+) -> None:
+    word = uuid.uuid4().hex[:10]
+    first, second = make_agent(), make_agent()
+    client.agents.passages.create(first.id, text=f"The {word} key is under the mat.")
+    client.agents.passages.create(second.id, text=f"The {word} spare key is in the shed.")
+
+    found = client.passages.search(query=f"{word} key", limit=5)
+
+    owners = {result.passage.agent_id for result in found[:2]}
+    assert owners == {first.id, second.id}
+    assert all(word in result.passage.text for result in found[:2])
