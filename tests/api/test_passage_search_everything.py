@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.api.conftest import AgentFactory
+from tests.fakes import FakeLLM
 
 
 def unique(stem: str) -> str:
@@ -120,3 +121,24 @@ def test_filters_still_apply_and_bad_ones_are_named(
     assert search_all(api, query=word, tags=[unique("none")]) == []
     bad = api.post("/v1/passages/search", json={"query": word, "end_date": "later"})
     assert bad.status_code == 422 and "end_date" in bad.text
+
+
+def test_each_embedding_model_ranks_its_own_passages(
+    api: httpx.Client, fake_llm: FakeLLM, make_agent: AgentFactory
+) -> None:
+    word = uuid.uuid4().hex[:10]
+    local = make_agent()
+    remote = make_agent(embedding="openai/text-embedding-3-small")
+    remember(api, local["id"], f"The {word} ferry leaves at dawn.")
+    remember(api, remote["id"], f"The {word} ferry was late again.")
+    asked = len(fake_llm.embedding_requests)
+
+    found = search_all(api, query=f"{word} ferry", limit=10)
+
+    owners = {r["passage"]["agent_id"] for r in found[:2]}
+    assert owners == {local["id"], remote["id"]}
+    configs = {r["passage"]["agent_id"]: r["passage"]["embedding_config"] for r in found[:2]}
+    assert configs[remote["id"]]["handle"] == "openai/text-embedding-3-small"
+    # The query was embedded by the provider's model too, for its agents' passages.
+    queries = [r.json["input"] for r in fake_llm.embedding_requests[asked:]]
+    assert [f"{word} ferry"] in queries
