@@ -115,3 +115,19 @@ class SearchAllMessages(Body):
             start=parse_time("start_date", self.start_date),
             end=parse_time("end_date", self.end_date),
         )
+
+
+# The kinds of Letta message a listing can be narrowed to (``include_return_message_types``).
+MessageType = Literal[
+    "system_message",
+    "user_message",
+    "assistant_message",
+    "reasoning_message",
+    "hidden_reasoning_message",
+    "tool_call_message",
+    "tool_return_message",
+    "approval_request_message",
+    "approval_response_message",
+    "summary_message",
+    "event_message",
+]

@@ -46,6 +46,8 @@ BlockValue = Annotated[str, _text_limit("block_chars")]
 
 # Bounds keep values storable in a 32-bit column and sensible for the server.
 MAX_CHARS = 10_000_000
+# A block's limit: anything its 32-bit column holds (Letta sets no upper bound).
+MAX_BLOCK_LIMIT = 2_147_483_647
 MAX_TOKENS = 10_000_000
 # Block labels as Letta takes them, `/` paths included (rules in engram/block_labels.py).
 Label = BlockLabel
@@ -55,7 +57,7 @@ ToolCallFormat = Literal["native", "json_text"]
 class CreateBlock(Body):
     label: Label
     value: BlockValue
-    limit: int | None = Field(default=None, gt=0, le=MAX_CHARS)
+    limit: int | None = Field(default=None, gt=0, le=MAX_BLOCK_LIMIT)
     description: str | None = None
     read_only: bool = False
     hidden: bool | None = None
@@ -65,7 +67,7 @@ class CreateBlock(Body):
 
 class BlockUpdate(Body):
     value: BlockValue | None = None
-    limit: int | None = Field(default=None, gt=0, le=MAX_CHARS)
+    limit: int | None = Field(default=None, gt=0, le=MAX_BLOCK_LIMIT)
     label: Label | None = None
     description: str | None = None
     read_only: bool | None = None

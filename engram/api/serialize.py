@@ -15,6 +15,7 @@ from engram.ops.identities import Linked
 from engram.ops.messages import Compaction
 from engram.ops.passages import ScoredPassage
 from engram.ops.runs import STOP_REASONS
+from engram.ops.tool_search import ToolMatch
 from engram.ops.tools import Execution, SourceRunOutcome
 from engram.runtime.views import letta_messages
 from engram.store import passages
@@ -428,12 +429,12 @@ def step(row: t.Step) -> dict[str, Any]:
         "prompt_tokens_details": None,
         # Rows written before steps carried only real stop reasons said "tool_calls".
         "stop_reason": row.stop_reason if row.stop_reason in STOP_REASONS else None,
-        "tags": [],
+        "tags": list(row.feedback_tags or []),
         "tid": None,
         "trace_id": None,
         "request_id": None,
         "messages": [],
-        "feedback": None,
+        "feedback": row.feedback,
         "project_id": None,
         "error_type": None,
         "error_data": None,
@@ -482,4 +483,15 @@ def identity(linked: Linked) -> dict[str, Any]:
         "block_ids": linked.block_ids,
         "organization_id": None,
         "properties": row.properties or [],
+    }
+
+
+def tool_search_result(match: ToolMatch) -> dict[str, Any]:
+    """Letta's ``ToolSearchResult``."""
+    return {
+        "tool": tool(match.tool),
+        "embedded_text": match.text,
+        "fts_rank": match.fts_rank,
+        "vector_rank": match.vector_rank,
+        "combined_score": match.score,
     }

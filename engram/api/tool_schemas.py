@@ -4,11 +4,12 @@ with the same models, so both report a bad field the same way."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
 from engram.api.schemas import MAX_CHARS, Body
+from engram.ops.tool_search import ToolSearch
 from engram.ops.tools import (
     NAME_PATTERN,
     VERSION_PATTERN,
@@ -90,3 +91,22 @@ class ToolRunFromSource(Body):
 
 class ToolExecuteRequest(Body):
     args: dict[str, Any] = Field(default_factory=dict)
+
+
+class ToolSearchRequest(Body):
+    """Letta's ``ToolSearchRequest``."""
+
+    query: str | None = None
+    search_mode: Literal["vector", "fts", "hybrid"] = "hybrid"
+    tool_types: list[str] | None = None
+    tags: list[str] | None = None
+    limit: int = Field(default=50, ge=1, le=100)
+
+    def search(self) -> ToolSearch:
+        return ToolSearch(
+            query=self.query,
+            search_mode=self.search_mode,
+            tool_types=self.tool_types,
+            tags=self.tags,
+            limit=self.limit,
+        )

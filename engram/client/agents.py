@@ -19,6 +19,7 @@ from engram.client.identities import AsyncAgentIdentities
 from engram.client.messages import AsyncAgentMessages
 from engram.client.resource import Resource
 from engram.client.tools import AsyncAgentTools
+from engram.ops import agent_context
 from engram.ops import agents as agent_ops
 
 if TYPE_CHECKING:
@@ -110,6 +111,14 @@ class AsyncAgents(AgentFileMethods, Resource):
         """Delete the agent with its history and passages; blocks shared with other agents
         stay. NotFound for an unknown id."""
         await agent_ops.delete_agent(self._services, agent_id)
+
+    async def recompile(
+        self, agent_id: str, *, dry_run: bool = False, update_timestamp: bool = False
+    ) -> str:
+        """The system prompt the agent's next step will send, compiled now from its stored
+        state; ``dry_run`` also leaves its cached window alone. NotFound for an unknown id.
+        ``update_timestamp`` needs no work: the prompt's last edit is always the blocks'."""
+        return await agent_context.recompile(self._services, agent_id, dry_run=dry_run)
 
 
 def _agent(found: agent_ops.AgentBundle) -> AgentState:

@@ -193,8 +193,9 @@ class AsyncPassages(Resource):
         tag_match_mode: Literal["any", "all"] | None = None,
         tags: list[str] | None = None,
     ) -> list[PassageSearchResult]:
-        """With a query, ranked by meaning and keywords fused; without one, the newest
-        matching passages first with score 0."""
+        """One agent's passages, one archive's, or (neither named) every passage. With a
+        query, ranked by meaning and keywords fused; without one, the newest matching
+        passages first with score 0."""
         body = validated(
             PassageSearch,
             agent_id=agent_id,

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from engram.api import serialize
-from engram.api.memory_requests import SearchAllMessages
+from engram.api.memory_requests import MessageType, SearchAllMessages
 from engram.api.schemas import CancelRuns, SendMessages
 from engram.api.turns import (
     accept_turn,
@@ -25,6 +25,7 @@ from engram.api.turns import (
 )
 from engram.client.agent_state import AgentState
 from engram.client.arguments import iso, validated
+from engram.client.checks import checked
 from engram.client.models import LettaMessage, Run, WireModel
 from engram.client.queries import MessageListing
 from engram.client.resource import Resource
@@ -241,6 +242,13 @@ class AsyncAgentMessages(Resource):
         }
 
 
+def validated_types(types: builtins.list[str] | None) -> set[str] | None:
+    """``include_return_message_types`` checked as the route checks it."""
+    if types is None:
+        return None
+    return set(checked("include_return_message_types", types, builtins.list[MessageType]))
+
+
 class AsyncMessages(Resource):
     """``client.messages``: messages across agents."""
 
@@ -270,7 +278,30 @@ class AsyncMessages(Resource):
         results = [result for row in rows for result in serialize.message_search_results(row)]
         return MessageSearchResult.each(results[: body.limit])
 
-    async def retrieve(self, message_id: str) -> list[LettaMessage]:
+    async def list(
+        self,
+        *,
+        after: str | None = None,
+        before: str | None = None,
+        conversation_id: str | None = None,
+        include_return_message_types: builtins.list[str] | None = None,
+        limit: int | None = 100,
+        order: Literal["asc", "desc"] = "desc",
+    ) -> builtins.list[LettaMessage]:
+        """Every agent's messages, newest first unless ``order="asc"``; ``limit`` counts
+        stored messages, before the type filter. ``conversation_id`` matches none (an agent
+        has one conversation, its history)."""
+        query = validated(MessageListing, after=after, before=before, limit=limit, order=order)
+        types = validated_types(include_return_message_types)
+        if conversation_id is not None:
+            return []
+        rows = await message_ops.list_all(self._services, query.query())
+        views = listing(rows, descending=query.order == "desc")
+        if types is not None:
+            views = [view for view in views if view["message_type"] in types]
+        return LettaMessage.each(views)
+
+    async def retrieve(self, message_id: str) -> builtins.list[LettaMessage]:
         """The messages one stored message shows as (several for one assistant turn)."""
         return LettaMessage.each(
             letta_messages(await message_ops.retrieve(self._services, message_id))

@@ -4,7 +4,10 @@
     client.runs.messages.list(run_id)          # what the run wrote
     client.runs.steps.list(run_id)             # its model calls
     client.runs.usage.retrieve(run_id)         # its token totals
+    client.runs.trace.retrieve(run_id)         # where its steps spent their time
     client.steps.list(agent_id=agent.id, start_date="2026-01-01")
+    client.steps.metrics.retrieve(step_id)     # one step's timings, as Letta's StepMetrics
+    client.steps.feedback.create(step_id, feedback="positive", tags=["good"])
 
 Each answer has the fields the REST API sends for the same object.
 """
@@ -12,9 +15,11 @@ Each answer has the fields the REST API sends for the same object.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from engram.api import serialize
+from pydantic import Field
+
+from engram.api import serialize, step_traces
 from engram.client.checks import Limit, checked
 from engram.client.models import LettaMessage, Run, WireModel
 from engram.client.resource import Resource
@@ -27,6 +32,7 @@ if TYPE_CHECKING:
     from engram.runtime.engine import Services
 
 Order = Literal["asc", "desc"]
+SpanLimit = Annotated[int, Field(ge=1, le=5000)]
 
 
 class Step(WireModel):
@@ -41,6 +47,31 @@ class Step(WireModel):
     total_tokens: int | None = None
     stop_reason: str | None = None
     status: str | None = None
+    feedback: str | None = None
+    tags: list[str] | None = None
+
+
+class StepMetrics(WireModel):
+    """Letta's ``StepMetrics``: where one step's time went, in nanoseconds."""
+
+    id: str
+    run_id: str | None = None
+    agent_id: str | None = None
+    step_start_ns: int | None = None
+    llm_request_start_ns: int | None = None
+    llm_request_ns: int | None = None
+    tool_execution_ns: int | None = None
+    step_ns: int | None = None
+
+
+class ProviderTrace(WireModel):
+    """A step's trace in the fields of Letta's ``ProviderTrace``, with Engram's ``spans``."""
+
+    id: str | None = None
+    step_id: str | None = None
+    request_json: dict[str, Any]
+    response_json: dict[str, Any]
+    spans: list[dict[str, Any]] = []
 
 
 class UsageStatistics(WireModel):
@@ -114,6 +145,16 @@ class AsyncRunUsage(Resource):
         return UsageStatistics.model_validate(serialize.usage(run))
 
 
+class AsyncRunTrace(Resource):
+    """``client.runs.trace``."""
+
+    async def retrieve(self, run_id: str, *, limit: int = 1000) -> list[dict[str, Any]]:
+        """The run's steps and their phases as spans, in order; at most ``limit``."""
+        checked("limit", limit, SpanLimit)
+        rows = await steps.run_trace(self._services, run_id)
+        return [span for row in rows for span in step_traces.spans(row)][:limit]
+
+
 class AsyncRuns(Resource):
     """``client.runs``: the runs of every agent (a run is one request's execution)."""
 
@@ -122,6 +163,7 @@ class AsyncRuns(Resource):
         self.messages = AsyncRunMessages(services)
         self.steps = AsyncRunSteps(services)
         self.usage = AsyncRunUsage(services)
+        self.trace = AsyncRunTrace(services)
 
     async def list(
         self,
@@ -186,12 +228,55 @@ class AsyncStepMessages(Resource):
         return LettaMessage.each(listing(rows, descending=page.descending))
 
 
+class AsyncStepMetrics(Resource):
+    """``client.steps.metrics``."""
+
+    async def retrieve(self, step_id: str) -> StepMetrics:
+        """The step's phase timings; NotFound for an unknown id."""
+        row = await steps.retrieve_step(self._services, step_id)
+        return StepMetrics.model_validate(step_traces.step_metrics(row))
+
+
+class AsyncStepTrace(Resource):
+    """``client.steps.trace``."""
+
+    async def retrieve(self, step_id: str) -> ProviderTrace:
+        """The step's model, usage and timing spans; NotFound for an unknown id."""
+        row = await steps.retrieve_step(self._services, step_id)
+        return ProviderTrace.model_validate(step_traces.step_trace(row))
+
+
+class AsyncStepFeedback(Resource):
+    """``client.steps.feedback``."""
+
+    async def create(
+        self,
+        step_id: str,
+        *,
+        feedback: str | None = None,
+        tags: Sequence[str] | None = None,
+        keep_feedback: bool = False,
+    ) -> Step:
+        """Set the verdict on a step (``None`` clears it, unless ``keep_feedback``) and add
+        ``tags`` to it."""
+        change = steps.Feedback(
+            feedback=checked("feedback", feedback, Literal["positive", "negative"] | None),
+            keep=keep_feedback,
+            tags=list(tags) if tags is not None else None,
+        )
+        row = await steps.update_feedback(self._services, step_id, change)
+        return Step.model_validate(serialize.step(row))
+
+
 class AsyncSteps(Resource):
     """``client.steps``: every agent's steps (a step is one model call)."""
 
     def __init__(self, services: Services) -> None:
         super().__init__(services)
         self.messages = AsyncStepMessages(services)
+        self.metrics = AsyncStepMetrics(services)
+        self.trace = AsyncStepTrace(services)
+        self.feedback = AsyncStepFeedback(services)
 
     async def list(
         self,
@@ -212,7 +297,8 @@ class AsyncSteps(Resource):
         trace_ids: Sequence[str] | None = None,
     ) -> list[Step]:
         """Steps newest first unless ``order="asc"``; ``start_date``/``end_date`` are ISO
-        8601. Engram records no feedback, tags or traces: asking for them matches none."""
+        8601. ``feedback``, ``has_feedback`` and ``tags`` match what ``feedback.create``
+        stored; ``trace_ids`` (OpenTelemetry's) match none."""
         _check_order_by(order_by)
         query = steps.StepQuery(
             agent_id=agent_id,

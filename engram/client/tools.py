@@ -7,13 +7,19 @@ import builtins
 from typing import Any, Literal
 
 from engram.api import serialize
-from engram.api.tool_schemas import ToolCreate, ToolExecuteRequest, ToolRunFromSource, ToolUpdate
+from engram.api.tool_schemas import (
+    ToolCreate,
+    ToolExecuteRequest,
+    ToolRunFromSource,
+    ToolSearchRequest,
+    ToolUpdate,
+)
 from engram.client.agent_state import AgentState, Tool
 from engram.client.arguments import OMIT, Omitted, given, plain, validated_body
 from engram.client.models import WireModel
 from engram.client.resource import Resource
 from engram.errors import InvalidInput
-from engram.ops import links
+from engram.ops import links, tool_search
 from engram.ops import tools as tool_ops
 from engram.ops.agent_tools import set_requires_approval
 from engram.ops.tools import ToolQuery
@@ -57,6 +63,16 @@ def _tool_body(arguments: dict[str, Any]) -> dict[str, Any]:
         if name in body:
             body[name] = plain(body[name])
     return body
+
+
+class ToolSearchResult(WireModel):
+    """Letta's ``ToolSearchResult``: a found tool, its places in each ranking, its score."""
+
+    tool: Tool
+    embedded_text: str | None = None
+    fts_rank: int | None = None
+    vector_rank: int | None = None
+    combined_score: float
 
 
 class AsyncTools(Resource):
@@ -177,6 +193,30 @@ class AsyncTools(Resource):
         """Delete a custom tool; agents carrying it lose it."""
         await tool_ops.delete(self._services, tool_id)
         return {"message": f"tool '{tool_id}' deleted"}
+
+    async def search(
+        self,
+        *,
+        query: str | None | Omitted = OMIT,
+        search_mode: Literal["vector", "fts", "hybrid"] | Omitted = OMIT,
+        tool_types: builtins.list[str] | None | Omitted = OMIT,
+        tags: builtins.list[str] | None | Omitted = OMIT,
+        limit: int | Omitted = OMIT,
+    ) -> builtins.list[ToolSearchResult]:
+        """Tools best matching ``query`` by name, description and arguments, best first:
+        keywords, meaning, or both fused (``hybrid``, the default)."""
+        body = validated_body(
+            ToolSearchRequest,
+            given(
+                query=query,
+                search_mode=search_mode,
+                tool_types=tool_types,
+                tags=tags,
+                limit=limit,
+            ),
+        )
+        matches = await tool_search.search(self._services, body.search())
+        return ToolSearchResult.each([serialize.tool_search_result(m) for m in matches])
 
     async def run_tool_from_source(
         self,

@@ -11,6 +11,7 @@ one passage whose vector knows only its opening.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -101,6 +102,39 @@ def search_scope(
         if mode == "hybrid":
             ranked = messages.well_covered(session, "passages_fts", ranked, query)
         rankings.append(ranked)
+    best = fuse(rankings, top_k, newer_is_larger=True)
+    rows = passages.by_seqs(session, [seq for seq, _ in best])
+    return [Hit(rows[seq], score) for seq, score in best if seq in rows]
+
+
+def search_everything(
+    session: Session,
+    index: VectorIndex,
+    groups: Sequence[tuple[Sequence[str], list[float]]],
+    query: str,
+    *,
+    top_k: int = 10,
+    tags: list[str] | None = None,
+    match_all_tags: bool = False,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[Hit]:
+    """``search_scope`` over every passage: the keyword ranking covers them all, and each
+    ``(owners, query vector)`` group, one per embedding model, adds the vector ranking of
+    its owners' passages (vectors of different models do not compare, so each model's
+    passages are ranked against the query embedded by that model). Fused by rank."""
+    scope = passages.Scope(everything=True)
+    where = passages.PassageFilter(tuple(tags or ()), match_all_tags, start, end)
+    allowed = passages.filtered_seqs(session, scope, where) if where.active else None
+    if allowed is not None and not allowed:
+        return []
+    depth = max(top_k * 3, 50)
+    rankings: list[list[int]] = []
+    for owners, vector in groups:
+        nearest = index.nearest(session, list(owners), vector, depth, allowed)
+        rankings.append([seq for seq, _ in nearest])
+    ranked = passages.keyword_seqs(session, scope, query, depth, where)
+    rankings.append(messages.well_covered(session, "passages_fts", ranked, query))
     best = fuse(rankings, top_k, newer_is_larger=True)
     rows = passages.by_seqs(session, [seq for seq, _ in best])
     return [Hit(rows[seq], score) for seq, score in best if seq in rows]

@@ -1,5 +1,6 @@
 """The context window an agent's next step would send, broken down by section, as
-``GET /v1/agents/{agent_id}/context`` shows it."""
+``GET /v1/agents/{agent_id}/context`` shows it, and its system prompt compiled on demand
+(``POST /v1/agents/{agent_id}/recompile``)."""
 
 from __future__ import annotations
 
@@ -51,3 +52,16 @@ async def overview(deps: HasWindows, agent_id: str) -> dict[str, Any]:
         "num_tokens_directories": context.directories_tokens,
         "directories": context.directories or None,
     }
+
+
+async def recompile(deps: HasWindows, agent_id: str, *, dry_run: bool = False) -> str:
+    """The system prompt the agent's next step will send: its instructions, its memory
+    blocks with their metadata, and the running summary; NotFound for an unknown agent.
+
+    Engram compiles the prompt afresh on every step from the stored state, so there is no
+    stored prompt to go stale: recompiling (unless ``dry_run``) drops the agent's cached
+    window, so the next step reads its history anew, and changes nothing else."""
+    if not dry_run:
+        deps.windows.forget(agent_id)
+    state = await deps.db.read(lambda session: load_state(session, agent_id, deps.windows)[0])
+    return compile_state(state).system_prompt()

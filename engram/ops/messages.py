@@ -325,3 +325,19 @@ def _with_dependents(session: Session, row: t.Message) -> list[t.Message]:
             )
         )
     return doomed
+
+
+async def list_all(deps: HasDb, query: MessageQuery) -> list[t.Message]:
+    """Every agent's stored messages in listing order (``GET /v1/messages/``); an unknown
+    cursor is NotFound naming it."""
+
+    def _read(session: Session) -> list[t.Message]:
+        return messages.list_all(
+            session,
+            before=query.before,
+            after=query.after,
+            limit=query.limit,
+            descending=query.order == "desc",
+        )
+
+    return await deps.db.read(_read)

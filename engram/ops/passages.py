@@ -67,8 +67,9 @@ class AgentSearch:
 
 @dataclass(frozen=True)
 class PassageSearch:
-    """``POST /v1/passages/search``: an agent's passages or one archive's, by meaning and
-    keywords when there is a query, newest first when there is none."""
+    """``POST /v1/passages/search``: an agent's passages, one archive's, or every passage
+    (neither named), by meaning and keywords when there is a query, newest first when
+    there is none."""
 
     query: str | None = None
     agent_id: str | None = None
@@ -259,6 +260,13 @@ async def delete_from_archive(deps: HasDb, archive_id: str, passage_id: str) -> 
 # --------------------------------------------------------------------------- search
 
 
+# Searching every passage: the vector half covers the owners (agents, archives) that wrote
+# passages most recently, at most this many of each kind, under at most MAX_MODELS embedding
+# models (one query embedding each); the keyword half covers every passage.
+MAX_VECTOR_OWNERS = 1000
+MAX_MODELS = 4
+
+
 @dataclass(frozen=True)
 class _Target:
     scope: Scope
@@ -267,7 +275,8 @@ class _Target:
 
 
 async def search(deps: HasSearch, request: PassageSearch) -> list[ScoredPassage]:
-    """Search an agent's passages (its archives' included) or one archive's.
+    """Search an agent's passages (its archives' included), one archive's, or, with
+    neither named, every passage (Engram has one user, who sees them all).
 
     With a query, passages are ranked by meaning and keywords fused; without one, the
     newest passages matching the filters come first with score 0."""
@@ -276,7 +285,9 @@ async def search(deps: HasSearch, request: PassageSearch) -> list[ScoredPassage]
         tuple(request.tags or ()), request.match_all_tags, request.start, request.end
     )
     query = (request.query or "").strip()
-    if query:
+    if query and target.scope.everything:
+        found = await _search_everything(deps, target, request, query)
+    elif query:
         embedder = deps.embeddings.embedder_for(target.searcher_config)
         vector = await archival.embed_one(embedder, query)
 
@@ -306,6 +317,10 @@ async def search(deps: HasSearch, request: PassageSearch) -> list[ScoredPassage]
 
         found = await deps.db.read(_list)
     configs = target.configs
+    unknown = {row.archive_id or row.agent_id or "" for row, _ in found} - set(configs)
+    if unknown:
+        # Owners past the vector half's bound (or listed without a query) still show theirs.
+        configs = configs | await deps.db.read(lambda s: passages.owner_configs(s, unknown))
     return [
         ScoredPassage(row, score, configs.get(row.archive_id or row.agent_id or ""))
         for row, score in found
@@ -317,7 +332,8 @@ def _target(session: Session, request: PassageSearch) -> _Target:
     if request.archive_id is not None:
         return _archive_target(session, request.archive_id, request.agent_id)
     if request.agent_id is None:
-        raise InvalidInput("agent_id", "give agent_id or archive_id to say what to search")
+        owners = passages.passage_owners(session, MAX_VECTOR_OWNERS)
+        return _Target(Scope(everything=True), {}, dict(owners))
     agent = agents.get(session, request.agent_id)
     configs = {row.id: row.embedding_config for row in archives.for_agent(session, agent.id)}
     configs[agent.id] = agent.embedding_config
@@ -334,3 +350,37 @@ def _archive_target(session: Session, archive_id: str, agent_id: str | None) -> 
             )
     config = archive.embedding_config
     return _Target(Scope(None, (archive.id,)), config, {archive.id: config})
+
+
+async def _search_everything(
+    deps: HasSearch, target: _Target, request: PassageSearch, query: str
+) -> list[tuple[t.Passage, float]]:
+    """Every passage ranked against ``query``: each embedding model's owners get the
+    query embedded by that model (the models holding the most owners first)."""
+    by_model: dict[tuple[str, int], list[str]] = {}
+    configs: dict[tuple[str, int], EmbeddingConfig] = {}
+    for owner, config in target.configs.items():
+        key = (str(config.get("handle") or ""), int(config.get("embedding_dim") or 0))
+        by_model.setdefault(key, []).append(owner)
+        configs.setdefault(key, config)
+    chosen = sorted(by_model, key=lambda key: -len(by_model[key]))[:MAX_MODELS]
+    groups = []
+    for key in chosen:
+        embedder = deps.embeddings.embedder_for(configs[key])
+        groups.append((by_model[key], await archival.embed_one(embedder, query)))
+
+    def _search(session: Session) -> list[tuple[t.Passage, float]]:
+        hits = archival.search_everything(
+            session,
+            deps.vectors,
+            groups,
+            query,
+            top_k=request.limit,
+            tags=list(request.tags or ()),
+            match_all_tags=request.match_all_tags,
+            start=request.start,
+            end=request.end,
+        )
+        return [(hit.passage, hit.score) for hit in hits]
+
+    return await deps.db.read(_search)

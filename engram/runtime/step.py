@@ -12,7 +12,6 @@ exception (``stop.TurnEnded``, or an error) and is recorded in one place, ``run_
 from __future__ import annotations
 
 import asyncio
-import time
 from functools import partial
 
 from engram.ids import new_id
@@ -24,6 +23,7 @@ from engram.runtime.agent_gate import BusyPolicy
 from engram.runtime.approvals import APPROVAL_ROLE
 from engram.runtime.recall_assist import recall_section
 from engram.runtime.runs import CLAIMED, claim_run
+from engram.runtime.step_clock import StepClock
 from engram.runtime.step_commit import Committed, close_run, commit_step
 from engram.runtime.step_model import ModelStep, call_model, fit_prompt, read_state
 from engram.runtime.step_rows import InputMessage, input_row
@@ -154,20 +154,23 @@ async def _settle_approvals(turn: Turn, inputs: list[InputMessage]) -> None:
 async def _one_step(turn: Turn, pending: list[t.Message]) -> None:
     """One LLM call and its tools, committed together; raises ``TurnEnded`` when the turn
     ends (with the step, or before it when the run was cancelled)."""
-    started = time.perf_counter()
+    clock = StepClock()
     state = await read_state(turn)
     if turn.rules is None:
         turn.rules = TurnRules(list(state.agent.tool_rules or []))
     if turn.assist_query is not None:
         await _recall_for_turn(turn, state.agent)
-    call = await call_model(turn, await fit_prompt(turn, state, pending))
+    prompt = await fit_prompt(turn, state, pending)
+    clock.mark("context")
+    call = await call_model(turn, prompt)
+    clock.mark("llm")
     batch, held = _batch_of(turn, call)
     # Calls to other agents run their turns now, before this step's transaction opens.
     batch = await settle_agent_calls(turn.deps, batch, run_turn, turn.call_depth)
     committed = await run_batch(
         turn.deps,
         batch,
-        lambda session, ran: commit_step(session, turn, call, pending, held, started, ran),
+        lambda session, ran: commit_step(session, turn, call, pending, held, clock, ran),
     )
     # Only now, with the transaction committed, does the turn's bookkeeping move on.
     turn.deps.recall_indexer.notify(turn.agent_id)

@@ -20,6 +20,7 @@ from engram.memory.ledger import MemoryLedger
 from engram.runtime import approvals
 from engram.runtime.context import HEARTBEAT_AGENTS, message_tokens
 from engram.runtime.runs import RunRecord, write_run
+from engram.runtime.step_clock import StepClock
 from engram.runtime.step_model import ModelStep
 from engram.runtime.step_rows import assistant_row, row_values, step_record, tool_row
 from engram.runtime.step_rules import judge
@@ -57,11 +58,12 @@ def commit_step(
     call: ModelStep,
     pending: list[t.Message],
     held: set[str],
-    started: float,
+    clock: StepClock,
     ran: BatchResult,
 ) -> Committed:
     """Write one step: ``pending`` (the step's new input), the model's message with its
     ``held`` calls marked, the results in ``ran``, the run's progress and the step's row."""
+    clock.mark("tools")
     agent, chat = call.state.agent, call.chat
     assistant = assistant_row(agent.id, turn.run_id, call.step_id, call.message_id, chat)
     approvals.mark_held(assistant, held)
@@ -87,10 +89,12 @@ def commit_step(
     record = _record(turn, chat, reason, error, ran.ledger)
     closed_as = write_run(session, record, exists=turn.run_saved)
     ending = None if reason is None else Ending(_closed(reason, closed_as), error, recorded=True)
-    seconds = time.perf_counter() - started
+    clock.mark("database")
     # A step that did not end the turn has no stop reason of its own.
     stop = ending.stop_reason if ending is not None else None
-    step_row = step_record(call.step_id, chat, turn.run_id, agent, call.counted, seconds, stop)
+    step_row = step_record(
+        call.step_id, chat, turn.run_id, agent, call.counted, clock.timings(chat.ttft_ns), stop
+    )
     session.execute(insert(t.Step), [row_values(step_row)])
     return Committed(
         [assistant, *results],

@@ -98,10 +98,11 @@ def step_record(
     run_id: str,
     agent: t.Agent,
     counted_tokens: int,
-    seconds: float,
+    timings: dict[str, Any],
     stop_reason: StopReason | None,
 ) -> t.Step:
-    """The step's own row: its model call's usage beside Engram's count of the prompt."""
+    """The step's own row: its model call's usage beside Engram's count of the prompt, and
+    where its time went (runtime/step_clock.py)."""
     config = LLMConfig.from_json(agent.llm_config)
     return t.Step(
         id=step_id,
@@ -116,5 +117,6 @@ def step_record(
         counted_prompt_tokens=counted_tokens,
         stop_reason=stop_reason,
         status="success",
-        duration_ms=seconds * 1000,
+        duration_ms=timings["step_ns"] / 1e6,
+        timings=timings,
     )

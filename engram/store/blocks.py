@@ -14,13 +14,16 @@ from engram.store import identities
 from engram.store import tables as t
 from engram.store.pagination import apply_cursor
 
-# Persona and human blocks get a generous default; other labels the contract's default.
-DEFAULT_LIMITS = {"persona": 20_000, "human": 20_000}
+# Letta's default for a block created without a limit, whatever its label.
 DEFAULT_LIMIT = 100_000
+# The largest limit a block row stores (a 32-bit column); Letta sets no upper bound.
+MAX_LIMIT = 2_147_483_647
 
 
 def default_limit(label: str) -> int:
-    return DEFAULT_LIMITS.get(label, DEFAULT_LIMIT)
+    """The limit a block labelled ``label`` gets when none is given: the same for every
+    label, as in Letta (kept a function so a per-label default stays a one-line change)."""
+    return DEFAULT_LIMIT
 
 
 def check_fits(label: str, value: str, limit: int) -> None:
@@ -49,8 +52,8 @@ def new_block(
 ) -> t.Block:
     check_label(label)
     limit = limit if limit is not None else default_limit(label)
-    if limit <= 0:
-        raise InvalidInput("limit", f"limit must be positive, got {limit}")
+    if not 0 < limit <= MAX_LIMIT:
+        raise InvalidInput("limit", f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
     check_fits(label, value, limit)
     return t.Block(
         id=new_id("block"),

@@ -191,3 +191,28 @@ def by_seqs(session: Session, seqs: Sequence[int]) -> dict[int, t.Message]:
     return {
         row.seq: row for row in session.scalars(select(t.Message).where(t.Message.seq.in_(seqs)))
     }
+
+
+def list_all(
+    session: Session,
+    *,
+    before: str | None,
+    after: str | None,
+    limit: int | None,
+    descending: bool,
+) -> list[t.Message]:
+    """Every agent's messages in the order they were stored (``seq`` is one sequence over
+    all agents); cursors are message ids, relative to the listing's order."""
+    query = select(t.Message)
+    for cursor, is_before in ((before, True), (after, False)):
+        if cursor is None:
+            continue
+        anchor = session.scalar(select(t.Message.seq).where(t.Message.id == cursor))
+        if anchor is None:
+            raise NotFound("message", cursor)
+        earlier = is_before != descending
+        query = query.where(t.Message.seq < anchor if earlier else t.Message.seq > anchor)
+    query = query.order_by(t.Message.seq.desc() if descending else t.Message.seq)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))

@@ -26,17 +26,23 @@ from engram.store.vectors import to_blob
 
 @dataclass(frozen=True)
 class Scope:
-    """The owners whose passages a search or listing covers."""
+    """The owners whose passages a search or listing covers. ``everything`` covers every
+    agent's passages and every archive's, but not the archives holding folders' files."""
 
     agent_id: str | None = None
     archive_ids: tuple[str, ...] = ()
+    everything: bool = False
 
     @property
     def owners(self) -> list[str]:
-        """Agent and archive ids, as ``VectorIndex`` keys its matrices."""
+        """Agent and archive ids, as ``VectorIndex`` keys its matrices (none listed for
+        ``everything``: the caller names them, grouped by embedding model)."""
         return [*([self.agent_id] if self.agent_id else []), *self.archive_ids]
 
     def clause(self) -> ColumnElement[bool]:
+        if self.everything:
+            folders = select(t.Folder.archive_id)
+            return or_(t.Passage.archive_id.is_(None), t.Passage.archive_id.not_in(folders))
         clauses: list[ColumnElement[bool]] = []
         if self.agent_id is not None:
             clauses.append(t.Passage.agent_id == self.agent_id)
@@ -46,6 +52,12 @@ class Scope:
 
     def sql(self) -> tuple[str, dict[str, object]]:
         """The same restriction as raw SQL on ``passages``, with its bound parameters."""
+        if self.everything:
+            return (
+                "(passages.archive_id IS NULL"
+                " OR passages.archive_id NOT IN (SELECT archive_id FROM folders))",
+                {},
+            )
         clauses: list[str] = []
         params: dict[str, object] = {}
         if self.agent_id is not None:
@@ -56,6 +68,45 @@ class Scope:
             params.update(zip(names, self.archive_ids, strict=True))
             clauses.append(f"passages.archive_id IN ({', '.join(':' + n for n in names)})")
         return "(" + (" OR ".join(clauses) or "1 = 0") + ")", params
+
+
+def passage_owners(session: Session, limit: int) -> list[tuple[str, dict[str, Any]]]:
+    """(owner id, embedding config) of agents and of archives (not folders') that hold
+    passages, the most recently written first, at most ``limit`` of each kind. Read from
+    the passages' owner indexes, one seek per owner through the agents and archives."""
+    newest_agent = (
+        select(func.max(t.Passage.seq)).where(t.Passage.agent_id == t.Agent.id).scalar_subquery()
+    )
+    agents_with = (
+        select(t.Agent.id, t.Agent.embedding_config, newest_agent.label("newest"))
+        .where(newest_agent.is_not(None))
+        .order_by(newest_agent.desc())
+        .limit(limit)
+    )
+    newest_archive = (
+        select(func.max(t.Passage.seq))
+        .where(t.Passage.archive_id == t.Archive.id)
+        .scalar_subquery()
+    )
+    archives_with = (
+        select(t.Archive.id, t.Archive.embedding_config, newest_archive.label("newest"))
+        .where(newest_archive.is_not(None), t.Archive.id.not_in(select(t.Folder.archive_id)))
+        .order_by(newest_archive.desc())
+        .limit(limit)
+    )
+    rows = [*session.execute(agents_with), *session.execute(archives_with)]
+    return [(row[0], row[1]) for row in rows]
+
+
+def owner_configs(session: Session, owner_ids: set[str]) -> dict[str, dict[str, Any]]:
+    """The embedding config of each agent or archive among ``owner_ids``."""
+    if not owner_ids:
+        return {}
+    ids = sorted(owner_ids)
+    agents = select(t.Agent.id, t.Agent.embedding_config).where(t.Agent.id.in_(ids))
+    archives = select(t.Archive.id, t.Archive.embedding_config).where(t.Archive.id.in_(ids))
+    found = [*session.execute(agents), *session.execute(archives)]
+    return {row[0]: row[1] for row in found}
 
 
 def attached_archive_ids(agent_id: str) -> Select[str]:

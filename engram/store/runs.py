@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import Select, String, cast, or_, select, update
 from sqlalchemy import delete as sa_delete
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engram.errors import NotFound
@@ -13,6 +15,46 @@ from engram.store import tables as t
 from engram.store.db import rows_changed
 from engram.store.pagination import apply_cursor
 from engram.store.tables import utcnow
+
+
+@dataclass(frozen=True)
+class StepFeedbackFilter:
+    """The feedback filters of the step listing: the verdict, whether there is one, and
+    tags (a step matches when it carries any of them)."""
+
+    feedback: str | None = None
+    has_feedback: bool | None = None
+    tags: list[str] | None = None
+
+    def apply(self, query: Select[t.Step]) -> Select[t.Step]:
+        if self.feedback is not None:
+            query = query.where(t.Step.feedback == self.feedback)
+        if self.has_feedback is not None:
+            present = t.Step.feedback.is_not(None)
+            query = query.where(present if self.has_feedback else ~present)
+        if self.tags:
+            # Tags are a JSON list, written by json.dumps on both databases: a tag shows in
+            # the stored text exactly as json.dumps spells it, quotes included.
+            text = cast(t.Step.feedback_tags, String)
+            query = query.where(
+                or_(*(text.contains(json.dumps(tag), autoescape=True) for tag in self.tags))
+            )
+        return query
+
+
+def set_feedback(
+    session: Session, step_id: str, feedback: str | None, *, keep: bool, tags: list[str] | None
+) -> t.Step:
+    """Record the user's verdict on a step (``keep`` leaves the verdict as it was) and add
+    ``tags`` to its tags, each once; NotFound for an unknown step."""
+    row = get_step(session, step_id)
+    if not keep:
+        row.feedback = feedback
+    if tags:
+        current = list(row.feedback_tags or [])
+        row.feedback_tags = current + [tag for tag in dict.fromkeys(tags) if tag not in current]
+    session.flush()
+    return row
 
 
 def get(session: Session, run_id: str) -> t.Run:
@@ -80,6 +122,7 @@ def list_steps(
     model: str | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
+    feedback: StepFeedbackFilter | None = None,
     before: str | None,
     after: str | None,
     limit: int | None,
@@ -87,6 +130,8 @@ def list_steps(
 ) -> list[t.Step]:
     """Steps by creation time, filtered; ``before``/``after`` are step ids."""
     query = select(t.Step)
+    if feedback is not None:
+        query = feedback.apply(query)
     if run_id is not None:
         query = query.where(t.Step.run_id == run_id)
     if agent_id is not None:

@@ -386,6 +386,11 @@ class Step(Base):
     status: Mapped[str] = mapped_column(String(32), default="success")
     duration_ms: Mapped[float | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The user's verdict on the step ("positive"/"negative") and its tags (PATCH .../feedback).
+    feedback: Mapped[str | None] = mapped_column(String(16))
+    feedback_tags: Mapped[list[Any] | None] = mapped_column(JSON)
+    # Nanoseconds per phase of the step (runtime/step_clock.py); None on older rows.
+    timings: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class AgentLease(Base):

@@ -429,7 +429,6 @@ def test_passage_search_by_agent_covers_its_archives_with_scores(
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"query": "x"}, "agent_id"),
         ({"query": "x", "archive_id": "{archive}", "agent_id": "{agent}"}, "archive_id"),
         ({"query": "x", "archive_id": "{archive}", "start_date": "soon"}, "start_date"),
         ({"query": "x", "archive_id": "{archive}", "limit": 0}, "limit"),

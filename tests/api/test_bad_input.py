@@ -569,10 +569,10 @@ def test_a_persona_over_the_default_limit_is_refused_naming_the_limit(
     api: httpx.Client, agent: dict[str, Any]
 ) -> None:
     with unchanged(api, agent["id"]):
-        response = api.post("/v1/blocks/", json={"label": "persona", "value": "x" * 20001})
+        response = api.post("/v1/blocks/", json={"label": "persona", "value": "x" * 100001})
 
     assert 400 <= response.status_code < 500
-    assert "20,000" in detail_text(response) or "20000" in detail_text(response)
+    assert "100,000" in detail_text(response) or "100000" in detail_text(response)
 
 
 def test_creating_an_agent_with_a_block_over_its_limit_creates_nothing(

@@ -168,22 +168,25 @@ def test_list_blocks_pages_with_after_before_and_limit(api: httpx.Client) -> Non
 # --------------------------------------------------------------------------- default limits
 
 
-def test_persona_and_human_blocks_default_to_a_20000_char_limit(api: httpx.Client) -> None:
+def test_persona_and_human_blocks_default_to_lettas_100000_char_limit(api: httpx.Client) -> None:
     persona = create_block(api, label="persona", value="p")
     human = create_block(api, label="human", value="h")
 
-    assert persona["limit"] == 20000
-    assert human["limit"] == 20000
+    assert persona["limit"] == 100000
+    assert human["limit"] == 100000
 
 
-def test_agent_persona_and_human_blocks_default_to_a_20000_char_limit(
+def test_agent_persona_and_human_blocks_default_to_lettas_100000_char_limit(
     make_agent: AgentFactory,
 ) -> None:
     agent = make_agent(
         memory_blocks=[{"label": "persona", "value": "p"}, {"label": "human", "value": "h"}]
     )
 
-    assert {b["label"]: b["limit"] for b in agent["blocks"]} == {"persona": 20000, "human": 20000}
+    assert {b["label"]: b["limit"] for b in agent["blocks"]} == {
+        "persona": 100000,
+        "human": 100000,
+    }
 
 
 def test_other_blocks_default_to_the_contract_limit_of_100000(api: httpx.Client) -> None:
@@ -192,10 +195,28 @@ def test_other_blocks_default_to_the_contract_limit_of_100000(api: httpx.Client)
     assert block["limit"] == 100000
 
 
-def test_a_20000_char_persona_fits_its_default_limit(api: httpx.Client) -> None:
-    block = create_block(api, label="persona", value="x" * 20000)
+def test_a_100000_char_persona_fits_its_default_limit(api: httpx.Client) -> None:
+    block = create_block(api, label="persona", value="x" * 100000)
 
-    assert len(block["value"]) == 20000
+    assert len(block["value"]) == 100000
+
+
+def test_a_limit_beyond_ten_million_is_accepted_as_letta_accepts_it(api: httpx.Client) -> None:
+    block = create_block(api, label=unique("big"), value="v", limit=50_000_000)
+    raised = api.patch(f"/v1/blocks/{block['id']}", json={"limit": 2_147_483_647})
+
+    assert block["limit"] == 50_000_000
+    assert raised.status_code == 200
+    assert raised.json()["limit"] == 2_147_483_647
+
+
+def test_a_limit_beyond_what_a_block_stores_is_refused_naming_limit(api: httpx.Client) -> None:
+    response = api.post(
+        "/v1/blocks/", json={"label": unique("big"), "value": "v", "limit": 2_147_483_648}
+    )
+
+    assert response.status_code == 422
+    assert "limit" in response.text
 
 
 # --------------------------------------------------------------------------- sharing

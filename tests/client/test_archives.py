@@ -155,7 +155,7 @@ def test_agent_passages_refuse_bad_input_naming_the_field(engram_client: Engram)
             ),
             "start_datetime",
         ),
-        (lambda: engram_client.passages.search(query="x"), "agent_id"),
+        (lambda: engram_client.passages.search(query="x", limit=0), "limit"),
         (
             lambda: engram_client.passages.search(agent_id=agent_id, start_date="later"),
             "start_date",

@@ -112,7 +112,8 @@ async def detach_archive(agent_id: str, archive_id: str, rt: Runtime) -> dict[st
 
 @router.post("/v1/passages/search")
 async def search_passages(body: PassageSearch, rt: Runtime) -> list[dict[str, Any]]:
-    """Search an agent's passages (its archives' included) or one archive's.
+    """Search an agent's passages (its archives' included), one archive's, or, with
+    neither named, every passage.
 
     With a query, passages are ranked by meaning and keywords fused; without one, the
     newest passages matching the filters come first with score 0.

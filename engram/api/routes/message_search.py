@@ -1,18 +1,43 @@
-"""Messages across agents: search by keywords and meaning, and one message by id."""
+"""Messages across agents: listing them all, search by keywords and meaning, and one
+message by id."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Response
 
 from engram.api import serialize
-from engram.api.deps import Runtime
-from engram.api.memory_requests import SearchAllMessages
+from engram.api.deps import Limit, Runtime, json_reply
+from engram.api.memory_requests import MessageType, SearchAllMessages
 from engram.ops import messages as message_ops
-from engram.runtime.views import letta_messages
+from engram.runtime.views import letta_messages, listing
 
 router = APIRouter(tags=["messages"])
+
+
+@router.get("/v1/messages/")
+async def list_all_messages(
+    rt: Runtime,
+    before: str | None = None,
+    after: str | None = None,
+    limit: Limit = 100,
+    order: Literal["asc", "desc"] = "desc",
+    conversation_id: str | None = None,
+    include_return_message_types: Annotated[list[MessageType] | None, Query()] = None,
+) -> Response:
+    """Every agent's messages, newest first unless ``order=asc``. ``limit`` counts stored
+    messages (one can show as several Letta messages), before the type filter. An Engram
+    agent has one conversation, its history: ``conversation_id`` matches no message."""
+    if conversation_id is not None:
+        return json_reply([])
+    query = message_ops.MessageQuery(before=before, after=after, limit=limit, order=order)
+    rows = await message_ops.list_all(rt, query)
+    views = listing(rows, descending=order == "desc")
+    if include_return_message_types is not None:
+        wanted = set(include_return_message_types)
+        views = [view for view in views if view["message_type"] in wanted]
+    return json_reply(views)
 
 
 @router.post("/v1/messages/search")

@@ -88,3 +88,12 @@ async def summarize(agent_id: str, rt: Runtime) -> dict[str, Any]:
 @router.get("/context")
 async def context_window(agent_id: str, rt: Runtime) -> Response:
     return json_reply(await agent_context.overview(rt, agent_id))
+
+
+@router.post("/recompile")
+async def recompile(
+    agent_id: str, rt: Runtime, dry_run: bool = False, update_timestamp: bool = False
+) -> str:
+    """The system prompt the next step will send. ``update_timestamp`` needs no work here:
+    the prompt's last-edit time is always that of the agent's blocks as stored."""
+    return await agent_context.recompile(rt, agent_id, dry_run=dry_run)

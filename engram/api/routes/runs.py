@@ -6,8 +6,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from engram.api import serialize
+from engram.api import serialize, step_traces
 from engram.api.deps import Limit, Runtime, json_reply
+from engram.api.schemas import Body
 from engram.ops import runs, steps
 from engram.ops.paging import Page
 from engram.ops.runs import RunStatus, StopReason
@@ -17,6 +18,13 @@ router = APIRouter(tags=["runs"])
 
 Order = Literal["asc", "desc"]
 IdList = Annotated[list[str] | None, Query()]
+
+
+class FeedbackBody(Body):
+    """Letta's ``ModifyFeedbackRequest``."""
+
+    feedback: Literal["positive", "negative"] | None = None
+    tags: list[str] | None = None
 
 
 # --------------------------------------------------------------------------- runs
@@ -95,6 +103,17 @@ async def list_run_steps(
     return json_reply([serialize.step(row) for row in rows])
 
 
+@router.get("/v1/runs/{run_id}/trace")
+async def retrieve_run_trace(
+    run_id: str, rt: Runtime, limit: Annotated[int, Query(ge=1, le=5000)] = 1000
+) -> Response:
+    """The timings of the run's steps as spans (Engram's shape, not OpenTelemetry's): each
+    step, then its phases, in order; at most ``limit`` spans."""
+    rows = await steps.run_trace(rt, run_id)
+    spans = [span for row in rows for span in step_traces.spans(row)]
+    return json_reply(spans[:limit])
+
+
 @router.get("/v1/runs/{run_id}/usage")
 async def retrieve_run_usage(run_id: str, rt: Runtime) -> dict[str, Any]:
     return serialize.usage(await runs.retrieve_run(rt, run_id))
@@ -121,8 +140,8 @@ async def list_steps(
     tags: IdList = None,
     project_id: str | None = None,
 ) -> Response:
-    """Filters on what Engram records; asking for feedback, tags or traces, which it does
-    not record, matches no step."""
+    """Filters on what Engram records: feedback and its tags as ``PATCH .../feedback``
+    stored them; ``trace_ids`` (OpenTelemetry's, which Engram has not) match no step."""
     query = steps.StepQuery(
         agent_id=agent_id,
         model=model,
@@ -155,3 +174,23 @@ async def list_step_messages(
     page = Page(before, after, limit, order == "desc")
     rows = await steps.list_step_messages(rt, step_id, page)
     return json_reply(listing(rows, descending=page.descending))
+
+
+@router.get("/v1/steps/{step_id}/metrics")
+async def retrieve_step_metrics(step_id: str, rt: Runtime) -> dict[str, Any]:
+    return step_traces.step_metrics(await steps.retrieve_step(rt, step_id))
+
+
+@router.get("/v1/steps/{step_id}/trace")
+async def retrieve_step_trace(step_id: str, rt: Runtime) -> dict[str, Any]:
+    return step_traces.step_trace(await steps.retrieve_step(rt, step_id))
+
+
+@router.patch("/v1/steps/{step_id}/feedback")
+async def update_step_feedback(step_id: str, body: FeedbackBody, rt: Runtime) -> dict[str, Any]:
+    """Set (or, with ``null``, clear) the verdict on a step and add tags to it; a field
+    left out is left as it is."""
+    change = steps.Feedback(
+        feedback=body.feedback, keep="feedback" not in body.model_fields_set, tags=body.tags
+    )
+    return serialize.step(await steps.update_feedback(rt, step_id, change))

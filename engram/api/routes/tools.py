@@ -14,9 +14,10 @@ from engram.api.tool_schemas import (
     ToolCreate,
     ToolExecuteRequest,
     ToolRunFromSource,
+    ToolSearchRequest,
     ToolUpdate,
 )
-from engram.ops import links
+from engram.ops import links, tool_search
 from engram.ops import tools as tool_ops
 from engram.ops.tools import ToolQuery
 
@@ -37,6 +38,14 @@ async def upsert_tool(body: ToolCreate, rt: Runtime) -> dict[str, Any]:
 async def run_tool_from_source(body: ToolRunFromSource, rt: Runtime) -> dict[str, Any]:
     """Run unsaved source once in the sandbox; the answer is a ``tool_return_message``."""
     return serialize.tool_return_message(await tool_ops.run_from_source(rt, body.request()))
+
+
+@router.post("/v1/tools/search")
+async def search_tools(body: ToolSearchRequest, rt: Runtime) -> list[dict[str, Any]]:
+    """Tools best matching the query by name, description and arguments, best first."""
+    return [
+        serialize.tool_search_result(match) for match in await tool_search.search(rt, body.search())
+    ]
 
 
 @router.post("/v1/agents/{agent_id}/tools/{tool_name}/run")

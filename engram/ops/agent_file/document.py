@@ -29,6 +29,8 @@ from engram.tools.variables import VariableName, VariableValue
 _Model = TypeVar("_Model", bound=BaseModel)
 
 MAX_CHARS = 10_000_000
+# A block's limit: anything its 32-bit column holds (Letta sets no upper bound).
+MAX_BLOCK_LIMIT = 2_147_483_647
 MAX_TOKENS = 10_000_000
 # Column widths, checked here so a long value is a 422 on every database.
 Name = Annotated[str, Field(max_length=255)]
@@ -131,7 +133,7 @@ class FileBlock(_FilePart):
     id: str
     label: BlockLabel
     value: BlockValue
-    limit: int | None = Field(default=None, gt=0, le=MAX_CHARS)
+    limit: int | None = Field(default=None, gt=0, le=MAX_BLOCK_LIMIT)
     description: str | None = None
     read_only: bool = False
     hidden: bool | None = None
