@@ -1,0 +1,161 @@
+"""Reattaching to a run's stream (``POST /v1/runs/{run_id}/stream``): what the run has
+emitted so far, then what it emits until it ends, as the same server-sent events a live
+``/messages/stream`` sends.
+
+The events are rebuilt from the run's committed rows, not kept as a log of their own: each
+step commits its messages and the run's end (status, stop reason, error, token totals) in
+one transaction, and every Letta message a live stream sends whole is a view of one of
+those messages. So the replay needs no extra writes, survives a restart as the rows do, and
+any replica can serve it by reading the database: it polls the run's new rows every
+``poll_interval`` seconds (a read of the run and of its messages after the last one seen,
+through the messages' ``run_id`` index) until the run is finished. What never reaches the
+database is not replayed: the token chunks of ``stream_tokens`` (their committed message is
+sent whole instead) and pings.
+
+Events are numbered by ``seq_id``, 1 for the first message view of the run, in the order the
+run committed them; the closing ``error_message``, ``stop_reason`` and
+``usage_statistics`` continue the numbering. ``starting_after=n`` skips the events numbered
+up to ``n``, so a client that saw event ``n`` resumes right after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from engram.errors import EngramError, InvalidInput
+from engram.ops.deps import HasDb
+from engram.runtime.runs import ACTIVE_RUN_STATUSES
+from engram.runtime.streaming import DONE, PING_SECONDS, Event, error_message, ping, stop_reason
+from engram.runtime.views import letta_messages
+from engram.store import runs
+from engram.store import tables as t
+
+INPUT_ROLES = frozenset({"user", "system"})
+"""Roles of the messages a turn was given (the request's input, the rules' notes): stored
+with the run, but never sent on its stream."""
+
+
+@dataclass(frozen=True)
+class Reattach:
+    """The options of ``RetrieveStreamRequest`` as Letta names them."""
+
+    starting_after: int = 0
+    include_pings: bool = True
+    poll_interval: float = 0.1
+    batch_size: int = 100
+    agent_id: str | None = None
+
+
+@dataclass
+class _Cursor:
+    """How far the replay has read: the last message row and the last number given."""
+
+    after_message: str | None = None
+    numbered: int = 0
+
+
+async def check_run(deps: HasDb, run_id: str, request: Reattach) -> t.Run:
+    """The run to follow, read before the stream begins so that an unknown run is a plain
+    404 and a run of another agent than ``agent_id`` a 422 naming the field."""
+    run = await deps.db.read(lambda session: runs.get(session, run_id))
+    if request.agent_id is not None and request.agent_id != run.agent_id:
+        raise InvalidInput("agent_id", f"run '{run_id}' belongs to agent '{run.agent_id}'")
+    return run
+
+
+async def follow_run(deps: HasDb, run_id: str, request: Reattach) -> AsyncIterator[Event]:
+    """Every event of the run after ``request.starting_after``, the committed ones at
+    once, then the new ones as they commit, ``[DONE]`` last. Each poll is one read."""
+    cursor = _Cursor()
+    if request.include_pings:
+        yield ping(run_id)
+    quiet_since = time.monotonic()
+    while True:
+        try:
+            run, rows = await deps.db.read(
+                lambda session: _next_rows(session, run_id, cursor, request.batch_size)
+            )
+        except EngramError as exc:  # the run was deleted while followed
+            for event in _vanished(run_id, str(exc)):
+                yield event
+            return
+        events = _number(cursor, _views(rows), request.starting_after)
+        for event in events:
+            yield event
+        if events:
+            quiet_since = time.monotonic()
+        if len(rows) == request.batch_size:
+            continue
+        if run.status not in ACTIVE_RUN_STATUSES:
+            break
+        await asyncio.sleep(request.poll_interval)
+        if request.include_pings and time.monotonic() - quiet_since >= PING_SECONDS:
+            quiet_since = time.monotonic()
+            yield ping(run_id)
+    for event in _number(cursor, _closing(run), request.starting_after):
+        yield event
+    yield DONE
+
+
+def _next_rows(
+    session: Session, run_id: str, cursor: _Cursor, limit: int
+) -> tuple[t.Run, list[t.Message]]:
+    # The run first: rows committed with (or before) an end read here are in the next read.
+    run = runs.get(session, run_id)
+    rows = runs.run_messages(
+        session, run_id, before=None, after=cursor.after_message, limit=limit, descending=False
+    )
+    if rows:
+        cursor.after_message = rows[-1].id
+    return run, rows
+
+
+def _views(rows: list[t.Message]) -> list[dict[str, Any]]:
+    return [view for row in rows if row.role not in INPUT_ROLES for view in letta_messages(row)]
+
+
+def _number(
+    cursor: _Cursor, events: list[dict[str, Any]], starting_after: int
+) -> list[dict[str, Any]]:
+    """Give each event the next ``seq_id``; keep those after ``starting_after``."""
+    kept = []
+    for event in events:
+        cursor.numbered += 1
+        if cursor.numbered > starting_after:
+            kept.append({**event, "seq_id": cursor.numbered})
+    return kept
+
+
+def _closing(run: t.Run) -> list[dict[str, Any]]:
+    """How a finished run's live stream ended: its error, stop reason and token totals."""
+    reason = run.stop_reason or ("end_turn" if run.status == "completed" else "error")
+    events = []
+    if run.error:
+        events.append(error_message(run.id, reason, run.error))
+    events.append(stop_reason(reason))
+    events.append(
+        {
+            "message_type": "usage_statistics",
+            "completion_tokens": run.completion_tokens,
+            "prompt_tokens": run.prompt_tokens,
+            "total_tokens": run.prompt_tokens + run.completion_tokens,
+            "step_count": run.step_count,
+            "run_ids": None,
+            "cached_input_tokens": 0,
+            "cache_write_tokens": 0,
+            "reasoning_tokens": 0,
+            # The context's size is known to the turn, not kept with its run.
+            "context_tokens": None,
+        }
+    )
+    return events
+
+
+def _vanished(run_id: str, detail: str) -> list[Event]:
+    return [error_message(run_id, "not_found", detail), stop_reason("error"), DONE]

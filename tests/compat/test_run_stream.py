@@ -1,0 +1,192 @@
+"""Reattaching to a run's stream through letta-client (``client.runs.messages.stream``):
+while the run goes on, from ``starting_after``, after it finished and after a restart."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+import pytest
+from letta_client import Letta, NotFoundError, UnprocessableEntityError
+from letta_client.types import AgentState, ToolReturnMessage
+from letta_client.types.agents import AssistantMessage, ReasoningMessage, ToolCallMessage
+from letta_client.types.agents.letta_streaming_response import (
+    LettaPing,
+    LettaStopReason,
+    LettaUsageStatistics,
+)
+
+from tests.compat.conftest import AgentFactory, letta_client_for
+from tests.fakes import FakeLLM, reply
+from tests.support.server import EngramServer
+
+REMEMBER = "remember: my dog is Rex"
+EVENT_TYPES = [
+    ReasoningMessage,
+    ToolCallMessage,
+    ToolReturnMessage,
+    AssistantMessage,
+    LettaStopReason,
+    LettaUsageStatistics,
+]
+
+
+def script_remember_rex(fake_llm: FakeLLM, *, answer_delay: float = 0.0) -> None:
+    fake_llm.script(
+        reply.tool_call(
+            "archival_memory_insert", {"content": "my dog is Rex"}, reasoning="Worth keeping."
+        ),
+        reply.text("Saved: your dog is Rex.", delay=answer_delay),
+    )
+
+
+def without_pings(events: Iterable[object]) -> list[object]:
+    return [event for event in events if not isinstance(event, LettaPing)]
+
+
+def seq_ids(events: list[object]) -> list[int | None]:
+    return [getattr(event, "seq_id", None) for event in events]
+
+
+def wait_until_finished(client: Letta, run_id: str, timeout: float = 30.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = client.runs.retrieve(run_id).status
+        if status not in ("created", "running"):
+            return str(status)
+        time.sleep(0.05)
+    raise AssertionError(f"run {run_id} still going after {timeout} s")
+
+
+@pytest.fixture
+def agent(make_agent: AgentFactory) -> AgentState:
+    return make_agent()
+
+
+def test_reattach_mid_run_replays_then_follows_until_the_end(
+    client: Letta, fake_llm: FakeLLM, agent: AgentState
+) -> None:
+    script_remember_rex(fake_llm, answer_delay=1.5)
+    run = client.agents.messages.create_async(agent.id, input=REMEMBER)
+
+    with client.runs.messages.stream(run.id) as stream:
+        status_when_attached = client.runs.retrieve(run.id).status
+        events = without_pings(stream)
+
+    assert status_when_attached in ("created", "running")
+    assert [type(event) for event in events] == EVENT_TYPES
+    assert seq_ids(events) == [1, 2, 3, 4, 5, 6]
+    answer, stop, usage = events[3], events[4], events[5]
+    assert isinstance(answer, AssistantMessage) and answer.content == "Saved: your dog is Rex."
+    assert isinstance(stop, LettaStopReason) and stop.stop_reason == "end_turn"
+    assert isinstance(usage, LettaUsageStatistics) and usage.step_count == 2
+    assert {getattr(event, "run_id", run.id) for event in events} == {run.id}
+
+
+def test_reattach_after_the_run_finished_replays_what_the_run_wrote(
+    client: Letta, fake_llm: FakeLLM, agent: AgentState
+) -> None:
+    script_remember_rex(fake_llm)
+    run = client.agents.messages.create_async(agent.id, input=REMEMBER)
+    assert wait_until_finished(client, run.id) == "completed"
+
+    with client.runs.messages.stream(run.id, include_pings=False) as stream:
+        events = list(stream)
+
+    assert [type(event) for event in events] == EVENT_TYPES
+    written = [m for m in client.runs.messages.list(run.id) if m.message_type != "user_message"]
+    assert [(e.id, e.message_type) for e in events[:4]] == [  # type: ignore[attr-defined]
+        (m.id, m.message_type) for m in written
+    ]
+
+
+def test_starting_after_resumes_right_after_the_event_seen_last(
+    client: Letta, fake_llm: FakeLLM, agent: AgentState
+) -> None:
+    script_remember_rex(fake_llm, answer_delay=1.0)
+    run = client.agents.messages.create_async(agent.id, input=REMEMBER)
+
+    # A client that saw the first two events and lost its connection picks up at the third.
+    with client.runs.messages.stream(run.id, starting_after=2) as stream:
+        resumed = without_pings(stream)
+    with client.runs.messages.stream(run.id, starting_after=6) as stream:
+        after_the_end = list(stream)
+
+    assert [type(event) for event in resumed] == EVENT_TYPES[2:]
+    assert seq_ids(resumed) == [3, 4, 5, 6]
+    assert [type(event) for event in without_pings(after_the_end)] == []
+
+
+def test_a_streamed_turn_can_be_followed_from_another_connection(
+    client: Letta, fake_llm: FakeLLM, agent: AgentState
+) -> None:
+    script_remember_rex(fake_llm, answer_delay=1.0)
+    # The first connection's turn goes on however it is read; a second one follows it.
+    with client.agents.messages.create(
+        agent.id, input=REMEMBER, streaming=True, include_pings=True
+    ) as first:
+        ping = next(iter(first))
+        assert isinstance(ping, LettaPing) and ping.run_id is not None
+        with client.runs.messages.stream(ping.run_id) as second:
+            followed = without_pings(second)
+        original = without_pings(first)
+
+    assert [type(event) for event in followed] == EVENT_TYPES
+    assert [type(event) for event in original] == EVENT_TYPES
+    assert [getattr(e, "id", None) for e in followed[:4]] == [
+        getattr(e, "id", None) for e in original[:4]
+    ]
+
+
+def test_unknown_runs_and_bad_options_are_refused_before_the_stream(
+    client: Letta, fake_llm: FakeLLM, agent: AgentState
+) -> None:
+    fake_llm.script(reply.text("Hi."))
+    run = client.agents.messages.create_async(agent.id, input="hi")
+    wait_until_finished(client, run.id)
+
+    with pytest.raises(NotFoundError):
+        client.runs.messages.stream("run-00000000-0000-4000-8000-000000000000")
+    bad = [
+        ({"starting_after": -1}, "starting_after"),
+        ({"poll_interval": 0}, "poll_interval"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"agent_id": "agent-someone-else"}, "agent_id"),
+        ({"body_run_id": "run-another"}, "run_id"),
+        ({"otid": "an-otid"}, "otid"),
+    ]
+    for options, field in bad:
+        with pytest.raises(UnprocessableEntityError) as refused:
+            client.runs.messages.stream(run.id, **options)  # type: ignore[arg-type]
+        assert field in str(refused.value.body), options
+
+
+def test_a_finished_run_replays_the_same_after_a_restart(
+    fresh_server: EngramServer, fake_llm: FakeLLM
+) -> None:
+    fresh_server.start()
+    script_remember_rex(fake_llm)
+    with letta_client_for(fresh_server) as client:
+        agent = client.agents.create(model="openai/gpt-4o-mini")
+        run = client.agents.messages.create_async(agent.id, input=REMEMBER)
+        assert wait_until_finished(client, run.id) == "completed"
+        with client.runs.messages.stream(run.id, include_pings=False) as stream:
+            before = [event.model_dump(exclude={"date"}) for event in stream]
+
+    fresh_server.stop()
+    fresh_server.start()
+    with (
+        letta_client_for(fresh_server) as client,
+        client.runs.messages.stream(run.id, include_pings=False) as stream,
+    ):
+        after = [event.model_dump(exclude={"date"}) for event in stream]
+
+    assert [event["message_type"] for event in after] == [
+        "reasoning_message",
+        "tool_call_message",
+        "tool_return_message",
+        "assistant_message",
+        "stop_reason",
+        "usage_statistics",
+    ]
+    assert after == before
