@@ -12,10 +12,11 @@ through the messages' ``run_id`` index) until the run is finished. What never re
 database is not replayed: the token chunks of ``stream_tokens`` (their committed message is
 sent whole instead) and pings.
 
-Events are numbered by ``seq_id``, 1 for the first message view of the run, in the order the
-run committed them; the closing ``error_message``, ``stop_reason`` and
-``usage_statistics`` continue the numbering. ``starting_after=n`` skips the events numbered
-up to ``n``, so a client that saw event ``n`` resumes right after it.
+Events are numbered by ``seq_id``, 1 for the first message of the run, in the order the
+run committed them, as the live stream numbers them (runtime/streaming.py); a closing
+``error_message`` continues the numbering, while ``stop_reason`` and ``usage_statistics``
+carry none (Letta's have no such field) and end every stream. ``starting_after=n`` skips
+the events numbered up to ``n``, so a client that saw event ``n`` resumes right after it.
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ from engram.store import runs
 from engram.store import tables as t
 
 INPUT_ROLES = frozenset({"user", "system"})
-"""Roles of the messages a turn was given (the request's input, the rules' notes): stored
-with the run, but never sent on its stream."""
+"""Roles only a turn's input has (the request's messages, the rules' notes): stored with
+the run, never sent on its stream. Input in other roles is told apart by its place."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ async def follow_run(deps: HasDb, run_id: str, request: Reattach) -> AsyncIterat
         if request.include_pings and time.monotonic() - quiet_since >= PING_SECONDS:
             quiet_since = time.monotonic()
             yield ping(run_id)
-    for event in _number(cursor, _closing(run), request.starting_after):
+    for event in _closing(run, cursor, request.starting_after):
         yield event
     yield DONE
 
@@ -111,13 +112,35 @@ def _next_rows(
     rows = runs.run_messages(
         session, run_id, before=None, after=cursor.after_message, limit=limit, descending=False
     )
+    if len(rows) == limit and rows[-1].step_id is not None:
+        # Whole steps only (a step's rows commit together): _views reads a step as a whole.
+        rows += runs.run_messages(
+            session,
+            run_id,
+            step_id=rows[-1].step_id,
+            before=None,
+            after=rows[-1].id,
+            limit=None,
+            descending=False,
+        )
     if rows:
         cursor.after_message = rows[-1].id
     return run, rows
 
 
 def _views(rows: list[t.Message]) -> list[dict[str, Any]]:
-    return [view for row in rows if row.role not in INPUT_ROLES for view in letta_messages(row)]
+    """What the live stream sent of these rows: a step's output, from the model's message
+    (the step's last assistant row; input messages come before it) on, without inputs."""
+    steps: dict[str | None, list[t.Message]] = {}
+    for row in rows:
+        steps.setdefault(row.step_id, []).append(row)
+    views = []
+    for step_rows in steps.values():
+        model_at = max((n for n, row in enumerate(step_rows) if row.role == "assistant"), default=0)
+        for row in step_rows[model_at:]:
+            if row.role not in INPUT_ROLES:
+                views += letta_messages(row)
+    return views
 
 
 def _number(
@@ -132,29 +155,26 @@ def _number(
     return kept
 
 
-def _closing(run: t.Run) -> list[dict[str, Any]]:
-    """How a finished run's live stream ended: its error, stop reason and token totals."""
+def _closing(run: t.Run, cursor: _Cursor, starting_after: int) -> list[dict[str, Any]]:
+    """How a finished run's live stream ended: its error (numbered, as Letta numbers
+    one), then its stop reason and token totals, which carry no ``seq_id`` and close
+    every stream whatever ``starting_after`` skipped."""
     reason = run.stop_reason or ("end_turn" if run.status == "completed" else "error")
-    events = []
-    if run.error:
-        events.append(error_message(run.id, reason, run.error))
-    events.append(stop_reason(reason))
-    events.append(
-        {
-            "message_type": "usage_statistics",
-            "completion_tokens": run.completion_tokens,
-            "prompt_tokens": run.prompt_tokens,
-            "total_tokens": run.prompt_tokens + run.completion_tokens,
-            "step_count": run.step_count,
-            "run_ids": None,
-            "cached_input_tokens": 0,
-            "cache_write_tokens": 0,
-            "reasoning_tokens": 0,
-            # The context's size is known to the turn, not kept with its run.
-            "context_tokens": None,
-        }
-    )
-    return events
+    error = [error_message(run.id, reason, run.error)] if run.error else []
+    usage = {
+        "message_type": "usage_statistics",
+        "completion_tokens": run.completion_tokens,
+        "prompt_tokens": run.prompt_tokens,
+        "total_tokens": run.prompt_tokens + run.completion_tokens,
+        "step_count": run.step_count,
+        "run_ids": None,
+        "cached_input_tokens": 0,
+        "cache_write_tokens": 0,
+        "reasoning_tokens": 0,
+        # The context's size is known to the turn, not kept with its run.
+        "context_tokens": None,
+    }
+    return [*_number(cursor, error, starting_after), stop_reason(reason), usage]
 
 
 def _vanished(run_id: str, detail: str) -> list[Event]:

@@ -11,6 +11,7 @@ from letta_client import Letta, NotFoundError, UnprocessableEntityError
 from letta_client.types import AgentState, ToolReturnMessage
 from letta_client.types.agents import AssistantMessage, ReasoningMessage, ToolCallMessage
 from letta_client.types.agents.letta_streaming_response import (
+    LettaErrorMessage,
     LettaPing,
     LettaStopReason,
     LettaUsageStatistics,
@@ -75,7 +76,7 @@ def test_reattach_mid_run_replays_then_follows_until_the_end(
 
     assert status_when_attached in ("created", "running")
     assert [type(event) for event in events] == EVENT_TYPES
-    assert seq_ids(events) == [1, 2, 3, 4, 5, 6]
+    assert seq_ids(events) == [1, 2, 3, 4, None, None]
     answer, stop, usage = events[3], events[4], events[5]
     assert isinstance(answer, AssistantMessage) and answer.content == "Saved: your dog is Rex."
     assert isinstance(stop, LettaStopReason) and stop.stop_reason == "end_turn"
@@ -109,12 +110,12 @@ def test_starting_after_resumes_right_after_the_event_seen_last(
     # A client that saw the first two events and lost its connection picks up at the third.
     with client.runs.messages.stream(run.id, starting_after=2) as stream:
         resumed = without_pings(stream)
-    with client.runs.messages.stream(run.id, starting_after=6) as stream:
+    with client.runs.messages.stream(run.id, starting_after=4) as stream:
         after_the_end = list(stream)
 
     assert [type(event) for event in resumed] == EVENT_TYPES[2:]
-    assert seq_ids(resumed) == [3, 4, 5, 6]
-    assert [type(event) for event in without_pings(after_the_end)] == []
+    assert seq_ids(resumed) == [3, 4, None, None]
+    assert [type(event) for event in without_pings(after_the_end)] == EVENT_TYPES[4:]
 
 
 def test_a_streamed_turn_can_be_followed_from_another_connection(
@@ -136,6 +137,108 @@ def test_a_streamed_turn_can_be_followed_from_another_connection(
     assert [getattr(e, "id", None) for e in followed[:4]] == [
         getattr(e, "id", None) for e in original[:4]
     ]
+    # The live stream numbers its events as the reattached one does.
+    assert seq_ids(original) == seq_ids(followed) == [1, 2, 3, 4, None, None]
+
+
+def test_a_client_that_lost_its_stream_resumes_after_the_last_seq_id_it_saw(
+    client: Letta, fake_llm: FakeLLM, agent: AgentState
+) -> None:
+    script_remember_rex(fake_llm, answer_delay=1.0)
+    seen: list[object] = []
+    with client.agents.messages.create(
+        agent.id, input=REMEMBER, streaming=True, background=True
+    ) as live:
+        for event in live:
+            seen.append(event)
+            if isinstance(event, ToolReturnMessage):
+                break  # the connection drops here, before the slow answer
+    run_id = seen[0].run_id  # type: ignore[attr-defined]
+    last_seq_id = seq_ids(seen)[-1]
+    assert isinstance(last_seq_id, int)
+
+    with client.runs.messages.stream(run_id, starting_after=last_seq_id) as stream:
+        rest = without_pings(stream)
+
+    assert [type(event) for event in without_pings(seen) + rest] == EVENT_TYPES
+    assert seq_ids(without_pings(seen) + rest) == [1, 2, 3, 4, None, None]
+
+
+def test_token_chunks_resume_with_their_message_whole(
+    client: Letta, fake_llm: FakeLLM, agent: AgentState
+) -> None:
+    script_remember_rex(fake_llm)
+    with client.agents.messages.create(
+        agent.id, input=REMEMBER, streaming=True, stream_tokens=True, include_pings=False
+    ) as live:
+        chunks = list(live)
+    answer_chunks = [e for e in chunks if isinstance(e, AssistantMessage)]
+    assert len(answer_chunks) > 1
+    # A chunk carries the number of the last whole event before it (the tool's result).
+    assert {chunk.seq_id for chunk in answer_chunks} == {3}
+
+    with client.runs.messages.stream(
+        chunks[0].run_id,  # type: ignore[union-attr]
+        starting_after=3,
+        include_pings=False,
+    ) as stream:
+        resumed = list(stream)
+
+    assert [type(event) for event in resumed] == EVENT_TYPES[3:]
+    answer = resumed[0]
+    assert isinstance(answer, AssistantMessage) and answer.content == "Saved: your dog is Rex."
+    assert answer.id == answer_chunks[0].id
+    assert seq_ids(resumed) == [4, None, None]
+
+
+def test_messages_given_as_input_are_not_replayed(
+    client: Letta, fake_llm: FakeLLM, agent: AgentState
+) -> None:
+    fake_llm.script(reply.text("Rex, yes."))
+    given = [
+        {"role": "assistant", "content": "Earlier I said your dog is Rex."},
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "what is my dog called?"},
+    ]
+    with client.agents.messages.create(
+        agent.id, messages=given, streaming=True, include_pings=False
+    ) as live:
+        original = list(live)
+    run_id = original[0].run_id  # type: ignore[union-attr]
+
+    with client.runs.messages.stream(run_id, include_pings=False) as stream:
+        replayed = list(stream)
+
+    kinds = [event.message_type for event in replayed]
+    assert kinds == ["assistant_message", "stop_reason", "usage_statistics"]
+    assert kinds == [event.message_type for event in original]
+    assert replayed[0].content == "Rex, yes."  # type: ignore[union-attr]
+
+
+def test_a_failed_run_replays_its_error_as_the_live_stream_sent_it(
+    client: Letta, fake_llm: FakeLLM, agent: AgentState
+) -> None:
+    fake_llm.script(reply.error(400, "bad request from the fake"))
+    with client.agents.messages.create(
+        agent.id, input="hi", streaming=True, include_pings=False
+    ) as live:
+        original = list(live)
+    run_id = original[0].run_id  # type: ignore[union-attr]
+
+    with client.runs.messages.stream(run_id, include_pings=False) as stream:
+        replayed = list(stream)
+
+    assert [type(event) for event in replayed] == [
+        LettaErrorMessage,
+        LettaStopReason,
+        LettaUsageStatistics,
+    ]
+    assert [type(event) for event in original] == [type(event) for event in replayed]
+    error, stop = replayed[0], replayed[1]
+    assert isinstance(error, LettaErrorMessage) and error.error_type == "llm_api_error"
+    assert "bad request from the fake" in error.message
+    assert isinstance(stop, LettaStopReason) and stop.stop_reason == "llm_api_error"
+    assert seq_ids(replayed) == seq_ids(original) == [1, None, None]
 
 
 def test_unknown_runs_and_bad_options_are_refused_before_the_stream(
