@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engram.errors import EngramError, InvalidInput
@@ -55,9 +56,10 @@ class Reattach:
 
 @dataclass
 class _Cursor:
-    """How far the replay has read: the last message row and the last number given."""
+    """How far the replay has read: the last message row's ``seq`` and the last number
+    given."""
 
-    after_message: str | None = None
+    after_seq: int = 0
     numbered: int = 0
 
 
@@ -91,7 +93,7 @@ async def follow_run(deps: HasDb, run_id: str, request: Reattach) -> AsyncIterat
             yield event
         if events:
             quiet_since = time.monotonic()
-        if len(rows) == request.batch_size:
+        if len(rows) >= request.batch_size:
             continue
         if run.status not in ACTIVE_RUN_STATUSES:
             break
@@ -109,22 +111,14 @@ def _next_rows(
 ) -> tuple[t.Run, list[t.Message]]:
     # The run first: rows committed with (or before) an end read here are in the next read.
     run = runs.get(session, run_id)
-    rows = runs.run_messages(
-        session, run_id, before=None, after=cursor.after_message, limit=limit, descending=False
-    )
+    query = select(t.Message).where(t.Message.run_id == run_id).order_by(t.Message.seq)
+    rows = list(session.scalars(query.where(t.Message.seq > cursor.after_seq).limit(limit)))
     if len(rows) == limit and rows[-1].step_id is not None:
         # Whole steps only (a step's rows commit together): _views reads a step as a whole.
-        rows += runs.run_messages(
-            session,
-            run_id,
-            step_id=rows[-1].step_id,
-            before=None,
-            after=rows[-1].id,
-            limit=None,
-            descending=False,
-        )
+        rest = query.where(t.Message.seq > rows[-1].seq, t.Message.step_id == rows[-1].step_id)
+        rows += session.scalars(rest)
     if rows:
-        cursor.after_message = rows[-1].id
+        cursor.after_seq = rows[-1].seq
     return run, rows
 
 

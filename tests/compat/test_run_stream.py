@@ -93,8 +93,14 @@ def test_reattach_after_the_run_finished_replays_what_the_run_wrote(
 
     with client.runs.messages.stream(run.id, include_pings=False) as stream:
         events = list(stream)
+    # One message a read: a step is still read whole, and the events are the same.
+    with client.runs.messages.stream(run.id, include_pings=False, batch_size=1) as stream:
+        one_by_one = list(stream)
 
     assert [type(event) for event in events] == EVENT_TYPES
+    assert [e.model_dump(exclude={"date"}) for e in one_by_one] == [
+        e.model_dump(exclude={"date"}) for e in events
+    ]
     written = [m for m in client.runs.messages.list(run.id) if m.message_type != "user_message"]
     assert [(e.id, e.message_type) for e in events[:4]] == [  # type: ignore[attr-defined]
         (m.id, m.message_type) for m in written
@@ -293,3 +299,35 @@ def test_a_finished_run_replays_the_same_after_a_restart(
         "usage_statistics",
     ]
     assert after == before
+
+
+def test_a_run_cut_short_by_a_restart_replays_its_steps_and_how_it_ended(
+    fresh_server: EngramServer, fake_llm: FakeLLM
+) -> None:
+    fresh_server.start()
+    script_remember_rex(fake_llm, answer_delay=30.0)
+    with letta_client_for(fresh_server) as client:
+        agent = client.agents.create(model="openai/gpt-4o-mini")
+        run = client.agents.messages.create_async(agent.id, input=REMEMBER)
+        deadline = time.monotonic() + 30
+        while not any(
+            m.message_type == "tool_return_message" for m in client.runs.messages.list(run.id)
+        ):
+            assert time.monotonic() < deadline, "the first step never committed"
+            time.sleep(0.05)
+
+    fresh_server.stop()  # the second step is still waiting on the model
+    fresh_server.start()
+    with (
+        letta_client_for(fresh_server) as client,
+        client.runs.messages.stream(run.id, include_pings=False) as stream,
+    ):
+        events = list(stream)
+        ended = client.runs.retrieve(run.id)
+
+    assert [type(event) for event in events[:3]] == EVENT_TYPES[:3]
+    assert seq_ids(events[:3]) == [1, 2, 3]
+    stop = events[-2]
+    assert isinstance(stop, LettaStopReason) and stop.stop_reason == ended.stop_reason
+    assert ended.status in ("cancelled", "failed")
+    assert isinstance(events[-1], LettaUsageStatistics)
