@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engram.errors import EngramError, InvalidInput
+from engram.errors import InvalidInput, NotFound
 from engram.ops.deps import HasDb
 from engram.runtime.runs import ACTIVE_RUN_STATUSES
 from engram.runtime.streaming import DONE, PING_SECONDS, Event, error_message, ping, stop_reason
@@ -84,7 +84,7 @@ async def follow_run(deps: HasDb, run_id: str, request: Reattach) -> AsyncIterat
             run, rows = await deps.db.read(
                 lambda session: _next_rows(session, run_id, cursor, request.batch_size)
             )
-        except EngramError as exc:  # the run was deleted while followed
+        except NotFound as exc:  # the run was deleted while followed
             for event in _vanished(run_id, str(exc)):
                 yield event
             return
