@@ -109,7 +109,7 @@ async def follow_run(deps: HasDb, run_id: str, request: Reattach) -> AsyncIterat
 def _next_rows(
     session: Session, run_id: str, cursor: _Cursor, limit: int
 ) -> tuple[t.Run, list[t.Message]]:
-    # The run first: rows committed with (or before) an end read here are in the next read.
+    # One read, one snapshot: a run seen ended has every row it committed in the same read.
     run = runs.get(session, run_id)
     query = select(t.Message).where(t.Message.run_id == run_id).order_by(t.Message.seq)
     rows = list(session.scalars(query.where(t.Message.seq > cursor.after_seq).limit(limit)))

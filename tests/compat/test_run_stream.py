@@ -331,3 +331,39 @@ def test_a_run_cut_short_by_a_restart_replays_its_steps_and_how_it_ended(
     assert isinstance(stop, LettaStopReason) and stop.stop_reason == ended.stop_reason
     assert ended.status in ("cancelled", "failed")
     assert isinstance(events[-1], LettaUsageStatistics)
+
+
+def test_runs_that_ask_for_and_answer_an_approval_replay_as_they_streamed(
+    client: Letta, fake_llm: FakeLLM, make_agent: AgentFactory
+) -> None:
+    agent = make_agent(
+        tool_rules=[{"type": "requires_approval", "tool_name": "archival_memory_insert"}]
+    )
+    fake_llm.script(reply.tool_call("archival_memory_insert", {"content": "Likes tea."}))
+    with client.agents.messages.create(
+        agent.id, input="Remember that I like tea.", streaming=True, include_pings=False
+    ) as live:
+        asked = list(live)
+    request_id = asked[0].id  # type: ignore[union-attr]
+    fake_llm.script(reply.text("Saved."))
+    with client.agents.messages.create(
+        agent.id,
+        messages=[{"type": "approval", "approve": True, "approval_request_id": request_id}],
+        streaming=True,
+        include_pings=False,
+    ) as live:
+        answered = list(live)
+
+    for original in (asked, answered):
+        run_id = original[0].run_id  # type: ignore[union-attr]
+        with client.runs.messages.stream(run_id, include_pings=False) as stream:
+            replayed = list(stream)
+        assert [(getattr(e, "id", None), e.message_type, seq_ids([e])) for e in replayed] == [
+            (getattr(e, "id", None), e.message_type, seq_ids([e])) for e in original
+        ]
+    assert [e.message_type for e in asked][:1] == ["approval_request_message"]
+    assert [e.message_type for e in answered][:3] == [
+        "approval_response_message",
+        "tool_return_message",
+        "assistant_message",
+    ]
