@@ -181,6 +181,7 @@ CONTRACT_PATHS: tuple[ContractPath, ...] = (
     ContractPath("DELETE", "/v1/runs/{run_id}", "delete_run"),
     ContractPath("GET", "/v1/runs/{run_id}/messages", "list_messages_for_run"),
     ContractPath("GET", "/v1/runs/{run_id}/steps", "list_steps_for_run"),
+    ContractPath("POST", "/v1/runs/{run_id}/stream", "retrieve_stream_for_run"),
     ContractPath("GET", "/v1/runs/{run_id}/trace", "retrieve_trace_for_run"),
     ContractPath("GET", "/v1/runs/{run_id}/usage", "retrieve_usage_for_run"),
     ContractPath("GET", "/v1/steps/", "list_steps"),

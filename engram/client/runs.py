@@ -2,6 +2,7 @@
 
     run = client.runs.retrieve(run_id)
     client.runs.messages.list(run_id)          # what the run wrote
+    client.runs.messages.stream(run_id)        # its events, then live until it ends
     client.runs.steps.list(run_id)             # its model calls
     client.runs.usage.retrieve(run_id)         # its token totals
     client.runs.trace.retrieve(run_id)         # where its steps spent their time
@@ -14,16 +15,19 @@ Each answer has the fields the REST API sends for the same object.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field
 
 from engram.api import serialize, step_traces
+from engram.api.stream_requests import RetrieveStream
+from engram.client.arguments import validated
 from engram.client.checks import Limit, checked
+from engram.client.messages import chunk
 from engram.client.models import LettaMessage, Run, WireModel
 from engram.client.resource import Resource
-from engram.ops import runs, steps
+from engram.ops import run_stream, runs, steps
 from engram.ops.paging import Page
 from engram.ops.runs import RunStatus, StopReason
 from engram.runtime.views import listing
@@ -114,6 +118,33 @@ class AsyncRunMessages(Resource):
         page = _page(before, after, limit, order, newest=False)
         rows = await runs.list_run_messages(self._services, run_id, page)
         return LettaMessage.each(listing(rows, descending=page.descending))
+
+    async def stream(
+        self,
+        run_id: str,
+        *,
+        starting_after: int = 0,
+        include_pings: bool | None = True,
+        poll_interval: float | None = 0.1,
+        batch_size: int | None = 100,
+        agent_id: str | None = None,
+    ) -> AsyncIterator[WireModel]:
+        """The run's events after ``starting_after`` (a ``seq_id``), those it has
+        committed first, then the new ones until it ends, as ``POST
+        /v1/runs/{run_id}/stream`` sends them; an unknown run raises NotFound at once."""
+        body = validated(
+            RetrieveStream,
+            starting_after=starting_after,
+            include_pings=include_pings,
+            poll_interval=poll_interval,
+            batch_size=batch_size,
+            agent_id=agent_id,
+        )
+        request = body.to_op(run_id)
+        await run_stream.check_run(self._services, run_id, request)
+        async for event in run_stream.follow_run(self._services, run_id, request):
+            if isinstance(event, dict):
+                yield chunk(event)
 
 
 class AsyncRunSteps(Resource):

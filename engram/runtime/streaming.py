@@ -205,6 +205,8 @@ class TurnStream:
         self._tokens = TokenChunks(run_id) if stream_tokens else None
         self._include_pings = include_pings
         self._ping_seconds = ping_seconds
+        self._numbered = 0
+        """Events numbered so far, as ``POST /v1/runs/{run_id}/stream`` numbers them."""
         turn = self._run(deps, agent_id, inputs, max_steps, if_busy)
         deps.jobs.spawn(turn, name=f"stream:{run_id}")
 
@@ -265,11 +267,14 @@ class TurnStream:
     async def _on_delta(self, delta: ContentDelta) -> None:
         assert self._tokens is not None
         for chunk in self._tokens.chunks(delta):
-            self._put(chunk)
+            # A chunk carries the number of the last whole event before it: resuming after
+            # it replays its message whole (ops/run_stream.py keeps no chunks).
+            self._put({**chunk, "seq_id": self._numbered})
 
     async def _on_message(self, view: dict[str, Any]) -> None:
+        self._numbered += 1
         if self._tokens is None or not self._tokens.already_sent(view):
-            self._put(view)
+            self._put({**view, "seq_id": self._numbered})
 
     def _closing_events(self, finished: _Finished) -> list[Event]:
         result, error = finished.result, finished.error
@@ -283,9 +288,14 @@ class TurnStream:
             else:
                 detail = str(error) if isinstance(error, EngramError) else "see the server log"
                 text, kind, reason = f"the run failed: {detail}", "internal_error", "error"
-            return [error_message(self.run_id, kind, text), stop_reason(reason), DONE]
+            return [self._numbered_error(kind, text), stop_reason(reason), DONE]
         events: list[Event] = []
         if result.error:
-            events.append(error_message(self.run_id, result.stop_reason, result.error))
+            events.append(self._numbered_error(result.stop_reason, result.error))
         events += [stop_reason(result.stop_reason), result.usage(), DONE]
         return events
+
+    def _numbered_error(self, error_type: str, text: str) -> dict[str, Any]:
+        # Letta numbers an error like a message; a stop reason and usage carry no seq_id.
+        self._numbered += 1
+        return {**error_message(self.run_id, error_type, text), "seq_id": self._numbered}

@@ -3,6 +3,7 @@ the REST API answers for them; bad arguments are errors naming the argument."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -179,3 +180,29 @@ def test_unknown_ids_are_not_found_naming_the_id(
 
 def test_a_conversation_id_matches_no_run(engram_client: Engram) -> None:
     assert engram_client.runs.list(conversation_id="conv-1") == []
+
+
+def test_a_runs_stream_replays_as_the_rest_api_sends_it(target: str, fake_llm: FakeLLM) -> None:
+    _, run_id, _ = two_turns(target, fake_llm)
+    with rest_api(target) as http:
+        sent = http.post(f"/v1/runs/{run_id}/stream", json={"include_pings": False})
+    assert sent.status_code == 200
+    data = [line[len("data: ") :] for line in sent.text.splitlines() if line.startswith("data: ")]
+    rest = [json.loads(item) for item in data[:-1]]
+
+    with Engram.open(target) as client:
+        events = list(client.runs.messages.stream(run_id, include_pings=False))
+        resumed = list(client.runs.messages.stream(run_id, starting_after=2))
+        with pytest.raises(NotFound):
+            list(client.runs.messages.stream("run-unknown"))
+        with pytest.raises(InvalidInput) as refused:
+            list(client.runs.messages.stream(run_id, starting_after=-1))
+
+    assert data[-1] == "[DONE]"
+    seen = [(e.model_dump().get("seq_id"), e.model_dump()["message_type"]) for e in events]
+    assert seen == [(event.get("seq_id"), event["message_type"]) for event in rest]
+    assert [kind for _, kind in seen][-2:] == ["stop_reason", "usage_statistics"]
+    assert [
+        e.model_dump().get("seq_id") for e in resumed if e.model_dump()["message_type"] != "ping"
+    ] == [event.get("seq_id") for event in rest[2:]]
+    assert refused.value.field == "starting_after"
