@@ -248,10 +248,15 @@ class ModifyApprovalRequest(Body):
     requires_approval: bool | None = None
 
 
+class ClientToolSchema(Body):
+    """A tool the client declares for one request and runs itself (docs/approvals.md)."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+
+
 NOT_SERVED = {
-    "client_tools": "send the request without client_tools, or register the tool "
-    "(POST /v1/tools/), attach it with approval required and answer its calls with a "
-    "tool_return (docs/approvals.md)",
     "override_model": "change the agent's model (PATCH /v1/agents/{agent_id} with model), "
     "or send without override_model",
     "override_system": "change the agent's system prompt (PATCH /v1/agents/{agent_id} with "
@@ -272,11 +277,23 @@ class SendMessages(Body):
     # Letta's per-request options Engram does not serve yet. Ignoring them would run a turn
     # other than the one asked for (without the client's tools, on the agent's own model or
     # prompt), so a request that sets one is refused, naming it and what to do instead.
-    client_tools: list[Any] | None = None
+    client_tools: list[ClientToolSchema] | None = None
     override_model: str | None = None
     override_system: str | None = None
 
-    @field_validator("client_tools", "override_model", "override_system")
+    @field_validator("client_tools", mode="after")
+    @classmethod
+    def _distinct_client_tools(
+        cls, tools: list[ClientToolSchema] | None
+    ) -> list[ClientToolSchema] | None:
+        seen: set[str] = set()
+        for tool in tools or []:
+            if tool.name in seen:
+                raise ValueError(f"client tool '{tool.name}' is declared twice")
+            seen.add(tool.name)
+        return tools
+
+    @field_validator("override_model", "override_system")
     @classmethod
     def _not_served_yet(cls, value: Any, info: ValidationInfo) -> Any:
         if value:

@@ -18,6 +18,7 @@ from engram.runtime.agent_gate import BusyPolicy
 from engram.runtime.runs import create_run
 from engram.runtime.step import TurnResult
 from engram.runtime.step_rows import InputMessage
+from engram.runtime.turn_options import ClientTool, TurnOptions
 
 if TYPE_CHECKING:
     from engram.runtime.agent_gate import AgentGate
@@ -98,6 +99,14 @@ def request_config(body: SendMessages) -> dict[str, Any]:
         "assistant_message_tool_kwarg": "message",
         "include_return_message_types": None,
     }
+
+
+def turn_options(body: SendMessages) -> TurnOptions:
+    """What the request asks of its turn beyond its messages (runtime/turn_options.py)."""
+    tools = tuple(
+        ClientTool(tool.name, tool.description, tool.parameters) for tool in body.client_tools or []
+    )
+    return TurnOptions(client_tools=tools)
 
 
 def turn_reply(result: TurnResult) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from engram.api.turns import (
     failure,
     request_config,
     turn_failed,
+    turn_options,
     turn_reply,
 )
 from engram.client.agent_state import AgentState
@@ -124,7 +125,13 @@ class AsyncAgentMessages(Resource):
         services = self._services
         inputs, run_id = await accept_turn(services, agent_id, body, if_busy)
         result = await run_turn(
-            services, agent_id, inputs, if_busy=if_busy, run_id=run_id, max_steps=body.max_steps
+            services,
+            agent_id,
+            inputs,
+            if_busy=if_busy,
+            run_id=run_id,
+            max_steps=body.max_steps,
+            options=turn_options(body),
         )
         response = LettaResponse.model_validate(turn_reply(result))
         if turn_failed(result):
@@ -165,6 +172,7 @@ class AsyncAgentMessages(Resource):
             stream_tokens=body.stream_tokens,
             include_pings=body.include_pings,
             if_busy=if_busy,
+            options=turn_options(body),
         )
         async for event in turn.events():
             if isinstance(event, dict):
@@ -194,6 +202,7 @@ class AsyncAgentMessages(Resource):
             if_busy=if_busy,
             max_steps=body.max_steps,
             request_config=request_config(body),
+            options=turn_options(body),
         )
         return Run.model_validate(serialize.run(run))
 

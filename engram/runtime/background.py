@@ -22,6 +22,7 @@ from engram.runtime.run_recovery import STOPPED_BEFORE_START
 from engram.runtime.runs import ACTIVE_RUN_STATUSES, RunsDeps, create_run
 from engram.runtime.step import TurnDeps, run_turn
 from engram.runtime.step_rows import InputMessage
+from engram.runtime.turn_options import TurnOptions
 from engram.store import tables as t
 
 if TYPE_CHECKING:
@@ -63,6 +64,7 @@ async def start_background_turn(
     if_busy: BusyPolicy,
     max_steps: int,
     request_config: dict[str, Any] | None = None,
+    options: TurnOptions | None = None,
 ) -> t.Run:
     """Record a run and queue its turn; returns the run as created, before any step.
     Raises NotFound for an unknown agent, having recorded nothing. A busy agent is
@@ -70,7 +72,12 @@ async def start_background_turn(
     for it."""
     if if_busy == "reject":
         await deps.gate.refuse_if_busy(agent_id)
-    turn_input = {"inputs": [asdict(item) for item in inputs], "max_steps": max_steps}
+    turn_input: dict[str, Any] = {
+        "inputs": [asdict(item) for item in inputs],
+        "max_steps": max_steps,
+    }
+    if options is not None:
+        turn_input["options"] = options.to_json()
     run = await create_run(
         deps, agent_id, background=True, request_config=request_config, turn_input=turn_input
     )
@@ -142,4 +149,5 @@ async def _agent_turn(deps: TurnDeps, payload: dict[str, Any]) -> None:
         run_id=payload["run_id"],
         max_steps=payload["max_steps"],
         requeue_if_stopped=True,
+        options=TurnOptions.from_json(payload.get("options")),
     )

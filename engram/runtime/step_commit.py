@@ -64,7 +64,7 @@ def commit_step(
     ``held`` calls marked, the results in ``ran``, the run's progress and the step's row."""
     agent, chat = call.state.agent, call.chat
     assistant = assistant_row(agent.id, turn.run_id, call.step_id, call.message_id, chat)
-    approvals.mark_held(assistant, held)
+    approvals.mark_held(assistant, held, client=turn.options.client_tool_names)
     results = [tool_row(agent.id, turn.run_id, call.step_id, done) for done in ran.executed]
     model = LLMConfig.from_json(agent.llm_config).model
     new_rows = [*pending, assistant, *results]

@@ -128,7 +128,7 @@ async def _chat(turn: Turn, prompt: Prompt) -> ChatResult:
     request = ChatRequest(
         model=config.model,
         messages=prompt.context.chat_messages() + [c for m in prompt.pending if (c := to_chat(m))],
-        tools=offered_tools(turn.rules, prompt.context.tools),
+        tools=offered_tools(turn.rules, turn.options.offered(prompt.context.tools)),
         temperature=config.temperature,
         max_tokens=config.max_tokens,
         reasoning_budget=config.reasoning_budget,

@@ -20,6 +20,7 @@ from engram.llm.client import ContentDelta
 from engram.runtime.agent_gate import BusyPolicy
 from engram.runtime.step import TurnDeps, TurnResult, run_turn
 from engram.runtime.step_rows import InputMessage
+from engram.runtime.turn_options import TurnOptions
 from engram.runtime.views import SEND_MESSAGE
 
 if TYPE_CHECKING:
@@ -196,6 +197,7 @@ class TurnStream:
         include_pings: bool,
         if_busy: BusyPolicy = "wait",
         ping_seconds: float = PING_SECONDS,
+        options: TurnOptions | None = None,
     ) -> None:
         """``if_busy``: what the turn does if another turn of the agent runs when it starts
         (``AgentGate.hold``)."""
@@ -205,6 +207,7 @@ class TurnStream:
         self._tokens = TokenChunks(run_id) if stream_tokens else None
         self._include_pings = include_pings
         self._ping_seconds = ping_seconds
+        self._options = options
         turn = self._run(deps, agent_id, inputs, max_steps, if_busy)
         deps.jobs.spawn(turn, name=f"stream:{run_id}")
 
@@ -248,6 +251,7 @@ class TurnStream:
                 on_message=self._on_message,
                 on_delta=self._on_delta if tokens else None,
                 on_step=self._on_step if tokens else None,
+                options=self._options,
             )
         except BaseException as exc:
             self._put(_Finished(None, exc))

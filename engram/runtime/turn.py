@@ -19,6 +19,7 @@ from engram.runtime.recall_assist import RecallDeps, RecalledSection
 from engram.runtime.step_rows import InputMessage, input_row
 from engram.runtime.stop import Ending, StopReason, TurnLimits
 from engram.runtime.tool_rules import TurnRules
+from engram.runtime.turn_options import TurnOptions
 from engram.runtime.views import letta_messages
 from engram.store import tables as t
 
@@ -115,6 +116,8 @@ class Turn:
     recalled: RecalledSection | None = None
     call_depth: int = 0
     """How many agent-to-agent calls deep this turn is (0: a client's own turn)."""
+    options: TurnOptions = field(default_factory=TurnOptions)
+    """What the request asked of this turn beyond its messages (client tools...)."""
 
     def next_inputs(self) -> list[t.Message]:
         """What the next step adds to the window: the rules' note, if there is one."""

@@ -1,5 +1,5 @@
-"""Letta's per-request turn options Engram does not serve yet (``client_tools``,
-``override_model``, ``override_system``) are refused with a 422 naming the option and what to
+"""Letta's per-request turn options Engram does not serve yet (``override_model``,
+``override_system``) are refused with a 422 naming the option and what to
 do instead, on every route that starts a turn, before any model call, run or message. Unset,
 null or empty, they are the same as not sent."""
 
@@ -13,13 +13,7 @@ import pytest
 from tests.api.conftest import MODEL, AgentFactory, error_fields, message_count
 from tests.fakes import FakeLLM, reply
 
-CLIENT_TOOL = {
-    "name": "read_clipboard",
-    "description": "The text on the user's clipboard.",
-    "parameters": {"type": "object", "properties": {}, "required": []},
-}
 UNSERVED = {
-    "client_tools": ([CLIENT_TOOL], "POST /v1/tools/"),
     "override_model": (MODEL, "PATCH /v1/agents/{agent_id} with model"),
     "override_system": ("You are a pirate.", "PATCH /v1/agents/{agent_id} with system"),
 }

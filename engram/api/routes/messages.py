@@ -16,6 +16,7 @@ from engram.api.turns import (
     accept_turn,
     failure,
     turn_failed,
+    turn_options,
     turn_reply,
 )
 from engram.ops import agent_context
@@ -36,7 +37,13 @@ async def send_message(agent_id: str, body: SendMessages, rt: Runtime, if_busy: 
         return await stream_reply(rt, agent_id, body, if_busy)
     inputs, run_id = await accept_turn(rt, agent_id, body, if_busy)
     result = await run_turn(
-        rt, agent_id, inputs, if_busy=if_busy, run_id=run_id, max_steps=body.max_steps
+        rt,
+        agent_id,
+        inputs,
+        if_busy=if_busy,
+        run_id=run_id,
+        max_steps=body.max_steps,
+        options=turn_options(body),
     )
     if turn_failed(result):
         return failed_turn_reply(result)

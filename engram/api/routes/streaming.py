@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 from engram.api import serialize
 from engram.api.deps import IfBusy, Runtime
 from engram.api.schemas import CancelRuns, SendMessages
-from engram.api.turns import accept_turn, checked_inputs, request_config
+from engram.api.turns import accept_turn, checked_inputs, request_config, turn_options
 from engram.runtime.agent_gate import BusyPolicy
 from engram.runtime.background import start_background_turn
 from engram.runtime.runs import cancel_runs
@@ -46,6 +46,7 @@ async def stream_reply(
         stream_tokens=body.stream_tokens,
         include_pings=body.include_pings,
         if_busy=if_busy,
+        options=turn_options(body),
     )
     return StreamingResponse(
         _server_sent(stream.events()), media_type="text/event-stream", headers=SSE_HEADERS
@@ -72,6 +73,7 @@ async def send_messages_async(
         if_busy=if_busy,
         max_steps=body.max_steps,
         request_config=request_config(body),
+        options=turn_options(body),
     )
     return serialize.run(run)
 
