@@ -256,11 +256,26 @@ class ClientToolSchema(Body):
     parameters: dict[str, Any] | None = None
 
 
+MessageType = Literal[
+    "system_message",
+    "user_message",
+    "assistant_message",
+    "reasoning_message",
+    "hidden_reasoning_message",
+    "tool_call_message",
+    "tool_return_message",
+    "approval_request_message",
+    "approval_response_message",
+    "summary_message",
+    "event_message",
+]
+"""Letta's ``MessageType``: what ``include_return_message_types`` may name."""
+
 NOT_SERVED = {
-    "override_model": "change the agent's model (PATCH /v1/agents/{agent_id} with model), "
-    "or send without override_model",
-    "override_system": "change the agent's system prompt (PATCH /v1/agents/{agent_id} with "
-    "system), or send without override_system",
+    "return_logprobs": "this server does not return log probabilities; send without "
+    "return_logprobs",
+    "top_logprobs": "this server does not return log probabilities; send without top_logprobs",
+    "return_token_ids": "this server does not return token ids; send without return_token_ids",
 }
 """What to do instead of the per-request options ``SendMessages`` refuses."""
 
@@ -278,8 +293,17 @@ class SendMessages(Body):
     # other than the one asked for (without the client's tools, on the agent's own model or
     # prompt), so a request that sets one is refused, naming it and what to do instead.
     client_tools: list[ClientToolSchema] | None = None
-    override_model: str | None = None
-    override_system: str | None = None
+    # This request's model (a handle, provider/model) and system prompt instead of the
+    # agent's; the agent itself does not change.
+    override_model: str | None = Field(default=None, min_length=1)
+    override_system: MessageText | None = None
+    include_return_message_types: list[MessageType] | None = None
+    # Letta's options Engram does not serve: a request that sets one is refused, naming it.
+    return_logprobs: bool = False
+    top_logprobs: int | None = None
+    return_token_ids: bool = False
+    # On /messages/async: where the finished run is posted (docs/api.md).
+    callback_url: str | None = Field(default=None, min_length=1, max_length=2048)
 
     @field_validator("client_tools", mode="after")
     @classmethod
@@ -293,9 +317,16 @@ class SendMessages(Body):
             seen.add(tool.name)
         return tools
 
-    @field_validator("override_model", "override_system")
+    @field_validator("callback_url", mode="after")
     @classmethod
-    def _not_served_yet(cls, value: Any, info: ValidationInfo) -> Any:
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ValueError("a callback_url is an http:// or https:// URL")
+        return url
+
+    @field_validator("return_logprobs", "top_logprobs", "return_token_ids")
+    @classmethod
+    def _not_served(cls, value: Any, info: ValidationInfo) -> Any:
         if value:
             raise ValueError(
                 f"not supported by this server yet: {NOT_SERVED[str(info.field_name)]}"

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from engram.api.schemas import ApprovalCreate, MessageCreate, SendMessages, ToolReturnCreate
 from engram.errors import InvalidInput
 from engram.ops import messages as message_ops
-from engram.ops.deps import HasDb
+from engram.ops.deps import HasDb, HasModels
 from engram.runtime import approvals
 from engram.runtime.agent_gate import BusyPolicy
 from engram.runtime.runs import create_run
@@ -84,6 +84,12 @@ async def accept_turn(
     """What every turn entry does before its turn: the inputs checked, a busy agent refused
     when the caller asked (``if_busy="reject"``), then the run recorded; nothing is
     recorded when a check refuses. The inputs and the new run's id."""
+    if body.callback_url is not None:
+        raise InvalidInput(
+            "callback_url",
+            "only a background run (POST /messages/async) posts its end to a callback_url; "
+            "this request answers with the turn itself",
+        )
     inputs = await checked_inputs(deps, agent_id, body)
     if if_busy == "reject":
         await deps.gate.refuse_if_busy(agent_id)
@@ -97,16 +103,30 @@ def request_config(body: SendMessages) -> dict[str, Any]:
         "use_assistant_message": body.use_assistant_message,
         "assistant_message_tool_name": "send_message",
         "assistant_message_tool_kwarg": "message",
-        "include_return_message_types": None,
+        "include_return_message_types": body.include_return_message_types,
     }
 
 
-def turn_options(body: SendMessages) -> TurnOptions:
-    """What the request asks of its turn beyond its messages (runtime/turn_options.py)."""
+async def turn_options(deps: HasModels, body: SendMessages) -> TurnOptions:
+    """What the request asks of its turn beyond its messages (runtime/turn_options.py).
+    Raises InvalidInput naming ``override_model`` when no provider offers that model."""
     tools = tuple(
         ClientTool(tool.name, tool.description, tool.parameters) for tool in body.client_tools or []
     )
-    return TurnOptions(client_tools=tools)
+    llm_config = None
+    if body.override_model is not None:
+        llm_config = await deps.providers.llm_config_for(
+            body.override_model, field="override_model"
+        )
+    types = body.include_return_message_types
+    return TurnOptions(
+        client_tools=tools,
+        llm_config=llm_config,
+        system=body.override_system,
+        message_types=None if types is None else tuple(types),
+        use_assistant_message=body.use_assistant_message,
+        callback_url=body.callback_url,
+    )
 
 
 def turn_reply(result: TurnResult) -> dict[str, Any]:

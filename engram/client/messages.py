@@ -123,6 +123,7 @@ class AsyncAgentMessages(Resource):
             **options,
         )
         services = self._services
+        wanted = await turn_options(services, body)
         inputs, run_id = await accept_turn(services, agent_id, body, if_busy)
         result = await run_turn(
             services,
@@ -131,7 +132,7 @@ class AsyncAgentMessages(Resource):
             if_busy=if_busy,
             run_id=run_id,
             max_steps=body.max_steps,
-            options=turn_options(body),
+            options=wanted,
         )
         response = LettaResponse.model_validate(turn_reply(result))
         if turn_failed(result):
@@ -162,6 +163,7 @@ class AsyncAgentMessages(Resource):
             **options,
         )
         services = self._services
+        wanted = await turn_options(services, body)
         inputs, run_id = await accept_turn(services, agent_id, body, if_busy)
         turn = TurnStream(
             services,
@@ -172,7 +174,7 @@ class AsyncAgentMessages(Resource):
             stream_tokens=body.stream_tokens,
             include_pings=body.include_pings,
             if_busy=if_busy,
-            options=turn_options(body),
+            options=wanted,
         )
         async for event in turn.events():
             if isinstance(event, dict):
@@ -194,6 +196,7 @@ class AsyncAgentMessages(Resource):
             SendMessages, messages=messages, input=input, max_steps=max_steps, **options
         )
         services = self._services
+        wanted = await turn_options(services, body)
         inputs = await checked_inputs(services, agent_id, body)
         run = await start_background_turn(
             services,
@@ -202,7 +205,7 @@ class AsyncAgentMessages(Resource):
             if_busy=if_busy,
             max_steps=body.max_steps,
             request_config=request_config(body),
-            options=turn_options(body),
+            options=wanted,
         )
         return Run.model_validate(serialize.run(run))
 

@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engram.runtime.agent_gate import BusyPolicy
+from engram.runtime.run_callbacks import post_run_end
 from engram.runtime.run_recovery import STOPPED_BEFORE_START
 from engram.runtime.runs import ACTIVE_RUN_STATUSES, RunsDeps, create_run
 from engram.runtime.step import TurnDeps, run_turn
@@ -139,6 +140,7 @@ def _settle_interrupted_runs(session: Session) -> list[tuple[str, str, dict[str,
 
 async def _agent_turn(deps: TurnDeps, payload: dict[str, Any]) -> None:
     inputs = [InputMessage(**item) for item in payload["inputs"]]
+    options = TurnOptions.from_json(payload.get("options"))
     await run_turn(
         deps,
         payload["agent_id"],
@@ -149,5 +151,7 @@ async def _agent_turn(deps: TurnDeps, payload: dict[str, Any]) -> None:
         run_id=payload["run_id"],
         max_steps=payload["max_steps"],
         requeue_if_stopped=True,
-        options=TurnOptions.from_json(payload.get("options")),
+        options=options,
     )
+    if options.callback_url is not None:  # the run has ended: tell whoever asked
+        await post_run_end(deps, payload["run_id"], options.callback_url)

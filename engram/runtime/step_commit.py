@@ -91,6 +91,9 @@ def commit_step(
     # A step that did not end the turn has no stop reason of its own.
     stop = ending.stop_reason if ending is not None else None
     step_row = step_record(call.step_id, chat, turn.run_id, agent, call.counted, seconds, stop)
+    if turn.options.llm_config is not None:  # the request's override_model served the step
+        step_row.model_handle = turn.options.llm_config.get("handle")
+        step_row.provider_name = turn.options.llm_config.get("provider_name")
     session.execute(insert(t.Step), [row_values(step_row)])
     return Committed(
         [assistant, *results],

@@ -268,8 +268,10 @@ class TurnStream:
 
     async def _on_delta(self, delta: ContentDelta) -> None:
         assert self._tokens is not None
+        options = self._options
         for chunk in self._tokens.chunks(delta):
-            self._put(chunk)
+            if options is None or options.shows(chunk["message_type"]):
+                self._put(chunk)
 
     async def _on_message(self, view: dict[str, Any]) -> None:
         if self._tokens is None or not self._tokens.already_sent(view):

@@ -134,8 +134,11 @@ class Turn:
 
     async def emit(self, rows: list[t.Message]) -> None:
         """Committed rows as Letta messages: into the turn's result and to the stream."""
+        shown = self.options
         for row in rows:
-            for view in letta_messages(row):
+            for view in letta_messages(row, use_assistant_message=shown.use_assistant_message):
+                if not shown.shows(view["message_type"]):
+                    continue
                 self.result.messages.append(view)
                 if self.hooks.on_message is not None:
                     await self.hooks.on_message(view)

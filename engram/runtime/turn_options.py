@@ -39,6 +39,21 @@ class TurnOptions:
     """The request's options for its turn; the defaults are a turn as the agent is set up."""
 
     client_tools: tuple[ClientTool, ...] = field(default_factory=tuple)
+    llm_config: dict[str, Any] | None = None
+    """The model the request asked for (``override_model``) instead of the agent's."""
+    system: str | None = None
+    """The system prompt the request sent (``override_system``): it replaces the whole
+    compiled system message (memory included) in this turn's model calls."""
+    message_types: tuple[str, ...] | None = None
+    """The Letta message types the answer shows (``include_return_message_types``)."""
+    use_assistant_message: bool = True
+    """False: a ``send_message`` call shows as the tool call it is, with its return."""
+    callback_url: str | None = None
+    """Where a background run's end is posted (runtime/run_callbacks.py)."""
+
+    def shows(self, message_type: str) -> bool:
+        """Whether the answer includes messages of ``message_type``."""
+        return self.message_types is None or message_type in self.message_types
 
     @property
     def client_tool_names(self) -> set[str]:
@@ -59,7 +74,15 @@ class TurnOptions:
         if not data:
             return cls()
         tools = tuple(ClientTool(**tool) for tool in data.get("client_tools") or [])
-        return cls(client_tools=tools)
+        types = data.get("message_types")
+        return cls(
+            client_tools=tools,
+            llm_config=data.get("llm_config"),
+            system=data.get("system"),
+            message_types=None if types is None else tuple(types),
+            use_assistant_message=data.get("use_assistant_message", True),
+            callback_url=data.get("callback_url"),
+        )
 
 
 def _name(schema: dict[str, Any]) -> str:

@@ -41,8 +41,12 @@ def _send_message_text(arguments: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def letta_messages(message: t.Message) -> list[dict[str, Any]]:
-    """The Letta messages one stored message shows as, in display order."""
+def letta_messages(
+    message: t.Message, *, use_assistant_message: bool = True
+) -> list[dict[str, Any]]:
+    """The Letta messages one stored message shows as, in display order.
+    ``use_assistant_message=False`` shows a ``send_message`` call as a tool call and its
+    result as a tool return, instead of as an ``assistant_message`` (Letta's option)."""
     if message.role == "user":
         return [{**_base(message, "user_message", message.name), "content": message.text or ""}]
     if message.role == "system":
@@ -50,7 +54,8 @@ def letta_messages(message: t.Message) -> list[dict[str, Any]]:
     if message.role == "approval":
         return [_approval_response(message)]
     if message.role == "tool":
-        if message.tool_name == SEND_MESSAGE and message.tool_status != "error":
+        said = message.tool_name == SEND_MESSAGE and message.tool_status != "error"
+        if said and use_assistant_message:
             return []
         status = message.tool_status or "success"
         tool_return = {
@@ -77,7 +82,7 @@ def letta_messages(message: t.Message) -> list[dict[str, Any]]:
         out.append({**_base(message, "assistant_message"), "content": message.text})
     request: dict[str, Any] | None = None
     for call in message.tool_calls or []:
-        if call["name"] == SEND_MESSAGE:
+        if call["name"] == SEND_MESSAGE and use_assistant_message:
             text = _send_message_text(call["arguments"])
             if text is not None:
                 out.append({**_base(message, "assistant_message"), "content": text})

@@ -35,6 +35,7 @@ async def send_message(agent_id: str, body: SendMessages, rt: Runtime, if_busy: 
     ``if_busy=reject``) a busy agent are refused before anything is recorded."""
     if body.streaming:
         return await stream_reply(rt, agent_id, body, if_busy)
+    options = await turn_options(rt, body)
     inputs, run_id = await accept_turn(rt, agent_id, body, if_busy)
     result = await run_turn(
         rt,
@@ -43,7 +44,7 @@ async def send_message(agent_id: str, body: SendMessages, rt: Runtime, if_busy: 
         if_busy=if_busy,
         run_id=run_id,
         max_steps=body.max_steps,
-        options=turn_options(body),
+        options=options,
     )
     if turn_failed(result):
         return failed_turn_reply(result)

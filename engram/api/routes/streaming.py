@@ -36,6 +36,7 @@ async def stream_reply(
     """Start the turn and answer with its events. Bad input, unknown agents and (with
     ``if_busy=reject``) a busy agent are refused with a plain 4xx before the run is
     recorded or the stream begins."""
+    options = await turn_options(deps, body)
     inputs, run_id = await accept_turn(deps, agent_id, body, if_busy)
     stream = TurnStream(
         deps,
@@ -46,7 +47,7 @@ async def stream_reply(
         stream_tokens=body.stream_tokens,
         include_pings=body.include_pings,
         if_busy=if_busy,
-        options=turn_options(body),
+        options=options,
     )
     return StreamingResponse(
         _server_sent(stream.events()), media_type="text/event-stream", headers=SSE_HEADERS
@@ -65,6 +66,7 @@ async def send_messages_async(
 ) -> dict[str, Any]:
     """Record a run, queue its turn, and answer with the run at once; poll GET /v1/runs/{id}.
     The queued turn waits for a busy agent; ``if_busy=reject`` refuses one up front."""
+    options = await turn_options(rt, body)
     inputs = await checked_inputs(rt, agent_id, body)
     run = await start_background_turn(
         rt,
@@ -73,7 +75,7 @@ async def send_messages_async(
         if_busy=if_busy,
         max_steps=body.max_steps,
         request_config=request_config(body),
-        options=turn_options(body),
+        options=options,
     )
     return serialize.run(run)
 

@@ -1,0 +1,231 @@
+"""Letta's per-request turn options: each is honoured for its request only (the agent does
+not change), or refused with a 422 naming it before anything runs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api.conftest import AgentFactory, error_fields, message_count
+from tests.fakes import FakeLLM, reply
+
+TURN_ROUTES = ["messages", "messages/stream"]
+
+
+def send(api: httpx.Client, agent_id: str, route: str, **body: Any) -> dict[str, Any]:
+    """One request on ``route``; its messages and stop reason, whatever the route."""
+    response = api.post(f"/v1/agents/{agent_id}/{route}", json={"input": "hi", **body})
+    assert response.status_code == 200, response.text
+    if route == "messages":
+        return dict(response.json())
+    events = [
+        json.loads(line.removeprefix("data: "))
+        for line in response.text.splitlines()
+        if line.startswith("data: {")
+    ]
+    kinds = {"ping", "stop_reason", "usage_statistics"}
+    return {
+        "messages": [e for e in events if e.get("message_type") not in kinds],
+        "stop_reason": next(e for e in events if e.get("message_type") == "stop_reason"),
+    }
+
+
+@pytest.mark.parametrize("route", TURN_ROUTES)
+def test_override_model_serves_the_request_on_that_model_only(
+    api: httpx.Client, fake_llm: FakeLLM, make_agent: AgentFactory, route: str
+) -> None:
+    agent = make_agent()
+    fake_llm.script(reply.text("From the small one."), reply.text("From the agent's own."))
+
+    asked = send(api, agent["id"], route, override_model="openai/fake-small")
+    send(api, agent["id"], route)
+
+    assert [r.model for r in fake_llm.chat_requests] == ["fake-small", "gpt-4o-mini"]
+    assert asked["messages"][-1]["content"] == "From the small one."
+    steps = api.get(f"/v1/runs/{asked['messages'][-1]['run_id']}/steps").json()
+    assert [s["model_handle"] for s in steps] == ["openai/fake-small"]
+    assert api.get(f"/v1/agents/{agent['id']}").json()["llm_config"]["model"] == "gpt-4o-mini"
+
+
+@pytest.mark.parametrize("route", [*TURN_ROUTES, "messages/async"])
+def test_an_unknown_override_model_is_refused_before_anything_runs(
+    api: httpx.Client, fake_llm: FakeLLM, make_agent: AgentFactory, route: str
+) -> None:
+    agent = make_agent()
+    before = message_count(api, agent["id"])
+
+    response = api.post(
+        f"/v1/agents/{agent['id']}/{route}",
+        json={"input": "hi", "override_model": "openai/no-such-model"},
+    )
+
+    assert response.status_code == 422, response.text
+    assert error_fields(response) == ["override_model"]
+    assert message_count(api, agent["id"]) == before
+    assert api.get("/v1/runs/", params={"agent_id": agent["id"]}).json() == []
+    assert fake_llm.chat_requests == []
+
+
+@pytest.mark.parametrize("route", TURN_ROUTES)
+def test_override_system_replaces_the_system_prompt_for_the_request(
+    api: httpx.Client, fake_llm: FakeLLM, make_agent: AgentFactory, route: str
+) -> None:
+    agent = make_agent(system="You are a careful librarian.")
+    fake_llm.script(reply.text("Arr."), reply.text("Shh."))
+
+    send(api, agent["id"], route, override_system="You are a pirate.")
+    send(api, agent["id"], route)
+
+    first, second = fake_llm.chat_requests
+    assert first.system_text == "You are a pirate."
+    assert "You are a careful librarian." in second.system_text
+    assert "<memory_blocks>" in second.system_text
+    assert api.get(f"/v1/agents/{agent['id']}").json()["system"] == "You are a careful librarian."
+
+
+@pytest.mark.parametrize("route", TURN_ROUTES)
+@pytest.mark.parametrize("stream_tokens", [False, True])
+def test_include_return_message_types_filters_the_answer(
+    api: httpx.Client, fake_llm: FakeLLM, make_agent: AgentFactory, route: str, stream_tokens: bool
+) -> None:
+    agent = make_agent()
+    fake_llm.script(
+        reply.tool_call("archival_memory_insert", {"content": "Likes tea."}),
+        reply.text("Noted."),
+    )
+
+    asked = send(
+        api,
+        agent["id"],
+        route,
+        include_return_message_types=["tool_return_message", "assistant_message"],
+        stream_tokens=stream_tokens,
+    )
+
+    kinds = {m["message_type"] for m in asked["messages"]}
+    assert kinds == {"tool_return_message", "assistant_message"}
+    assert asked["stop_reason"]["stop_reason"] == "end_turn"
+    # The history keeps everything; the run shows what the request asked for.
+    history = api.get(f"/v1/agents/{agent['id']}/messages").json()
+    assert "tool_call_message" in {m["message_type"] for m in history}
+    run = api.get(f"/v1/runs/{asked['messages'][0]['run_id']}").json()
+    assert run["request_config"]["include_return_message_types"] == [
+        "tool_return_message",
+        "assistant_message",
+    ]
+
+
+def test_an_unknown_message_type_is_refused_naming_the_field(
+    api: httpx.Client, fake_llm: FakeLLM, make_agent: AgentFactory
+) -> None:
+    agent = make_agent()
+
+    response = api.post(
+        f"/v1/agents/{agent['id']}/messages",
+        json={"input": "hi", "include_return_message_types": ["shouting_message"]},
+    )
+
+    assert response.status_code == 422, response.text
+    assert "include_return_message_types" in response.text
+    assert fake_llm.chat_requests == []
+
+
+def test_use_assistant_message_false_shows_send_message_as_a_tool_call(
+    api: httpx.Client, fake_llm: FakeLLM, make_agent: AgentFactory
+) -> None:
+    agent = make_agent(agent_type="memgpt_v2_agent")
+    said = {"message": "Hello there."}
+    fake_llm.script(
+        reply.tool_call("send_message", said, id="c_say"),
+        reply.tool_call("send_message", said, id="c_say2"),
+    )
+
+    plain = send(api, agent["id"], "messages", use_assistant_message=False)
+    usual = send(api, agent["id"], "messages")
+
+    calls = [m for m in plain["messages"] if m["message_type"] == "tool_call_message"]
+    assert [c["tool_call"]["name"] for c in calls] == ["send_message"]
+    assert json.loads(calls[0]["tool_call"]["arguments"]) == said
+    returns = [m for m in plain["messages"] if m["message_type"] == "tool_return_message"]
+    assert [r["tool_call_id"] for r in returns] == ["c_say"]
+    assert "assistant_message" not in {m["message_type"] for m in plain["messages"]}
+    assert [
+        m["content"] for m in usual["messages"] if m["message_type"] == "assistant_message"
+    ] == ["Hello there."]
+
+
+def test_max_steps_bounds_the_turn(
+    api: httpx.Client, fake_llm: FakeLLM, make_agent: AgentFactory
+) -> None:
+    agent = make_agent()
+    fake_llm.script(
+        reply.tool_call("archival_memory_insert", {"content": "One."}),
+        reply.text("never reached"),
+    )
+
+    asked = send(api, agent["id"], "messages", max_steps=1)
+
+    assert asked["stop_reason"]["stop_reason"] == "max_steps"
+    assert len(fake_llm.chat_requests) == 1
+
+
+@pytest.mark.parametrize("route", [*TURN_ROUTES, "messages/async"])
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("return_logprobs", True), ("top_logprobs", 3), ("return_token_ids", True)],
+)
+def test_options_not_served_are_refused_naming_them(
+    api: httpx.Client,
+    fake_llm: FakeLLM,
+    make_agent: AgentFactory,
+    route: str,
+    option: str,
+    value: Any,
+) -> None:
+    agent = make_agent()
+
+    response = api.post(f"/v1/agents/{agent['id']}/{route}", json={"input": "hi", option: value})
+
+    assert response.status_code == 422, response.text
+    assert error_fields(response) == [option]
+    assert api.get("/v1/runs/", params={"agent_id": agent["id"]}).json() == []
+    assert fake_llm.chat_requests == []
+
+
+@pytest.mark.parametrize("route", TURN_ROUTES)
+def test_a_callback_url_outside_a_background_run_is_refused(
+    api: httpx.Client, fake_llm: FakeLLM, make_agent: AgentFactory, route: str
+) -> None:
+    agent = make_agent()
+
+    response = api.post(
+        f"/v1/agents/{agent['id']}/{route}",
+        json={"input": "hi", "callback_url": "https://example.com/done"},
+    )
+
+    assert response.status_code == 422, response.text
+    assert error_fields(response) == ["callback_url"]
+    assert api.get("/v1/runs/", params={"agent_id": agent["id"]}).json() == []
+
+
+@pytest.mark.parametrize("unset", [[], None])
+def test_an_empty_or_null_option_is_no_option(
+    api: httpx.Client, fake_llm: FakeLLM, make_agent: AgentFactory, unset: Any
+) -> None:
+    agent = make_agent()
+    fake_llm.script(reply.text("Hello."))
+    options = {
+        "client_tools": unset,
+        "override_model": None,
+        "override_system": None,
+        "top_logprobs": None,
+        "callback_url": None,
+    }
+
+    asked = send(api, agent["id"], "messages", **options)
+
+    assert asked["messages"][-1]["content"] == "Hello."
+    assert fake_llm.chat_requests[0].model == "gpt-4o-mini"
