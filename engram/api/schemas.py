@@ -3,6 +3,8 @@ Letta fields Engram does not use keep working; known fields are checked strictly
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
@@ -163,25 +165,89 @@ class TextPart(Body):
     text: str
 
 
+IMAGE_MEDIA_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+"""The image formats both OpenAI's and Anthropic's APIs take."""
+
+
+class UrlImage(Body):
+    type: Literal["url"] = "url"
+    url: str = Field(min_length=1, max_length=4096)
+
+    @field_validator("url", mode="after")
+    @classmethod
+    def _http(cls, url: str) -> str:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError("an image url is an http:// or https:// URL (send data as base64)")
+        return url
+
+
+class Base64Image(Body):
+    type: Literal["base64"] = "base64"
+    media_type: Literal["image/jpeg", "image/png", "image/gif", "image/webp"]
+    data: str = Field(min_length=1)
+    detail: Literal["low", "high", "auto"] | None = None
+
+    @field_validator("data", mode="after")
+    @classmethod
+    def _base64(cls, data: str) -> str:
+        try:
+            base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("the image data is not valid base64") from None
+        return data
+
+
+class ImagePart(Body):
+    """An image in a user message (Letta's ``ImageContent``): by URL or as base64 data."""
+
+    type: Literal["image"]
+    source: Annotated[UrlImage | Base64Image, Field(discriminator="type")]
+
+    def stored(self) -> dict[str, Any]:
+        return {"type": "image", "source": self.source.model_dump(exclude_none=True)}
+
+
+ContentPart = TextPart | ImagePart
+
+
 class MessageCreate(Body):
     type: Literal["message"] | None = "message"
     role: Literal["user", "system", "assistant"]
-    content: str | list[TextPart]
+    content: str | list[ContentPart]
     name: str | None = None
     otid: str | None = None
 
     @field_validator("content", mode="after")
     @classmethod
-    def _content_size(cls, content: str | list[TextPart]) -> str | list[TextPart]:
+    def _content_size(cls, content: str | list[ContentPart]) -> str | list[ContentPart]:
         if isinstance(content, str):
             return check_text_length(content, "message_chars")
-        check_length(sum(len(part.text) + 1 for part in content) - 1, "message_chars")
+        texts = [part.text for part in content if isinstance(part, TextPart)]
+        check_length(sum(len(text) + 1 for text in texts) - 1, "message_chars")
         return content
 
     def text(self) -> str:
-        if isinstance(self.content, str):
-            return self.content
-        return "\n".join(part.text for part in self.content)
+        return content_text(self.content)
+
+    def parts(self) -> list[dict[str, Any]] | None:
+        """The content parts as stored, when there are images among them; else None (the
+        text says it all)."""
+        return content_parts(self.content)
+
+
+def content_text(content: str | list[ContentPart]) -> str:
+    if isinstance(content, str):
+        return content
+    return "\n".join(part.text for part in content if isinstance(part, TextPart))
+
+
+def content_parts(content: str | list[ContentPart]) -> list[dict[str, Any]] | None:
+    if isinstance(content, str) or not any(isinstance(p, ImagePart) for p in content):
+        return None
+    return [
+        part.stored() if isinstance(part, ImagePart) else {"type": "text", "text": part.text}
+        for part in content
+    ]
 
 
 class ApprovalReturn(Body):
@@ -282,7 +348,7 @@ NOT_SERVED = {
 
 class SendMessages(Body):
     messages: list[MessageCreate | ApprovalCreate | ToolReturnCreate] | None = None
-    input: MessageText | None = None
+    input: MessageText | list[ContentPart] | None = None
     max_steps: int = Field(default=50, ge=1, le=500)
     use_assistant_message: bool = True
     stream_tokens: bool = False
@@ -304,6 +370,14 @@ class SendMessages(Body):
     return_token_ids: bool = False
     # On /messages/async: where the finished run is posted (docs/api.md).
     callback_url: str | None = Field(default=None, min_length=1, max_length=2048)
+
+    @field_validator("input", mode="after")
+    @classmethod
+    def _input_size(cls, value: str | list[ContentPart] | None) -> str | list[ContentPart] | None:
+        if isinstance(value, list):
+            texts = [part.text for part in value if isinstance(part, TextPart)]
+            check_length(sum(len(text) + 1 for text in texts) - 1, "message_chars")
+        return value
 
     @field_validator("client_tools", mode="after")
     @classmethod

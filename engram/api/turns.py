@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from engram.api.schemas import ApprovalCreate, MessageCreate, SendMessages, ToolReturnCreate
+from engram.api.schemas import (
+    ApprovalCreate,
+    MessageCreate,
+    SendMessages,
+    ToolReturnCreate,
+    content_parts,
+    content_text,
+)
 from engram.errors import InvalidInput
 from engram.ops import messages as message_ops
 from engram.ops.deps import HasDb, HasModels
@@ -42,13 +49,14 @@ class AcceptDeps(HasDb, Protocol):
 def turn_inputs(body: SendMessages) -> list[InputMessage]:
     """The request's messages (or its ``input`` string) as the runtime takes them."""
     if body.messages:
-        return [_input(m) for m in body.messages]
+        return [_input(m, i) for i, m in enumerate(body.messages)]
     if body.input:
-        return [InputMessage(role="user", text=body.input)]
+        text, parts = content_text(body.input), content_parts(body.input)
+        return [InputMessage(role="user", text=text, parts=parts)]
     raise InvalidInput("messages", "send at least one message (or an 'input' string)")
 
 
-def _input(message: MessageCreate | ApprovalCreate | ToolReturnCreate) -> InputMessage:
+def _input(message: MessageCreate | ApprovalCreate | ToolReturnCreate, index: int) -> InputMessage:
     if isinstance(message, ToolReturnCreate):
         return approvals.approval_input(
             approve=None,
@@ -66,20 +74,31 @@ def _input(message: MessageCreate | ApprovalCreate | ToolReturnCreate) -> InputM
             approvals=message.decisions(),
             otid=message.otid,
         )
-    text = message.text()
-    return InputMessage(role=message.role, text=text, name=message.name, otid=message.otid)
+    parts = message.parts()
+    if parts is not None and message.role != "user":
+        raise InvalidInput(f"messages.{index}.content", "images go in user messages only")
+    return InputMessage(
+        role=message.role, text=message.text(), name=message.name, otid=message.otid, parts=parts
+    )
 
 
-async def checked_inputs(deps: HasDb, agent_id: str, body: SendMessages) -> list[InputMessage]:
+async def checked_inputs(
+    deps: HasDb, agent_id: str, body: SendMessages, options: TurnOptions | None = None
+) -> list[InputMessage]:
     """The request's messages, refused before any run starts if the agent's approval state
-    does not allow them (runtime/approvals.py)."""
+    does not allow them (runtime/approvals.py), or the model cannot read their images."""
     inputs = turn_inputs(body)
-    await message_ops.check_inputs(deps, agent_id, inputs)
+    model = options.llm_config["model"] if options and options.llm_config else None
+    await message_ops.check_inputs(deps, agent_id, inputs, model)
     return inputs
 
 
 async def accept_turn(
-    deps: AcceptDeps, agent_id: str, body: SendMessages, if_busy: BusyPolicy
+    deps: AcceptDeps,
+    agent_id: str,
+    body: SendMessages,
+    if_busy: BusyPolicy,
+    options: TurnOptions | None = None,
 ) -> tuple[list[InputMessage], str]:
     """What every turn entry does before its turn: the inputs checked, a busy agent refused
     when the caller asked (``if_busy="reject"``), then the run recorded; nothing is
@@ -90,7 +109,7 @@ async def accept_turn(
             "only a background run (POST /messages/async) posts its end to a callback_url; "
             "this request answers with the turn itself",
         )
-    inputs = await checked_inputs(deps, agent_id, body)
+    inputs = await checked_inputs(deps, agent_id, body, options)
     if if_busy == "reject":
         await deps.gate.refuse_if_busy(agent_id)
     run = await create_run(deps, agent_id, request_config=request_config(body))

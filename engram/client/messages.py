@@ -101,7 +101,7 @@ class AsyncAgentMessages(Resource):
         agent_id: str,
         *,
         messages: list[dict[str, Any]] | None = None,
-        input: str | None = None,
+        input: str | builtins.list[dict[str, Any]] | None = None,
         max_steps: int | None = None,
         use_assistant_message: bool | None = None,
         streaming: bool | None = None,
@@ -124,7 +124,7 @@ class AsyncAgentMessages(Resource):
         )
         services = self._services
         wanted = await turn_options(services, body)
-        inputs, run_id = await accept_turn(services, agent_id, body, if_busy)
+        inputs, run_id = await accept_turn(services, agent_id, body, if_busy, wanted)
         result = await run_turn(
             services,
             agent_id,
@@ -144,7 +144,7 @@ class AsyncAgentMessages(Resource):
         agent_id: str,
         *,
         messages: list[dict[str, Any]] | None = None,
-        input: str | None = None,
+        input: str | builtins.list[dict[str, Any]] | None = None,
         max_steps: int | None = None,
         stream_tokens: bool | None = None,
         include_pings: bool | None = None,
@@ -164,7 +164,7 @@ class AsyncAgentMessages(Resource):
         )
         services = self._services
         wanted = await turn_options(services, body)
-        inputs, run_id = await accept_turn(services, agent_id, body, if_busy)
+        inputs, run_id = await accept_turn(services, agent_id, body, if_busy, wanted)
         turn = TurnStream(
             services,
             agent_id,
@@ -185,7 +185,7 @@ class AsyncAgentMessages(Resource):
         agent_id: str,
         *,
         messages: list[dict[str, Any]] | None = None,
-        input: str | None = None,
+        input: str | builtins.list[dict[str, Any]] | None = None,
         max_steps: int | None = None,
         if_busy: BusyPolicy = "wait",
         **options: Any,
@@ -197,7 +197,7 @@ class AsyncAgentMessages(Resource):
         )
         services = self._services
         wanted = await turn_options(services, body)
-        inputs = await checked_inputs(services, agent_id, body)
+        inputs = await checked_inputs(services, agent_id, body, wanted)
         run = await start_background_turn(
             services,
             agent_id,

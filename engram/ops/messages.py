@@ -24,6 +24,7 @@ from engram.ops.agents import AgentBundle, bundle
 from engram.ops.deps import HasDb, HasSettings
 from engram.runtime import approvals, recall_index
 from engram.runtime.folding import FoldingDeps, fold_window
+from engram.runtime.image_inputs import check_images
 from engram.runtime.input_fit import check_inputs_fit
 from engram.runtime.step_rows import InputMessage
 from engram.runtime.views import HELD
@@ -69,14 +70,18 @@ class HasCompaction(HasAgentLock, FoldingDeps, Protocol):
 # --------------------------------------------------------------------------- turns
 
 
-async def check_inputs(deps: HasDb, agent_id: str, inputs: list[InputMessage]) -> None:
+async def check_inputs(
+    deps: HasDb, agent_id: str, inputs: list[InputMessage], model: str | None = None
+) -> None:
     """Refuse a turn's input before any run starts: an unknown agent, an answer the agent's
-    approval state does not allow (runtime/approvals.py), or input too large for the
-    agent's window (runtime/input_fit.py)."""
+    approval state does not allow (runtime/approvals.py), input too large for the agent's
+    window (runtime/input_fit.py), or images for a model that reads text only
+    (runtime/image_inputs.py; ``model``: the request's own model, if it named one)."""
 
     def _check(session: Session) -> None:
         approvals.check_input(session, agent_id, inputs)
         check_inputs_fit(session, agent_id, inputs)
+        check_images(session, agent_id, inputs, model)
 
     await deps.db.read(_check)
 

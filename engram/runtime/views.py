@@ -48,7 +48,8 @@ def letta_messages(
     ``use_assistant_message=False`` shows a ``send_message`` call as a tool call and its
     result as a tool return, instead of as an ``assistant_message`` (Letta's option)."""
     if message.role == "user":
-        return [{**_base(message, "user_message", message.name), "content": message.text or ""}]
+        content: str | list[Any] = message.content_parts or message.text or ""
+        return [{**_base(message, "user_message", message.name), "content": content}]
     if message.role == "system":
         return [{**_base(message, "system_message"), "content": message.text or ""}]
     if message.role == "approval":

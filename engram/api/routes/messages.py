@@ -36,7 +36,7 @@ async def send_message(agent_id: str, body: SendMessages, rt: Runtime, if_busy: 
     if body.streaming:
         return await stream_reply(rt, agent_id, body, if_busy)
     options = await turn_options(rt, body)
-    inputs, run_id = await accept_turn(rt, agent_id, body, if_busy)
+    inputs, run_id = await accept_turn(rt, agent_id, body, if_busy, options)
     result = await run_turn(
         rt,
         agent_id,

@@ -37,7 +37,7 @@ async def stream_reply(
     ``if_busy=reject``) a busy agent are refused with a plain 4xx before the run is
     recorded or the stream begins."""
     options = await turn_options(deps, body)
-    inputs, run_id = await accept_turn(deps, agent_id, body, if_busy)
+    inputs, run_id = await accept_turn(deps, agent_id, body, if_busy, options)
     stream = TurnStream(
         deps,
         agent_id,
@@ -67,7 +67,7 @@ async def send_messages_async(
     """Record a run, queue its turn, and answer with the run at once; poll GET /v1/runs/{id}.
     The queued turn waits for a busy agent; ``if_busy=reject`` refuses one up front."""
     options = await turn_options(rt, body)
-    inputs = await checked_inputs(rt, agent_id, body)
+    inputs = await checked_inputs(rt, agent_id, body, options)
     run = await start_background_turn(
         rt,
         agent_id,
