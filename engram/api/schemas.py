@@ -338,9 +338,6 @@ MessageType = Literal[
 """Letta's ``MessageType``: what ``include_return_message_types`` may name."""
 
 NOT_SERVED = {
-    "return_logprobs": "this server does not return log probabilities; send without "
-    "return_logprobs",
-    "top_logprobs": "this server does not return log probabilities; send without top_logprobs",
     "return_token_ids": "this server does not return token ids; send without return_token_ids",
 }
 """What to do instead of the per-request options ``SendMessages`` refuses."""
@@ -364,9 +361,10 @@ class SendMessages(Body):
     override_model: str | None = Field(default=None, min_length=1)
     override_system: MessageText | None = None
     include_return_message_types: list[MessageType] | None = None
-    # Letta's options Engram does not serve: a request that sets one is refused, naming it.
+    # Log probabilities of the last model call's output, on POST /messages (docs/api.md).
     return_logprobs: bool = False
-    top_logprobs: int | None = None
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    # Letta's option Engram does not serve: a request that sets it is refused, naming it.
     return_token_ids: bool = False
     # On /messages/async: where the finished run is posted (docs/api.md).
     callback_url: str | None = Field(default=None, min_length=1, max_length=2048)
@@ -398,7 +396,7 @@ class SendMessages(Body):
             raise ValueError("a callback_url is an http:// or https:// URL")
         return url
 
-    @field_validator("return_logprobs", "top_logprobs", "return_token_ids")
+    @field_validator("return_token_ids")
     @classmethod
     def _not_served(cls, value: Any, info: ValidationInfo) -> Any:
         if value:

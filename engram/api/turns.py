@@ -88,8 +88,9 @@ async def checked_inputs(
     """The request's messages, refused before any run starts if the agent's approval state
     does not allow them (runtime/approvals.py), or the model cannot read their images."""
     inputs = turn_inputs(body)
-    model = options.llm_config["model"] if options and options.llm_config else None
-    await message_ops.check_inputs(deps, agent_id, inputs, model)
+    serving = options.llm_config if options else None
+    logprobs = bool(options and options.logprobs is not None)
+    await message_ops.check_inputs(deps, agent_id, inputs, serving, logprobs=logprobs)
     return inputs
 
 
@@ -126,9 +127,14 @@ def request_config(body: SendMessages) -> dict[str, Any]:
     }
 
 
-async def turn_options(deps: HasModels, body: SendMessages) -> TurnOptions:
+async def turn_options(
+    deps: HasModels, body: SendMessages, *, answers_logprobs: bool = False
+) -> TurnOptions:
     """What the request asks of its turn beyond its messages (runtime/turn_options.py).
-    Raises InvalidInput naming ``override_model`` when no provider offers that model."""
+    Raises InvalidInput naming ``override_model`` when no provider offers that model, or
+    the log probability options when they are inconsistent or the route cannot answer with
+    them (``answers_logprobs``: the route answers with a ``LettaResponse``)."""
+    logprobs = _logprobs(body, answers_logprobs)
     tools = tuple(
         ClientTool(tool.name, tool.description, tool.parameters) for tool in body.client_tools or []
     )
@@ -145,7 +151,24 @@ async def turn_options(deps: HasModels, body: SendMessages) -> TurnOptions:
         message_types=None if types is None else tuple(types),
         use_assistant_message=body.use_assistant_message,
         callback_url=body.callback_url,
+        logprobs=logprobs,
     )
+
+
+def _logprobs(body: SendMessages, answered: bool) -> int | None:
+    """How many alternatives per token the request asks log probabilities with; None when
+    it does not ask."""
+    if body.top_logprobs is not None and not body.return_logprobs:
+        raise InvalidInput("top_logprobs", "top_logprobs needs return_logprobs=true")
+    if not body.return_logprobs:
+        return None
+    if not answered:
+        raise InvalidInput(
+            "return_logprobs",
+            "log probabilities come back in the answer of POST /messages (without "
+            "streaming); a stream or a background run has nowhere to carry them",
+        )
+    return body.top_logprobs or 0
 
 
 def turn_reply(result: TurnResult) -> dict[str, Any]:
@@ -154,7 +177,7 @@ def turn_reply(result: TurnResult) -> dict[str, Any]:
         "messages": result.messages,
         "stop_reason": {"message_type": "stop_reason", "stop_reason": result.stop_reason},
         "usage": result.usage(),
-        "logprobs": None,
+        "logprobs": result.logprobs,
         "turns": None,
     }
 

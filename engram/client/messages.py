@@ -123,7 +123,7 @@ class AsyncAgentMessages(Resource):
             **options,
         )
         services = self._services
-        wanted = await turn_options(services, body)
+        wanted = await turn_options(services, body, answers_logprobs=True)
         inputs, run_id = await accept_turn(services, agent_id, body, if_busy, wanted)
         result = await run_turn(
             services,

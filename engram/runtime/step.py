@@ -217,6 +217,7 @@ def _adopt(turn: Turn, call: ModelStep, committed: Committed) -> None:
     result.completion_tokens += call.chat.completion_tokens
     result.step_count += 1
     result.context_tokens = call.counted
+    result.logprobs = call.chat.logprobs
 
 
 async def _recall_for_turn(turn: Turn, agent: t.Agent) -> None:

@@ -137,6 +137,7 @@ async def _chat(turn: Turn, prompt: Prompt) -> ChatResult:
         temperature=config.temperature,
         max_tokens=config.max_tokens,
         reasoning_budget=config.reasoning_budget,
+        logprobs=turn.options.logprobs,
     )
     client = turn.deps.providers.client_for(llm_config)
     return await client.chat(request, turn.hooks.on_delta)

@@ -58,6 +58,8 @@ class TurnResult:
     step_count: int = 0
     context_tokens: int = 0
     error: str | None = None
+    logprobs: dict[str, Any] | None = None
+    """The last model call's log probabilities, when the request asked for them."""
 
     def usage(self) -> dict[str, Any]:
         return {

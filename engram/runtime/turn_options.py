@@ -50,6 +50,9 @@ class TurnOptions:
     """False: a ``send_message`` call shows as the tool call it is, with its return."""
     callback_url: str | None = None
     """Where a background run's end is posted (runtime/run_callbacks.py)."""
+    logprobs: int | None = None
+    """Ask the model for log probabilities with this many alternatives per token
+    (``return_logprobs``/``top_logprobs``); None does not ask."""
 
     def shows(self, message_type: str) -> bool:
         """Whether the answer includes messages of ``message_type``."""
@@ -82,6 +85,7 @@ class TurnOptions:
             message_types=None if types is None else tuple(types),
             use_assistant_message=data.get("use_assistant_message", True),
             callback_url=data.get("callback_url"),
+            logprobs=data.get("logprobs"),
         )
 
 

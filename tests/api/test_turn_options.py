@@ -4,6 +4,7 @@ not change), or refused with a 422 naming it before anything runs."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -11,6 +12,7 @@ import pytest
 
 from tests.api.conftest import AgentFactory, error_fields, message_count
 from tests.fakes import FakeLLM, reply
+from tests.support.inprocess import InProcessServer
 
 TURN_ROUTES = ["messages", "messages/stream"]
 
@@ -173,25 +175,112 @@ def test_max_steps_bounds_the_turn(
 
 
 @pytest.mark.parametrize("route", [*TURN_ROUTES, "messages/async"])
+def test_return_token_ids_is_refused_naming_it(
+    api: httpx.Client, fake_llm: FakeLLM, make_agent: AgentFactory, route: str
+) -> None:
+    agent = make_agent()
+
+    response = api.post(
+        f"/v1/agents/{agent['id']}/{route}", json={"input": "hi", "return_token_ids": True}
+    )
+
+    assert response.status_code == 422, response.text
+    assert error_fields(response) == ["return_token_ids"]
+    assert api.get("/v1/runs/", params={"agent_id": agent["id"]}).json() == []
+    assert fake_llm.chat_requests == []
+
+
+def test_logprobs_of_the_last_model_call_come_back(
+    api: httpx.Client, fake_llm: FakeLLM, make_agent: AgentFactory
+) -> None:
+    agent = make_agent()
+    fake_llm.script(
+        reply.tool_call("archival_memory_insert", {"content": "Likes tea."}),
+        reply.text("Noted that down."),
+    )
+
+    asked = send(api, agent["id"], "messages", return_logprobs=True, top_logprobs=2)
+
+    assert [r.json.get("top_logprobs") for r in fake_llm.chat_requests] == [2, 2]
+    assert all(r.json.get("logprobs") is True for r in fake_llm.chat_requests)
+    tokens = asked["logprobs"]["content"]
+    assert "".join(t["token"] for t in tokens) == "Noted that down."
+    assert tokens[0]["logprob"] == pytest.approx(-0.01)
+    assert [len(t["top_logprobs"]) for t in tokens] == [2, 2, 2]
+
+
+def test_without_return_logprobs_none_are_asked_for(
+    api: httpx.Client, fake_llm: FakeLLM, make_agent: AgentFactory
+) -> None:
+    agent = make_agent()
+    fake_llm.script(reply.text("Hi."), reply.text("Hi."))
+
+    plain = send(api, agent["id"], "messages")
+    bare = send(api, agent["id"], "messages", return_logprobs=True)
+
+    assert plain["logprobs"] is None
+    assert "logprobs" not in fake_llm.chat_requests[0].json
+    assert "top_logprobs" not in fake_llm.chat_requests[1].json
+    assert [t["top_logprobs"] for t in bare["logprobs"]["content"]] == [[]]
+
+
 @pytest.mark.parametrize(
-    ("option", "value"),
-    [("return_logprobs", True), ("top_logprobs", 3), ("return_token_ids", True)],
+    ("route", "body", "field"),
+    [
+        ("messages", {"top_logprobs": 2}, "top_logprobs"),
+        ("messages", {"return_logprobs": True, "top_logprobs": 21}, "top_logprobs"),
+        ("messages/stream", {"return_logprobs": True}, "return_logprobs"),
+        ("messages", {"return_logprobs": True, "streaming": True}, "return_logprobs"),
+        ("messages/async", {"return_logprobs": True}, "return_logprobs"),
+    ],
 )
-def test_options_not_served_are_refused_naming_them(
+def test_logprobs_where_they_cannot_come_back_are_refused(
     api: httpx.Client,
     fake_llm: FakeLLM,
     make_agent: AgentFactory,
     route: str,
-    option: str,
-    value: Any,
+    body: dict[str, Any],
+    field: str,
 ) -> None:
     agent = make_agent()
 
-    response = api.post(f"/v1/agents/{agent['id']}/{route}", json={"input": "hi", option: value})
+    response = api.post(f"/v1/agents/{agent['id']}/{route}", json={"input": "hi", **body})
 
     assert response.status_code == 422, response.text
-    assert error_fields(response) == [option]
+    assert error_fields(response) == [field]
     assert api.get("/v1/runs/", params={"agent_id": agent["id"]}).json() == []
+    assert fake_llm.chat_requests == []
+
+
+@pytest.fixture(scope="module")
+def anthropic_server(
+    fake_llm_server: FakeLLM, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[InProcessServer]:
+    """A server that also reaches the fake LLM through Anthropic's Messages API."""
+    env = {"ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": fake_llm_server.url}
+    server = InProcessServer(
+        tmp_path_factory.mktemp("options-anthropic"), fake_llm_server.base_url, env
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_logprobs_from_an_anthropic_model_are_refused(
+    anthropic_server: InProcessServer, fake_llm: FakeLLM
+) -> None:
+    with anthropic_server.client() as api:
+        created = api.post("/v1/agents/", json={"model": "anthropic/gpt-4o-mini"})
+        assert created.status_code == 200, created.text
+
+        response = api.post(
+            f"/v1/agents/{created.json()['id']}/messages",
+            json={"input": "hi", "return_logprobs": True},
+        )
+
+    assert response.status_code == 422, response.text
+    assert error_fields(response) == ["return_logprobs"]
+    assert "Anthropic" in response.text
     assert fake_llm.chat_requests == []
 
 
@@ -222,6 +311,7 @@ def test_an_empty_or_null_option_is_no_option(
         "override_model": None,
         "override_system": None,
         "top_logprobs": None,
+        "return_logprobs": False,
         "callback_url": None,
     }
 

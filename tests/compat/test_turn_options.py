@@ -58,7 +58,23 @@ def test_an_unserved_option_is_refused_naming_it(
     agent = make_agent()
 
     with pytest.raises(UnprocessableEntityError) as caught:
-        client.agents.messages.create(agent.id, input="hi", return_logprobs=True)
+        client.agents.messages.create(agent.id, input="hi", return_token_ids=True)
 
-    assert "return_logprobs" in str(caught.value)
+    assert "return_token_ids" in str(caught.value)
     assert fake_llm.chat_requests == []
+
+
+def test_logprobs_come_back_in_the_response(
+    client: Letta, fake_llm: FakeLLM, make_agent: AgentFactory
+) -> None:
+    agent = make_agent()
+    fake_llm.script(reply.text("Hello there."))
+
+    answer = client.agents.messages.create(
+        agent.id, input="hi", return_logprobs=True, top_logprobs=1
+    )
+
+    assert answer.logprobs is not None
+    tokens = answer.logprobs.content or []
+    assert [t.token for t in tokens] == ["Hello", " there."]
+    assert [len(t.top_logprobs) for t in tokens] == [1, 1]

@@ -35,7 +35,7 @@ async def send_message(agent_id: str, body: SendMessages, rt: Runtime, if_busy: 
     ``if_busy=reject``) a busy agent are refused before anything is recorded."""
     if body.streaming:
         return await stream_reply(rt, agent_id, body, if_busy)
-    options = await turn_options(rt, body)
+    options = await turn_options(rt, body, answers_logprobs=True)
     inputs, run_id = await accept_turn(rt, agent_id, body, if_busy, options)
     result = await run_turn(
         rt,
