@@ -217,12 +217,29 @@ class AsyncAgentMessages(Resource):
         before: str | None = None,
         limit: int | None = None,
         order: Literal["asc", "desc"] | None = None,
+        use_assistant_message: bool | None = None,
+        include_return_message_types: builtins.list[str] | None = None,
         **options: Any,
     ) -> list[LettaMessage]:
-        """A page of the agent's history, newest first unless ``order="asc"``."""
-        query = validated(MessageListing, after=after, before=before, limit=limit, order=order)
+        """A page of the agent's history, newest first unless ``order="asc"``; the options
+        as ``GET /v1/agents/{agent_id}/messages`` takes them."""
+        query = validated(
+            MessageListing,
+            after=after,
+            before=before,
+            limit=limit,
+            order=order,
+            use_assistant_message=use_assistant_message,
+            include_return_message_types=include_return_message_types,
+        )
         rows = await message_ops.list_messages(self._services, agent_id, query.query())
-        return LettaMessage.each(listing(rows, descending=query.order == "desc"))
+        views = listing(
+            rows,
+            descending=query.order == "desc",
+            use_assistant_message=query.use_assistant_message,
+            message_types=query.include_return_message_types,
+        )
+        return LettaMessage.each(views)
 
     async def reset(
         self, agent_id: str, *, add_default_initial_messages: bool | None = None

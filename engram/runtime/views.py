@@ -7,6 +7,7 @@ one per tool call); they share the stored id and differ in ``message_type``, as 
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 from engram.store import tables as t
@@ -155,12 +156,23 @@ def _reasoning(message: t.Message) -> list[dict[str, Any]]:
     return out
 
 
-def listing(rows: list[t.Message], *, descending: bool) -> list[dict[str, Any]]:
+def listing(
+    rows: list[t.Message],
+    *,
+    descending: bool,
+    use_assistant_message: bool = True,
+    message_types: Collection[str] | None = None,
+) -> list[dict[str, Any]]:
     """Rows (already in listing order) as Letta messages; newest-first listings also reverse
-    the parts of each message, so the result is exactly the oldest-first listing reversed."""
-    if not descending:
-        return [view for row in rows for view in letta_messages(row)]
-    return [view for row in rows for view in reversed(letta_messages(row))]
+    the parts of each message, so the result is exactly the oldest-first listing reversed.
+    ``use_assistant_message`` as for ``letta_messages``; ``message_types``: only these."""
+    out: list[dict[str, Any]] = []
+    for row in rows:
+        views = letta_messages(row, use_assistant_message=use_assistant_message)
+        out += reversed(views) if descending else views
+    if message_types is None:
+        return out
+    return [view for view in out if view["message_type"] in message_types]
 
 
 def search_text(role: str, text: str | None, tool_calls: list[dict[str, Any]] | None) -> str | None:

@@ -319,3 +319,32 @@ def test_an_empty_or_null_option_is_no_option(
 
     assert asked["messages"][-1]["content"] == "Hello."
     assert fake_llm.chat_requests[0].model == "gpt-4o-mini"
+
+
+def test_the_history_takes_the_same_display_options(
+    api: httpx.Client, fake_llm: FakeLLM, make_agent: AgentFactory
+) -> None:
+    agent = make_agent(agent_type="memgpt_v2_agent")
+    fake_llm.script(reply.tool_call("send_message", {"message": "Hello."}, id="c_say"))
+    send(api, agent["id"], "messages")
+    path = f"/v1/agents/{agent['id']}/messages"
+
+    usual = api.get(path, params={"order": "asc"}).json()
+    plain = api.get(path, params={"order": "asc", "use_assistant_message": "false"}).json()
+    only = api.get(
+        path,
+        params=[
+            ("order", "asc"),
+            ("include_return_message_types", "user_message"),
+            ("include_return_message_types", "assistant_message"),
+        ],
+    ).json()
+    bad = api.get(path, params={"include_return_message_types": "shouting_message"})
+
+    assert "assistant_message" in {m["message_type"] for m in usual}
+    said = [m for m in plain if m["message_type"] == "tool_call_message"]
+    assert [m["tool_call"]["name"] for m in said] == ["send_message"]
+    assert "assistant_message" not in {m["message_type"] for m in plain}
+    assert {m["message_type"] for m in only} == {"user_message", "assistant_message"}
+    assert bad.status_code == 422, bad.text
+    assert "include_return_message_types" in bad.text

@@ -78,3 +78,19 @@ def test_logprobs_come_back_in_the_response(
     tokens = answer.logprobs.content or []
     assert [t.token for t in tokens] == ["Hello", " there."]
     assert [len(t.top_logprobs) for t in tokens] == [1, 1]
+
+
+def test_the_history_takes_the_display_options(
+    client: Letta, fake_llm: FakeLLM, make_agent: AgentFactory
+) -> None:
+    agent = make_agent(agent_type="memgpt_v2_agent")
+    fake_llm.script(reply.tool_call("send_message", {"message": "Hello."}, id="c_say"))
+    client.agents.messages.create(agent.id, input="hi")
+
+    page = client.agents.messages.list(
+        agent.id,
+        use_assistant_message=False,
+        include_return_message_types=["tool_call_message"],
+    ).items
+
+    assert [type(m) for m in page] == [ToolCallMessage]
