@@ -252,3 +252,22 @@ def test_an_image_reaches_an_anthropic_model_as_an_image_block(
         {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}},
         {"type": "image", "source": {"type": "url", "url": "https://example.com/otter.jpg"}},
     ]
+
+
+def test_a_summary_hears_that_images_were_shared(
+    api: httpx.Client, fake_llm: FakeLLM, make_agent: AgentFactory
+) -> None:
+    agent = make_agent()
+    fake_llm.script(reply.text("An otter."), reply.text("Fine."))
+    api.post(
+        f"/v1/agents/{agent['id']}/messages",
+        json={"messages": [{"role": "user", "content": [ASK, URL_IMAGE]}]},
+    )
+    api.post(f"/v1/agents/{agent['id']}/messages", json={"input": "Thanks."})
+    fake_llm.script(reply.text("The user showed an otter picture."))
+
+    folded = api.post(f"/v1/agents/{agent['id']}/summarize")
+
+    assert folded.status_code == 200, folded.text
+    asked = fake_llm.chat_requests[-1].all_text
+    assert "What animal is this? [1 image(s) attached]" in asked
