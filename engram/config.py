@@ -116,6 +116,11 @@ class Settings(BaseSettings):
     web_fetch_timeout_seconds: float = Field(default=20.0, gt=0)
     web_fetch_max_bytes: int = Field(default=5_000_000, ge=1024)
     web_fetch_private_addresses: bool = False
+    # A background run's callback_url (docs/api.md): each attempt's deadline, how many
+    # attempts, and whether addresses on loopback and private networks may be called.
+    callback_timeout_seconds: float = Field(default=10.0, gt=0)
+    callback_attempts: int = Field(default=3, ge=1, le=10)
+    callback_private_addresses: bool = False
     # web_search's backend; unset means the first of Exa, Tavily, SearXNG that is configured.
     web_search: Literal["exa", "tavily", "searxng"] | None = None
     web_search_timeout_seconds: float = Field(default=20.0, gt=0)

@@ -3,6 +3,8 @@ Letta fields Engram does not use keep working; known fields are checked strictly
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
@@ -170,25 +172,89 @@ class TextPart(Body):
     text: str
 
 
+IMAGE_MEDIA_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+"""The image formats both OpenAI's and Anthropic's APIs take."""
+
+
+class UrlImage(Body):
+    type: Literal["url"] = "url"
+    url: str = Field(min_length=1, max_length=4096)
+
+    @field_validator("url", mode="after")
+    @classmethod
+    def _http(cls, url: str) -> str:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError("an image url is an http:// or https:// URL (send data as base64)")
+        return url
+
+
+class Base64Image(Body):
+    type: Literal["base64"] = "base64"
+    media_type: Literal["image/jpeg", "image/png", "image/gif", "image/webp"]
+    data: str = Field(min_length=1)
+    detail: Literal["low", "high", "auto"] | None = None
+
+    @field_validator("data", mode="after")
+    @classmethod
+    def _base64(cls, data: str) -> str:
+        try:
+            base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("the image data is not valid base64") from None
+        return data
+
+
+class ImagePart(Body):
+    """An image in a user message (Letta's ``ImageContent``): by URL or as base64 data."""
+
+    type: Literal["image"]
+    source: Annotated[UrlImage | Base64Image, Field(discriminator="type")]
+
+    def stored(self) -> dict[str, Any]:
+        return {"type": "image", "source": self.source.model_dump(exclude_none=True)}
+
+
+ContentPart = TextPart | ImagePart
+
+
 class MessageCreate(Body):
     type: Literal["message"] | None = "message"
     role: Literal["user", "system", "assistant"]
-    content: str | list[TextPart]
+    content: str | list[ContentPart]
     name: str | None = None
     otid: str | None = None
 
     @field_validator("content", mode="after")
     @classmethod
-    def _content_size(cls, content: str | list[TextPart]) -> str | list[TextPart]:
+    def _content_size(cls, content: str | list[ContentPart]) -> str | list[ContentPart]:
         if isinstance(content, str):
             return check_text_length(content, "message_chars")
-        check_length(sum(len(part.text) + 1 for part in content) - 1, "message_chars")
+        texts = [part.text for part in content if isinstance(part, TextPart)]
+        check_length(sum(len(text) + 1 for text in texts) - 1, "message_chars")
         return content
 
     def text(self) -> str:
-        if isinstance(self.content, str):
-            return self.content
-        return "\n".join(part.text for part in self.content)
+        return content_text(self.content)
+
+    def parts(self) -> list[dict[str, Any]] | None:
+        """The content parts as stored, when there are images among them; else None (the
+        text says it all)."""
+        return content_parts(self.content)
+
+
+def content_text(content: str | list[ContentPart]) -> str:
+    if isinstance(content, str):
+        return content
+    return "\n".join(part.text for part in content if isinstance(part, TextPart))
+
+
+def content_parts(content: str | list[ContentPart]) -> list[dict[str, Any]] | None:
+    if isinstance(content, str) or not any(isinstance(p, ImagePart) for p in content):
+        return None
+    return [
+        part.stored() if isinstance(part, ImagePart) else {"type": "text", "text": part.text}
+        for part in content
+    ]
 
 
 class ApprovalReturn(Body):
@@ -255,21 +321,38 @@ class ModifyApprovalRequest(Body):
     requires_approval: bool | None = None
 
 
+class ClientToolSchema(Body):
+    """A tool the client declares for one request and runs itself (docs/approvals.md)."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+
+
+MessageType = Literal[
+    "system_message",
+    "user_message",
+    "assistant_message",
+    "reasoning_message",
+    "hidden_reasoning_message",
+    "tool_call_message",
+    "tool_return_message",
+    "approval_request_message",
+    "approval_response_message",
+    "summary_message",
+    "event_message",
+]
+"""Letta's ``MessageType``: what ``include_return_message_types`` may name."""
+
 NOT_SERVED = {
-    "client_tools": "send the request without client_tools, or register the tool "
-    "(POST /v1/tools/), attach it with approval required and answer its calls with a "
-    "tool_return (docs/approvals.md)",
-    "override_model": "change the agent's model (PATCH /v1/agents/{agent_id} with model), "
-    "or send without override_model",
-    "override_system": "change the agent's system prompt (PATCH /v1/agents/{agent_id} with "
-    "system), or send without override_system",
+    "return_token_ids": "this server does not return token ids; send without return_token_ids",
 }
 """What to do instead of the per-request options ``SendMessages`` refuses."""
 
 
 class SendMessages(Body):
     messages: list[MessageCreate | ApprovalCreate | ToolReturnCreate] | None = None
-    input: MessageText | None = None
+    input: MessageText | list[ContentPart] | None = None
     max_steps: int = Field(default=50, ge=1, le=500)
     use_assistant_message: bool = True
     stream_tokens: bool = False
@@ -279,13 +362,50 @@ class SendMessages(Body):
     # Letta's per-request options Engram does not serve yet. Ignoring them would run a turn
     # other than the one asked for (without the client's tools, on the agent's own model or
     # prompt), so a request that sets one is refused, naming it and what to do instead.
-    client_tools: list[Any] | None = None
-    override_model: str | None = None
-    override_system: str | None = None
+    client_tools: list[ClientToolSchema] | None = None
+    # This request's model (a handle, provider/model) and system prompt instead of the
+    # agent's; the agent itself does not change.
+    override_model: str | None = Field(default=None, min_length=1)
+    override_system: MessageText | None = None
+    include_return_message_types: list[MessageType] | None = None
+    # Log probabilities of the last model call's output, on POST /messages (docs/api.md).
+    return_logprobs: bool = False
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    # Letta's option Engram does not serve: a request that sets it is refused, naming it.
+    return_token_ids: bool = False
+    # On /messages/async: where the finished run is posted (docs/api.md).
+    callback_url: str | None = Field(default=None, min_length=1, max_length=2048)
 
-    @field_validator("client_tools", "override_model", "override_system")
+    @field_validator("input", mode="after")
     @classmethod
-    def _not_served_yet(cls, value: Any, info: ValidationInfo) -> Any:
+    def _input_size(cls, value: str | list[ContentPart] | None) -> str | list[ContentPart] | None:
+        if isinstance(value, list):
+            texts = [part.text for part in value if isinstance(part, TextPart)]
+            check_length(sum(len(text) + 1 for text in texts) - 1, "message_chars")
+        return value
+
+    @field_validator("client_tools", mode="after")
+    @classmethod
+    def _distinct_client_tools(
+        cls, tools: list[ClientToolSchema] | None
+    ) -> list[ClientToolSchema] | None:
+        seen: set[str] = set()
+        for tool in tools or []:
+            if tool.name in seen:
+                raise ValueError(f"client tool '{tool.name}' is declared twice")
+            seen.add(tool.name)
+        return tools
+
+    @field_validator("callback_url", mode="after")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ValueError("a callback_url is an http:// or https:// URL")
+        return url
+
+    @field_validator("return_token_ids")
+    @classmethod
+    def _not_served(cls, value: Any, info: ValidationInfo) -> Any:
         if value:
             raise ValueError(
                 f"not supported by this server yet: {NOT_SERVED[str(info.field_name)]}"

@@ -17,6 +17,7 @@ from engram.ops.passages import ScoredPassage
 from engram.ops.runs import STOP_REASONS
 from engram.ops.tool_search import ToolMatch
 from engram.ops.tools import Execution, SourceRunOutcome
+from engram.runtime.run_callbacks import callback_view
 from engram.runtime.views import letta_messages
 from engram.store import passages
 from engram.store import tables as t
@@ -393,10 +394,7 @@ def run(row: t.Run) -> dict[str, Any]:
         "base_template_id": None,
         "metadata": {**(row.metadata_ or {}), **({"error": row.error} if row.error else {})},
         "request_config": row.request_config,
-        "callback_url": None,
-        "callback_sent_at": None,
-        "callback_status_code": None,
-        "callback_error": None,
+        **callback_view(row.turn_input),
         "ttft_ns": row.ttft_ns,
         "total_duration_ns": row.total_duration_ns,
         # Engram's own: memory operations of the run (docs/memory.md); null before a step.

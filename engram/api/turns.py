@@ -9,15 +9,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from engram.api.schemas import ApprovalCreate, MessageCreate, SendMessages, ToolReturnCreate
+from engram.api.schemas import (
+    ApprovalCreate,
+    MessageCreate,
+    SendMessages,
+    ToolReturnCreate,
+    content_parts,
+    content_text,
+)
 from engram.errors import InvalidInput
 from engram.ops import messages as message_ops
-from engram.ops.deps import HasDb
+from engram.ops.deps import HasDb, HasModels
 from engram.runtime import approvals
 from engram.runtime.agent_gate import BusyPolicy
 from engram.runtime.runs import create_run
 from engram.runtime.step import TurnResult
 from engram.runtime.step_rows import InputMessage
+from engram.runtime.turn_options import ClientTool, TurnOptions
 
 if TYPE_CHECKING:
     from engram.runtime.agent_gate import AgentGate
@@ -41,13 +49,14 @@ class AcceptDeps(HasDb, Protocol):
 def turn_inputs(body: SendMessages) -> list[InputMessage]:
     """The request's messages (or its ``input`` string) as the runtime takes them."""
     if body.messages:
-        return [_input(m) for m in body.messages]
+        return [_input(m, i) for i, m in enumerate(body.messages)]
     if body.input:
-        return [InputMessage(role="user", text=body.input)]
+        text, parts = content_text(body.input), content_parts(body.input)
+        return [InputMessage(role="user", text=text, parts=parts)]
     raise InvalidInput("messages", "send at least one message (or an 'input' string)")
 
 
-def _input(message: MessageCreate | ApprovalCreate | ToolReturnCreate) -> InputMessage:
+def _input(message: MessageCreate | ApprovalCreate | ToolReturnCreate, index: int) -> InputMessage:
     if isinstance(message, ToolReturnCreate):
         return approvals.approval_input(
             approve=None,
@@ -65,25 +74,43 @@ def _input(message: MessageCreate | ApprovalCreate | ToolReturnCreate) -> InputM
             approvals=message.decisions(),
             otid=message.otid,
         )
-    text = message.text()
-    return InputMessage(role=message.role, text=text, name=message.name, otid=message.otid)
+    parts = message.parts()
+    if parts is not None and message.role != "user":
+        raise InvalidInput(f"messages.{index}.content", "images go in user messages only")
+    return InputMessage(
+        role=message.role, text=message.text(), name=message.name, otid=message.otid, parts=parts
+    )
 
 
-async def checked_inputs(deps: HasDb, agent_id: str, body: SendMessages) -> list[InputMessage]:
+async def checked_inputs(
+    deps: HasDb, agent_id: str, body: SendMessages, options: TurnOptions | None = None
+) -> list[InputMessage]:
     """The request's messages, refused before any run starts if the agent's approval state
-    does not allow them (runtime/approvals.py)."""
+    does not allow them (runtime/approvals.py), or the model cannot read their images."""
     inputs = turn_inputs(body)
-    await message_ops.check_inputs(deps, agent_id, inputs)
+    serving = options.llm_config if options else None
+    logprobs = bool(options and options.logprobs is not None)
+    await message_ops.check_inputs(deps, agent_id, inputs, serving, logprobs=logprobs)
     return inputs
 
 
 async def accept_turn(
-    deps: AcceptDeps, agent_id: str, body: SendMessages, if_busy: BusyPolicy
+    deps: AcceptDeps,
+    agent_id: str,
+    body: SendMessages,
+    if_busy: BusyPolicy,
+    options: TurnOptions | None = None,
 ) -> tuple[list[InputMessage], str]:
     """What every turn entry does before its turn: the inputs checked, a busy agent refused
     when the caller asked (``if_busy="reject"``), then the run recorded; nothing is
     recorded when a check refuses. The inputs and the new run's id."""
-    inputs = await checked_inputs(deps, agent_id, body)
+    if body.callback_url is not None:
+        raise InvalidInput(
+            "callback_url",
+            "only a background run (POST /messages/async) posts its end to a callback_url; "
+            "this request answers with the turn itself",
+        )
+    inputs = await checked_inputs(deps, agent_id, body, options)
     if if_busy == "reject":
         await deps.gate.refuse_if_busy(agent_id)
     run = await create_run(deps, agent_id, request_config=request_config(body))
@@ -96,8 +123,52 @@ def request_config(body: SendMessages) -> dict[str, Any]:
         "use_assistant_message": body.use_assistant_message,
         "assistant_message_tool_name": "send_message",
         "assistant_message_tool_kwarg": "message",
-        "include_return_message_types": None,
+        "include_return_message_types": body.include_return_message_types,
     }
+
+
+async def turn_options(
+    deps: HasModels, body: SendMessages, *, answers_logprobs: bool = False
+) -> TurnOptions:
+    """What the request asks of its turn beyond its messages (runtime/turn_options.py).
+    Raises InvalidInput naming ``override_model`` when no provider offers that model, or
+    the log probability options when they are inconsistent or the route cannot answer with
+    them (``answers_logprobs``: the route answers with a ``LettaResponse``)."""
+    logprobs = _logprobs(body, answers_logprobs)
+    tools = tuple(
+        ClientTool(tool.name, tool.description, tool.parameters) for tool in body.client_tools or []
+    )
+    llm_config = None
+    if body.override_model is not None:
+        llm_config = await deps.providers.llm_config_for(
+            body.override_model, field="override_model"
+        )
+    types = body.include_return_message_types
+    return TurnOptions(
+        client_tools=tools,
+        llm_config=llm_config,
+        system=body.override_system,
+        message_types=None if types is None else tuple(types),
+        use_assistant_message=body.use_assistant_message,
+        callback_url=body.callback_url,
+        logprobs=logprobs,
+    )
+
+
+def _logprobs(body: SendMessages, answered: bool) -> int | None:
+    """How many alternatives per token the request asks log probabilities with; None when
+    it does not ask."""
+    if body.top_logprobs is not None and not body.return_logprobs:
+        raise InvalidInput("top_logprobs", "top_logprobs needs return_logprobs=true")
+    if not body.return_logprobs:
+        return None
+    if not answered:
+        raise InvalidInput(
+            "return_logprobs",
+            "log probabilities come back in the answer of POST /messages (without "
+            "streaming); a stream or a background run has nowhere to carry them",
+        )
+    return body.top_logprobs or 0
 
 
 def turn_reply(result: TurnResult) -> dict[str, Any]:
@@ -106,7 +177,7 @@ def turn_reply(result: TurnResult) -> dict[str, Any]:
         "messages": result.messages,
         "stop_reason": {"message_type": "stop_reason", "stop_reason": result.stop_reason},
         "usage": result.usage(),
-        "logprobs": None,
+        "logprobs": result.logprobs,
         "turns": None,
     }
 

@@ -21,6 +21,7 @@ from engram.api.turns import (
     failure,
     request_config,
     turn_failed,
+    turn_options,
     turn_reply,
 )
 from engram.client.agent_state import AgentState
@@ -101,7 +102,7 @@ class AsyncAgentMessages(Resource):
         agent_id: str,
         *,
         messages: list[dict[str, Any]] | None = None,
-        input: str | None = None,
+        input: str | builtins.list[dict[str, Any]] | None = None,
         max_steps: int | None = None,
         use_assistant_message: bool | None = None,
         streaming: bool | None = None,
@@ -123,9 +124,16 @@ class AsyncAgentMessages(Resource):
             **options,
         )
         services = self._services
-        inputs, run_id = await accept_turn(services, agent_id, body, if_busy)
+        wanted = await turn_options(services, body, answers_logprobs=True)
+        inputs, run_id = await accept_turn(services, agent_id, body, if_busy, wanted)
         result = await run_turn(
-            services, agent_id, inputs, if_busy=if_busy, run_id=run_id, max_steps=body.max_steps
+            services,
+            agent_id,
+            inputs,
+            if_busy=if_busy,
+            run_id=run_id,
+            max_steps=body.max_steps,
+            options=wanted,
         )
         response = LettaResponse.model_validate(turn_reply(result))
         if turn_failed(result):
@@ -137,7 +145,7 @@ class AsyncAgentMessages(Resource):
         agent_id: str,
         *,
         messages: list[dict[str, Any]] | None = None,
-        input: str | None = None,
+        input: str | builtins.list[dict[str, Any]] | None = None,
         max_steps: int | None = None,
         stream_tokens: bool | None = None,
         include_pings: bool | None = None,
@@ -156,7 +164,8 @@ class AsyncAgentMessages(Resource):
             **options,
         )
         services = self._services
-        inputs, run_id = await accept_turn(services, agent_id, body, if_busy)
+        wanted = await turn_options(services, body)
+        inputs, run_id = await accept_turn(services, agent_id, body, if_busy, wanted)
         turn = TurnStream(
             services,
             agent_id,
@@ -166,6 +175,7 @@ class AsyncAgentMessages(Resource):
             stream_tokens=body.stream_tokens,
             include_pings=body.include_pings,
             if_busy=if_busy,
+            options=wanted,
         )
         async for event in turn.events():
             if isinstance(event, dict):
@@ -176,7 +186,7 @@ class AsyncAgentMessages(Resource):
         agent_id: str,
         *,
         messages: list[dict[str, Any]] | None = None,
-        input: str | None = None,
+        input: str | builtins.list[dict[str, Any]] | None = None,
         max_steps: int | None = None,
         if_busy: BusyPolicy = "wait",
         **options: Any,
@@ -187,7 +197,8 @@ class AsyncAgentMessages(Resource):
             SendMessages, messages=messages, input=input, max_steps=max_steps, **options
         )
         services = self._services
-        inputs = await checked_inputs(services, agent_id, body)
+        wanted = await turn_options(services, body)
+        inputs = await checked_inputs(services, agent_id, body, wanted)
         run = await start_background_turn(
             services,
             agent_id,
@@ -195,6 +206,7 @@ class AsyncAgentMessages(Resource):
             if_busy=if_busy,
             max_steps=body.max_steps,
             request_config=request_config(body),
+            options=wanted,
         )
         return Run.model_validate(serialize.run(run))
 
@@ -206,12 +218,29 @@ class AsyncAgentMessages(Resource):
         before: str | None = None,
         limit: int | None = None,
         order: Literal["asc", "desc"] | None = None,
+        use_assistant_message: bool | None = None,
+        include_return_message_types: builtins.list[str] | None = None,
         **options: Any,
     ) -> list[LettaMessage]:
-        """A page of the agent's history, newest first unless ``order="asc"``."""
-        query = validated(MessageListing, after=after, before=before, limit=limit, order=order)
+        """A page of the agent's history, newest first unless ``order="asc"``; the options
+        as ``GET /v1/agents/{agent_id}/messages`` takes them."""
+        query = validated(
+            MessageListing,
+            after=after,
+            before=before,
+            limit=limit,
+            order=order,
+            use_assistant_message=use_assistant_message,
+            include_return_message_types=include_return_message_types,
+        )
         rows = await message_ops.list_messages(self._services, agent_id, query.query())
-        return LettaMessage.each(listing(rows, descending=query.order == "desc"))
+        views = listing(
+            rows,
+            descending=query.order == "desc",
+            use_assistant_message=query.use_assistant_message,
+            message_types=query.include_return_message_types,
+        )
+        return LettaMessage.each(views)
 
     async def reset(
         self, agent_id: str, *, add_default_initial_messages: bool | None = None

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engram.api.schemas import MessageType
 from engram.ops import archives as archive_ops
 from engram.ops import messages as message_ops
 from engram.ops import passages as passage_ops
@@ -80,6 +81,8 @@ class MessageListing(_Query):
     before: str | None = None
     limit: int | None = Field(default=100, ge=1, le=1000)
     order: Literal["asc", "desc"] = "desc"
+    use_assistant_message: bool = True
+    include_return_message_types: list[MessageType] | None = None
 
     def query(self) -> message_ops.MessageQuery:
         return message_ops.MessageQuery(

@@ -164,8 +164,36 @@ def _text(content: Any) -> str:
 
 def _text_blocks(content: Any) -> list[dict[str, Any]]:
     # The API refuses text blocks that are empty or only whitespace.
+    if isinstance(content, list) and any(_is_image(part) for part in content):
+        return _mixed_blocks(content)
     text = _text(content)
     return [{"type": "text", "text": text}] if text.strip() else []
+
+
+def _is_image(part: Any) -> bool:
+    return isinstance(part, dict) and part.get("type") == "image_url"
+
+
+def _mixed_blocks(content: list[Any]) -> list[dict[str, Any]]:
+    """Text and images in their order: each image as Anthropic's ``image`` block."""
+    blocks: list[dict[str, Any]] = []
+    for part in content:
+        if _is_image(part):
+            blocks.append(_image_block(str(part["image_url"]["url"])))
+        elif isinstance(part, dict) and str(part.get("text") or "").strip():
+            blocks.append({"type": "text", "text": part["text"]})
+    return blocks
+
+
+def _image_block(url: str) -> dict[str, Any]:
+    """An image URL (or ``data:`` URL with base64 data) as an Anthropic image source."""
+    if url.startswith("data:") and ";base64," in url:
+        media_type, _, data = url.removeprefix("data:").partition(";base64,")
+        return {
+            "type": "image",
+            "source": {"type": "base64", "media_type": media_type, "data": data},
+        }
+    return {"type": "image", "source": {"type": "url", "url": url}}
 
 
 def chat_result(

@@ -27,6 +27,9 @@ class ChatResult:
     # The provider's own reasoning blocks, verbatim (Anthropic's ``thinking`` with its
     # signature, ``redacted_thinking``): some APIs need them sent back unchanged.
     reasoning_blocks: list[dict[str, Any]] | None = None
+    # The output tokens' log probabilities as the provider gave them (OpenAI's choice
+    # ``logprobs``), when the request asked for them and the provider gives them.
+    logprobs: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,9 @@ class ChatRequest:
     reasoning_budget: int | None = None
     """Tokens the model may think with before answering, for providers that take a budget
     (Anthropic's extended thinking); None leaves thinking off."""
+    logprobs: int | None = None
+    """Ask for the output tokens' log probabilities with this many most likely alternatives
+    at each position (0: none); None does not ask. Only OpenAI-compatible providers."""
 
 
 class LLMClient(Protocol):

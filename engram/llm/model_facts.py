@@ -183,3 +183,45 @@ def _first_count(entry: Mapping[str, Any], paths: tuple[tuple[str, ...], ...]) -
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:
             return value
     return None
+
+
+# Prefixes (of normalized ids, as ``_TABLE``'s) of models known to read text only: an image
+# sent to one is refused before the call. Longest prefix wins, so a vision model of a
+# text-only family is listed as ``True``. Models not listed are taken to read images; their
+# provider refuses the call if they do not.
+_VISION: dict[str, bool] = {
+    "gpt-3.5": False,
+    "gpt-4": False,
+    "gpt-4-turbo": True,
+    "gpt-4-1106-vision": True,
+    "gpt-4-vision": True,
+    "gpt-4o": True,
+    "gpt-4.1": True,
+    "gpt-4.5": True,
+    "gpt-oss": False,
+    "o1-mini": False,
+    "o1-preview": False,
+    "o3-mini": False,
+    "claude-2": False,
+    "claude-instant": False,
+    "claude-3-5-haiku": True,
+    "text-embedding": False,
+    "llama2": False,
+    "llama3": False,
+    "llama3.2-11b-vision": True,
+    "llama3.2-90b-vision": True,
+    "qwen": False,
+    "qwen2.5-vl": True,
+    "qwen-vl": True,
+    "deepseek": False,
+    "mistral-7b": False,
+    "mixtral": False,
+    "phi": False,
+}
+
+
+def reads_images(model: str) -> bool:
+    """Whether ``model`` takes images in its prompt, as far as Engram knows."""
+    name = _normalize(model)
+    best = max((prefix for prefix in _VISION if name.startswith(prefix)), key=len, default=None)
+    return True if best is None else _VISION[best]

@@ -70,6 +70,10 @@ class OpenAIProvider:
             kwargs["temperature"] = request.temperature
         if request.max_tokens:
             kwargs["max_tokens"] = request.max_tokens
+        if request.logprobs is not None:
+            kwargs["logprobs"] = True
+            if request.logprobs:
+                kwargs["top_logprobs"] = request.logprobs
         try:
             if on_delta is None:
                 return await self._complete(kwargs)
@@ -110,6 +114,7 @@ class OpenAIProvider:
             finish_reason=choice.finish_reason,
             reasoning=getattr(message, "reasoning_content", None),
             ttft_ns=time.perf_counter_ns() - started,
+            logprobs=choice.logprobs.model_dump() if choice.logprobs is not None else None,
         )
 
     async def _stream(self, kwargs: dict[str, Any], on_delta: DeltaSink) -> ChatResult:

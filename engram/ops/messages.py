@@ -25,6 +25,7 @@ from engram.ops.deps import HasDb, HasSettings
 from engram.runtime import approvals, recall_index
 from engram.runtime.folding import FoldingDeps, fold_window
 from engram.runtime.input_fit import check_inputs_fit
+from engram.runtime.model_abilities import check_abilities
 from engram.runtime.step_rows import InputMessage
 from engram.runtime.views import HELD
 from engram.store import agents, messages, passages
@@ -69,14 +70,24 @@ class HasCompaction(HasAgentLock, FoldingDeps, Protocol):
 # --------------------------------------------------------------------------- turns
 
 
-async def check_inputs(deps: HasDb, agent_id: str, inputs: list[InputMessage]) -> None:
+async def check_inputs(
+    deps: HasDb,
+    agent_id: str,
+    inputs: list[InputMessage],
+    llm_config: dict[str, Any] | None = None,
+    *,
+    logprobs: bool = False,
+) -> None:
     """Refuse a turn's input before any run starts: an unknown agent, an answer the agent's
-    approval state does not allow (runtime/approvals.py), or input too large for the
-    agent's window (runtime/input_fit.py)."""
+    approval state does not allow (runtime/approvals.py), input too large for the agent's
+    window (runtime/input_fit.py), or what the serving model cannot take: images, log
+    probabilities (runtime/model_abilities.py; ``llm_config``: the request's own model, if
+    it named one)."""
 
     def _check(session: Session) -> None:
         approvals.check_input(session, agent_id, inputs)
         check_inputs_fit(session, agent_id, inputs)
+        check_abilities(session, agent_id, inputs, llm_config, logprobs=logprobs)
 
     await deps.db.read(_check)
 

@@ -21,7 +21,7 @@ accepts in a prompt, and silently denying a call the user never saw would be a s
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Protocol
@@ -40,6 +40,7 @@ from engram.runtime.step_rows import InputMessage, row_values, tool_row
 from engram.runtime.tool_batch import BatchDeps, BatchResult, ToolBatch, run_batch
 from engram.runtime.tool_calls import CallOrigin, ExecutedCall
 from engram.runtime.tool_rules import TurnRules
+from engram.runtime.turn_options import CLIENT_TOOL_MARK
 from engram.runtime.views import HELD, letta_messages
 from engram.store import agents
 from engram.store import tables as t
@@ -117,13 +118,47 @@ def calls_to_hold(
     return {call.id for call in calls if call.name in names}
 
 
-def mark_held(message: t.Message, held: set[str]) -> None:
-    """Mark the held calls in a new assistant row, before it is inserted."""
+def mark_held(message: t.Message, held: set[str], client: Collection[str] = ()) -> None:
+    """Mark the held calls in a new assistant row, before it is inserted; those of the
+    ``client`` tools (runtime/turn_options.py) also as calls only the client can answer."""
     if not held or not message.tool_calls:
         return
     message.tool_calls = [
-        {**call, HELD: True} if call["id"] in held else call for call in message.tool_calls
+        _held(call, client) if call["id"] in held else call for call in message.tool_calls
     ]
+
+
+def _held(call: dict[str, Any], client: Collection[str]) -> dict[str, Any]:
+    marks: dict[str, Any] = {HELD: True}
+    if call["name"] in client:
+        marks[CLIENT_TOOL_MARK] = True
+    return {**call, **marks}
+
+
+def _client_calls(found: PendingApproval) -> set[str]:
+    """The waiting calls of client tools: the server cannot run them."""
+    return {call["id"] for call in found.message.tool_calls or [] if call.get(CLIENT_TOOL_MARK)}
+
+
+def _refuse_running_client_calls(
+    found: PendingApproval, decisions: dict[str, Decision], answer: dict[str, Any]
+) -> None:
+    """An approval cannot let a client tool's call run here: only its result answers it."""
+    client = _client_calls(found)
+    field = answer.get("field") or "messages.approvals"
+    for call in found.calls:
+        decision = decisions[call.id]
+        if call.id not in client or decision.tool_return is not None or not decision.approve:
+            continue
+        where = "messages.approve"
+        if answer.get("approvals") is not None:
+            ids = [item["tool_call_id"] for item in answer["approvals"]]
+            where = f"{field}[{ids.index(call.id)}]"
+        raise InvalidInput(
+            where,
+            f"'{call.name}' ({call.id}) is a client-side tool the server cannot run: answer "
+            "its call with a tool return carrying its result (or deny it)",
+        )
 
 
 def pending(session: Session, agent_id: str) -> PendingApproval | None:
@@ -220,7 +255,9 @@ def decide(found: PendingApproval | None, answer: dict[str, Any]) -> dict[str, D
                 f"'{asked}' is not the pending approval request; that is '{found.message.id}'",
             )
         decision = Decision(bool(answer["approve"]), answer.get("reason"))
-        return {call.id: decision for call in found.calls}
+        whole = {call.id: decision for call in found.calls}
+        _refuse_running_client_calls(found, whole, answer)
+        return whole
     waiting = [call.id for call in found.calls]
     decisions: dict[str, Decision] = {}
     for index, item in enumerate(answer["approvals"]):
@@ -248,6 +285,7 @@ def decide(found: PendingApproval | None, answer: dict[str, Any]) -> dict[str, D
     missing = [call.id for call in found.calls if call.id not in decisions]
     if missing:
         raise InvalidInput(field, f"no decision for call(s) {', '.join(missing)}")
+    _refuse_running_client_calls(found, decisions, answer)
     return decisions
 
 

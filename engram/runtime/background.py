@@ -18,10 +18,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engram.runtime.agent_gate import BusyPolicy
+from engram.runtime.run_callbacks import post_run_end
 from engram.runtime.run_recovery import STOPPED_BEFORE_START
 from engram.runtime.runs import ACTIVE_RUN_STATUSES, RunsDeps, create_run
 from engram.runtime.step import TurnDeps, run_turn
 from engram.runtime.step_rows import InputMessage
+from engram.runtime.turn_options import TurnOptions
 from engram.store import tables as t
 
 if TYPE_CHECKING:
@@ -63,6 +65,7 @@ async def start_background_turn(
     if_busy: BusyPolicy,
     max_steps: int,
     request_config: dict[str, Any] | None = None,
+    options: TurnOptions | None = None,
 ) -> t.Run:
     """Record a run and queue its turn; returns the run as created, before any step.
     Raises NotFound for an unknown agent, having recorded nothing. A busy agent is
@@ -70,7 +73,12 @@ async def start_background_turn(
     for it."""
     if if_busy == "reject":
         await deps.gate.refuse_if_busy(agent_id)
-    turn_input = {"inputs": [asdict(item) for item in inputs], "max_steps": max_steps}
+    turn_input: dict[str, Any] = {
+        "inputs": [asdict(item) for item in inputs],
+        "max_steps": max_steps,
+    }
+    if options is not None:
+        turn_input["options"] = options.to_json()
     run = await create_run(
         deps, agent_id, background=True, request_config=request_config, turn_input=turn_input
     )
@@ -132,6 +140,7 @@ def _settle_interrupted_runs(session: Session) -> list[tuple[str, str, dict[str,
 
 async def _agent_turn(deps: TurnDeps, payload: dict[str, Any]) -> None:
     inputs = [InputMessage(**item) for item in payload["inputs"]]
+    options = TurnOptions.from_json(payload.get("options"))
     await run_turn(
         deps,
         payload["agent_id"],
@@ -142,4 +151,7 @@ async def _agent_turn(deps: TurnDeps, payload: dict[str, Any]) -> None:
         run_id=payload["run_id"],
         max_steps=payload["max_steps"],
         requeue_if_stopped=True,
+        options=options,
     )
+    if options.callback_url is not None:  # the run has ended: tell whoever asked
+        await post_run_end(deps, payload["run_id"], options.callback_url)

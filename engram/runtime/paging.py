@@ -116,8 +116,12 @@ def transcript(messages: Sequence[t.Message], *, clip_chars: int | None = None) 
     lines = []
     for message in messages:
         stamp = as_utc(message.created_at).isoformat(timespec="minutes")
-        if message.text:
-            lines.append(f"[{stamp}] {message.role}: {clip_text(message.text, clip_chars)}")
+        images = sum(part.get("type") == "image" for part in message.content_parts or [])
+        if message.text or images:
+            shown = clip_text(message.text or "", clip_chars)
+            # The summarizer reads text only; it learns that images were shared.
+            shown += f" [{images} image(s) attached]" if images else ""
+            lines.append(f"[{stamp}] {message.role}: {shown.strip()}")
         for call in message.tool_calls or []:
             arguments = clip_text(str(call["arguments"]), clip_chars)
             lines.append(f"[{stamp}] assistant called {call['name']}({arguments})")

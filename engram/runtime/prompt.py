@@ -34,7 +34,29 @@ def to_chat(message: t.Message) -> dict[str, Any] | None:
         return out
     if message.role == "tool":
         return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.text or ""}
+    if message.content_parts:
+        return {"role": message.role, "content": chat_parts(message.content_parts)}
     return {"role": message.role, "content": message.text or ""}
+
+
+def chat_parts(parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stored content parts (Letta's text and image parts) as chat-completions parts: an
+    image goes as ``image_url``, base64 data as a ``data:`` URL, which is how OpenAI's API
+    takes it (llm/anthropic_convert.py turns it back into Anthropic's image block)."""
+    out: list[dict[str, Any]] = []
+    for part in parts:
+        if part.get("type") != "image":
+            out.append({"type": "text", "text": part.get("text") or ""})
+            continue
+        source = part["source"]
+        if source.get("type") == "base64":
+            image = {"url": f"data:{source['media_type']};base64,{source['data']}"}
+            if source.get("detail"):
+                image["detail"] = source["detail"]
+        else:
+            image = {"url": source["url"]}
+        out.append({"type": "image_url", "image_url": image})
+    return out
 
 
 def with_heartbeat(schema: dict[str, Any]) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from engram.runtime.tool_batch import ToolBatch, run_batch
 from engram.runtime.tool_calls import CallOrigin
 from engram.runtime.tool_rules import TurnRules
 from engram.runtime.turn import Hooks, MessageSink, StepSink, Turn, TurnDeps, TurnResult
+from engram.runtime.turn_options import TurnOptions
 from engram.store import tables as t
 
 __all__ = [
@@ -59,6 +60,7 @@ async def run_turn(
     on_step: StepSink | None = None,
     requeue_if_stopped: bool = False,
     call_depth: int = 0,
+    options: TurnOptions | None = None,
 ) -> TurnResult:
     """Process one request for an agent: steps until the model ends its turn.
 
@@ -69,11 +71,13 @@ async def run_turn(
     says what the streaming hooks get. ``requeue_if_stopped`` (a queued run's job): stopped
     before the turn claimed its run, the run is left as it is and ``JobNotStarted`` is
     raised, so the job is queued again. ``call_depth``: how many agent-to-agent calls deep
-    this turn is (0 for a client's turn; runtime/agent_calls.py)."""
+    this turn is (0 for a client's turn; runtime/agent_calls.py). ``options``: what the
+    request asked of the turn beyond its messages (runtime/turn_options.py)."""
     turn = _new_turn(
         deps, agent_id, inputs, run_id, max_steps, Hooks(on_message, on_delta, on_step)
     )
     turn.call_depth = call_depth
+    turn.options = options or TurnOptions()
     pending = [input_row(agent_id, turn.run_id, i) for i in inputs if i.role != APPROVAL_ROLE]
     try:
         async with deps.gate.hold(agent_id, policy=if_busy):
@@ -185,9 +189,12 @@ def _batch_of(turn: Turn, call: ModelStep) -> tuple[ToolBatch, set[str]]:
     error, calls needing approval are held (stored unrun), the rest run. Returns the
     batch and the held calls' ids."""
     state, chat = call.state, call.chat
-    refused = refused_calls(turn.rules, state.tools, chat.tool_calls)
+    client = turn.options.client_tool_names
+    refused = refused_calls(turn.rules, state.tools, chat.tool_calls, also=client)
     unrefused = [c for c in chat.tool_calls if c.id not in refused]
     held = approvals.calls_to_hold(state.agent.tool_rules or [], state.tools, unrefused)
+    # A client tool's call waits for the client's result, as a call held for approval.
+    held |= {c.id for c in unrefused if c.name in client}
     batch = ToolBatch(
         agent=state.agent,
         tools=state.tools,
@@ -213,6 +220,7 @@ def _adopt(turn: Turn, call: ModelStep, committed: Committed) -> None:
     result.completion_tokens += call.chat.completion_tokens
     result.step_count += 1
     result.context_tokens = call.counted
+    result.logprobs = call.chat.logprobs
 
 
 async def _recall_for_turn(turn: Turn, agent: t.Agent) -> None:

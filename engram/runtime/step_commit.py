@@ -66,7 +66,7 @@ def commit_step(
     clock.mark("tools")
     agent, chat = call.state.agent, call.chat
     assistant = assistant_row(agent.id, turn.run_id, call.step_id, call.message_id, chat)
-    approvals.mark_held(assistant, held)
+    approvals.mark_held(assistant, held, client=turn.options.client_tool_names)
     results = [tool_row(agent.id, turn.run_id, call.step_id, done) for done in ran.executed]
     model = LLMConfig.from_json(agent.llm_config).model
     new_rows = [*pending, assistant, *results]
@@ -95,6 +95,9 @@ def commit_step(
     step_row = step_record(
         call.step_id, chat, turn.run_id, agent, call.counted, clock.timings(chat.ttft_ns), stop
     )
+    if turn.options.llm_config is not None:  # the request's override_model served the step
+        step_row.model_handle = turn.options.llm_config.get("handle")
+        step_row.provider_name = turn.options.llm_config.get("provider_name")
     session.execute(insert(t.Step), [row_values(step_row)])
     return Committed(
         [assistant, *results],

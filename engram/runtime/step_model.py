@@ -124,16 +124,22 @@ async def call_model(turn: Turn, prompt: Prompt) -> ModelStep:
 
 
 async def _chat(turn: Turn, prompt: Prompt) -> ChatResult:
-    agent, config = prompt.state.agent, prompt.config
+    # The request's own model and system prompt, when it asked for them, win for its turn.
+    llm_config = turn.options.llm_config or prompt.state.agent.llm_config
+    config = LLMConfig.from_json(llm_config)
+    messages = prompt.context.chat_messages()
+    if turn.options.system is not None:
+        messages[0] = {"role": "system", "content": turn.options.system}
     request = ChatRequest(
         model=config.model,
-        messages=prompt.context.chat_messages() + [c for m in prompt.pending if (c := to_chat(m))],
-        tools=offered_tools(turn.rules, prompt.context.tools),
+        messages=messages + [c for m in prompt.pending if (c := to_chat(m))],
+        tools=offered_tools(turn.rules, turn.options.offered(prompt.context.tools)),
         temperature=config.temperature,
         max_tokens=config.max_tokens,
         reasoning_budget=config.reasoning_budget,
+        logprobs=turn.options.logprobs,
     )
-    client = turn.deps.providers.client_for(agent.llm_config)
+    client = turn.deps.providers.client_for(llm_config)
     return await client.chat(request, turn.hooks.on_delta)
 
 

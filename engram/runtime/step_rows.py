@@ -32,6 +32,9 @@ class InputMessage:
     otid: str | None = None
     # Role "approval" (runtime/approvals.py): the answer to a pending approval, no text.
     approval: dict[str, Any] | None = None
+    # A user message with images: its content parts in order, as Letta's (``text`` holds
+    # the text parts joined).
+    parts: list[dict[str, Any]] | None = None
 
 
 def row_values(row: t.Base) -> dict[str, Any]:
@@ -52,6 +55,7 @@ def input_row(agent_id: str, run_id: str, item: InputMessage) -> t.Message:
         name=item.name,
         otid=item.otid,
         run_id=run_id,
+        content_parts=item.parts,
         search_text=item.text,
         created_at=datetime.now(UTC),
     )

@@ -3,6 +3,7 @@ what they say about a step's calls (``runtime/tool_rules.py`` holds the rules th
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,12 +26,17 @@ def _tool_name(schema: dict[str, Any]) -> str:
 
 
 def refused_calls(
-    rules: TurnRules | None, tools: list[t.Tool], calls: list[ToolCall]
+    rules: TurnRules | None,
+    tools: list[t.Tool],
+    calls: list[ToolCall],
+    also: Collection[str] = (),
 ) -> dict[str, ExecutedCall]:
-    """Calls that break a tool rule: answered with an error, never run."""
+    """Calls that break a tool rule: answered with an error, never run. ``also``: names
+    the model may call beside the agent's tools (the request's client tools)."""
     if rules is None or not rules.rules or not calls:
         return {}
-    reasons = rules.refusals([call.name for call in calls], [tool.name for tool in tools])
+    available = [tool.name for tool in tools] + list(also)
+    reasons = rules.refusals([call.name for call in calls], available)
     return {
         call.id: ExecutedCall(call.id, call.name, f"Error: {reason}", True, False)
         for call, reason in zip(calls, reasons, strict=True)

@@ -20,6 +20,7 @@ from engram.llm.client import ContentDelta
 from engram.runtime.agent_gate import BusyPolicy
 from engram.runtime.step import TurnDeps, TurnResult, run_turn
 from engram.runtime.step_rows import InputMessage
+from engram.runtime.turn_options import TurnOptions
 from engram.runtime.views import SEND_MESSAGE
 
 if TYPE_CHECKING:
@@ -196,6 +197,7 @@ class TurnStream:
         include_pings: bool,
         if_busy: BusyPolicy = "wait",
         ping_seconds: float = PING_SECONDS,
+        options: TurnOptions | None = None,
     ) -> None:
         """``if_busy``: what the turn does if another turn of the agent runs when it starts
         (``AgentGate.hold``)."""
@@ -207,6 +209,7 @@ class TurnStream:
         self._ping_seconds = ping_seconds
         self._numbered = 0
         """Events numbered so far, as ``POST /v1/runs/{run_id}/stream`` numbers them."""
+        self._options = options
         turn = self._run(deps, agent_id, inputs, max_steps, if_busy)
         deps.jobs.spawn(turn, name=f"stream:{run_id}")
 
@@ -250,6 +253,7 @@ class TurnStream:
                 on_message=self._on_message,
                 on_delta=self._on_delta if tokens else None,
                 on_step=self._on_step if tokens else None,
+                options=self._options,
             )
         except BaseException as exc:
             self._put(_Finished(None, exc))
@@ -266,13 +270,18 @@ class TurnStream:
 
     async def _on_delta(self, delta: ContentDelta) -> None:
         assert self._tokens is not None
+        options = self._options
         for chunk in self._tokens.chunks(delta):
-            # A chunk carries the number of the last whole event before it: resuming after
-            # it replays its message whole (ops/run_stream.py keeps no chunks).
-            self._put({**chunk, "seq_id": self._numbered})
+            if options is None or options.shows(chunk["message_type"]):
+                # A chunk carries the number of the last whole event before it: resuming
+                # after it replays its message whole (ops/run_stream.py keeps no chunks).
+                self._put({**chunk, "seq_id": self._numbered})
 
     async def _on_message(self, view: dict[str, Any]) -> None:
         self._numbered += 1
+        options = self._options
+        if options is not None and not options.shows(view["message_type"]):
+            return
         if self._tokens is None or not self._tokens.already_sent(view):
             self._put({**view, "seq_id": self._numbered})
 

@@ -19,6 +19,7 @@ from engram.runtime.recall_assist import RecallDeps, RecalledSection
 from engram.runtime.step_rows import InputMessage, input_row
 from engram.runtime.stop import Ending, StopReason, TurnLimits
 from engram.runtime.tool_rules import TurnRules
+from engram.runtime.turn_options import TurnOptions
 from engram.runtime.views import letta_messages
 from engram.store import tables as t
 
@@ -57,6 +58,8 @@ class TurnResult:
     step_count: int = 0
     context_tokens: int = 0
     error: str | None = None
+    logprobs: dict[str, Any] | None = None
+    """The last model call's log probabilities, when the request asked for them."""
 
     def usage(self) -> dict[str, Any]:
         return {
@@ -115,6 +118,8 @@ class Turn:
     recalled: RecalledSection | None = None
     call_depth: int = 0
     """How many agent-to-agent calls deep this turn is (0: a client's own turn)."""
+    options: TurnOptions = field(default_factory=TurnOptions)
+    """What the request asked of this turn beyond its messages (client tools...)."""
 
     def next_inputs(self) -> list[t.Message]:
         """What the next step adds to the window: the rules' note, if there is one."""
@@ -131,8 +136,12 @@ class Turn:
 
     async def emit(self, rows: list[t.Message]) -> None:
         """Committed rows as Letta messages: into the turn's result and to the stream."""
+        shown = self.options
         for row in rows:
-            for view in letta_messages(row):
-                self.result.messages.append(view)
+            for view in letta_messages(row, use_assistant_message=shown.use_assistant_message):
+                if shown.shows(view["message_type"]):
+                    self.result.messages.append(view)
+                # Every message goes to the stream, which numbers them all (a replay of the
+                # run numbers them so) and sends on only the shown.
                 if self.hooks.on_message is not None:
                     await self.hooks.on_message(view)

@@ -7,6 +7,7 @@ one per tool call); they share the stored id and differ in ``message_type``, as 
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 from engram.store import tables as t
@@ -41,16 +42,22 @@ def _send_message_text(arguments: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def letta_messages(message: t.Message) -> list[dict[str, Any]]:
-    """The Letta messages one stored message shows as, in display order."""
+def letta_messages(
+    message: t.Message, *, use_assistant_message: bool = True
+) -> list[dict[str, Any]]:
+    """The Letta messages one stored message shows as, in display order.
+    ``use_assistant_message=False`` shows a ``send_message`` call as a tool call and its
+    result as a tool return, instead of as an ``assistant_message`` (Letta's option)."""
     if message.role == "user":
-        return [{**_base(message, "user_message", message.name), "content": message.text or ""}]
+        content: str | list[Any] = message.content_parts or message.text or ""
+        return [{**_base(message, "user_message", message.name), "content": content}]
     if message.role == "system":
         return [{**_base(message, "system_message"), "content": message.text or ""}]
     if message.role == "approval":
         return [_approval_response(message)]
     if message.role == "tool":
-        if message.tool_name == SEND_MESSAGE and message.tool_status != "error":
+        said = message.tool_name == SEND_MESSAGE and message.tool_status != "error"
+        if said and use_assistant_message:
             return []
         status = message.tool_status or "success"
         tool_return = {
@@ -77,7 +84,7 @@ def letta_messages(message: t.Message) -> list[dict[str, Any]]:
         out.append({**_base(message, "assistant_message"), "content": message.text})
     request: dict[str, Any] | None = None
     for call in message.tool_calls or []:
-        if call["name"] == SEND_MESSAGE:
+        if call["name"] == SEND_MESSAGE and use_assistant_message:
             text = _send_message_text(call["arguments"])
             if text is not None:
                 out.append({**_base(message, "assistant_message"), "content": text})
@@ -149,12 +156,23 @@ def _reasoning(message: t.Message) -> list[dict[str, Any]]:
     return out
 
 
-def listing(rows: list[t.Message], *, descending: bool) -> list[dict[str, Any]]:
+def listing(
+    rows: list[t.Message],
+    *,
+    descending: bool,
+    use_assistant_message: bool = True,
+    message_types: Collection[str] | None = None,
+) -> list[dict[str, Any]]:
     """Rows (already in listing order) as Letta messages; newest-first listings also reverse
-    the parts of each message, so the result is exactly the oldest-first listing reversed."""
-    if not descending:
-        return [view for row in rows for view in letta_messages(row)]
-    return [view for row in rows for view in reversed(letta_messages(row))]
+    the parts of each message, so the result is exactly the oldest-first listing reversed.
+    ``use_assistant_message`` as for ``letta_messages``; ``message_types``: only these."""
+    out: list[dict[str, Any]] = []
+    for row in rows:
+        views = letta_messages(row, use_assistant_message=use_assistant_message)
+        out += reversed(views) if descending else views
+    if message_types is None:
+        return out
+    return [view for view in out if view["message_type"] in message_types]
 
 
 def search_text(role: str, text: str | None, tool_calls: list[dict[str, Any]] | None) -> str | None:

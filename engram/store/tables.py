@@ -236,6 +236,9 @@ class Message(Base):
     # Role "approval" only: the client's answer to an approval request, as decided
     # (runtime/approvals.py): approve, approval_request_id, reason and one entry per call.
     approval: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # A user message with images: every content part in order, as Letta's ``TextContent``
+    # and ``ImageContent`` (``text`` still holds the text parts joined); else null.
+    content_parts: Mapped[list[Any] | None] = mapped_column(JSON)
     name: Mapped[str | None] = mapped_column(String(255))
     otid: Mapped[str | None] = mapped_column(String(64))
     run_id: Mapped[str | None] = mapped_column(String(64), index=True)

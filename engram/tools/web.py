@@ -48,6 +48,10 @@ class FetchLimits:
     max_bytes: int
     private_addresses: bool = False
     """Whether addresses on loopback and private networks may be fetched."""
+    sender: str = "fetch_webpage"
+    """Who sends the request, and the setting that allows private addresses for it: named
+    in a refusal."""
+    private_setting: str = "ENGRAM_WEB_FETCH_PRIVATE_ADDRESSES"
 
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
@@ -136,12 +140,21 @@ async def _pinned(url: httpx.URL, limits: FetchLimits, resolve: Resolver) -> Pin
         ip = ipaddress.ip_address(address)
         if not ip.is_global and not limits.private_addresses:
             raise WebToolError(
-                f"{url.host} is on a private or local network ({ip}), which fetch_webpage "
-                "does not reach (the operator can allow it: ENGRAM_WEB_FETCH_PRIVATE_ADDRESSES)"
+                f"{url.host} is on a private or local network ({ip}), which {limits.sender} "
+                f"does not reach (the operator can allow it: {limits.private_setting})"
             )
     host = url.netloc.decode("ascii")
     extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
     return PinnedRequest(url.copy_with(host=addresses[0]), {"Host": host}, extensions)
+
+
+async def pinned_request(
+    url: str, limits: FetchLimits, resolve: Resolver | None = None
+) -> PinnedRequest:
+    """Where one request for ``url`` goes, checked as a fetched page's address is (http or
+    https, public unless ``limits`` allow private networks): for the server's other
+    outgoing requests (a run's callback). ``WebToolError`` says why not."""
+    return await _pinned(_checked_url(url), limits, resolve or _resolve)
 
 
 async def _resolve(host: str, port: int) -> list[str]:

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 import warnings
 from typing import Any
 
 import pytest
-from letta_client import Letta, UnprocessableEntityError
+from letta_client import Letta
 from letta_client.types import AgentState, ToolReturnMessage
 from letta_client.types.agents import (
+    ApprovalRequestMessage,
     AssistantMessage,
     LettaResponse,
     ReasoningMessage,
@@ -164,29 +166,55 @@ CLIENT_TOOL = {
 }
 
 
-def declare_client_tool(client: Letta, agent_id: str, how: str) -> None:
-    """One turn declaring a client-side tool, sent the way ``how`` names."""
+def declare_client_tool(client: Letta, agent_id: str, how: str) -> list[Any]:
+    """One turn declaring a client-side tool, sent the way ``how`` names; what came back."""
     ask: dict[str, Any] = {"input": "What is on my clipboard?", "client_tools": [CLIENT_TOOL]}
     if how == "create":
-        client.agents.messages.create(agent_id, **ask)
-    elif how == "create_streaming":
-        list(client.agents.messages.create(agent_id, streaming=True, **ask))
-    elif how == "stream":  # deprecated, still posts to /messages/stream
+        return list(client.agents.messages.create(agent_id, **ask).messages)
+    if how == "create_streaming":
+        return list(client.agents.messages.create(agent_id, streaming=True, **ask))
+    if how == "stream":  # deprecated, still posts to /messages/stream
         with warnings.catch_warnings(category=DeprecationWarning, action="ignore"):
-            list(client.agents.messages.stream(agent_id, **ask))
-    else:
-        client.agents.messages.create_async(agent_id, **ask)
+            return list(client.agents.messages.stream(agent_id, **ask))
+    run = client.agents.messages.create_async(agent_id, **ask)
+    for _ in range(600):
+        run = client.runs.retrieve(run.id)
+        if run.status not in ("created", "running"):
+            break
+        time.sleep(0.05)
+    return list(client.runs.messages.list(run.id).items)
 
 
 @pytest.mark.parametrize("how", ["create", "create_streaming", "stream", "create_async"])
-def test_client_tools_are_refused_naming_the_field(
+def test_a_client_tool_call_waits_for_the_clients_result(
     client: Letta, fake_llm: FakeLLM, agent: AgentState, how: str
 ) -> None:
-    before = client.agents.messages.list(agent.id, limit=1000).items
+    fake_llm.script(reply.tool_call("read_clipboard", {}, id="c_clip"))
 
-    with pytest.raises(UnprocessableEntityError) as caught:
-        declare_client_tool(client, agent.id, how)
+    got = declare_client_tool(client, agent.id, how)
 
-    assert "client_tools" in str(caught.value)
-    assert client.agents.messages.list(agent.id, limit=1000).items == before
-    assert fake_llm.chat_requests == []
+    assert "read_clipboard" in fake_llm.chat_requests[0].tool_names
+    (request,) = [m for m in got if isinstance(m, ApprovalRequestMessage)]
+    assert request.tool_call.name == "read_clipboard"
+    fake_llm.script(reply.text("It says: hello."))
+    resumed = client.agents.messages.create(
+        agent.id,
+        messages=[
+            {
+                "type": "tool_return",
+                "tool_returns": [
+                    {
+                        "type": "tool",
+                        "tool_call_id": "c_clip",
+                        "tool_return": "hello",
+                        "status": "success",
+                    }
+                ],
+            }
+        ],
+        client_tools=[CLIENT_TOOL],
+    )
+    assert resumed.stop_reason.stop_reason == "end_turn"
+    returns = [m for m in resumed.messages if isinstance(m, ToolReturnMessage)]
+    assert [m.tool_return for m in returns] == ["hello"]
+    assert fake_llm.chat_requests[-1].tool_results[-1] == "hello"

@@ -139,10 +139,40 @@ def completion_body(
         "system_fingerprint": SYSTEM_FINGERPRINT,
         "service_tier": "default",
         "choices": [
-            {"index": 0, "message": message, "logprobs": None, "finish_reason": reply.finish_reason}
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": logprobs_for(reply.content, request),
+                "finish_reason": reply.finish_reason,
+            }
         ],
         "usage": usage_for(reply, request, _completion_text(reply, calls), reply.reasoning),
     }
+
+
+def logprobs_for(content: str | None, request: FakeRequest) -> dict[str, Any] | None:
+    """OpenAI's choice ``logprobs`` when the request asked (``logprobs: true``): one entry
+    per word-sized token of the text, with ``top_logprobs`` alternatives; deterministic
+    (the i-th token has log probability -0.01 * (i + 1))."""
+    if not request.json.get("logprobs"):
+        return None
+    top = int(request.json.get("top_logprobs") or 0)
+    entries = []
+    for i, token in enumerate(split_text(content or "")):
+        value = -0.01 * (i + 1)
+        alternatives = [
+            {"token": f"{token}~{k}" if k else token, "logprob": value - k, "bytes": None}
+            for k in range(top)
+        ]
+        entries.append(
+            {
+                "token": token,
+                "logprob": value,
+                "bytes": list(token.encode()),
+                "top_logprobs": alternatives,
+            }
+        )
+    return {"content": entries, "refusal": None}
 
 
 def split_text(text: str) -> list[str]:

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
 from engram.api import serialize
 from engram.api.deps import IfBusy, Limit, Runtime, json_reply
 from engram.api.routes.streaming import stream_reply
-from engram.api.schemas import ResetMessages, SendMessages
+from engram.api.schemas import MessageType, ResetMessages, SendMessages
 from engram.api.turns import (
     FAILED_TURN_STATUS,
     accept_turn,
     failure,
     turn_failed,
+    turn_options,
     turn_reply,
 )
 from engram.ops import agent_context
@@ -34,9 +35,16 @@ async def send_message(agent_id: str, body: SendMessages, rt: Runtime, if_busy: 
     ``if_busy=reject``) a busy agent are refused before anything is recorded."""
     if body.streaming:
         return await stream_reply(rt, agent_id, body, if_busy)
-    inputs, run_id = await accept_turn(rt, agent_id, body, if_busy)
+    options = await turn_options(rt, body, answers_logprobs=True)
+    inputs, run_id = await accept_turn(rt, agent_id, body, if_busy, options)
     result = await run_turn(
-        rt, agent_id, inputs, if_busy=if_busy, run_id=run_id, max_steps=body.max_steps
+        rt,
+        agent_id,
+        inputs,
+        if_busy=if_busy,
+        run_id=run_id,
+        max_steps=body.max_steps,
+        options=options,
     )
     if turn_failed(result):
         return failed_turn_reply(result)
@@ -66,10 +74,21 @@ async def list_messages(
     after: str | None = None,
     limit: Limit = 100,
     order: Literal["asc", "desc"] = "desc",
+    use_assistant_message: bool = True,
+    include_return_message_types: Annotated[list[MessageType] | None, Query()] = None,
 ) -> Response:
+    """A page of the history. ``use_assistant_message=false`` shows ``send_message`` calls
+    as the tool calls they are; ``include_return_message_types`` keeps only those types
+    (of the page's messages: a page may hold fewer than ``limit``)."""
     query = message_ops.MessageQuery(before=before, after=after, limit=limit, order=order)
     rows = await message_ops.list_messages(rt, agent_id, query)
-    return json_reply(listing(rows, descending=order == "desc"))
+    views = listing(
+        rows,
+        descending=order == "desc",
+        use_assistant_message=use_assistant_message,
+        message_types=include_return_message_types,
+    )
+    return json_reply(views)
 
 
 @router.patch("/reset-messages")

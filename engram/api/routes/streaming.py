@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 from engram.api import serialize
 from engram.api.deps import IfBusy, Runtime
 from engram.api.schemas import CancelRuns, SendMessages
-from engram.api.turns import accept_turn, checked_inputs, request_config
+from engram.api.turns import accept_turn, checked_inputs, request_config, turn_options
 from engram.runtime.agent_gate import BusyPolicy
 from engram.runtime.background import start_background_turn
 from engram.runtime.runs import cancel_runs
@@ -36,7 +36,8 @@ async def stream_reply(
     """Start the turn and answer with its events. Bad input, unknown agents and (with
     ``if_busy=reject``) a busy agent are refused with a plain 4xx before the run is
     recorded or the stream begins."""
-    inputs, run_id = await accept_turn(deps, agent_id, body, if_busy)
+    options = await turn_options(deps, body)
+    inputs, run_id = await accept_turn(deps, agent_id, body, if_busy, options)
     stream = TurnStream(
         deps,
         agent_id,
@@ -46,6 +47,7 @@ async def stream_reply(
         stream_tokens=body.stream_tokens,
         include_pings=body.include_pings,
         if_busy=if_busy,
+        options=options,
     )
     return StreamingResponse(
         _server_sent(stream.events()), media_type="text/event-stream", headers=SSE_HEADERS
@@ -64,7 +66,8 @@ async def send_messages_async(
 ) -> dict[str, Any]:
     """Record a run, queue its turn, and answer with the run at once; poll GET /v1/runs/{id}.
     The queued turn waits for a busy agent; ``if_busy=reject`` refuses one up front."""
-    inputs = await checked_inputs(rt, agent_id, body)
+    options = await turn_options(rt, body)
+    inputs = await checked_inputs(rt, agent_id, body, options)
     run = await start_background_turn(
         rt,
         agent_id,
@@ -72,6 +75,7 @@ async def send_messages_async(
         if_busy=if_busy,
         max_steps=body.max_steps,
         request_config=request_config(body),
+        options=options,
     )
     return serialize.run(run)
 

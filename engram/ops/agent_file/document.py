@@ -88,6 +88,9 @@ class FileContent(_FilePart):
     # ("redacted_reasoning" with its data), which must go back to it verbatim.
     signature: str | None = None
     data: str | None = None
+    # An image ("image" part, Letta's ImageContent): where it comes from, by URL or as
+    # base64 data.
+    source: dict[str, Any] | None = None
 
 
 class FileMessage(_FilePart):
@@ -117,6 +120,20 @@ class FileMessage(_FilePart):
             elif part.type == "redacted_reasoning" and part.data:
                 blocks.append({"type": "redacted_thinking", "data": part.data})
         return blocks or None
+
+    def content_parts(self) -> list[dict[str, Any]] | None:
+        """A message with images: its text and image parts in order, as stored; else None."""
+        if self.content is None or isinstance(self.content, str):
+            return None
+        if not any(part.type == "image" and part.source for part in self.content):
+            return None
+        return [
+            {"type": "image", "source": part.source}
+            if part.type == "image"
+            else {"type": "text", "text": part.text or ""}
+            for part in self.content
+            if part.type == "text" or (part.type == "image" and part.source)
+        ]
 
     def joined(self, kind: Literal["text", "reasoning"]) -> str:
         """The message's text or reasoning parts as one string."""
@@ -378,9 +395,27 @@ def _check_tool(tool: FileTool) -> None:
 SKIPPED_PARTS = {"redacted_reasoning", "omitted_reasoning", "summarized_reasoning"}
 
 
+def _check_image(part: FileContent, role: str, where: str) -> None:
+    """An image part imports in a user message, by URL or as base64 data (as Engram stores
+    them); Letta's images kept in its own file storage (source ``letta``) cannot."""
+    source = part.source or {}
+    kind = source.get("type")
+    complete = (kind == "url" and isinstance(source.get("url"), str)) or (
+        kind == "base64" and isinstance(source.get("data"), str) and source.get("media_type")
+    )
+    if role != "user" or not complete:
+        raise InvalidInput(
+            f"{where}.content",
+            "an image imports only in a user message, with a source of type 'url' (and its "
+            f"url) or 'base64' (with media_type and data); this one has type {kind!r}",
+        )
+
+
 def _check_message(message: FileMessage, where: str) -> None:
     for part in message.content if isinstance(message.content, list) else []:
-        if part.type not in {"text", "reasoning", *SKIPPED_PARTS}:
+        if part.type == "image":
+            _check_image(part, message.role, where)
+        elif part.type not in {"text", "reasoning", *SKIPPED_PARTS}:
             raise InvalidInput(
                 f"{where}.content", f"content of type '{part.type}' cannot be imported"
             )

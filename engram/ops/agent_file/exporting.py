@@ -160,7 +160,9 @@ def _message_to_file(row: t.Message, ref: str, model: str, refs: dict[str, str])
         content.append(
             {"type": "reasoning", "is_native": False, "reasoning": row.reasoning, "signature": None}
         )
-    if row.text:
+    if row.content_parts:
+        content.extend(row.content_parts)  # text and images, in their order
+    elif row.text:
         content.append({"type": "text", "text": row.text})
     calls = [
         {

@@ -434,6 +434,7 @@ def _message_row(
         reasoning=message.joined("reasoning") or None,
         reasoning_blocks=message.reasoning_blocks(),
         tool_calls=calls or None,
+        content_parts=message.content_parts() if role == "user" else None,
         name=message.name,
         otid=message.otid,
         search_text=search_text(role, text, calls),
