@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from engram.ids import new_id
+from engram.llm import model_settings
 from engram.mcp import STDIO, registry
 from engram.ops.agents import AgentBundle
 from engram.ops.identities import Linked
@@ -286,10 +287,10 @@ def agent(bundle: AgentBundle) -> dict[str, Any]:
         "embedding_config": row.embedding_config,
         "model": row.llm_config.get("handle"),
         "embedding": row.embedding_config.get("handle"),
-        "model_settings": None,
+        "model_settings": model_settings.settings_view(row.llm_config),
         "compaction_settings": _compaction(row.compaction_settings),
         "recall_assist": row.recall_assist,
-        "response_format": None,
+        "response_format": row.llm_config.get("response_format"),
         "context_window_limit": row.context_window_limit,
         "tool_rules": row.tool_rules or [],
         "message_ids": bundle.message_ids,

@@ -58,6 +58,10 @@ class ChatRequest:
     reasoning_budget: int | None = None
     """Tokens the model may think with before answering, for providers that take a budget
     (Anthropic's extended thinking); None leaves thinking off."""
+    reasoning_effort: str | None = None
+    """OpenAI's ``reasoning_effort`` for reasoning models; None sends none."""
+    response_format: dict[str, Any] | None = None
+    """OpenAI's ``response_format`` (``json_object``, ``json_schema``); None is plain text."""
 
 
 class LLMClient(Protocol):

@@ -70,6 +70,10 @@ class OpenAIProvider:
             kwargs["temperature"] = request.temperature
         if request.max_tokens:
             kwargs["max_tokens"] = request.max_tokens
+        if request.reasoning_effort:
+            kwargs["reasoning_effort"] = request.reasoning_effort
+        if request.response_format:
+            kwargs["response_format"] = request.response_format
         try:
             if on_delta is None:
                 return await self._complete(kwargs)

@@ -132,6 +132,9 @@ async def _chat(turn: Turn, prompt: Prompt) -> ChatResult:
         temperature=config.temperature,
         max_tokens=config.max_tokens,
         reasoning_budget=config.reasoning_budget,
+        parallel_tool_calls=config.parallel_tool_calls,
+        reasoning_effort=config.reasoning_effort,
+        response_format=config.response_format,
     )
     client = turn.deps.providers.client_for(agent.llm_config)
     return await client.chat(request, turn.hooks.on_delta)
