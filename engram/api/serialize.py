@@ -118,6 +118,10 @@ def mcp_server(row: t.McpServer) -> dict[str, Any]:
         "server_name": row.name,
         "mcp_server_type": row.server_type,
         "timeout_seconds": row.timeout_seconds,
+        # Engram's: whether the server answered when last asked for its tools, and if not why.
+        "reachable": row.reachable,
+        "last_error": row.last_error,
+        "last_synced_at": _time(row.last_synced_at) if row.last_synced_at else None,
     }
     if row.server_type == STDIO:
         view.update(command=row.command, args=row.args or [], env=registry.masked_map(row.env))
