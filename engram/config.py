@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     # characters, is a 422 naming the field and the setting.
     max_request_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     max_agent_file_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    # An uploaded document (POST /v1/folders/{id}/upload): larger ones are a 413.
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
     max_message_chars: int = Field(default=1_000_000, ge=1)
     max_passage_chars: int = Field(default=1_000_000, ge=1)
     max_block_chars: int = Field(default=1_000_000, ge=1)

@@ -107,3 +107,11 @@ class ToolNotAttached(NotFound):
         )
         self.kind = "tool"
         self.ident = tool_name
+
+
+class UnsupportedMediaType(InvalidInput):
+    """An upload of a file type no parser reads; the message lists the types that are."""
+
+
+class PayloadTooLarge(InvalidInput):
+    """An upload larger than the server accepts; the message names the limit's setting."""

@@ -44,6 +44,8 @@ def agent_spec(body: CreateAgent) -> AgentSpec:
         setting_shortcuts=body.model_dump(
             include={"max_tokens", "parallel_tool_calls", "response_format"}, exclude_unset=True
         ),
+        max_files_open=body.max_files_open,
+        per_file_view_window_char_limit=body.per_file_view_window_char_limit,
     )
 
 

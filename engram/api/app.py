@@ -18,6 +18,7 @@ from engram.api.routes import (
     archival,
     archives,
     catalog,
+    folders,
     identities,
     mcp_legacy,
     mcp_servers,
@@ -82,6 +83,7 @@ def create_app(
         message_search,
         recall,
         identities,
+        folders,
     ):
         app.include_router(module.router)
     # Last: it answers every contract path no router above has served.

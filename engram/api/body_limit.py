@@ -8,6 +8,8 @@ passes the limit. It also puts the per-field limits in force for the request's v
 
 from __future__ import annotations
 
+import re
+
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -17,6 +19,11 @@ from engram.input_limits import InputLimits, limits_in_force
 
 # Agent files carry a whole agent's history: they get a limit of their own.
 AGENT_FILE_PATHS = {"/v1/agents/import", "/v1/agents/import/"}
+# So do uploads into folders; the upload itself is held to the limit exactly (a 413 naming
+# the file), the request around it gets room for the multipart framing.
+UPLOAD_PATH = re.compile(r"^/v1/(folders|sources)/[^/]+/upload/?$")
+MULTIPART_ROOM = 64 * 1024
+UPLOAD_SETTING = "ENGRAM_MAX_UPLOAD_BYTES"
 # The connection is not reused (the rest of the body is never read), and retrying the same
 # body cannot succeed.
 REFUSAL_HEADERS = {"connection": "close", "x-should-retry": "false"}
@@ -31,8 +38,10 @@ class BodyTooLarge(HTTPException):
 
 
 def too_large(limit: int, setting: str) -> str:
+    # An upload's 413 names its field, as the upload's own size check does.
+    what = "file: the upload" if setting == UPLOAD_SETTING else "request body"
     return (
-        f"request body is larger than the limit of {limit} bytes "
+        f"{what} is larger than the limit of {limit} bytes "
         f"({limit / (1024 * 1024):.0f} MiB); the server's operator can raise it with {setting}"
     )
 
@@ -43,10 +52,13 @@ class BodyLimit:
         self.limits = InputLimits.from_settings(settings)
         self.request_bytes = settings.max_request_bytes
         self.agent_file_bytes = settings.max_agent_file_bytes
+        self.upload_bytes = settings.max_upload_bytes + MULTIPART_ROOM
 
     def _limit(self, path: str) -> tuple[int, str]:
         if path in AGENT_FILE_PATHS:
             return self.agent_file_bytes, "ENGRAM_MAX_AGENT_FILE_BYTES"
+        if UPLOAD_PATH.match(path):
+            return self.upload_bytes, UPLOAD_SETTING
         return self.request_bytes, "ENGRAM_MAX_REQUEST_BYTES"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -18,7 +18,9 @@ from engram.errors import (
     EngramError,
     InvalidInput,
     NotFound,
+    PayloadTooLarge,
     ProviderError,
+    UnsupportedMediaType,
 )
 from engram.input_limits import MAX_JSON_DEPTH
 from engram.store.db import database_unavailable, storage_full
@@ -28,7 +30,10 @@ log = logging.getLogger(__name__)
 TOO_DEEP_TO_DECODE = (
     f"the JSON body is nested too deep to decode; fields may nest at most {MAX_JSON_DEPTH} levels"
 )
+# Subclasses before the classes they refine: the first match wins.
 STATUS = {
+    UnsupportedMediaType: 415,
+    PayloadTooLarge: 413,
     NotFound: 404,
     InvalidInput: 422,
     Conflict: 409,

@@ -129,6 +129,9 @@ class CreateAgent(Body):
     tool_rules: list[dict[str, Any]] | None = None
     compaction_settings: CompactionSettingsBody | None = None
     recall_assist: RecallAssistBody | None = None
+    # Files of attached folders in the prompt (docs/folders.md).
+    max_files_open: int | None = Field(default=None, ge=1, le=100)
+    per_file_view_window_char_limit: int | None = Field(default=None, ge=100, le=1_000_000)
     # Variables for the agent's custom tools' sandboxed children (docs/tools.md).
     tool_exec_environment_variables: ToolVariables | None = None
     secrets: ToolVariables | None = None
@@ -159,6 +162,8 @@ class UpdateAgent(Body):
     tool_rules: list[dict[str, Any]] | None = None
     compaction_settings: CompactionSettingsBody | None = None
     recall_assist: RecallAssistBody | None = None
+    max_files_open: int | None = Field(default=None, ge=1, le=100)  # as on CreateAgent
+    per_file_view_window_char_limit: int | None = Field(default=None, ge=100, le=1_000_000)
     tool_exec_environment_variables: ToolVariables | None = None  # as on CreateAgent
     secrets: ToolVariables | None = None
     identity_ids: list[str] | None = None  # replaces the set

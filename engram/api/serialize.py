@@ -6,9 +6,11 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from engram.api import serialize_folders
 from engram.ids import new_id
 from engram.llm import model_settings
 from engram.mcp import STDIO, registry
+from engram.ops import files as file_settings
 from engram.ops.agents import AgentBundle
 from engram.ops.identities import Linked
 from engram.ops.messages import Compaction
@@ -21,6 +23,7 @@ from engram.store import tables as t
 from engram.store.tables import as_utc
 
 if TYPE_CHECKING:
+    from engram.memory.directories import Directories
     from engram.ops.agent_files import ImportResult
 
 
@@ -50,6 +53,38 @@ def block(row: t.Block) -> dict[str, Any]:
         "created_by_id": None,
         "last_updated_by_id": None,
     }
+
+
+def _file_blocks(shown: Directories | None) -> list[dict[str, Any]]:
+    """The agent's files as Letta's ``FileBlock``s: the value is what its prompt shows."""
+    if shown is None:
+        return []
+    return [
+        {
+            **{key: None for key in _BLOCK_NULLS},
+            "id": file.view.id,
+            "label": file.name,
+            "value": file.window,
+            "limit": shown.char_limit,
+            "read_only": True,
+            "description": None,
+            "metadata": {},
+            "tags": [],
+            "is_template": False,
+            "preserve_on_migration": False,
+            "file_id": file.view.file_id,
+            "source_id": file.view.folder_id,
+            "is_open": file.is_open,
+            "last_accessed_at": as_utc(file.view.last_accessed_at).isoformat(),
+        }
+        for file in shown.files
+    ]
+
+
+_BLOCK_NULLS = (
+    "project_id", "template_name", "template_id", "base_template_id", "deployment_id",
+    "entity_id", "hidden", "created_by_id", "last_updated_by_id",
+)  # fmt: skip
 
 
 def tool(row: t.Tool) -> dict[str, Any]:
@@ -160,6 +195,16 @@ def passage(row: t.Passage, embedding_config: dict[str, Any] | None) -> dict[str
         # Vectors are large and only meaningful to the server; Letta returns null here too.
         "embedding": None,
         "embedding_config": embedding_config,
+    }
+
+
+def folder_chunk(row: t.Passage, folder: t.Folder) -> dict[str, Any]:
+    """A chunk of a folder's file as the contract's ``Passage``, naming its file."""
+    return {
+        **passage(row, folder.embedding_config),
+        "source_id": folder.id,
+        "file_id": row.file_id,
+        "file_name": (row.metadata_ or {}).get("file_name"),
     }
 
 
@@ -302,12 +347,12 @@ def agent(bundle: AgentBundle) -> dict[str, Any]:
             "agent_type": row.agent_type,
             "git_enabled": False,
             "blocks": blocks,
-            "file_blocks": [],
+            "file_blocks": _file_blocks(bundle.directories),
             "prompt_template": "",
         },
         "blocks": blocks,
         "tools": [tool(t_) for t_ in bundle.tools],
-        "sources": [],
+        "sources": [serialize_folders.folder(f) for f in bundle.folders],
         "tags": bundle.tags,
         "tool_exec_environment_variables": _tool_env(row),
         "secrets": [],
@@ -327,8 +372,10 @@ def agent(bundle: AgentBundle) -> dict[str, Any]:
         "last_run_duration_ms": row.last_run_duration_ms,
         "last_stop_reason": row.last_stop_reason,
         "timezone": "UTC",
-        "max_files_open": None,
-        "per_file_view_window_char_limit": None,
+        "max_files_open": row.max_files_open or file_settings.MAX_FILES_OPEN,
+        "per_file_view_window_char_limit": (
+            row.per_file_view_window_char_limit or file_settings.FILE_WINDOW_CHARS
+        ),
         "hidden": None,
         "created_by_id": None,
         "last_updated_by_id": None,

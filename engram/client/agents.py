@@ -1,5 +1,5 @@
 """``client.agents``: create, list, retrieve, update and delete agents, and the agent's
-sub-resources (messages, blocks, tools, passages, archives)."""
+sub-resources (messages, blocks, tools, passages, archives, folders, files)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from engram.client.agent_state import AgentState
 from engram.client.archives import AsyncAgentArchives, AsyncAgentPassages
 from engram.client.arguments import validated_body
 from engram.client.blocks import AsyncAgentBlocks, page
+from engram.client.folders import AsyncAgentFiles, AsyncAgentFolders
 from engram.client.identities import AsyncAgentIdentities
 from engram.client.messages import AsyncAgentMessages
 from engram.client.resource import Resource
@@ -38,6 +39,8 @@ class AsyncAgents(AgentFileMethods, Resource):
         self.passages = AsyncAgentPassages(services)
         self.archives = AsyncAgentArchives(services)
         self.identities = AsyncAgentIdentities(services)
+        self.folders = AsyncAgentFolders(services)
+        self.files = AsyncAgentFiles(services)
 
     async def create(self, **fields: Any) -> AgentState:
         """A new agent from the fields of ``POST /v1/agents/`` (``name``, ``model``,

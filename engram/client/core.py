@@ -12,6 +12,7 @@ from engram.client.agents import AsyncAgents
 from engram.client.archives import AsyncArchives, AsyncPassages
 from engram.client.blocks import AsyncBlocks
 from engram.client.catalog import AsyncModels, AsyncTags, Health, check_health
+from engram.client.folders import AsyncFolders
 from engram.client.identities import AsyncIdentities
 from engram.client.mcp_servers import AsyncMcpServers
 from engram.client.messages import AsyncMessages
@@ -52,6 +53,7 @@ class AsyncEngram:
         self.blocks = AsyncBlocks(services)
         self.tools = AsyncTools(services)
         self.archives = AsyncArchives(services)
+        self.folders = AsyncFolders(services)
         self.passages = AsyncPassages(services)
         self.messages = AsyncMessages(services)
         self.runs = AsyncRuns(services)

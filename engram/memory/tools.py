@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from engram.memory import archival, core, recall
+from engram.memory.file_tools import FILE_TOOL_FUNCTIONS, FILE_TOOL_SCHEMAS
 from engram.memory.memory_commands import COMMAND_TOOL_FUNCTIONS, COMMAND_TOOL_SCHEMAS
 from engram.memory.tool_context import ToolContext as ToolContext
 from engram.memory.tool_context import ToolFailure as ToolFailure
@@ -268,6 +269,7 @@ BASE_TOOL_SCHEMAS: dict[str, dict[str, Any]] = {
         ["message"],
     ),
     **COMMAND_TOOL_SCHEMAS,
+    **FILE_TOOL_SCHEMAS,
 }
 
 BASE_TOOL_FUNCTIONS: dict[str, ToolFunction] = {
@@ -280,6 +282,7 @@ BASE_TOOL_FUNCTIONS: dict[str, ToolFunction] = {
     "conversation_search": conversation_search,
     "send_message": send_message,
     **COMMAND_TOOL_FUNCTIONS,
+    **FILE_TOOL_FUNCTIONS,
 }
 
 MEMORY_TOOL_NAMES = [

@@ -48,6 +48,6 @@ async def overview(deps: HasWindows, agent_id: str) -> dict[str, Any]:
         "memory_filesystem": None,
         "num_tokens_tool_usage_rules": 0,
         "tool_usage_rules": None,
-        "num_tokens_directories": 0,
-        "directories": None,
+        "num_tokens_directories": context.directories_tokens,
+        "directories": context.directories or None,
     }

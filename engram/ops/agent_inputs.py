@@ -54,6 +54,8 @@ class AgentSpec:
     # parallel_tool_calls, response_format), written into llm_config.
     model_settings: dict[str, Any] | None = None
     setting_shortcuts: dict[str, Any] = field(default_factory=dict)
+    max_files_open: int | None = None
+    per_file_view_window_char_limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,8 @@ class AgentChanges:
     max_tokens: int | None = None
     parallel_tool_calls: bool | None = None
     response_format: dict[str, Any] | None = None
+    max_files_open: int | None = None
+    per_file_view_window_char_limit: int | None = None
     fields_set: frozenset[str] = frozenset()
 
     @classmethod

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from engram.errors import Conflict, InvalidInput
 from engram.ids import new_id
 from engram.llm import model_settings
-from engram.memory import policy
+from engram.memory import directories, policy
+from engram.memory.directories import Directories
 from engram.memory.tools import MEMORY_TOOL_NAMES
 from engram.ops.agent_inputs import AgentChanges, AgentSpec, BlockSpec, Cursor
 from engram.ops.deps import HasDb, HasModels, HasSettings
@@ -20,7 +21,7 @@ from engram.runtime import approvals
 from engram.runtime.context import HEARTBEAT_AGENTS, window_size
 from engram.runtime.input_fit import fixed_prompt_tokens
 from engram.runtime.tool_rules import check_rules
-from engram.store import agents, archives, blocks, identities, messages, passages, tools
+from engram.store import agents, archives, blocks, folders, identities, messages, passages, tools
 from engram.store import tables as t
 from engram.store.agents import AgentFilter
 from engram.store.identities import Linked
@@ -79,11 +80,16 @@ class AgentBundle:
     pending_approval: dict[str, Any] | None = None
     # The identities the agent belongs to (engram.ops.identities).
     identities: list[Linked] = field(default_factory=list)
+    # Its attached folders (Letta's "sources").
+    folders: list[t.Folder] = field(default_factory=list)
+    # Its views of their files, as its prompt shows them (Letta's memory.file_blocks).
+    directories: Directories | None = None
 
 
 def bundle(session: Session, agent_id: str) -> AgentBundle:
     agent = agents.get(session, agent_id)
     window = messages.in_context(session, agent)
+    attached = folders.for_agent(session, agent_id)
     return AgentBundle(
         agent=agent,
         blocks=blocks.for_agent(session, agent_id),
@@ -94,6 +100,8 @@ def bundle(session: Session, agent_id: str) -> AgentBundle:
         identities=[
             identities.linked(session, row) for row in identities.for_agent(session, agent_id)
         ],
+        folders=attached,
+        directories=directories.load(session, agent) if attached else None,
     )
 
 
@@ -177,6 +185,8 @@ async def create_agent(deps: HasAgentModels, spec: AgentSpec) -> AgentBundle:
                 tool_rules=spec.tool_rules or [],
                 compaction_settings=spec.compaction_settings,
                 recall_assist=spec.recall_assist,
+                max_files_open=spec.max_files_open,
+                per_file_view_window_char_limit=spec.per_file_view_window_char_limit,
                 tool_env=spec.tool_env or None,
                 window_start_seq=0,
                 summary="",
@@ -318,7 +328,14 @@ async def update_agent(deps: HasAgentModels, agent_id: str, changes: AgentChange
 
 def _set_plain_fields(agent: t.Agent, changes: AgentChanges) -> None:
     """The fields stored as sent; null leaves them as they are, except the two below."""
-    for name in ("name", "system", "description", "tool_rules"):
+    for name in (
+        "name",
+        "system",
+        "description",
+        "tool_rules",
+        "max_files_open",
+        "per_file_view_window_char_limit",
+    ):
         if getattr(changes, name) is not None:
             setattr(agent, name, getattr(changes, name))
     if changes.metadata is not None:

@@ -38,12 +38,16 @@ class CompiledContext:
     recalled: str = ""
     """This turn's recall-assist section (``runtime/recall_assist.py``), if any."""
     recalled_tokens: int = 0
+    directories: str = ""
+    """The attached folders and their files (``memory/directories.py``); empty without."""
+    directories_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
         return (
             self.system_tokens
             + self.core_memory_tokens
+            + self.directories_tokens
             + self.summary_tokens
             + self.recalled_tokens
             + self.message_tokens
@@ -55,6 +59,8 @@ class CompiledContext:
 
     def system_prompt(self) -> str:
         parts = [self.system, self.core_memory]
+        if self.directories:
+            parts.append(self.directories)
         if self.summary:
             parts.append(
                 "<conversation_summary>\nEarlier messages, now in recall memory, summarized:\n"
@@ -96,9 +102,11 @@ def compile_context(
     recall_count: int,
     archival_count: int,
     memfs: bool = False,
+    directories: str = "",
 ) -> CompiledContext:
     """``memfs``: the agent keeps Letta's git-backed memory, so its blocks read as files
-    (``memory/memfs.py``) rather than as the ``<memory_blocks>`` list."""
+    (``memory/memfs.py``) rather than as the ``<memory_blocks>`` list. ``directories``: the
+    rendered section of its attached folders' files, empty when it has none."""
     model = agent.llm_config["model"]
     last_edit: datetime | None = max((b.updated_at for b in blocks), default=None)
     rendered_blocks = render_memfs(blocks) if memfs else render_blocks(blocks)
@@ -119,6 +127,9 @@ def compile_context(
         summary_tokens=agent.summary_tokens,
         message_tokens=window.tokens + 3,
         tool_tokens=count_tool_tokens(model, schemas),
+        directories=directories,
+        # One token more for the blank line that joins it to the sections before.
+        directories_tokens=count_text(model, directories) + 1 if directories else 0,
     )
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from engram.errors import InvalidInput
 from engram.llm.tokens import counter_for_model
+from engram.memory import directories
 from engram.memory.memfs import GIT_MEMORY_TAG
 from engram.runtime.context import compile_context, window_size
 from engram.runtime.step_rows import InputMessage
@@ -24,7 +25,7 @@ from engram.store import tables as t
 
 def fixed_prompt_tokens(session: Session, agent: t.Agent) -> int:
     """Tokens of the prompt's part that paging cannot shrink: the system prompt, memory
-    blocks and tool schemas."""
+    blocks, the files of its folders and tool schemas."""
     return compile_context(
         agent,
         blocks.for_agent(session, agent.id),
@@ -33,6 +34,7 @@ def fixed_prompt_tokens(session: Session, agent: t.Agent) -> int:
         recall_count=0,
         archival_count=0,
         memfs=GIT_MEMORY_TAG in agents.tags_of(session, agent.id),
+        directories=directories.section(session, agent),
     ).total_tokens
 
 

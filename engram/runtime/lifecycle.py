@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 
 from engram.config import Settings
 from engram.ids import new_id
+from engram.memory.file_tools import FILE_TOOL_SCHEMAS, FILE_TOOL_TYPE
 from engram.memory.local_embedding import LocalEmbeddingUnavailable, locate_model_dir
-from engram.runtime import agent_calls, background, run_recovery
+from engram.runtime import agent_calls, background, ingestion, run_recovery
 from engram.runtime.agent_calls import AGENT_CALL_SCHEMAS, AGENT_CALL_TOOL_TYPE
 from engram.runtime.builtin_tools import BUILTIN_SCHEMAS
 from engram.runtime.engine import Services
@@ -47,12 +48,14 @@ async def start(services: Services) -> None:
     await db.write(_seed_tools)
     background.register_jobs(services)
     agent_calls.register_jobs(services, run_turn)
+    ingestion.register_jobs(services)
     if settings.recall_embeddings:
         services.recall_indexer.start()
     if db.is_sqlite:
         # An embedded database has one server: whatever it was running died with it,
         # and what it had queued but not started runs now.
         await background.recover_runs(db, services.jobs)
+        await ingestion.resume(db, services.jobs)
     else:
         # Replicas share the database: only runs nobody holds a lease for are dead,
         # now and whenever a replica dies later.
@@ -120,4 +123,6 @@ def _kind(name: str) -> tuple[str, str]:
         return BUILTIN_TOOL_TYPE, "letta_builtin"
     if name in AGENT_CALL_SCHEMAS:
         return AGENT_CALL_TOOL_TYPE, "letta_core"
+    if name in FILE_TOOL_SCHEMAS:
+        return FILE_TOOL_TYPE, FILE_TOOL_TYPE
     return ("letta_core" if name in CORE_TOOLS else "letta_memory_core"), "letta_core"

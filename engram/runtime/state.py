@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engram.memory import directories
 from engram.memory.memfs import GIT_MEMORY_TAG
 from engram.runtime.context import CompiledContext, compile_context
 from engram.runtime.window import Window, WindowCache
@@ -24,6 +25,8 @@ class AgentState:
     archival_count: int
     memfs: bool = False
     """Tagged ``git-memory-enabled``: its memory reads as Letta's MemFS (memory/memfs.py)."""
+    directories: str = ""
+    """Its folders' files as the prompt shows them; empty when it has no folder."""
 
 
 def load_state(
@@ -34,13 +37,15 @@ def load_state(
     memfs_tag = select(t.AgentTag.tag).where(
         t.AgentTag.agent_id == agent_id, t.AgentTag.tag == GIT_MEMORY_TAG
     )
-    recall_count, archival_count, run_status, memfs = (
+    has_folders = select(t.AgentFolder.folder_id).where(t.AgentFolder.agent_id == agent_id)
+    recall_count, archival_count, run_status, memfs, folders = (
         session.execute(
             select(
                 messages.count_query(agent_id).scalar_subquery(),
                 passages.count_query(agent_id).scalar_subquery(),
                 select(t.Run.status).where(t.Run.id == run_id).scalar_subquery(),
                 memfs_tag.exists(),
+                has_folders.exists(),
             )
         )
     ).one()
@@ -52,6 +57,7 @@ def load_state(
         recall_count=int(recall_count),
         archival_count=int(archival_count),
         memfs=bool(memfs),
+        directories=directories.load(session, agent).render() if folders else "",
     )
     return state, run_status
 
@@ -65,4 +71,5 @@ def compile_state(state: AgentState) -> CompiledContext:
         recall_count=state.recall_count,
         archival_count=state.archival_count,
         memfs=state.memfs,
+        directories=state.directories,
     )

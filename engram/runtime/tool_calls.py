@@ -77,6 +77,7 @@ _EMBEDDED_ARGUMENTS = {
     "archival_memory_insert": "content",
     "archival_memory_search": "query",
     "conversation_search": "query",
+    "semantic_search_files": "query",
 }
 
 

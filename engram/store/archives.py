@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
 from engram.errors import Conflict, NotFound
@@ -30,10 +30,16 @@ def new_archive(
 
 
 def get(session: Session, archive_id: str) -> t.Archive:
+    """An archive by id. A folder's own archive (which holds its files' chunks) is no
+    archive to the archive operations: it is not found here."""
     archive = session.get(t.Archive, archive_id)
-    if archive is None:
+    if archive is None or _is_folder_archive(session, archive_id):
         raise NotFound("archive", archive_id)
     return archive
+
+
+def _is_folder_archive(session: Session, archive_id: str) -> bool:
+    return session.scalar(select(t.Folder.id).where(t.Folder.archive_id == archive_id)) is not None
 
 
 def list_archives(
@@ -46,7 +52,7 @@ def list_archives(
     limit: int | None,
     descending: bool,
 ) -> list[t.Archive]:
-    query = select(t.Archive)
+    query = select(t.Archive).where(~exists().where(t.Folder.archive_id == t.Archive.id))
     if name is not None:
         query = query.where(t.Archive.name == name)
     if agent_id is not None:

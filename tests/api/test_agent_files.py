@@ -342,7 +342,11 @@ def test_custom_tools_are_created_then_reused_or_overwritten(api: httpx.Client) 
 
 def test_unknown_builtin_tool_is_refused_and_nothing_is_created(api: httpx.Client) -> None:
     document = custom_tool_file("def roll_die_for_import_test():\n    return 4\n")
-    document["tools"][1] = {"id": "tool-1", "name": "grep_files", "tool_type": "letta_files_core"}
+    document["tools"][1] = {
+        "id": "tool-1",
+        "name": "store_memories",
+        "tool_type": "letta_voice_sleeptime_core",
+    }
     document["blocks"] = [{"id": "block-0", "label": "human", "value": "x"}]
     document["agents"][0]["block_ids"] = ["block-0"]
     agents_before, blocks_before = agent_count(api), block_count(api)
@@ -350,7 +354,7 @@ def test_unknown_builtin_tool_is_refused_and_nothing_is_created(api: httpx.Clien
     response = import_file(api, document)
 
     assert response.status_code == 422, response.text
-    assert "grep_files" in detail_text(response)
+    assert "store_memories" in detail_text(response)
     assert (agent_count(api), block_count(api)) == (agents_before, blocks_before)
 
 

@@ -12,7 +12,7 @@ from engram.api.contract_paths import CONTRACT_PATHS
 from engram.api.routes.unserved import install_unserved_routes, not_implemented_detail
 
 # An operation no engineer is adding in this round; when it lands, pick another.
-UNSERVED = next(op for op in CONTRACT_PATHS if op.operation == "list_folders")
+UNSERVED = next(op for op in CONTRACT_PATHS if op.operation == "list_conversations")
 
 
 def test_unserved_operation_raises_501_naming_the_operation_without_retrying(
@@ -21,12 +21,14 @@ def test_unserved_operation_raises_501_naming_the_operation_without_retrying(
     client, sent = counted_client
 
     with pytest.raises(InternalServerError) as caught:
-        client.folders.list()
+        client.conversations.list()
 
     assert caught.value.status_code == 501
     assert caught.value.body == {"detail": not_implemented_detail(UNSERVED)}
-    assert "GET /v1/folders/ is not implemented by this Engram server yet" in str(caught.value)
-    assert sent == ["GET /v1/folders/"]
+    assert "GET /v1/conversations/ is not implemented by this Engram server yet" in str(
+        caught.value
+    )
+    assert sent == ["GET /v1/conversations/"]
 
 
 def test_operations_a_router_serves_get_no_501_route_whatever_its_spelling() -> None:
