@@ -40,6 +40,10 @@ def agent_spec(body: CreateAgent) -> AgentSpec:
         compaction_settings=_dump(body.compaction_settings),
         recall_assist=_dump(body.recall_assist),
         identity_ids=body.identity_ids or [],
+        model_settings=body.model_settings,
+        setting_shortcuts=body.model_dump(
+            include={"max_tokens", "parallel_tool_calls", "response_format"}, exclude_unset=True
+        ),
         max_files_open=body.max_files_open,
         per_file_view_window_char_limit=body.per_file_view_window_char_limit,
     )

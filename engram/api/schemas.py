@@ -141,6 +141,12 @@ class CreateAgent(Body):
     secrets: ToolVariables | None = None
     # The identities (engram.ops.identities) the agent belongs to.
     identity_ids: list[str] | None = None
+    # Letta's per-provider model settings, written into llm_config (engram/llm/model_settings.py),
+    # and its agent-level shortcuts for three of them.
+    model_settings: dict[str, Any] | None = None
+    max_tokens: int | None = Field(default=None, gt=0, le=MAX_TOKENS)
+    parallel_tool_calls: bool | None = None
+    response_format: dict[str, Any] | None = None
 
 
 class UpdateAgent(Body):
@@ -165,6 +171,10 @@ class UpdateAgent(Body):
     tool_exec_environment_variables: ToolVariables | None = None  # as on CreateAgent
     secrets: ToolVariables | None = None
     identity_ids: list[str] | None = None  # replaces the set
+    model_settings: dict[str, Any] | None = None  # as on CreateAgent
+    max_tokens: int | None = Field(default=None, gt=0, le=MAX_TOKENS)
+    parallel_tool_calls: bool | None = None
+    response_format: dict[str, Any] | None = None
 
 
 class TextPart(Body):

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from engram.api import serialize_folders
 from engram.ids import new_id
+from engram.llm import model_settings
 from engram.mcp import STDIO, registry
 from engram.ops import files as file_settings
 from engram.ops.agents import AgentBundle
@@ -154,6 +155,10 @@ def mcp_server(row: t.McpServer) -> dict[str, Any]:
         "server_name": row.name,
         "mcp_server_type": row.server_type,
         "timeout_seconds": row.timeout_seconds,
+        # Engram's: whether the server answered when last asked for its tools, and if not why.
+        "reachable": row.reachable,
+        "last_error": row.last_error,
+        "last_synced_at": _time(row.last_synced_at) if row.last_synced_at else None,
     }
     if row.server_type == STDIO:
         view.update(command=row.command, args=row.args or [], env=registry.masked_map(row.env))
@@ -333,10 +338,10 @@ def agent(bundle: AgentBundle) -> dict[str, Any]:
         "embedding_config": row.embedding_config,
         "model": row.llm_config.get("handle"),
         "embedding": row.embedding_config.get("handle"),
-        "model_settings": None,
+        "model_settings": model_settings.settings_view(row.llm_config),
         "compaction_settings": _compaction(row.compaction_settings),
         "recall_assist": row.recall_assist,
-        "response_format": None,
+        "response_format": row.llm_config.get("response_format"),
         "context_window_limit": row.context_window_limit,
         "tool_rules": row.tool_rules or [],
         "message_ids": bundle.message_ids,

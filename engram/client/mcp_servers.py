@@ -30,6 +30,9 @@ class McpServer(WireModel):
     server_name: str
     mcp_server_type: str
     timeout_seconds: float | None = None
+    reachable: bool = True
+    last_error: str | None = None
+    last_synced_at: str | None = None
 
 
 class AsyncMcpServerTools(Resource):
@@ -59,8 +62,9 @@ class AsyncMcpServerTools(Resource):
 
 
 class AsyncMcpServers(Resource):
-    """Registered MCP servers. A server is reached before anything is stored: one that
-    cannot be started or reached raises ``McpServerError`` and nothing changes."""
+    """Registered MCP servers. A server that cannot be started or reached is stored all
+    the same, with ``reachable`` false and ``last_error``; its tools are listed once it
+    answers (on ``refresh``, or when its tools are next listed or run)."""
 
     def __init__(self, services: Services) -> None:
         super().__init__(services)
@@ -81,7 +85,8 @@ class AsyncMcpServers(Resource):
         self, mcp_server_id: str, *, config: Any, server_name: str | None | Omitted = OMIT
     ) -> McpServer:
         """Change the settings given in ``config`` (its ``mcp_server_type`` must be the
-        server's); the server is listed again with them before they are stored."""
+        server's); the server is asked for its tools with them, and the settings are
+        stored whether or not it answers."""
         body = validated_body(UpdateServer, given(config=plain(config), server_name=server_name))
         row = await mcp_ops.update(self._services, mcp_server_id, body.changes())
         return McpServer.model_validate(serialize.mcp_server(row))
@@ -98,5 +103,6 @@ class AsyncMcpServers(Resource):
         self, mcp_server_id: str, *, agent_id: str | None | Omitted = OMIT
     ) -> dict[str, Any]:
         """List the server's tools again: ``{"added", "updated", "removed"}`` tool names.
-        ``agent_id`` is accepted as letta-client sends it; every agent sees the same tools."""
+        ``agent_id`` is accepted as letta-client sends it; every agent sees the same tools.
+        Raises ``McpServerError`` if the server still does not answer (that is recorded)."""
         return asdict(await mcp_ops.refresh(self._services, mcp_server_id))

@@ -64,6 +64,10 @@ class ChatRequest:
     logprobs: int | None = None
     """Ask for the output tokens' log probabilities with this many most likely alternatives
     at each position (0: none); None does not ask. Only OpenAI-compatible providers."""
+    reasoning_effort: str | None = None
+    """OpenAI's ``reasoning_effort`` for reasoning models; None sends none."""
+    response_format: dict[str, Any] | None = None
+    """OpenAI's ``response_format`` (``json_object``, ``json_schema``); None is plain text."""
 
 
 class LLMClient(Protocol):

@@ -29,6 +29,9 @@ class LLMConfig:
     enable_reasoner: bool = False
     max_reasoning_tokens: int | None = None
     tool_call_format: str | None = None
+    parallel_tool_calls: bool | None = None
+    reasoning_effort: str | None = None
+    response_format: dict[str, Any] | None = None
 
     @classmethod
     def from_json(cls, value: Mapping[str, Any]) -> LLMConfig:
@@ -44,6 +47,9 @@ class LLMConfig:
             enable_reasoner=bool(value.get("enable_reasoner")),
             max_reasoning_tokens=value.get("max_reasoning_tokens"),
             tool_call_format=_text(value.get("tool_call_format")),
+            parallel_tool_calls=value.get("parallel_tool_calls"),
+            reasoning_effort=_text(value.get("reasoning_effort")),
+            response_format=value.get("response_format") or None,
         )
 
     @property

@@ -74,6 +74,10 @@ class OpenAIProvider:
             kwargs["logprobs"] = True
             if request.logprobs:
                 kwargs["top_logprobs"] = request.logprobs
+        if request.reasoning_effort:
+            kwargs["reasoning_effort"] = request.reasoning_effort
+        if request.response_format:
+            kwargs["response_format"] = request.response_format
         try:
             if on_delta is None:
                 return await self._complete(kwargs)

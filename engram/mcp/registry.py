@@ -8,6 +8,7 @@ them (and agents lose them through the link's cascade).
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -20,6 +21,7 @@ from engram.ids import new_id
 from engram.mcp.client import STDIO, McpTool, ServerConfig
 from engram.store import tables as t
 from engram.store import tools
+from engram.store.tables import utcnow
 
 MCP_TOOL_TYPE = "external_mcp"
 DEFAULT_TIMEOUT_SECONDS = 30.0
@@ -80,31 +82,61 @@ def get(session: Session, server_id: str) -> t.McpServer:
     return row
 
 
+def get_by_name(session: Session, name: str) -> t.McpServer:
+    row = session.scalar(select(t.McpServer).where(t.McpServer.name == name))
+    if row is None:
+        raise NotFound("mcp server", name)
+    return row
+
+
 def list_servers(session: Session) -> list[t.McpServer]:
     return list(session.scalars(select(t.McpServer).order_by(t.McpServer.created_at)))
 
 
-def create(session: Session, settings: ServerFields, listed: list[McpTool]) -> t.McpServer:
-    """A new server and a tool row per tool it listed; ``Conflict`` if the name is taken."""
+@dataclass(frozen=True)
+class Listing:
+    """What asking a server for its tools gave: the tools, or why it could not be asked."""
+
+    tools: list[McpTool] | None = None
+    error: str | None = None
+
+
+def create(session: Session, settings: ServerFields, listing: Listing) -> t.McpServer:
+    """A new server and a tool row per tool it listed; stored even when it could not be
+    reached (its tools follow once it answers). ``Conflict`` if the name is taken."""
     _check_name_free(session, settings.name)
     row = t.McpServer(id=f"mcp_server-{uuid.uuid4()}")
     _fill(row, settings)
     session.add(row)
     session.flush()
-    sync_tools(session, row, listed)
+    record_listing(session, row, listing)
     return row
 
 
 def update(
-    session: Session, server_id: str, settings: ServerFields, listed: list[McpTool]
+    session: Session, server_id: str, settings: ServerFields, listing: Listing
 ) -> t.McpServer:
+    """New settings; the tools are synced if the server answered, kept as they were if not."""
     row = get(session, server_id)
     if settings.name != row.name:
         _check_name_free(session, settings.name)
     _fill(row, settings)
     session.flush()
-    sync_tools(session, row, listed)
+    record_listing(session, row, listing)
     return row
+
+
+def record_listing(session: Session, row: t.McpServer, listing: Listing) -> SyncReport:
+    """Note whether the server answered; if it did, sync its tool rows to what it listed."""
+    if listing.tools is None:
+        row.reachable = False
+        row.last_error = listing.error
+        return SyncReport()
+    report = sync_tools(session, row, listing.tools)
+    row.reachable = True
+    row.last_error = None
+    row.last_synced_at = utcnow()
+    return report
 
 
 def delete_server(session: Session, server_id: str) -> None:
@@ -128,7 +160,7 @@ def tool_of(session: Session, server_id: str, tool_ref: str) -> t.Tool:
     """One of the server's tools, by tool id or by name."""
     get(session, server_id)
     for row in tools_of(session, server_id):
-        if tool_ref in (row.id, row.name):
+        if tool_ref in (row.id, row.name, origin_name(row)):
             return row
     raise NotFound(f"tool of mcp server '{server_id}'", tool_ref)
 
@@ -148,43 +180,74 @@ class SyncReport:
 
 def sync_tools(session: Session, server: t.McpServer, listed: list[McpTool]) -> SyncReport:
     """Make the server's tool rows match what it listed: new tools added, changed ones
-    updated in place (ids and agents' links kept), vanished ones deleted."""
+    updated in place (ids, names and agents' links kept), vanished ones deleted.
+
+    A new tool whose name another tool already has gets the server's name in front
+    (``<server>__<tool>``, then a number if need be): tool names are unique, and two
+    servers may well both offer a ``search``. Calls still reach the server under the name
+    it gave the tool."""
     report = SyncReport()
-    mine = {row.name: row for row in tools_of(session, server.id)}
-    others = tools.by_names(session, [tool.name for tool in listed if tool.name not in mine])
-    for tool in listed:
-        taken = others.get(tool.name)
-        if taken is not None:
-            raise Conflict(
-                f"MCP server '{server.name}' offers a tool named '{tool.name}', but tool "
-                f"{taken.id} already has that name; delete or rename that tool first"
-            )
+    mine = {origin_name(row): row for row in tools_of(session, server.id)}
+    wanted = [tool.name for tool in listed if tool.name not in mine]
+    taken = set(tools.by_names(session, wanted)) | {row.name for row in mine.values()}
     for tool in listed:
         row = mine.pop(tool.name, None)
         if row is None:
-            row = t.Tool(id=new_id("tool"), tool_type=MCP_TOOL_TYPE, name=tool.name)
+            name = free_name(session, server.name, tool.name, taken)
+            taken.add(name)
+            row = t.Tool(id=new_id("tool"), tool_type=MCP_TOOL_TYPE, name=name)
             session.add(row)
-            report.added.append(tool.name)
+            report.added.append(name)
         elif _changed(row, server, tool):
-            report.updated.append(tool.name)
+            report.updated.append(row.name)
         _fill_tool(row, server, tool)
-    for name, row in mine.items():
+    for row in mine.values():
         session.execute(delete(t.AgentTool).where(t.AgentTool.tool_id == row.id))
         session.delete(row)
-        report.removed.append(name)
+        report.removed.append(row.name)
     session.flush()
     return report
 
 
+MAX_TOOL_NAME = 64
+"""The longest function name the model APIs accept."""
+
+
+def free_name(session: Session, server_name: str, tool_name: str, taken: set[str]) -> str:
+    """``tool_name`` if no tool has it, else the server's name and the tool's joined, with
+    ``_2``, ``_3``... if even that is taken; shortened to what model APIs accept."""
+    if tool_name not in taken and not tools.by_names(session, [tool_name]):
+        return tool_name
+    stem = f"{_slug(server_name)}__{tool_name}"[:MAX_TOOL_NAME]
+    candidate, number = stem, 1
+    while candidate in taken or tools.by_names(session, [candidate]):
+        number += 1
+        suffix = f"_{number}"
+        candidate = stem[: MAX_TOOL_NAME - len(suffix)] + suffix
+    return candidate
+
+
+def _slug(name: str) -> str:
+    """A server name as it may stand in a function name: letters, digits, ``_`` and ``-``."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_") or "mcp"
+
+
+def origin_name(row: t.Tool) -> str:
+    """The name the server itself gives the tool (the row's may carry the server's name)."""
+    mcp = (row.metadata_ or {}).get("mcp")
+    name = mcp.get("tool_name") if isinstance(mcp, dict) else None
+    return name if isinstance(name, str) else row.name
+
+
 def _changed(row: t.Tool, server: t.McpServer, tool: McpTool) -> bool:
-    return row.json_schema != _schema(tool) or (row.metadata_ or {}).get("mcp") != _origin(
-        server, tool
-    )
+    return row.json_schema != _schema(row.name, tool) or (row.metadata_ or {}).get(
+        "mcp"
+    ) != _origin(server, tool)
 
 
 def _fill_tool(row: t.Tool, server: t.McpServer, tool: McpTool) -> None:
     row.description = tool.description
-    row.json_schema = _schema(tool)
+    row.json_schema = _schema(row.name, tool)
     row.source_type = None
     row.source_code = None
     row.tags = [f"mcp:{server.name}"]
@@ -195,12 +258,13 @@ def _origin(server: t.McpServer, tool: McpTool) -> dict[str, Any]:
     return {"server_id": server.id, "server_name": server.name, "tool_name": tool.name}
 
 
-def _schema(tool: McpTool) -> dict[str, Any]:
-    """The model-facing schema: the MCP input schema as the function's parameters."""
+def _schema(name: str, tool: McpTool) -> dict[str, Any]:
+    """The model-facing schema under the row's name: the MCP input schema as the
+    function's parameters."""
     parameters = dict(tool.input_schema) or {"type": "object", "properties": {}}
     parameters.setdefault("type", "object")
     parameters.setdefault("properties", {})
-    schema: dict[str, Any] = {"name": tool.name, "parameters": parameters}
+    schema: dict[str, Any] = {"name": name, "parameters": parameters}
     if tool.description:
         schema["description"] = tool.description
     return schema

@@ -50,6 +50,10 @@ class AgentSpec:
     recall_assist: dict[str, Any] | None = None
     tool_env: dict[str, str] | None = None
     identity_ids: list[str] = field(default_factory=list)
+    # Letta's model_settings and the agent-level shortcuts that were sent (max_tokens,
+    # parallel_tool_calls, response_format), written into llm_config.
+    model_settings: dict[str, Any] | None = None
+    setting_shortcuts: dict[str, Any] = field(default_factory=dict)
     max_files_open: int | None = None
     per_file_view_window_char_limit: int | None = None
 
@@ -81,6 +85,10 @@ class AgentChanges:
     tool_exec_environment_variables: dict[str, str] | None = None
     secrets: dict[str, str] | None = None
     identity_ids: list[str] | None = None
+    model_settings: dict[str, Any] | None = None
+    max_tokens: int | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: dict[str, Any] | None = None
     max_files_open: int | None = None
     per_file_view_window_char_limit: int | None = None
     fields_set: frozenset[str] = frozenset()

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from engram.errors import Conflict, InvalidInput
 from engram.ids import new_id
+from engram.llm import model_settings
 from engram.memory import directories, policy
 from engram.memory.directories import Directories
 from engram.memory.tools import MEMORY_TOOL_NAMES
@@ -156,6 +157,7 @@ async def create_agent(deps: HasAgentModels, spec: AgentSpec) -> AgentBundle:
         llm_config["enable_reasoner"] = spec.enable_reasoner
     if spec.context_window_limit:
         llm_config["context_window"] = spec.context_window_limit
+    llm_config = _with_settings(llm_config, spec.model_settings, spec.setting_shortcuts)
     if spec.embedding_config is not None:
         embedding_config = await deps.embeddings.check_config(spec.embedding_config)
     else:
@@ -203,6 +205,19 @@ async def create_agent(deps: HasAgentModels, spec: AgentSpec) -> AgentBundle:
         return bundle(session, agent_id)
 
     return await deps.db.write(_write)
+
+
+def _with_settings(
+    llm_config: dict[str, Any], settings: dict[str, Any] | None, shortcuts: dict[str, Any]
+) -> dict[str, Any]:
+    """The config with Letta's agent-level shortcuts, then its ``model_settings``, written
+    in (a shortcut sent as null changes nothing); InvalidInput names a setting that cannot
+    be honoured."""
+    sent = {name: value for name, value in shortcuts.items() if value is not None}
+    config = model_settings.apply_shortcuts(llm_config, sent)
+    if settings is not None:
+        config = model_settings.apply_settings(config, settings)
+    return config
 
 
 def default_system(agent_type: str) -> str:
@@ -288,6 +303,9 @@ async def update_agent(deps: HasAgentModels, agent_id: str, changes: AgentChange
         agent = agents.get(session, agent_id)
         _set_plain_fields(agent, changes)
         _set_model(agent, changes, llm_config)
+        shortcuts = {name: getattr(changes, name) for name in model_settings.SHORTCUTS}
+        if changes.model_settings is not None or any(v is not None for v in shortcuts.values()):
+            agent.llm_config = _with_settings(agent.llm_config, changes.model_settings, shortcuts)
         if embedding_config is not None and embedding_config != agent.embedding_config:
             _set_embedding(session, agent, embedding_config)
         if changes.context_window_limit is not None:

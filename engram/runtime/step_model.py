@@ -138,6 +138,9 @@ async def _chat(turn: Turn, prompt: Prompt) -> ChatResult:
         max_tokens=config.max_tokens,
         reasoning_budget=config.reasoning_budget,
         logprobs=turn.options.logprobs,
+        parallel_tool_calls=config.parallel_tool_calls,
+        reasoning_effort=config.reasoning_effort,
+        response_format=config.response_format,
     )
     client = turn.deps.providers.client_for(llm_config)
     return await client.chat(request, turn.hooks.on_delta)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -199,6 +200,11 @@ class McpServer(Base):
     auth_token: Mapped[str | None] = mapped_column(Text)
     custom_headers: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     timeout_seconds: Mapped[float] = mapped_column(Float, default=30.0)
+    # Whether the last attempt to list its tools worked; if not, what went wrong. A server
+    # that could not be reached is kept, and its tools are listed when it next answers.
+    reachable: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

@@ -115,18 +115,23 @@ def test_agent_calls_a_streamable_http_mcp_tool_with_its_headers(
     assert "over the wire" in fake_llm.chat_requests[-1].tool_results[-1]
 
 
-def test_http_server_refusing_the_request_is_a_502_and_nothing_is_stored(
-    api: httpx.Client, http_echo: str
+def test_http_server_refusing_the_request_is_stored_unreachable_with_the_error(
+    api: httpx.Client, register: ServerFactory, http_echo: str
 ) -> None:
-    name = f"no-key-{uuid.uuid4().hex[:8]}"
-    body = {"server_name": name, "config": {"mcp_server_type": "streamable_http"}}
-    body["config"]["server_url"] = http_echo
+    config = {"mcp_server_type": "streamable_http", "server_url": http_echo}
 
-    response = api.post("/v1/mcp-servers/", json=body)
+    server = register(config)
 
-    assert response.status_code == 502
-    assert name in response.json()["detail"]
-    assert name not in [s["server_name"] for s in api.get("/v1/mcp-servers/").json()]
+    assert server["reachable"] is False
+    assert "401" in server["last_error"]
+    assert server_tools(api, server["id"]) == {}
+    fixed = api.patch(
+        f"/v1/mcp-servers/{server['id']}",
+        json={"config": {**config, "custom_headers": {"X-Test-Key": "sesame"}}},
+    )
+    assert fixed.status_code == 200, fixed.text
+    assert fixed.json()["reachable"] is True and fixed.json()["last_error"] is None
+    assert "web_echo" in server_tools(api, server["id"])
 
 
 @pytest.mark.slow
@@ -259,28 +264,30 @@ def test_duplicate_server_name_is_a_409(api: httpx.Client, register: ServerFacto
     assert server["server_name"] in again.json()["detail"]
 
 
-def test_missing_command_is_a_stdio_start_failure_named_502(api: httpx.Client) -> None:
-    body = {
-        "server_name": f"missing-{uuid.uuid4().hex[:8]}",
-        "config": {"mcp_server_type": "stdio", "command": "/no/such/program", "args": []},
-    }
+def test_missing_command_is_stored_with_the_start_failure_named(
+    api: httpx.Client, register: ServerFactory
+) -> None:
+    config = {"mcp_server_type": "stdio", "command": "/no/such/program", "args": []}
 
-    response = api.post("/v1/mcp-servers/", json=body)
+    server = register(config)
 
-    assert response.status_code == 502
-    assert "/no/such/program" in response.json()["detail"]
+    assert server["reachable"] is False
+    assert "/no/such/program" in server["last_error"]
+    listed = api.get(f"/v1/mcp-servers/{server['id']}").json()
+    assert listed["last_error"] == server["last_error"] and listed["last_synced_at"] is None
 
 
 @pytest.mark.slow
-def test_a_server_that_never_answers_is_a_502_naming_the_timeout(api: httpx.Client) -> None:
+def test_a_server_that_never_answers_is_stored_naming_the_timeout(
+    api: httpx.Client, register: ServerFactory
+) -> None:
     name = f"silent-{uuid.uuid4().hex[:8]}"
     config = {"mcp_server_type": "stdio", "command": "sleep", "args": ["600"], "timeout_seconds": 2}
 
-    response = api.post("/v1/mcp-servers/", json={"server_name": name, "config": config})
+    server = register(config, name=name)
 
-    assert response.status_code == 502
-    assert f"MCP server '{name}' did not list its tools within 2s" in response.json()["detail"]
-    assert name not in [s["server_name"] for s in api.get("/v1/mcp-servers/").json()]
+    assert server["reachable"] is False
+    assert f"MCP server '{name}' did not list its tools within 2s" in server["last_error"]
 
 
 @pytest.mark.parametrize(

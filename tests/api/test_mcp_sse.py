@@ -3,7 +3,6 @@ on 127.0.0.1, asking for an ``X-Test-Key`` header that Engram sends as its auth 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import httpx
@@ -96,17 +95,17 @@ def test_sse_calls_share_one_session(
     assert failed["status"] == "error" and "on purpose" in failed["func_return"]
 
 
-def test_sse_server_refusing_the_request_is_a_502_and_nothing_is_stored(
-    api: httpx.Client, sse_echo: str
+def test_sse_server_refusing_the_request_is_stored_unreachable(
+    api: httpx.Client, register: Registrations, sse_echo: str
 ) -> None:
-    name = f"sse-no-key-{uuid.uuid4().hex[:8]}"
-    config = {"mcp_server_type": "sse", "server_url": sse_echo}
+    server = register({"mcp_server_type": "sse", "server_url": sse_echo})
 
-    response = api.post("/v1/mcp-servers/", json={"server_name": name, "config": config})
+    shown = api.get(f"/v1/mcp-servers/{server['id']}").json()
 
-    assert response.status_code == 502
-    assert name in response.json()["detail"] and "401" in response.json()["detail"]
-    assert name not in [s["server_name"] for s in api.get("/v1/mcp-servers/").json()]
+    assert shown["reachable"] is False
+    assert server["server_name"] in shown["last_error"] and "401" in shown["last_error"]
+    refreshed = api.patch(f"/v1/mcp-servers/{server['id']}/refresh")
+    assert refreshed.status_code == 502 and "401" in refreshed.json()["detail"]
 
 
 def test_sse_server_update_with_a_wrong_token_changes_nothing(

@@ -1,6 +1,6 @@
 """``client.mcp_servers`` in-process, against the echo MCP server (tests/support) run by
 Engram over stdio or by the test over streamable HTTP: the same shapes as the REST API,
-the same refusals, nothing stored when a server cannot be reached."""
+the same refusals, a server that cannot be reached stored and synced once it answers."""
 
 from __future__ import annotations
 
@@ -52,7 +52,10 @@ def test_a_stdio_server_through_its_whole_life_has_the_rest_shapes(
 
     server = engram_client.mcp_servers.create(config=config, server_name=name)
 
-    assert without(server.model_dump(), "id") == without(over_rest, "id")
+    # Registered twice, a moment apart: only the id and the time its tools were listed differ.
+    assert without(server.model_dump(), "id", "last_synced_at") == without(
+        over_rest, "id", "last_synced_at"
+    )
     assert server.env == {"ECHO_IDENTITY": "****0042"}
     assert engram_client.mcp_servers.retrieve(server.id) == server
     assert [listed.id for listed in engram_client.mcp_servers.list()] == [server.id]
@@ -139,18 +142,21 @@ def test_a_bad_config_is_refused_naming_the_field_and_nothing_is_stored(
     assert engram_client.mcp_servers.list() == []
 
 
-def test_a_server_that_cannot_be_reached_is_refused_and_nothing_is_stored(
+def test_a_server_that_cannot_be_reached_is_stored_and_synced_once_it_answers(
     engram_client: Engram,
 ) -> None:
-    config = {
-        "mcp_server_type": "streamable_http",
-        "server_url": f"http://127.0.0.1:{free_port()}/",
-    }
+    prefix, port = unique_prefix(), free_port()
+    config = {"mcp_server_type": "streamable_http", "server_url": f"http://127.0.0.1:{port}/mcp"}
 
+    server = engram_client.mcp_servers.create(config=config, server_name=server_name())
     with pytest.raises(ProviderError):
-        engram_client.mcp_servers.create(config=config, server_name=server_name())
+        engram_client.mcp_servers.refresh(server.id)
+    with serve_echo("http", prefix, port=port):
+        report = engram_client.mcp_servers.refresh(server.id)
 
-    assert engram_client.mcp_servers.list() == []
+    assert server.reachable is False and server.last_error and str(port) in server.last_error
+    assert f"{prefix}add" in report["added"]
+    assert engram_client.mcp_servers.retrieve(server.id).reachable is True
 
 
 def test_a_change_keeps_the_servers_type_and_names_what_is_wrong(engram_client: Engram) -> None:

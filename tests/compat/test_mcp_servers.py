@@ -10,10 +10,11 @@ from collections.abc import Iterator
 
 import pytest
 from letta_client import Letta, NotFoundError
-from letta_client.types import SseMcpServer, StdioMcpServer
+from letta_client.types import SseMcpServer, StdioMcpServer, StreamableHTTPMcpServer
 
 from tests.compat.conftest import AgentFactory
 from tests.support.mcp_servers import ECHO_SERVER, serve_echo
+from tests.support.server import free_port
 
 
 @pytest.fixture
@@ -112,3 +113,56 @@ def test_sse_server_round_trip(client: Letta, make_agent: AgentFactory) -> None:
     assert attached is not None and "csse_echo" in [tool.name for tool in attached.tools]
     with pytest.raises(NotFoundError):
         client.mcp_servers.retrieve(created.id)
+
+
+def test_an_unreachable_server_is_kept_and_its_tools_sync_on_refresh(client: Letta) -> None:
+    port = free_port()
+    created = client.mcp_servers.create(
+        server_name=f"sdk-later-{uuid.uuid4().hex[:8]}",
+        config={
+            "mcp_server_type": "streamable_http",
+            "server_url": f"http://127.0.0.1:{port}/mcp",
+        },
+    )
+    try:
+        shown = client.mcp_servers.retrieve(created.id)
+        tools_before = client.mcp_servers.tools.list(created.id)
+        with serve_echo("http", "clater_", port=port):
+            refreshed = client.mcp_servers.refresh(created.id)
+            tools_after = {tool.name for tool in client.mcp_servers.tools.list(created.id)}
+            ran = client.mcp_servers.tools.run(
+                "clater_add", mcp_server_id=created.id, args={"a": 20, "b": 22}
+            )
+        again = client.mcp_servers.retrieve(created.id)
+    finally:
+        client.mcp_servers.delete(created.id)
+
+    assert isinstance(created, StreamableHTTPMcpServer)
+    assert shown.to_dict()["reachable"] is False and str(port) in shown.to_dict()["last_error"]
+    assert tools_before == []
+    assert "clater_add" in refreshed["added"]  # type: ignore[index]
+    assert "clater_add" in tools_after
+    assert ran.status == "success" and ran.func_return == "42"
+    assert again.to_dict()["reachable"] is True
+
+
+def test_two_servers_offering_one_tool_name_both_keep_it(
+    client: Letta, server: StdioMcpServer, prefix: str
+) -> None:
+    second = client.mcp_servers.create(
+        server_name=f"sdk-twin-{uuid.uuid4().hex[:8]}",
+        config={
+            "mcp_server_type": "stdio",
+            "command": sys.executable,
+            "args": [str(ECHO_SERVER), "stdio", "--prefix", prefix],
+        },
+    )
+    try:
+        first_names = {tool.name for tool in client.mcp_servers.tools.list(server.id)}
+        second_names = {tool.name for tool in client.mcp_servers.tools.list(second.id)}
+    finally:
+        client.mcp_servers.delete(second.id)
+
+    assert f"{prefix}add" in first_names
+    assert f"{second.server_name}__{prefix}add" in second_names
+    assert not first_names & second_names
