@@ -159,7 +159,7 @@ def make_agent(client: httpx.Client, *tools: dict[str, Any], **fields: Any) -> d
         "model": MODEL,
         "tool_ids": [tool["id"] for tool in tools],
         "memory_blocks": [
-            {"label": "human", "value": "Name: Sam"},
+            {"label": "human", "value": "Name: Sam", "limit": 20_000},
             {"label": "policy", "value": "Be kind.", "read_only": True},
         ],
         **fields,

@@ -32,6 +32,10 @@ MODEL = "openai/gpt-4o-mini"
 PASSAGE = 200_000
 """Characters per passage written to fill the disk: a few dozen fill a few MiB."""
 
+EMBEDDING = "openai/text-embedding-3-small"
+"""Embedded by the fake LLM at once: a passage this long is stored as the pieces the model
+reads (docs/memory.md), and the local model would spend minutes on them."""
+
 
 @contextlib.contextmanager
 def tmpfs(path: Path, options: str) -> Iterator[Path]:
@@ -93,7 +97,9 @@ def test_sqlite_on_a_full_disk_answers_507_and_recovers(fake_llm: FakeLLM, tmp_p
         server.start()
         try:
             with server.client() as client:
-                agent = client.post("/v1/agents/", json={"name": "full", "model": MODEL}).json()
+                agent = client.post(
+                    "/v1/agents/", json={"name": "full", "model": MODEL, "embedding": EMBEDDING}
+                ).json()
                 filler = fill(data_dir)
                 full = insert_until_full(client, agent["id"])
                 assert_insufficient_storage(full)
@@ -147,7 +153,9 @@ def test_postgres_disk_full_answers_507(
         # The passages (and their TOAST table) move onto the tiny disk.
         cluster.execute(f"ALTER TABLE passages SET TABLESPACE {tablespace}", database=database)
         with server.client() as client:
-            agent = client.post("/v1/agents/", json={"name": "full", "model": MODEL}).json()
+            agent = client.post(
+                "/v1/agents/", json={"name": "full", "model": MODEL, "embedding": EMBEDDING}
+            ).json()
             assert_insufficient_storage(insert_until_full(client, agent["id"]))
             assert client.get(f"/v1/agents/{agent['id']}").status_code == 200
     finally:
