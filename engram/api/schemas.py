@@ -133,7 +133,10 @@ class CreateAgent(Body):
     tool_rules: list[dict[str, Any]] | None = None
     compaction_settings: CompactionSettingsBody | None = None
     recall_assist: RecallAssistBody | None = None
-    # Files of attached folders in the prompt (docs/folders.md).
+    # Folders to attach (Letta's source_ids, its older name, too), and their files in the
+    # prompt (docs/folders.md).
+    folder_ids: list[str] | None = None
+    source_ids: list[str] | None = None
     max_files_open: int | None = Field(default=None, ge=1, le=100)
     per_file_view_window_char_limit: int | None = Field(default=None, ge=100, le=1_000_000)
     # Variables for the agent's custom tools' sandboxed children (docs/tools.md).
@@ -171,6 +174,8 @@ class UpdateAgent(Body):
     tool_exec_environment_variables: ToolVariables | None = None  # as on CreateAgent
     secrets: ToolVariables | None = None
     identity_ids: list[str] | None = None  # replaces the set
+    folder_ids: list[str] | None = None  # replaces the set (source_ids too)
+    source_ids: list[str] | None = None
     model_settings: dict[str, Any] | None = None  # as on CreateAgent
     max_tokens: int | None = Field(default=None, gt=0, le=MAX_TOKENS)
     parallel_tool_calls: bool | None = None

@@ -50,6 +50,7 @@ class AgentSpec:
     recall_assist: dict[str, Any] | None = None
     tool_env: dict[str, str] | None = None
     identity_ids: list[str] = field(default_factory=list)
+    folder_ids: list[str] = field(default_factory=list)
     # Letta's model_settings and the agent-level shortcuts that were sent (max_tokens,
     # parallel_tool_calls, response_format), written into llm_config.
     model_settings: dict[str, Any] | None = None
@@ -85,6 +86,7 @@ class AgentChanges:
     tool_exec_environment_variables: dict[str, str] | None = None
     secrets: dict[str, str] | None = None
     identity_ids: list[str] | None = None
+    folder_ids: list[str] | None = None
     model_settings: dict[str, Any] | None = None
     max_tokens: int | None = None
     parallel_tool_calls: bool | None = None

@@ -17,11 +17,22 @@ from engram.memory.directories import Directories
 from engram.memory.tools import MEMORY_TOOL_NAMES
 from engram.ops.agent_inputs import AgentChanges, AgentSpec, BlockSpec, Cursor
 from engram.ops.deps import HasDb, HasModels, HasSettings
+from engram.ops.file_tools import sync_file_tools
 from engram.runtime import approvals
 from engram.runtime.context import HEARTBEAT_AGENTS, window_size
 from engram.runtime.input_fit import fixed_prompt_tokens
 from engram.runtime.tool_rules import check_rules
-from engram.store import agents, archives, blocks, folders, identities, messages, passages, tools
+from engram.store import (
+    agents,
+    archives,
+    blocks,
+    file_views,
+    folders,
+    identities,
+    messages,
+    passages,
+    tools,
+)
 from engram.store import tables as t
 from engram.store.agents import AgentFilter
 from engram.store.identities import Linked
@@ -200,6 +211,7 @@ async def create_agent(deps: HasAgentModels, spec: AgentSpec) -> AgentBundle:
         tools.attach(session, agent_id, [tool.id for tool in tool_rows])
         agents.set_tags(session, agent_id, spec.tags)
         _set_identities(session, agent_id, spec.identity_ids)
+        _set_folders(session, agent_id, spec.folder_ids)
         session.flush()
         check_fixed_part_fits(deps, session, agent_id)
         return bundle(session, agent_id)
@@ -319,6 +331,8 @@ async def update_agent(deps: HasAgentModels, agent_id: str, changes: AgentChange
             _replace_tools(session, agent_id, changes.tool_ids)
         if changes.identity_ids is not None:
             _set_identities(session, agent_id, changes.identity_ids)
+        if changes.folder_ids is not None:
+            _set_folders(session, agent_id, changes.folder_ids)
         session.flush()
         check_fixed_part_fits(deps, session, agent_id)
         return bundle(session, agent_id)
@@ -400,6 +414,21 @@ def _replace_blocks(session: Session, agent_id: str, block_ids: list[str]) -> No
     session.flush()
     for block in wanted:
         blocks.attach(session, agent_id, block)
+
+
+def _set_folders(session: Session, agent_id: str, folder_ids: list[str]) -> None:
+    """The agent has exactly these folders (NotFound for an unknown one): it sees their
+    finished files, closed, and has the file tools while it has a folder."""
+    wanted = [folders.get(session, folder_id).id for folder_id in folder_ids]
+    for current in folders.for_agent(session, agent_id):
+        if current.id not in wanted:
+            folders.detach(session, agent_id, current.id)
+            file_views.remove_folder(session, agent_id, current.id)
+    for folder_id in wanted:
+        folders.attach(session, agent_id, folder_id)
+        file_views.add_folder(session, agent_id, folder_id)
+    session.flush()
+    sync_file_tools(session, agent_id)
 
 
 def _set_identities(session: Session, agent_id: str, identity_ids: list[str]) -> None:

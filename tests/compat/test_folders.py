@@ -343,3 +343,37 @@ def test_an_ingestion_cut_by_a_restart_resumes_and_stores_each_chunk_once(
     assert done.processing_status == "completed"
     assert done.chunks_embedded == done.total_chunks == len(chunks)
     assert len({c["metadata"]["first_line"] for c in chunks}) == len(chunks)
+
+
+def test_folders_given_at_create_and_update_are_attached_as_by_attach(
+    client: Letta, folder: Folder, make_agent: AgentFactory
+) -> None:
+    uploaded = upload(client, folder.id, "notes.md", NOTES)
+    wait_until_ingested(client, folder.id, uploaded.id)
+    file_tools = {"open_files", "grep_files", "semantic_search_files"}
+
+    made = make_agent(folder_ids=[folder.id])
+
+    assert [source.id for source in made.sources] == [folder.id]
+    assert {tool.name for tool in made.tools} >= file_tools
+    assert [view.file_id for view in client.agents.files.list(made.id).files] == [uploaded.id]
+
+    emptied = client.agents.update(made.id, source_ids=[])
+
+    assert emptied.sources == []
+    assert not {tool.name for tool in emptied.tools} & file_tools
+    assert client.agents.files.list(made.id).files == []
+
+    again = client.agents.update(made.id, source_ids=[folder.id])
+    assert [source.id for source in again.sources] == [folder.id]
+
+
+def test_an_unknown_folder_at_create_is_a_404_and_no_agent(
+    client: Letta, make_agent: AgentFactory
+) -> None:
+    before = len(list(client.agents.list()))
+
+    with pytest.raises(NotFoundError, match="source-00000000"):
+        make_agent(folder_ids=["source-00000000-0000-4000-8000-000000000000"])
+
+    assert len(list(client.agents.list())) == before
