@@ -40,7 +40,7 @@ def agent_spec(body: CreateAgent) -> AgentSpec:
         compaction_settings=_dump(body.compaction_settings),
         recall_assist=_dump(body.recall_assist),
         identity_ids=body.identity_ids or [],
-        folder_ids=_folder_ids(body.folder_ids, body.source_ids) or [],
+        folder_ids=list(dict.fromkeys(body.folder_ids or [])),
         model_settings=body.model_settings,
         setting_shortcuts=body.model_dump(
             include={"max_tokens", "parallel_tool_calls", "response_format"}, exclude_unset=True
@@ -57,17 +57,7 @@ def _dump(settings: BaseModel | None) -> dict[str, Any] | None:
 
 def agent_changes(body: UpdateAgent) -> AgentChanges:
     """Only the fields the client sent (nested settings too), so the rest stay as they are."""
-    sent = body.model_dump(exclude_unset=True)
-    if "folder_ids" in sent or "source_ids" in sent:
-        sent["folder_ids"] = _folder_ids(sent.pop("folder_ids", None), sent.pop("source_ids", None))
-    return AgentChanges.of(sent)
-
-
-def _folder_ids(folder_ids: list[str] | None, source_ids: list[str] | None) -> list[str] | None:
-    """Letta takes folders under both names; together, each once."""
-    if folder_ids is None and source_ids is None:
-        return None
-    return list(dict.fromkeys([*(folder_ids or []), *(source_ids or [])]))
+    return AgentChanges.of(body.model_dump(exclude_unset=True))
 
 
 def block_spec(body: CreateBlock) -> BlockSpec:

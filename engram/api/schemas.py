@@ -9,6 +9,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
+    AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
@@ -20,6 +21,9 @@ from engram.block_labels import BlockLabel
 from engram.input_limits import check_length, check_text_length, check_value
 from engram.memory.policy import CompactionSettingsBody, RecallAssistBody
 from engram.tools.variables import ToolVariables
+
+FOLDER_IDS = AliasChoices("folder_ids", "source_ids")
+"""Letta takes an agent's folders under their older name, sources, too."""
 
 
 class Body(BaseModel):
@@ -133,10 +137,9 @@ class CreateAgent(Body):
     tool_rules: list[dict[str, Any]] | None = None
     compaction_settings: CompactionSettingsBody | None = None
     recall_assist: RecallAssistBody | None = None
-    # Folders to attach (Letta's source_ids, its older name, too), and their files in the
-    # prompt (docs/folders.md).
-    folder_ids: list[str] | None = None
-    source_ids: list[str] | None = None
+    # Folders to attach (also under Letta's older name, source_ids), and their files in
+    # the prompt (docs/folders.md).
+    folder_ids: list[str] | None = Field(default=None, validation_alias=FOLDER_IDS)
     max_files_open: int | None = Field(default=None, ge=1, le=100)
     per_file_view_window_char_limit: int | None = Field(default=None, ge=100, le=1_000_000)
     # Variables for the agent's custom tools' sandboxed children (docs/tools.md).
@@ -174,8 +177,7 @@ class UpdateAgent(Body):
     tool_exec_environment_variables: ToolVariables | None = None  # as on CreateAgent
     secrets: ToolVariables | None = None
     identity_ids: list[str] | None = None  # replaces the set
-    folder_ids: list[str] | None = None  # replaces the set (source_ids too)
-    source_ids: list[str] | None = None
+    folder_ids: list[str] | None = Field(default=None, validation_alias=FOLDER_IDS)  # the set
     model_settings: dict[str, Any] | None = None  # as on CreateAgent
     max_tokens: int | None = Field(default=None, gt=0, le=MAX_TOKENS)
     parallel_tool_calls: bool | None = None
