@@ -19,6 +19,7 @@ import pytest
 
 from engram.memory.local_embedding import shared_local_model
 from tests.fakes.fake_llm import FakeLLM
+from tests.fakes.web import FakeWeb
 from tests.support.backends import Backend, selected_backends
 from tests.support.inprocess import InProcessServer
 from tests.support.postgres import PostgresCluster
@@ -93,3 +94,11 @@ def fresh_server(fake_llm: FakeLLM, tmp_path: Path, backend: Backend) -> Iterato
     server = EngramServer(tmp_path / "data", fake_llm.base_url, database_url=backend.database_url())
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def web() -> Iterator[FakeWeb]:
+    """Pages and search APIs on a loopback port (tests/fakes/web.py), for the web tools."""
+    fake = FakeWeb()
+    yield fake
+    fake.close()

@@ -31,13 +31,6 @@ HUMAN = "Name: Ada. Grows tomatoes on a north-facing balcony."
 
 
 @pytest.fixture(scope="module")
-def web() -> Iterator[FakeWeb]:
-    fake = FakeWeb()
-    yield fake
-    fake.close()
-
-
-@pytest.fixture(scope="module")
 def server(
     fake_llm_server: FakeLLM,
     tmp_path_factory: pytest.TempPathFactory,

@@ -33,13 +33,6 @@ CODE_TIMEOUT = 4.0
 
 
 @pytest.fixture(scope="module")
-def web() -> Iterator[FakeWeb]:
-    fake = FakeWeb()
-    yield fake
-    fake.close()
-
-
-@pytest.fixture(scope="module")
 def server(
     fake_llm_server: FakeLLM,
     tmp_path_factory: pytest.TempPathFactory,

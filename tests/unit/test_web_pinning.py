@@ -6,19 +6,11 @@ elsewhere the second time (DNS rebinding) cannot reach a private network."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 
 from engram.tools.web import FetchLimits, WebToolError, fetch_webpage
 from tests.fakes.web import FakeWeb
-
-
-@pytest.fixture(scope="module")
-def web() -> Iterator[FakeWeb]:
-    fake = FakeWeb()
-    yield fake
-    fake.close()
 
 
 class Resolver:

@@ -21,9 +21,10 @@ from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engram.errors import InvalidInput, ModelNotFound
+from engram.errors import InvalidInput
 from engram.ids import new_id
 from engram.ops.agent_file.document import MAX_CHARS, AgentFile, Name, _FilePart, _validated
+from engram.ops.agent_file.embedding import usable_embedding
 from engram.ops.agent_file.unsupported import Adjustment
 from engram.ops.file_tools import sync_file_tools
 from engram.store import file_views, folders
@@ -91,7 +92,7 @@ async def plan_folders(
     plan = FolderPlan()
     for i, raw in enumerate(document.sources):
         source = _validated(FileSource, raw, f"file.sources.{i}")
-        config = await _embedding_config(embeddings, source, embedding)
+        config = await usable_embedding(embeddings, source.embedding_config, embedding)
         if source.embedding_config and config["handle"] != source.embedding_config.get("handle"):
             plan.adjustments.append(_reembedded(i, source, config))
         plan.sources.append((source, config))
@@ -224,19 +225,6 @@ def _moment(value: Any) -> datetime:
 def _free_name(session: Session, name: str) -> str:
     taken = session.scalar(select(t.Folder.id).where(t.Folder.name == name))
     return name if taken is None else f"{name[:246]}_{uuid.uuid4().hex[:8]}"
-
-
-async def _embedding_config(
-    embeddings: EmbeddingRegistry, source: FileSource, override: str | None
-) -> dict[str, Any]:
-    if override:
-        return await embeddings.config_for(override)
-    if source.embedding_config:
-        try:
-            return await embeddings.check_config(source.embedding_config)
-        except ModelNotFound:
-            pass
-    return await embeddings.config_for(None)
 
 
 def _reembedded(index: int, source: FileSource, used: dict[str, Any]) -> Adjustment:

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from sqlalchemy import JSON, Table, func, insert, inspect, null, select
 from sqlalchemy.orm import Session
 
-from engram.errors import InvalidInput, ModelNotFound
+from engram.errors import InvalidInput
 from engram.ids import new_id
 from engram.memory.embeddings import Embedder
 from engram.ops.agent_file.document import (
@@ -31,6 +31,7 @@ from engram.ops.agent_file.document import (
     file_message,
     load_agent_file,
 )
+from engram.ops.agent_file.embedding import usable_embedding
 from engram.ops.agent_file.folders import plan_folders, write_folders
 from engram.ops.agent_file.shared_tools import ToolOutcome, ToolPolicy, resolve_tools
 from engram.ops.agent_file.unsupported import Adjustment, settle_unsupported
@@ -209,7 +210,9 @@ async def _plan_agent(
 ) -> _AgentPlan:
     spec = document.agents[index]
     llm_config = await _llm_config(deps.providers, spec, options.model, f"file.agents.{index}")
-    embedding_config = await _embedding_config(deps, spec, options.embedding)
+    embedding_config = await usable_embedding(
+        deps.embeddings, spec.embedding_config, options.embedding
+    )
     agent_id = new_id("agent")
     name = options.name or spec.name or f"agent-{agent_id[6:14]}"
     if not options.name and options.append_copy_suffix:
@@ -251,21 +254,6 @@ async def _plan_agent(
     embedder = deps.embeddings.embedder_for(embedding_config)
     plan.passages = await _passage_rows(embedder, agent_id, spec.extras.passages)
     return plan
-
-
-async def _embedding_config(
-    deps: HasAgentModels, spec: FileAgent, override: str | None
-) -> dict[str, Any]:
-    """The ``embedding`` option's model, else the file's if this server can run it, else
-    the server's default: passages carry no vectors, so any model can take them."""
-    if override:
-        return await deps.embeddings.config_for(override)
-    if spec.embedding_config:
-        try:
-            return await deps.embeddings.check_config(spec.embedding_config)
-        except ModelNotFound:
-            pass
-    return await deps.embeddings.config_for(None)
 
 
 def _same_embedding(given: dict[str, Any], used: dict[str, Any]) -> bool:
