@@ -53,6 +53,12 @@ from bench.memory_eval_load import (  # noqa: E402
     wait_for_embeddings,
 )
 from bench.memory_eval_report import print_report  # noqa: E402
+from bench.memory_eval_rerank import (  # noqa: E402
+    RERANKED,
+    add_rerank_options,
+    rerank_env,
+    reranked_outcomes,
+)
 from tests.support.server import EngramServer  # noqa: E402
 
 UNREACHABLE_LLM = "http://127.0.0.1:9/v1"  # nothing here calls a model; fail fast if it did
@@ -168,7 +174,7 @@ def summarize(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
     """One row per store and mode: recall@k overall, per style and per kind, timings."""
     rows = []
     for store in STORES:
-        for mode in MODES:
+        for mode in (*MODES, RERANKED):
             mine = [o for o in outcomes if o.store == store and o.mode == mode]
             if not mine:
                 continue
@@ -210,7 +216,8 @@ def run(client: httpx.Client, args: argparse.Namespace) -> dict[str, Any]:
         timings["embed wait"] = wait_for_embeddings(client, agent_ids, args.index_timeout)
     say("searching ...")
     started = time.perf_counter()
-    outcomes = evaluate(client, users, served)
+    reranked = reranked_outcomes(client, users, args, evaluate, notes)
+    outcomes = evaluate(client, users, served) + reranked
     timings["search"] = time.perf_counter() - started
     return {
         "seed": args.seed,
@@ -238,6 +245,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--keep-server", action="store_true", help="leave the started server running"
     )
+    add_rerank_options(parser)
     args = parser.parse_args(argv)
     if args.users < 1:
         parser.error("--users must be at least 1")
@@ -270,7 +278,8 @@ def run_on_own_server(args: argparse.Namespace) -> dict[str, Any]:
     """``run`` against a fresh server on a temporary data dir, removed afterwards unless
     ``--keep-server`` asks to look around in it."""
     data_dir = Path(tempfile.mkdtemp(prefix="engram-memory-eval-"))
-    server = EngramServer(data_dir, UNREACHABLE_LLM, {"ENGRAM_WARM_EMBEDDINGS": "true"})
+    env = {"ENGRAM_WARM_EMBEDDINGS": "true", **rerank_env(args)}
+    server = EngramServer(data_dir, UNREACHABLE_LLM, env)
     say(f"starting engram serve on {data_dir} ...")
     server.start(timeout=60)
     try:

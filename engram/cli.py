@@ -177,6 +177,7 @@ def _print_banner(settings: Settings, host: str, port: int) -> None:
         ("database", _database_line(settings)),
         ("embeddings", _embedding_line(settings)),
         ("sandbox", _sandbox_line(settings)),
+        ("reranker", _reranker_line(settings)),
         ("listening", f"http://{_url_host(host)}:{port}"),
     ]:
         console.print(f"  {label:<11} {value}", highlight=False, soft_wrap=True, markup=False)
@@ -208,6 +209,20 @@ def _embedding_line(settings: Settings) -> str:
         return f"local all-MiniLM-L6-v2 found at {locate_model_dir(settings.embedding_model_dir)}"
     except LocalEmbeddingUnavailable as exc:
         return f"local all-MiniLM-L6-v2 MISSING: {exc}"
+
+
+def _reranker_line(settings: Settings) -> str:
+    from engram.memory.rerank.config import kind_for
+    from engram.memory.rerank.http import endpoint_of
+
+    kind = kind_for(settings.reranker_url or "", settings.reranker_kind)
+    if not settings.reranker_url or kind is None:
+        return "off"
+    name = f"{kind}:{settings.reranker_model}" if settings.reranker_model else kind
+    return (
+        f"{name} at {endpoint_of(kind, settings.reranker_url)}, top "
+        f"{settings.rerank_candidates} candidates, on failure: {settings.reranker_on_failure}"
+    )
 
 
 def _url_host(host: str) -> str:

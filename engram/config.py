@@ -134,6 +134,20 @@ class Settings(BaseSettings):
     tavily_base_url: str = "https://api.tavily.com"
     searxng_url: str | None = None
 
+    # An optional reranker over the head of memory searches (docs/memory.md, "Reranking"):
+    # off unless a URL is set. The kind is the dialect its server speaks (guessed for
+    # Cohere's, Jina's and Voyage's own hosts); the search's best rerank_candidates fused
+    # results are scored and the best of them kept. A failing reranker leaves the fused
+    # order (logged and marked) unless on_failure is "error", which fails the search.
+    reranker_url: str | None = None
+    reranker_kind: Literal["cohere", "jina", "voyage", "tei", "vllm"] | None = None
+    reranker_model: str | None = None
+    reranker_api_key: str | None = None
+    reranker_timeout_seconds: float = Field(default=10.0, gt=0)
+    reranker_max_retries: int = Field(default=1, ge=0, le=5)
+    rerank_candidates: int = Field(default=50, ge=1, le=200)
+    reranker_on_failure: Literal["fused", "error"] = "fused"
+
     @model_validator(mode="after")
     def _tool_tmp_fits(self) -> Settings:
         if self.tool_memory_mb - self.tool_tmp_mb < 64:
@@ -141,6 +155,24 @@ class Settings(BaseSettings):
                 f"ENGRAM_TOOL_TMP_MB ({self.tool_tmp_mb}) must leave at least 64 MiB of "
                 f"ENGRAM_TOOL_MEMORY_MB ({self.tool_memory_mb}) to the tool itself: "
                 "/tmp is RAM and counts against the call's memory"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _reranker_complete(self) -> Settings:
+        # Imported here: the settings module stays free of the layers it configures.
+        from engram.memory.rerank.config import kind_for
+
+        if not self.reranker_url:
+            if self.reranker_kind is not None or self.reranker_model is not None:
+                raise ValueError(
+                    "ENGRAM_RERANKER_KIND and ENGRAM_RERANKER_MODEL need ENGRAM_RERANKER_URL "
+                    "(the reranking server's base URL or its rerank endpoint)"
+                )
+        elif kind_for(self.reranker_url, self.reranker_kind) is None:
+            raise ValueError(
+                f"ENGRAM_RERANKER_KIND must be set for ENGRAM_RERANKER_URL "
+                f"{self.reranker_url!r}: one of cohere, jina, voyage, tei, vllm"
             )
         return self
 

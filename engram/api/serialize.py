@@ -247,7 +247,7 @@ def scored_passage(found: ScoredPassage) -> dict[str, Any]:
     return {
         "passage": passage(found.passage, found.embedding_config),
         "score": found.score,
-        "metadata": {},
+        "metadata": found.metadata,
     }
 
 

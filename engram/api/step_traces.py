@@ -33,7 +33,16 @@ def spans(row: t.Step) -> list[dict[str, Any]]:
             continue
         out.append(_span(row, phase, at, length))
         at += length
+    for entry in timings.get("reranks") or []:
+        # Within the tools phase: each search's reranking, placed where it ran.
+        span = _span(row, "rerank", started + entry["offset_ns"], entry["duration_ns"])
+        out.append(span | {"parent": "tools"} | _rerank_detail(entry))
     return out
+
+
+def _rerank_detail(entry: dict[str, Any]) -> dict[str, Any]:
+    names = ("reranker", "status", "candidates", "error")
+    return {name: entry[name] for name in names if name in entry}
 
 
 def _span(row: t.Step, name: str, start_ns: int, duration_ns: int) -> dict[str, Any]:
@@ -106,4 +115,5 @@ def step_metrics(row: t.Step) -> dict[str, Any]:
         "context_ns": context,
         "database_ns": timings.get("database_ns"),
         "time_to_first_token_ns": timings.get("ttft_ns"),
+        "rerank_ns": timings.get("rerank_ns"),
     }

@@ -208,7 +208,7 @@ class AsyncPassages(Resource):
             tags=tags,
         )
         found = await passage_ops.search(self._services, body.search())
-        return PassageSearchResult.each([serialize.scored_passage(item) for item in found])
+        return PassageSearchResult.each([serialize.scored_passage(i) for i in found.results])
 
 
 # --------------------------------------------------------------------------- an agent's
@@ -285,7 +285,7 @@ class AsyncAgentPassages(Resource):
             search_mode=search_mode,
         )
         hits = await passage_ops.search_agent(self._services, agent_id, request.search())
-        results = [serialize.archival_result(hit.passage) for hit in hits]
+        results = [serialize.archival_result(hit.passage) for hit in hits.items]
         return ArchivalSearchResponse.model_validate({"results": results, "count": len(results)})
 
     async def delete(self, memory_id: str, *, agent_id: str) -> dict[str, str]:

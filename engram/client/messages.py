@@ -304,7 +304,7 @@ class AsyncMessages(Resource):
             start_date=iso(start_date),
         )
         rows = await message_ops.search(self._services, body.search())
-        results = [result for row in rows for result in serialize.message_search_results(row)]
+        results = [r for row in rows.items for r in serialize.message_search_results(row)]
         return MessageSearchResult.each(results[: body.limit])
 
     async def list(

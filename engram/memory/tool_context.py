@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from engram.errors import InvalidInput
 from engram.memory import core
 from engram.memory.embeddings import Embedder
+from engram.memory.rerank.plan import RerankPlan
 from engram.store import block_history
 from engram.store import tables as t
 from engram.store.vectors import VectorIndex
@@ -44,6 +45,8 @@ class ToolContext:
     passage_pieces: dict[str, list[str]] = field(default_factory=dict)
     """Archival texts longer than the embedding model reads, by text: the passages each is
     stored as, split (and embedded) before the step's transaction opened."""
+    rerank: RerankPlan = field(default_factory=RerankPlan)
+    """The search tools' reranking stage (memory/rerank/plan.py); off by default."""
 
     def block(self, label: str) -> t.Block:
         for block in self.blocks:

@@ -107,18 +107,20 @@ def archival_memory_search(
     start_datetime: str | None = None,
     end_datetime: str | None = None,
 ) -> str:
+    wanted = max(1, min(top_k, 50))
     hits = archival.search(
         ctx.session,
         ctx.vectors,
         ctx.agent.id,
         query,
         ctx.vector(query),
-        top_k=max(1, min(top_k, 50)),
+        top_k=ctx.rerank.pool(wanted),
         tags=tags,
         match_all_tags=tag_match_mode == "all",
         start=_parse_time("start_datetime", start_datetime),
         end=_parse_time("end_datetime", end_datetime),
     )
+    hits = ctx.rerank.order(query, hits, lambda h: h.passage.id, lambda h: h.passage.text, wanted)
     if not hits:
         return "No archival memories matched."
     return json.dumps(
@@ -143,6 +145,7 @@ def conversation_search(
     start_date: str | None = None,
     end_date: str | None = None,
 ) -> str:
+    wanted = max(1, min(limit, 50))
     hits = recall.search(
         ctx.session,
         ctx.message_vectors,
@@ -152,7 +155,10 @@ def conversation_search(
         roles=roles,
         start=_parse_time("start_date", start_date),
         end=_parse_time("end_date", end_date),
-        limit=max(1, min(limit, 50)),
+        limit=ctx.rerank.pool(wanted),
+    )
+    hits = ctx.rerank.order(
+        query, hits, lambda h: h.message.id, lambda h: h.message.search_text or "", wanted
     )
     if not hits:
         return "No messages matched."

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from engram.config import Settings
     from engram.llm.registry import ProviderRegistry
     from engram.memory.embeddings import EmbeddingRegistry
+    from engram.memory.rerank import Reranker
     from engram.store.db import Database
     from engram.store.vectors import VectorIndex
 
@@ -41,3 +42,14 @@ class HasSearch(HasDb, Protocol):
 
     @property
     def vectors(self) -> VectorIndex: ...
+
+
+class HasReranker(Protocol):
+    """The process's reranker for memory searches; None when none is configured."""
+
+    @property
+    def reranker(self) -> Reranker | None: ...
+
+
+class HasRerankedSearch(HasSearch, HasReranker, Protocol):
+    """Searches passages and reranks their head: archival search."""

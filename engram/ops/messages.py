@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session
 
 from engram.errors import Conflict, InvalidInput, NotFound
 from engram.memory import recall
+from engram.memory.rerank import Reranked, candidate_count, enabled_for, rerank
 from engram.ops.agents import AgentBundle, bundle
-from engram.ops.deps import HasDb, HasSettings
+from engram.ops.deps import HasDb, HasReranker, HasSettings
 from engram.runtime import approvals, recall_index
 from engram.runtime.folding import FoldingDeps, fold_window
 from engram.runtime.input_fit import check_inputs_fit
@@ -48,6 +49,10 @@ class HasRecallSearch(HasDb, Protocol):
 
     @property
     def message_vectors(self) -> VectorIndex: ...
+
+
+class HasRerankedRecall(HasRecallSearch, HasReranker, Protocol):
+    """Searches messages and reranks the head of the results."""
 
 
 class HasRecallStatus(HasDb, HasSettings, Protocol):
@@ -193,20 +198,24 @@ def check_conversation(conversation_id: str | None) -> None:
         )
 
 
-async def search(deps: HasRecallSearch, request: MessageSearch) -> list[t.Message]:
+async def search(deps: HasRerankedRecall, request: MessageSearch) -> Reranked[t.Message]:
     """Best matches first, over one agent's history or every agent's.
 
     Without an agent, the vector half covers the agents using the server's default
     embedding model (vectors of different models cannot be compared). The query is
-    embedded between the read of the embedding config and the search."""
+    embedded between the read of the embedding config and the search, and the head of
+    the results is reranked after it when a reranker is configured (and the agent, if
+    one is named, has not opted out)."""
     check_conversation(request.conversation_id)
 
-    def _embedding_config(session: Session) -> dict[str, Any]:
+    def _embedding_config(session: Session) -> tuple[dict[str, Any], bool]:
         if request.agent_id is not None:
-            return agents.get(session, request.agent_id).embedding_config
-        return deps.embeddings.local_config()
+            agent = agents.get(session, request.agent_id)
+            return agent.embedding_config, enabled_for(agent.metadata_)
+        return deps.embeddings.local_config(), True
 
-    config = await deps.db.read(_embedding_config)
+    config, reranked = await deps.db.read(_embedding_config)
+    reranker = deps.reranker if reranked else None
     vector = None
     if request.search_mode != "fts":
         embedder = deps.embeddings.embedder_for(config)
@@ -223,13 +232,19 @@ async def search(deps: HasRecallSearch, request: MessageSearch) -> list[t.Messag
             roles=SEARCHABLE_ROLES,
             start=request.start,
             end=request.end,
-            limit=request.limit,
+            limit=candidate_count(reranker, request.limit),
             mode=request.search_mode,
             vector_owners=owners,
         )
         return [hit.message for hit in hits]
 
-    return await deps.db.read(_read)
+    found = await deps.db.read(_read)
+    done = await rerank(reranker, request.query, found, _search_text, request.limit)
+    return done.checked()
+
+
+def _search_text(row: t.Message) -> str:
+    return row.search_text or ""
 
 
 @dataclass(frozen=True)

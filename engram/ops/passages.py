@@ -14,7 +14,7 @@ passage archive insert, whose answer is one passage, refuses such a text instead
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +28,9 @@ from engram.memory import archival
 # Re-exported: the routes name these without importing engram.memory.
 from engram.memory.archival import Hit as Hit
 from engram.memory.ranking import SearchMode as SearchMode
-from engram.ops.deps import HasDb, HasSearch
+from engram.memory.rerank import Reranked, candidate_count, enabled_for, rerank
+from engram.memory.rerank import RerankNote as RerankNote
+from engram.ops.deps import HasDb, HasRerankedSearch, HasSearch
 from engram.store import agents, archives, passages
 from engram.store import tables as t
 from engram.store.passages import PassageFilter, Scope
@@ -86,6 +88,16 @@ class ScoredPassage:
     passage: t.Passage
     score: float
     embedding_config: EmbeddingConfig | None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    """About how it ranked: the reranking stage's note, and its fused rank and score."""
+
+
+@dataclass(frozen=True)
+class FoundPassages:
+    """``POST /v1/passages/search``'s results, and what reranking did (None: no reranker)."""
+
+    results: list[ScoredPassage]
+    rerank: RerankNote | None = None
 
 
 # --------------------------------------------------------------------------- an agent's
@@ -161,13 +173,18 @@ async def list_for_agent(
     return await deps.db.read(_read)
 
 
-async def search_agent(deps: HasSearch, agent_id: str, search: AgentSearch) -> list[Hit]:
-    """Best matches first among what the agent sees; ``mode="fts"`` embeds nothing."""
+async def search_agent(
+    deps: HasRerankedSearch, agent_id: str, search: AgentSearch
+) -> Reranked[Hit]:
+    """Best matches first among what the agent sees; ``mode="fts"`` embeds nothing. The
+    head is reranked when a reranker is configured and the agent has not opted out."""
 
-    def _config(session: Session) -> EmbeddingConfig:
-        return agents.get(session, agent_id).embedding_config
+    def _config(session: Session) -> tuple[EmbeddingConfig, bool]:
+        agent = agents.get(session, agent_id)
+        return agent.embedding_config, enabled_for(agent.metadata_)
 
-    config = await deps.db.read(_config)
+    config, reranked = await deps.db.read(_config)
+    reranker = deps.reranker if reranked else None
     vector: list[float] = []
     if search.mode != "fts":
         vector = await archival.embed_one(deps.embeddings.embedder_for(config), search.query)
@@ -179,7 +196,7 @@ async def search_agent(deps: HasSearch, agent_id: str, search: AgentSearch) -> l
             agent_id,
             search.query,
             vector,
-            top_k=search.top_k,
+            top_k=candidate_count(reranker, search.top_k),
             tags=search.tags,
             match_all_tags=search.match_all_tags,
             start=search.start,
@@ -187,7 +204,9 @@ async def search_agent(deps: HasSearch, agent_id: str, search: AgentSearch) -> l
             mode=search.mode,
         )
 
-    return await deps.db.read(_search)
+    hits = await deps.db.read(_search)
+    done = await rerank(reranker, search.query, hits, lambda hit: hit.passage.text, search.top_k)
+    return done.checked()
 
 
 async def delete_for_agent(deps: HasSearch, agent_id: str, passage_id: str) -> None:
@@ -272,9 +291,11 @@ class _Target:
     scope: Scope
     searcher_config: EmbeddingConfig
     configs: dict[str, EmbeddingConfig]
+    reranked: bool = True
+    """False for an agent whose metadata opts out of reranking."""
 
 
-async def search(deps: HasSearch, request: PassageSearch) -> list[ScoredPassage]:
+async def search(deps: HasRerankedSearch, request: PassageSearch) -> FoundPassages:
     """Search an agent's passages (its archives' included), one archive's, or, with
     neither named, every passage (Engram has one user, who sees them all).
 
@@ -285,8 +306,10 @@ async def search(deps: HasSearch, request: PassageSearch) -> list[ScoredPassage]
         tuple(request.tags or ()), request.match_all_tags, request.start, request.end
     )
     query = (request.query or "").strip()
+    reranker = deps.reranker if target.reranked else None
+    depth = candidate_count(reranker, request.limit)
     if query and target.scope.everything:
-        found = await _search_everything(deps, target, request, query)
+        found = await _search_everything(deps, target, request, query, depth)
     elif query:
         embedder = deps.embeddings.embedder_for(target.searcher_config)
         vector = await archival.embed_one(embedder, query)
@@ -298,7 +321,7 @@ async def search(deps: HasSearch, request: PassageSearch) -> list[ScoredPassage]
                 target.scope,
                 query,
                 vector,
-                top_k=request.limit,
+                top_k=depth,
                 tags=list(where.tags),
                 match_all_tags=where.match_all_tags,
                 start=request.start,
@@ -316,15 +339,41 @@ async def search(deps: HasSearch, request: PassageSearch) -> list[ScoredPassage]
             return [(row, 0.0) for row in rows]
 
         found = await deps.db.read(_list)
+    done = await rerank(reranker if query else None, query, found, _text, request.limit)
+    found = done.checked().items
     configs = target.configs
     unknown = {row.archive_id or row.agent_id or "" for row, _ in found} - set(configs)
     if unknown:
         # Owners past the vector half's bound (or listed without a query) still show theirs.
         configs = configs | await deps.db.read(lambda s: passages.owner_configs(s, unknown))
-    return [
-        ScoredPassage(row, score, configs.get(row.archive_id or row.agent_id or ""))
-        for row, score in found
+    results = [
+        ScoredPassage(
+            row,
+            score if reranked is None else reranked,
+            configs.get(row.archive_id or row.agent_id or ""),
+            _ranking(done, rank, score, reranked),
+        )
+        for rank, ((row, score), reranked) in enumerate(zip(found, done.scores, strict=True))
     ]
+    return FoundPassages(results, done.note)
+
+
+def _text(found: tuple[t.Passage, float]) -> str:
+    return found[0].text
+
+
+def _ranking(
+    done: Reranked[tuple[t.Passage, float]], rank: int, fused: float, reranked: float | None
+) -> dict[str, Any]:
+    """A result's metadata: nothing without a reranker; else the reranking's note, with
+    the result's fused rank and score when the reranker scored it (its score is then the
+    reranker's)."""
+    if done.note is None:
+        return {}
+    note = done.note.as_json()
+    if reranked is not None:
+        note |= {"fused_rank": done.fused_ranks[rank] + 1, "fused_score": fused}
+    return {"rerank": note}
 
 
 def _target(session: Session, request: PassageSearch) -> _Target:
@@ -337,7 +386,8 @@ def _target(session: Session, request: PassageSearch) -> _Target:
     agent = agents.get(session, request.agent_id)
     configs = {row.id: row.embedding_config for row in archives.for_agent(session, agent.id)}
     configs[agent.id] = agent.embedding_config
-    return _Target(passages.scope_of_agent(session, agent.id), agent.embedding_config, configs)
+    scope = passages.scope_of_agent(session, agent.id)
+    return _Target(scope, agent.embedding_config, configs, enabled_for(agent.metadata_))
 
 
 def _archive_target(session: Session, archive_id: str, agent_id: str | None) -> _Target:
@@ -353,7 +403,7 @@ def _archive_target(session: Session, archive_id: str, agent_id: str | None) -> 
 
 
 async def _search_everything(
-    deps: HasSearch, target: _Target, request: PassageSearch, query: str
+    deps: HasSearch, target: _Target, request: PassageSearch, query: str, depth: int
 ) -> list[tuple[t.Passage, float]]:
     """Every passage ranked against ``query``: each embedding model's owners get the
     query embedded by that model (the models holding the most owners first)."""
@@ -375,7 +425,7 @@ async def _search_everything(
             deps.vectors,
             groups,
             query,
-            top_k=request.limit,
+            top_k=depth,
             tags=list(request.tags or ()),
             match_all_tags=request.match_all_tags,
             start=request.start,

@@ -14,6 +14,7 @@ from engram.llm.endpoints import load_endpoints
 from engram.llm.registry import ProviderRegistry
 from engram.mcp.sessions import McpSessions
 from engram.memory.embeddings import EmbeddingRegistry
+from engram.memory.rerank import reranker_from
 from engram.runtime.agent_gate import AgentGate
 from engram.runtime.memory_gateway import MemoryGateway
 from engram.runtime.recall_index import RecallIndexer
@@ -47,6 +48,8 @@ class Services:
         )
         self.providers = ProviderRegistry(settings, load_endpoints(settings, environ))
         self.embeddings = EmbeddingRegistry(self.providers, settings.embedding_model_dir)
+        # None unless ENGRAM_RERANKER_URL is set (docs/memory.md, "Reranking").
+        self.reranker = reranker_from(settings)
         self.vectors = VectorIndex()
         self.message_vectors = VectorIndex(MESSAGES)
         self.windows = WindowCache(shared=not self.db.is_sqlite)
@@ -66,6 +69,8 @@ class Services:
         await self.mcp_sessions.close_all()
         await self.memory_gateway.close()
         await self.providers.close()
+        if self.reranker is not None:
+            await self.reranker.close()
         await self.db.dispose()
 
     def agent_lock(self, agent_id: str) -> AbstractAsyncContextManager[None]:

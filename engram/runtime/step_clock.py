@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from engram.memory.rerank import RerankNote
 
 # The phases of a step, in order; each ends when the next begins.
 PHASES = ("context", "llm", "tools", "database")
@@ -24,10 +27,21 @@ class StepClock:
     started_ns: int = field(default_factory=time.perf_counter_ns)
     started_at_ns: int = field(default_factory=time.time_ns)
     marks: dict[str, int] = field(default_factory=dict)
+    reranks: list[dict[str, Any]] = field(default_factory=list)
+    """The search rerankings of the tools phase, each placed by its offset from the start."""
 
     def mark(self, phase: str) -> None:
         """The end of ``phase`` is now."""
         self.marks[phase] = time.perf_counter_ns()
+
+    def add_reranks(self, notes: list[RerankNote]) -> None:
+        """Record rerankings done during the step (part of its tools phase)."""
+        for note in notes:
+            entry = {
+                "offset_ns": note.started_ns - self.started_ns,
+                "duration_ns": note.duration_ns,
+            }
+            self.reranks.append(entry | note.as_json())
 
     def elapsed_seconds(self) -> float:
         return (time.perf_counter_ns() - self.started_ns) / 1e9
@@ -46,4 +60,7 @@ class StepClock:
         out["step_ns"] = previous - self.started_ns
         if ttft_ns is not None:
             out["ttft_ns"] = ttft_ns
+        if self.reranks:
+            out["rerank_ns"] = sum(entry["duration_ns"] for entry in self.reranks)
+            out["reranks"] = self.reranks
         return out

@@ -64,6 +64,7 @@ def commit_step(
     """Write one step: ``pending`` (the step's new input), the model's message with its
     ``held`` calls marked, the results in ``ran``, the run's progress and the step's row."""
     clock.mark("tools")
+    clock.add_reranks(ran.reranks)
     agent, chat = call.state.agent, call.chat
     assistant = assistant_row(agent.id, turn.run_id, call.step_id, call.message_id, chat)
     approvals.mark_held(assistant, held, client=turn.options.client_tool_names)

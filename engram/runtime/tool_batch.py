@@ -21,8 +21,10 @@ from sqlalchemy.orm import Session
 from engram.llm.client import ToolCall
 from engram.memory import archival
 from engram.memory.ledger import MemoryLedger
+from engram.memory.rerank import Reranker, RerankNote
 from engram.runtime.builtin_external import run_builtin_external_calls
 from engram.runtime.external_tools import ExternalToolDeps, run_external_calls
+from engram.runtime.rerank_prefetch import prefetch_reranks
 from engram.runtime.tool_calls import (
     CallOrigin,
     ExecutedCall,
@@ -45,6 +47,9 @@ class BatchDeps(ToolCallDeps, ExternalToolDeps, Protocol):
 
     @property
     def embeddings(self) -> EmbeddingRegistry: ...
+
+    @property
+    def reranker(self) -> Reranker | None: ...
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,8 @@ class BatchResult:
     """Each call's result, in the calls' order."""
     ledger: MemoryLedger
     """The ledger with this batch recorded: the run adopts it once the transaction commits."""
+    reranks: list[RerankNote] = field(default_factory=list)
+    """What reranking the search calls did (before the transaction), for the step's trace."""
 
 
 async def run_batch(
@@ -94,6 +101,7 @@ async def run_batch(
         local_model_dir=deps.embeddings.local_model_dir,
     )
     vectors = await prefetch_vectors(embedder, to_run, split=split)
+    reranks = await prefetch_reranks(deps, batch.agent, to_run, embedder, vectors)
     ran = dict(batch.settled)
     ran |= await run_custom_tools(deps, batch.agent, batch.tools, to_run, batch.origin)
     ran |= await run_external_calls(deps, batch.tools, to_run)
@@ -122,7 +130,8 @@ async def run_batch(
                 ledger=ledger,
                 step_number=batch.step_number,
                 custom_results=ran,
+                rerank=reranks.plan,
             )
-        return commit(session, BatchResult(executed, ledger))
+        return commit(session, BatchResult(executed, ledger, reranks.notes))
 
     return await deps.db.write(write)

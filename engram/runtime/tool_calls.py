@@ -33,6 +33,7 @@ from engram.memory.ledger import (
     hits_in_output,
 )
 from engram.memory.memory_commands import MEMORY_EDIT_COMMANDS, label_of
+from engram.memory.rerank.plan import RerankPlan
 from engram.memory.tools import BASE_TOOL_FUNCTIONS, ToolContext, ToolFailure
 from engram.runtime.memory_callbacks import Grant
 from engram.store import tables as t
@@ -316,6 +317,7 @@ def execute_calls(
     ledger: MemoryLedger,
     step_number: int,
     custom_results: Mapping[str, ExecutedCall] | None = None,
+    rerank: RerankPlan | None = None,
 ) -> list[ExecutedCall]:
     """Run ``calls`` in order, telling ``ledger`` what the memory tools did;
     ``step_number`` (1-based within the run, 0 before its first step) is what the
@@ -335,6 +337,7 @@ def execute_calls(
         vectors_by_text=dict(vectors.vectors),
         embedding_error=vectors.error,
         passage_pieces=dict(vectors.pieces),
+        rerank=rerank or RerankPlan(),
     )
     attached = {tool.name for tool in tools}
     ran = custom_results or {}

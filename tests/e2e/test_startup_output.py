@@ -50,6 +50,7 @@ def test_the_banner_names_version_database_embeddings_and_url(
         assert "(PostgreSQL)" in shown["database"]
     assert shown["embeddings"].startswith("local all-MiniLM-L6-v2 found at ")
     assert Path(shown["embeddings"].rsplit(" at ", 1)[1], "model.safetensors").is_file()
+    assert shown["reranker"] == "off"
     assert shown["listening"] == server.base_url
     assert "setup plugin" not in log
     assert "Running upgrade" in log  # the migrations themselves are still reported

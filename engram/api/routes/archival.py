@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from engram.api import rendering, serialize
 from engram.api.deps import Limit, Runtime
+from engram.api.rerank_header import add_rerank_header
 from engram.api.schemas import CreatePassage
 from engram.ops import passages as passage_ops
 from engram.ops.passages import SearchMode
@@ -46,6 +47,7 @@ async def create_passage(agent_id: str, body: CreatePassage, rt: Runtime) -> lis
 async def search_passages(
     agent_id: str,
     rt: Runtime,
+    response: Response,
     query: str = Query(min_length=1),
     tags: list[str] | None = Query(default=None),
     tag_match_mode: Literal["any", "all"] = "any",
@@ -65,7 +67,8 @@ async def search_passages(
         mode=search_mode,
     )
     hits = await passage_ops.search_agent(rt, agent_id, search)
-    results = [serialize.archival_result(hit.passage) for hit in hits]
+    add_rerank_header(response, hits.note)
+    results = [serialize.archival_result(hit.passage) for hit in hits.items]
     return {"results": results, "count": len(results)}
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from engram.api import serialize
 from engram.api.deps import Limit, Runtime
@@ -16,6 +16,7 @@ from engram.api.memory_requests import (
     PassageSearch,
     new_passages,
 )
+from engram.api.rerank_header import add_rerank_header
 from engram.ops import archives as archive_ops
 from engram.ops import links
 from engram.ops import passages as passage_ops
@@ -111,13 +112,16 @@ async def detach_archive(agent_id: str, archive_id: str, rt: Runtime) -> dict[st
 
 
 @router.post("/v1/passages/search")
-async def search_passages(body: PassageSearch, rt: Runtime) -> list[dict[str, Any]]:
+async def search_passages(
+    body: PassageSearch, rt: Runtime, response: Response
+) -> list[dict[str, Any]]:
     """Search an agent's passages (its archives' included), one archive's, or, with
     neither named, every passage.
 
     With a query, passages are ranked by meaning and keywords fused; without one, the
-    newest passages matching the filters come first with score 0.
+    newest passages matching the filters come first with score 0. A reranker, when one
+    is configured, reorders the head (``X-Engram-Rerank`` and each result's metadata).
     """
-    return [
-        serialize.scored_passage(found) for found in await passage_ops.search(rt, body.search())
-    ]
+    found = await passage_ops.search(rt, body.search())
+    add_rerank_header(response, found.rerank)
+    return [serialize.scored_passage(item) for item in found.results]

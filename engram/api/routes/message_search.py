@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Response
 from engram.api import serialize
 from engram.api.deps import Limit, Runtime, json_reply
 from engram.api.memory_requests import MessageType, SearchAllMessages
+from engram.api.rerank_header import add_rerank_header
 from engram.ops import messages as message_ops
 from engram.runtime.views import letta_messages, listing
 
@@ -41,10 +42,14 @@ async def list_all_messages(
 
 
 @router.post("/v1/messages/search")
-async def search_all_messages(body: SearchAllMessages, rt: Runtime) -> list[dict[str, Any]]:
-    """Best matches first, over one agent's history or every agent's."""
+async def search_all_messages(
+    body: SearchAllMessages, rt: Runtime, response: Response
+) -> list[dict[str, Any]]:
+    """Best matches first, over one agent's history or every agent's (a reranker's
+    work, when one is configured, in ``X-Engram-Rerank``)."""
     rows = await message_ops.search(rt, body.search())
-    return [result for row in rows for result in serialize.message_search_results(row)][
+    add_rerank_header(response, rows.note)
+    return [result for row in rows.items for result in serialize.message_search_results(row)][
         : body.limit
     ]
 
