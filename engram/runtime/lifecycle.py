@@ -63,8 +63,14 @@ async def start(services: Services) -> None:
         await run_recovery.expire_dead_holders(db, services.gate.holder)
         await run_recovery.fail_orphaned_runs(db, settings)
         services.jobs.spawn(run_recovery.sweep_orphaned_runs(db, settings), name="orphan-sweep")
-    await sleeptime.resume_interrupted(db, services.jobs)
     await services.jobs.start()
+    # Sleep-time runs a stop cut short run again (queued once the queue is open).
+    await sleeptime.resume_interrupted(db, services.jobs)
+    if not db.is_sqlite:
+        period = settings.orphan_grace_seconds
+        services.jobs.spawn(
+            sleeptime.watch_interrupted(db, services.jobs, period), name="sleeptime-resume"
+        )
     # Probed once here (real children, in a thread), then cached; logged loudly when
     # tools would run unconfined or be refused.
     await asyncio.to_thread(confinement.announce, settings)

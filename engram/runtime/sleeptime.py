@@ -21,6 +21,7 @@ the transcript range are kept per (group, conversation) and the transcript filte
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import asdict
 from typing import Any, Protocol
@@ -82,12 +83,16 @@ def register_jobs(deps: SleeptimeDeps) -> None:
 
 
 async def resume_interrupted(db: Database, jobs: JobQueue) -> int:
-    """At start: queue again, from where it started, each sleep-time run that a stop of
-    the server cut short. Returns how many were queued."""
+    """Queue again, from where it started, each sleep-time run that a stop of its server
+    cut short (and that no later run has followed). Returns how many were queued."""
 
     def _write(session: Session) -> list[Job]:
+        cut_short = select(t.Run.agent_id).where(t.Run.error == STOPPED_MID_RUN)
+        candidates = session.scalars(
+            select(t.Group).where(t.Group.sleeptime_agent_id.in_(cut_short)).with_for_update()
+        ).all()
         queued: list[Job] = []
-        for group in groups.all_groups(session):
+        for group in candidates:
             latest = _latest_run(session, group)
             if latest is not None and latest.error == STOPPED_MID_RUN:
                 queued += _queue_run(session, group, latest)
@@ -96,6 +101,18 @@ async def resume_interrupted(db: Database, jobs: JobQueue) -> int:
     queued = await db.write(_write)
     await _enqueue(jobs, queued)
     return sum(1 for kind, _ in queued if kind == AGENT_TURN_JOB)
+
+
+async def watch_interrupted(db: Database, jobs: JobQueue, period: float) -> None:
+    """On a database shared by replicas a dead server's run is failed only once its lease
+    has lapsed (run_recovery.sweep_orphaned_runs): look every ``period`` for sleep-time
+    runs failed so, and queue them again."""
+    while True:
+        await asyncio.sleep(period)
+        try:
+            await resume_interrupted(db, jobs)
+        except Exception:  # the database may be away; the next look tries again
+            log.warning("could not look for interrupted sleep-time runs", exc_info=True)
 
 
 def run_upkeep(session: Session, group_id: str) -> int:
