@@ -71,8 +71,12 @@ class SleeptimeDeps(Protocol):
 
 def after_turn(deps: SleeptimeDeps, agent_id: str, stop_reason: str) -> None:
     """Count a finished turn of ``agent_id`` towards its sleep-time run, in the background."""
-    if stop_reason in COUNTED:
+    if stop_reason not in COUNTED:
+        return
+    try:
         deps.jobs.spawn(_count_turn(deps.db, deps.jobs, agent_id), name=f"sleeptime-{agent_id}")
+    except RuntimeError:  # shutting down: this turn is not counted, the reply stands
+        log.info("the server is stopping: a turn of %s was not counted", agent_id)
 
 
 def register_jobs(deps: SleeptimeDeps) -> None:
@@ -133,6 +137,9 @@ def run_upkeep(session: Session, group_id: str) -> int:
 
 async def _count_turn(db: Database, jobs: JobQueue, agent_id: str) -> None:
     try:
+        # Most agents have no sleep-time agent: a read tells, without taking the write lock.
+        if not await db.read(lambda session: groups.of_main_agent(session, agent_id) is not None):
+            return
         queued = await db.write(lambda session: _count(session, agent_id))
         await _enqueue(jobs, queued)
     except Exception:  # the next turn counts again; the main agent must not notice

@@ -102,6 +102,9 @@ def test_enable_sleeptime_pairs_the_agent_with_a_memory_agent(
     listed = api.get("/v1/groups/", params={"manager_type": "sleeptime"}).json()
     assert group["id"] in [item["id"] for item in listed]
     assert api.get(f"/v1/agents/{sleeper_id}/groups").json() == [group]
+    nested = api.patch(f"/v1/agents/{sleeper_id}", json={"enable_sleeptime": True})
+    assert nested.status_code == 422 and "enable_sleeptime" in error_fields(nested)
+    assert api.get(f"/v1/agents/{sleeper_id}").json()["multi_agent_group"] is None
 
 
 def test_enable_sleeptime_on_update_pairs_and_false_unpairs(
