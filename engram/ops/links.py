@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
+from engram.ops import sleeptime
 from engram.ops.agents import AgentBundle, bundle
 from engram.ops.deps import HasDb
 from engram.store import agents, archives, blocks, identities, tools
@@ -53,7 +54,11 @@ async def attach(deps: HasDb, agent_id: str, kind: LinkKind, item_id: str) -> Ag
 
     def _write(session: Session) -> AgentBundle:
         agent = agents.get(session, agent_id)
-        link.attach(session, agent, link.get(session, item_id))
+        item = link.get(session, item_id)
+        link.attach(session, agent, item)
+        follower = sleeptime.follower_of(session, agent_id)
+        if kind in sleeptime.SHARED_LINKS and follower is not None:
+            link.attach(session, follower, item)  # its sleep-time agent shares it
         session.flush()
         return bundle(session, agent_id)
 
@@ -68,6 +73,9 @@ async def detach(deps: HasDb, agent_id: str, kind: LinkKind, item_id: str) -> Ag
         agents.get(session, agent_id)
         link.get(session, item_id)
         link.detach(session, agent_id, item_id)
+        follower = sleeptime.follower_of(session, agent_id)
+        if kind in sleeptime.SHARED_LINKS and follower is not None:
+            link.detach(session, follower.id, item_id)
         session.flush()
         return bundle(session, agent_id)
 

@@ -117,3 +117,14 @@ def _sleeptime_agent(main: t.Agent) -> t.Agent:
         summary="",
         summary_tokens=0,
     )
+
+
+SHARED_LINKS = frozenset({"block", "archive"})
+"""What the sleep-time agent follows its main agent in: blocks and archives attached to
+(or detached from) the main agent are attached to (or detached from) it too."""
+
+
+def follower_of(session: Session, agent_id: str) -> t.Agent | None:
+    """The sleep-time agent of ``agent_id``, when it is a main agent."""
+    group = group_rows.of_main_agent(session, agent_id)
+    return agents.get(session, group.sleeptime_agent_id) if group is not None else None

@@ -269,3 +269,19 @@ def test_turns_during_a_sleeptime_run_go_to_the_next_one(
     latest = [r for r in fake_llm.chat_requests if is_sleeper(r)][-1].last_user_text
     assert all(word in latest for word in ("second", "third", "fourth"))
     assert "first" not in latest.split("<transcript>")[1]
+
+
+def test_blocks_attached_to_the_main_agent_later_are_shared_with_its_sleeptime_agent(
+    api: httpx.Client, make_agent: AgentFactory
+) -> None:
+    agent = make_agent(memory_blocks=BLOCKS, enable_sleeptime=True)
+    sleeper_id = agent["multi_agent_group"]["agent_ids"][0]
+    block = api.post("/v1/blocks/", json={"label": "projects", "value": "none yet"}).json()
+    attached = api.patch(f"/v1/agents/{agent['id']}/core-memory/blocks/attach/{block['id']}")
+    assert attached.status_code == 200, attached.text
+    labels = {b["label"] for b in api.get(f"/v1/agents/{sleeper_id}").json()["blocks"]}
+    assert "projects" in labels
+    api.patch(f"/v1/agents/{agent['id']}/core-memory/blocks/detach/{block['id']}")
+    labels = {b["label"] for b in api.get(f"/v1/agents/{sleeper_id}").json()["blocks"]}
+    assert "projects" not in labels
+    api.delete(f"/v1/blocks/{block['id']}")
