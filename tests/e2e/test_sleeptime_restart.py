@@ -23,7 +23,9 @@ RESUME_TIMEOUT = 120.0
 
 
 def is_sleeper(request: FakeRequest) -> bool:
-    return "You look after the memory of another agent" in request.system_text
+    """A model call of this test's sleep-time agent (other servers may share the fake)."""
+    said = " ".join(request.user_texts)
+    return "You look after the memory of another agent" in request.system_text and "Noor" in said
 
 
 def sleeper_runs(client: httpx.Client, sleeper_id: str) -> list[dict[str, Any]]:
