@@ -29,7 +29,6 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engram.config import Settings
 from engram.ids import new_id
 from engram.jobs import JobQueue
 from engram.memory import dedup
@@ -59,14 +58,13 @@ Job = tuple[str, dict[str, Any]]
 
 
 class SleeptimeDeps(Protocol):
+    """What counting turns and queueing sleep-time work use: the database and the queue."""
+
     @property
     def db(self) -> Database: ...
 
     @property
     def jobs(self) -> JobQueue: ...
-
-    @property
-    def settings(self) -> Settings: ...
 
 
 def after_turn(deps: SleeptimeDeps, agent_id: str, stop_reason: str) -> None:
