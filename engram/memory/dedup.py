@@ -16,18 +16,20 @@ Passages of shared archives are left alone: other agents read them too.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from engram.errors import InvalidInput
 from engram.store import tables as t
 
 _WORD = re.compile(r"\w+")
+CHECKED = "checked_through_seq"
+"""Kept beside the settings: the newest passage the last upkeep compared."""
 MODES = ("merge", "mark")
 
 
@@ -42,7 +44,9 @@ class UpkeepSettings:
 
     @classmethod
     def of(cls, raw: dict[str, Any] | None) -> UpkeepSettings:
-        return cls(**(raw or {}))
+        """The settings of a group's stored JSON (which also keeps ``CHECKED``)."""
+        known = {item.name for item in fields(cls)}
+        return cls(**{k: v for k, v in (raw or {}).items() if k in known})
 
     def changed(self, sent: dict[str, Any]) -> UpkeepSettings:
         """These settings with ``sent`` applied; InvalidInput names a bad field."""
@@ -103,49 +107,76 @@ class _Row:
 
 
 def find_duplicates(
-    session: Session, agent_id: str, settings: UpkeepSettings
+    session: Session, agent_id: str, settings: UpkeepSettings, since_seq: int = 0
 ) -> tuple[list[DuplicateGroup], dict[str, str]]:
     """The agent's own passages grouped by near-duplication, in passage order; also the
-    texts by id, to show the groups."""
+    texts by id, to show the groups. Only pairs with a passage newer than ``since_seq``
+    are compared (0: every pair), a block of rows at a time, so memory stays bounded by
+    ``CHUNK`` rows times the passage count."""
     rows, matrix = _load(session, agent_id)
+    texts = {row.id: row.text for row in rows}
     if len(rows) < 2:
-        return [], {row.id: row.text for row in rows}
-    cosines = matrix @ matrix.T
-    parent = list(range(len(rows)))
-    joined_by: dict[int, tuple[float, float]] = {}
+        return [], texts
+    links = _Links(len(rows))
+    fresh = [i for i, row in enumerate(rows) if row.seq > since_seq]
+    for start in range(0, len(fresh), CHUNK):
+        chunk = fresh[start : start + CHUNK]
+        cosines = matrix[chunk] @ matrix.T
+        for offset, i in enumerate(chunk):
+            for j in np.nonzero(cosines[offset] >= settings.similarity)[0]:
+                if int(j) == i:
+                    continue
+                overlap = _jaccard(rows[i].words, rows[int(j)].words)
+                if overlap >= settings.overlap:
+                    links.join(i, int(j), (float(cosines[offset, j]), overlap))
+    groups = [_group_of(rows, links, indexes) for indexes in links.groups()]
+    groups.sort(key=lambda g: min(r.seq for r in rows if r.id in {g.keep, *g.duplicates}))
+    return groups, texts
 
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
+
+CHUNK = 256
+"""Rows compared at once: the similarities of 256 passages with all the others."""
+
+
+class _Links:
+    """Union-find over row indexes, remembering how each row was first joined."""
+
+    def __init__(self, size: int) -> None:
+        self.parent = list(range(size))
+        self.joined_by: dict[int, tuple[float, float]] = {}
+
+    def root(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
         return i
 
-    for i in range(len(rows)):
-        for j in np.nonzero(cosines[i, i + 1 :] >= settings.similarity)[0] + i + 1:
-            overlap = _jaccard(rows[i].words, rows[int(j)].words)
-            if overlap < settings.overlap:
-                continue
-            joined_by.setdefault(int(j), (float(cosines[i, j]), overlap))
-            joined_by.setdefault(i, (float(cosines[i, j]), overlap))
-            parent[root(int(j))] = root(i)
-    members: dict[int, list[int]] = {}
-    for i in range(len(rows)):
-        members.setdefault(root(i), []).append(i)
-    groups = []
-    for indexes in members.values():
-        if len(indexes) < 2:
-            continue
-        keep = max(indexes, key=lambda i: (len(rows[i].text), -rows[i].seq))
-        rest = [i for i in indexes if i != keep]
-        groups.append(
-            DuplicateGroup(
-                keep=rows[keep].id,
-                duplicates=[rows[i].id for i in rest],
-                scores={rows[i].id: joined_by[i] for i in rest},
-            )
-        )
-    groups.sort(key=lambda g: min(r.seq for r in rows if r.id in {g.keep, *g.duplicates}))
-    return groups, {row.id: row.text for row in rows}
+    def join(self, i: int, j: int, scores: tuple[float, float]) -> None:
+        self.joined_by.setdefault(i, scores)
+        self.joined_by.setdefault(j, scores)
+        self.parent[self.root(j)] = self.root(i)
+
+    def groups(self) -> list[list[int]]:
+        members: dict[int, list[int]] = {}
+        for i in range(len(self.parent)):
+            members.setdefault(self.root(i), []).append(i)
+        return [indexes for indexes in members.values() if len(indexes) > 1]
+
+
+def _group_of(rows: list[_Row], links: _Links, indexes: list[int]) -> DuplicateGroup:
+    keep = max(indexes, key=lambda i: (len(rows[i].text), -rows[i].seq))
+    rest = [i for i in indexes if i != keep]
+    return DuplicateGroup(
+        keep=rows[keep].id,
+        duplicates=[rows[i].id for i in rest],
+        scores={rows[i].id: links.joined_by[i] for i in rest},
+    )
+
+
+def newest_seq(session: Session, agent_id: str) -> int:
+    """The agent's newest own passage: where the next upkeep's comparisons start."""
+    found = session.scalar(select(func.max(t.Passage.seq)).where(t.Passage.agent_id == agent_id))
+    return int(found or 0)
 
 
 def apply(

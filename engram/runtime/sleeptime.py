@@ -126,8 +126,15 @@ def run_upkeep(session: Session, group_id: str) -> int:
     settings = dedup.UpkeepSettings.of(group.archival_upkeep)
     if not settings.enabled:
         return 0
-    found, _ = dedup.find_duplicates(session, group.manager_agent_id, settings)
+    # Each upkeep compares only what was written since the last one with everything.
+    since = int((group.archival_upkeep or {}).get(dedup.CHECKED, 0))
+    main_id = group.manager_agent_id
+    newest = dedup.newest_seq(session, main_id)
+    if newest <= since:
+        return 0
+    found, _ = dedup.find_duplicates(session, main_id, settings, since_seq=since)
     merged = dedup.apply(session, found, settings.mode)
+    group.archival_upkeep = {**dedup.upkeep_settings(group.archival_upkeep), dedup.CHECKED: newest}
     if merged:
         log.info("archival upkeep of %s: %d passages merged", group.manager_agent_id, merged)
     return merged

@@ -86,6 +86,18 @@ def test_a_sleeptime_run_merges_planted_duplicates_keeping_provenance(
     assert [m["text"] for m in merged] == [SISTER, SISTER_THIRD]
     assert merged[0]["created_at"] and merged[0]["merged_at"]
     assert "merged_from" not in kept[dog["id"]]["metadata"]
+    # A later upkeep compares what was written since with everything before it.
+    late = insert(api, agent["id"], SISTER)
+    api.post(
+        f"/v1/agents/{agent['id']}/messages",
+        json={"messages": [{"role": "user", "content": "again"}]},
+    )
+    deadline = time.monotonic() + 30
+    while len(left := passages(api, agent["id"])) > 2:
+        assert time.monotonic() < deadline, left
+        time.sleep(0.1)
+    again = {p["id"]: p for p in left}[second["id"]]["metadata"]["merged_from"]
+    assert [m["id"] for m in again] == [first["id"], third["id"], late["id"]]
 
 
 def test_mark_mode_keeps_every_passage_and_agents_without_sleeptime_are_left_alone(
