@@ -3,12 +3,14 @@ all four, each checked (the agent and the item exist) and done in one transactio
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
+from engram.errors import Conflict
 from engram.ops import sleeptime
 from engram.ops.agents import AgentBundle, bundle
 from engram.ops.deps import HasDb
@@ -58,7 +60,10 @@ async def attach(deps: HasDb, agent_id: str, kind: LinkKind, item_id: str) -> Ag
         link.attach(session, agent, item)
         follower = sleeptime.follower_of(session, agent_id)
         if kind in sleeptime.SHARED_LINKS and follower is not None:
-            link.attach(session, follower, item)  # its sleep-time agent shares it
+            # Its sleep-time agent shares it, unless it cannot (a block label it has, an
+            # archive of another embedding): the main agent's attach stands either way.
+            with contextlib.suppress(Conflict):
+                link.attach(session, follower, item)
         session.flush()
         return bundle(session, agent_id)
 
