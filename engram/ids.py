@@ -20,6 +20,7 @@ Prefix = Literal[
     "file",
     "file_agent",
     "identity",
+    "group",
 ]
 
 

@@ -47,6 +47,7 @@ def agent_spec(body: CreateAgent) -> AgentSpec:
         ),
         max_files_open=body.max_files_open,
         per_file_view_window_char_limit=body.per_file_view_window_char_limit,
+        enable_sleeptime=bool(body.enable_sleeptime),
     )
 
 

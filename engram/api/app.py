@@ -19,6 +19,7 @@ from engram.api.routes import (
     archives,
     catalog,
     folders,
+    groups,
     identities,
     mcp_legacy,
     mcp_servers,
@@ -86,6 +87,7 @@ def create_app(
         recall,
         identities,
         folders,
+        groups,
     ):
         app.include_router(module.router)
     # Last: it answers every contract path no router above has served.

@@ -153,6 +153,9 @@ class CreateAgent(Body):
     max_tokens: int | None = Field(default=None, gt=0, le=MAX_TOKENS)
     parallel_tool_calls: bool | None = None
     response_format: dict[str, Any] | None = None
+    # Pair the agent with a sleep-time agent that edits its memory in the background
+    # (docs/sleeptime.md).
+    enable_sleeptime: bool | None = None
 
 
 class UpdateAgent(Body):
@@ -182,6 +185,7 @@ class UpdateAgent(Body):
     max_tokens: int | None = Field(default=None, gt=0, le=MAX_TOKENS)
     parallel_tool_calls: bool | None = None
     response_format: dict[str, Any] | None = None
+    enable_sleeptime: bool | None = None  # true pairs, false unpairs (docs/sleeptime.md)
 
 
 class TextPart(Body):

@@ -10,6 +10,7 @@ from engram.api import serialize_folders
 from engram.ids import new_id
 from engram.llm import model_settings
 from engram.mcp import STDIO, registry
+from engram.memory.dedup import upkeep_settings
 from engram.ops import files as file_settings
 from engram.ops.agents import AgentBundle
 from engram.ops.identities import Linked
@@ -367,9 +368,9 @@ def agent(bundle: AgentBundle) -> dict[str, Any]:
         "identities": [identity(linked) for linked in bundle.identities],
         "pending_approval": bundle.pending_approval,
         "message_buffer_autoclear": False,
-        "enable_sleeptime": None,
-        "multi_agent_group": None,
-        "managed_group": None,
+        "enable_sleeptime": bundle.group is not None,
+        "multi_agent_group": group(bundle.group) if bundle.group is not None else None,
+        "managed_group": group(bundle.group) if bundle.group is not None else None,
         "last_run_completion": _time(row.last_run_completion),
         "last_run_duration_ms": row.last_run_duration_ms,
         "last_stop_reason": row.last_stop_reason,
@@ -383,6 +384,31 @@ def agent(bundle: AgentBundle) -> dict[str, Any]:
         "last_updated_by_id": None,
         "created_at": _time(row.created_at),
         "updated_at": _time(row.updated_at),
+    }
+
+
+def group(row: t.Group) -> dict[str, Any]:
+    """A sleep-time pairing as Letta's ``Group``; ``archival_upkeep`` is Engram's own."""
+    return {
+        "id": row.id,
+        "manager_type": row.manager_type,
+        "agent_ids": [row.sleeptime_agent_id],
+        "description": row.description,
+        "project_id": None,
+        "template_id": None,
+        "base_template_id": None,
+        "deployment_id": None,
+        "shared_block_ids": [],
+        "manager_agent_id": row.manager_agent_id,
+        "termination_token": None,
+        "max_turns": None,
+        "sleeptime_agent_frequency": row.sleeptime_agent_frequency,
+        "turns_counter": row.turns_counter,
+        "last_processed_message_id": row.last_processed_message_id,
+        "max_message_buffer_length": None,
+        "min_message_buffer_length": None,
+        "hidden": None,
+        "archival_upkeep": upkeep_settings(row.archival_upkeep),
     }
 
 

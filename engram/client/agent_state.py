@@ -38,6 +38,20 @@ class Tool(WireModel):
     metadata_: dict[str, Any] | None = None
 
 
+class Group(WireModel):
+    """Letta's Group: here always a sleep-time pairing (docs/sleeptime.md)."""
+
+    id: str
+    manager_type: str
+    agent_ids: list[str] = []
+    description: str = ""
+    manager_agent_id: str | None = None
+    sleeptime_agent_frequency: int | None = None
+    turns_counter: int | None = None
+    last_processed_message_id: str | None = None
+    archival_upkeep: dict[str, Any] | None = None
+
+
 class AgentState(WireModel):
     """An agent, as ``GET /v1/agents/{agent_id}`` answers it (Letta's ``AgentState``)."""
 
@@ -58,5 +72,8 @@ class AgentState(WireModel):
     tools: list[Tool] = []
     tags: list[str] = []
     pending_approval: dict[str, Any] | None = None
+    enable_sleeptime: bool | None = None
+    multi_agent_group: Group | None = None
+    managed_group: Group | None = None
     created_at: str | None = None
     updated_at: str | None = None

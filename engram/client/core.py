@@ -13,6 +13,7 @@ from engram.client.archives import AsyncArchives, AsyncPassages
 from engram.client.blocks import AsyncBlocks
 from engram.client.catalog import AsyncModels, AsyncTags, Health, check_health
 from engram.client.folders import AsyncFolders
+from engram.client.groups import AsyncGroups
 from engram.client.identities import AsyncIdentities
 from engram.client.mcp_servers import AsyncMcpServers
 from engram.client.messages import AsyncMessages
@@ -62,6 +63,7 @@ class AsyncEngram:
         self.models = AsyncModels(services)
         self.tags = AsyncTags(services)
         self.identities = AsyncIdentities(services)
+        self.groups = AsyncGroups(services)
 
     @classmethod
     async def open(cls, target: str | Path | None = None, **settings: Any) -> AsyncEngram:

@@ -57,6 +57,8 @@ class AgentSpec:
     setting_shortcuts: dict[str, Any] = field(default_factory=dict)
     max_files_open: int | None = None
     per_file_view_window_char_limit: int | None = None
+    # Letta's: pair the agent with a sleep-time agent that edits its memory in the background.
+    enable_sleeptime: bool = False
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ class AgentChanges:
     response_format: dict[str, Any] | None = None
     max_files_open: int | None = None
     per_file_view_window_char_limit: int | None = None
+    enable_sleeptime: bool | None = None
     fields_set: frozenset[str] = frozenset()
 
     @classmethod

@@ -15,6 +15,7 @@ from engram.llm import model_settings
 from engram.memory import directories, policy
 from engram.memory.directories import Directories
 from engram.memory.tools import MEMORY_TOOL_NAMES
+from engram.ops import sleeptime
 from engram.ops.agent_inputs import AgentChanges, AgentSpec, BlockSpec, Cursor
 from engram.ops.deps import HasDb, HasModels, HasSettings
 from engram.ops.file_tools import sync_file_tools
@@ -33,6 +34,7 @@ from engram.store import (
     passages,
     tools,
 )
+from engram.store import groups as group_rows
 from engram.store import tables as t
 from engram.store.agents import AgentFilter
 from engram.store.identities import Linked
@@ -95,6 +97,8 @@ class AgentBundle:
     folders: list[t.Folder] = field(default_factory=list)
     # Its views of their files, as its prompt shows them (Letta's memory.file_blocks).
     directories: Directories | None = None
+    # Its sleep-time pairing, when it is the main agent of one (ops/sleeptime.py).
+    group: t.Group | None = None
 
 
 def bundle(session: Session, agent_id: str) -> AgentBundle:
@@ -113,6 +117,7 @@ def bundle(session: Session, agent_id: str) -> AgentBundle:
         ],
         folders=attached,
         directories=directories.load(session, agent) if attached else None,
+        group=group_rows.of_main_agent(session, agent_id),
     )
 
 
@@ -186,7 +191,7 @@ async def create_agent(deps: HasAgentModels, spec: AgentSpec) -> AgentBundle:
             t.Agent(
                 id=agent_id,
                 name=spec.name or f"agent-{agent_id[6:14]}",
-                system=spec.system if spec.system is not None else default_system(spec.agent_type),
+                system=spec.system if spec.system is not None else _system_of(spec),
                 agent_type=spec.agent_type,
                 description=spec.description,
                 metadata_=spec.metadata or {},
@@ -214,9 +219,17 @@ async def create_agent(deps: HasAgentModels, spec: AgentSpec) -> AgentBundle:
         _set_folders(session, agent_id, spec.folder_ids)
         session.flush()
         check_fixed_part_fits(deps, session, agent_id)
+        if spec.enable_sleeptime:
+            sleeptime.pair(session, agents.get(session, agent_id))
         return bundle(session, agent_id)
 
     return await deps.db.write(_write)
+
+
+def _system_of(spec: AgentSpec) -> str:
+    """The default system prompt; a main agent with sleep-time is told who edits its memory."""
+    text = default_system(spec.agent_type)
+    return text + sleeptime.MAIN_SYSTEM_NOTE if spec.enable_sleeptime else text
 
 
 def _with_settings(
@@ -238,7 +251,10 @@ def default_system(agent_type: str) -> str:
 
 def _resolve_tools(session: Session, spec: AgentSpec) -> list[t.Tool]:
     names = list(spec.tools)
-    if spec.include_base_tools:
+    if spec.include_base_tools and spec.enable_sleeptime:
+        base = list(sleeptime.MAIN_AGENT_TOOLS)
+        names = [*base, *(["send_message"] if spec.agent_type in HEARTBEAT_AGENTS else []), *names]
+    elif spec.include_base_tools:
         names = [*base_tool_names(spec.agent_type), *names]
     found = tools.by_names(session, names)
     unknown = [name for name in names if name not in found]
@@ -335,9 +351,21 @@ async def update_agent(deps: HasAgentModels, agent_id: str, changes: AgentChange
             _set_folders(session, agent_id, changes.folder_ids)
         session.flush()
         check_fixed_part_fits(deps, session, agent_id)
+        _set_sleeptime(session, agent, changes.enable_sleeptime)
         return bundle(session, agent_id)
 
     return await deps.db.write(_write)
+
+
+def _set_sleeptime(session: Session, agent: t.Agent, enabled: bool | None) -> None:
+    """``true`` pairs the agent (kept if it is paired already), ``false`` removes the
+    pairing; a sleep-time agent itself cannot be paired."""
+    if enabled and agent.agent_type == sleeptime.SLEEPTIME_AGENT_TYPE:
+        raise InvalidInput("enable_sleeptime", "a sleep-time agent cannot have one of its own")
+    if enabled:
+        sleeptime.pair(session, agent)
+    elif enabled is False:
+        sleeptime.unpair(session, agent.id)
 
 
 def _set_plain_fields(agent: t.Agent, changes: AgentChanges) -> None:
@@ -446,13 +474,17 @@ def _replace_tools(session: Session, agent_id: str, tool_ids: list[str]) -> None
 
 
 async def delete_agent(deps: HasAgentCaches, agent_id: str) -> None:
-    """Delete the agent with its history and passages; blocks shared with others stay."""
+    """Delete the agent with its history and passages (and its sleep-time agent, if it has
+    one); blocks shared with others stay."""
 
-    def _write(session: Session) -> None:
+    def _write(session: Session) -> str | None:
         agent = agents.get(session, agent_id)
+        sleeper_id = sleeptime.unpair(session, agent_id)
         blocks.delete_unshared_of_agent(session, agent_id)
         session.delete(agent)
+        return sleeper_id
 
-    await deps.db.write(_write)
-    deps.vectors.forget(agent_id)
-    deps.windows.forget(agent_id)
+    sleeper_id = await deps.db.write(_write)
+    for gone in [agent_id] if sleeper_id is None else [agent_id, sleeper_id]:
+        deps.vectors.forget(gone)
+        deps.windows.forget(gone)

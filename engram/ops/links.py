@@ -3,12 +3,15 @@ all four, each checked (the agent and the item exist) and done in one transactio
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
+from engram.errors import Conflict
+from engram.ops import sleeptime
 from engram.ops.agents import AgentBundle, bundle
 from engram.ops.deps import HasDb
 from engram.store import agents, archives, blocks, identities, tools
@@ -53,7 +56,14 @@ async def attach(deps: HasDb, agent_id: str, kind: LinkKind, item_id: str) -> Ag
 
     def _write(session: Session) -> AgentBundle:
         agent = agents.get(session, agent_id)
-        link.attach(session, agent, link.get(session, item_id))
+        item = link.get(session, item_id)
+        link.attach(session, agent, item)
+        follower = sleeptime.follower_of(session, agent_id)
+        if kind in sleeptime.SHARED_LINKS and follower is not None:
+            # Its sleep-time agent shares it, unless it cannot (a block label it has, an
+            # archive of another embedding): the main agent's attach stands either way.
+            with contextlib.suppress(Conflict):
+                link.attach(session, follower, item)
         session.flush()
         return bundle(session, agent_id)
 
@@ -68,6 +78,9 @@ async def detach(deps: HasDb, agent_id: str, kind: LinkKind, item_id: str) -> Ag
         agents.get(session, agent_id)
         link.get(session, item_id)
         link.detach(session, agent_id, item_id)
+        follower = sleeptime.follower_of(session, agent_id)
+        if kind in sleeptime.SHARED_LINKS and follower is not None:
+            link.detach(session, follower.id, item_id)
         session.flush()
         return bundle(session, agent_id)
 

@@ -18,7 +18,7 @@ from engram.config import Settings
 from engram.ids import new_id
 from engram.memory.file_tools import FILE_TOOL_SCHEMAS, FILE_TOOL_TYPE
 from engram.memory.local_embedding import LocalEmbeddingUnavailable, locate_model_dir
-from engram.runtime import agent_calls, background, ingestion, run_recovery
+from engram.runtime import agent_calls, background, ingestion, run_recovery, sleeptime
 from engram.runtime.agent_calls import AGENT_CALL_SCHEMAS, AGENT_CALL_TOOL_TYPE
 from engram.runtime.builtin_tools import BUILTIN_SCHEMAS
 from engram.runtime.engine import Services
@@ -49,6 +49,7 @@ async def start(services: Services) -> None:
     background.register_jobs(services)
     agent_calls.register_jobs(services, run_turn)
     ingestion.register_jobs(services)
+    sleeptime.register_jobs(services)
     if settings.recall_embeddings:
         services.recall_indexer.start()
     if db.is_sqlite:
@@ -63,6 +64,13 @@ async def start(services: Services) -> None:
         await run_recovery.fail_orphaned_runs(db, settings)
         services.jobs.spawn(run_recovery.sweep_orphaned_runs(db, settings), name="orphan-sweep")
     await services.jobs.start()
+    # Sleep-time runs a stop cut short run again (queued once the queue is open).
+    await sleeptime.resume_interrupted(db, services.jobs)
+    if not db.is_sqlite:
+        period = settings.orphan_grace_seconds
+        services.jobs.spawn(
+            sleeptime.watch_interrupted(db, services.jobs, period), name="sleeptime-resume"
+        )
     # Probed once here (real children, in a thread), then cached; logged loudly when
     # tools would run unconfined or be refused.
     await asyncio.to_thread(confinement.announce, settings)

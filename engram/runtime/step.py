@@ -23,6 +23,7 @@ from engram.runtime.agent_gate import BusyPolicy
 from engram.runtime.approvals import APPROVAL_ROLE
 from engram.runtime.recall_assist import recall_section
 from engram.runtime.runs import CLAIMED, claim_run
+from engram.runtime.sleeptime import after_turn
 from engram.runtime.step_clock import StepClock
 from engram.runtime.step_commit import Committed, close_run, commit_step
 from engram.runtime.step_model import ModelStep, call_model, fit_prompt, read_state
@@ -98,6 +99,7 @@ async def run_turn(
     finally:
         if not turn.recorded:
             await deps.db.write(lambda session: close_run(session, turn))
+    after_turn(deps, agent_id, turn.result.stop_reason)  # committed: count it, off this path
     return turn.result
 
 

@@ -558,3 +558,36 @@ class IdentityBlock(Base):
     block_id: Mapped[str] = mapped_column(
         ForeignKey("blocks.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+
+
+class Group(Base):
+    """A sleep-time pairing (Letta's group with ``manager_type: "sleeptime"``): the main
+    agent, the agent that tidies its memory in the background, and when it runs.
+
+    Deleting either agent deletes the row (the foreign keys cascade): a pairing never
+    outlives one of its two agents. ``archival_upkeep`` holds the near-duplicate merging
+    settings of the main agent's archival memory (runtime/archival_upkeep.py); None means
+    the defaults."""
+
+    __tablename__ = "groups"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    manager_type: Mapped[str] = mapped_column(String(32))
+    manager_agent_id: Mapped[str] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), unique=True
+    )
+    sleeptime_agent_id: Mapped[str] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), unique=True
+    )
+    description: Mapped[str] = mapped_column(Text)
+    sleeptime_agent_frequency: Mapped[int] = mapped_column(Integer)
+    # Completed main-agent turns not yet handed to a sleep-time run.
+    turns_counter: Mapped[int] = mapped_column(Integer, default=0)
+    # The last main-agent message a completed sleep-time run has read (for display; the
+    # runs' own turn_input holds the ranges, runtime/sleeptime.py).
+    last_processed_message_id: Mapped[str | None] = mapped_column(String(64))
+    # The main agent's history before this seq is older than the pairing: never sent.
+    start_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    archival_upkeep: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -95,7 +95,7 @@ def run_one_turn(sdk: Letta, fake_llm: FakeLLM, agent_id: str) -> str:
         ("current.af", {}),
         ("string_encoded.af", {}),
         ("legacy.af", {}),
-        ("sleeptime_group.af", {"extra_query": {"strip_unsupported": True}}),
+        ("round_robin_group.af", {"extra_query": {"strip_unsupported": True}}),
         ("folder_with_files.af", {}),
         ("foreign_embedding.af", {}),
         ("path_labels.af", {}),
@@ -148,7 +148,7 @@ def test_a_legacy_file_keeps_its_history_window_tags_and_variables(
     assert ("assistant_message", "Hello Ada! How is the balcony garden?") in said
 
 
-@pytest.mark.parametrize(("name", "parts"), [("sleeptime_group.af", ["groups.0", "agents.1"])])
+@pytest.mark.parametrize(("name", "parts"), [("round_robin_group.af", ["groups.0", "agents.1"])])
 def test_unsupported_parts_are_refused_by_name_unless_stripped(
     api: httpx.Client, sdk: Letta, imported: list[str], name: str, parts: list[str]
 ) -> None:
@@ -207,7 +207,7 @@ def test_the_strip_option_is_also_a_form_field(api: httpx.Client, imported: list
     response = api.post(
         "/v1/agents/import",
         files={
-            "file": ("pair.af", fixture_text("sleeptime_group.af").encode(), "application/json")
+            "file": ("pair.af", fixture_text("round_robin_group.af").encode(), "application/json")
         },
         data={"strip_unsupported": "true"},
     )

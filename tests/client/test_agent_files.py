@@ -244,7 +244,7 @@ def test_import_file_takes_a_string_encoded_file_given_as_text(target: str) -> N
 
 
 def test_import_file_strips_unsupported_parts_only_when_asked(target: str) -> None:
-    pair = (SHAPES / "sleeptime_group.af").read_bytes()
+    pair = (SHAPES / "round_robin_group.af").read_bytes()
 
     with Engram.open(target) as client:
         with pytest.raises(InvalidInput) as refused:

@@ -66,6 +66,18 @@ def install_unserved_routes(app: FastAPI) -> list[ContractPath]:
     return missing
 
 
+def not_implemented_route(router: APIRouter, operation: ContractPath) -> None:
+    """Add to ``router`` a 501 route for a Letta operation outside the contract that
+    Engram does not serve, answered like the contract's own unserved paths."""
+    router.add_api_route(
+        operation.path,
+        _answer_501(operation),
+        methods=[operation.method],
+        name=f"unserved_{operation.operation}",
+        include_in_schema=False,
+    )
+
+
 def contract_path_of(endpoint: object) -> ContractPath | None:
     """The operation a 501 endpoint stands in for; None for any other endpoint."""
     return getattr(endpoint, _CONTRACT_PATH_ATTRIBUTE, None)

@@ -23,6 +23,7 @@ from engram.input_limits import check_text_length, check_value
 from engram.memory.policy import CompactionSettingsBody, RecallAssistBody
 from engram.ops.agent_file.legacy import from_legacy, is_legacy
 from engram.ops.agents import AGENT_TYPES
+from engram.ops.sleeptime import SLEEPTIME_AGENT_TYPE
 from engram.runtime.builtin_tools import BUILTIN_SCHEMAS
 from engram.tools.variables import VariableName, VariableValue
 
@@ -348,7 +349,8 @@ def _unique(ids: list[str], where: str) -> set[str]:
 
 
 def _check_agent(document: AgentFile, agent: FileAgent, where: str) -> None:
-    if agent.agent_type not in AGENT_TYPES:
+    # A sleep-time agent left in the file is one of a pair the import holds (unsupported.py).
+    if agent.agent_type not in AGENT_TYPES and agent.agent_type != SLEEPTIME_AGENT_TYPE:
         raise InvalidInput(
             f"{where}.agent_type", f"'{agent.agent_type}' is not one of {sorted(AGENT_TYPES)}"
         )

@@ -12,6 +12,7 @@ from engram.ops.deps import HasDb
 from engram.runtime.state import AgentState, compile_state, load_state
 from engram.runtime.views import HELD
 from engram.store import agents, messages, passages
+from engram.store import groups as group_rows
 from engram.store import tables as t
 from engram.store.tables import as_utc
 from engram.version import __version__
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 SCHEMA_VERSION = "1"
 AGENT_REF = "agent-0"
+GROUP_REF = "group-0"
 
 
 class HasWindows(HasDb, Protocol):
@@ -43,28 +45,45 @@ async def export_agent_file(
     with empty values, unless ``include_secrets``. Raises NotFound for an unknown agent."""
 
     def _read(session: Session) -> dict[str, Any]:
-        state, _ = load_state(session, agent_id, deps.windows)
-        block_refs = {block.id: f"block-{i}" for i, block in enumerate(state.blocks)}
-        tool_refs = {tool.id: f"tool-{i}" for i, tool in enumerate(state.tools)}
-        agent = _agent_to_file(session, state, list(block_refs.values()), list(tool_refs.values()))
-        variables = {
-            str(name): str(value) if include_secrets else ""
-            for name, value in (state.agent.tool_env or {}).items()
-        }
-        # Letta reads the deprecated name on import; Engram reads both.
-        agent["tool_exec_environment_variables"] = variables
-        agent["secrets"] = dict(variables)
-        if not scrub_messages:
-            _add_conversation(session, state, agent)
+        group = group_rows.of_main_agent(session, agent_id)
+        paired = [agent_id] if group is None else [agent_id, group.sleeptime_agent_id]
+        states = [load_state(session, one, deps.windows)[0] for one in paired]
+        block_rows = {block.id: block for state in states for block in state.blocks}
+        tool_rows = {tool.id: tool for state in states for tool in state.tools}
+        block_refs = {block_id: f"block-{i}" for i, block_id in enumerate(block_rows)}
+        tool_refs = {tool_id: f"tool-{i}" for i, tool_id in enumerate(tool_rows)}
+        file_agents, next_message = [], 0
+        for index, state in enumerate(states):
+            agent = _agent_to_file(
+                session,
+                state,
+                f"agent-{index}",
+                [block_refs[block.id] for block in state.blocks],
+                [tool_refs[tool.id] for tool in state.tools],
+            )
+            variables = {
+                str(name): str(value) if include_secrets else ""
+                for name, value in (state.agent.tool_env or {}).items()
+            }
+            # Letta reads the deprecated name on import; Engram reads both.
+            agent["tool_exec_environment_variables"] = variables
+            agent["secrets"] = dict(variables)
+            if not scrub_messages:
+                next_message = _add_conversation(session, state, agent, next_message)
+            file_agents.append(agent)
         carried = export_folders(session, agent_id, AGENT_REF)
-        agent["source_ids"], agent["files_agents"] = carried["source_ids"], carried["files_agents"]
+        main = file_agents[0]
+        main["source_ids"], main["files_agents"] = carried["source_ids"], carried["files_agents"]
+        if group is not None:
+            main["enable_sleeptime"], main["group_ids"] = True, [GROUP_REF]
+            file_agents[1]["engram"]["passages"] = []  # the main agent's, carried there
         return {
-            "agents": [agent],
-            "groups": [],
-            "blocks": [_block_to_file(block, block_refs[block.id]) for block in state.blocks],
+            "agents": file_agents,
+            "groups": [] if group is None else [_group_to_file(group)],
+            "blocks": [_block_to_file(row, block_refs[row.id]) for row in block_rows.values()],
             "files": carried["files"],
             "sources": carried["sources"],
-            "tools": [_tool_to_file(tool, tool_refs[tool.id]) for tool in state.tools],
+            "tools": [_tool_to_file(row, tool_refs[row.id]) for row in tool_rows.values()],
             "mcp_servers": [],
             "skills": skills or [],
             "metadata": {"schema_version": SCHEMA_VERSION, "exported_by": f"engram {__version__}"},
@@ -74,8 +93,26 @@ async def export_agent_file(
     return await deps.db.read(_read)
 
 
+def _group_to_file(group: t.Group) -> dict[str, Any]:
+    """A sleep-time pairing as Letta's GroupSchema: the main agent is always ``agent-0``
+    and its sleep-time agent ``agent-1``."""
+    return {
+        "id": GROUP_REF,
+        "agent_ids": ["agent-1"],
+        "description": group.description,
+        "manager_config": {
+            "manager_type": group.manager_type,
+            "manager_agent_id": AGENT_REF,
+            "sleeptime_agent_frequency": group.sleeptime_agent_frequency,
+        },
+        "project_id": None,
+        "shared_block_ids": [],
+        "hidden": None,
+    }
+
+
 def _agent_to_file(
-    session: Session, state: AgentState, block_refs: list[str], tool_refs: list[str]
+    session: Session, state: AgentState, ref: str, block_refs: list[str], tool_refs: list[str]
 ) -> dict[str, Any]:
     agent = state.agent
     # The agent's archival memory includes attached archives': copied in, the file stands alone.
@@ -83,7 +120,7 @@ def _agent_to_file(
         session, agent.id, before=None, after=None, limit=None, ascending=True, search=None
     )
     return {
-        "id": AGENT_REF,
+        "id": ref,
         "name": agent.name,
         "system": agent.system,
         "agent_type": agent.agent_type,
@@ -122,8 +159,11 @@ def _agent_to_file(
     }
 
 
-def _add_conversation(session: Session, state: AgentState, agent: dict[str, Any]) -> None:
-    """Fill in the history, the window and the summary.
+def _add_conversation(
+    session: Session, state: AgentState, agent: dict[str, Any], first: int
+) -> int:
+    """Fill in the history, the window and the summary, numbering the messages from
+    ``first`` (ids are unique across the file); returns the next number.
 
     The history opens with the compiled prompt as a system message, in the window, as
     Letta's does: a Letta server rebuilds that message and expects to find it first."""
@@ -137,19 +177,22 @@ def _add_conversation(session: Session, state: AgentState, agent: dict[str, Any]
     model = row.llm_config["model"]
     refs: dict[str, str] = {}
     for message in [system, *history]:
-        ref = f"message-{len(agent['messages'])}"
+        ref = f"message-{first + len(agent['messages'])}"
         refs[message.id] = ref
-        agent["messages"].append(_message_to_file(message, ref, model, refs))
+        agent["messages"].append(_message_to_file(message, ref, model, refs, agent["id"]))
         if message is system or message.id in window:
             agent["in_context_message_ids"].append(ref)
     agent["engram"]["summary"] = row.summary
+    return first + len(agent["messages"])
 
 
 def _time(moment: datetime | None) -> str | None:
     return as_utc(moment).isoformat() if moment is not None else None
 
 
-def _message_to_file(row: t.Message, ref: str, model: str, refs: dict[str, str]) -> dict[str, Any]:
+def _message_to_file(
+    row: t.Message, ref: str, model: str, refs: dict[str, str], agent_ref: str
+) -> dict[str, Any]:
     """One message in the file; ``refs`` maps the ids of the messages written before it
     to their file ids (an approval answer names its request)."""
     content: list[dict[str, Any]] = []
@@ -193,7 +236,7 @@ def _message_to_file(row: t.Message, ref: str, model: str, refs: dict[str, str])
         "batch_item_id": None,
         "group_id": None,
         "model": model if row.role == "assistant" else None,
-        "agent_id": AGENT_REF,
+        "agent_id": agent_ref,
         "tool_calls": calls or None,
         "tool_call_id": row.tool_call_id,
         "tool_returns": [returned] if is_tool else None,

@@ -34,6 +34,7 @@ from engram.ops.agent_file.document import (
 from engram.ops.agent_file.embedding import usable_embedding
 from engram.ops.agent_file.folders import plan_folders, write_folders
 from engram.ops.agent_file.shared_tools import ToolOutcome, ToolPolicy, resolve_tools
+from engram.ops.agent_file.sleeptime_groups import write_pairs
 from engram.ops.agent_file.unsupported import Adjustment, settle_unsupported
 from engram.ops.agents import HasAgentModels, check_fixed_part_fits, default_system
 from engram.runtime import ingestion
@@ -167,6 +168,7 @@ async def import_agent_file(
             _insert_messages(session, plan.window)
             session.flush()
             check_fixed_part_fits(deps, session, agent_id)
+        write_pairs(session, document, {plan.spec.id: plan.agent.id for plan in plans})
         new_files, renamed = write_folders(
             session,
             folder_plan,

@@ -3,10 +3,11 @@ them: by default it refuses the file naming every such part; with ``strip_unsupp
 it leaves them out, imports the rest and lists each part it left out, never dropping one
 silently.
 
-Left out today: agent groups (sleep-time pairs and the rest) and agents of types this
-server does not run, ``skills``, ``mcp_servers`` (a file carries an MCP server's command
-or URL without its credentials; servers are registered through ``/v1/mcp-servers/``) with
-the tools of MCP servers, and built-in tools this server does not have.
+Left out today: agent groups other than sleep-time pairs (sleeptime_groups.py) and agents
+of types this server does not run, ``skills``, ``mcp_servers`` (a file carries an MCP
+server's command or URL without its credentials; servers are registered through
+``/v1/mcp-servers/``) with the tools of MCP servers, and built-in tools this server does
+not have.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, Literal
 from engram.errors import InvalidInput
 from engram.mcp.registry import MCP_TOOL_TYPE
 from engram.ops.agent_file.document import AgentFile, FileAgent, FileTool
+from engram.ops.agent_file.sleeptime_groups import importable_pairs
 from engram.ops.agents import AGENT_TYPES
 from engram.runtime.builtin_tools import BUILTIN_SCHEMAS
 
@@ -63,9 +65,12 @@ def settle_unsupported(document: AgentFile, strip: bool) -> list[Adjustment]:
 
 def find_unsupported(document: AgentFile) -> list[Adjustment]:
     """Every part of the file an import would have to leave out, in file order."""
+    pairs = importable_pairs(document)
+    sleepers = {pair.sleeper for pair in pairs.values()}
     found = [
         Adjustment(f"groups.{i}", "left_out", f"{_group(group)}: agent groups are not imported")
         for i, group in enumerate(document.groups)
+        if i not in pairs
     ]
     for name, why in _PARTS.items():
         found.extend(
@@ -74,7 +79,7 @@ def find_unsupported(document: AgentFile) -> list[Adjustment]:
         )
     kept: list[FileAgent] = []
     for i, agent in enumerate(document.agents):
-        if agent.agent_type not in AGENT_TYPES:
+        if agent.agent_type not in AGENT_TYPES and agent.id not in sleepers:
             said = f"agent '{agent.name or agent.id}' of type '{agent.agent_type}'"
             found.append(Adjustment(f"agents.{i}", "left_out", f"{said}, which is not run here"))
             continue
@@ -99,7 +104,9 @@ def _tool_problem(tool: FileTool) -> str | None:
 
 
 def _strip(document: AgentFile, parts: set[str]) -> None:
-    document.groups = []
+    document.groups = [
+        group for i, group in enumerate(document.groups) if f"groups.{i}" not in parts
+    ]
     for name in _PARTS:
         setattr(document, name, [])
     document.agents = [
