@@ -20,6 +20,12 @@ them alike; a round embeds ``--batches`` batches of 32 texts. The table gives th
 round (the machine's speed with the least interference) and the median, CPU seconds per
 text (all threads), and the peak RSS of each process. Two text sets: short notes of about
 12 tokens, and document chunks of about 300 tokens (both models read the first 256).
+
+Last, the floor: ``local-1`` and ``st`` time on one thread exactly the matrix products a
+forward pass over 256-token texts does (their shapes read from the model's config.json),
+each with its own library, in thread CPU time so that waiting for a core stays out. No
+engine computing the same float32 products goes below it, so sentence-transformers' CPU
+per chunk over numpy's floor is the best ratio any engine could reach on this machine.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 BATCH = 32
@@ -97,6 +105,95 @@ def _load(variant: str) -> tuple[Callable[[list[str]], Any], dict[str, Any]]:
     return encode, {"torch threads": torch.get_num_threads(), "torch": torch.__version__}
 
 
+def _model_shapes(seq: int) -> tuple[list[tuple[int, int]], int, int, int]:
+    """The (in, out) sizes of one layer's dense products, and heads, head size and layers,
+    read from the model's config.json (so the floor follows the model measured)."""
+    sys.path.insert(0, str(ROOT))
+    from engram.memory.local_embedding import find_model_dir
+
+    config = json.loads((find_model_dir() / "config.json").read_text(encoding="utf-8"))
+    hidden, inner = int(config["hidden_size"]), int(config["intermediate_size"])
+    heads = int(config["num_attention_heads"])
+    dense = [(hidden, 3 * hidden), (hidden, hidden), (hidden, inner), (inner, hidden)]
+    return dense, heads, hidden // heads, int(config["num_hidden_layers"])
+
+
+def matmul_floor(variant: str, texts: int, seq: int = 256) -> dict[str, Any]:
+    """Milliseconds per text of the matrix products alone, on one thread.
+
+    Why: the products of a 256-token text are fixed by the model (about 6 GFLOP for
+    all-MiniLM-L6-v2), whatever runs them. Timing exactly the products one forward pass
+    does, with the variant's own library (numpy's BLAS or PyTorch's) on one core, gives a
+    floor no implementation of the same float32 arithmetic goes below on this CPU; the
+    softmax, GELU, LayerNorm and everything else come on top. ``texts`` 256-token texts
+    are done together, as the batches of the benchmark are.
+    """
+    dense, heads, head_dim, layers = _model_shapes(seq)
+    rows = texts * seq
+    dense_flop = sum(2 * rows * i * o for i, o in dense) * layers
+    attention_flop = 2 * (2 * texts * heads * seq * seq * head_dim) * layers
+    rng = np.random.default_rng(0)
+
+    def operands() -> tuple[list[Any], list[Any], Any, Any]:
+        weights = [rng.standard_normal((i, o), dtype=np.float32) for i, o in dense]
+        inputs = [rng.standard_normal((rows, i), dtype=np.float32) for i, _ in dense]
+        q = rng.standard_normal((texts, heads, seq, head_dim), dtype=np.float32)
+        return weights, inputs, q, rng.standard_normal((texts, heads, seq, seq), np.float32)
+
+    weights, inputs, q, scores = operands()
+    if variant.startswith("local"):
+        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+        limit: Any = threadpool_limits(limits=1, user_api="blas")
+        mm: Callable[[Any, Any], Any] = np.matmul
+    else:
+        import torch
+
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        limit = None
+        weights = [torch.from_numpy(w) for w in weights]
+        inputs = [torch.from_numpy(x) for x in inputs]
+        q, scores = torch.from_numpy(q), torch.from_numpy(scores)
+        mm = torch.matmul
+
+    def timed(run: Callable[[], None]) -> float:
+        # This thread's CPU time: on one thread it is the products' cost, and time the
+        # thread spent waiting for a core (the machine may be shared) stays out of it.
+        run()  # warm-up
+        best = float("inf")
+        for _ in range(3):
+            started = time.thread_time()
+            run()
+            best = min(best, time.thread_time() - started)
+        return best
+
+    def dense_products() -> None:
+        for _ in range(layers):
+            for x, w in zip(inputs, weights, strict=True):
+                mm(x, w)
+
+    def attention_products() -> None:
+        for _ in range(layers):
+            mm(q, q.swapaxes(-1, -2))  # scores = Q K^T
+            mm(scores, q)  # context = softmax(scores) V
+
+    try:
+        dense_s, attention_s = timed(dense_products), timed(attention_products)
+    finally:
+        if limit is not None:
+            limit.restore_original_limits()
+        else:
+            torch.set_num_threads(before)
+    return {
+        "dense ms/text": 1000 * dense_s / texts,
+        "attention ms/text": 1000 * attention_s / texts,
+        "floor ms/text": 1000 * (dense_s + attention_s) / texts,
+        "dense GFLOP/s": dense_flop / dense_s / 1e9,
+        "GFLOP/text": (dense_flop + attention_flop) / texts / 1e9,
+    }
+
+
 def worker(variant: str, seed: int) -> None:
     """Answer the parent's commands on stdin, one JSON line each on stdout."""
     started = time.perf_counter()
@@ -119,6 +216,8 @@ def worker(variant: str, seed: int) -> None:
                 "wall": time.perf_counter() - wall,
                 "cpu": time.process_time() - cpu,
             }
+        elif command[0] == "floor":
+            reply = matmul_floor(variant, int(command[1]))
         elif command[0] == "vectors":
             reply = {"vectors": [list(map(float, row)) for row in encode(sets[command[1]][:8])]}
         else:
@@ -160,6 +259,60 @@ class Worker:
 
 def _max_abs_diff(a: list[list[float]], b: list[list[float]]) -> float:
     return max(abs(x - y) for ra, rb in zip(a, b, strict=True) for x, y in zip(ra, rb, strict=True))
+
+
+def _print_table(variants: list[str], results: dict[str, dict[str, Any]]) -> None:
+    """Texts/s (best and median round), CPU per text and peak RSS of each variant, then
+    the local model's ratio to sentence-transformers on both text sets."""
+    header = f"{'variant':9} {'texts':6} {'best/s':>8} {'median/s':>9} {'cpu ms/text':>12}"
+    print(header + f" {'peak RSS':>9}")
+    for v in variants:
+        for kind in ("short", "chunk"):
+            r = results[v][kind]
+            print(
+                f"{v:9} {kind:6} {r['best texts/s']:8.1f} {r['median texts/s']:9.1f} "
+                f"{r['cpu ms/text']:12.2f} {results[v]['peak RSS MiB']:7.0f} MiB"
+            )
+    if "local" in results and "st" in results:
+        for kind in ("short", "chunk"):
+            best = results["local"][kind]["best texts/s"] / results["st"][kind]["best texts/s"]
+            median = (
+                results["local"][kind]["median texts/s"] / results["st"][kind]["median texts/s"]
+            )
+            print(
+                f"local / sentence-transformers, {kind}: {best:.2f}x (best), {median:.2f}x "
+                f"(median); max abs diff {results['local'][kind]['max abs diff vs st']:.1e}"
+                + ("   target >= 1.5x" if kind == "chunk" else "")
+            )
+
+
+def _print_floor(results: dict[str, dict[str, Any]]) -> None:
+    """The matrix products' floor per 256-token text, and the best ratio it leaves.
+
+    Both sides run on the same cores, so on an idle machine texts/s is cores divided by
+    CPU time per text; the local side can go no lower than the floor, so sentence-
+    transformers' CPU time per chunk over that floor bounds what any float32 engine here
+    can reach against it.
+    """
+    floors = {v: r["floor"] for v, r in results.items() if "floor" in r}
+    if not floors:
+        return
+    print("matrix products of one 256-token text, one thread (the floor under any engine):")
+    for v, f in floors.items():
+        print(
+            f"  {v:9} {f['floor ms/text']:6.1f} ms/text (dense {f['dense ms/text']:.1f} at "
+            f"{f['dense GFLOP/s']:.0f} GFLOP/s, attention {f['attention ms/text']:.1f}); "
+            f"{f['GFLOP/text']:.2f} GFLOP/text"
+        )
+    if "local-1" in floors and "st" in results:
+        floor = floors["local-1"]["floor ms/text"]
+        st_cpu = results["st"]["chunk"]["cpu ms/text"]
+        local_cpu = results["local-1"]["chunk"]["cpu ms/text"]
+        print(
+            f"  local-1 spends {local_cpu - floor:.1f} ms/chunk beyond its products; "
+            f"sentence-transformers {st_cpu:.1f} ms/chunk of CPU in all: no float32 engine "
+            f"at the floor would pass {st_cpu / floor:.2f}x it on chunks here"
+        )
 
 
 def main() -> None:
@@ -210,29 +363,14 @@ def main() -> None:
     for v, w in workers.items():
         results[v]["peak RSS MiB"] = w.ask("stats")["peak_rss_mib"]
         results[v]["threads"] = w.info
+    for v, w in workers.items():
+        if v != "local":  # local-1 gives numpy's floor, the same library on one thread
+            results[v]["floor"] = w.ask(f"floor {BATCH // 2}")
         w.close()
 
     print("load average after: " + " ".join(f"{v:.2f}" for v in os.getloadavg()))
-    header = f"{'variant':9} {'texts':6} {'best/s':>8} {'median/s':>9} {'cpu ms/text':>12}"
-    print(header + f" {'peak RSS':>9}")
-    for v in variants:
-        for kind in ("short", "chunk"):
-            r = results[v][kind]
-            print(
-                f"{v:9} {kind:6} {r['best texts/s']:8.1f} {r['median texts/s']:9.1f} "
-                f"{r['cpu ms/text']:12.2f} {results[v]['peak RSS MiB']:7.0f} MiB"
-            )
-    if "local" in results and "st" in results:
-        for kind in ("short", "chunk"):
-            best = results["local"][kind]["best texts/s"] / results["st"][kind]["best texts/s"]
-            median = (
-                results["local"][kind]["median texts/s"] / results["st"][kind]["median texts/s"]
-            )
-            print(
-                f"local / sentence-transformers, {kind}: {best:.2f}x (best), {median:.2f}x "
-                f"(median); max abs diff {results['local'][kind]['max abs diff vs st']:.1e}"
-                + ("   target >= 1.5x" if kind == "chunk" else "")
-            )
+    _print_table(variants, results)
+    _print_floor(results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
 
