@@ -82,6 +82,7 @@ async def check_inputs(
     llm_config: dict[str, Any] | None = None,
     *,
     logprobs: bool = False,
+    conversation_id: str | None = None,
 ) -> None:
     """Refuse a turn's input before any run starts: an unknown agent, an answer the agent's
     approval state does not allow (runtime/approvals.py), input too large for the agent's
@@ -90,7 +91,7 @@ async def check_inputs(
     it named one)."""
 
     def _check(session: Session) -> None:
-        approvals.check_input(session, agent_id, inputs)
+        approvals.check_input(session, agent_id, inputs, conversation_id)
         check_inputs_fit(session, agent_id, inputs)
         check_abilities(session, agent_id, inputs, llm_config, logprobs=logprobs)
 

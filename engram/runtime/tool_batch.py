@@ -33,7 +33,7 @@ from engram.runtime.tool_calls import (
     prefetch_vectors,
     run_custom_tools,
 )
-from engram.store import blocks
+from engram.store import conversations
 from engram.store import tables as t
 
 if TYPE_CHECKING:
@@ -72,6 +72,8 @@ class ToolBatch:
     output: Sequence[str | None] = ()
     """What the model wrote with these calls (its text, the calls' arguments): the ledger
     sees it before the calls run, so it counts the hits of earlier searches it uses."""
+    conversation_id: str | None = None
+    """The conversation the calls run in: its isolated blocks stand in for the agent's."""
 
 
 @dataclass
@@ -119,7 +121,7 @@ async def run_batch(
                 deps,
                 batch.agent,
                 # Read here: an edit applies to the block's value as it is now.
-                blocks.for_agent(session, batch.agent.id),
+                conversations.thread_blocks(session, batch.agent.id, batch.conversation_id),
                 batch.tools,
                 embedder,
                 vectors,

@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -111,10 +111,18 @@ def fail_orphaned_runs(session: Session, grace: timedelta) -> int:
     working on it."""
     now = utcnow()
     recent = select(t.AgentLease.agent_id).where(t.AgentLease.expires_at >= now - grace)
+    # A conversation's turn holds its conversation's lease instead (conversation_leases.py).
+    recent_threads = select(t.ConversationLease.conversation_id).where(
+        t.ConversationLease.expires_at >= now - grace
+    )
+    abandoned = or_(
+        and_(t.Run.conversation_id.is_(None), t.Run.agent_id.not_in(recent)),
+        and_(t.Run.conversation_id.is_not(None), t.Run.conversation_id.not_in(recent_threads)),
+    )
     failed = rows_changed(
         session,
         update(t.Run)
-        .where(t.Run.status == "running", t.Run.agent_id.not_in(recent))
+        .where(t.Run.status == "running", abandoned)
         .values(
             status="failed",
             stop_reason="error",
