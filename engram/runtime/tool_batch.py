@@ -103,7 +103,9 @@ async def run_batch(
         local_model_dir=deps.embeddings.local_model_dir,
     )
     vectors = await prefetch_vectors(embedder, to_run, split=split)
-    reranks = await prefetch_reranks(deps, batch.agent, to_run, embedder, vectors)
+    reranks = await prefetch_reranks(
+        deps, batch.agent, to_run, embedder, vectors, batch.conversation_id
+    )
     ran = dict(batch.settled)
     ran |= await run_custom_tools(deps, batch.agent, batch.tools, to_run, batch.origin)
     ran |= await run_external_calls(deps, batch.tools, to_run)
@@ -133,6 +135,7 @@ async def run_batch(
                 step_number=batch.step_number,
                 custom_results=ran,
                 rerank=reranks.plan,
+                conversation_id=batch.conversation_id,
             )
         return commit(session, BatchResult(executed, ledger, reranks.notes))
 

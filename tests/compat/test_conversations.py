@@ -262,3 +262,32 @@ def test_bad_input(client: Letta, fake_llm: FakeLLM, make_agent: AgentFactory) -
         send(client, conv.id, "anyone there?")
     assert fake_llm.chat_requests == []
     assert client.runs.list(agent_id=mine.id) == [] or not list(client.runs.list(agent_id=mine.id))
+
+
+def test_conversation_search_sees_every_conversation_unless_narrowed(
+    client: Letta, fake_llm: FakeLLM, agent: AgentState
+) -> None:
+    fake_llm.fallback = echo
+    other = client.conversations.create(agent_id=agent.id)
+    send(client, other.id, "my locker code is 4711")
+    mine = client.conversations.create(agent_id=agent.id)
+
+    fake_llm.fallback = reply.text("ok")
+    fake_llm.script(
+        reply.tool_call("conversation_search", {"query": "locker"}),
+        reply.tool_call(
+            "conversation_search",
+            {"query": "locker", "roles": ["user", "assistant"], "this_conversation_only": True},
+        ),
+        reply.text("done"),
+    )
+    send(client, mine.id, "what was the code?")
+
+    results = [
+        message["content"]
+        for request in fake_llm.chat_requests[-2:]
+        for message in request.json["messages"][-1:]
+        if message["role"] == "tool"
+    ]
+    assert "4711" in results[0]
+    assert "4711" not in results[1] and "No messages matched." in results[1]
