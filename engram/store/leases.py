@@ -84,8 +84,12 @@ def expire_dead_holders(session: Session, host: str, me: str, alive: Callable[[i
     ended = 0
     # Leases that ran out on their own count too: one that expired a moment ago is still
     # within the orphan grace period, and would keep its dead holder's runs "running".
-    not_ended = t.AgentLease.expires_at > utcnow() - DEAD_HOLDER_AGE
-    for lease in session.scalars(select(t.AgentLease).where(not_ended)):
+    since = utcnow() - DEAD_HOLDER_AGE
+    held: list[t.AgentLease | t.ConversationLease] = [
+        *session.scalars(select(t.AgentLease).where(t.AgentLease.expires_at > since)),
+        *session.scalars(select(t.ConversationLease).where(t.ConversationLease.expires_at > since)),
+    ]
+    for lease in held:
         their_host, _, rest = lease.holder.partition(":")
         pid_text = rest.partition(":")[0]
         if their_host != host or lease.holder == me or not pid_text.isdigit():
