@@ -256,11 +256,13 @@ class Message(Base):
     # The conversation (thread) of the agent this message belongs to; None is the agent's
     # own default thread. A plain indexed id: deleting a conversation deletes its messages
     # explicitly (ops/conversations.py), so adding it altered no existing row.
-    conversation_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    conversation_id: Mapped[str | None] = mapped_column(String(64))
 
     # AUTOINCREMENT: a seq is never reused, so cursors and caches keyed by seq stay valid.
     __table_args__ = (
         Index("ix_messages_agent_seq", "agent_id", "seq"),
+        # A conversation's window and history: its messages in order.
+        Index("ix_messages_conversation_seq", "conversation_id", "seq"),
         {"sqlite_autoincrement": True},
     )
 

@@ -75,13 +75,13 @@ def upgrade() -> None:
     for table in ("messages", "runs", "steps"):
         with op.batch_alter_table(table) as batch:
             batch.add_column(sa.Column("conversation_id", sa.String(64), nullable=True))
-    op.create_index("ix_messages_conversation_id", "messages", ["conversation_id"])
+    op.create_index("ix_messages_conversation_seq", "messages", ["conversation_id", "seq"])
     op.create_index("ix_runs_conversation_id", "runs", ["conversation_id"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_runs_conversation_id", "runs")
-    op.drop_index("ix_messages_conversation_id", "messages")
+    op.drop_index("ix_messages_conversation_seq", "messages")
     for table in ("steps", "runs", "messages"):
         with op.batch_alter_table(table) as batch:
             batch.drop_column("conversation_id")
