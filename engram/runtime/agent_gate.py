@@ -25,9 +25,10 @@ import socket
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from datetime import timedelta
-from types import ModuleType
-from typing import Literal
+from datetime import datetime, timedelta
+from typing import Literal, Protocol
+
+from sqlalchemy.orm import Session
 
 from engram.errors import Conflict
 from engram.store import conversation_leases, leases
@@ -156,7 +157,20 @@ class AgentGate:
             log.exception("could not give back the lease of agent %s", agent_id)
 
 
-def _table(lane: str) -> ModuleType:
+class LeaseTable(Protocol):
+    """What the gate calls on a lease table (``store/leases.py`` for agents,
+    ``store/conversation_leases.py`` for conversations), keyed by the lane's id."""
+
+    def try_take(self, session: Session, key: str, holder: str, ttl: timedelta) -> bool: ...
+
+    def renew(self, session: Session, key: str, holder: str, ttl: timedelta) -> bool: ...
+
+    def give_back(self, session: Session, key: str, holder: str) -> None: ...
+
+    def holder_of(self, session: Session, key: str, now: datetime | None = None) -> str | None: ...
+
+
+def _table(lane: str) -> LeaseTable:
     """The lease table of a lane: a conversation's, or an agent's."""
     return conversation_leases if lane.startswith(CONVERSATION_PREFIX) else leases
 

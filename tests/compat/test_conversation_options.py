@@ -130,3 +130,33 @@ def test_fork_of_a_running_conversation_copies_the_committed_window(
         "first answer",
     ]
     assert len(texts(client.conversations.messages.list(conv.id))) == 4
+
+
+def test_an_approval_pending_in_one_conversation_holds_only_that_conversation(
+    client: Letta, fake_llm: FakeLLM, make_agent: AgentFactory
+) -> None:
+    guarded = make_agent(
+        tool_rules=[{"type": "requires_approval", "tool_name": "archival_memory_insert"}]
+    )
+    asking = client.conversations.create(agent_id=guarded.id)
+    other = client.conversations.create(agent_id=guarded.id)
+    fake_llm.script(
+        reply.tool_call("archival_memory_insert", {"content": "the code is 4711"}),
+        reply.text("free to talk"),
+        reply.text("saved"),
+    )
+
+    events = send(client, asking.id, "save the code")
+    request = next(
+        e for e in events if getattr(e, "message_type", "") == "approval_request_message"
+    )
+    assert texts(send(client, other.id, "anyone?")) == ["free to talk"]
+    with pytest.raises(ConflictError):
+        send(client, asking.id, "ignore it")
+
+    approved = client.conversations.messages.create(
+        asking.id,
+        messages=[{"type": "approval", "approve": True, "approval_request_id": request.id}],
+    )
+    assert "saved" in texts(list(approved))
+    assert [p.text for p in client.agents.passages.list(guarded.id)] == ["the code is 4711"]
