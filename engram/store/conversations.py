@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, delete, select, update
+from sqlalchemy import ColumnElement, delete, func, literal, select, tuple_, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from engram.errors import NotFound
 from engram.ids import new_id
 from engram.store import blocks as block_store
 from engram.store import tables as t
-from engram.store.pagination import apply_cursor
 from engram.store.tables import utcnow
 
 DEFAULT = "default"
@@ -76,26 +75,34 @@ def list_conversations(
     summary_search: str | None,
     order_by: Literal["created_at", "last_run_completion", "last_message_at"] = "created_at",
 ) -> list[t.Conversation]:
-    query = select(t.Conversation)
+    """A page of conversations. Ordered by creation, or (``last_message_at``, and
+    ``last_run_completion``, which a conversation's last message marks) by when it last
+    got messages, a conversation without any by its creation; ties by id. ``after`` is a
+    conversation id, relative to the order."""
+    row = t.Conversation
+    moment = (
+        row.created_at
+        if order_by == "created_at"
+        else func.coalesce(row.last_message_at, row.created_at)
+    )
+    query = select(row)
     if agent_id is not None:
-        query = query.where(t.Conversation.agent_id == agent_id)
+        query = query.where(row.agent_id == agent_id)
     if summary_search:
-        query = query.where(t.Conversation.summary.ilike(f"%{_escaped(summary_search)}%", "\\"))
-    column = (
-        t.Conversation.last_message_at if order_by != "created_at" else t.Conversation.created_at
-    )
-    query = apply_cursor(
-        session,
-        query,
-        model=t.Conversation,
-        order_column=column,
-        kind="conversation",
-        before=None,
-        after=after,
-        limit=limit,
-        descending=descending,
-    )
-    return list(session.scalars(query.order_by(t.Conversation.id)))
+        query = query.where(row.summary.ilike(f"%{_escaped(summary_search)}%", "\\"))
+    if after is not None:
+        anchor = session.execute(select(moment, row.id).where(row.id == after)).first()
+        if anchor is None:
+            raise NotFound("conversation", after)
+        # Bound as the column's type, so SQLite compares its stored text form.
+        mark = tuple_(literal(anchor[0], t.UTCDateTime()), literal(anchor[1]))
+        later = tuple_(moment, row.id) < mark if descending else tuple_(moment, row.id) > mark
+        query = query.where(later)
+    order = (moment.desc(), row.id.desc()) if descending else (moment.asc(), row.id.asc())
+    query = query.order_by(*order)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
 
 
 def _escaped(text: str) -> str:

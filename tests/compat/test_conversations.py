@@ -291,3 +291,22 @@ def test_conversation_search_sees_every_conversation_unless_narrowed(
     ]
     assert "4711" in results[0]
     assert "4711" not in results[1] and "No messages matched." in results[1]
+
+
+def test_list_pages_by_creation_or_by_the_latest_message(
+    client: Letta, fake_llm: FakeLLM, agent: AgentState
+) -> None:
+    fake_llm.fallback = echo
+    first, second, third = (client.conversations.create(agent_id=agent.id) for _ in range(3))
+    send(client, first.id, "bump")
+
+    def ids(**query: object) -> list[str]:
+        return [item.id for item in client.conversations.list(agent_id=agent.id, **query)]  # type: ignore[arg-type]
+
+    assert ids(order="asc") == [first.id, second.id, third.id]
+    assert ids(order="desc", limit=2) == [third.id, second.id]
+    assert ids(order="desc", after=second.id) == [first.id]
+    assert ids(order_by="last_message_at") == [first.id, third.id, second.id]
+    assert ids(order_by="last_message_at", after=first.id, limit=1) == [third.id]
+    with pytest.raises(NotFoundError):
+        ids(after="conv-00000000-0000-0000-0000-000000000000")
