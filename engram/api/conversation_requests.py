@@ -31,10 +31,22 @@ class CreateConversation(Body):
         )
 
 
-class UpdateConversation(CreateConversation):
-    """Letta's ``UpdateConversation``: the fields sent change; isolated blocks do not."""
+class UpdateConversation(Body):
+    """Letta's ``UpdateConversation``: the fields sent change. Isolated blocks are chosen
+    at creation; ``last_message_at`` is the server's to keep and is ignored."""
 
+    summary: str | None = Field(default=None, max_length=10_000)
+    model: str | None = Field(default=None, min_length=1)
+    model_settings: dict[str, Any] | None = None
     last_message_at: str | None = None
+
+    def spec(self) -> ConversationSpec:
+        return ConversationSpec(
+            summary=self.summary,
+            model=self.model,
+            model_settings=self.model_settings,
+            given=frozenset(self.model_fields_set),
+        )
 
 
 class ConversationMessage(SendMessages):
