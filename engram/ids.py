@@ -21,6 +21,7 @@ Prefix = Literal[
     "file_agent",
     "identity",
     "group",
+    "conv",
 ]
 
 

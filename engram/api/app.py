@@ -18,6 +18,7 @@ from engram.api.routes import (
     archival,
     archives,
     catalog,
+    conversations,
     folders,
     groups,
     identities,
@@ -88,6 +89,7 @@ def create_app(
         identities,
         folders,
         groups,
+        conversations,
     ):
         app.include_router(module.router)
     # Last: it answers every contract path no router above has served.

@@ -105,7 +105,6 @@ class SearchAllMessages(Body):
 
     def search(self) -> message_ops.MessageSearch:
         """The request as the op takes it; a bad date is a 422 naming its field."""
-        message_ops.check_conversation(self.conversation_id)
         return message_ops.MessageSearch(
             query=self.query,
             search_mode=self.search_mode,

@@ -273,7 +273,7 @@ def message_search_results(row: t.Message) -> list[dict[str, Any]]:
             "content": view["content"],
             "message_id": row.id,
             "agent_id": row.agent_id,
-            "conversation_id": None,
+            "conversation_id": row.conversation_id,
             "created_at": as_utc(row.created_at).isoformat(),
         }
         for view in letta_messages(row)
@@ -421,7 +421,7 @@ def run(row: t.Run) -> dict[str, Any]:
         "background": row.background,
         "created_at": _time(row.created_at),
         "completed_at": _time(row.completed_at),
-        "conversation_id": None,
+        "conversation_id": row.conversation_id,
         "base_template_id": None,
         "metadata": {**(row.metadata_ or {}), **({"error": row.error} if row.error else {})},
         "request_config": row.request_config,

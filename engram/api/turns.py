@@ -90,7 +90,10 @@ async def checked_inputs(
     inputs = turn_inputs(body)
     serving = options.llm_config if options else None
     logprobs = bool(options and options.logprobs is not None)
-    await message_ops.check_inputs(deps, agent_id, inputs, serving, logprobs=logprobs)
+    thread = options.conversation_id if options else None
+    await message_ops.check_inputs(
+        deps, agent_id, inputs, serving, logprobs=logprobs, conversation_id=thread
+    )
     return inputs
 
 
@@ -111,9 +114,12 @@ async def accept_turn(
             "this request answers with the turn itself",
         )
     inputs = await checked_inputs(deps, agent_id, body, options)
+    thread = options.conversation_id if options else None
     if if_busy == "reject":
-        await deps.gate.refuse_if_busy(agent_id)
-    run = await create_run(deps, agent_id, request_config=request_config(body))
+        await deps.gate.refuse_if_busy(agent_id, thread)
+    run = await create_run(
+        deps, agent_id, request_config=request_config(body), conversation_id=thread
+    )
     return inputs, run.id
 
 

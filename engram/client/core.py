@@ -12,6 +12,7 @@ from engram.client.agents import AsyncAgents
 from engram.client.archives import AsyncArchives, AsyncPassages
 from engram.client.blocks import AsyncBlocks
 from engram.client.catalog import AsyncModels, AsyncTags, Health, check_health
+from engram.client.conversations import AsyncConversations
 from engram.client.folders import AsyncFolders
 from engram.client.groups import AsyncGroups
 from engram.client.identities import AsyncIdentities
@@ -64,6 +65,7 @@ class AsyncEngram:
         self.tags = AsyncTags(services)
         self.identities = AsyncIdentities(services)
         self.groups = AsyncGroups(services)
+        self.conversations = AsyncConversations(services)
 
     @classmethod
     async def open(cls, target: str | Path | None = None, **settings: Any) -> AsyncEngram:

@@ -47,6 +47,8 @@ class ToolContext:
     stored as, split (and embedded) before the step's transaction opened."""
     rerank: RerankPlan = field(default_factory=RerankPlan)
     """The search tools' reranking stage (memory/rerank/plan.py); off by default."""
+    conversation_id: str | None = None
+    """The conversation the step runs in; None: the agent's default thread."""
 
     def block(self, label: str) -> t.Block:
         for block in self.blocks:

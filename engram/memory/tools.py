@@ -144,8 +144,10 @@ def conversation_search(
     limit: int = 10,
     start_date: str | None = None,
     end_date: str | None = None,
+    this_conversation_only: bool = False,
 ) -> str:
     wanted = max(1, min(limit, 50))
+    narrowed = this_conversation_only is True
     hits = recall.search(
         ctx.session,
         ctx.message_vectors,
@@ -155,8 +157,11 @@ def conversation_search(
         roles=roles,
         start=_parse_time("start_date", start_date),
         end=_parse_time("end_date", end_date),
-        limit=ctx.rerank.pool(wanted),
+        # Narrowed to one thread after ranking: ask the whole history for more.
+        limit=ctx.rerank.pool(wanted * THREAD_SEARCH_WIDENING if narrowed else wanted),
     )
+    if narrowed:
+        hits = [hit for hit in hits if hit.message.conversation_id == ctx.conversation_id]
     hits = ctx.rerank.order(
         query, hits, lambda h: h.message.id, lambda h: h.message.search_text or "", wanted
     )
@@ -173,6 +178,11 @@ def conversation_search(
             for hit in hits
         ]
     )
+
+
+THREAD_SEARCH_WIDENING = 4
+"""``conversation_search`` narrowed to the current conversation asks for this many times
+``limit`` hits of the agent's whole history, then keeps the conversation's."""
 
 
 def send_message(ctx: ToolContext, message: str) -> str:
@@ -265,6 +275,12 @@ BASE_TOOL_SCHEMAS: dict[str, dict[str, Any]] = {
             "limit": {"type": "integer", "default": 10},
             "start_date": {"type": "string", "description": "ISO 8601 lower bound."},
             "end_date": {"type": "string", "description": "ISO 8601 upper bound."},
+            "this_conversation_only": {
+                "type": "boolean",
+                "default": False,
+                "description": "Search only this conversation; by default every "
+                "conversation you have had is searched.",
+            },
         },
         ["query"],
     ),

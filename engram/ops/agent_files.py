@@ -14,7 +14,7 @@ from typing import Any, BinaryIO
 
 from pydantic import TypeAdapter, ValidationError
 
-from engram.errors import InvalidInput, NotFound
+from engram.errors import InvalidInput
 from engram.ops.agent_file.exporting import HasWindows, export_agent_file
 from engram.ops.agent_file.importing import (
     HasImport,
@@ -54,16 +54,15 @@ async def export_agent(deps: HasWindows, agent_id: str, options: ExportOptions) 
     """The agent as an agent-file document, read from one snapshot: the current layout,
     or with ``use_legacy_format`` Letta's legacy single-agent one.
 
-    Raises NotFound for a conversation id (an Engram agent has one conversation, its own
-    history, which no id names) or an unknown agent."""
-    if options.conversation_id is not None:
-        raise NotFound("conversation", options.conversation_id)
+    With ``conversation_id`` the messages and summary are that conversation's (its window).
+    Raises NotFound for an unknown agent, or a conversation that is not the agent's."""
     document = await export_agent_file(
         deps,
         agent_id,
         scrub_messages=options.scrub_messages,
         skills=options.skills,
         include_secrets=options.include_secrets,
+        conversation_id=options.conversation_id,
     )
     return to_legacy(document) if options.use_legacy_format else document
 

@@ -27,6 +27,7 @@ from engram.store import (
     agents,
     archives,
     blocks,
+    conversations,
     file_views,
     folders,
     identities,
@@ -481,6 +482,8 @@ async def delete_agent(deps: HasAgentCaches, agent_id: str) -> None:
         agent = agents.get(session, agent_id)
         sleeper_id = sleeptime.unpair(session, agent_id)
         blocks.delete_unshared_of_agent(session, agent_id)
+        # Its conversations go by their foreign key; their isolated block copies do not.
+        conversations.delete_isolated_blocks(session, conversations.ids_of_agent(session, agent_id))
         session.delete(agent)
         return sleeper_id
 

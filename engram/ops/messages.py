@@ -10,7 +10,7 @@ entry run first, so a refused request records nothing.
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -18,7 +18,7 @@ from sqlalchemy import delete as delete_rows
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engram.errors import Conflict, InvalidInput, NotFound
+from engram.errors import Conflict, NotFound
 from engram.memory import recall
 from engram.memory.rerank import Reranked, candidate_count, enabled_for, rerank
 from engram.ops.agents import AgentBundle, bundle
@@ -29,7 +29,7 @@ from engram.runtime.input_fit import check_inputs_fit
 from engram.runtime.model_abilities import check_abilities
 from engram.runtime.step_rows import InputMessage
 from engram.runtime.views import HELD
-from engram.store import agents, messages, passages
+from engram.store import agents, conversations, messages, passages
 from engram.store import tables as t
 
 if TYPE_CHECKING:
@@ -82,6 +82,7 @@ async def check_inputs(
     llm_config: dict[str, Any] | None = None,
     *,
     logprobs: bool = False,
+    conversation_id: str | None = None,
 ) -> None:
     """Refuse a turn's input before any run starts: an unknown agent, an answer the agent's
     approval state does not allow (runtime/approvals.py), input too large for the agent's
@@ -90,7 +91,7 @@ async def check_inputs(
     it named one)."""
 
     def _check(session: Session) -> None:
-        approvals.check_input(session, agent_id, inputs)
+        approvals.check_input(session, agent_id, inputs, conversation_id)
         check_inputs_fit(session, agent_id, inputs)
         check_abilities(session, agent_id, inputs, llm_config, logprobs=logprobs)
 
@@ -108,13 +109,22 @@ class MessageQuery:
     after: str | None = None
     limit: int | None = 100
     order: Literal["asc", "desc"] = "desc"
+    conversation_id: str | None = None
+    """Only this conversation's messages (``"default"``: the agent's own thread's)."""
 
 
 async def list_messages(deps: HasDb, agent_id: str, query: MessageQuery) -> list[t.Message]:
-    """Stored messages in listing order (``runtime.views.listing`` shows them as Letta's)."""
+    """Stored messages in listing order (``runtime.views.listing`` shows them as Letta's);
+    every thread's unless ``query.conversation_id`` names one (NotFound if not the agent's)."""
 
     def _read(session: Session) -> list[t.Message]:
         agents.get(session, agent_id)
+        where = None
+        if query.conversation_id is not None:
+            thread = None
+            if query.conversation_id != conversations.DEFAULT:
+                thread = conversations.get(session, query.conversation_id, agent_id).id
+            where = conversations.in_thread(t.Message.conversation_id, thread)
         return messages.list_messages(
             session,
             agent_id,
@@ -122,6 +132,7 @@ async def list_messages(deps: HasDb, agent_id: str, query: MessageQuery) -> list
             after=query.after,
             limit=query.limit,
             descending=query.order == "desc",
+            where=where,
         )
 
     return await deps.db.read(_read)
@@ -190,12 +201,37 @@ class MessageSearch:
     end: datetime | None = None
 
 
-def check_conversation(conversation_id: str | None) -> None:
-    """Conversations are not served yet: a search naming one is refused, not widened."""
-    if conversation_id is not None:
-        raise InvalidInput(
-            "conversation_id", "conversations are not served yet; search by agent_id instead"
-        )
+CONVERSATION_SEARCH_WIDENING = 4
+"""A conversation's search asks its agent's history for this many times ``limit`` hits,
+then keeps the conversation's."""
+
+
+async def search_conversation(
+    deps: HasRerankedRecall, request: MessageSearch
+) -> Reranked[t.Message]:
+    """``search`` within one conversation: its agent's history searched (and reranked),
+    the hits of other threads dropped. NotFound for an unknown conversation (or one of
+    another agent)."""
+    wanted = request.conversation_id or ""
+    owner = await deps.db.read(
+        lambda session: conversations.get(session, wanted, request.agent_id).agent_id
+    )
+    wider = replace(
+        request,
+        agent_id=owner,
+        conversation_id=None,
+        limit=request.limit * CONVERSATION_SEARCH_WIDENING,
+    )
+    found = await search(deps, wider)
+    kept = [i for i, hit in enumerate(found.items) if hit.conversation_id == wanted][
+        : request.limit
+    ]
+    return replace(
+        found,
+        items=[found.items[i] for i in kept],
+        scores=[found.scores[i] for i in kept],
+        fused_ranks=[found.fused_ranks[i] for i in kept],
+    )
 
 
 async def search(deps: HasRerankedRecall, request: MessageSearch) -> Reranked[t.Message]:
@@ -206,7 +242,8 @@ async def search(deps: HasRerankedRecall, request: MessageSearch) -> Reranked[t.
     embedded between the read of the embedding config and the search, and the head of
     the results is reranked after it when a reranker is configured (and the agent, if
     one is named, has not opted out)."""
-    check_conversation(request.conversation_id)
+    if request.conversation_id is not None:
+        return await search_conversation(deps, request)
 
     def _embedding_config(session: Session) -> tuple[dict[str, Any], bool]:
         if request.agent_id is not None:
@@ -355,7 +392,12 @@ def _with_dependents(session: Session, row: t.Message) -> list[t.Message]:
 
 async def list_all(deps: HasDb, query: MessageQuery) -> list[t.Message]:
     """Every agent's stored messages in listing order (``GET /v1/messages/``); an unknown
-    cursor is NotFound naming it."""
+    cursor is NotFound naming it. ``query.conversation_id`` keeps one conversation's
+    (NotFound for an unknown one)."""
+    if query.conversation_id is not None:
+        wanted = query.conversation_id
+        owner = await deps.db.read(lambda session: conversations.get(session, wanted).agent_id)
+        return await list_messages(deps, owner, query)
 
     def _read(session: Session) -> list[t.Message]:
         return messages.list_all(

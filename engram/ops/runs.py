@@ -67,10 +67,8 @@ def newest_first(order: Literal["asc", "desc"] | None, ascending: bool | None) -
 
 
 async def list_runs(deps: HasDb, query: RunQuery, page: Page) -> list[t.Run]:
-    """The runs matching ``query`` in creation order. A conversation id matches no run:
-    an Engram agent has one conversation, its history, which no id names."""
-    if query.conversation_id is not None:
-        return []
+    """The runs matching ``query`` in creation order; ``conversation_id`` keeps the runs
+    of that conversation."""
     wanted_agents = [query.agent_id] if query.agent_id is not None else query.agent_ids
     wanted_statuses = query.wanted_statuses()
 
@@ -85,6 +83,7 @@ async def list_runs(deps: HasDb, query: RunQuery, page: Page) -> list[t.Run]:
             after=page.after,
             limit=page.limit,
             descending=page.descending,
+            conversation_id=query.conversation_id,
         )
 
     return await deps.db.read(_read)

@@ -44,6 +44,7 @@ from engram.runtime.turn_options import CLIENT_TOOL_MARK
 from engram.runtime.views import HELD, letta_messages
 from engram.store import agents
 from engram.store import tables as t
+from engram.store.conversations import in_thread
 
 if TYPE_CHECKING:
     from engram.runtime.window import WindowCache
@@ -161,16 +162,24 @@ def _refuse_running_client_calls(
         )
 
 
-def pending(session: Session, agent_id: str) -> PendingApproval | None:
+def pending(
+    session: Session, agent_id: str, conversation_id: str | None = None
+) -> PendingApproval | None:
     """The approval the agent waits for, if any. Only the latest assistant message can
     hold one: a run stops right after the step that made the held calls. A request no
     longer in the context window (the messages were reset) waits no more: its results
-    would reach the model without the calls they answer."""
+    would reach the model without the calls they answer. With ``conversation_id``, the
+    approval that conversation waits for."""
     window_start = select(t.Agent.window_start_seq).where(t.Agent.id == agent_id)
+    if conversation_id is not None:
+        window_start = select(t.Conversation.window_start_seq).where(
+            t.Conversation.id == conversation_id
+        )
     latest = session.scalars(
         select(t.Message)
         .where(
             t.Message.agent_id == agent_id,
+            in_thread(t.Message.conversation_id, conversation_id),
             t.Message.role == "assistant",
             t.Message.seq > window_start.scalar_subquery(),
         )
@@ -289,13 +298,18 @@ def decide(found: PendingApproval | None, answer: dict[str, Any]) -> dict[str, D
     return decisions
 
 
-def check_input(session: Session, agent_id: str, inputs: Sequence[InputMessage]) -> None:
+def check_input(
+    session: Session,
+    agent_id: str,
+    inputs: Sequence[InputMessage],
+    conversation_id: str | None = None,
+) -> None:
     """Refuse a request that does not fit the agent's approval state, before any run
     starts: an approval with nothing (or something else) pending is InvalidInput, a new
     message while an approval is pending is a Conflict. Raises NotFound for an unknown
     agent."""
     agents.get(session, agent_id)
-    found = pending(session, agent_id)
+    found = pending(session, agent_id, conversation_id)
     answers = [item.approval for item in inputs if item.role == APPROVAL_ROLE]
     if answers:
         if len(inputs) > 1:
@@ -317,6 +331,7 @@ async def answer_pending(
     answer: dict[str, Any],
     ledger: MemoryLedger,
     before_run: Callable[[ToolBatch], Awaitable[ToolBatch]] | None = None,
+    conversation_id: str | None = None,
 ) -> Answered:
     """Settle the pending approval through the tool pipeline a step uses (``run_batch``):
     the approved calls run (custom and external tools before the transaction), then the
@@ -325,11 +340,13 @@ async def answer_pending(
     notes cite step 0: they run before the run's first step). Raises InvalidInput as
     ``decide`` does. ``before_run`` settles calls the pipeline does not run itself (the
     step's agent-to-agent calls) before the batch runs."""
-    found = await deps.db.read(lambda session: pending(session, agent_id))
+    found = await deps.db.read(lambda session: pending(session, agent_id, conversation_id))
     decisions = decide(found, answer)
     assert found is not None  # decide refuses an answer with nothing pending
     state, _ = await deps.db.read(
-        lambda session: load_state(session, agent_id, deps.windows, run_id=run_id)
+        lambda session: load_state(
+            session, agent_id, deps.windows, run_id=run_id, conversation_id=conversation_id
+        )
     )
     agent, message = state.agent, found.message
     step_id = message.step_id or ""
@@ -342,6 +359,7 @@ async def answer_pending(
         ledger=ledger,
         step_number=0,
         settled=_settled_without_running(found, decisions),
+        conversation_id=conversation_id,
     )
     if before_run is not None:
         batch = await before_run(batch)
@@ -351,6 +369,8 @@ async def answer_pending(
         rows = [tool_row(agent_id, run_id, step_id, call) for call in ran.executed]
         for row in rows:
             row.token_count = message_tokens(model, row)
+        for row in [response, *rows]:
+            row.conversation_id = conversation_id
         session.execute(insert(t.Message), [row_values(row) for row in [response, *rows]])
         return rows, ran
 

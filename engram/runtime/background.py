@@ -71,8 +71,9 @@ async def start_background_turn(
     Raises NotFound for an unknown agent, having recorded nothing. A busy agent is
     refused up front with ``if_busy="reject"`` (``AgentBusy``); else the queued turn waits
     for it."""
+    thread = options.conversation_id if options else None
     if if_busy == "reject":
-        await deps.gate.refuse_if_busy(agent_id)
+        await deps.gate.refuse_if_busy(agent_id, thread)
     turn_input: dict[str, Any] = {
         "inputs": [asdict(item) for item in inputs],
         "max_steps": max_steps,
@@ -80,7 +81,12 @@ async def start_background_turn(
     if options is not None:
         turn_input["options"] = options.to_json()
     run = await create_run(
-        deps, agent_id, background=True, request_config=request_config, turn_input=turn_input
+        deps,
+        agent_id,
+        background=True,
+        request_config=request_config,
+        turn_input=turn_input,
+        conversation_id=thread,
     )
     await deps.jobs.enqueue(AGENT_TURN_JOB, _payload(run.id, agent_id, turn_input))
     return run

@@ -77,6 +77,12 @@ class Services:
         """Held while a turn (or a fold, or a deletion) of the agent runs; see AgentGate."""
         return self.gate.hold(agent_id)
 
+    def thread_lock(
+        self, agent_id: str, conversation_id: str | None
+    ) -> AbstractAsyncContextManager[None]:
+        """Held while a turn (or other work) of one conversation of the agent runs."""
+        return self.gate.hold(agent_id, conversation_id=conversation_id)
+
 
 def _job_queue(settings: Settings, db: Database) -> JobQueue:
     """In-process tasks on SQLite (one server per data dir); on PostgreSQL a queue every

@@ -13,7 +13,7 @@ from engram.memory import policy
 from engram.runtime import paging
 from engram.runtime.context import window_size
 from engram.runtime.state import compile_state, load_state
-from engram.store import agents
+from engram.store import agents, conversations
 from engram.store import tables as t
 
 if TYPE_CHECKING:
@@ -42,13 +42,21 @@ class FoldingDeps(Protocol):
 
 
 async def fold_window(
-    rt: FoldingDeps, agent_id: str, *, extra_tokens: int = 0, force: bool = False
+    rt: FoldingDeps,
+    agent_id: str,
+    *,
+    extra_tokens: int = 0,
+    force: bool = False,
+    conversation_id: str | None = None,
 ) -> paging.Fold | None:
     """Evict the oldest messages into the summary until the window is under the agent's
     target; None when the policy lets nothing go (the window is left as it is).
 
-    ``force`` folds at least one message whenever the window has two or more."""
-    state, _ = await rt.db.read(lambda session: load_state(session, agent_id, rt.windows))
+    ``force`` folds at least one message whenever the window has two or more. With
+    ``conversation_id`` the conversation's window is folded, into its own summary."""
+    state, _ = await rt.db.read(
+        lambda session: load_state(session, agent_id, rt.windows, conversation_id=conversation_id)
+    )
     agent = state.agent
     rules = policy.compaction(agent.compaction_settings, rt.settings)
     limit = window_size(agent)
@@ -79,6 +87,12 @@ async def fold_window(
     )
 
     def store_fold(session: Session) -> None:
+        if conversation_id is not None:
+            thread = conversations.get(session, conversation_id, agent_id)
+            thread.window_start_seq = max(thread.window_start_seq, evicted[-1].seq)
+            thread.fold_summary = fold.summary
+            thread.fold_summary_tokens = fold.summary_tokens
+            return
         row = agents.get(session, agent_id)
         # Another fold may have moved the cursor meanwhile; never move it backwards.
         row.window_start_seq = max(row.window_start_seq, evicted[-1].seq)

@@ -53,6 +53,7 @@ async def prefetch_reranks(
     calls: list[ToolCall],
     embedder: Embedder,
     vectors: Prefetched,
+    conversation_id: str | None = None,
 ) -> PrefetchedReranks:
     """Rerank the candidates of the batch's search calls; an empty plan (reranking off)
     when no reranker is configured, the agent opted out, or no call searches."""
@@ -76,6 +77,7 @@ async def prefetch_reranks(
             vectors_by_text=dict(vectors.vectors),
             embedding_error=vectors.error,
             rerank=collecting,
+            conversation_id=conversation_id,
         )
         for call in searches:
             _run_quietly(context, call)

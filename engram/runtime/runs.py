@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from engram.errors import NotFound
 from engram.ids import new_id
 from engram.llm.client import ChatResult
-from engram.store import agents
+from engram.store import agents, conversations
 from engram.store import tables as t
 from engram.store.db import rows_changed
 
@@ -42,14 +42,18 @@ async def create_run(
     background: bool = False,
     request_config: dict[str, Any] | None = None,
     turn_input: dict[str, Any] | None = None,
+    conversation_id: str | None = None,
 ) -> t.Run:
     """Record a run in status ``created``; a queued run keeps its ``turn_input`` so that it
-    can still run after a restart. Raises NotFound for an unknown agent, having written
-    nothing."""
+    can still run after a restart. Raises NotFound for an unknown agent (or a conversation
+    that is not the agent's), having written nothing."""
 
     def _write(session: Session) -> t.Run:
         agents.get(session, agent_id)
+        if conversation_id is not None:
+            conversations.get(session, conversation_id, agent_id)
         run = t.Run(
+            conversation_id=conversation_id,
             id=new_id("run"),
             agent_id=agent_id,
             status="created",
@@ -133,6 +137,8 @@ class RunRecord:
     memory_metrics: dict[str, int] | None = None
     """The run's memory counts so far (``memory.ledger.MemoryMetrics``); they replace the
     stored ones, since the turn keeps the running totals."""
+    conversation_id: str | None = None
+    """The conversation the run's turn runs in (recorded when the run is inserted)."""
 
 
 def write_run(session: Session, record: RunRecord, *, exists: bool) -> str | None:
@@ -220,6 +226,7 @@ def _insert_run(
                 "ttft_ns": chat.ttft_ns if chat else None,
                 "id": record.run_id,
                 "agent_id": record.agent_id,
+                "conversation_id": record.conversation_id,
                 "status": (
                     _final_status(record.stop_reason, record.error) if record.closing else "running"
                 ),

@@ -81,7 +81,8 @@ async def run_turn(
     turn.options = options or TurnOptions()
     pending = [input_row(agent_id, turn.run_id, i) for i in inputs if i.role != APPROVAL_ROLE]
     try:
-        async with deps.gate.hold(agent_id, policy=if_busy):
+        thread = turn.options.conversation_id
+        async with deps.gate.hold(agent_id, policy=if_busy, conversation_id=thread):
             await _claim(turn)
             await _settle_approvals(turn, inputs)
             while True:
@@ -142,8 +143,9 @@ async def _settle_approvals(turn: Turn, inputs: list[InputMessage]) -> None:
     record the answer to the pending approval and its calls' results (runtime/approvals.py)."""
     deps, agent_id, run_id = turn.deps, turn.agent_id, turn.run_id
     answer = next((i.approval for i in inputs if i.role == APPROVAL_ROLE), None)
+    thread = turn.options.conversation_id
     if answer is None:
-        await deps.db.read(lambda session: approvals.check_input(session, agent_id, inputs))
+        await deps.db.read(lambda session: approvals.check_input(session, agent_id, inputs, thread))
         return
     answered = await approvals.answer_pending(
         deps,
@@ -152,6 +154,7 @@ async def _settle_approvals(turn: Turn, inputs: list[InputMessage]) -> None:
         answer,
         turn.ledger,
         partial(settle_agent_calls, deps, run=run_turn, depth=turn.call_depth),
+        conversation_id=thread,
     )
     turn.rules, turn.ledger = answered.rules, answered.ledger
     await turn.emit(answered.rows)
@@ -206,6 +209,7 @@ def _batch_of(turn: Turn, call: ModelStep) -> tuple[ToolBatch, set[str]]:
         step_number=turn.steps_taken + 1,
         settled=refused,
         output=[chat.content, *(c.arguments for c in chat.tool_calls)],
+        conversation_id=turn.options.conversation_id,
     )
     return batch, held
 

@@ -36,6 +36,7 @@ from engram.runtime.tool_batch import BatchResult
 from engram.runtime.tool_rules import TurnRules
 from engram.runtime.turn import Turn
 from engram.store import tables as t
+from engram.store.conversations import touch_conversation
 
 
 @dataclass
@@ -74,7 +75,10 @@ def commit_step(
     for row in new_rows:
         row.step_id = call.step_id
         row.token_count = row.token_count or message_tokens(model, row)
+        row.conversation_id = turn.options.conversation_id
     session.execute(insert(t.Message), [row_values(row) for row in new_rows])
+    if turn.options.conversation_id is not None:
+        touch_conversation(session, turn.options.conversation_id)
     verdict = judge(turn.rules or TurnRules([]), ran.executed)
     outcome = StepOutcome(
         step_number=turn.steps_taken + 1,
@@ -96,6 +100,7 @@ def commit_step(
     step_row = step_record(
         call.step_id, chat, turn.run_id, agent, call.counted, clock.timings(chat.ttft_ns), stop
     )
+    step_row.conversation_id = turn.options.conversation_id
     if turn.options.llm_config is not None:  # the request's override_model served the step
         step_row.model_handle = turn.options.llm_config.get("handle")
         step_row.provider_name = turn.options.llm_config.get("provider_name")
@@ -136,6 +141,7 @@ def _record(
         error=error,
         duration_ns=time.perf_counter_ns() - turn.started_ns,
         memory_metrics=ledger.metrics.as_dict(),
+        conversation_id=turn.options.conversation_id,
     )
 
 

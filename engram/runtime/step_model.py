@@ -68,8 +68,11 @@ async def read_state(turn: Turn) -> AgentState:
 async def _load(turn: Turn) -> tuple[AgentState, str | None]:
     """The agent's state and its run's status, read in one snapshot."""
     deps, agent_id, run_id = turn.deps, turn.agent_id, turn.run_id
+    thread = turn.options.conversation_id
     return await deps.db.read(
-        lambda session: load_state(session, agent_id, deps.windows, run_id=run_id)
+        lambda session: load_state(
+            session, agent_id, deps.windows, run_id=run_id, conversation_id=thread
+        )
     )
 
 
@@ -90,7 +93,12 @@ async def fit_prompt(turn: Turn, state: AgentState, pending: list[t.Message]) ->
     context = compile_prompt(turn, state)
     trigger = policy.compaction(agent.compaction_settings, turn.deps.settings).trigger
     if context.total_tokens + incoming > trigger * window_size(agent):
-        await fold_window(turn.deps, turn.agent_id, extra_tokens=incoming + context.recalled_tokens)
+        await fold_window(
+            turn.deps,
+            turn.agent_id,
+            extra_tokens=incoming + context.recalled_tokens,
+            conversation_id=turn.options.conversation_id,
+        )
         state, _ = await _load(turn)
         context = compile_prompt(turn, state)
     return Prompt(state, context, pending, incoming)
@@ -113,7 +121,14 @@ async def call_model(turn: Turn, prompt: Prompt) -> ModelStep:
                 raise
             log.warning("agent %s: %s; folding the window and trying once more", turn.agent_id, exc)
             extra = prompt.incoming + prompt.context.recalled_tokens
-            if await fold_window(turn.deps, turn.agent_id, extra_tokens=extra, force=True) is None:
+            folded = await fold_window(
+                turn.deps,
+                turn.agent_id,
+                extra_tokens=extra,
+                force=True,
+                conversation_id=turn.options.conversation_id,
+            )
+            if folded is None:
                 raise
             state, _ = await _load(turn)
             prompt = Prompt(state, compile_prompt(turn, state), prompt.pending, prompt.incoming)

@@ -33,7 +33,7 @@ from engram.runtime.tool_calls import (
     prefetch_vectors,
     run_custom_tools,
 )
-from engram.store import blocks
+from engram.store import conversations
 from engram.store import tables as t
 
 if TYPE_CHECKING:
@@ -72,6 +72,8 @@ class ToolBatch:
     output: Sequence[str | None] = ()
     """What the model wrote with these calls (its text, the calls' arguments): the ledger
     sees it before the calls run, so it counts the hits of earlier searches it uses."""
+    conversation_id: str | None = None
+    """The conversation the calls run in: its isolated blocks stand in for the agent's."""
 
 
 @dataclass
@@ -101,7 +103,9 @@ async def run_batch(
         local_model_dir=deps.embeddings.local_model_dir,
     )
     vectors = await prefetch_vectors(embedder, to_run, split=split)
-    reranks = await prefetch_reranks(deps, batch.agent, to_run, embedder, vectors)
+    reranks = await prefetch_reranks(
+        deps, batch.agent, to_run, embedder, vectors, batch.conversation_id
+    )
     ran = dict(batch.settled)
     ran |= await run_custom_tools(deps, batch.agent, batch.tools, to_run, batch.origin)
     ran |= await run_external_calls(deps, batch.tools, to_run)
@@ -119,7 +123,7 @@ async def run_batch(
                 deps,
                 batch.agent,
                 # Read here: an edit applies to the block's value as it is now.
-                blocks.for_agent(session, batch.agent.id),
+                conversations.thread_blocks(session, batch.agent.id, batch.conversation_id),
                 batch.tools,
                 embedder,
                 vectors,
@@ -131,6 +135,7 @@ async def run_batch(
                 step_number=batch.step_number,
                 custom_results=ran,
                 rerank=reranks.plan,
+                conversation_id=batch.conversation_id,
             )
         return commit(session, BatchResult(executed, ledger, reranks.notes))
 

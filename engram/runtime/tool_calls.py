@@ -318,6 +318,7 @@ def execute_calls(
     step_number: int,
     custom_results: Mapping[str, ExecutedCall] | None = None,
     rerank: RerankPlan | None = None,
+    conversation_id: str | None = None,
 ) -> list[ExecutedCall]:
     """Run ``calls`` in order, telling ``ledger`` what the memory tools did;
     ``step_number`` (1-based within the run, 0 before its first step) is what the
@@ -338,6 +339,7 @@ def execute_calls(
         embedding_error=vectors.error,
         passage_pieces=dict(vectors.pieces),
         rerank=rerank or RerankPlan(),
+        conversation_id=conversation_id,
     )
     attached = {tool.name for tool in tools}
     ran = custom_results or {}

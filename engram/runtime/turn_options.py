@@ -53,6 +53,9 @@ class TurnOptions:
     logprobs: int | None = None
     """Ask the model for log probabilities with this many alternatives per token
     (``return_logprobs``/``top_logprobs``); None does not ask."""
+    conversation_id: str | None = None
+    """The conversation the turn runs in (its window, summary, isolated blocks and lane
+    of the agent's gate); None: the agent's default thread."""
 
     def shows(self, message_type: str) -> bool:
         """Whether the answer includes messages of ``message_type``."""
@@ -86,6 +89,7 @@ class TurnOptions:
             use_assistant_message=data.get("use_assistant_message", True),
             callback_url=data.get("callback_url"),
             logprobs=data.get("logprobs"),
+            conversation_id=data.get("conversation_id"),
         )
 
 

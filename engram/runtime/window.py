@@ -1,4 +1,7 @@
-"""The in-context messages of each agent, kept in memory between steps.
+"""The in-context messages of each agent's threads, kept in memory between steps.
+
+A thread is the agent's default one (messages with no conversation) or one of its
+conversations; each has its own cursor and its own cached window.
 
 History is append-only and the window only ever loses its oldest messages, so a cached
 window is brought up to date by reading the messages newer than the last one it holds
@@ -18,6 +21,10 @@ from sqlalchemy.orm import Session
 
 from engram.runtime.prompt import to_chat
 from engram.store import tables as t
+from engram.store.conversations import in_thread
+
+ThreadKey = tuple[str, str | None]
+"""(agent id, conversation id or None for the agent's default thread)."""
 
 
 @dataclass
@@ -58,15 +65,21 @@ class WindowCache:
     def __init__(self, max_agents: int = 512, *, shared: bool = False) -> None:
         """``shared``: other server processes write to the same database, so a cached window
         may hold a message one of them deleted; it is then checked against a count."""
-        self._windows: OrderedDict[str, Window] = OrderedDict()
+        self._windows: OrderedDict[ThreadKey, Window] = OrderedDict()
         self._max_agents = max_agents
         self._shared = shared
         self._lock = threading.Lock()
 
-    def window(self, session: Session, agent: t.Agent) -> Window:
-        """The agent's window as of ``session``'s snapshot, as a copy the caller may keep."""
+    def window(
+        self, session: Session, agent: t.Agent, conversation_id: str | None = None
+    ) -> Window:
+        """The thread's window as of ``session``'s snapshot, as a copy the caller may keep;
+        ``agent.window_start_seq`` is the thread's cursor (runtime/state.py sets it so for
+        a conversation)."""
+        key = (agent.id, conversation_id)
+        thread = in_thread(t.Message.conversation_id, conversation_id)
         with self._lock:
-            cached = self._windows.get(agent.id)
+            cached = self._windows.get(key)
             if cached is None or agent.window_start_seq < cached.start_seq:
                 cached = Window(start_seq=agent.window_start_seq)
             elif agent.window_start_seq > cached.start_seq:
@@ -75,38 +88,48 @@ class WindowCache:
         if (
             self._shared
             and held
-            and _stored_between(session, agent.id, cached.start_seq, since) != held
+            and _stored_between(session, agent.id, thread, cached.start_seq, since) != held
         ):
             cached = Window(start_seq=agent.window_start_seq)
             since = cached.last_seq
         newer = list(
             session.scalars(
                 select(t.Message)
-                .where(t.Message.agent_id == agent.id, t.Message.seq > since)
+                .where(t.Message.agent_id == agent.id, thread, t.Message.seq > since)
                 .order_by(t.Message.seq)
             )
         )
         with self._lock:
             # Another reader may have extended this window while we queried.
             cached.extend([row for row in newer if row.seq > cached.last_seq])
-            self._windows[agent.id] = cached
-            self._windows.move_to_end(agent.id)
+            self._windows[key] = cached
+            self._windows.move_to_end(key)
             while len(self._windows) > self._max_agents:
                 self._windows.popitem(last=False)
             return cached.copy()
 
-    def forget(self, agent_id: str) -> None:
+    def forget(self, agent_id: str, conversation_id: str | None = None) -> None:
+        """Drop the cached windows of every thread of the agent, or of one conversation."""
         with self._lock:
-            self._windows.pop(agent_id, None)
+            if conversation_id is not None:
+                self._windows.pop((agent_id, conversation_id), None)
+                return
+            for key in [key for key in self._windows if key[0] == agent_id]:
+                del self._windows[key]
 
 
-def _stored_between(session: Session, agent_id: str, start_seq: int, last_seq: int) -> int:
+def _stored_between(
+    session: Session, agent_id: str, thread: Any, start_seq: int, last_seq: int
+) -> int:
     return (
         session.scalar(
             select(func.count())
             .select_from(t.Message)
             .where(
-                t.Message.agent_id == agent_id, t.Message.seq > start_seq, t.Message.seq <= last_seq
+                t.Message.agent_id == agent_id,
+                thread,
+                t.Message.seq > start_seq,
+                t.Message.seq <= last_seq,
             )
         )
         or 0

@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -84,8 +84,12 @@ def expire_dead_holders(session: Session, host: str, me: str, alive: Callable[[i
     ended = 0
     # Leases that ran out on their own count too: one that expired a moment ago is still
     # within the orphan grace period, and would keep its dead holder's runs "running".
-    not_ended = t.AgentLease.expires_at > utcnow() - DEAD_HOLDER_AGE
-    for lease in session.scalars(select(t.AgentLease).where(not_ended)):
+    since = utcnow() - DEAD_HOLDER_AGE
+    held: list[t.AgentLease | t.ConversationLease] = [
+        *session.scalars(select(t.AgentLease).where(t.AgentLease.expires_at > since)),
+        *session.scalars(select(t.ConversationLease).where(t.ConversationLease.expires_at > since)),
+    ]
+    for lease in held:
         their_host, _, rest = lease.holder.partition(":")
         pid_text = rest.partition(":")[0]
         if their_host != host or lease.holder == me or not pid_text.isdigit():
@@ -111,10 +115,18 @@ def fail_orphaned_runs(session: Session, grace: timedelta) -> int:
     working on it."""
     now = utcnow()
     recent = select(t.AgentLease.agent_id).where(t.AgentLease.expires_at >= now - grace)
+    # A conversation's turn holds its conversation's lease instead (conversation_leases.py).
+    recent_threads = select(t.ConversationLease.conversation_id).where(
+        t.ConversationLease.expires_at >= now - grace
+    )
+    abandoned = or_(
+        and_(t.Run.conversation_id.is_(None), t.Run.agent_id.not_in(recent)),
+        and_(t.Run.conversation_id.is_not(None), t.Run.conversation_id.not_in(recent_threads)),
+    )
     failed = rows_changed(
         session,
         update(t.Run)
-        .where(t.Run.status == "running", t.Run.agent_id.not_in(recent))
+        .where(t.Run.status == "running", abandoned)
         .values(
             status="failed",
             stop_reason="error",

@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
 from engram.errors import NotFound
@@ -46,8 +46,12 @@ def list_messages(
     after: str | None,
     limit: int | None,
     descending: bool,
+    where: ColumnElement[bool] | None = None,
 ) -> list[t.Message]:
+    """A page of the agent's history; ``where`` narrows it (to one conversation)."""
     query = select(t.Message).where(t.Message.agent_id == agent_id)
+    if where is not None:
+        query = query.where(where)
     for cursor, is_before in ((before, True), (after, False)):
         if cursor is None:
             continue

@@ -89,9 +89,12 @@ def list_runs(
     after: str | None,
     limit: int | None,
     descending: bool,
+    conversation_id: str | None = None,
 ) -> list[t.Run]:
     """Runs by creation time, filtered; ``before``/``after`` are run ids."""
     query = select(t.Run)
+    if conversation_id is not None:
+        query = query.where(t.Run.conversation_id == conversation_id)
     if agent_ids is not None:
         query = query.where(t.Run.agent_id.in_(agent_ids))
     if statuses is not None:

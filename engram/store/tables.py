@@ -253,10 +253,16 @@ class Message(Base):
     # What full-text search sees: the text, or the message a send_message call carried.
     search_text: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The conversation (thread) of the agent this message belongs to; None is the agent's
+    # own default thread. A plain indexed id: deleting a conversation deletes its messages
+    # explicitly (ops/conversations.py), so adding it altered no existing row.
+    conversation_id: Mapped[str | None] = mapped_column(String(64))
 
     # AUTOINCREMENT: a seq is never reused, so cursors and caches keyed by seq stay valid.
     __table_args__ = (
         Index("ix_messages_agent_seq", "agent_id", "seq"),
+        # A conversation's window and history: its messages in order.
+        Index("ix_messages_conversation_seq", "conversation_id", "seq"),
         {"sqlite_autoincrement": True},
     )
 
@@ -373,6 +379,8 @@ class Run(Base):
     total_duration_ns: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The conversation the run's turn ran in; None: the agent's default thread.
+    conversation_id: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class Step(Base):
@@ -400,6 +408,7 @@ class Step(Base):
     feedback_tags: Mapped[list[Any] | None] = mapped_column(JSON)
     # Nanoseconds per phase of the step (runtime/step_clock.py); None on older rows.
     timings: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    conversation_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class AgentLease(Base):
@@ -591,3 +600,56 @@ class Group(Base):
     archival_upkeep: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class Conversation(Base):
+    """One thread of an agent (Letta's conversation): its own window cursor and running
+    summary over the agent's shared memory. The agent's own history, with no row here, is
+    its "default" conversation."""
+
+    __tablename__ = "conversations"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    # Letta's ``summary``: a title or description the client gives (searchable), not the
+    # running summary of folded messages, which is ``fold_summary``.
+    summary: Mapped[str | None] = mapped_column(Text)
+    model: Mapped[str | None] = mapped_column(String(255))
+    model_settings: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The model this conversation runs on instead of the agent's, resolved from ``model``.
+    llm_config: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    window_start_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    fold_summary: Mapped[str] = mapped_column(Text, default="")
+    fold_summary_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    last_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (Index("ix_conversations_agent_created", "agent_id", "created_at"),)
+
+
+class ConversationBlock(Base):
+    """An isolated block: the conversation's own copy of one of the agent's blocks, which
+    its turns read and edit in place of the shared one with that label."""
+
+    __tablename__ = "conversation_blocks"
+
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    label: Mapped[str] = mapped_column(String(255), primary_key=True)
+    block_id: Mapped[str] = mapped_column(ForeignKey("blocks.id", ondelete="CASCADE"), unique=True)
+
+
+class ConversationLease(Base):
+    """Which server process runs a turn of this conversation, until when: the lease of
+    ``AgentLease`` for one thread of an agent (runtime/agent_gate.py)."""
+
+    __tablename__ = "conversation_leases"
+
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    holder: Mapped[str] = mapped_column(String(128))
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

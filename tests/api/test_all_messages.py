@@ -82,10 +82,11 @@ def test_type_filter_keeps_only_the_kinds_asked_for(
     assert len(both) == 4
 
 
-def test_a_conversation_id_matches_nothing(
+def test_an_unknown_conversation_id_is_not_found(
     api: httpx.Client, two_agents: tuple[dict[str, Any], dict[str, Any]]
 ) -> None:
-    assert listed(api, conversation_id="conv-00000000-0000-4000-8000-000000000000") == []
+    unknown = "conv-00000000-0000-4000-8000-000000000000"
+    assert api.get("/v1/messages/", params={"conversation_id": unknown}).status_code == 404
 
 
 def test_bad_parameters_are_named(api: httpx.Client) -> None:

@@ -28,11 +28,11 @@ async def list_all_messages(
     include_return_message_types: Annotated[list[MessageType] | None, Query()] = None,
 ) -> Response:
     """Every agent's messages, newest first unless ``order=asc``. ``limit`` counts stored
-    messages (one can show as several Letta messages), before the type filter. An Engram
-    agent has one conversation, its history: ``conversation_id`` matches no message."""
-    if conversation_id is not None:
-        return json_reply([])
-    query = message_ops.MessageQuery(before=before, after=after, limit=limit, order=order)
+    messages (one can show as several Letta messages), before the type filter.
+    ``conversation_id`` keeps one conversation's messages."""
+    query = message_ops.MessageQuery(
+        before=before, after=after, limit=limit, order=order, conversation_id=conversation_id
+    )
     rows = await message_ops.list_all(rt, query)
     views = listing(rows, descending=order == "desc")
     if include_return_message_types is not None:

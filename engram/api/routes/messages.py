@@ -76,11 +76,15 @@ async def list_messages(
     order: Literal["asc", "desc"] = "desc",
     use_assistant_message: bool = True,
     include_return_message_types: Annotated[list[MessageType] | None, Query()] = None,
+    conversation_id: str | None = None,
 ) -> Response:
     """A page of the history. ``use_assistant_message=false`` shows ``send_message`` calls
     as the tool calls they are; ``include_return_message_types`` keeps only those types
-    (of the page's messages: a page may hold fewer than ``limit``)."""
-    query = message_ops.MessageQuery(before=before, after=after, limit=limit, order=order)
+    (of the page's messages: a page may hold fewer than ``limit``). ``conversation_id``
+    (an id, or ``default``) keeps that thread's messages."""
+    query = message_ops.MessageQuery(
+        before=before, after=after, limit=limit, order=order, conversation_id=conversation_id
+    )
     rows = await message_ops.list_messages(rt, agent_id, query)
     views = listing(
         rows,

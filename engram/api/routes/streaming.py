@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter
@@ -31,12 +32,16 @@ async def stream_messages(
 
 
 async def stream_reply(
-    deps: StreamDeps, agent_id: str, body: SendMessages, if_busy: BusyPolicy = "wait"
+    deps: StreamDeps,
+    agent_id: str,
+    body: SendMessages,
+    if_busy: BusyPolicy = "wait",
+    conversation_id: str | None = None,
 ) -> StreamingResponse:
     """Start the turn and answer with its events. Bad input, unknown agents and (with
     ``if_busy=reject``) a busy agent are refused with a plain 4xx before the run is
-    recorded or the stream begins."""
-    options = await turn_options(deps, body)
+    recorded or the stream begins. ``conversation_id``: the conversation the turn runs in."""
+    options = replace(await turn_options(deps, body), conversation_id=conversation_id)
     inputs, run_id = await accept_turn(deps, agent_id, body, if_busy, options)
     stream = TurnStream(
         deps,

@@ -14,6 +14,7 @@ from engram.runtime.views import HELD
 from engram.store import agents, messages, passages
 from engram.store import groups as group_rows
 from engram.store import tables as t
+from engram.store.conversations import in_thread
 from engram.store.tables import as_utc
 from engram.version import __version__
 
@@ -39,6 +40,7 @@ async def export_agent_file(
     scrub_messages: bool = False,
     skills: list[dict[str, Any]] | None = None,
     include_secrets: bool = False,
+    conversation_id: str | None = None,
 ) -> dict[str, Any]:
     """The agent as an agent-file document. ``scrub_messages`` leaves the conversation out:
     its messages and the summary of them. The agent's tool variables travel by name only,
@@ -47,7 +49,16 @@ async def export_agent_file(
     def _read(session: Session) -> dict[str, Any]:
         group = group_rows.of_main_agent(session, agent_id)
         paired = [agent_id] if group is None else [agent_id, group.sleeptime_agent_id]
-        states = [load_state(session, one, deps.windows)[0] for one in paired]
+        # The main agent's thread is the conversation asked for; its sleep-time agent's own.
+        states = [
+            load_state(
+                session,
+                one,
+                deps.windows,
+                conversation_id=conversation_id if one == agent_id else None,
+            )[0]
+            for one in paired
+        ]
         block_rows = {block.id: block for state in states for block in state.blocks}
         tool_rows = {tool.id: tool for state in states for tool in state.tools}
         block_refs = {block_id: f"block-{i}" for i, block_id in enumerate(block_rows)}
@@ -170,8 +181,15 @@ def _add_conversation(
     row = state.agent
     prompt = compile_state(state).system_prompt()
     system = t.Message(role="system", text=prompt, created_at=row.created_at)
+    # The exported thread's history: the agent's own, or the conversation's.
     history = messages.list_messages(
-        session, row.id, before=None, after=None, limit=None, descending=False
+        session,
+        row.id,
+        before=None,
+        after=None,
+        limit=None,
+        descending=False,
+        where=in_thread(t.Message.conversation_id, state.conversation_id),
     )
     window = {message.id for message in state.window.rows}
     model = row.llm_config["model"]

@@ -1,0 +1,62 @@
+"""Conversations through the in-process client: the same operations, under the names
+letta-client gives them, and the same errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from engram import Engram
+from engram.errors import InvalidInput, NotFound
+from tests.client.conftest import MODEL
+from tests.fakes import FakeLLM, reply
+
+
+def said(messages: list[object]) -> list[str]:
+    return [
+        str(getattr(message, "content", ""))
+        for message in messages
+        if getattr(message, "message_type", "") in ("user_message", "assistant_message")
+    ]
+
+
+def test_conversations_through_the_in_process_client(
+    engram_client: Engram, fake_llm: FakeLLM
+) -> None:
+    fake_llm.fallback = lambda request: reply.text(f"re: {request.last_user_text}")
+    agent = engram_client.agents.create(
+        model=MODEL, memory_blocks=[{"label": "human", "value": "Ann"}]
+    )
+    conv = engram_client.conversations.create(
+        agent_id=agent.id, summary="chat", isolated_block_labels=["human"]
+    )
+
+    answer = engram_client.conversations.messages.create(conv.id, input="hello")
+    engram_client.conversations.messages.create("default", agent_id=agent.id, input="agent")
+
+    assert said(answer.messages) == ["re: hello"]
+    assert said(engram_client.conversations.messages.list(conv.id, order="asc")) == [
+        "hello",
+        "re: hello",
+    ]
+    listed = engram_client.conversations.list(agent_id=agent.id, summary_search="cha")
+    assert [item.id for item in listed] == [conv.id]
+    assert len(engram_client.conversations.retrieve(conv.id).isolated_block_ids) == 1
+    fork = engram_client.conversations.fork(conv.id)
+    assert len(fork.in_context_message_ids) == 2
+    assert engram_client.conversations.update(conv.id, summary="renamed").summary == "renamed"
+    assert "Ann" in engram_client.conversations.recompile(conv.id, dry_run=True)
+
+    engram_client.conversations.delete(conv.id)
+    with pytest.raises(NotFound):
+        engram_client.conversations.retrieve(conv.id)
+    with pytest.raises(NotFound):
+        engram_client.conversations.messages.create(conv.id, input="gone")
+    with pytest.raises(InvalidInput):
+        engram_client.conversations.create(agent_id=agent.id, isolated_block_labels=["nope"])
+    # Every thread of the agent: its own, then the fork's copies (the deleted one is gone).
+    assert said(engram_client.agents.messages.list(agent.id, order="asc")) == [
+        "agent",
+        "re: agent",
+        "hello",
+        "re: hello",
+    ]
