@@ -446,3 +446,14 @@ class CreatePassage(Body):
 
 class ResetMessages(Body):
     add_default_initial_messages: bool = False
+
+
+class CompactionRequest(Body):
+    """Letta's ``CompactionRequest``: settings for one compaction, over the agent's."""
+
+    compaction_settings: CompactionSettingsBody | None = None
+
+    def settings(self) -> dict[str, Any] | None:
+        """Only the settings sent, so the rest keep following the agent's."""
+        sent = self.compaction_settings
+        return sent.model_dump(exclude_unset=True) if sent is not None else None

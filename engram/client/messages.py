@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from engram.api import serialize
 from engram.api.memory_requests import MessageType, SearchAllMessages
-from engram.api.schemas import CancelRuns, SendMessages
+from engram.api.schemas import CancelRuns, CompactionRequest, SendMessages
 from engram.api.turns import (
     accept_turn,
     checked_inputs,
@@ -254,9 +254,13 @@ class AsyncAgentMessages(Resource):
             serialize.agent(await message_ops.reset(self._services, agent_id))
         )
 
-    async def compact(self, agent_id: str, **options: Any) -> Compaction:
-        """Fold the oldest messages of the window into the summary now."""
-        done = await message_ops.compact(self._services, agent_id)
+    async def compact(
+        self, agent_id: str, *, compaction_settings: dict[str, Any] | None = None, **options: Any
+    ) -> Compaction:
+        """Fold the oldest messages of the window into the summary now;
+        ``compaction_settings`` win over the agent's for this fold."""
+        body = validated(CompactionRequest, compaction_settings=compaction_settings)
+        done = await message_ops.compact(self._services, agent_id, body.settings())
         return Compaction.model_validate(serialize.compaction(done))
 
     async def cancel(

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engram.errors import Conflict, NotFound
-from engram.memory import recall
+from engram.memory import policy, recall
 from engram.memory.rerank import Reranked, candidate_count, enabled_for, rerank
 from engram.ops.agents import AgentBundle, bundle
 from engram.ops.deps import HasDb, HasReranker, HasSettings
@@ -171,20 +171,38 @@ class Compaction:
     messages_after: int
 
 
-async def compact(deps: HasCompaction, agent_id: str) -> Compaction:
+async def compact(
+    deps: HasCompaction, agent_id: str, settings: dict[str, Any] | None = None
+) -> Compaction:
     """Fold the oldest messages of the window into the summary now, as the window would
     when full. The fold is the runtime's (a model call, then its own transaction, under
-    the agent's lock); around it, two reads count the window it changed."""
+    the agent's lock); around it, two reads count the window it changed. ``settings``:
+    compaction settings for this fold, over the agent's (``check_compaction_request``)."""
 
     def _count(session: Session) -> tuple[t.Agent, int]:
         agent = agents.get(session, agent_id)
         return agent, len(messages.in_context(session, agent))
 
-    _, before = await deps.db.read(_count)
+    agent, before = await deps.db.read(_count)
+    await check_compaction_request(deps, agent, settings)
     async with deps.agent_lock(agent_id):
-        fold = await fold_window(deps, agent_id, force=True)
+        fold = await fold_window(deps, agent_id, force=True, settings=settings)
     agent, after = await deps.db.read(_count)
     return Compaction(fold.summary if fold else agent.summary, before, after)
+
+
+async def check_compaction_request(
+    deps: HasCompaction, agent: t.Agent, settings: dict[str, Any] | None
+) -> None:
+    """Refuse a compact request's settings that could not be honoured: a target at or
+    above the trigger (over the agent's own settings), or a summarizer model no provider
+    serves (an agent's stored one falls back to its own model; one asked for now is
+    refused). InvalidInput names the field under ``compaction_settings``."""
+    if not settings:
+        return
+    policy.check_compaction({**(agent.compaction_settings or {}), **settings}, deps.settings)
+    if settings.get("model"):
+        await deps.providers.llm_config_for(settings["model"], field="compaction_settings.model")
 
 
 # --------------------------------------------------------------------------- search
