@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from engram.errors import InvalidInput
 from engram.llm import model_settings
 from engram.ops.deps import HasDb, HasModels
-from engram.store import agents, blocks, conversations
+from engram.store import agents, blocks, conversations, groups
 from engram.store import tables as t
 from engram.store.conversations import DEFAULT, in_thread
 
@@ -217,6 +217,7 @@ async def delete_conversation(deps: HasThreadGate, conversation_id: str) -> None
         def _write(session: Session) -> None:
             conversations.get(session, conversation_id)
             remove_threads(session, [conversation_id])
+            groups.forget_thread(session, row.agent_id, conversation_id)
 
         await deps.db.write(_write)
     deps.windows.forget(row.agent_id, conversation_id)

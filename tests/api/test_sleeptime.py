@@ -343,6 +343,14 @@ def test_each_conversation_counts_its_own_turns_and_is_read_alone(
     latest = transcript_of([r for r in fake_llm.chat_requests if is_sleeper(r)][-1])
     assert "ann three" in latest and "ann four" in latest and "ann two" not in latest
 
+    # Deleting a conversation drops its count from the pairing; the others go on.
+    assert api.delete(f"/v1/conversations/{ann['id']}").status_code < 300
+    say_in(api, bob["id"], "bob three")
+    say_in(api, bob["id"], "bob four")
+    wait_for_runs(api, sleeper_id, 5)
+    latest = transcript_of([r for r in fake_llm.chat_requests if is_sleeper(r)][-1])
+    assert "bob three" in latest and "bob four" in latest and "bob two" not in latest
+
 
 def test_one_sleeptime_run_at_a_time_across_conversations(
     api: httpx.Client, make_agent: AgentFactory, fake_llm: FakeLLM
