@@ -40,12 +40,14 @@ def search(
     max_seq: int | None = None,
     mode: SearchMode = "hybrid",
     vector_owners: Sequence[str] = (),
+    thread: messages.ThreadFilter | None = None,
 ) -> list[RecallHit]:
     """Best matches first, fusing full text and vector rankings by reciprocal rank.
 
     ``agent_id`` None searches every agent's history; its vector half then covers
     ``vector_owners`` (the agents whose embeddings share the query vector's model).
-    Filters apply inside each ranking, never to the fused list."""
+    ``thread`` (with an ``agent_id``) keeps one conversation's messages. Filters apply
+    inside each ranking, never to the fused list."""
     depth = max(limit * 3, 50)
     rankings: list[list[int]] = []
     if mode != "fts" and query_vector is not None:
@@ -53,7 +55,13 @@ def search(
         allowed = None
         if agent_id is not None:
             allowed = messages.filtered_seqs(
-                session, agent_id, roles=roles, start=start, end=end, max_seq=max_seq
+                session,
+                agent_id,
+                roles=roles,
+                start=start,
+                end=end,
+                max_seq=max_seq,
+                thread=thread,
             )
         elif roles or start or end:
             # Filters across agents: apply them to the vector hits after ranking, deeper.
@@ -74,6 +82,7 @@ def search(
             end=end,
             limit=depth,
             max_seq=max_seq,
+            thread=thread,
         )
         ranked = [row.seq for row in found]
         if mode == "hybrid":
