@@ -24,7 +24,7 @@ The long-conversation set (``memory_eval_long_data``: a few thousand dated turns
 per question type for ``hybrid``, ``fts``, ``vector`` and a plain BM25 reference), on
 SQLite or on a throwaway PostgreSQL, and the same evaluation of a user's own agent file:
 
-    .venv/bin/python bench/memory_eval.py --long [--postgres] [--seed 19] [--long-sessions 60]
+    .venv/bin/python bench/memory_eval.py --long [--postgres] [--seed 7] [--long-sessions 60]
     .venv/bin/python bench/memory_eval.py --agent-file my.af --questions my.jsonl
 """
 
