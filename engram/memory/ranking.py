@@ -53,7 +53,12 @@ def fuse(
 
 
 KEYWORD_WEIGHT = 0.3
-"""The keyword side's share of a blended score; the vector side has the rest."""
+"""The keyword side's share of a blended archival score; the vector side has the rest."""
+
+RECALL_KEYWORD_WEIGHT = 0.4
+"""The same for recall search: among messages, short replies ("oh nice, how did that
+go?") sit close to many questions by meaning, so keywords weigh a little more (measured:
+R@1 0.752 at 0.4 against 0.725 at 0.3 on the long-conversation set)."""
 
 KEYWORD_KEEP = 3
 """The best keyword hit is placed no lower than this."""

@@ -15,7 +15,7 @@ from functools import partial
 from sqlalchemy.orm import Session
 
 from engram.memory import dates
-from engram.memory.ranking import SearchMode, blend
+from engram.memory.ranking import RECALL_KEYWORD_WEIGHT, SearchMode, blend
 from engram.store import messages
 from engram.store import tables as t
 from engram.store.tables import as_utc
@@ -107,7 +107,9 @@ def _ranked(
             max_seq=max_seq,
         )
     if mode == "hybrid":
-        best = blend(keyword, nearest, limit, newer_is_larger=True)
+        best = blend(
+            keyword, nearest, limit, newer_is_larger=True, keyword_weight=RECALL_KEYWORD_WEIGHT
+        )
     else:  # one ranking alone, with its own scores (BM25 or cosine similarity)
         best = (keyword or nearest)[:limit]
     rows = messages.by_seqs(session, [seq for seq, _ in best])

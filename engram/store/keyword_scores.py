@@ -34,7 +34,17 @@ archived turn's date and speaker lengthen short turns alike (measured, docs/desi
 POOL = 300
 """Rows fully scored: the best by matched terms' weight, before lengths are read."""
 
+COMMON_SHARE = 0.2
+"""A term in more than this share of the scope's rows is not read row by row."""
+
 _LENGTH_COLUMNS = {"messages": "search_text", "passages": "text"}
+
+_SIZES: dict[tuple[object, ...], tuple[int, int, float]] = {}
+"""Average row length per scope, with the row count and newest seq it was measured at:
+reading every row's length is the costliest part of a search, and it only changes when
+rows come or go."""
+
+_SIZES_KEPT = 256
 
 
 def bm25_ranked(
@@ -49,10 +59,9 @@ def bm25_ranked(
     ``terms``, best first; ties go to the newer row.
 
     Every term's document frequency is counted in the database; the rows themselves are
-    read for the rarest terms first, until ``POOL`` candidates are in hand. A row holding
-    only commoner terms than those is left out (its score is below every candidate's
-    unless the candidates are few, and then the commoner terms are read too); the
-    commoner terms still add their weight to the candidates that hold them."""
+    read for every term but the very common ones (in more than ``COMMON_SHARE`` of the
+    scope), whose small weight is then added to the candidates that hold them. A row
+    holding only very common terms is left out unless no term is rarer."""
     if not terms:
         return []
     dialect = dialects.for_session(session)
@@ -66,9 +75,10 @@ def bm25_ranked(
         for term in present
     }
     weights: dict[int, float] = {}
-    unread = list(present)
-    while unread and len(weights) < POOL:
-        term = unread.pop(0)
+    cap = max(POOL, int(total * COMMON_SHARE))
+    read = [term for term in present if counts[term] <= cap] or present[:1]
+    unread = [term for term in present if term not in read]
+    for term in read:
         for seq in dialect.term_seqs(session, table, term, clauses, params):
             weights[seq] = weights.get(seq, 0.0) + idf[term]
     pool = sorted(weights, key=lambda seq: (-weights[seq], -seq))[:POOL]
@@ -87,14 +97,31 @@ def bm25_ranked(
 def _scope_size(
     session: Session, table: str, clauses: Sequence[str], params: dict[str, object]
 ) -> tuple[int, float]:
-    """Rows in the scope and their average length."""
+    """Rows in the scope and their average length (measured again when rows were added or
+    removed since the last time)."""
     column = _LENGTH_COLUMNS[table]
     where = " AND ".join(clauses) or "TRUE"
-    count, average = session.execute(
-        text(f"SELECT count(*), avg(length({table}.{column})) FROM {table} WHERE {where}"),
-        params,
+    count, newest = session.execute(
+        text(f"SELECT count(*), max({table}.seq) FROM {table} WHERE {where}"), params
     ).one()
-    return int(count or 0), float(average or 1.0) or 1.0
+    total, last = int(count or 0), int(newest or 0)
+    key = (
+        session.get_bind().engine.url.render_as_string(),
+        table,
+        *clauses,
+        *sorted(params.items()),
+    )
+    known = _SIZES.get(key)
+    if known is not None and known[:2] == (total, last):
+        return total, known[2]
+    average = session.execute(
+        text(f"SELECT avg(length({table}.{column})) FROM {table} WHERE {where}"), params
+    ).scalar_one()
+    avgdl = float(average or 1.0) or 1.0
+    if len(_SIZES) >= _SIZES_KEPT:
+        _SIZES.pop(next(iter(_SIZES)))
+    _SIZES[key] = (total, last, avgdl)
+    return total, avgdl
 
 
 def _lengths(session: Session, table: str, seqs: list[int]) -> dict[int, float]:
