@@ -24,11 +24,25 @@ from engram.files.document import ParsedDocument
 from engram.files.tokens import max_input_tokens_for, token_spans_for
 from engram.memory import dates
 from engram.memory.embeddings import Embedder
-from engram.memory.ranking import SearchMode, blend, fuse
+from engram.memory.ranking import KEYWORD_WEIGHT, SearchMode, blend, fuse
 from engram.store import passages
 from engram.store import tables as t
 from engram.store.passages import Scope
 from engram.store.vectors import VectorIndex
+
+
+@dataclass(frozen=True)
+class Blending:
+    """How hybrid search weighs its sides for one kind of passage. Memory notes: the
+    measured defaults, newer first. A file's chunks (``file_search``) are long, so one
+    sentence in them moves their embedding little and keywords weigh more; their order is
+    the file's, not an age, so none gets a recency bonus."""
+
+    keyword_weight: float = KEYWORD_WEIGHT
+    newer_first: bool = True
+
+
+FILE_CHUNKS = Blending(keyword_weight=0.5, newer_first=False)
 
 
 @dataclass(frozen=True)
@@ -81,6 +95,7 @@ def search_scope(
     end: datetime | None = None,
     mode: SearchMode = "hybrid",
     now: datetime | None = None,
+    blending: Blending = Blending(),
 ) -> list[Hit]:
     """Blend vector and full-text rankings by their scores, within the scope and filters.
 
@@ -95,11 +110,11 @@ def search_scope(
     where = passages.PassageFilter(tuple(tags or ()), match_all_tags, start, end)
     when = dates.resolve(query, now or datetime.now(UTC)) if mode == "hybrid" else None
     if when is None or start is not None or end is not None:
-        return _ranked(session, index, scope, query, query_vector, top_k, where, mode)
+        return _ranked(session, index, scope, query, query_vector, top_k, where, mode, blending)
     dated = replace(where, start=when.start, end=when.end - timedelta(microseconds=1))
     words = dates.without(query, when)
-    first = _ranked(session, index, scope, words, query_vector, top_k, dated, mode)
-    rest = _ranked(session, index, scope, query, query_vector, top_k, where, mode)
+    first = _ranked(session, index, scope, words, query_vector, top_k, dated, mode, blending)
+    rest = _ranked(session, index, scope, query, query_vector, top_k, where, mode, blending)
     seen = {hit.passage.seq for hit in first}
     return (first + [hit for hit in rest if hit.passage.seq not in seen])[:top_k]
 
@@ -113,6 +128,7 @@ def _ranked(
     top_k: int,
     where: passages.PassageFilter,
     mode: SearchMode,
+    blending: Blending,
 ) -> list[Hit]:
     allowed = passages.filtered_seqs(session, scope, where) if where.active else None
     if allowed is not None and not allowed:
@@ -127,7 +143,13 @@ def _ranked(
     if mode != "vector":
         keyword = passages.keyword_scored(session, scope, query, depth, where)
     if mode == "hybrid":
-        best = blend(keyword, nearest, top_k, newer_is_larger=True)
+        best = blend(
+            keyword,
+            nearest,
+            top_k,
+            newer_is_larger=blending.newer_first,
+            keyword_weight=blending.keyword_weight,
+        )
     else:  # one ranking alone, with its own scores (BM25 or cosine similarity)
         best = (keyword or nearest)[:top_k]
     rows = passages.by_seqs(session, [seq for seq, _ in best])

@@ -60,6 +60,15 @@ RECALL_KEYWORD_WEIGHT = 0.4
 go?") sit close to many questions by meaning, so keywords weigh a little more (measured:
 R@1 0.752 at 0.4 against 0.725 at 0.3 on the long-conversation set)."""
 
+MIN_SPREAD = 0.2
+"""Over fewer than ``FULL_LIST`` rows, the vector side's scale spans at least this much
+cosine similarity below the best: among a handful of rows the nearest and the farthest may
+differ by little, and stretching that little to the whole scale would let meaning outvote
+a clear keyword match. (With a full list the farthest of the nearest is the background
+similarity of the memory, a fair floor: a minimum spread there measured worse.)"""
+
+FULL_LIST = 20
+
 KEYWORD_KEEP = 3
 """The best keyword hit is placed no lower than this."""
 
@@ -90,7 +99,10 @@ def blend(
         for key, score in keyword:
             scores[key] = keyword_weight * score / top
     if vector:
-        best, floor = vector[0][1], vector[-1][1] if len(vector) > 1 else 0.0
+        best = vector[0][1]
+        floor = vector[-1][1] if len(vector) > 1 else 0.0
+        if len(vector) < FULL_LIST:
+            floor = min(floor, best - MIN_SPREAD)
         span = (best - floor) or 1.0
         for key, similarity in vector:
             share = (similarity - floor) / span
