@@ -141,8 +141,8 @@ def find_hits(
                     message.role,
                 )
             )
-    # Both sources score by reciprocal-rank fusion, so their scores compare; the sort is
-    # stable, so archival wins a tie.
+    # Both sources blend their rankings onto one scale (ranking.blend), so their scores
+    # compare; the sort is stable, so archival wins a tie.
     found.sort(key=lambda hit: -hit.score)
     return _distinct(found)[: settings.max_hits]
 
