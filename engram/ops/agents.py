@@ -34,7 +34,7 @@ from engram.store import (
     tools,
 )
 from engram.store import tables as t
-from engram.store.agents import AgentFilter
+from engram.store.agents import AgentFilter, AgentOrder
 from engram.store.identities import Linked
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 # The inputs of these operations, importable from here with them; AgentFilter is the list
 # and count filter, for callers that may not import the store.
-__all__ = ["AgentChanges", "AgentFilter", "AgentSpec", "BlockSpec", "Cursor"]
+__all__ = ["AgentChanges", "AgentFilter", "AgentOrder", "AgentSpec", "BlockSpec", "Cursor"]
 
 
 class HasAgentModels(HasModels, Protocol):
@@ -250,9 +250,10 @@ def _resolve_tools(session: Session, spec: AgentSpec) -> list[t.Tool]:
 
 
 async def list_agents(
-    deps: HasDb, where: AgentFilter, cursor: Cursor, *, order_by_updated: bool = False
+    deps: HasDb, where: AgentFilter, cursor: Cursor, *, order_by: AgentOrder = "created_at"
 ) -> list[AgentBundle]:
-    """The agents ``where`` selects, ordered by creation (or last update), one page."""
+    """The agents ``where`` selects, ordered by creation, last update or the end of their
+    last run, one page."""
 
     def _read(session: Session) -> list[AgentBundle]:
         _check_identity(session, where)
@@ -263,7 +264,7 @@ async def list_agents(
             after=cursor.after,
             limit=cursor.limit,
             descending=cursor.descending,
-            order_by_updated=order_by_updated,
+            order_by=order_by,
         )
         return [bundle(session, row.id) for row in rows]
 

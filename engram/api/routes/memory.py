@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from engram.api import rendering, serialize
+from engram.api import agent_include, rendering, serialize
 from engram.api.agent_input import block_changes, block_spec
 from engram.api.deps import Cursor, Limit, ListCursor, Runtime
 from engram.api.schemas import BlockUpdate, CreateBlock
@@ -169,6 +169,13 @@ async def redo_block_edit(block_id: str, rt: Runtime) -> dict[str, Any]:
 
 
 @router.get("/v1/blocks/{block_id}/agents")
-async def list_block_agents(block_id: str, rt: Runtime, cursor: Cursor) -> list[dict[str, Any]]:
+async def list_block_agents(
+    block_id: str,
+    rt: Runtime,
+    cursor: Cursor,
+    include: list[agent_include.Relation] | None = Query(default=None),
+    include_relationships: list[str] | None = Query(default=None),
+) -> list[dict[str, Any]]:
+    relations = agent_include.chosen(include, include_relationships)
     found = await block_ops.list_block_agents(rt, block_id, _page(cursor))
-    return [serialize.agent(item) for item in found]
+    return [agent_include.trimmed(serialize.agent(item), relations) for item in found]
