@@ -346,6 +346,19 @@ class ClientToolSchema(Body):
     parameters: dict[str, Any] | None = None
 
 
+class ClientSkillSchema(Body):
+    """A skill the client's environment offers for one request (Letta's
+    ``ClientSkillSchema``): listed in the prompt's skills section for that request."""
+
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(max_length=4000)
+    location: str = Field(min_length=1, max_length=1000)
+
+
+_THINKING_WORDS = {"true": True, "1": True, "yes": True, "on": True}
+_THINKING_WORDS.update({"false": False, "0": False, "no": False, "off": False})
+
+
 MessageType = Literal[
     "system_message",
     "user_message",
@@ -390,6 +403,13 @@ class SendMessages(Body):
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
     # Letta's option Engram does not serve: a request that sets it is refused, naming it.
     return_token_ids: bool = False
+    # Reasoning for this request: "false" turns it off, "true" on where the model has a
+    # switch; unset, the agent's own settings (docs/api.md). Letta types it as a string.
+    enable_thinking: bool | None = None
+    # Skills the client's environment offers, listed in this request's prompt.
+    client_skills: list[ClientSkillSchema] | None = Field(default=None, max_length=200)
+    # A fold of the window during the turn shows as Letta's event and summary messages.
+    include_compaction_messages: bool = False
     # On /messages/async: where the finished run is posted (docs/api.md).
     callback_url: str | None = Field(default=None, min_length=1, max_length=2048)
 
@@ -419,6 +439,28 @@ class SendMessages(Body):
         if url is not None and not url.startswith(("http://", "https://")):
             raise ValueError("a callback_url is an http:// or https:// URL")
         return url
+
+    @field_validator("enable_thinking", mode="before")
+    @classmethod
+    def _thinking_switch(cls, value: Any) -> Any:
+        """Letta sends the switch as a string ("true"/"false"); a JSON boolean is taken too."""
+        if value is None or isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _THINKING_WORDS:
+            return _THINKING_WORDS[value.strip().lower()]
+        raise ValueError("enable_thinking is 'true' or 'false'")
+
+    @field_validator("client_skills", mode="after")
+    @classmethod
+    def _distinct_skills(
+        cls, skills: list[ClientSkillSchema] | None
+    ) -> list[ClientSkillSchema] | None:
+        seen: set[str] = set()
+        for skill in skills or []:
+            if skill.name in seen:
+                raise ValueError(f"client skill '{skill.name}' is declared twice")
+            seen.add(skill.name)
+        return skills
 
     @field_validator("return_token_ids")
     @classmethod
