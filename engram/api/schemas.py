@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -153,6 +155,17 @@ class CreateAgent(Body):
     max_tokens: int | None = Field(default=None, gt=0, le=MAX_TOKENS)
     parallel_tool_calls: bool | None = None
     response_format: dict[str, Any] | None = None
+    # The agent's first messages, in its window (Letta's initial_message_sequence).
+    initial_message_sequence: list[MessageCreate] | None = Field(default=None, max_length=1000)
+    # The agent's clock: an IANA zone name (docs/api.md); None is UTC.
+    timezone: str | None = Field(default=None, max_length=64)
+    # Keep no messages in the window between turns, only memory.
+    message_buffer_autoclear: bool = False
+
+    @field_validator("timezone", mode="after")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return _iana(value)
 
 
 class UpdateAgent(Body):
@@ -182,6 +195,50 @@ class UpdateAgent(Body):
     max_tokens: int | None = Field(default=None, gt=0, le=MAX_TOKENS)
     parallel_tool_calls: bool | None = None
     response_format: dict[str, Any] | None = None
+    timezone: str | None = Field(default=None, max_length=64)  # as on CreateAgent
+    message_buffer_autoclear: bool | None = None
+    # The window's messages: the latest messages of the history, oldest first.
+    message_ids: list[str] | None = None
+    # What the agent's last run shows (Letta lets a client set them).
+    last_run_completion: datetime | None = None
+    last_run_duration_ms: int | None = Field(default=None, ge=0)
+    last_stop_reason: StopReasonType | None = None
+
+    @field_validator("timezone", mode="after")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return _iana(value)
+
+
+def _iana(name: str | None) -> str | None:
+    """``name`` when it is an IANA time zone; ValueError (a 422 naming the field) if not."""
+    if name is None:
+        return None
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"'{name}' is not an IANA time zone name (e.g. 'UTC', 'Europe/Paris')"
+        ) from None
+    return name
+
+
+StopReasonType = Literal[
+    "end_turn",
+    "error",
+    "llm_api_error",
+    "invalid_llm_response",
+    "invalid_tool_call",
+    "max_steps",
+    "max_tokens_exceeded",
+    "no_tool_call",
+    "tool_rule",
+    "cancelled",
+    "insufficient_credits",
+    "requires_approval",
+    "context_window_overflow_in_system_prompt",
+]
+"""Letta's ``StopReasonType``: how a run may end."""
 
 
 class TextPart(Body):

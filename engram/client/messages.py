@@ -245,10 +245,12 @@ class AsyncAgentMessages(Resource):
     async def reset(
         self, agent_id: str, *, add_default_initial_messages: bool | None = None
     ) -> AgentState:
-        """Empty the window (history stays in recall) and drop the running summary."""
-        return AgentState.model_validate(
-            serialize.agent(await message_ops.reset(self._services, agent_id))
+        """Empty the window (history stays in recall) and drop the running summary; with
+        ``add_default_initial_messages``, start it again with the agent's initial messages."""
+        reset = await message_ops.reset(
+            self._services, agent_id, add_initial=bool(add_default_initial_messages)
         )
+        return AgentState.model_validate(serialize.agent(reset))
 
     async def compact(self, agent_id: str, **options: Any) -> Compaction:
         """Fold the oldest messages of the window into the summary now."""

@@ -19,7 +19,7 @@ from engram.memory.tool_context import ToolFunction as ToolFunction
 from engram.memory.tool_context import edit_block
 from engram.store import passages
 from engram.store.tables import as_utc
-from engram.times import read_iso_time
+from engram.times import agent_zone, on_clock, read_iso_time
 from engram.tools.schema import builtin_schema
 
 
@@ -116,8 +116,8 @@ def archival_memory_search(
         top_k=max(1, min(top_k, 50)),
         tags=tags,
         match_all_tags=tag_match_mode == "all",
-        start=_parse_time("start_datetime", start_datetime),
-        end=_parse_time("end_datetime", end_datetime),
+        start=_parse_time(ctx, "start_datetime", start_datetime),
+        end=_parse_time(ctx, "end_datetime", end_datetime),
     )
     if not hits:
         return "No archival memories matched."
@@ -125,7 +125,7 @@ def archival_memory_search(
         [
             {
                 "id": hit.passage.id,
-                "timestamp": as_utc(hit.passage.created_at).isoformat(),
+                "timestamp": on_clock(as_utc(hit.passage.created_at), ctx.agent.timezone),
                 "content": hit.passage.text,
                 "tags": hit.passage.tags or [],
                 "source": passages.provenance(hit.passage),
@@ -150,8 +150,8 @@ def conversation_search(
         query,
         ctx.vectors_by_text.get(query),
         roles=roles,
-        start=_parse_time("start_date", start_date),
-        end=_parse_time("end_date", end_date),
+        start=_parse_time(ctx, "start_date", start_date),
+        end=_parse_time(ctx, "end_date", end_date),
         limit=max(1, min(limit, 50)),
     )
     if not hits:
@@ -160,7 +160,7 @@ def conversation_search(
         [
             {
                 "id": hit.message.id,
-                "timestamp": as_utc(hit.message.created_at).isoformat(),
+                "timestamp": on_clock(as_utc(hit.message.created_at), ctx.agent.timezone),
                 "role": hit.message.role,
                 "content": hit.message.search_text,
             }
@@ -173,11 +173,12 @@ def send_message(ctx: ToolContext, message: str) -> str:
     return "Sent message successfully."
 
 
-def _parse_time(field_name: str, value: str | None) -> datetime | None:
+def _parse_time(ctx: ToolContext, field_name: str, value: str | None) -> datetime | None:
+    """A time the model wrote; without an offset, it is read on the agent's clock."""
     if not value:
         return None
     try:
-        return read_iso_time(value)
+        return read_iso_time(value, agent_zone(ctx.agent.timezone))
     except ValueError as exc:
         raise ToolFailure(f"{field_name} must be an ISO 8601 date or time, got '{value}'") from exc
 

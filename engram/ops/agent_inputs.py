@@ -5,10 +5,12 @@ the in-process client build the same values from their own arguments."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from datetime import datetime
 from typing import Any
 
 from engram.errors import InvalidInput
 from engram.ops.paging import Page
+from engram.runtime.step_rows import InputMessage
 
 
 @dataclass
@@ -57,6 +59,11 @@ class AgentSpec:
     setting_shortcuts: dict[str, Any] = field(default_factory=dict)
     max_files_open: int | None = None
     per_file_view_window_char_limit: int | None = None
+    # Letta's initial_message_sequence: the agent's first messages, in its window.
+    initial_messages: list[InputMessage] = field(default_factory=list)
+    # The agent's clock (an IANA zone name, checked by the caller); None is UTC.
+    timezone: str | None = None
+    message_buffer_autoclear: bool = False
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,12 @@ class AgentChanges:
     response_format: dict[str, Any] | None = None
     max_files_open: int | None = None
     per_file_view_window_char_limit: int | None = None
+    timezone: str | None = None
+    message_buffer_autoclear: bool | None = None
+    message_ids: list[str] | None = None
+    last_run_completion: datetime | None = None
+    last_run_duration_ms: int | None = None
+    last_stop_reason: str | None = None
     fields_set: frozenset[str] = frozenset()
 
     @classmethod

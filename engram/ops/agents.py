@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engram.errors import Conflict, InvalidInput
@@ -15,6 +16,7 @@ from engram.llm import model_settings
 from engram.memory import directories, policy
 from engram.memory.directories import Directories
 from engram.memory.tools import MEMORY_TOOL_NAMES
+from engram.ops import initial_messages
 from engram.ops.agent_inputs import AgentChanges, AgentSpec, BlockSpec, Cursor
 from engram.ops.deps import HasDb, HasModels, HasSettings
 from engram.ops.file_tools import sync_file_tools
@@ -202,6 +204,9 @@ async def create_agent(deps: HasAgentModels, spec: AgentSpec) -> AgentBundle:
                 window_start_seq=0,
                 summary="",
                 summary_tokens=0,
+                timezone=spec.timezone,
+                message_buffer_autoclear=spec.message_buffer_autoclear,
+                initial_messages=initial_messages.kept(spec.initial_messages),
             )
         )
         session.add_all(new_blocks)
@@ -214,6 +219,11 @@ async def create_agent(deps: HasAgentModels, spec: AgentSpec) -> AgentBundle:
         _set_folders(session, agent_id, spec.folder_ids)
         session.flush()
         check_fixed_part_fits(deps, session, agent_id)
+        agent = agents.get(session, agent_id)
+        initial_messages.add(
+            session, agent, window_size(agent) - fixed_prompt_tokens(session, agent)
+        )
+        session.flush()
         return bundle(session, agent_id)
 
     return await deps.db.write(_write)
@@ -324,21 +334,29 @@ async def update_agent(deps: HasAgentModels, agent_id: str, changes: AgentChange
         if changes.context_window_limit is not None:
             agent.context_window_limit = changes.context_window_limit
             agent.llm_config = {**agent.llm_config, "context_window": agent.context_window_limit}
-        if changes.tags is not None:
-            agents.set_tags(session, agent_id, changes.tags)
-        if changes.block_ids is not None:
-            _replace_blocks(session, agent_id, changes.block_ids)
-        if changes.tool_ids is not None:
-            _replace_tools(session, agent_id, changes.tool_ids)
-        if changes.identity_ids is not None:
-            _set_identities(session, agent_id, changes.identity_ids)
-        if changes.folder_ids is not None:
-            _set_folders(session, agent_id, changes.folder_ids)
+        _set_links(session, agent, changes)
         session.flush()
         check_fixed_part_fits(deps, session, agent_id)
         return bundle(session, agent_id)
 
     return await deps.db.write(_write)
+
+
+def _set_links(session: Session, agent: t.Agent, changes: AgentChanges) -> None:
+    """The agent's tags, blocks, tools, identities, folders and window, where sent."""
+    agent_id = agent.id
+    if changes.tags is not None:
+        agents.set_tags(session, agent_id, changes.tags)
+    if changes.block_ids is not None:
+        _replace_blocks(session, agent_id, changes.block_ids)
+    if changes.tool_ids is not None:
+        _replace_tools(session, agent_id, changes.tool_ids)
+    if changes.identity_ids is not None:
+        _set_identities(session, agent_id, changes.identity_ids)
+    if changes.folder_ids is not None:
+        _set_folders(session, agent_id, changes.folder_ids)
+    if changes.message_ids is not None:
+        _set_window(session, agent, changes.message_ids)
 
 
 def _set_plain_fields(agent: t.Agent, changes: AgentChanges) -> None:
@@ -350,6 +368,11 @@ def _set_plain_fields(agent: t.Agent, changes: AgentChanges) -> None:
         "tool_rules",
         "max_files_open",
         "per_file_view_window_char_limit",
+        "timezone",
+        "message_buffer_autoclear",
+        "last_run_completion",
+        "last_run_duration_ms",
+        "last_stop_reason",
     ):
         if getattr(changes, name) is not None:
             setattr(agent, name, getattr(changes, name))
@@ -406,6 +429,29 @@ def check_fixed_part_fits(deps: HasSettings, session: Session, agent_id: str) ->
             f"a window of {limit:,} tokens is too small: the system prompt, memory blocks and "
             f"tool schemas alone take {fixed:,} tokens; use at least {needed:,}",
         )
+
+
+def _set_window(session: Session, agent: t.Agent, message_ids: list[str]) -> None:
+    """The window holds exactly ``message_ids``, which must be the latest messages of the
+    agent's history, oldest first (its ``message_ids``, or the newest of them): Engram's
+    window is a cursor into the history, not a free list."""
+    newest = list(
+        session.scalars(
+            select(t.Message)
+            .where(t.Message.agent_id == agent.id)
+            .order_by(t.Message.seq.desc())
+            .limit(len(message_ids))
+        )
+    )
+    tail = list(reversed(newest)) if message_ids else []
+    if [row.id for row in tail] != message_ids:
+        raise InvalidInput(
+            "message_ids",
+            "the window is the latest messages of the agent's history, oldest first: send "
+            "the ids of its newest messages in order (the agent's message_ids, or the newest "
+            "of them; [] empties the window)",
+        )
+    agent.window_start_seq = tail[0].seq - 1 if tail else messages.last_seq(session, agent.id)
 
 
 def _replace_blocks(session: Session, agent_id: str, block_ids: list[str]) -> None:

@@ -117,7 +117,10 @@ def compile_context(
     last_edit: datetime | None = max((b.updated_at for b in blocks), default=None)
     rendered_blocks = render_memfs(blocks) if memfs else render_blocks(blocks)
     metadata = render_metadata(
-        recall_count=recall_count, archival_count=archival_count, last_edit=last_edit
+        recall_count=recall_count,
+        archival_count=archival_count,
+        last_edit=last_edit,
+        zone=agent.timezone,
     )
     schemas = tool_schemas(agent.agent_type, tools)
     return CompiledContext(

@@ -76,6 +76,7 @@ async def fold_window(
         evicted,
         agent_model=agent.llm_config["model"],
         max_summary_tokens=max_summary_tokens,
+        zone=agent.timezone,
     )
 
     def store_fold(session: Session) -> None:

@@ -95,8 +95,10 @@ async def list_messages(
 async def reset_messages(
     agent_id: str, rt: Runtime, body: ResetMessages | None = None
 ) -> dict[str, Any]:
-    """Empty the window (history stays in recall) and drop the running summary."""
-    return serialize.agent(await message_ops.reset(rt, agent_id))
+    """Empty the window (history stays in recall) and drop the running summary; with
+    ``add_default_initial_messages``, start it again with the agent's initial messages."""
+    add_initial = body is not None and body.add_default_initial_messages
+    return serialize.agent(await message_ops.reset(rt, agent_id, add_initial=add_initial))
 
 
 @router.post("/summarize")
