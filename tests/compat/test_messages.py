@@ -218,3 +218,17 @@ def test_a_client_tool_call_waits_for_the_clients_result(
     returns = [m for m in resumed.messages if isinstance(m, ToolReturnMessage)]
     assert [m.tool_return for m in returns] == ["hello"]
     assert fake_llm.chat_requests[-1].tool_results[-1] == "hello"
+
+
+def test_history_group_id_matches_nothing_and_include_err_adds_nothing(
+    client: Letta, fake_llm: FakeLLM, agent: AgentState
+) -> None:
+    remember_rex(client, fake_llm, agent.id)
+
+    everything = client.agents.messages.list(agent.id).items
+    with_errors = client.agents.messages.list(agent.id, include_err=True).items
+    of_a_group = client.agents.messages.list(agent.id, group_id="group-anything").items
+
+    assert len(everything) == 5
+    assert [m.id for m in with_errors] == [m.id for m in everything]
+    assert of_a_group == []

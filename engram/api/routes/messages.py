@@ -76,12 +76,18 @@ async def list_messages(
     order: Literal["asc", "desc"] = "desc",
     use_assistant_message: bool = True,
     include_return_message_types: Annotated[list[MessageType] | None, Query()] = None,
+    group_id: str | None = None,
+    include_err: bool | None = None,
 ) -> Response:
     """A page of the history. ``use_assistant_message=false`` shows ``send_message`` calls
     as the tool calls they are; ``include_return_message_types`` keeps only those types
-    (of the page's messages: a page may hold fewer than ``limit``)."""
+    (of the page's messages: a page may hold fewer than ``limit``). An agent's messages
+    belong to no multi-agent group, so ``group_id`` matches none; the history holds no
+    error messages (a failed step stores nothing), so ``include_err`` has none to add."""
     query = message_ops.MessageQuery(before=before, after=after, limit=limit, order=order)
     rows = await message_ops.list_messages(rt, agent_id, query)
+    if group_id is not None:
+        rows = []
     views = listing(
         rows,
         descending=order == "desc",
