@@ -13,6 +13,7 @@ from engram.api.schemas import BlockUpdate, CreateAgent, CreateBlock, MessageCre
 from engram.errors import InvalidInput
 from engram.ops.agents import AgentChanges, AgentSpec, BlockSpec
 from engram.ops.blocks import BlockChanges
+from engram.runtime.agent_calls import MULTI_AGENT_TOOLS
 from engram.runtime.step_rows import InputMessage
 
 
@@ -26,7 +27,7 @@ def agent_spec(body: CreateAgent) -> AgentSpec:
         tags=body.tags or [],
         memory_blocks=[block_spec(b) for b in body.memory_blocks or []],
         block_ids=body.block_ids or [],
-        tools=body.tools or [],
+        tools=[*(body.tools or []), *(MULTI_AGENT_TOOLS if body.include_multi_agent_tools else ())],
         tool_ids=body.tool_ids or [],
         include_base_tools=body.include_base_tools,
         model=body.model,
@@ -52,6 +53,9 @@ def agent_spec(body: CreateAgent) -> AgentSpec:
         initial_messages=_initial(body.initial_message_sequence or []),
         timezone=body.timezone,
         message_buffer_autoclear=body.message_buffer_autoclear,
+        include_default_source=body.include_default_source,
+        embedding_chunk_size=body.embedding_chunk_size,
+        reasoning=body.reasoning,
     )
 
 

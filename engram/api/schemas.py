@@ -161,6 +161,33 @@ class CreateAgent(Body):
     timezone: str | None = Field(default=None, max_length=64)
     # Keep no messages in the window between turns, only memory.
     message_buffer_autoclear: bool = False
+    # Letta's tools for messaging other agents, added to the agent's tools.
+    include_multi_agent_tools: bool = False
+    # Letta's base tool rules: Engram adds none of its own, so true is refused.
+    include_base_tool_rules: bool | None = None
+    # A new folder for the agent, attached (Letta's deprecated default source), whose
+    # chunks are embedding_chunk_size tokens of the agent's embedding model.
+    include_default_source: bool = False
+    embedding_chunk_size: int | None = Field(default=None, ge=16, le=8192)
+    # Letta's reasoning switch for the agent's model (docs/api.md).
+    reasoning: bool | None = None
+    # Letta hides its own helper agents from listings; Engram lists every agent.
+    hidden: bool | None = None
+
+    @field_validator("include_base_tool_rules", mode="after")
+    @classmethod
+    def _no_base_rules(cls, value: bool | None) -> bool | None:
+        if value:
+            raise ValueError(
+                "Engram adds no base tool rules of its own; send the rules the agent should "
+                "follow in tool_rules"
+            )
+        return value
+
+    @field_validator("hidden", mode="after")
+    @classmethod
+    def _not_hidden(cls, value: bool | None) -> bool | None:
+        return _never_hidden(value)
 
     @field_validator("timezone", mode="after")
     @classmethod
@@ -203,11 +230,27 @@ class UpdateAgent(Body):
     last_run_completion: datetime | None = None
     last_run_duration_ms: int | None = Field(default=None, ge=0)
     last_stop_reason: StopReasonType | None = None
+    reasoning: bool | None = None  # as on CreateAgent
+    hidden: bool | None = None
+
+    @field_validator("hidden", mode="after")
+    @classmethod
+    def _not_hidden(cls, value: bool | None) -> bool | None:
+        return _never_hidden(value)
 
     @field_validator("timezone", mode="after")
     @classmethod
     def _zone(cls, value: str | None) -> str | None:
         return _iana(value)
+
+
+def _never_hidden(value: bool | None) -> bool | None:
+    if value:
+        raise ValueError(
+            "Engram does not hide agents (Letta hides only its own helper agents); every "
+            "agent is listed"
+        )
+    return value
 
 
 def _iana(name: str | None) -> str | None:

@@ -64,6 +64,12 @@ class AgentSpec:
     # The agent's clock (an IANA zone name, checked by the caller); None is UTC.
     timezone: str | None = None
     message_buffer_autoclear: bool = False
+    # Letta's deprecated default source: a new folder for the agent, attached; its chunk
+    # size (and the agent's embedding_config's) is embedding_chunk_size tokens.
+    include_default_source: bool = False
+    embedding_chunk_size: int | None = None
+    # Letta's reasoning switch (engram/llm/model_settings.with_reasoning).
+    reasoning: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,8 @@ class AgentChanges:
     last_run_completion: datetime | None = None
     last_run_duration_ms: int | None = None
     last_stop_reason: str | None = None
+    reasoning: bool | None = None
+    hidden: bool | None = None  # refused when true by the request's checks
     fields_set: frozenset[str] = frozenset()
 
     @classmethod

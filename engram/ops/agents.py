@@ -143,6 +143,16 @@ async def _llm_config(deps: HasModels, spec: AgentSpec) -> dict[str, Any]:
     return await deps.providers.llm_config_for(spec.model)
 
 
+def _reasoning_switches(llm_config: dict[str, Any], spec: AgentSpec) -> dict[str, Any]:
+    """Letta's ``max_reasoning_tokens`` and ``enable_reasoner``, written in."""
+    if spec.max_reasoning_tokens is not None:
+        llm_config["max_reasoning_tokens"] = spec.max_reasoning_tokens
+        llm_config["enable_reasoner"] = spec.enable_reasoner is not False
+    elif spec.enable_reasoner is not None:
+        llm_config["enable_reasoner"] = spec.enable_reasoner
+    return llm_config
+
+
 def _check_window(limit: int | None) -> None:
     if limit is not None and limit < 256:
         raise InvalidInput("context_window_limit", f"must be at least 256 tokens, got {limit}")
@@ -163,18 +173,18 @@ async def create_agent(deps: HasAgentModels, spec: AgentSpec) -> AgentBundle:
     llm_config["tool_call_format"] = spec.tool_call_format or llm_config.get(
         "tool_call_format", "native"
     )
-    if spec.max_reasoning_tokens is not None:
-        llm_config["max_reasoning_tokens"] = spec.max_reasoning_tokens
-        llm_config["enable_reasoner"] = spec.enable_reasoner is not False
-    elif spec.enable_reasoner is not None:
-        llm_config["enable_reasoner"] = spec.enable_reasoner
+    llm_config = _reasoning_switches(llm_config, spec)
     if spec.context_window_limit:
         llm_config["context_window"] = spec.context_window_limit
     llm_config = _with_settings(llm_config, spec.model_settings, spec.setting_shortcuts)
+    if spec.reasoning is not None:  # the switch wins over the settings it overlaps
+        llm_config = model_settings.with_reasoning(llm_config, spec.reasoning)
     if spec.embedding_config is not None:
         embedding_config = await deps.embeddings.check_config(spec.embedding_config)
     else:
         embedding_config = await deps.embeddings.config_for(spec.embedding)
+    if spec.embedding_chunk_size is not None:
+        embedding_config = {**embedding_config, "embedding_chunk_size": spec.embedding_chunk_size}
     new_blocks = [blocks.new_block(**vars(block)) for block in spec.memory_blocks]
     labels = [block.label for block in new_blocks]
     if len(labels) != len(set(labels)):
@@ -216,7 +226,10 @@ async def create_agent(deps: HasAgentModels, spec: AgentSpec) -> AgentBundle:
         tools.attach(session, agent_id, [tool.id for tool in tool_rows])
         agents.set_tags(session, agent_id, spec.tags)
         _set_identities(session, agent_id, spec.identity_ids)
-        _set_folders(session, agent_id, spec.folder_ids)
+        folder_ids = list(spec.folder_ids)
+        if spec.include_default_source:
+            folder_ids.append(_default_folder(session, agent_id, spec, embedding_config))
+        _set_folders(session, agent_id, folder_ids)
         session.flush()
         check_fixed_part_fits(deps, session, agent_id)
         agent = agents.get(session, agent_id)
@@ -227,6 +240,25 @@ async def create_agent(deps: HasAgentModels, spec: AgentSpec) -> AgentBundle:
         return bundle(session, agent_id)
 
     return await deps.db.write(_write)
+
+
+def _default_folder(
+    session: Session, agent_id: str, spec: AgentSpec, embedding_config: dict[str, Any]
+) -> str:
+    """A new, empty folder for the agent (Letta's default source): named after it, embedding
+    with its model in chunks of ``embedding_chunk_size`` tokens (default 300)."""
+    base = f"{spec.name or agent_id}-default"
+    name = base if folders.name_free(session, base) else f"{base}-{agent_id[6:14]}"
+    folder = folders.new_folder(
+        session,
+        name=name,
+        embedding_config=embedding_config,
+        description=f"files of agent {agent_id}",
+        instructions=None,
+        metadata=None,
+        chunk_tokens=spec.embedding_chunk_size,
+    )
+    return folder.id
 
 
 def _with_settings(
@@ -329,6 +361,8 @@ async def update_agent(deps: HasAgentModels, agent_id: str, changes: AgentChange
         shortcuts = {name: getattr(changes, name) for name in model_settings.SHORTCUTS}
         if changes.model_settings is not None or any(v is not None for v in shortcuts.values()):
             agent.llm_config = _with_settings(agent.llm_config, changes.model_settings, shortcuts)
+        if changes.reasoning is not None:
+            agent.llm_config = model_settings.with_reasoning(agent.llm_config, changes.reasoning)
         if embedding_config is not None and embedding_config != agent.embedding_config:
             _set_embedding(session, agent, embedding_config)
         if changes.context_window_limit is not None:
