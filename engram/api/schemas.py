@@ -582,5 +582,16 @@ class CreatePassage(Body):
     created_at: str | None = None
 
 
+class CompactionRequest(Body):
+    """``POST /v1/agents/{agent_id}/summarize``: settings for this fold only."""
+
+    compaction_settings: CompactionSettingsBody | None = None
+
+    def settings(self) -> dict[str, Any] | None:
+        """Only what the client set, so the agent's own settings fill the rest."""
+        sent = self.compaction_settings
+        return sent.model_dump(exclude_unset=True) if sent is not None else None
+
+
 class ResetMessages(Body):
     add_default_initial_messages: bool = False

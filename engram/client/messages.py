@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from engram.api import serialize
 from engram.api.memory_requests import MessageType, SearchAllMessages
-from engram.api.schemas import CancelRuns, SendMessages
+from engram.api.schemas import CancelRuns, CompactionRequest, SendMessages
 from engram.api.turns import (
     accept_turn,
     checked_inputs,
@@ -253,8 +253,10 @@ class AsyncAgentMessages(Resource):
         return AgentState.model_validate(serialize.agent(reset))
 
     async def compact(self, agent_id: str, **options: Any) -> Compaction:
-        """Fold the oldest messages of the window into the summary now."""
-        done = await message_ops.compact(self._services, agent_id)
+        """Fold the oldest messages of the window into the summary now; the options'
+        ``compaction_settings`` hold for this fold, over the agent's own."""
+        request = validated(CompactionRequest, **options)
+        done = await message_ops.compact(self._services, agent_id, request.settings())
         return Compaction.model_validate(serialize.compaction(done))
 
     async def cancel(

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engram.errors import Conflict, InvalidInput, NotFound
-from engram.memory import recall
+from engram.memory import policy, recall
 from engram.ops import initial_messages
 from engram.ops.agents import AgentBundle, bundle
 from engram.ops.deps import HasDb, HasSettings
@@ -163,18 +163,23 @@ class Compaction:
     messages_after: int
 
 
-async def compact(deps: HasCompaction, agent_id: str) -> Compaction:
+async def compact(
+    deps: HasCompaction, agent_id: str, settings: dict[str, Any] | None = None
+) -> Compaction:
     """Fold the oldest messages of the window into the summary now, as the window would
-    when full. The fold is the runtime's (a model call, then its own transaction, under
+    when full, with ``settings`` (the request's compaction settings) over the agent's own
+    for this fold. The fold is the runtime's (a model call, then its own transaction, under
     the agent's lock); around it, two reads count the window it changed."""
 
     def _count(session: Session) -> tuple[t.Agent, int]:
         agent = agents.get(session, agent_id)
         return agent, len(messages.in_context(session, agent))
 
-    _, before = await deps.db.read(_count)
+    agent, before = await deps.db.read(_count)
+    if settings:
+        policy.check_compaction({**(agent.compaction_settings or {}), **settings}, deps.settings)
     async with deps.agent_lock(agent_id):
-        fold = await fold_window(deps, agent_id, force=True)
+        fold = await fold_window(deps, agent_id, force=True, settings=settings)
     agent, after = await deps.db.read(_count)
     return Compaction(fold.summary if fold else agent.summary, before, after)
 

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from engram.api import serialize
 from engram.api.deps import IfBusy, Limit, Runtime, json_reply
 from engram.api.routes.streaming import stream_reply
-from engram.api.schemas import MessageType, ResetMessages, SendMessages
+from engram.api.schemas import CompactionRequest, MessageType, ResetMessages, SendMessages
 from engram.api.turns import (
     FAILED_TURN_STATUS,
     accept_turn,
@@ -108,8 +108,12 @@ async def reset_messages(
 
 
 @router.post("/summarize")
-async def summarize(agent_id: str, rt: Runtime) -> dict[str, Any]:
-    return serialize.compaction(await message_ops.compact(rt, agent_id))
+async def summarize(
+    agent_id: str, rt: Runtime, body: CompactionRequest | None = None
+) -> dict[str, Any]:
+    """Fold the window now; the request's ``compaction_settings`` hold for this fold."""
+    settings = body.settings() if body is not None else None
+    return serialize.compaction(await message_ops.compact(rt, agent_id, settings))
 
 
 @router.get("/context")
