@@ -14,7 +14,7 @@ from typing import Any
 import docx
 import pytest
 from fpdf import FPDF
-from letta_client import ConflictError, Letta, NotFoundError
+from letta_client import ConflictError, Letta, NotFoundError, UnprocessableEntityError
 from letta_client.types import AgentState, Folder
 
 from tests.compat.conftest import AgentFactory, letta_client_for
@@ -402,3 +402,16 @@ def test_agent_files_list_in_attach_order_when_an_order_is_given(
     assert [f.file_id for f in newest_first] == list(reversed(uploaded))
     assert [f.file_id for f in before_last] == uploaded[:2]
     assert [f.file_id for f in after_first] == uploaded[1:]
+
+
+def test_a_folder_keeps_its_embedding_model_on_update(client: Letta, folder: Folder) -> None:
+    same = folder.embedding_config.model_dump()
+    other = {**same, "embedding_model": "another-model", "embedding_dim": 1536}
+
+    kept = client.folders.update(folder.id, embedding_config=same, description="same model")
+    with pytest.raises(UnprocessableEntityError) as caught:
+        client.folders.update(folder.id, embedding_config=other, description="other model")
+
+    assert kept.description == "same model"
+    assert "embedding_config" in str(caught.value)
+    assert client.folders.retrieve(folder.id).description == "same model"
