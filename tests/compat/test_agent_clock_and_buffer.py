@@ -6,7 +6,9 @@ messages an agent starts with (``initial_message_sequence``, put back by
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from letta_client import Letta, UnprocessableEntityError
@@ -56,6 +58,32 @@ def test_the_agents_clock_shows_in_its_prompt_and_memory_tools(
     (result,) = [m for m in answer.messages if isinstance(m, ToolReturnMessage)]
     hits = json.loads(str(result.tool_return))
     assert hits and all(hit["timestamp"].endswith("+09:00") for hit in hits)
+
+
+def _zone_on_another_day() -> str:
+    """A zone whose date differs from UTC's right now (one of the two always does)."""
+    today = datetime.now(UTC).date()
+    for zone in ("Pacific/Kiritimati", "Pacific/Pago_Pago"):
+        if datetime.now(ZoneInfo(zone)).date() != today:
+            return zone
+    raise AssertionError("UTC-11 and UTC+14 share UTC's date: impossible")
+
+
+def test_recall_assist_dates_its_hits_on_the_agents_clock(
+    client: Letta, fake_llm: FakeLLM, make_agent: AgentFactory
+) -> None:
+    zone = _zone_on_another_day()
+    # recall_assist is Engram's addition: letta-client sends it through extra_body.
+    agent = make_agent(timezone=zone, extra_body={"recall_assist": {"enabled": True}})
+    client.agents.passages.create(agent.id, text="Ada's dog Biscuit loves the beach.")
+    fake_llm.script(reply.text("Biscuit!"))
+
+    client.agents.messages.create(agent.id, input="What is my dog called?")
+
+    system = _system(fake_llm, 0)
+    local_day = datetime.now(ZoneInfo(zone)).date().isoformat()
+    assert f"archival, {local_day}]" in system
+    assert f"archival, {datetime.now(UTC).date().isoformat()}]" not in system
 
 
 def test_an_agent_without_a_timezone_reads_utc(make_agent: AgentFactory) -> None:
