@@ -489,9 +489,8 @@ class SendMessages(Body):
     include_pings: bool = True
     # On POST /messages: answer as server-sent events, as /messages/stream does.
     streaming: bool = False
-    # Letta's per-request options Engram does not serve yet. Ignoring them would run a turn
-    # other than the one asked for (without the client's tools, on the agent's own model or
-    # prompt), so a request that sets one is refused, naming it and what to do instead.
+    # Letta's per-request options: each holds for this request only (runtime/turn_options.py),
+    # and one Engram cannot serve is refused naming it, never ignored.
     client_tools: list[ClientToolSchema] | None = None
     # This request's model (a handle, provider/model) and system prompt instead of the
     # agent's; the agent itself does not change.
