@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from engram.api import serialize
 from engram.api.memory_requests import MessageType, SearchAllMessages
-from engram.api.schemas import CancelRuns, SendMessages
+from engram.api.schemas import CancelRuns, CompactionRequest, SendMessages
 from engram.api.turns import (
     accept_turn,
     checked_inputs,
@@ -245,14 +245,18 @@ class AsyncAgentMessages(Resource):
     async def reset(
         self, agent_id: str, *, add_default_initial_messages: bool | None = None
     ) -> AgentState:
-        """Empty the window (history stays in recall) and drop the running summary."""
-        return AgentState.model_validate(
-            serialize.agent(await message_ops.reset(self._services, agent_id))
+        """Empty the window (history stays in recall) and drop the running summary; with
+        ``add_default_initial_messages``, start it again with the agent's initial messages."""
+        reset = await message_ops.reset(
+            self._services, agent_id, add_initial=bool(add_default_initial_messages)
         )
+        return AgentState.model_validate(serialize.agent(reset))
 
     async def compact(self, agent_id: str, **options: Any) -> Compaction:
-        """Fold the oldest messages of the window into the summary now."""
-        done = await message_ops.compact(self._services, agent_id)
+        """Fold the oldest messages of the window into the summary now; the options'
+        ``compaction_settings`` hold for this fold, over the agent's own."""
+        request = validated(CompactionRequest, **options)
+        done = await message_ops.compact(self._services, agent_id, request.settings())
         return Compaction.model_validate(serialize.compaction(done))
 
     async def cancel(

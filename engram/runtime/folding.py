@@ -4,7 +4,7 @@ into the running summary (``paging.py`` decides what and writes the summary)."""
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -48,17 +48,21 @@ async def fold_window(
     extra_tokens: int = 0,
     force: bool = False,
     conversation_id: str | None = None,
+    settings: dict[str, Any] | None = None,
 ) -> paging.Fold | None:
     """Evict the oldest messages into the summary until the window is under the agent's
     target; None when the policy lets nothing go (the window is left as it is).
 
     ``force`` folds at least one message whenever the window has two or more. With
-    ``conversation_id`` the conversation's window is folded, into its own summary."""
+    ``conversation_id`` the conversation's window is folded, into its own summary.
+    ``settings``: compaction settings for this fold only, over the agent's own."""
     state, _ = await rt.db.read(
         lambda session: load_state(session, agent_id, rt.windows, conversation_id=conversation_id)
     )
     agent = state.agent
-    rules = policy.compaction(agent.compaction_settings, rt.settings)
+    rules = policy.compaction(
+        {**(agent.compaction_settings or {}), **(settings or {})}, rt.settings
+    )
     limit = window_size(agent)
     max_summary_tokens = max(64, int(limit * 0.1))
     prompt_tokens = compile_state(state).total_tokens + extra_tokens
@@ -84,6 +88,7 @@ async def fold_window(
         evicted,
         agent_model=agent.llm_config["model"],
         max_summary_tokens=max_summary_tokens,
+        zone=agent.timezone,
     )
 
     def store_fold(session: Session) -> None:
