@@ -19,6 +19,13 @@ repository root with the project venv:
 
     .venv/bin/python bench/memory_eval.py [--users 3] [--sessions 20] [--seed 7]
         [--json results.json] [--keep-server] [--url http://127.0.0.1:8283]
+
+The long-conversation set (``memory_eval_long_data``: a few thousand dated turns, scored
+per question type for ``hybrid``, ``fts``, ``vector`` and a plain BM25 reference), on
+SQLite or on a throwaway PostgreSQL, and the same evaluation of a user's own agent file:
+
+    .venv/bin/python bench/memory_eval.py --long [--postgres] [--seed 7] [--long-sessions 60]
+    .venv/bin/python bench/memory_eval.py --agent-file my.af --questions my.jsonl
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +59,9 @@ from bench.memory_eval_load import (  # noqa: E402
     say,
     wait_for_embeddings,
 )
+from bench.memory_eval_long import Question as LongQuestion  # noqa: E402
+from bench.memory_eval_long import markdown, read_questions, run_long  # noqa: E402
+from bench.memory_eval_long_data import agent_file, build_long_set  # noqa: E402
 from bench.memory_eval_report import print_report  # noqa: E402
 from bench.memory_eval_rerank import (  # noqa: E402
     RERANKED,
@@ -246,7 +256,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--keep-server", action="store_true", help="leave the started server running"
     )
     add_rerank_options(parser)
+    parser.add_argument("--long", action="store_true", help="the long-conversation set")
+    parser.add_argument("--long-sessions", type=int, default=60, help="sessions of --long")
+    parser.add_argument("--agent-file", type=Path, help="evaluate this exported agent (.af)")
+    parser.add_argument("--questions", type=Path, help="questions for --agent-file (JSON lines)")
+    parser.add_argument(
+        "--postgres", action="store_true", help="serve from a throwaway PostgreSQL (pgserver)"
+    )
     args = parser.parse_args(argv)
+    if bool(args.agent_file) != bool(args.questions):
+        parser.error("--agent-file and --questions go together")
     if args.users < 1:
         parser.error("--users must be at least 1")
     if args.sessions < 2:
@@ -254,8 +273,46 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def long_inputs(args: argparse.Namespace) -> tuple[dict[str, Any], list[LongQuestion]]:
+    """The agent file and questions: the user's, or the generated long conversation."""
+    if args.agent_file:
+        return json.loads(args.agent_file.read_text()), read_questions(args.questions)
+    data = build_long_set(args.seed, args.long_sessions)
+    questions = [LongQuestion(q.text, q.kind, q.evidence) for q in data.questions]
+    return agent_file(data), questions
+
+
+def main_long(args: argparse.Namespace) -> int:
+    document, questions = long_inputs(args)
+    began = time.perf_counter()
+    try:
+        if args.url:
+            with httpx.Client(base_url=args.url.rstrip("/"), timeout=120) as client:
+                results = run_long(client, document, questions, index_timeout=args.index_timeout)
+        else:
+            results = with_own_server(
+                args,
+                lambda client: run_long(
+                    client, document, questions, index_timeout=args.index_timeout
+                ),
+            )
+    except (RuntimeError, httpx.HTTPError) as exc:
+        say(f"memory eval failed: {exc}")
+        return 1
+    results["timings"]["total"] = time.perf_counter() - began
+    results["database"] = "postgresql" if args.postgres else "sqlite"
+    print(f"database: {results['database']}, questions: {results['questions']}")
+    print(markdown(results["rows"]))
+    print("timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in results["timings"].items()))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, default=str))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.long or args.agent_file:
+        return main_long(args)
     began = time.perf_counter()
     try:
         if args.url:
@@ -275,22 +332,38 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_on_own_server(args: argparse.Namespace) -> dict[str, Any]:
-    """``run`` against a fresh server on a temporary data dir, removed afterwards unless
-    ``--keep-server`` asks to look around in it."""
+    return with_own_server(args, lambda client: run(client, args))
+
+
+def with_own_server(
+    args: argparse.Namespace, body: Callable[[httpx.Client], dict[str, Any]]
+) -> dict[str, Any]:
+    """``body`` against a fresh server on a temporary data dir (and, with ``--postgres``,
+    a throwaway PostgreSQL), removed afterwards unless ``--keep-server`` asks to look
+    around in it."""
     data_dir = Path(tempfile.mkdtemp(prefix="engram-memory-eval-"))
+    cluster = None
+    database_url = None
+    if args.postgres:
+        from tests.support.postgres import PostgresCluster
+
+        cluster = PostgresCluster()
+        database_url = cluster.new_database("memory_eval")
     env = {"ENGRAM_WARM_EMBEDDINGS": "true", **rerank_env(args)}
-    server = EngramServer(data_dir, UNREACHABLE_LLM, env)
+    server = EngramServer(data_dir, UNREACHABLE_LLM, env, database_url=database_url)
     say(f"starting engram serve on {data_dir} ...")
     server.start(timeout=60)
     try:
         with httpx.Client(base_url=server.base_url, timeout=120) as client:
-            return run(client, args)
+            return body(client)
     finally:
         if args.keep_server and server.process is not None:
             say(f"server left running at {server.base_url} (pid {server.process.pid}, {data_dir})")
         else:
             server.stop()
             shutil.rmtree(data_dir, ignore_errors=True)
+            if cluster is not None:
+                cluster.close()
 
 
 if __name__ == "__main__":

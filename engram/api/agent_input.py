@@ -9,9 +9,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from engram.api.schemas import BlockUpdate, CreateAgent, CreateBlock, UpdateAgent
+from engram.api.schemas import BlockUpdate, CreateAgent, CreateBlock, MessageCreate, UpdateAgent
+from engram.errors import InvalidInput
 from engram.ops.agents import AgentChanges, AgentSpec, BlockSpec
 from engram.ops.blocks import BlockChanges
+from engram.runtime.agent_calls import MULTI_AGENT_TOOLS
+from engram.runtime.step_rows import InputMessage
 
 
 def agent_spec(body: CreateAgent) -> AgentSpec:
@@ -24,7 +27,7 @@ def agent_spec(body: CreateAgent) -> AgentSpec:
         tags=body.tags or [],
         memory_blocks=[block_spec(b) for b in body.memory_blocks or []],
         block_ids=body.block_ids or [],
-        tools=body.tools or [],
+        tools=[*(body.tools or []), *(MULTI_AGENT_TOOLS if body.include_multi_agent_tools else ())],
         tool_ids=body.tool_ids or [],
         include_base_tools=body.include_base_tools,
         model=body.model,
@@ -48,7 +51,27 @@ def agent_spec(body: CreateAgent) -> AgentSpec:
         max_files_open=body.max_files_open,
         per_file_view_window_char_limit=body.per_file_view_window_char_limit,
         enable_sleeptime=bool(body.enable_sleeptime),
+        initial_messages=_initial(body.initial_message_sequence or []),
+        timezone=body.timezone,
+        message_buffer_autoclear=body.message_buffer_autoclear,
+        include_default_source=body.include_default_source,
+        embedding_chunk_size=body.embedding_chunk_size,
+        reasoning=body.reasoning,
     )
+
+
+def _initial(sequence: list[MessageCreate]) -> list[InputMessage]:
+    """Letta's ``initial_message_sequence`` as stored messages; images in user ones only."""
+    items = []
+    for index, message in enumerate(sequence):
+        parts = message.parts()
+        if parts is not None and message.role != "user":
+            field = f"initial_message_sequence.{index}.content"
+            raise InvalidInput(field, "images go in user messages only")
+        items.append(
+            InputMessage(role=message.role, text=message.text(), name=message.name, parts=parts)
+        )
+    return items
 
 
 def _dump(settings: BaseModel | None) -> dict[str, Any] | None:

@@ -39,7 +39,8 @@ class FolderUpdate(Body):
     description: str | None = None
     instructions: str | None = None
     metadata: dict[str, Any] | None = None
-    # Accepted for Letta's shape; a folder keeps the model its chunks were embedded with.
+    # A folder keeps the model its chunks were embedded with: the same model is accepted
+    # (a retrieved folder sent back), another is refused.
     embedding_config: EmbeddingConfigBody | None = None
 
     def changes(self) -> folder_ops.FolderChanges:
@@ -48,4 +49,5 @@ class FolderUpdate(Body):
             description=self.description,
             instructions=self.instructions,
             metadata=self.metadata,
+            embedding_config=self.embedding_config.model_dump() if self.embedding_config else None,
         )

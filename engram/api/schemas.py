@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -156,6 +158,44 @@ class CreateAgent(Body):
     # Pair the agent with a sleep-time agent that edits its memory in the background
     # (docs/sleeptime.md).
     enable_sleeptime: bool | None = None
+    # The agent's first messages, in its window (Letta's initial_message_sequence).
+    initial_message_sequence: list[MessageCreate] | None = Field(default=None, max_length=1000)
+    # The agent's clock: an IANA zone name (docs/api.md); None is UTC.
+    timezone: str | None = Field(default=None, max_length=64)
+    # Keep no messages in the window between turns, only memory.
+    message_buffer_autoclear: bool = False
+    # Letta's tools for messaging other agents, added to the agent's tools.
+    include_multi_agent_tools: bool = False
+    # Letta's base tool rules: Engram adds none of its own, so true is refused.
+    include_base_tool_rules: bool | None = None
+    # A new folder for the agent, attached (Letta's deprecated default source), whose
+    # chunks are embedding_chunk_size tokens of the agent's embedding model.
+    include_default_source: bool = False
+    embedding_chunk_size: int | None = Field(default=None, ge=16, le=8192)
+    # Letta's reasoning switch for the agent's model (docs/api.md).
+    reasoning: bool | None = None
+    # Letta hides its own helper agents from listings; Engram lists every agent.
+    hidden: bool | None = None
+
+    @field_validator("include_base_tool_rules", mode="after")
+    @classmethod
+    def _no_base_rules(cls, value: bool | None) -> bool | None:
+        if value:
+            raise ValueError(
+                "Engram adds no base tool rules of its own; send the rules the agent should "
+                "follow in tool_rules"
+            )
+        return value
+
+    @field_validator("hidden", mode="after")
+    @classmethod
+    def _not_hidden(cls, value: bool | None) -> bool | None:
+        return _never_hidden(value)
+
+    @field_validator("timezone", mode="after")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return _iana(value)
 
 
 class UpdateAgent(Body):
@@ -186,6 +226,66 @@ class UpdateAgent(Body):
     parallel_tool_calls: bool | None = None
     response_format: dict[str, Any] | None = None
     enable_sleeptime: bool | None = None  # true pairs, false unpairs (docs/sleeptime.md)
+    timezone: str | None = Field(default=None, max_length=64)  # as on CreateAgent
+    message_buffer_autoclear: bool | None = None
+    # The window's messages: the latest messages of the history, oldest first.
+    message_ids: list[str] | None = None
+    # What the agent's last run shows (Letta lets a client set them).
+    last_run_completion: datetime | None = None
+    last_run_duration_ms: int | None = Field(default=None, ge=0)
+    last_stop_reason: StopReasonType | None = None
+    reasoning: bool | None = None  # as on CreateAgent
+    hidden: bool | None = None
+
+    @field_validator("hidden", mode="after")
+    @classmethod
+    def _not_hidden(cls, value: bool | None) -> bool | None:
+        return _never_hidden(value)
+
+    @field_validator("timezone", mode="after")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return _iana(value)
+
+
+def _never_hidden(value: bool | None) -> bool | None:
+    if value:
+        raise ValueError(
+            "Engram does not hide agents (Letta hides only its own helper agents); every "
+            "agent is listed"
+        )
+    return value
+
+
+def _iana(name: str | None) -> str | None:
+    """``name`` when it is an IANA time zone; ValueError (a 422 naming the field) if not."""
+    if name is None:
+        return None
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"'{name}' is not an IANA time zone name (e.g. 'UTC', 'Europe/Paris')"
+        ) from None
+    return name
+
+
+StopReasonType = Literal[
+    "end_turn",
+    "error",
+    "llm_api_error",
+    "invalid_llm_response",
+    "invalid_tool_call",
+    "max_steps",
+    "max_tokens_exceeded",
+    "no_tool_call",
+    "tool_rule",
+    "cancelled",
+    "insufficient_credits",
+    "requires_approval",
+    "context_window_overflow_in_system_prompt",
+]
+"""Letta's ``StopReasonType``: how a run may end."""
 
 
 class TextPart(Body):
@@ -350,6 +450,19 @@ class ClientToolSchema(Body):
     parameters: dict[str, Any] | None = None
 
 
+class ClientSkillSchema(Body):
+    """A skill the client's environment offers for one request (Letta's
+    ``ClientSkillSchema``): listed in the prompt's skills section for that request."""
+
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(max_length=4000)
+    location: str = Field(min_length=1, max_length=1000)
+
+
+_THINKING_WORDS = {"true": True, "1": True, "yes": True, "on": True}
+_THINKING_WORDS.update({"false": False, "0": False, "no": False, "off": False})
+
+
 MessageType = Literal[
     "system_message",
     "user_message",
@@ -380,9 +493,8 @@ class SendMessages(Body):
     include_pings: bool = True
     # On POST /messages: answer as server-sent events, as /messages/stream does.
     streaming: bool = False
-    # Letta's per-request options Engram does not serve yet. Ignoring them would run a turn
-    # other than the one asked for (without the client's tools, on the agent's own model or
-    # prompt), so a request that sets one is refused, naming it and what to do instead.
+    # Letta's per-request options: each holds for this request only (runtime/turn_options.py),
+    # and one Engram cannot serve is refused naming it, never ignored.
     client_tools: list[ClientToolSchema] | None = None
     # This request's model (a handle, provider/model) and system prompt instead of the
     # agent's; the agent itself does not change.
@@ -394,6 +506,13 @@ class SendMessages(Body):
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
     # Letta's option Engram does not serve: a request that sets it is refused, naming it.
     return_token_ids: bool = False
+    # Reasoning for this request: "false" turns it off, "true" on where the model has a
+    # switch; unset, the agent's own settings (docs/api.md). Letta types it as a string.
+    enable_thinking: bool | None = None
+    # Skills the client's environment offers, listed in this request's prompt.
+    client_skills: list[ClientSkillSchema] | None = Field(default=None, max_length=200)
+    # A fold of the window during the turn shows as Letta's event and summary messages.
+    include_compaction_messages: bool = False
     # On /messages/async: where the finished run is posted (docs/api.md).
     callback_url: str | None = Field(default=None, min_length=1, max_length=2048)
 
@@ -424,6 +543,28 @@ class SendMessages(Body):
             raise ValueError("a callback_url is an http:// or https:// URL")
         return url
 
+    @field_validator("enable_thinking", mode="before")
+    @classmethod
+    def _thinking_switch(cls, value: Any) -> Any:
+        """Letta sends the switch as a string ("true"/"false"); a JSON boolean is taken too."""
+        if value is None or isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _THINKING_WORDS:
+            return _THINKING_WORDS[value.strip().lower()]
+        raise ValueError("enable_thinking is 'true' or 'false'")
+
+    @field_validator("client_skills", mode="after")
+    @classmethod
+    def _distinct_skills(
+        cls, skills: list[ClientSkillSchema] | None
+    ) -> list[ClientSkillSchema] | None:
+        seen: set[str] = set()
+        for skill in skills or []:
+            if skill.name in seen:
+                raise ValueError(f"client skill '{skill.name}' is declared twice")
+            seen.add(skill.name)
+        return skills
+
     @field_validator("return_token_ids")
     @classmethod
     def _not_served(cls, value: Any, info: ValidationInfo) -> Any:
@@ -444,16 +585,17 @@ class CreatePassage(Body):
     created_at: str | None = None
 
 
-class ResetMessages(Body):
-    add_default_initial_messages: bool = False
-
-
 class CompactionRequest(Body):
-    """Letta's ``CompactionRequest``: settings for one compaction, over the agent's."""
+    """``POST /v1/agents/{agent_id}/summarize`` and ``POST /v1/conversations/{id}/compact``:
+    settings for this fold only."""
 
     compaction_settings: CompactionSettingsBody | None = None
 
     def settings(self) -> dict[str, Any] | None:
-        """Only the settings sent, so the rest keep following the agent's."""
+        """Only what the client set, so the agent's own settings fill the rest."""
         sent = self.compaction_settings
         return sent.model_dump(exclude_unset=True) if sent is not None else None
+
+
+class ResetMessages(Body):
+    add_default_initial_messages: bool = False

@@ -367,14 +367,14 @@ def agent(bundle: AgentBundle) -> dict[str, Any]:
         "identity_ids": [linked.identity.id for linked in bundle.identities],
         "identities": [identity(linked) for linked in bundle.identities],
         "pending_approval": bundle.pending_approval,
-        "message_buffer_autoclear": False,
+        "message_buffer_autoclear": bool(row.message_buffer_autoclear),
         "enable_sleeptime": bundle.group is not None,
         "multi_agent_group": group(bundle.group) if bundle.group is not None else None,
         "managed_group": group(bundle.group) if bundle.group is not None else None,
         "last_run_completion": _time(row.last_run_completion),
         "last_run_duration_ms": row.last_run_duration_ms,
         "last_stop_reason": row.last_stop_reason,
-        "timezone": "UTC",
+        "timezone": row.timezone or "UTC",
         "max_files_open": row.max_files_open or file_settings.MAX_FILES_OPEN,
         "per_file_view_window_char_limit": (
             row.per_file_view_window_char_limit or file_settings.FILE_WINDOW_CHARS

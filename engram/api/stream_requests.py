@@ -3,7 +3,7 @@ checked here for the route and the in-process client alike."""
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from engram.api.schemas import Body
 from engram.errors import InvalidInput
@@ -11,8 +11,8 @@ from engram.ops.run_stream import Reattach
 
 
 class RetrieveStream(Body):
-    """``run_id`` may repeat the path's; ``otid`` (finding a run by a message's offline id)
-    is refused, since the path names the run."""
+    """``run_id`` may repeat the path's; ``otid`` (Letta finds a run by the offline id of a
+    message sent in it) must name a message of the path's run."""
 
     agent_id: str | None = None
     run_id: str | None = None
@@ -21,13 +21,6 @@ class RetrieveStream(Body):
     include_pings: bool | None = True
     poll_interval: float | None = Field(default=0.1, gt=0, le=60)
     batch_size: int | None = Field(default=100, ge=1, le=1000)
-
-    @field_validator("otid")
-    @classmethod
-    def _no_otid(cls, value: str | None) -> str | None:
-        if value is not None:
-            raise ValueError("finding a run by otid is not supported: name the run in the path")
-        return value
 
     def to_op(self, run_id: str) -> Reattach:
         """The options for following ``run_id``, the run the path names."""
@@ -39,4 +32,5 @@ class RetrieveStream(Body):
             poll_interval=self.poll_interval or 0.1,
             batch_size=self.batch_size or 100,
             agent_id=self.agent_id,
+            otid=self.otid,
         )

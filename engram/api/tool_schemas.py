@@ -86,7 +86,13 @@ class ToolRunFromSource(Body):
             name=self.name,
             source_type=self.source_type,
             json_schema=self.json_schema,
+            pip_requirements=_dumped(self.pip_requirements),
+            npm_requirements=_dumped(self.npm_requirements),
         )
+
+
+def _dumped(requirements: list[Requirement] | None) -> list[dict[str, Any]] | None:
+    return [item.model_dump() for item in requirements] if requirements else None
 
 
 class ToolExecuteRequest(Body):

@@ -25,7 +25,7 @@ from engram.runtime.agent_gate import BusyPolicy
 from engram.runtime.runs import create_run
 from engram.runtime.step import TurnResult
 from engram.runtime.step_rows import InputMessage
-from engram.runtime.turn_options import ClientTool, TurnOptions
+from engram.runtime.turn_options import ClientSkill, ClientTool, TurnOptions
 
 if TYPE_CHECKING:
     from engram.runtime.agent_gate import AgentGate
@@ -158,6 +158,12 @@ async def turn_options(
         use_assistant_message=body.use_assistant_message,
         callback_url=body.callback_url,
         logprobs=logprobs,
+        thinking=body.enable_thinking,
+        skills=tuple(
+            ClientSkill(skill.name, skill.description, skill.location)
+            for skill in body.client_skills or []
+        ),
+        compaction_messages=body.include_compaction_messages,
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import builtins
 from typing import TYPE_CHECKING, Any, Literal
 
-from engram.api import serialize
+from engram.api import agent_include, serialize
 from engram.api.agent_input import agent_changes, agent_spec
 from engram.api.schemas import CreateAgent, UpdateAgent
 from engram.client.agent_files import AgentFileMethods
@@ -69,11 +69,14 @@ class AsyncAgents(AgentFileMethods, Resource):
         include: builtins.list[str] | None = None,
         identity_id: str | None = None,
         identifier_keys: builtins.list[str] | None = None,
+        last_stop_reason: str | None = None,
+        include_relationships: builtins.list[str] | None = None,
     ) -> builtins.list[AgentState]:
         """The agents matching the filters, newest first unless ``order="asc"`` (or
-        ``ascending=True``). ``include`` is accepted for letta-client's sake: every agent
-        comes with its blocks, tools and tags already. ``identity_id`` and
-        ``identifier_keys`` keep the agents of those identities only."""
+        ``ascending=True``). ``include`` (or ``include_relationships``) names the
+        relationships shown, the others empty; without either every one is shown.
+        ``identity_id`` and ``identifier_keys`` keep the agents of those identities only,
+        ``last_stop_reason`` those whose last run ended so."""
         if ascending is not None:
             order = "asc" if ascending else "desc"
         where = agent_ops.AgentFilter(
@@ -83,20 +86,21 @@ class AsyncAgents(AgentFileMethods, Resource):
             query_text,
             identity_id,
             tuple(identifier_keys or ()),
+            last_stop_reason,
         )
+        relations = agent_include.chosen(include, include_relationships)
         found = await agent_ops.list_agents(
-            self._services,
-            where,
-            page(before, after, limit, order),
-            order_by_updated=order_by == "updated_at",
+            self._services, where, page(before, after, limit, order), order_by=order_by
         )
-        return [_agent(item) for item in found]
+        return [_agent(item, relations) for item in found]
 
     async def retrieve(
         self, agent_id: str, *, include: builtins.list[str] | None = None
     ) -> AgentState:
-        """The agent; NotFound for an unknown id. ``include`` is accepted and not needed."""
-        return _agent(await agent_ops.retrieve_agent(self._services, agent_id))
+        """The agent; NotFound for an unknown id. ``include`` names the relationships
+        shown, as on ``list``."""
+        relations = agent_include.chosen(include, None)
+        return _agent(await agent_ops.retrieve_agent(self._services, agent_id), relations)
 
     async def update(self, agent_id: str, **fields: Any) -> AgentState:
         """Change the fields given (those of ``PATCH /v1/agents/{agent_id}``); the others
@@ -121,5 +125,5 @@ class AsyncAgents(AgentFileMethods, Resource):
         return await agent_context.recompile(self._services, agent_id, dry_run=dry_run)
 
 
-def _agent(found: agent_ops.AgentBundle) -> AgentState:
-    return AgentState.model_validate(serialize.agent(found))
+def _agent(found: agent_ops.AgentBundle, relations: frozenset[str] | None = None) -> AgentState:
+    return AgentState.model_validate(agent_include.trimmed(serialize.agent(found), relations))

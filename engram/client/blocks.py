@@ -17,6 +17,7 @@ from engram.errors import InvalidInput
 from engram.ops import blocks as block_ops
 from engram.ops import links
 from engram.ops.agents import Cursor
+from engram.ops.blocks import BlockFilter
 
 if TYPE_CHECKING:
     from engram.runtime.engine import Services
@@ -112,16 +113,39 @@ class AsyncBlocks(Resource):
         order: Order = "asc",
         identity_id: str | None = None,
         identifier_keys: builtins.list[str] | None = None,
+        name: str | None = None,
+        templates_only: bool = False,
+        tags: builtins.list[str] | None = None,
+        match_all_tags: bool = False,
+        label_search: str | None = None,
+        description_search: str | None = None,
+        value_search: str | None = None,
+        connected_to_agents_count_gt: int | None = None,
+        connected_to_agents_count_lt: int | None = None,
+        connected_to_agents_count_eq: builtins.list[int] | None = None,
     ) -> builtins.list[Block]:
-        """Every block (or those labelled ``label``, or of the identities named), oldest
-        first."""
+        """Every block (or those labelled ``label``, of the identities named, or passing the
+        other filters as ``GET /v1/blocks/`` applies them), oldest first."""
         cursor = page(before, after, limit, order)
+        where = BlockFilter(
+            name=name,
+            templates_only=templates_only,
+            tags=tuple(tags or ()),
+            match_all_tags=match_all_tags,
+            label_search=label_search,
+            description_search=description_search,
+            value_search=value_search,
+            agents_more_than=connected_to_agents_count_gt,
+            agents_fewer_than=connected_to_agents_count_lt,
+            agents_exactly=tuple(connected_to_agents_count_eq or ()),
+        )
         found = await block_ops.list_blocks(
             self._services,
             cursor,
             label=label,
             identity_id=identity_id,
             identifier_keys=tuple(identifier_keys or ()),
+            where=where,
         )
         return [_block(row) for row in found]
 

@@ -312,8 +312,11 @@ class AsyncAgentFiles(Resource):
         after: str | None = None,
         is_open: bool | None = None,
         limit: int | None = None,
+        before: str | None = None,
+        order: Literal["asc", "desc"] | None = None,
     ) -> PaginatedAgentFiles:
-        """Most recently used first; page on with the answer's ``next_cursor``."""
+        """Most recently used first, or with ``order`` by when each file was attached;
+        page on with the answer's ``next_cursor`` (or ``before``/``after`` a view's id)."""
         listing = validated(_Listing, after=after, limit=limit)
         page = await file_ops.agent_files(
             self._services,
@@ -321,6 +324,8 @@ class AsyncAgentFiles(Resource):
             cursor=cursor or listing.after,
             limit=listing.limit or 100,
             is_open=is_open,
+            before=before,
+            order=order,
         )
         return PaginatedAgentFiles.model_validate(serialize_folders.agent_files(page))
 

@@ -249,18 +249,18 @@ class AsyncAgentMessages(Resource):
     async def reset(
         self, agent_id: str, *, add_default_initial_messages: bool | None = None
     ) -> AgentState:
-        """Empty the window (history stays in recall) and drop the running summary."""
-        return AgentState.model_validate(
-            serialize.agent(await message_ops.reset(self._services, agent_id))
+        """Empty the window (history stays in recall) and drop the running summary; with
+        ``add_default_initial_messages``, start it again with the agent's initial messages."""
+        reset = await message_ops.reset(
+            self._services, agent_id, add_initial=bool(add_default_initial_messages)
         )
+        return AgentState.model_validate(serialize.agent(reset))
 
-    async def compact(
-        self, agent_id: str, *, compaction_settings: dict[str, Any] | None = None, **options: Any
-    ) -> Compaction:
-        """Fold the oldest messages of the window into the summary now;
-        ``compaction_settings`` win over the agent's for this fold."""
-        body = validated(CompactionRequest, compaction_settings=compaction_settings)
-        done = await message_ops.compact(self._services, agent_id, body.settings())
+    async def compact(self, agent_id: str, **options: Any) -> Compaction:
+        """Fold the oldest messages of the window into the summary now; the options'
+        ``compaction_settings`` hold for this fold, over the agent's own."""
+        request = validated(CompactionRequest, **options)
+        done = await message_ops.compact(self._services, agent_id, request.settings())
         return Compaction.model_validate(serialize.compaction(done))
 
     async def cancel(

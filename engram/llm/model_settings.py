@@ -48,6 +48,21 @@ def wire_of(llm_config: Mapping[str, Any]) -> str:
     return ANTHROPIC if llm_config.get("model_endpoint_type") == ANTHROPIC else OPENAI
 
 
+def with_reasoning(llm_config: Mapping[str, Any], on: bool) -> dict[str, Any]:
+    """Letta's agent-level ``reasoning`` switch written into the config: for Anthropic
+    models extended thinking on (with the budget set, or Anthropic's minimum) or off; for
+    OpenAI-compatible ones, off drops the ``reasoning_effort`` and on keeps it (a reasoning
+    model reasons at its default effort without one)."""
+    config = dict(llm_config)
+    if wire_of(config) == ANTHROPIC:
+        config["enable_reasoner"] = on
+        if on and not config.get("max_reasoning_tokens"):
+            config["max_reasoning_tokens"] = MIN_THINKING_BUDGET
+    elif not on:
+        config.pop("reasoning_effort", None)
+    return config
+
+
 def settings_view(llm_config: Mapping[str, Any]) -> dict[str, Any]:
     """The agent's effective settings in Letta's shape for its provider.
 

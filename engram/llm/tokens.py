@@ -491,6 +491,12 @@ def _content_tokens(counter: TokenCounter, content: Any) -> int:
     return total
 
 
+def count_content_tokens(counter: TokenCounter, content: Any) -> int:
+    """Tokens of one message's chat ``content`` (a string or parts, images priced as the
+    context inspector prices them), without the message's own wrapper."""
+    return _content_tokens(counter, content)
+
+
 def _function_call_tokens(counter: TokenCounter, function: Any) -> int:
     """A call the model made: its function name and arguments plus the call wrapper."""
     if not isinstance(function, Mapping):

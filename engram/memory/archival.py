@@ -12,8 +12,8 @@ one passage whose vector knows only its opening.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +22,27 @@ from sqlalchemy.orm import Session
 from engram.files.chunking import DEFAULT_OVERLAP_TOKENS, chunk_document
 from engram.files.document import ParsedDocument
 from engram.files.tokens import max_input_tokens_for, token_spans_for
+from engram.memory import dates
 from engram.memory.embeddings import Embedder
-from engram.memory.ranking import SearchMode, fuse
-from engram.store import messages, passages
+from engram.memory.ranking import KEYWORD_WEIGHT, SearchMode, blend, fuse
+from engram.store import passages
 from engram.store import tables as t
 from engram.store.passages import Scope
 from engram.store.vectors import VectorIndex
+
+
+@dataclass(frozen=True)
+class Blending:
+    """How hybrid search weighs its sides for one kind of passage. Memory notes: the
+    measured defaults, newer first. A file's chunks (``file_search``) are long, so one
+    sentence in them moves their embedding little and keywords weigh more; their order is
+    the file's, not an age, so none gets a recency bonus."""
+
+    keyword_weight: float = KEYWORD_WEIGHT
+    newer_first: bool = True
+
+
+FILE_CHUNKS = Blending(keyword_weight=0.5, newer_first=False)
 
 
 @dataclass(frozen=True)
@@ -79,30 +94,64 @@ def search_scope(
     start: datetime | None = None,
     end: datetime | None = None,
     mode: SearchMode = "hybrid",
+    now: datetime | None = None,
+    blending: Blending = Blending(),
 ) -> list[Hit]:
-    """Fuse vector and full-text rankings by reciprocal rank, within the scope and filters.
+    """Blend vector and full-text rankings by their scores, within the scope and filters.
+
+    A hybrid query that names a time ("in May 2023", "two weeks ago"; ``dates.resolve``
+    against ``now``, the agent's clock) and sets no range of its own puts the passages
+    of that time first, then the rest.
     ``mode`` keeps one of the two rankings alone (for evaluation and for exact lookups).
 
     Only passages whose embedding has the query's dimension take part in the vector ranking;
     callers keep one embedding model per scope (attaching a mismatched archive is refused).
     """
     where = passages.PassageFilter(tuple(tags or ()), match_all_tags, start, end)
+    when = dates.resolve(query, now or datetime.now(UTC)) if mode == "hybrid" else None
+    if when is None or start is not None or end is not None:
+        return _ranked(session, index, scope, query, query_vector, top_k, where, mode, blending)
+    dated = replace(where, start=when.start, end=when.end - timedelta(microseconds=1))
+    words = dates.without(query, when)
+    first = _ranked(session, index, scope, words, query_vector, top_k, dated, mode, blending)
+    rest = _ranked(session, index, scope, query, query_vector, top_k, where, mode, blending)
+    seen = {hit.passage.seq for hit in first}
+    return (first + [hit for hit in rest if hit.passage.seq not in seen])[:top_k]
+
+
+def _ranked(
+    session: Session,
+    index: VectorIndex,
+    scope: Scope,
+    query: str,
+    query_vector: list[float],
+    top_k: int,
+    where: passages.PassageFilter,
+    mode: SearchMode,
+    blending: Blending,
+) -> list[Hit]:
     allowed = passages.filtered_seqs(session, scope, where) if where.active else None
     if allowed is not None and not allowed:
         return []
     depth = max(top_k * 3, 50)
-    rankings: list[list[int]] = []
+    nearest: list[tuple[int, float]] = []
+    keyword: list[tuple[int, float]] = []
     if mode != "fts":
-        nearest = index.nearest(session, scope.owners, query_vector, depth, allowed)
         # Unlike recall search, every nearest passage counts: clients expect top_k
         # results from archival search, as Letta's vector search gave them.
-        rankings.append([seq for seq, _ in nearest])
+        nearest = index.nearest(session, scope.owners, query_vector, depth, allowed)
     if mode != "vector":
-        ranked = passages.keyword_seqs(session, scope, query, depth, where)
-        if mode == "hybrid":
-            ranked = messages.well_covered(session, "passages_fts", ranked, query)
-        rankings.append(ranked)
-    best = fuse(rankings, top_k, newer_is_larger=True)
+        keyword = passages.keyword_scored(session, scope, query, depth, where)
+    if mode == "hybrid":
+        best = blend(
+            keyword,
+            nearest,
+            top_k,
+            newer_is_larger=blending.newer_first,
+            keyword_weight=blending.keyword_weight,
+        )
+    else:  # one ranking alone, with its own scores (BM25 or cosine similarity)
+        best = (keyword or nearest)[:top_k]
     rows = passages.by_seqs(session, [seq for seq, _ in best])
     return [Hit(rows[seq], score) for seq, score in best if seq in rows]
 
@@ -133,8 +182,8 @@ def search_everything(
     for owners, vector in groups:
         nearest = index.nearest(session, list(owners), vector, depth, allowed)
         rankings.append([seq for seq, _ in nearest])
-    ranked = passages.keyword_seqs(session, scope, query, depth, where)
-    rankings.append(messages.well_covered(session, "passages_fts", ranked, query))
+    ranked = passages.keyword_scored(session, scope, query, depth, where)
+    rankings.append([seq for seq, _ in ranked])
     best = fuse(rankings, top_k, newer_is_larger=True)
     rows = passages.by_seqs(session, [seq for seq, _ in best])
     return [Hit(rows[seq], score) for seq, score in best if seq in rows]

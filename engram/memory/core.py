@@ -12,6 +12,7 @@ from datetime import datetime
 from engram.errors import ReadOnlyBlock
 from engram.store import tables as t
 from engram.store.blocks import check_fits
+from engram.times import on_clock
 
 
 class EditRejected(ValueError):
@@ -40,9 +41,12 @@ def render_blocks(blocks: Sequence[t.Block]) -> str:
     return "\n".join(parts)
 
 
-def render_metadata(*, recall_count: int, archival_count: int, last_edit: datetime | None) -> str:
-    """What lies outside the window, so the model knows when searching is worth it."""
-    edited = last_edit.isoformat(timespec="seconds") if last_edit else "never"
+def render_metadata(
+    *, recall_count: int, archival_count: int, last_edit: datetime | None, zone: str | None = None
+) -> str:
+    """What lies outside the window, so the model knows when searching is worth it; the
+    time on the agent's clock (``zone``, an IANA name; None is UTC)."""
+    edited = on_clock(last_edit, zone) if last_edit else "never"
     return (
         "<memory_metadata>\n"
         f"- Core memory last edited: {edited}\n"

@@ -88,6 +88,7 @@ def _search(
         vector or [],
         top_k=limit,
         mode=mode,
+        blending=archival.FILE_CHUNKS,
     )
 
 

@@ -1,7 +1,13 @@
-"""Reciprocal-rank fusion: one ranking out of several, without comparing their scores.
+"""Fusing the keyword and the meaning rankings into one.
 
-BM25 scores and cosine similarities live on different scales; fusing by rank sidesteps
-calibrating them. A row ranked high by either list rises; one ranked by both rises most.
+``blend`` is what hybrid search uses: each list's scores are brought to one scale (BM25
+divided by the best BM25 of the query, cosine similarity spread between the best and the
+last of the nearest neighbours) and added with weights, so a row's lead in either list
+keeps its size, not only its place; and the best keyword hit, when it is a clear one,
+stays among the first three even if the vector side never saw it. The constants were
+chosen on the long-conversation evaluation (``bench/memory_eval.py --long``,
+docs/design.md has the table). ``fuse`` (reciprocal-rank fusion) remains for rankings
+without comparable scores (the tool catalogue and several embedding models at once).
 """
 
 from __future__ import annotations
@@ -46,15 +52,93 @@ def fuse(
     return [(key, scores[key]) for key in ordered[:limit]]
 
 
+KEYWORD_WEIGHT = 0.3
+"""The keyword side's share of a blended archival score; the vector side has the rest."""
+
+RECALL_KEYWORD_WEIGHT = 0.4
+"""The same for recall search: among messages, short replies ("oh nice, how did that
+go?") sit close to many questions by meaning, so keywords weigh a little more (measured:
+R@1 0.752 at 0.4 against 0.725 at 0.3 on the long-conversation set)."""
+
+MIN_SPREAD = 0.2
+"""Over fewer than ``FULL_LIST`` rows, the vector side's scale spans at least this much
+cosine similarity below the best: among a handful of rows the nearest and the farthest may
+differ by little, and stretching that little to the whole scale would let meaning outvote
+a clear keyword match. (With a full list the farthest of the nearest is the background
+similarity of the memory, a fair floor: a minimum spread there measured worse.)"""
+
+FULL_LIST = 20
+
+KEYWORD_KEEP = 3
+"""The best keyword hit is placed no lower than this."""
+
+CLEAR_LEAD = 1.25
+"""A keyword hit is a clear one when its BM25 is this many times the runner-up's (or it is
+the only hit): a rare word matched in full, not one word of a long question."""
+
+BLEND_RECENCY = 0.02
+"""Among the leading candidates, the newest gains this much of a blended score over the
+oldest: enough to order two statements of one fact that match alike (the latest first),
+too little to lift a weak match over a strong one."""
+
+
+def blend(
+    keyword: Sequence[tuple[int, float]],
+    vector: Sequence[tuple[int, float]],
+    limit: int,
+    *,
+    newer_is_larger: bool = False,
+    keyword_weight: float = KEYWORD_WEIGHT,
+) -> list[tuple[int, float]]:
+    """(key, blended score) for the best ``limit`` keys, best first, from (key, BM25) and
+    (key, cosine similarity) lists, each best first. A key absent from a list scores 0
+    on that side."""
+    scores: dict[int, float] = {}
+    if keyword:
+        top = keyword[0][1] or 1.0
+        for key, score in keyword:
+            scores[key] = keyword_weight * score / top
+    if vector:
+        best = vector[0][1]
+        floor = vector[-1][1] if len(vector) > 1 else 0.0
+        if len(vector) < FULL_LIST:
+            floor = min(floor, best - MIN_SPREAD)
+        span = (best - floor) or 1.0
+        for key, similarity in vector:
+            share = (similarity - floor) / span
+            scores[key] = scores.get(key, 0.0) + (1.0 - keyword_weight) * share
+    ordered = sorted(scores, key=lambda key: (-scores[key], -key))
+    if newer_is_larger and keyword and vector:
+        pool = ordered[:RECENCY_POOL]
+        for age, key in enumerate(sorted(pool)):
+            scores[key] += BLEND_RECENCY * age / max(1, len(pool) - 1)
+        ordered = sorted(pool, key=lambda key: (-scores[key], -key)) + ordered[RECENCY_POOL:]
+    if keyword and vector and _clear(keyword):
+        ordered = _kept_near_top(ordered, keyword[0][0])
+    return [(key, scores[key]) for key in ordered[:limit]]
+
+
+def _clear(keyword: Sequence[tuple[int, float]]) -> bool:
+    return len(keyword) == 1 or keyword[0][1] >= CLEAR_LEAD * keyword[1][1]
+
+
+def _kept_near_top(ordered: list[int], key: int) -> list[int]:
+    place = ordered.index(key)
+    if place < KEYWORD_KEEP:
+        return ordered
+    rest = ordered[:place] + ordered[place + 1 :]
+    return rest[: KEYWORD_KEEP - 1] + [key] + rest[KEYWORD_KEEP - 1 :]
+
+
 WEAK_MATCH_RATIO = 0.5
 """In a fused search, a vector hit less than half as similar as the best one is noise."""
 
 
-def strong_matches(nearest: Sequence[tuple[int, float]]) -> list[int]:
+def strong_matches(nearest: Sequence[tuple[int, float]]) -> list[tuple[int, float]]:
     """The vector hits worth fusing: nearest neighbours always exist, even for a query
     nothing matches, and without this cut they would fill every hybrid result list.
     The cut is relative to the best hit, so it holds for any embedding model's scale."""
     if not nearest:
         return []
     floor = max(0.0, nearest[0][1] * WEAK_MATCH_RATIO)
-    return [key for key, score in nearest if score >= floor]
+    return [(key, score) for key, score in nearest if score >= floor]

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from sqlalchemy.orm import Session
 
-from engram.memory.ranking import SearchMode, fuse, strong_matches
+from engram.memory import dates
+from engram.memory.ranking import RECALL_KEYWORD_WEIGHT, SearchMode, blend
 from engram.store import messages
 from engram.store import tables as t
 from engram.store.tables import as_utc
@@ -40,16 +42,48 @@ def search(
     max_seq: int | None = None,
     mode: SearchMode = "hybrid",
     vector_owners: Sequence[str] = (),
+    now: datetime | None = None,
     thread: messages.ThreadFilter | None = None,
 ) -> list[RecallHit]:
-    """Best matches first, fusing full text and vector rankings by reciprocal rank.
+    """Best matches first, blending full text and vector rankings by their scores.
 
     ``agent_id`` None searches every agent's history; its vector half then covers
     ``vector_owners`` (the agents whose embeddings share the query vector's model).
     ``thread`` (with an ``agent_id``) keeps one conversation's messages. Filters apply
-    inside each ranking, never to the fused list."""
+    inside each ranking, never to the fused list. A hybrid query naming a
+    time (``dates.resolve`` against ``now``, the agent's clock) without a range of its
+    own puts the messages of that time first, then the rest."""
+    when = dates.resolve(query, now or datetime.now(UTC)) if mode == "hybrid" else None
+    ranked = partial(
+        _ranked, session, index, agent_id, query_vector, roles, limit, max_seq, mode,
+        vector_owners, thread,
+    )  # fmt: skip
+    if when is None or start is not None or end is not None:
+        return ranked(query, start, end)
+    first = ranked(dates.without(query, when), when.start, when.end - timedelta(microseconds=1))
+    seen = {hit.message.seq for hit in first}
+    rest = [hit for hit in ranked(query, None, None) if hit.message.seq not in seen]
+    return (first + rest)[:limit]
+
+
+def _ranked(
+    session: Session,
+    index: VectorIndex,
+    agent_id: str | None,
+    query_vector: list[float] | None,
+    roles: Sequence[str] | None,
+    limit: int,
+    max_seq: int | None,
+    mode: SearchMode,
+    vector_owners: Sequence[str],
+    thread: messages.ThreadFilter | None,
+    query: str,
+    start: datetime | None,
+    end: datetime | None,
+) -> list[RecallHit]:
     depth = max(limit * 3, 50)
-    rankings: list[list[int]] = []
+    nearest: list[tuple[int, float]] = []
+    keyword: list[tuple[int, float]] = []
     if mode != "fts" and query_vector is not None:
         owners = [agent_id] if agent_id is not None else list(vector_owners)
         allowed = None
@@ -68,12 +102,10 @@ def search(
             depth *= 4
         if allowed is None or allowed:
             nearest = index.nearest(session, owners, query_vector, depth, allowed)
-            ranked = strong_matches(nearest) if mode == "hybrid" else [s for s, _ in nearest]
             if agent_id is None and (roles or start or end):
-                ranked = _passing(session, ranked, roles, start, end)
-            rankings.append(ranked)
+                nearest = _passing(session, nearest, roles, start, end)
     if mode != "vector":
-        found = messages.search(
+        keyword = messages.search_scored(
             session,
             agent_id,
             query,
@@ -84,31 +116,32 @@ def search(
             max_seq=max_seq,
             thread=thread,
         )
-        ranked = [row.seq for row in found]
-        if mode == "hybrid":
-            ranked = messages.well_covered(session, "messages_fts", ranked, query)
-        rankings.append(ranked)
-    best = fuse(rankings, limit, newer_is_larger=True)
+    if mode == "hybrid":
+        best = blend(
+            keyword, nearest, limit, newer_is_larger=True, keyword_weight=RECALL_KEYWORD_WEIGHT
+        )
+    else:  # one ranking alone, with its own scores (BM25 or cosine similarity)
+        best = (keyword or nearest)[:limit]
     rows = messages.by_seqs(session, [seq for seq, _ in best])
     return [RecallHit(rows[seq], score) for seq, score in best if seq in rows]
 
 
 def _passing(
     session: Session,
-    seqs: list[int],
+    nearest: list[tuple[int, float]],
     roles: Sequence[str] | None,
     start: datetime | None,
     end: datetime | None,
-) -> list[int]:
-    rows = messages.by_seqs(session, seqs)
+) -> list[tuple[int, float]]:
+    rows = messages.by_seqs(session, [seq for seq, _ in nearest])
     start = as_utc(start) if start else None
     end = as_utc(end) if end else None
     kept = []
-    for seq in seqs:
+    for seq, similarity in nearest:
         row = rows.get(seq)
         if row is None or (roles and row.role not in roles):
             continue
         if (start and row.created_at < start) or (end and row.created_at > end):
             continue
-        kept.append(seq)
+        kept.append((seq, similarity))
     return kept

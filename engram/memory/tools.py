@@ -20,7 +20,7 @@ from engram.memory.tool_context import edit_block
 from engram.store import passages
 from engram.store.messages import ThreadFilter
 from engram.store.tables import as_utc
-from engram.times import read_iso_time
+from engram.times import agent_zone, on_clock, read_iso_time
 from engram.tools.schema import builtin_schema
 
 
@@ -118,8 +118,8 @@ def archival_memory_search(
         top_k=ctx.rerank.pool(wanted),
         tags=tags,
         match_all_tags=tag_match_mode == "all",
-        start=_parse_time("start_datetime", start_datetime),
-        end=_parse_time("end_datetime", end_datetime),
+        start=_parse_time(ctx, "start_datetime", start_datetime),
+        end=_parse_time(ctx, "end_datetime", end_datetime),
     )
     hits = ctx.rerank.order(query, hits, lambda h: h.passage.id, lambda h: h.passage.text, wanted)
     if not hits:
@@ -128,7 +128,7 @@ def archival_memory_search(
         [
             {
                 "id": hit.passage.id,
-                "timestamp": as_utc(hit.passage.created_at).isoformat(),
+                "timestamp": on_clock(as_utc(hit.passage.created_at), ctx.agent.timezone),
                 "content": hit.passage.text,
                 "tags": hit.passage.tags or [],
                 "source": passages.provenance(hit.passage),
@@ -156,8 +156,8 @@ def conversation_search(
         query,
         ctx.vectors_by_text.get(query),
         roles=roles,
-        start=_parse_time("start_date", start_date),
-        end=_parse_time("end_date", end_date),
+        start=_parse_time(ctx, "start_date", start_date),
+        end=_parse_time(ctx, "end_date", end_date),
         limit=ctx.rerank.pool(wanted),
         thread=thread,
     )
@@ -170,7 +170,7 @@ def conversation_search(
         [
             {
                 "id": hit.message.id,
-                "timestamp": as_utc(hit.message.created_at).isoformat(),
+                "timestamp": on_clock(as_utc(hit.message.created_at), ctx.agent.timezone),
                 "role": hit.message.role,
                 "content": hit.message.search_text,
             }
@@ -183,11 +183,12 @@ def send_message(ctx: ToolContext, message: str) -> str:
     return "Sent message successfully."
 
 
-def _parse_time(field_name: str, value: str | None) -> datetime | None:
+def _parse_time(ctx: ToolContext, field_name: str, value: str | None) -> datetime | None:
+    """A time the model wrote; without an offset, it is read on the agent's clock."""
     if not value:
         return None
     try:
-        return read_iso_time(value)
+        return read_iso_time(value, agent_zone(ctx.agent.timezone))
     except ValueError as exc:
         raise ToolFailure(f"{field_name} must be an ISO 8601 date or time, got '{value}'") from exc
 

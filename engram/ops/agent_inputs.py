@@ -5,10 +5,12 @@ the in-process client build the same values from their own arguments."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from datetime import datetime
 from typing import Any
 
 from engram.errors import InvalidInput
 from engram.ops.paging import Page
+from engram.runtime.step_rows import InputMessage
 
 
 @dataclass
@@ -59,6 +61,17 @@ class AgentSpec:
     per_file_view_window_char_limit: int | None = None
     # Letta's: pair the agent with a sleep-time agent that edits its memory in the background.
     enable_sleeptime: bool = False
+    # Letta's initial_message_sequence: the agent's first messages, in its window.
+    initial_messages: list[InputMessage] = field(default_factory=list)
+    # The agent's clock (an IANA zone name, checked by the caller); None is UTC.
+    timezone: str | None = None
+    message_buffer_autoclear: bool = False
+    # Letta's deprecated default source: a new folder for the agent, attached; its chunk
+    # size (and the agent's embedding_config's) is embedding_chunk_size tokens.
+    include_default_source: bool = False
+    embedding_chunk_size: int | None = None
+    # Letta's reasoning switch (engram/llm/model_settings.with_reasoning).
+    reasoning: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +109,14 @@ class AgentChanges:
     max_files_open: int | None = None
     per_file_view_window_char_limit: int | None = None
     enable_sleeptime: bool | None = None
+    timezone: str | None = None
+    message_buffer_autoclear: bool | None = None
+    message_ids: list[str] | None = None
+    last_run_completion: datetime | None = None
+    last_run_duration_ms: int | None = None
+    last_stop_reason: str | None = None
+    reasoning: bool | None = None
+    hidden: bool | None = None  # refused when true by the request's checks
     fields_set: frozenset[str] = frozenset()
 
     @classmethod

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engram.errors import Conflict, InvalidInput
@@ -15,7 +16,7 @@ from engram.llm import model_settings
 from engram.memory import directories, policy
 from engram.memory.directories import Directories
 from engram.memory.tools import MEMORY_TOOL_NAMES
-from engram.ops import sleeptime
+from engram.ops import initial_messages, sleeptime
 from engram.ops.agent_inputs import AgentChanges, AgentSpec, BlockSpec, Cursor
 from engram.ops.deps import HasDb, HasModels, HasSettings
 from engram.ops.file_tools import sync_file_tools
@@ -37,7 +38,7 @@ from engram.store import (
 )
 from engram.store import groups as group_rows
 from engram.store import tables as t
-from engram.store.agents import AgentFilter
+from engram.store.agents import AgentFilter, AgentOrder
 from engram.store.identities import Linked
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
 
 # The inputs of these operations, importable from here with them; AgentFilter is the list
 # and count filter, for callers that may not import the store.
-__all__ = ["AgentChanges", "AgentFilter", "AgentSpec", "BlockSpec", "Cursor"]
+__all__ = ["AgentChanges", "AgentFilter", "AgentOrder", "AgentSpec", "BlockSpec", "Cursor"]
 
 
 class HasAgentModels(HasModels, Protocol):
@@ -147,6 +148,16 @@ async def _llm_config(deps: HasModels, spec: AgentSpec) -> dict[str, Any]:
     return await deps.providers.llm_config_for(spec.model)
 
 
+def _reasoning_switches(llm_config: dict[str, Any], spec: AgentSpec) -> dict[str, Any]:
+    """Letta's ``max_reasoning_tokens`` and ``enable_reasoner``, written in."""
+    if spec.max_reasoning_tokens is not None:
+        llm_config["max_reasoning_tokens"] = spec.max_reasoning_tokens
+        llm_config["enable_reasoner"] = spec.enable_reasoner is not False
+    elif spec.enable_reasoner is not None:
+        llm_config["enable_reasoner"] = spec.enable_reasoner
+    return llm_config
+
+
 def _check_window(limit: int | None) -> None:
     if limit is not None and limit < 256:
         raise InvalidInput("context_window_limit", f"must be at least 256 tokens, got {limit}")
@@ -167,18 +178,18 @@ async def create_agent(deps: HasAgentModels, spec: AgentSpec) -> AgentBundle:
     llm_config["tool_call_format"] = spec.tool_call_format or llm_config.get(
         "tool_call_format", "native"
     )
-    if spec.max_reasoning_tokens is not None:
-        llm_config["max_reasoning_tokens"] = spec.max_reasoning_tokens
-        llm_config["enable_reasoner"] = spec.enable_reasoner is not False
-    elif spec.enable_reasoner is not None:
-        llm_config["enable_reasoner"] = spec.enable_reasoner
+    llm_config = _reasoning_switches(llm_config, spec)
     if spec.context_window_limit:
         llm_config["context_window"] = spec.context_window_limit
     llm_config = _with_settings(llm_config, spec.model_settings, spec.setting_shortcuts)
+    if spec.reasoning is not None:  # the switch wins over the settings it overlaps
+        llm_config = model_settings.with_reasoning(llm_config, spec.reasoning)
     if spec.embedding_config is not None:
         embedding_config = await deps.embeddings.check_config(spec.embedding_config)
     else:
         embedding_config = await deps.embeddings.config_for(spec.embedding)
+    if spec.embedding_chunk_size is not None:
+        embedding_config = {**embedding_config, "embedding_chunk_size": spec.embedding_chunk_size}
     new_blocks = [blocks.new_block(**vars(block)) for block in spec.memory_blocks]
     labels = [block.label for block in new_blocks]
     if len(labels) != len(set(labels)):
@@ -208,6 +219,9 @@ async def create_agent(deps: HasAgentModels, spec: AgentSpec) -> AgentBundle:
                 window_start_seq=0,
                 summary="",
                 summary_tokens=0,
+                timezone=spec.timezone,
+                message_buffer_autoclear=spec.message_buffer_autoclear,
+                initial_messages=initial_messages.kept(spec.initial_messages),
             )
         )
         session.add_all(new_blocks)
@@ -217,11 +231,19 @@ async def create_agent(deps: HasAgentModels, spec: AgentSpec) -> AgentBundle:
         tools.attach(session, agent_id, [tool.id for tool in tool_rows])
         agents.set_tags(session, agent_id, spec.tags)
         _set_identities(session, agent_id, spec.identity_ids)
-        _set_folders(session, agent_id, spec.folder_ids)
+        folder_ids = list(spec.folder_ids)
+        if spec.include_default_source:
+            folder_ids.append(_default_folder(session, agent_id, spec, embedding_config))
+        _set_folders(session, agent_id, folder_ids)
         session.flush()
         check_fixed_part_fits(deps, session, agent_id)
+        agent = agents.get(session, agent_id)
         if spec.enable_sleeptime:
-            sleeptime.pair(session, agents.get(session, agent_id))
+            sleeptime.pair(session, agent)
+        initial_messages.add(
+            session, agent, window_size(agent) - fixed_prompt_tokens(session, agent)
+        )
+        session.flush()
         return bundle(session, agent_id)
 
     return await deps.db.write(_write)
@@ -231,6 +253,25 @@ def _system_of(spec: AgentSpec) -> str:
     """The default system prompt; a main agent with sleep-time is told who edits its memory."""
     text = default_system(spec.agent_type)
     return text + sleeptime.MAIN_SYSTEM_NOTE if spec.enable_sleeptime else text
+
+
+def _default_folder(
+    session: Session, agent_id: str, spec: AgentSpec, embedding_config: dict[str, Any]
+) -> str:
+    """A new, empty folder for the agent (Letta's default source): named after it, embedding
+    with its model in chunks of ``embedding_chunk_size`` tokens (default 300)."""
+    base = f"{spec.name or agent_id}-default"
+    name = base if folders.name_free(session, base) else f"{base}-{agent_id[6:14]}"
+    folder = folders.new_folder(
+        session,
+        name=name,
+        embedding_config=embedding_config,
+        description=f"files of agent {agent_id}",
+        instructions=None,
+        metadata=None,
+        chunk_tokens=spec.embedding_chunk_size,
+    )
+    return folder.id
 
 
 def _with_settings(
@@ -267,9 +308,10 @@ def _resolve_tools(session: Session, spec: AgentSpec) -> list[t.Tool]:
 
 
 async def list_agents(
-    deps: HasDb, where: AgentFilter, cursor: Cursor, *, order_by_updated: bool = False
+    deps: HasDb, where: AgentFilter, cursor: Cursor, *, order_by: AgentOrder = "created_at"
 ) -> list[AgentBundle]:
-    """The agents ``where`` selects, ordered by creation (or last update), one page."""
+    """The agents ``where`` selects, ordered by creation, last update or the end of their
+    last run, one page."""
 
     def _read(session: Session) -> list[AgentBundle]:
         _check_identity(session, where)
@@ -280,7 +322,7 @@ async def list_agents(
             after=cursor.after,
             limit=cursor.limit,
             descending=cursor.descending,
-            order_by_updated=order_by_updated,
+            order_by=order_by,
         )
         return [bundle(session, row.id) for row in rows]
 
@@ -335,21 +377,14 @@ async def update_agent(deps: HasAgentModels, agent_id: str, changes: AgentChange
         shortcuts = {name: getattr(changes, name) for name in model_settings.SHORTCUTS}
         if changes.model_settings is not None or any(v is not None for v in shortcuts.values()):
             agent.llm_config = _with_settings(agent.llm_config, changes.model_settings, shortcuts)
+        if changes.reasoning is not None:
+            agent.llm_config = model_settings.with_reasoning(agent.llm_config, changes.reasoning)
         if embedding_config is not None and embedding_config != agent.embedding_config:
             _set_embedding(session, agent, embedding_config)
         if changes.context_window_limit is not None:
             agent.context_window_limit = changes.context_window_limit
             agent.llm_config = {**agent.llm_config, "context_window": agent.context_window_limit}
-        if changes.tags is not None:
-            agents.set_tags(session, agent_id, changes.tags)
-        if changes.block_ids is not None:
-            _replace_blocks(session, agent_id, changes.block_ids)
-        if changes.tool_ids is not None:
-            _replace_tools(session, agent_id, changes.tool_ids)
-        if changes.identity_ids is not None:
-            _set_identities(session, agent_id, changes.identity_ids)
-        if changes.folder_ids is not None:
-            _set_folders(session, agent_id, changes.folder_ids)
+        _set_links(session, agent, changes)
         session.flush()
         check_fixed_part_fits(deps, session, agent_id)
         _set_sleeptime(session, agent, changes.enable_sleeptime)
@@ -369,6 +404,23 @@ def _set_sleeptime(session: Session, agent: t.Agent, enabled: bool | None) -> No
         sleeptime.unpair(session, agent.id)
 
 
+def _set_links(session: Session, agent: t.Agent, changes: AgentChanges) -> None:
+    """The agent's tags, blocks, tools, identities, folders and window, where sent."""
+    agent_id = agent.id
+    if changes.tags is not None:
+        agents.set_tags(session, agent_id, changes.tags)
+    if changes.block_ids is not None:
+        _replace_blocks(session, agent_id, changes.block_ids)
+    if changes.tool_ids is not None:
+        _replace_tools(session, agent_id, changes.tool_ids)
+    if changes.identity_ids is not None:
+        _set_identities(session, agent_id, changes.identity_ids)
+    if changes.folder_ids is not None:
+        _set_folders(session, agent_id, changes.folder_ids)
+    if changes.message_ids is not None:
+        _set_window(session, agent, changes.message_ids)
+
+
 def _set_plain_fields(agent: t.Agent, changes: AgentChanges) -> None:
     """The fields stored as sent; null leaves them as they are, except the two below."""
     for name in (
@@ -378,6 +430,11 @@ def _set_plain_fields(agent: t.Agent, changes: AgentChanges) -> None:
         "tool_rules",
         "max_files_open",
         "per_file_view_window_char_limit",
+        "timezone",
+        "message_buffer_autoclear",
+        "last_run_completion",
+        "last_run_duration_ms",
+        "last_stop_reason",
     ):
         if getattr(changes, name) is not None:
             setattr(agent, name, getattr(changes, name))
@@ -434,6 +491,29 @@ def check_fixed_part_fits(deps: HasSettings, session: Session, agent_id: str) ->
             f"a window of {limit:,} tokens is too small: the system prompt, memory blocks and "
             f"tool schemas alone take {fixed:,} tokens; use at least {needed:,}",
         )
+
+
+def _set_window(session: Session, agent: t.Agent, message_ids: list[str]) -> None:
+    """The window holds exactly ``message_ids``, which must be the latest messages of the
+    agent's history, oldest first (its ``message_ids``, or the newest of them): Engram's
+    window is a cursor into the history, not a free list."""
+    newest = list(
+        session.scalars(
+            select(t.Message)
+            .where(t.Message.agent_id == agent.id)
+            .order_by(t.Message.seq.desc())
+            .limit(len(message_ids))
+        )
+    )
+    tail = list(reversed(newest)) if message_ids else []
+    if [row.id for row in tail] != message_ids:
+        raise InvalidInput(
+            "message_ids",
+            "the window is the latest messages of the agent's history, oldest first: send "
+            "the ids of its newest messages in order (the agent's message_ids, or the newest "
+            "of them; [] empties the window)",
+        )
+    agent.window_start_seq = tail[0].seq - 1 if tail else messages.last_seq(session, agent.id)
 
 
 def _replace_blocks(session: Session, agent_id: str, block_ids: list[str]) -> None:

@@ -15,6 +15,7 @@ from engram.ops.agents import AgentBundle, BlockSpec, Cursor, bundle
 from engram.ops.deps import HasDb
 from engram.store import agents, block_history, blocks, identities
 from engram.store import tables as t
+from engram.store.blocks import BlockFilter as BlockFilter
 from engram.store.blocks import check_fits, check_label
 from engram.store.pagination import page_of
 
@@ -89,10 +90,11 @@ async def list_blocks(
     label: str | None = None,
     identity_id: str | None = None,
     identifier_keys: tuple[str, ...] = (),
+    where: BlockFilter = BlockFilter(),
 ) -> list[t.Block]:
     """Every block (or those labelled ``label``, tied to the identity ``identity_id``, or to
-    an identity with one of ``identifier_keys``), oldest first unless descending. NotFound
-    for an unknown ``identity_id``."""
+    an identity with one of ``identifier_keys``, and passing ``where``), oldest first unless
+    descending. NotFound for an unknown ``identity_id``."""
 
     def _read(session: Session) -> list[t.Block]:
         if identity_id is not None:
@@ -102,6 +104,7 @@ async def list_blocks(
             label=label,
             identity_id=identity_id,
             identifier_keys=identifier_keys,
+            where=where,
             before=cursor.before,
             after=cursor.after,
             limit=cursor.limit,

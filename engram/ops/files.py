@@ -207,18 +207,27 @@ async def agent_files(
     cursor: str | None = None,
     limit: int | None = 100,
     is_open: bool | None = None,
+    before: str | None = None,
+    order: Literal["asc", "desc"] | None = None,
 ) -> AgentFilesPage:
-    """The agent's files, most recently used first; ``cursor`` is the id of the last view
-    of the previous page."""
+    """The agent's files, most recently used first, or with ``order`` by when each was
+    attached (Letta's order); ``cursor`` is the id of the last view of the previous page,
+    ``before`` of the first view of the next one."""
 
     def _read(session: Session) -> AgentFilesPage:
         agent = agents.get(session, agent_id)
         views = file_views.views(session, agent_id, is_open=is_open)
-        if cursor is not None:
-            ids = [view.row.id for view in views]
-            if cursor not in ids:
-                raise NotFound("file cursor", cursor)
-            views = views[ids.index(cursor) + 1 :]
+        if order is not None:
+            views.sort(key=lambda view: (view.row.created_at, view.row.id))
+            if order == "desc":
+                views.reverse()
+        ids = [view.row.id for view in views]
+        for mark in (cursor, before):
+            if mark is not None and mark not in ids:
+                raise NotFound("file cursor", mark)
+        start = ids.index(cursor) + 1 if cursor is not None else 0
+        end = ids.index(before) if before is not None else len(ids)
+        views = views[start:end]
         more = limit is not None and len(views) > limit
         shown = views[:limit] if limit is not None else views
         window = agent.per_file_view_window_char_limit or file_views.DEFAULT_FILE_WINDOW_CHARS

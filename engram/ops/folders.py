@@ -53,6 +53,12 @@ class FolderChanges:
     description: str | None = None
     instructions: str | None = None
     metadata: dict[str, Any] | None = None
+    embedding_config: dict[str, Any] | None = None
+    """Sent back as it is, it changes nothing; naming another model, it is refused."""
+
+
+# What makes two embedding configs the same model: the vectors they give are comparable.
+_MODEL_FIELDS = ("embedding_endpoint_type", "embedding_model", "embedding_dim")
 
 
 @dataclass(frozen=True)
@@ -147,6 +153,7 @@ async def id_by_name(deps: HasDb, name: str) -> str:
 async def modify(deps: HasDb, folder_id: str, changes: FolderChanges) -> t.Folder:
     def _write(session: Session) -> t.Folder:
         folder = folders.get(session, folder_id)
+        _check_same_model(folder, changes.embedding_config)
         if changes.name is not None and changes.name != folder.name:
             folders.check_name_free(session, changes.name, other_than=folder.id)
             folder.name = changes.name
@@ -160,6 +167,22 @@ async def modify(deps: HasDb, folder_id: str, changes: FolderChanges) -> t.Folde
         return folder
 
     return await deps.db.write(_write)
+
+
+def _check_same_model(folder: t.Folder, sent: dict[str, Any] | None) -> None:
+    """InvalidInput naming ``embedding_config`` when it names another model than the one
+    the folder's chunks are embedded with."""
+    if sent is None:
+        return
+    current = folder.embedding_config or {}
+    differing = [key for key in _MODEL_FIELDS if sent.get(key) != current.get(key)]
+    if differing:
+        raise InvalidInput(
+            "embedding_config",
+            f"a folder keeps the embedding model its chunks were made with "
+            f"({current.get('embedding_model')}); {', '.join(differing)} differ. Make a new "
+            "folder with the other model and upload the files there",
+        )
 
 
 async def delete(deps: HasSearch, folder_id: str) -> None:

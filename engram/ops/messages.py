@@ -21,9 +21,11 @@ from sqlalchemy.orm import Session
 from engram.errors import Conflict, NotFound
 from engram.memory import policy, recall
 from engram.memory.rerank import Reranked, candidate_count, enabled_for, rerank
+from engram.ops import initial_messages
 from engram.ops.agents import AgentBundle, bundle
 from engram.ops.deps import HasDb, HasReranker, HasSettings
 from engram.runtime import approvals, recall_index
+from engram.runtime.context import window_size
 from engram.runtime.folding import FoldingDeps, fold_window
 from engram.runtime.input_fit import check_inputs_fit
 from engram.runtime.model_abilities import check_abilities
@@ -150,14 +152,20 @@ async def retrieve(deps: HasDb, message_id: str) -> t.Message:
     return await deps.db.read(_read)
 
 
-async def reset(deps: HasDb, agent_id: str) -> AgentBundle:
-    """Empty the window (history stays in recall) and drop the running summary."""
+async def reset(deps: HasDb, agent_id: str, *, add_initial: bool = False) -> AgentBundle:
+    """Empty the window (history stays in recall) and drop the running summary; with
+    ``add_initial``, the window starts again with the messages the agent was created with
+    (its ``initial_message_sequence``; an agent created without has none)."""
 
     def _write(session: Session) -> AgentBundle:
         agent = agents.get(session, agent_id)
         agent.window_start_seq = messages.last_seq(session, agent_id)
         agent.summary = ""
         agent.summary_tokens = 0
+        if add_initial:
+            # They fitted beside the fixed part when the agent was made; a fold makes room
+            # should the prompt have grown since.
+            initial_messages.add(session, agent, window_size(agent))
         session.flush()
         return bundle(session, agent_id)
 
@@ -175,9 +183,9 @@ async def compact(
     deps: HasCompaction, agent_id: str, settings: dict[str, Any] | None = None
 ) -> Compaction:
     """Fold the oldest messages of the window into the summary now, as the window would
-    when full. The fold is the runtime's (a model call, then its own transaction, under
-    the agent's lock); around it, two reads count the window it changed. ``settings``:
-    compaction settings for this fold, over the agent's (``check_compaction_request``)."""
+    when full, with ``settings`` (the request's compaction settings) over the agent's own
+    for this fold. The fold is the runtime's (a model call, then its own transaction, under
+    the agent's lock); around it, two reads count the window it changed."""
 
     def _count(session: Session) -> tuple[t.Agent, int]:
         agent = agents.get(session, agent_id)

@@ -52,6 +52,9 @@ class Reattach:
     poll_interval: float = 0.1
     batch_size: int = 100
     agent_id: str | None = None
+    otid: str | None = None
+    """The offline id of a message sent in the run: Letta's way to find the run, held here
+    to the run the path names."""
 
 
 @dataclass
@@ -69,7 +72,25 @@ async def check_run(deps: HasDb, run_id: str, request: Reattach) -> t.Run:
     run = await deps.db.read(lambda session: runs.get(session, run_id))
     if request.agent_id is not None and request.agent_id != run.agent_id:
         raise InvalidInput("agent_id", f"run '{run_id}' belongs to agent '{run.agent_id}'")
+    if request.otid is not None:
+        otid = request.otid
+        sent_in = await deps.db.read(lambda session: _runs_of_otid(session, run.agent_id, otid))
+        if run_id not in sent_in:
+            problem = (
+                f"the message with otid '{otid}' was sent in run '{sent_in[0]}', not '{run_id}'"
+                if sent_in
+                else f"no message of agent '{run.agent_id}' has otid '{otid}'"
+            )
+            raise InvalidInput("otid", problem)
     return run
+
+
+def _runs_of_otid(session: Session, agent_id: str, otid: str) -> list[str]:
+    """The runs the agent's messages with offline id ``otid`` were sent in."""
+    found = session.scalars(
+        select(t.Message.run_id).where(t.Message.agent_id == agent_id, t.Message.otid == otid)
+    )
+    return [run for run in found if run is not None]
 
 
 async def follow_run(deps: HasDb, run_id: str, request: Reattach) -> AsyncIterator[Event]:

@@ -93,6 +93,6 @@ def _ranked(
     keys = [key for key, _ in keyword] + [key for key, _ in nearest]
     index = {key: i for i, key in enumerate(dict.fromkeys(keys))}
     names = list(index)
-    strong = strong_matches([(index[key], score) for key, score in nearest])
+    strong = [key for key, _ in strong_matches([(index[key], score) for key, score in nearest])]
     fused = fuse([[index[key] for key, _ in keyword], strong], limit)
     return [(names[i], score) for i, score in fused]

@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session
 from engram.errors import Conflict, InvalidInput, NotFound
 from engram.ids import new_id
 from engram.ops.deps import HasDb, HasSettings
-from engram.runtime.tool_calls import CustomToolDeps, run_agent_tool
+from engram.runtime.tool_calls import PACKAGES_TIMEOUT, CustomToolDeps, run_agent_tool
 from engram.store import agents, tools
 from engram.store import tables as t
 from engram.store.pagination import apply_cursor, page_of
-from engram.tools import sandbox
+from engram.tools import packages, sandbox
 from engram.tools.confinement import SandboxInForce, sandbox_in_force
 from engram.tools.custom import derive_schema
 from engram.tools.packages import NAME_PATTERN, VERSION_PATTERN
@@ -120,6 +120,9 @@ class SourceRun:
     name: str | None = None
     source_type: str | None = None
     json_schema: dict[str, Any] | None = None
+    # Installed (once per set, as for a stored tool) before the run; npm ones are refused.
+    pip_requirements: list[dict[str, Any]] | None = None
+    npm_requirements: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -249,7 +252,10 @@ async def list_for_agent(
 
 
 async def run_from_source(deps: HasSettings, request: SourceRun) -> SourceRunOutcome:
-    """Run unsaved source once in the sandbox; nothing is stored."""
+    """Run unsaved source once in the sandbox, its ``pip_requirements`` installed first (a
+    failed install is the run's error); nothing is stored."""
+    _check_no_npm(request.npm_requirements)
+    specs = packages.specs_of(request.pip_requirements, field="pip_requirements")
     if request.name is not None:
         check_tool_name(request.name, "name")
         find_function(parse_source(request.source_code), request.name)
@@ -257,13 +263,25 @@ async def run_from_source(deps: HasSettings, request: SourceRun) -> SourceRunOut
     else:
         schema = derive_schema(request.source_code, request.source_type, request.json_schema)
         name = schema["name"]
+    confined = _sandbox(deps)
+    try:
+        installed = await packages.ensure(
+            deps.settings.data_dir / "tool-packages",
+            specs,
+            timeout=PACKAGES_TIMEOUT,
+            allow_source_builds=deps.settings.tool_allow_source_builds,
+            sandbox=confined,
+        )
+    except packages.PackagesError as exc:
+        return SourceRunOutcome(name, sandbox.ToolRun(False, error=str(exc)))
     run = await sandbox.run_tool(
         request.source_code,
         name,
         request.args,
         env=request.env_vars,
         limits=sandbox.SandboxLimits.from_settings(deps.settings),
-        sandbox=_sandbox(deps),
+        packages=installed,
+        sandbox=confined,
     )
     return SourceRunOutcome(name, run)
 

@@ -43,6 +43,8 @@ from engram.tools.schema import builtin_schema
 WAIT_FOR_REPLY = "send_message_to_agent_and_wait_for_reply"
 SEND_ASYNC = "send_message_to_agent_async"
 MATCHING_TAGS = "send_message_to_agents_matching_tags"
+MULTI_AGENT_TOOLS = (WAIT_FOR_REPLY, SEND_ASYNC, MATCHING_TAGS)
+"""Letta's multi-agent tools, which ``include_multi_agent_tools`` gives an agent."""
 
 log = logging.getLogger(__name__)
 

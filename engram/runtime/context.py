@@ -41,6 +41,9 @@ class CompiledContext:
     directories: str = ""
     """The attached folders and their files (``memory/directories.py``); empty without."""
     directories_tokens: int = 0
+    skills: str = ""
+    """The skills the request's client offers (``client_skills``); empty without."""
+    skills_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -48,6 +51,7 @@ class CompiledContext:
             self.system_tokens
             + self.core_memory_tokens
             + self.directories_tokens
+            + self.skills_tokens
             + self.summary_tokens
             + self.recalled_tokens
             + self.message_tokens
@@ -61,6 +65,8 @@ class CompiledContext:
         parts = [self.system, self.core_memory]
         if self.directories:
             parts.append(self.directories)
+        if self.skills:
+            parts.append(self.skills)
         if self.summary:
             parts.append(
                 "<conversation_summary>\nEarlier messages, now in recall memory, summarized:\n"
@@ -111,7 +117,10 @@ def compile_context(
     last_edit: datetime | None = max((b.updated_at for b in blocks), default=None)
     rendered_blocks = render_memfs(blocks) if memfs else render_blocks(blocks)
     metadata = render_metadata(
-        recall_count=recall_count, archival_count=archival_count, last_edit=last_edit
+        recall_count=recall_count,
+        archival_count=archival_count,
+        last_edit=last_edit,
+        zone=agent.timezone,
     )
     schemas = tool_schemas(agent.agent_type, tools)
     return CompiledContext(
@@ -139,6 +148,13 @@ def with_recalled(context: CompiledContext, model: str, section: str | None) -> 
         return context
     # One token more for the blank line that joins it to the sections before.
     return replace(context, recalled=section, recalled_tokens=count_text(model, section) + 1)
+
+
+def with_skills(context: CompiledContext, model: str, section: str) -> CompiledContext:
+    """``context`` with the client's skills section after the files of its folders."""
+    if not section:
+        return context
+    return replace(context, skills=section, skills_tokens=count_text(model, section) + 1)
 
 
 def window_size(agent: t.Agent) -> int:

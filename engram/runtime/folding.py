@@ -55,8 +55,7 @@ async def fold_window(
 
     ``force`` folds at least one message whenever the window has two or more. With
     ``conversation_id`` the conversation's window is folded, into its own summary.
-    ``settings`` (compaction settings a compact request sent) win over the agent's for
-    this fold only."""
+    ``settings``: compaction settings for this fold only, over the agent's own."""
     state, _ = await rt.db.read(
         lambda session: load_state(session, agent_id, rt.windows, conversation_id=conversation_id)
     )
@@ -89,6 +88,7 @@ async def fold_window(
         evicted,
         agent_model=agent.llm_config["model"],
         max_summary_tokens=max_summary_tokens,
+        zone=agent.timezone,
     )
 
     def store_fold(session: Session) -> None:

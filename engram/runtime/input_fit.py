@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from sqlalchemy.orm import Session
 
 from engram.errors import InvalidInput
-from engram.llm.tokens import counter_for_model
+from engram.llm.tokens import TokenCounter, count_content_tokens, counter_for_model
 from engram.memory import directories
 from engram.memory.memfs import GIT_MEMORY_TAG
 from engram.runtime.context import compile_context, window_size
+from engram.runtime.prompt import chat_parts
 from engram.runtime.step_rows import InputMessage
 from engram.runtime.window import Window
 from engram.store import agents, blocks, tools
@@ -38,11 +39,19 @@ def fixed_prompt_tokens(session: Session, agent: t.Agent) -> int:
     ).total_tokens
 
 
+def message_tokens(counter: TokenCounter, message: InputMessage) -> int:
+    """A new message's tokens: its text, or its parts with each image priced as the
+    context inspector prices it (images cannot be sized without fetching them)."""
+    if message.parts:
+        return count_content_tokens(counter, chat_parts(message.parts))
+    return counter.count(message.text)
+
+
 def check_inputs_fit(session: Session, agent_id: str, inputs: Sequence[InputMessage]) -> None:
     """Raises InvalidInput naming the message when its tokens plus the prompt's fixed part
     (system prompt, memory blocks, tool schemas) pass the agent's window."""
-    texts = [(i, message.text) for i, message in enumerate(inputs) if message.text]
-    if not texts:
+    sent = [(i, message) for i, message in enumerate(inputs) if message.text or message.parts]
+    if not sent:
         return
     agent = agents.get(session, agent_id)
     limit = window_size(agent)
@@ -50,8 +59,8 @@ def check_inputs_fit(session: Session, agent_id: str, inputs: Sequence[InputMess
     # The fixed part is held to at most half the window when the agent is set up
     # (check_fixed_part_fits), so a message of at most half fits without compiling it.
     fixed: int | None = None
-    for i, text in texts:
-        tokens = counter.count(text)
+    for i, message in sent:
+        tokens = message_tokens(counter, message)
         if tokens <= limit // 2 and fixed is None:
             continue
         if fixed is None:
@@ -59,8 +68,9 @@ def check_inputs_fit(session: Session, agent_id: str, inputs: Sequence[InputMess
         if tokens + fixed > limit:
             raise InvalidInput(
                 f"messages.{i}.content",
-                f"this message is {tokens:,} tokens and cannot fit the agent's context window "
-                f"of {limit:,} tokens, of which the system prompt, memory blocks and tool "
-                f"schemas take {fixed:,}; send it in parts of at most {max(limit - fixed, 0):,} "
-                "tokens or raise the agent's context_window_limit. Nothing was stored",
+                f"this message is {tokens:,} tokens (images included) and cannot fit the "
+                f"agent's context window of {limit:,} tokens, of which the system prompt, "
+                f"memory blocks and tool schemas take {fixed:,}; send it in parts of at most "
+                f"{max(limit - fixed, 0):,} tokens or raise the agent's "
+                "context_window_limit. Nothing was stored",
             )

@@ -17,6 +17,7 @@ from engram.llm.client import ChatRequest, LLMClient
 from engram.runtime.context import count_text
 from engram.store import tables as t
 from engram.store.tables import as_utc
+from engram.times import agent_zone
 
 log = logging.getLogger(__name__)
 
@@ -112,10 +113,13 @@ def _cut_before(window: Sequence[t.Message], tokens_to_free: int, bound: int) ->
     return enough or last_clean
 
 
-def transcript(messages: Sequence[t.Message], *, clip_chars: int | None = None) -> str:
+def transcript(
+    messages: Sequence[t.Message], *, clip_chars: int | None = None, zone: str | None = None
+) -> str:
+    """The messages as the summarizer reads them, each stamped on the agent's clock."""
     lines = []
     for message in messages:
-        stamp = as_utc(message.created_at).isoformat(timespec="minutes")
+        stamp = _stamp(message, zone)
         images = sum(part.get("type") == "image" for part in message.content_parts or [])
         if message.text or images:
             shown = clip_text(message.text or "", clip_chars)
@@ -142,6 +146,7 @@ async def summarize(
     *,
     agent_model: str,
     max_summary_tokens: int,
+    zone: str | None = None,
 ) -> Fold:
     """Fold ``evicted`` into ``previous``; a failed call degrades to a deterministic note.
 
@@ -149,7 +154,7 @@ async def summarize(
     whichever model wrote it.
     """
     words = max(50, int(max_summary_tokens * 0.7))
-    messages_leaving_view = transcript(evicted, clip_chars=summarizer.clip_chars)
+    messages_leaving_view = transcript(evicted, clip_chars=summarizer.clip_chars, zone=zone)
     request = ChatRequest(
         model=summarizer.model,
         messages=[
@@ -171,15 +176,18 @@ async def summarize(
             raise ProviderError("the summarizer returned an empty summary")
     except ProviderError as exc:
         log.warning("summarizer failed, folding with a truncation note: %s", exc)
-        summary = truncation_note(previous, evicted)
+        summary = truncation_note(previous, evicted, zone)
         fell_back = True
     summary = clip(agent_model, summary, max_summary_tokens)
     return Fold(list(evicted), summary, count_text(agent_model, summary), fell_back)
 
 
-def truncation_note(previous: str, evicted: Sequence[t.Message]) -> str:
-    first = as_utc(evicted[0].created_at).isoformat(timespec="minutes")
-    last = as_utc(evicted[-1].created_at).isoformat(timespec="minutes")
+def _stamp(message: t.Message, zone: str | None) -> str:
+    return as_utc(message.created_at).astimezone(agent_zone(zone)).isoformat(timespec="minutes")
+
+
+def truncation_note(previous: str, evicted: Sequence[t.Message], zone: str | None = None) -> str:
+    first, last = _stamp(evicted[0], zone), _stamp(evicted[-1], zone)
     note = (
         f"[{len(evicted)} messages from {first} to {last} left the window without a summary; "
         "they are in recall memory: use conversation_search to read them.]"

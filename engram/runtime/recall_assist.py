@@ -24,6 +24,7 @@ from engram.memory import archival, policy, recall
 from engram.memory.ledger import RememberedItem
 from engram.store import tables as t
 from engram.store.tables import as_utc
+from engram.times import agent_zone
 
 if TYPE_CHECKING:
     from engram.memory.embeddings import EmbeddingRegistry
@@ -108,7 +109,9 @@ def find_hits(
     vector: list[float],
     settings: policy.RecallAssist,
 ) -> list[AssistHit]:
-    """The best hits of both sources, best first, each passage or message text once."""
+    """The best hits of both sources, best first, each passage or message text once; their
+    times on the agent's clock."""
+    zone = agent_zone(agent.timezone)
     found: list[AssistHit] = []
     if settings.include_archival:
         for hit in archival.search(
@@ -116,7 +119,13 @@ def find_hits(
         ):
             passage = hit.passage
             found.append(
-                AssistHit("archival", passage.id, passage.text, passage.created_at, hit.score)
+                AssistHit(
+                    "archival",
+                    passage.id,
+                    passage.text,
+                    as_utc(passage.created_at).astimezone(zone),
+                    hit.score,
+                )
             )
     # Messages still in the window are in the prompt already; with none evicted, skip.
     if settings.include_recall and agent.window_start_seq > 0:
@@ -136,13 +145,13 @@ def find_hits(
                     "conversation",
                     message.id,
                     message.search_text or "",
-                    message.created_at,
+                    as_utc(message.created_at).astimezone(zone),
                     recalled.score,
                     message.role,
                 )
             )
-    # Both sources score by reciprocal-rank fusion, so their scores compare; the sort is
-    # stable, so archival wins a tie.
+    # Both sources blend their rankings onto one scale (ranking.blend), so their scores
+    # compare; the sort is stable, so archival wins a tie.
     found.sort(key=lambda hit: -hit.score)
     return _distinct(found)[: settings.max_hits]
 
@@ -210,7 +219,7 @@ def _section(lines: list[str]) -> str:
 
 
 def _line(hit: AssistHit, text: str) -> str:
-    day = as_utc(hit.created_at).date().isoformat()
+    day = hit.created_at.date().isoformat()  # the day on the agent's clock (find_hits)
     origin = f"{hit.source}, {hit.role}" if hit.role else hit.source
     return f"- [{origin}, {day}] {text}"
 

@@ -174,9 +174,25 @@ def write_run(session: Session, record: RunRecord, *, exists: bool) -> str | Non
                 last_stop_reason=closed_as,
                 last_run_completion=now,
                 last_run_duration_ms=record.duration_ns // 1_000_000,
+                **_autoclear(record.agent_id, closed_as),
             )
         )
     return closed_as
+
+
+def _autoclear(agent_id: str, closed_as: str) -> dict[str, Any]:
+    """An agent with ``message_buffer_autoclear`` starts each turn with an empty window:
+    the cursor moves past everything when a run ends, unless it waits on an approval (the
+    call waiting must stay in the window for its answer)."""
+    if closed_as == "requires_approval":
+        return {}
+    newest = (
+        select(func.coalesce(func.max(t.Message.seq), 0))
+        .where(t.Message.agent_id == agent_id)
+        .scalar_subquery()
+    )
+    cleared = case((t.Agent.message_buffer_autoclear, newest), else_=t.Agent.window_start_seq)
+    return {"window_start_seq": cleared}
 
 
 def _final_status(stop_reason: str, error: str | None) -> str:

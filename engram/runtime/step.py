@@ -59,6 +59,7 @@ async def run_turn(
     on_message: MessageSink | None = None,
     on_delta: DeltaSink | None = None,
     on_step: StepSink | None = None,
+    on_event: MessageSink | None = None,
     requeue_if_stopped: bool = False,
     call_depth: int = 0,
     options: TurnOptions | None = None,
@@ -75,7 +76,7 @@ async def run_turn(
     this turn is (0 for a client's turn; runtime/agent_calls.py). ``options``: what the
     request asked of the turn beyond its messages (runtime/turn_options.py)."""
     turn = _new_turn(
-        deps, agent_id, inputs, run_id, max_steps, Hooks(on_message, on_delta, on_step)
+        deps, agent_id, inputs, run_id, max_steps, Hooks(on_message, on_delta, on_step, on_event)
     )
     turn.call_depth = call_depth
     turn.options = options or TurnOptions()

@@ -8,20 +8,30 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from engram.errors import ContextOverflow
 from engram.ids import new_id
+from engram.llm.anthropic_convert import MIN_THINKING_BUDGET
 from engram.llm.client import ChatRequest, ChatResult
 from engram.llm.config import LLMConfig
+from engram.llm.model_settings import ANTHROPIC, wire_of
 from engram.llm.tokens import counts_exactly
 from engram.memory import policy
-from engram.runtime.context import CompiledContext, message_tokens, window_size, with_recalled
+from engram.runtime.context import (
+    CompiledContext,
+    message_tokens,
+    window_size,
+    with_recalled,
+    with_skills,
+)
 from engram.runtime.folding import fold_window
 from engram.runtime.prompt import to_chat
 from engram.runtime.state import AgentState, compile_state, load_state
 from engram.runtime.step_rules import offered_tools
 from engram.runtime.stop import Ending, TurnEnded
 from engram.runtime.turn import Turn
+from engram.runtime.turn_options import render_skills
 from engram.store import tables as t
 
 log = logging.getLogger(__name__)
@@ -79,7 +89,8 @@ async def _load(turn: Turn) -> tuple[AgentState, str | None]:
 def compile_prompt(turn: Turn, state: AgentState) -> CompiledContext:
     recalled = turn.recalled.text if turn.recalled is not None else None
     model = LLMConfig.from_json(state.agent.llm_config).model
-    return with_recalled(compile_state(state), model, recalled)
+    context = with_skills(compile_state(state), model, render_skills(turn.options.skills))
+    return with_recalled(context, model, recalled)
 
 
 async def fit_prompt(turn: Turn, state: AgentState, pending: list[t.Message]) -> Prompt:
@@ -93,12 +104,15 @@ async def fit_prompt(turn: Turn, state: AgentState, pending: list[t.Message]) ->
     context = compile_prompt(turn, state)
     trigger = policy.compaction(agent.compaction_settings, turn.deps.settings).trigger
     if context.total_tokens + incoming > trigger * window_size(agent):
-        await fold_window(
+        extra = incoming + context.recalled_tokens + context.skills_tokens
+        fold = await fold_window(
             turn.deps,
             turn.agent_id,
-            extra_tokens=incoming + context.recalled_tokens,
+            extra_tokens=extra,
             conversation_id=turn.options.conversation_id,
         )
+        if fold is not None:
+            await turn.report_fold(fold)
         state, _ = await _load(turn)
         context = compile_prompt(turn, state)
     return Prompt(state, context, pending, incoming)
@@ -120,16 +134,17 @@ async def call_model(turn: Turn, prompt: Prompt) -> ModelStep:
             if attempt == 2:
                 raise
             log.warning("agent %s: %s; folding the window and trying once more", turn.agent_id, exc)
-            extra = prompt.incoming + prompt.context.recalled_tokens
-            folded = await fold_window(
+            extra = prompt.incoming + prompt.context.recalled_tokens + prompt.context.skills_tokens
+            fold = await fold_window(
                 turn.deps,
                 turn.agent_id,
                 extra_tokens=extra,
                 force=True,
                 conversation_id=turn.options.conversation_id,
             )
-            if folded is None:
+            if fold is None:
                 raise
+            await turn.report_fold(fold)
             state, _ = await _load(turn)
             prompt = Prompt(state, compile_prompt(turn, state), prompt.pending, prompt.incoming)
             continue
@@ -144,21 +159,38 @@ async def _chat(turn: Turn, prompt: Prompt) -> ChatResult:
     config = LLMConfig.from_json(llm_config)
     messages = prompt.context.chat_messages()
     if turn.options.system is not None:
-        messages[0] = {"role": "system", "content": turn.options.system}
+        # The request's own system prompt replaces the compiled one; its skills still show.
+        shown = [turn.options.system, prompt.context.skills]
+        messages[0] = {"role": "system", "content": "\n\n".join(p for p in shown if p)}
+    budget, effort = _reasoning(config, llm_config, turn.options.thinking)
     request = ChatRequest(
         model=config.model,
         messages=messages + [c for m in prompt.pending if (c := to_chat(m))],
         tools=offered_tools(turn.rules, turn.options.offered(prompt.context.tools)),
         temperature=config.temperature,
         max_tokens=config.max_tokens,
-        reasoning_budget=config.reasoning_budget,
+        reasoning_budget=budget,
         logprobs=turn.options.logprobs,
         parallel_tool_calls=config.parallel_tool_calls,
-        reasoning_effort=config.reasoning_effort,
+        reasoning_effort=effort,
         response_format=config.response_format,
     )
     client = turn.deps.providers.client_for(llm_config)
     return await client.chat(request, turn.hooks.on_delta)
+
+
+def _reasoning(
+    config: LLMConfig, llm_config: dict[str, Any], thinking: bool | None
+) -> tuple[int | None, str | None]:
+    """The thinking budget and reasoning effort this call sends: the agent's, none at all
+    when the request turned reasoning off, and for an Anthropic model whose thinking is
+    off, its budget (at least Anthropic's minimum) when the request turned it on."""
+    if thinking is False:
+        return None, None
+    budget = config.reasoning_budget
+    if thinking and budget is None and wire_of(llm_config) == ANTHROPIC:
+        budget = max(int(config.max_reasoning_tokens or 0), MIN_THINKING_BUDGET)
+    return budget, config.reasoning_effort
 
 
 def _log_count_error(agent_id: str, model: str, counted: int, reported: int) -> None:

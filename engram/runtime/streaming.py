@@ -251,6 +251,7 @@ class TurnStream:
                 run_id=self.run_id,
                 max_steps=max_steps,
                 on_message=self._on_message,
+                on_event=self._on_event,
                 on_delta=self._on_delta if tokens else None,
                 on_step=self._on_step if tokens else None,
                 options=self._options,
@@ -276,6 +277,11 @@ class TurnStream:
                 # A chunk carries the number of the last whole event before it: resuming
                 # after it replays its message whole (ops/run_stream.py keeps no chunks).
                 self._put({**chunk, "seq_id": self._numbered})
+
+    async def _on_event(self, view: dict[str, Any]) -> None:
+        # Not history: it carries the number of the last message before it, as a token
+        # chunk does, and a replay of the run does not show it.
+        self._put({**view, "seq_id": self._numbered})
 
     async def _on_message(self, view: dict[str, Any]) -> None:
         self._numbered += 1

@@ -15,12 +15,13 @@ from engram.llm.client import DeltaSink
 from engram.memory.ledger import MemoryLedger
 from engram.runtime.approvals import ApprovalDeps
 from engram.runtime.folding import FoldingDeps
+from engram.runtime.paging import Fold
 from engram.runtime.recall_assist import RecallDeps, RecalledSection
 from engram.runtime.step_rows import InputMessage, input_row
 from engram.runtime.stop import Ending, StopReason, TurnLimits
 from engram.runtime.tool_rules import TurnRules
 from engram.runtime.turn_options import TurnOptions
-from engram.runtime.views import letta_messages
+from engram.runtime.views import compaction_messages, letta_messages
 from engram.store import tables as t
 
 if TYPE_CHECKING:
@@ -85,6 +86,9 @@ class Hooks:
     on_message: MessageSink | None = None
     on_delta: DeltaSink | None = None
     on_step: StepSink | None = None
+    on_event: MessageSink | None = None
+    """Messages that are not part of the history (a fold's event and summary): streamed
+    unnumbered, as a run's replay does not show them."""
 
 
 @dataclass
@@ -133,6 +137,17 @@ class Turn:
         self.result.stop_reason = ending.stop_reason
         self.result.error = ending.error
         self.recorded = self.recorded or ending.recorded
+
+    async def report_fold(self, fold: Fold) -> None:
+        """A fold of the window during this turn, as Letta's event and summary messages,
+        when the request asked for them (``include_compaction_messages``)."""
+        if not self.options.compaction_messages:
+            return
+        for view in compaction_messages(fold, self.run_id):
+            if self.options.shows(view["message_type"]):
+                self.result.messages.append(view)
+                if self.hooks.on_event is not None:
+                    await self.hooks.on_event(view)
 
     async def emit(self, rows: list[t.Message]) -> None:
         """Committed rows as Letta messages: into the turn's result and to the stream."""

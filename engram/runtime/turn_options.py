@@ -35,6 +35,37 @@ class ClientTool:
 
 
 @dataclass(frozen=True)
+class ClientSkill:
+    """A skill the client's environment offers for one request (Letta's
+    ``ClientSkillSchema``): the model reads its name, what it does and where it lives."""
+
+    name: str
+    description: str
+    location: str
+
+
+def render_skills(skills: tuple[ClientSkill, ...]) -> str:
+    """The prompt's skills section for ``skills``; empty without any."""
+    if not skills:
+        return ""
+    lines = [
+        "<available_skills>",
+        "Skills your environment offers. When a task matches one, read the file at its "
+        "location for the instructions before you act.",
+    ]
+    for skill in skills:
+        lines += [
+            "<skill>",
+            f"<name>{skill.name}</name>",
+            f"<description>{skill.description}</description>",
+            f"<location>{skill.location}</location>",
+            "</skill>",
+        ]
+    lines.append("</available_skills>")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
 class TurnOptions:
     """The request's options for its turn; the defaults are a turn as the agent is set up."""
 
@@ -56,6 +87,14 @@ class TurnOptions:
     conversation_id: str | None = None
     """The conversation the turn runs in (its window, summary, isolated blocks and lane
     of the agent's gate); None: the agent's default thread."""
+    thinking: bool | None = None
+    """The request's reasoning switch (``enable_thinking``): False off, True on where the
+    model has a switch, None as the agent is set up."""
+    skills: tuple[ClientSkill, ...] = field(default_factory=tuple)
+    """The client's skills (``client_skills``), listed in this turn's system prompt."""
+    compaction_messages: bool = False
+    """Report a fold of the window during the turn as Letta's event and summary messages
+    (``include_compaction_messages``)."""
 
     def shows(self, message_type: str) -> bool:
         """Whether the answer includes messages of ``message_type``."""
@@ -80,6 +119,7 @@ class TurnOptions:
         if not data:
             return cls()
         tools = tuple(ClientTool(**tool) for tool in data.get("client_tools") or [])
+        skills = tuple(ClientSkill(**skill) for skill in data.get("skills") or [])
         types = data.get("message_types")
         return cls(
             client_tools=tools,
@@ -90,6 +130,9 @@ class TurnOptions:
             callback_url=data.get("callback_url"),
             logprobs=data.get("logprobs"),
             conversation_id=data.get("conversation_id"),
+            thinking=data.get("thinking"),
+            skills=skills,
+            compaction_messages=bool(data.get("compaction_messages")),
         )
 
 

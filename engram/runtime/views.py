@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from engram.ids import new_id
 from engram.store import tables as t
-from engram.store.tables import as_utc
+from engram.store.tables import as_utc, utcnow
+
+if TYPE_CHECKING:
+    from engram.runtime.paging import Fold
 
 SEND_MESSAGE = "send_message"
 HELD = "requires_approval"
@@ -184,3 +188,39 @@ def search_text(role: str, text: str | None, tool_calls: list[dict[str, Any]] | 
             if said:
                 parts.append(said)
     return "\n".join(parts) or None
+
+
+def compaction_messages(fold: Fold, run_id: str) -> list[dict[str, Any]]:
+    """A fold as Letta reports a compaction: an ``event_message`` saying what was folded,
+    then a ``summary_message`` with the summary the window now starts from."""
+    now = utcnow().isoformat()
+    common = {
+        "date": now,
+        "name": None,
+        "otid": None,
+        "sender_id": None,
+        "step_id": None,
+        "is_err": None,
+        "seq_id": None,
+        "run_id": run_id,
+    }
+    event = {
+        **common,
+        "id": new_id("message"),
+        "message_type": "event_message",
+        "event_type": "compaction",
+        "event_data": {
+            "evicted_messages": len(fold.evicted),
+            "evicted_message_ids": [row.id for row in fold.evicted],
+            "summary_tokens": fold.summary_tokens,
+            "summarizer_fell_back": fold.fell_back,
+        },
+    }
+    summary = {
+        **common,
+        "id": new_id("message"),
+        "message_type": "summary_message",
+        "summary": fold.summary,
+        "compaction_stats": None,
+    }
+    return [event, summary]

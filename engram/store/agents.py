@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Literal
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, delete, func, literal, select, tuple_
 from sqlalchemy.orm import Session
 
 from engram.errors import NotFound
 from engram.store import identities
 from engram.store import tables as t
 from engram.store.pagination import apply_cursor
+from engram.store.tables import UTCDateTime
 
 
 def get(session: Session, agent_id: str) -> t.Agent:
@@ -45,11 +47,15 @@ class AgentFilter:
     # Only agents tied to this identity / to an identity with one of these keys.
     identity_id: str | None = None
     identifier_keys: tuple[str, ...] = ()
+    # Only agents whose last run ended with this stop reason.
+    last_stop_reason: str | None = None
 
     def apply(self, query: Select[Any]) -> Select[Any]:
         owned = identities.agents_of(self.identity_id, self.identifier_keys)
         if owned is not None:
             query = query.where(t.Agent.id.in_(owned))
+        if self.last_stop_reason is not None:
+            query = query.where(t.Agent.last_stop_reason == self.last_stop_reason)
         if self.name is not None:
             query = query.where(t.Agent.name == self.name)
         if self.query_text:
@@ -65,6 +71,12 @@ class AgentFilter:
         return query
 
 
+AgentOrder = Literal["created_at", "updated_at", "last_run_completion"]
+
+# Agents that never finished a run sort as if they had before any that did.
+_NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def list_agents(
     session: Session,
     where: AgentFilter,
@@ -73,19 +85,54 @@ def list_agents(
     after: str | None,
     limit: int | None,
     descending: bool,
-    order_by_updated: bool = False,
+    order_by: AgentOrder = "created_at",
 ) -> list[t.Agent]:
+    if order_by == "last_run_completion":
+        return _by_last_run(session, where, before, after, limit, descending)
     query = apply_cursor(
         session,
         where.apply(select(t.Agent)),
         model=t.Agent,
-        order_column=t.Agent.updated_at if order_by_updated else t.Agent.created_at,
+        order_column=t.Agent.updated_at if order_by == "updated_at" else t.Agent.created_at,
         kind="agent",
         before=before,
         after=after,
         limit=limit,
         descending=descending,
     )
+    return list(session.scalars(query))
+
+
+def _by_last_run(
+    session: Session,
+    where: AgentFilter,
+    before: str | None,
+    after: str | None,
+    limit: int | None,
+    descending: bool,
+) -> list[t.Agent]:
+    """Ordered by when each agent's last run ended (never-run agents as the oldest), ties by
+    creation then id, so a cursor on an agent that never ran still pages on exactly."""
+    ended = func.coalesce(t.Agent.last_run_completion, literal(_NEVER, UTCDateTime()))
+    key = tuple_(ended, t.Agent.created_at, t.Agent.id)
+    query = where.apply(select(t.Agent))
+    for cursor, is_before in ((before, True), (after, False)):
+        if cursor is None:
+            continue
+        anchor = session.get(t.Agent, cursor)
+        if anchor is None:
+            raise NotFound("agent", cursor)
+        mark = tuple_(
+            literal(anchor.last_run_completion or _NEVER, UTCDateTime()),
+            literal(anchor.created_at, UTCDateTime()),
+            literal(anchor.id),
+        )
+        earlier = is_before != descending
+        query = query.where(key < mark if earlier else key > mark)
+    columns = (ended, t.Agent.created_at, t.Agent.id)
+    query = query.order_by(*(c.desc() if descending else c.asc() for c in columns))
+    if limit is not None:
+        query = query.limit(limit)
     return list(session.scalars(query))
 
 

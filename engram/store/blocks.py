@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, TextClause, delete, false, func, select, text
 from sqlalchemy.orm import Session
 
 from engram.block_labels import label_problem
 from engram.errors import BlockTooLong, Conflict, InvalidInput, NotFound
 from engram.ids import new_id
-from engram.store import identities
+from engram.store import dialects, identities
 from engram.store import tables as t
+from engram.store.dialects import SearchDialect
 from engram.store.pagination import apply_cursor
 
 # Letta's default for a block created without a limit, whatever its label.
@@ -125,6 +127,73 @@ def delete_unshared_of_agent(session: Session, agent_id: str) -> None:
     session.execute(delete(t.Block).where(t.Block.id.in_(mine), t.Block.id.not_in(shared)))
 
 
+@dataclass(frozen=True)
+class BlockFilter:
+    """What ``GET /v1/blocks/`` narrows the listing by, besides label and identity.
+
+    The ``*_search`` fields match case-insensitively anywhere in the column; ``tags`` match
+    any (or with ``match_all_tags`` every) tag; the agent counts bound how many agents hold
+    the block. Engram has no templates, so ``name`` (a template's name in Letta) and
+    ``templates_only`` match no block."""
+
+    name: str | None = None
+    templates_only: bool = False
+    tags: tuple[str, ...] = ()
+    match_all_tags: bool = False
+    label_search: str | None = None
+    description_search: str | None = None
+    value_search: str | None = None
+    agents_more_than: int | None = None
+    agents_fewer_than: int | None = None
+    agents_exactly: tuple[int, ...] = ()
+
+    def apply(self, query: Select[Any], dialect: SearchDialect) -> Select[Any]:
+        if self.name is not None or self.templates_only:
+            return query.where(false())
+        for column, needle in (
+            (t.Block.label, self.label_search),
+            (t.Block.description, self.description_search),
+            (t.Block.value, self.value_search),
+        ):
+            if needle is not None:
+                query = query.where(func.lower(column).contains(needle.lower(), autoescape=True))
+        if self.tags:
+            query = query.where(self._tagged(dialect))
+        return self._by_agent_count(query)
+
+    def _tagged(self, dialect: SearchDialect) -> TextClause:
+        names = [f"block_tag{i}" for i in range(len(self.tags))]
+        wanted = ", ".join(":" + name for name in names)
+        needed = len(set(self.tags)) if self.match_all_tags else 1
+        matched = (
+            "SELECT count(DISTINCT bt.value) FROM "
+            + dialect.json_elements("blocks.tags", "bt")
+            + f" WHERE bt.value IN ({wanted})"
+        )
+        return text(f"({matched}) >= {needed}").bindparams(
+            **dict(zip(names, self.tags, strict=True))
+        )
+
+    def _by_agent_count(self, query: Select[Any]) -> Select[Any]:
+        bounds = (self.agents_more_than, self.agents_fewer_than)
+        if bounds == (None, None) and not self.agents_exactly:
+            return query
+        held = (
+            select(func.count())
+            .select_from(t.AgentBlock)
+            .where(t.AgentBlock.block_id == t.Block.id)
+            .correlate(t.Block)
+            .scalar_subquery()
+        )
+        if self.agents_more_than is not None:
+            query = query.where(held > self.agents_more_than)
+        if self.agents_fewer_than is not None:
+            query = query.where(held < self.agents_fewer_than)
+        if self.agents_exactly:
+            query = query.where(held.in_(self.agents_exactly))
+        return query
+
+
 def list_blocks(
     session: Session,
     *,
@@ -135,6 +204,7 @@ def list_blocks(
     descending: bool,
     identity_id: str | None = None,
     identifier_keys: tuple[str, ...] = (),
+    where: BlockFilter = BlockFilter(),
 ) -> list[t.Block]:
     query = select(t.Block)
     if label is not None:
@@ -142,6 +212,7 @@ def list_blocks(
     owned = identities.blocks_of(identity_id, identifier_keys)
     if owned is not None:
         query = query.where(t.Block.id.in_(owned))
+    query = where.apply(query, dialects.for_session(session))
     query = apply_cursor(
         session,
         query,

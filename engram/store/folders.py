@@ -54,6 +54,10 @@ def new_folder(
     return folder
 
 
+def name_free(session: Session, name: str) -> bool:
+    return session.scalar(select(t.Folder.id).where(t.Folder.name == name)) is None
+
+
 def check_name_free(session: Session, name: str, *, other_than: str | None = None) -> None:
     query = select(t.Folder.id).where(t.Folder.name == name)
     if other_than is not None:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from engram.errors import NotFound
 from engram.store import dialects
 from engram.store import tables as t
+from engram.store.keyword_scores import bm25_ranked
 
 
 def in_context(session: Session, agent: t.Agent) -> list[t.Message]:
@@ -99,30 +100,6 @@ def query_terms(query: str) -> list[str]:
     return meaningful or terms
 
 
-MIN_TERM_COVERAGE = 0.5
-"""In a fused search, a keyword hit must hold at least half of the query's terms."""
-
-
-def well_covered(session: Session, fts_table: str, seqs: list[int], query: str) -> list[int]:
-    """The hits of an OR-query that match enough of its terms to be worth fusing.
-
-    An OR-query matches a message sharing any single word with a long question ("cooking"
-    in "what ingredient should I avoid when cooking"); BM25 still ranks such hits, and
-    fused with the vector ranking they would push the real answer down. Terms are matched
-    by the same full-text index (and stemming) as the search itself."""
-    terms = query_terms(query)
-    if len(terms) < 2 or not seqs:
-        return seqs
-    dialect = dialects.for_session(session)
-    table = fts_table.removesuffix("_fts")
-    matched: dict[int, int] = dict.fromkeys(seqs, 0)
-    for term in terms:
-        for seq in dialect.matching(session, table, term, seqs):
-            matched[seq] += 1
-    needed = MIN_TERM_COVERAGE * len(terms)
-    return [seq for seq in seqs if matched[seq] >= needed]
-
-
 @dataclass(frozen=True)
 class ThreadFilter:
     """Only one thread's messages: a conversation's, or (None) the agent's default one."""
@@ -145,6 +122,35 @@ def search(
     """Full-text search over the agent's whole history (every agent's if None), best first;
     ``max_seq`` leaves out the messages after it (those still in the agent's window),
     ``thread`` keeps one thread's."""
+    found = search_scored(
+        session,
+        agent_id,
+        query,
+        roles=roles,
+        start=start,
+        end=end,
+        limit=limit,
+        max_seq=max_seq,
+        thread=thread,
+    )
+    rows = by_seqs(session, [seq for seq, _ in found])
+    return [rows[seq] for seq, _ in found if seq in rows]
+
+
+def search_scored(
+    session: Session,
+    agent_id: str | None,
+    query: str,
+    *,
+    roles: Sequence[str] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: int = 10,
+    max_seq: int | None = None,
+    thread: ThreadFilter | None = None,
+) -> list[tuple[int, float]]:
+    """``search`` as (seq, BM25) pairs, scored with the statistics of the agent's own
+    history (of every agent's if None)."""
     terms = query_terms(query)
     if not terms:
         return []
@@ -172,13 +178,7 @@ def search(
     elif thread is not None:
         clauses.append("messages.conversation_id = :conversation")
         params["conversation"] = thread.conversation_id
-    seqs = dialect.keyword_ranked(session, "messages", terms, clauses, params, limit)
-    if not seqs:
-        return []
-    rows = {
-        row.seq: row for row in session.scalars(select(t.Message).where(t.Message.seq.in_(seqs)))
-    }
-    return [rows[seq] for seq in seqs if seq in rows]
+    return bm25_ranked(session, "messages", terms, clauses, params, limit)
 
 
 def filtered_seqs(

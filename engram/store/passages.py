@@ -19,6 +19,7 @@ from engram.store import dialects
 from engram.store import tables as t
 from engram.store.db import rows_changed
 from engram.store.dialects import SearchDialect
+from engram.store.keyword_scores import bm25_ranked
 from engram.store.messages import query_terms
 from engram.store.tables import as_utc
 from engram.store.vectors import to_blob
@@ -327,18 +328,19 @@ def filtered_seqs(session: Session, scope: Scope, where: PassageFilter) -> set[i
     return {int(row[0]) for row in rows}
 
 
-def keyword_seqs(
+def keyword_scored(
     session: Session,
     scope: Scope,
     query: str,
     limit: int,
     where: PassageFilter = PassageFilter(),
-) -> list[int]:
-    """Passage seqs in ``scope`` matching ``query`` by full text and ``where``, best first."""
+) -> list[tuple[int, float]]:
+    """(seq, BM25) of the passages in ``scope`` matching ``query`` by full text and
+    ``where``, best first, scored with the scope's own statistics."""
     dialect = dialects.for_session(session)
     clauses, params = where.sql(dialect)
     visible, scope_params = scope.sql()
-    return dialect.keyword_ranked(
+    return bm25_ranked(
         session,
         "passages",
         query_terms(query),

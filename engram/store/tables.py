@@ -93,6 +93,14 @@ class Agent(Base):
     # characters of each open file's window are shown. None means the server's defaults.
     max_files_open: Mapped[int | None] = mapped_column(Integer)
     per_file_view_window_char_limit: Mapped[int | None] = mapped_column(Integer)
+    # The IANA zone the agent reads times in (its prompt, its memory tools); None is UTC.
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    # Letta's message_buffer_autoclear: the window is emptied after each turn, so the agent
+    # keeps only its memory between turns.
+    message_buffer_autoclear: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The messages the agent was created with (Letta's initial_message_sequence), as
+    # {role, text, name, parts}: reset-messages puts them back on request.
+    initial_messages: Mapped[list[Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

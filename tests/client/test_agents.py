@@ -155,3 +155,17 @@ async def test_the_async_client_serves_the_same_operations(
         await client.agents.delete(agent.id)
         with pytest.raises(NotFound):
             await client.agents.retrieve(agent.id)
+
+
+def test_agents_list_takes_include_and_last_stop_reason(engram_client: Engram) -> None:
+    tag = f"inc-{uuid.uuid4().hex[:8]}"
+    made = engram_client.agents.create(model=MODEL, tags=[tag], timezone="Europe/Paris")
+    try:
+        (only_tags,) = engram_client.agents.list(tags=[tag], include=["agent.tags"])
+        (fetched,) = engram_client.agents.list(tags=[tag])
+
+        assert only_tags.tags == [tag] and only_tags.tools == [] and only_tags.blocks == []
+        assert fetched.tools and fetched.timezone == "Europe/Paris"
+        assert engram_client.agents.list(tags=[tag], last_stop_reason="end_turn") == []
+    finally:
+        engram_client.agents.delete(made.id)

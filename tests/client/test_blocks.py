@@ -180,3 +180,17 @@ def test_path_labels_work_in_process(engram_client: Engram) -> None:
     assert "/" in engram_client.blocks.retrieve(shared.id).label
     with pytest.raises(InvalidInput, match="label"):
         engram_client.blocks.create(label="x" * 256, value="too long a label")
+
+
+def test_blocks_list_takes_the_apis_filters(engram_client: Engram) -> None:
+    word = unique("filter")
+    tagged = engram_client.blocks.create(label=f"a-{word}", value="Bees", tags=[f"t-{word}"])
+    plain = engram_client.blocks.create(label=f"b-{word}", value="wasps", description="Stings")
+
+    assert [b.id for b in engram_client.blocks.list(tags=[f"t-{word}"])] == [tagged.id]
+    assert [b.id for b in engram_client.blocks.list(value_search="BEE")] == [tagged.id]
+    assert [
+        b.id for b in engram_client.blocks.list(label_search=word, description_search="sting")
+    ] == [plain.id]
+    assert engram_client.blocks.list(label_search=word, connected_to_agents_count_gt=0) == []
+    assert engram_client.blocks.list(name=f"a-{word}") == []

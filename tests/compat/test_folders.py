@@ -14,7 +14,7 @@ from typing import Any
 import docx
 import pytest
 from fpdf import FPDF
-from letta_client import ConflictError, Letta, NotFoundError
+from letta_client import ConflictError, Letta, NotFoundError, UnprocessableEntityError
 from letta_client.types import AgentState, Folder
 
 from tests.compat.conftest import AgentFactory, letta_client_for
@@ -377,3 +377,41 @@ def test_an_unknown_folder_at_create_is_a_404_and_no_agent(
         make_agent(folder_ids=["source-00000000-0000-4000-8000-000000000000"])
 
     assert len(list(client.agents.list())) == before
+
+
+def test_agent_files_list_in_attach_order_when_an_order_is_given(
+    client: Letta, folder: Folder, agent: AgentState
+) -> None:
+    client.agents.folders.attach(folder.id, agent_id=agent.id)
+    uploaded = []
+    for n in range(3):
+        item = upload(client, folder.id, f"o{n}.txt", f"ordered file {n}")
+        wait_until_ingested(client, folder.id, item.id)
+        uploaded.append(item.id)
+    client.agents.files.open(uploaded[0], agent_id=agent.id)  # most recently used now
+
+    used = [f.file_id for f in client.agents.files.list(agent.id).files]
+    oldest_first = [f.file_id for f in client.agents.files.list(agent.id, order="asc").files]
+    newest_first = client.agents.files.list(agent.id, order="desc").files
+    views = {f.file_id: f.id for f in newest_first}
+    before_last = client.agents.files.list(agent.id, order="asc", before=views[uploaded[2]]).files
+    after_first = client.agents.files.list(agent.id, order="asc", after=views[uploaded[0]]).files
+
+    assert used[0] == uploaded[0]
+    assert oldest_first == uploaded
+    assert [f.file_id for f in newest_first] == list(reversed(uploaded))
+    assert [f.file_id for f in before_last] == uploaded[:2]
+    assert [f.file_id for f in after_first] == uploaded[1:]
+
+
+def test_a_folder_keeps_its_embedding_model_on_update(client: Letta, folder: Folder) -> None:
+    same = folder.embedding_config.model_dump()
+    other = {**same, "embedding_model": "another-model", "embedding_dim": 1536}
+
+    kept = client.folders.update(folder.id, embedding_config=same, description="same model")
+    with pytest.raises(UnprocessableEntityError) as caught:
+        client.folders.update(folder.id, embedding_config=other, description="other model")
+
+    assert kept.description == "same model"
+    assert "embedding_config" in str(caught.value)
+    assert client.folders.retrieve(folder.id).description == "same model"

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from letta_client import Letta, NotFoundError
+from letta_client import InternalServerError, Letta, NotFoundError
 from letta_client.types import SseMcpServer, StdioMcpServer, StreamableHTTPMcpServer
 
 from tests.compat.conftest import AgentFactory
@@ -166,3 +166,26 @@ def test_two_servers_offering_one_tool_name_both_keep_it(
     assert f"{prefix}add" in first_names
     assert f"{second.server_name}__{prefix}add" in second_names
     assert not first_names & second_names
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("post", "/v1/tools/mcp/servers/connect"),
+        ("get", "/v1/mcp-servers/connect/mcp_server-00000000-0000-4000-8000-000000000000"),
+        ("get", "/v1/tools/mcp/oauth/callback?code=abc&state=xyz"),
+    ],
+)
+def test_letta_oauth_routes_answer_a_501_saying_what_to_do(
+    client: Letta, method: str, path: str
+) -> None:
+    with pytest.raises(InternalServerError) as caught:
+        if method == "post":
+            client.post(path, cast_to=object, body={"server_name": "x", "type": "sse"})
+        else:
+            client.get(path, cast_to=object)
+
+    assert caught.value.status_code == 501
+    assert caught.value.response.headers["x-should-retry"] == "false"
+    detail = str(caught.value.body)
+    assert path.split("?")[0] in detail and "auth_token" in detail

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 
-from letta_client import Letta
+import pytest
+from letta_client import Letta, UnprocessableEntityError
 from letta_client.types.agents import AssistantMessage, ImageContent, TextContent, UserMessage
 
 from tests.compat.conftest import AgentFactory
@@ -49,3 +50,30 @@ def test_an_image_is_sent_to_the_model_and_listed_with_the_message(
     assert isinstance(image, ImageContent)
     assert image.source.type == "base64"
     assert image.source.data == PNG
+
+
+def _with_images(count: int) -> list[dict[str, object]]:
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}}
+    return [
+        {"role": "user", "content": [{"type": "text", "text": "Compare these."}] + [image] * count}
+    ]
+
+
+def test_images_count_toward_whether_a_message_fits_the_window(
+    client: Letta, fake_llm: FakeLLM, make_agent: AgentFactory
+) -> None:
+    agent = make_agent(context_window_limit=8000, include_base_tools=False)
+    before = client.agents.messages.list(agent.id).items
+
+    with pytest.raises(UnprocessableEntityError) as caught:
+        client.agents.messages.create(agent.id, messages=_with_images(12))
+
+    assert "messages.0.content" in str(caught.value)
+    assert "images included" in str(caught.value)
+    assert client.agents.messages.list(agent.id).items == before
+    assert fake_llm.chat_requests == []
+    fake_llm.script(reply.text("Two otters."))
+    answer = client.agents.messages.create(agent.id, messages=_with_images(2))
+    assert [m.content for m in answer.messages if isinstance(m, AssistantMessage)] == [
+        "Two otters."
+    ]

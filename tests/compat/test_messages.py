@@ -10,7 +10,7 @@ import warnings
 from typing import Any
 
 import pytest
-from letta_client import Letta
+from letta_client import Letta, UnprocessableEntityError
 from letta_client.types import AgentState, ToolReturnMessage
 from letta_client.types.agents import (
     ApprovalRequestMessage,
@@ -218,3 +218,51 @@ def test_a_client_tool_call_waits_for_the_clients_result(
     returns = [m for m in resumed.messages if isinstance(m, ToolReturnMessage)]
     assert [m.tool_return for m in returns] == ["hello"]
     assert fake_llm.chat_requests[-1].tool_results[-1] == "hello"
+
+
+def test_history_group_id_matches_nothing_and_include_err_adds_nothing(
+    client: Letta, fake_llm: FakeLLM, agent: AgentState
+) -> None:
+    remember_rex(client, fake_llm, agent.id)
+
+    everything = client.agents.messages.list(agent.id).items
+    with_errors = client.agents.messages.list(agent.id, include_err=True).items
+    of_a_group = client.agents.messages.list(agent.id, group_id="group-anything").items
+
+    assert len(everything) == 5
+    assert [m.id for m in with_errors] == [m.id for m in everything]
+    assert of_a_group == []
+
+
+def test_compact_takes_compaction_settings_for_this_fold_only(
+    client: Letta, fake_llm: FakeLLM, agent: AgentState
+) -> None:
+    for turn in range(3):
+        fake_llm.script(reply.text(f"Answer {turn}."))
+        client.agents.messages.create(agent.id, input=f"question {turn}")
+    fake_llm.script(reply.text("Questions."))
+
+    compacted = client.agents.messages.compact(
+        agent.id, compaction_settings={"prompt": "Sum it up in exactly one word, in French."}
+    )
+
+    summarizer = json.dumps(fake_llm.chat_requests[-1].json["messages"])
+    assert "Sum it up in exactly one word, in French." in summarizer
+    assert compacted.summary == "Questions."
+    assert client.agents.retrieve(agent.id).compaction_settings is None or (
+        client.agents.retrieve(agent.id).compaction_settings.prompt  # type: ignore[union-attr]
+        != "Sum it up in exactly one word, in French."
+    )
+
+
+def test_compact_refuses_settings_that_cannot_hold(
+    client: Letta, fake_llm: FakeLLM, agent: AgentState
+) -> None:
+    with pytest.raises(UnprocessableEntityError) as caught:
+        client.agents.messages.compact(
+            agent.id,
+            compaction_settings={"trigger_fraction": 0.5, "target_fraction": 0.9},  # type: ignore[typeddict-unknown-key]
+        )
+
+    assert "compaction_settings" in str(caught.value)
+    assert fake_llm.chat_requests == []

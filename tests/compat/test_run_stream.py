@@ -367,3 +367,25 @@ def test_runs_that_ask_for_and_answer_an_approval_replay_as_they_streamed(
         "tool_return_message",
         "assistant_message",
     ]
+
+
+def test_an_otid_of_the_runs_message_finds_it_and_one_of_another_run_is_refused(
+    client: Letta, fake_llm: FakeLLM, agent: AgentState
+) -> None:
+    fake_llm.script(reply.text("First."), reply.text("Second."))
+    first = client.agents.messages.create_async(
+        agent.id, messages=[{"role": "user", "content": "one", "otid": "otid-first"}]
+    )
+    wait_until_finished(client, first.id)
+    second = client.agents.messages.create_async(
+        agent.id, messages=[{"role": "user", "content": "two", "otid": "otid-second"}]
+    )
+    wait_until_finished(client, second.id)
+
+    with client.runs.messages.stream(first.id, otid="otid-first", include_pings=False) as stream:
+        events = list(stream)
+    with pytest.raises(UnprocessableEntityError) as other_run:
+        client.runs.messages.stream(first.id, otid="otid-second")
+
+    assert [e.content for e in events if isinstance(e, AssistantMessage)] == ["First."]
+    assert "otid" in str(other_run.value.body) and second.id in str(other_run.value.body)

@@ -7,6 +7,7 @@ import contextlib
 import itertools
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from letta_client import ConflictError, Letta, NotFoundError, UnprocessableEntityError
@@ -178,3 +179,47 @@ def {name}() -> dict:
         assert shown == {"WEATHER_KEY": "k-1", "UNITS": "metric"}
     finally:
         client.tools.delete(tool.id)
+
+
+SIX_VERSION = '''
+def six_version() -> str:
+    """The version of the six package this run asked for."""
+    import six
+    return six.__version__
+'''
+
+
+def test_a_run_from_source_installs_its_pip_requirements(client: Letta) -> None:
+    # letta-client 1.12.1 has no method for POST /v1/tools/run; its generic post reaches it.
+    ran = client.post(
+        "/v1/tools/run",
+        cast_to=dict[str, Any],
+        body={
+            "source_code": SIX_VERSION,
+            "args": {},
+            "pip_requirements": [{"name": "six", "version": "1.16.0"}],
+        },
+    )
+
+    assert ran["status"] == "success", ran
+    assert ran["tool_return"] == "1.16.0"
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"npm_requirements": [{"name": "left-pad"}]}, "npm_requirements"),
+        ({"pip_requirements": [{"name": "--index-url=http://evil"}]}, "pip_requirements"),
+    ],
+)
+def test_a_run_from_source_refuses_requirements_it_cannot_install(
+    client: Letta, extra: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(UnprocessableEntityError) as caught:
+        client.post(
+            "/v1/tools/run",
+            cast_to=dict[str, Any],
+            body={"source_code": SIX_VERSION, "args": {}, **extra},
+        )
+
+    assert field in str(caught.value)

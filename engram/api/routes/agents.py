@@ -6,13 +6,30 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from engram.api import rendering, serialize
+from engram.api import agent_include, rendering, serialize
 from engram.api.agent_input import agent_changes, agent_spec
 from engram.api.deps import Limit, Runtime
 from engram.api.schemas import CreateAgent, UpdateAgent
 from engram.ops import agents as agent_ops
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"])
+
+# Letta's StopReasonType: what ``last_stop_reason`` may filter by.
+StopReason = Literal[
+    "end_turn",
+    "error",
+    "llm_api_error",
+    "invalid_llm_response",
+    "invalid_tool_call",
+    "max_steps",
+    "max_tokens_exceeded",
+    "no_tool_call",
+    "tool_rule",
+    "cancelled",
+    "insufficient_credits",
+    "requires_approval",
+    "context_window_overflow_in_system_prompt",
+]
 
 
 @router.post("/")
@@ -35,8 +52,12 @@ async def list_agents(
     ascending: bool | None = None,
     identity_id: str | None = None,
     identifier_keys: list[str] | None = Query(default=None),
+    last_stop_reason: StopReason | None = None,
+    include: list[agent_include.Relation] | None = Query(default=None),
+    include_relationships: list[str] | None = Query(default=None),
 ) -> Response:
     descending = order == "desc" if ascending is None else not ascending
+    relations = agent_include.chosen(include, include_relationships)
     where = agent_ops.AgentFilter(
         name,
         tuple(tags or ()),
@@ -44,12 +65,12 @@ async def list_agents(
         query_text,
         identity_id,
         tuple(identifier_keys or ()),
+        last_stop_reason,
     )
     cursor = agent_ops.Cursor(before, after, limit, descending)
-    found = await agent_ops.list_agents(
-        rt, where, cursor, order_by_updated=order_by == "updated_at"
-    )
-    return rendering.json_list([serialize.agent(item) for item in found], "agent")
+    found = await agent_ops.list_agents(rt, where, cursor, order_by=order_by)
+    shown = [agent_include.trimmed(serialize.agent(item), relations) for item in found]
+    return rendering.json_list(shown, "agent")
 
 
 @router.get("/count")
@@ -74,9 +95,15 @@ async def count_agents(
 
 
 @router.get("/{agent_id}", response_model=dict[str, Any])
-async def retrieve_agent(agent_id: str, rt: Runtime) -> Response:
+async def retrieve_agent(
+    agent_id: str,
+    rt: Runtime,
+    include: list[agent_include.Relation] | None = Query(default=None),
+    include_relationships: list[str] | None = Query(default=None),
+) -> Response:
+    relations = agent_include.chosen(include, include_relationships)
     found = await agent_ops.retrieve_agent(rt, agent_id)
-    return rendering.json_item(serialize.agent(found), "agent")
+    return rendering.json_item(agent_include.trimmed(serialize.agent(found), relations), "agent")
 
 
 @router.patch("/{agent_id}")

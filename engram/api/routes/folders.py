@@ -222,12 +222,19 @@ async def list_files_for_agent(
     is_open: bool | None = None,
     before: str | None = None,
     after: str | None = None,
-    order: Order = "desc",
+    order: Order | None = None,
     order_by: OrderBy = "created_at",
 ) -> dict[str, Any]:
-    """The agent's files, most recently used first; page on with ``next_cursor``."""
+    """The agent's files, most recently used first, or with ``order`` by when each was
+    attached (``order_by`` has one value, ``created_at``); page on with ``next_cursor``."""
     page = await file_ops.agent_files(
-        rt, agent_id, cursor=cursor or after, limit=limit, is_open=is_open
+        rt,
+        agent_id,
+        cursor=cursor or after,
+        limit=limit,
+        is_open=is_open,
+        before=before,
+        order=order,
     )
     return serialize_folders.agent_files(page)
 

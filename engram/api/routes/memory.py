@@ -6,14 +6,14 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from engram.api import rendering, serialize
+from engram.api import agent_include, rendering, serialize
 from engram.api.agent_input import block_changes, block_spec
 from engram.api.deps import Cursor, Limit, ListCursor, Runtime
 from engram.api.schemas import BlockUpdate, CreateBlock
 from engram.ops import blocks as block_ops
 from engram.ops import links
 from engram.ops.agents import Cursor as Page
-from engram.ops.blocks import BlockEdit
+from engram.ops.blocks import BlockEdit, BlockFilter
 
 router = APIRouter(tags=["memory"])
 
@@ -75,14 +75,37 @@ async def list_blocks(
     order: Literal["asc", "desc"] = "asc",
     identity_id: str | None = None,
     identifier_keys: list[str] | None = Query(default=None),
+    name: str | None = Query(default=None, min_length=1, max_length=100),
+    templates_only: bool = False,
+    tags: list[str] | None = Query(default=None),
+    match_all_tags: bool = False,
+    label_search: str | None = Query(default=None, min_length=1, max_length=50),
+    description_search: str | None = Query(default=None, min_length=1, max_length=200),
+    value_search: str | None = Query(default=None, min_length=1, max_length=200),
+    connected_to_agents_count_gt: int | None = None,
+    connected_to_agents_count_lt: int | None = None,
+    connected_to_agents_count_eq: list[int] | None = Query(default=None),
 ) -> Response:
     page = Page(before, after, limit, order == "desc")
+    where = BlockFilter(
+        name=name,
+        templates_only=templates_only,
+        tags=tuple(tags or ()),
+        match_all_tags=match_all_tags,
+        label_search=label_search,
+        description_search=description_search,
+        value_search=value_search,
+        agents_more_than=connected_to_agents_count_gt,
+        agents_fewer_than=connected_to_agents_count_lt,
+        agents_exactly=tuple(connected_to_agents_count_eq or ()),
+    )
     found = await block_ops.list_blocks(
         rt,
         page,
         label=label,
         identity_id=identity_id,
         identifier_keys=tuple(identifier_keys or ()),
+        where=where,
     )
     return rendering.json_list([serialize.block(b) for b in found], "block")
 
@@ -146,6 +169,13 @@ async def redo_block_edit(block_id: str, rt: Runtime) -> dict[str, Any]:
 
 
 @router.get("/v1/blocks/{block_id}/agents")
-async def list_block_agents(block_id: str, rt: Runtime, cursor: Cursor) -> list[dict[str, Any]]:
+async def list_block_agents(
+    block_id: str,
+    rt: Runtime,
+    cursor: Cursor,
+    include: list[agent_include.Relation] | None = Query(default=None),
+    include_relationships: list[str] | None = Query(default=None),
+) -> list[dict[str, Any]]:
+    relations = agent_include.chosen(include, include_relationships)
     found = await block_ops.list_block_agents(rt, block_id, _page(cursor))
-    return [serialize.agent(item) for item in found]
+    return [agent_include.trimmed(serialize.agent(item), relations) for item in found]

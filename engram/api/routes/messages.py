@@ -77,15 +77,21 @@ async def list_messages(
     use_assistant_message: bool = True,
     include_return_message_types: Annotated[list[MessageType] | None, Query()] = None,
     conversation_id: str | None = None,
+    group_id: str | None = None,
+    include_err: bool | None = None,
 ) -> Response:
     """A page of the history. ``use_assistant_message=false`` shows ``send_message`` calls
     as the tool calls they are; ``include_return_message_types`` keeps only those types
     (of the page's messages: a page may hold fewer than ``limit``). ``conversation_id``
-    (an id, or ``default``) keeps that thread's messages."""
+    (an id, or ``default``) keeps that thread's messages. Messages record no group, so
+    ``group_id`` matches none; the history holds no error messages
+    (a failed step stores nothing), so ``include_err`` has none to add."""
     query = message_ops.MessageQuery(
         before=before, after=after, limit=limit, order=order, conversation_id=conversation_id
     )
     rows = await message_ops.list_messages(rt, agent_id, query)
+    if group_id is not None:
+        rows = []
     views = listing(
         rows,
         descending=order == "desc",
@@ -99,15 +105,18 @@ async def list_messages(
 async def reset_messages(
     agent_id: str, rt: Runtime, body: ResetMessages | None = None
 ) -> dict[str, Any]:
-    """Empty the window (history stays in recall) and drop the running summary."""
-    return serialize.agent(await message_ops.reset(rt, agent_id))
+    """Empty the window (history stays in recall) and drop the running summary; with
+    ``add_default_initial_messages``, start it again with the agent's initial messages."""
+    add_initial = body is not None and body.add_default_initial_messages
+    return serialize.agent(await message_ops.reset(rt, agent_id, add_initial=add_initial))
 
 
 @router.post("/summarize")
 async def summarize(
     agent_id: str, rt: Runtime, body: CompactionRequest | None = None
 ) -> dict[str, Any]:
-    settings = body.settings() if body else None
+    """Fold the window now; the request's ``compaction_settings`` hold for this fold."""
+    settings = body.settings() if body is not None else None
     return serialize.compaction(await message_ops.compact(rt, agent_id, settings))
 
 

@@ -218,6 +218,9 @@ class FileAgent(_FilePart):
     files_agents: list[Any] = []
     max_files_open: int | None = Field(default=None, ge=1, le=100)
     per_file_view_window_char_limit: int | None = Field(default=None, ge=100, le=1_000_000)
+    # The agent's clock (an IANA zone name) and whether it keeps messages between turns.
+    timezone: str | None = Field(default=None, max_length=64)
+    message_buffer_autoclear: bool | None = None
     # Blocks given inline (Letta's CreateBlock): made file blocks of their own on load.
     memory_blocks: list[Any] | None = None
     in_context_message_ids: list[str] = []

@@ -44,6 +44,7 @@ from engram.store import agents, blocks, passages, tools
 from engram.store import tables as t
 from engram.store.file_views import DEFAULT_MAX_FILES_OPEN as MAX_FILES_OPEN
 from engram.store.tables import as_utc
+from engram.times import check_timezone
 
 if TYPE_CHECKING:
     from engram.jobs import JobQueue
@@ -244,6 +245,8 @@ async def _plan_agent(
             summary_tokens=count_text(llm_config["model"], summary) if summary else 0,
             max_files_open=spec.max_files_open,
             per_file_view_window_char_limit=spec.per_file_view_window_char_limit,
+            timezone=_zone(index, spec.timezone),
+            message_buffer_autoclear=bool(spec.message_buffer_autoclear),
         ),
     )
     plan.agent.tool_env, plan.unset_variables = _tool_env(spec, options.secrets)
@@ -478,3 +481,10 @@ async def _passage_rows(
 
 def _settings(body: BaseModel | None) -> dict[str, Any] | None:
     return body.model_dump(exclude_unset=True) if body is not None else None
+
+
+def _zone(index: int, name: str | None) -> str | None:
+    """The agent's clock as the file gives it; UTC (Letta's default) is kept as no zone."""
+    if not name or name == "UTC":
+        return None
+    return check_timezone(f"file.agents.{index}.timezone", name)

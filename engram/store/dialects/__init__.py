@@ -15,17 +15,27 @@ from sqlalchemy.orm import Session
 
 
 class SearchDialect(Protocol):
-    def keyword_ranked(
+    def term_seqs(
         self,
         session: Session,
         table: str,
-        terms: Sequence[str],
+        term: str,
         clauses: Sequence[str],
         params: dict[str, object],
-        limit: int,
     ) -> list[int]:
-        """Seqs of ``table`` rows (messages or passages) matching any of ``terms`` and all
-        of ``clauses`` (raw SQL on ``table``), best match first."""
+        """Seqs of every ``table`` row containing ``term`` (as the index stems it) and
+        passing all of ``clauses``: the term's postings within one scope."""
+        ...
+
+    def term_count(
+        self,
+        session: Session,
+        table: str,
+        term: str,
+        clauses: Sequence[str],
+        params: dict[str, object],
+    ) -> int:
+        """How many rows ``term_seqs`` would return, counted in the database."""
         ...
 
     def matching(self, session: Session, table: str, term: str, seqs: Sequence[int]) -> set[int]:

@@ -1,9 +1,10 @@
-"""PostgreSQL: a generated ``search_tsv`` column with a GIN index, ranked by ``ts_rank``.
+"""PostgreSQL: a generated ``search_tsv`` column with a GIN index, giving each term's rows.
 
 The text search configuration ``engram_english`` (migration 0001) stems like SQLite's
 porter tokenizer and keeps stop words, so both databases match the same words. Each query
 term becomes a phrase query (a term like ``foo_bar`` is two words to the parser, as it is
-to FTS5), OR-ed together like the SQLite side's query.
+to FTS5). Ranking is BM25 computed from those rows (``store/keyword_scores.py``), not
+``ts_rank``, so both databases score alike.
 """
 
 from __future__ import annotations
@@ -18,43 +19,42 @@ from engram.store.tables import as_utc
 
 TS_CONFIG = "engram_english"
 
-RANK_NORMALIZATION = 1
-"""ts_rank divides by 1 + log(document length): long documents do not win by size alone,
-as under BM25."""
 
-
-def _any_term(terms: Sequence[str], params: dict[str, object]) -> str:
-    parts = []
-    for i, term in enumerate(terms):
-        params[f"term{i}"] = term
-        parts.append(f"phraseto_tsquery('{TS_CONFIG}', :term{i})")
-    return "(" + " || ".join(parts) + ")"
+def _postings(table: str, selected: str, clauses: Sequence[str]) -> str:
+    """The rows of ``table`` holding the ``:match`` term and passing ``clauses``."""
+    return (
+        f"SELECT {selected} FROM {table} WHERE {table}.search_tsv @@ "
+        f"phraseto_tsquery('{TS_CONFIG}', :match) "
+        + "".join(f"AND {clause} " for clause in clauses)
+    )
 
 
 class PostgresSearch:
-    def keyword_ranked(
+    def term_seqs(
         self,
         session: Session,
         table: str,
-        terms: Sequence[str],
+        term: str,
         clauses: Sequence[str],
         params: dict[str, object],
-        limit: int,
     ) -> list[int]:
-        if not terms:
-            return []
-        bound = {**params, "limit": limit}
-        query = _any_term(terms, bound)
         rows = session.execute(
-            text(
-                f"SELECT {table}.seq FROM {table} WHERE {table}.search_tsv @@ {query} "
-                + "".join(f"AND {clause} " for clause in clauses)
-                + f"ORDER BY ts_rank({table}.search_tsv, {query}, {RANK_NORMALIZATION}) DESC, "
-                f"{table}.seq LIMIT :limit"
-            ),
-            bound,
+            text(_postings(table, f"{table}.seq", clauses)), {**params, "match": term}
         )
         return [int(row[0]) for row in rows]
+
+    def term_count(
+        self,
+        session: Session,
+        table: str,
+        term: str,
+        clauses: Sequence[str],
+        params: dict[str, object],
+    ) -> int:
+        found = session.execute(
+            text(_postings(table, "count(*)", clauses)), {**params, "match": term}
+        )
+        return int(found.scalar_one())
 
     def matching(self, session: Session, table: str, term: str, seqs: Sequence[int]) -> set[int]:
         rows = session.execute(

@@ -1,4 +1,5 @@
-"""SQLite: FTS5 tables beside ``messages`` and ``passages`` (rowid = seq), ranked by BM25."""
+"""SQLite: FTS5 tables beside ``messages`` and ``passages`` (rowid = seq), giving each
+term's rows; BM25 is computed from them per scope (``store/keyword_scores.py``)."""
 
 from __future__ import annotations
 
@@ -16,29 +17,44 @@ def _quoted(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
+def _postings(table: str, selected: str, clauses: Sequence[str]) -> str:
+    """The rows of ``table`` holding the ``:match`` term and passing ``clauses``. The
+    index's postings come first, then the scope: joined the other way round, SQLite would
+    run the MATCH once per row of the scope."""
+    fts = f"{table}_fts"
+    return (
+        f"SELECT {selected} FROM {table} WHERE {table}.seq IN "
+        f"(SELECT rowid FROM {fts} WHERE {fts} MATCH :match) "
+        + "".join(f"AND {clause} " for clause in clauses)
+    )
+
+
 class SqliteSearch:
-    def keyword_ranked(
+    def term_seqs(
         self,
         session: Session,
         table: str,
-        terms: Sequence[str],
+        term: str,
         clauses: Sequence[str],
         params: dict[str, object],
-        limit: int,
     ) -> list[int]:
-        if not terms:
-            return []
-        fts = f"{table}_fts"
         rows = session.execute(
-            text(
-                f"SELECT {table}.seq FROM {fts} JOIN {table} ON {table}.seq = {fts}.rowid "
-                f"WHERE {fts} MATCH :match "
-                + "".join(f"AND {clause} " for clause in clauses)
-                + f"ORDER BY bm25({fts}) LIMIT :limit"
-            ),
-            {**params, "match": " OR ".join(_quoted(term) for term in terms), "limit": limit},
+            text(_postings(table, f"{table}.seq", clauses)), {**params, "match": _quoted(term)}
         )
-        return [int(row[0]) for row in rows]
+        return [int(row[0]) for row in rows.all()]
+
+    def term_count(
+        self,
+        session: Session,
+        table: str,
+        term: str,
+        clauses: Sequence[str],
+        params: dict[str, object],
+    ) -> int:
+        found = session.execute(
+            text(_postings(table, "count(*)", clauses)), {**params, "match": _quoted(term)}
+        )
+        return int(found.scalar_one())
 
     def matching(self, session: Session, table: str, term: str, seqs: Sequence[int]) -> set[int]:
         fts = f"{table}_fts"

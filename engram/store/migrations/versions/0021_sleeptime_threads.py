@@ -5,8 +5,8 @@ default thread) keeps its own count of turns and its own last sleep-time run.
 ``{"turns": n, "run_id": id}``. Null on the rows written before this revision: their
 default thread's last run is then the sleep-time agent's latest (runtime/sleeptime.py).
 
-Revision ID: 0020
-Revises: 0019
+Revision ID: 0021
+Revises: 0020
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0020"
-down_revision = "0019"
+revision = "0021"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 

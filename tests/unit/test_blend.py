@@ -1,0 +1,37 @@
+"""The hybrid fusion pinned on fixed score lists."""
+
+from __future__ import annotations
+
+from engram.memory.ranking import blend
+
+
+def keys(found: list[tuple[int, float]]) -> list[int]:
+    return [key for key, _ in found]
+
+
+def test_a_row_both_sides_rank_well_comes_first() -> None:
+    keyword = [(1, 9.0), (2, 8.5), (3, 2.0)]
+    vector = [(3, 0.80), (2, 0.78), (4, 0.50), (5, 0.30)]
+
+    assert keys(blend(keyword, vector, 3)) == [2, 3, 1]
+
+
+def test_a_clear_keyword_hit_the_vector_side_misses_stays_in_the_top_three() -> None:
+    keyword = [(7, 12.0), (1, 3.0), (2, 2.5)]
+    vector = [(1, 0.62), (2, 0.61), (3, 0.60), (4, 0.59), (5, 0.58), (6, 0.20)]
+
+    found = keys(blend(keyword, vector, 5))
+
+    assert found.index(7) < 3
+
+
+def test_one_side_alone_keeps_its_order() -> None:
+    assert blend([(3, 4.0), (1, 2.0)], [], 5, keyword_weight=0.5) == [(3, 0.5), (1, 0.25)]
+    assert keys(blend([], [(2, 0.9), (1, 0.5)], 5)) == [2, 1]
+
+
+def test_newer_rows_win_among_alike_matches() -> None:
+    keyword = [(1, 5.0), (9, 5.0)]
+    vector = [(1, 0.7), (9, 0.7), (4, 0.1)]
+
+    assert keys(blend(keyword, vector, 2, newer_is_larger=True)) == [9, 1]
