@@ -1,11 +1,13 @@
 """How the hybrid fusion's constants were chosen: a sweep over a stored long conversation.
 
-Why: ``ranking.blend`` has a keyword weight, a "clear keyword hit" threshold and BM25's
-``b``; picking them by feel is how a fusion ends up worse than its own halves. This
-script reads a data dir left by ``memory_eval.py --long --keep-server`` (SQLite), computes
-each question's keyword and vector lists once per BM25 setting, and scores every blend
-setting in-process on archival search, per question type (time questions are left to
-the full bench: their date handling sits above the fusion).
+Why: ``ranking.blend`` has a keyword weight, a "clear keyword hit" threshold, the keyword
+side's weighting by its lead (``by_lead``) and BM25's ``b``; picking them by feel is how
+a fusion ends up worse than its own halves. This script reads a data dir left by
+``memory_eval.py --long --keep-server`` (SQLite), computes each question's keyword and
+vector lists once per BM25 setting, as deep as the bench's searches read them, and scores
+every blend setting in-process on archival or recall search (``--store``), per question
+type (time questions are left to the full bench: their date handling sits above the
+fusion).
 
     .venv/bin/python bench/memory_fusion_sweep.py /tmp/engram-memory-eval-XXXX [--seed 7]
 """
@@ -30,12 +32,14 @@ from bench.memory_eval_long import score  # noqa: E402
 from bench.memory_eval_long_data import build_long_set  # noqa: E402
 from engram.memory import ranking  # noqa: E402
 from engram.memory.local_embedding import shared_local_model  # noqa: E402
+from engram.ops.messages import SEARCHABLE_ROLES  # noqa: E402
 from engram.store import db, keyword_scores, messages, passages  # noqa: E402
 from engram.store import tables as t  # noqa: E402
 from engram.store.vector_sources import MESSAGES, PASSAGES  # noqa: E402
 from engram.store.vectors import VectorIndex  # noqa: E402
 
-DEPTH = 50
+DEPTH = 150
+"""As deep as hybrid search reads each list for the bench's requests of 50 results."""
 
 
 def lists(
@@ -50,8 +54,11 @@ def lists(
     found = []
     for query, vector in zip(questions, vectors, strict=True):
         if store == "recall":
-            keyword = messages.search_scored(session, agent_id, query, limit=DEPTH)
-            nearest = index.nearest(session, agent_id, vector, DEPTH)
+            keyword = messages.search_scored(
+                session, agent_id, query, roles=SEARCHABLE_ROLES, limit=DEPTH
+            )
+            allowed = messages.filtered_seqs(session, agent_id, roles=SEARCHABLE_ROLES)
+            nearest = index.nearest(session, [agent_id], vector, DEPTH, allowed)
         else:
             keyword = passages.keyword_scored(session, scope, query, DEPTH)
             nearest = index.nearest(session, scope.owners, vector, DEPTH)
@@ -77,18 +84,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             texts = {row.seq: row.text for row in session.scalars(select(t.Passage))}
         print(
-            "| b | keyword weight | clear lead | R@1 | R@5 | R@10 | MRR | worst type vs best half |"
+            "| b | keyword weight | clear lead | by lead | R@1 | R@5 | R@10 | MRR"
+            " | worst type vs best half |"
         )
-        print("|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|")
         for b in (0.5, 0.75):
             keyword_scores.BM25_B = b
             found = lists(session, agent_id, [q.text for q in questions], vectors, args.store)
-            for weight, lead in itertools.product((0.2, 0.3, 0.4, 0.5, 0.6), (1.25, 99.0)):
+            grid = itertools.product((0.2, 0.3, 0.4, 0.5, 0.6), (1.25, 99.0), (False, True))
+            for weight, lead, by_lead in grid:
                 ranking.CLEAR_LEAD = lead
                 rows = {"hybrid": [], "fts": [], "vector": []}
                 for q, (keyword, nearest) in zip(questions, found, strict=True):
                     fused = ranking.blend(
-                        keyword, nearest, 10, newer_is_larger=True, keyword_weight=weight
+                        keyword,
+                        nearest,
+                        50,
+                        newer_is_larger=True,
+                        keyword_weight=weight,
+                        by_lead=by_lead,
                     )
                     for mode, hits in (("hybrid", fused), ("fts", keyword), ("vector", nearest)):
                         rows[mode].append(
@@ -110,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
                 h = overall["hybrid"]
                 print(
-                    f"| {b} | {weight} | {lead} | "
+                    f"| {b} | {weight} | {lead} | {'yes' if by_lead else 'no'} | "
                     + " | ".join(f"{v:.3f}" for v in h)
                     + f" | {worst:+.3f} |"
                 )

@@ -36,13 +36,16 @@ class Blending:
     """How hybrid search weighs its sides for one kind of passage. Memory notes: the
     measured defaults, newer first. A file's chunks (``file_search``) are long, so one
     sentence in them moves their embedding little and keywords weigh more; their order is
-    the file's, not an age, so none gets a recency bonus."""
+    the file's, not an age, so none gets a recency bonus; and their keyword side keeps its
+    whole weight however little its best hit leads (``ranking.lead_confidence`` was
+    measured on memory, not on chunks)."""
 
     keyword_weight: float = KEYWORD_WEIGHT
     newer_first: bool = True
+    by_lead: bool = True
 
 
-FILE_CHUNKS = Blending(keyword_weight=0.5, newer_first=False)
+FILE_CHUNKS = Blending(keyword_weight=0.5, newer_first=False, by_lead=False)
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,7 @@ def _ranked(
             top_k,
             newer_is_larger=blending.newer_first,
             keyword_weight=blending.keyword_weight,
+            by_lead=blending.by_lead,
         )
     else:  # one ranking alone, with its own scores (BM25 or cosine similarity)
         best = (keyword or nearest)[:top_k]

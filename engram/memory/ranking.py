@@ -89,15 +89,18 @@ def blend(
     *,
     newer_is_larger: bool = False,
     keyword_weight: float = KEYWORD_WEIGHT,
+    by_lead: bool = False,
 ) -> list[tuple[int, float]]:
     """(key, blended score) for the best ``limit`` keys, best first, from (key, BM25) and
     (key, cosine similarity) lists, each best first. A key absent from a list scores 0
-    on that side."""
+    on that side. With ``by_lead`` the keyword side weighs ``keyword_weight`` times its
+    ``lead_confidence``; the vector side keeps its own share either way."""
     scores: dict[int, float] = {}
     if keyword:
         top = keyword[0][1] or 1.0
+        weight = keyword_weight * (lead_confidence(keyword) if by_lead else 1.0)
         for key, score in keyword:
-            scores[key] = keyword_weight * score / top
+            scores[key] = weight * score / top
     if vector:
         best = vector[0][1]
         floor = vector[-1][1] if len(vector) > 1 else 0.0
@@ -116,6 +119,22 @@ def blend(
     if keyword and vector and _clear(keyword):
         ordered = _kept_near_top(ordered, keyword[0][0])
     return [(key, scores[key]) for key in ordered[:limit]]
+
+
+def lead_confidence(keyword: Sequence[tuple[int, float]]) -> float:
+    """How clearly the best keyword hit leads the next, from 0 (a tie) to 1 (a lead of
+    ``CLEAR_LEAD`` or more, or a single hit).
+
+    Why: when the head of the keyword list is a plateau (rows sharing the same common
+    words of the question: "new", "my uncle", "work"), its small differences say nothing
+    about which row is meant, yet added to near-equal meaning scores they decide the
+    order, and they lifted a keyword-only row above the turn the vector side had first
+    (recall search, paraphrased and two-turn questions). A clear lead, as for a name or
+    a rare word matched in full, keeps the side's whole weight."""
+    if len(keyword) < 2 or keyword[1][1] <= 0.0:
+        return 1.0
+    lead = keyword[0][1] / keyword[1][1] - 1.0
+    return min(1.0, max(0.0, lead / (CLEAR_LEAD - 1.0)))
 
 
 def _clear(keyword: Sequence[tuple[int, float]]) -> bool:

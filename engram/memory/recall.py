@@ -118,7 +118,12 @@ def _ranked(
         )
     if mode == "hybrid":
         best = blend(
-            keyword, nearest, limit, newer_is_larger=True, keyword_weight=RECALL_KEYWORD_WEIGHT
+            keyword,
+            nearest,
+            limit,
+            newer_is_larger=True,
+            keyword_weight=RECALL_KEYWORD_WEIGHT,
+            by_lead=True,
         )
     else:  # one ranking alone, with its own scores (BM25 or cosine similarity)
         best = (keyword or nearest)[:limit]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engram.memory.ranking import blend
+from engram.memory.ranking import blend, lead_confidence
 
 
 def keys(found: list[tuple[int, float]]) -> list[int]:
@@ -35,3 +35,31 @@ def test_newer_rows_win_among_alike_matches() -> None:
     vector = [(1, 0.7), (9, 0.7), (4, 0.1)]
 
     assert keys(blend(keyword, vector, 2, newer_is_larger=True)) == [9, 1]
+
+
+def test_a_keyword_plateau_does_not_reorder_close_meaning_matches() -> None:
+    # Every keyword hit shares the same common word; the meaning side has row 1 first by
+    # a hair over row 2, which holds that word and row 1 does not.
+    keyword = [(2, 3.26), (5, 3.25), (6, 3.25)]
+    vector = [(1, 0.329), (2, 0.320), (3, 0.309), (4, 0.300)]
+
+    assert keys(blend(keyword, vector, 3, keyword_weight=0.4))[0] == 2
+    assert keys(blend(keyword, vector, 3, keyword_weight=0.4, by_lead=True))[0] == 1
+
+
+def test_a_clear_keyword_lead_keeps_its_whole_weight() -> None:
+    keyword = [(2, 9.6), (3, 5.9), (4, 5.8)]
+    vector = [(3, 0.53), (4, 0.49), (2, 0.48), (5, 0.45)]
+
+    plain = blend(keyword, vector, 3, keyword_weight=0.4)
+    led = blend(keyword, vector, 3, keyword_weight=0.4, by_lead=True)
+
+    assert led == plain
+    assert keys(led)[0] == 2
+
+
+def test_lead_confidence_rises_from_a_tie_to_a_clear_lead() -> None:
+    assert lead_confidence([(1, 5.0), (2, 5.0)]) == 0.0
+    assert 0.0 < lead_confidence([(1, 5.5), (2, 5.0)]) < 1.0
+    assert lead_confidence([(1, 9.0), (2, 5.0)]) == 1.0
+    assert lead_confidence([(1, 3.0)]) == 1.0
