@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import Field
 
-from engram.api.schemas import Body, SendMessages
+from engram.api.schemas import Body, CompactionRequest, SendMessages
 from engram.api.stream_requests import RetrieveStream
 from engram.ops.conversations import ConversationSpec, ConversationView
 from engram.store.tables import as_utc
@@ -62,9 +62,8 @@ class ConversationStream(RetrieveStream):
     """Reattach to the conversation's active (or last) run."""
 
 
-class ConversationCompaction(Body):
+class ConversationCompaction(CompactionRequest):
     agent_id: str | None = None
-    compaction_settings: dict[str, Any] | None = None
 
 
 def conversation(done: ConversationView) -> dict[str, Any]:

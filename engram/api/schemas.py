@@ -586,7 +586,8 @@ class CreatePassage(Body):
 
 
 class CompactionRequest(Body):
-    """``POST /v1/agents/{agent_id}/summarize``: settings for this fold only."""
+    """``POST /v1/agents/{agent_id}/summarize`` and ``POST /v1/conversations/{id}/compact``:
+    settings for this fold only."""
 
     compaction_settings: CompactionSettingsBody | None = None
 

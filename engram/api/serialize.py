@@ -471,6 +471,9 @@ def step(row: t.Step) -> dict[str, Any]:
         "created_at": as_utc(row.created_at).isoformat(),
         "duration_ms": row.duration_ms,
         "counted_prompt_tokens": row.counted_prompt_tokens,
+        # Engram's own (Letta's Step has no such field): the thread the step ran in, null
+        # for the agent's default one, as on its run and messages.
+        "conversation_id": row.conversation_id,
     }
 
 

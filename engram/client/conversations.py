@@ -21,6 +21,7 @@ from engram.api.conversation_requests import (
     UpdateConversation,
     conversation,
 )
+from engram.api.schemas import CompactionRequest
 from engram.api.serialize import compaction
 from engram.api.turns import accept_turn, failure, turn_failed, turn_options, turn_reply
 from engram.client.arguments import validated
@@ -115,10 +116,19 @@ class AsyncConversationMessages(Resource):
         rows = await work.list_messages(self._services, thread, query)
         return LettaMessage.each(listing(rows, descending=order == "desc"))
 
-    async def compact(self, conversation_id: str, *, agent_id: str | None = None) -> Compaction:
-        """Fold the oldest messages of the conversation's window into its summary now."""
+    async def compact(
+        self,
+        conversation_id: str,
+        *,
+        agent_id: str | None = None,
+        compaction_settings: dict[str, Any] | None = None,
+    ) -> Compaction:
+        """Fold the oldest messages of the conversation's window into its summary now;
+        ``compaction_settings`` win over the agent's for this fold."""
+        body = validated(CompactionRequest, compaction_settings=compaction_settings)
         thread = await ops.resolve_thread(self._services, conversation_id, agent_id)
-        return Compaction.model_validate(compaction(await work.compact(self._services, thread)))
+        done = await work.compact(self._services, thread, body.settings())
+        return Compaction.model_validate(compaction(done))
 
 
 class AsyncConversations(Resource):

@@ -71,6 +71,7 @@ class MessageSearchResult(WireModel):
     message_id: str
     agent_id: str
     created_at: str
+    conversation_id: str | None = None
 
 
 class TurnFailed(ProviderError):
@@ -220,10 +221,12 @@ class AsyncAgentMessages(Resource):
         order: Literal["asc", "desc"] | None = None,
         use_assistant_message: bool | None = None,
         include_return_message_types: builtins.list[str] | None = None,
+        conversation_id: str | None = None,
         **options: Any,
     ) -> list[LettaMessage]:
         """A page of the agent's history, newest first unless ``order="asc"``; the options
-        as ``GET /v1/agents/{agent_id}/messages`` takes them."""
+        as ``GET /v1/agents/{agent_id}/messages`` takes them (``conversation_id``: one
+        thread's, ``"default"`` the agent's own)."""
         query = validated(
             MessageListing,
             after=after,
@@ -232,6 +235,7 @@ class AsyncAgentMessages(Resource):
             order=order,
             use_assistant_message=use_assistant_message,
             include_return_message_types=include_return_message_types,
+            conversation_id=conversation_id,
         )
         rows = await message_ops.list_messages(self._services, agent_id, query.query())
         views = listing(
@@ -322,12 +326,17 @@ class AsyncMessages(Resource):
         order: Literal["asc", "desc"] = "desc",
     ) -> builtins.list[LettaMessage]:
         """Every agent's messages, newest first unless ``order="asc"``; ``limit`` counts
-        stored messages, before the type filter. ``conversation_id`` matches none (an agent
-        has one conversation, its history)."""
-        query = validated(MessageListing, after=after, before=before, limit=limit, order=order)
+        stored messages, before the type filter. ``conversation_id`` keeps one
+        conversation's messages (NotFound for an unknown one)."""
+        query = validated(
+            MessageListing,
+            after=after,
+            before=before,
+            limit=limit,
+            order=order,
+            conversation_id=conversation_id,
+        )
         types = validated_types(include_return_message_types)
-        if conversation_id is not None:
-            return []
         rows = await message_ops.list_all(self._services, query.query())
         views = listing(rows, descending=query.order == "desc")
         if types is not None:

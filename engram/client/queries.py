@@ -83,8 +83,13 @@ class MessageListing(_Query):
     order: Literal["asc", "desc"] = "desc"
     use_assistant_message: bool = True
     include_return_message_types: list[MessageType] | None = None
+    conversation_id: str | None = None
 
     def query(self) -> message_ops.MessageQuery:
         return message_ops.MessageQuery(
-            before=self.before, after=self.after, limit=self.limit, order=self.order
+            before=self.before,
+            after=self.after,
+            limit=self.limit,
+            order=self.order,
+            conversation_id=self.conversation_id,
         )

@@ -53,6 +53,8 @@ class Step(WireModel):
     status: str | None = None
     feedback: str | None = None
     tags: list[str] | None = None
+    conversation_id: str | None = None
+    """The conversation the step ran in; None for the agent's default thread."""
 
 
 class StepMetrics(WireModel):

@@ -43,18 +43,20 @@ def search(
     mode: SearchMode = "hybrid",
     vector_owners: Sequence[str] = (),
     now: datetime | None = None,
+    thread: messages.ThreadFilter | None = None,
 ) -> list[RecallHit]:
     """Best matches first, blending full text and vector rankings by their scores.
 
     ``agent_id`` None searches every agent's history; its vector half then covers
     ``vector_owners`` (the agents whose embeddings share the query vector's model).
-    Filters apply inside each ranking, never to the fused list. A hybrid query naming a
+    ``thread`` (with an ``agent_id``) keeps one conversation's messages. Filters apply
+    inside each ranking, never to the fused list. A hybrid query naming a
     time (``dates.resolve`` against ``now``, the agent's clock) without a range of its
     own puts the messages of that time first, then the rest."""
     when = dates.resolve(query, now or datetime.now(UTC)) if mode == "hybrid" else None
     ranked = partial(
         _ranked, session, index, agent_id, query_vector, roles, limit, max_seq, mode,
-        vector_owners,
+        vector_owners, thread,
     )  # fmt: skip
     if when is None or start is not None or end is not None:
         return ranked(query, start, end)
@@ -74,6 +76,7 @@ def _ranked(
     max_seq: int | None,
     mode: SearchMode,
     vector_owners: Sequence[str],
+    thread: messages.ThreadFilter | None,
     query: str,
     start: datetime | None,
     end: datetime | None,
@@ -86,7 +89,13 @@ def _ranked(
         allowed = None
         if agent_id is not None:
             allowed = messages.filtered_seqs(
-                session, agent_id, roles=roles, start=start, end=end, max_seq=max_seq
+                session,
+                agent_id,
+                roles=roles,
+                start=start,
+                end=end,
+                max_seq=max_seq,
+                thread=thread,
             )
         elif roles or start or end:
             # Filters across agents: apply them to the vector hits after ranking, deeper.
@@ -105,6 +114,7 @@ def _ranked(
             end=end,
             limit=depth,
             max_seq=max_seq,
+            thread=thread,
         )
     if mode == "hybrid":
         best = blend(

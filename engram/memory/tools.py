@@ -18,6 +18,7 @@ from engram.memory.tool_context import ToolFailure as ToolFailure
 from engram.memory.tool_context import ToolFunction as ToolFunction
 from engram.memory.tool_context import edit_block
 from engram.store import passages
+from engram.store.messages import ThreadFilter
 from engram.store.tables import as_utc
 from engram.times import agent_zone, on_clock, read_iso_time
 from engram.tools.schema import builtin_schema
@@ -147,7 +148,7 @@ def conversation_search(
     this_conversation_only: bool = False,
 ) -> str:
     wanted = max(1, min(limit, 50))
-    narrowed = this_conversation_only is True
+    thread = ThreadFilter(ctx.conversation_id) if this_conversation_only is True else None
     hits = recall.search(
         ctx.session,
         ctx.message_vectors,
@@ -157,11 +158,9 @@ def conversation_search(
         roles=roles,
         start=_parse_time(ctx, "start_date", start_date),
         end=_parse_time(ctx, "end_date", end_date),
-        # Narrowed to one thread after ranking: ask the whole history for more.
-        limit=ctx.rerank.pool(wanted * THREAD_SEARCH_WIDENING if narrowed else wanted),
+        limit=ctx.rerank.pool(wanted),
+        thread=thread,
     )
-    if narrowed:
-        hits = [hit for hit in hits if hit.message.conversation_id == ctx.conversation_id]
     hits = ctx.rerank.order(
         query, hits, lambda h: h.message.id, lambda h: h.message.search_text or "", wanted
     )
@@ -178,11 +177,6 @@ def conversation_search(
             for hit in hits
         ]
     )
-
-
-THREAD_SEARCH_WIDENING = 4
-"""``conversation_search`` narrowed to the current conversation asks for this many times
-``limit`` hits of the agent's whole history, then keeps the conversation's."""
 
 
 def send_message(ctx: ToolContext, message: str) -> str:

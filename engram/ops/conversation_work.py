@@ -4,7 +4,7 @@ finding the run a reattaching stream follows."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
@@ -12,7 +12,12 @@ from sqlalchemy.orm import Session
 from engram.errors import NotFound
 from engram.ids import new_id
 from engram.ops.conversations import ConversationView, HasThreadGate, Thread, view
-from engram.ops.messages import Compaction, HasCompaction, MessageQuery
+from engram.ops.messages import (
+    Compaction,
+    HasCompaction,
+    MessageQuery,
+    check_compaction_request,
+)
 from engram.runtime.folding import fold_window
 from engram.runtime.runs import ACTIVE_RUN_STATUSES
 from engram.runtime.state import compile_state, load_state
@@ -90,12 +95,22 @@ def _window(session: Session, thread: Thread) -> tuple[int, list[t.Message], str
     return start, list(rows), summary, tokens
 
 
-async def compact(deps: HasThreadCompaction, thread: Thread) -> Compaction:
-    """Fold the oldest messages of the thread's window into its summary now."""
-    _, before, _, _ = await deps.db.read(lambda session: _window(session, thread))
+async def compact(
+    deps: HasThreadCompaction, thread: Thread, settings: dict[str, Any] | None = None
+) -> Compaction:
+    """Fold the oldest messages of the thread's window into its summary now; ``settings``
+    (compaction settings sent with the request) win over the agent's for this fold."""
+    agent, before = await deps.db.read(
+        lambda session: (agents.get(session, thread.agent_id), _window(session, thread)[1])
+    )
+    await check_compaction_request(deps, agent, settings)
     async with deps.thread_lock(thread.agent_id, thread.conversation_id):
         fold = await fold_window(
-            deps, thread.agent_id, force=True, conversation_id=thread.conversation_id
+            deps,
+            thread.agent_id,
+            force=True,
+            conversation_id=thread.conversation_id,
+            settings=settings,
         )
     _, after, summary, _ = await deps.db.read(lambda session: _window(session, thread))
     return Compaction(fold.summary if fold else summary, len(before), len(after))

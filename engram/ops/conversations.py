@@ -15,8 +15,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from engram.errors import InvalidInput
+from engram.llm import model_settings
 from engram.ops.deps import HasDb, HasModels
-from engram.store import agents, blocks, conversations
+from engram.store import agents, blocks, conversations, groups
 from engram.store import tables as t
 from engram.store.conversations import DEFAULT, in_thread
 
@@ -104,7 +105,8 @@ async def create(deps: HasModels, agent_id: str, spec: ConversationSpec) -> Conv
     llm_config = await _llm_config(deps, spec.model)
 
     def _write(session: Session) -> ConversationView:
-        agents.get(session, agent_id)
+        agent = agents.get(session, agent_id)
+        _check_settings(llm_config or agent.llm_config, spec.model_settings)
         labels = spec.isolated_block_labels or []
         sources = _isolated_sources(session, agent_id, labels)
         row = conversations.create(
@@ -135,6 +137,14 @@ def _isolated_sources(session: Session, agent_id: str, labels: list[str]) -> lis
     if len(set(labels)) != len(labels):
         raise InvalidInput("isolated_block_labels", "a label is named twice")
     return [by_label[label] for label in labels]
+
+
+def _check_settings(llm_config: dict[str, Any], settings: dict[str, Any] | None) -> None:
+    """Refuse (InvalidInput naming ``model_settings.<name>``) settings that the model the
+    conversation's turns use cannot be given; they are applied at each turn
+    (``runtime.state.thread_agent``), on top of whatever the agent's model is then."""
+    if settings is not None:
+        model_settings.apply_settings(llm_config, settings)
 
 
 async def _llm_config(deps: HasModels, model: str | None) -> dict[str, Any] | None:
@@ -183,6 +193,9 @@ async def update(deps: HasModels, conversation_id: str, spec: ConversationSpec) 
 
     def _write(session: Session) -> ConversationView:
         row = conversations.get(session, conversation_id)
+        config = llm_config if "model" in spec.given else row.llm_config
+        settings = spec.model_settings if "model_settings" in spec.given else row.model_settings
+        _check_settings(config or agents.get(session, row.agent_id).llm_config, settings)
         if "summary" in spec.given:
             row.summary = spec.summary
         if "model" in spec.given:
@@ -204,6 +217,7 @@ async def delete_conversation(deps: HasThreadGate, conversation_id: str) -> None
         def _write(session: Session) -> None:
             conversations.get(session, conversation_id)
             remove_threads(session, [conversation_id])
+            groups.forget_thread(session, row.agent_id, conversation_id)
 
         await deps.db.write(_write)
     deps.windows.forget(row.agent_id, conversation_id)

@@ -192,12 +192,25 @@ async def compact(
         return agent, len(messages.in_context(session, agent))
 
     agent, before = await deps.db.read(_count)
-    if settings:
-        policy.check_compaction({**(agent.compaction_settings or {}), **settings}, deps.settings)
+    await check_compaction_request(deps, agent, settings)
     async with deps.agent_lock(agent_id):
         fold = await fold_window(deps, agent_id, force=True, settings=settings)
     agent, after = await deps.db.read(_count)
     return Compaction(fold.summary if fold else agent.summary, before, after)
+
+
+async def check_compaction_request(
+    deps: HasCompaction, agent: t.Agent, settings: dict[str, Any] | None
+) -> None:
+    """Refuse a compact request's settings that could not be honoured: a target at or
+    above the trigger (over the agent's own settings), or a summarizer model no provider
+    serves (an agent's stored one falls back to its own model; one asked for now is
+    refused). InvalidInput names the field under ``compaction_settings``."""
+    if not settings:
+        return
+    policy.check_compaction({**(agent.compaction_settings or {}), **settings}, deps.settings)
+    if settings.get("model"):
+        await deps.providers.llm_config_for(settings["model"], field="compaction_settings.model")
 
 
 # --------------------------------------------------------------------------- search
@@ -214,41 +227,10 @@ class MessageSearch:
     end: datetime | None = None
 
 
-CONVERSATION_SEARCH_WIDENING = 4
-"""A conversation's search asks its agent's history for this many times ``limit`` hits,
-then keeps the conversation's."""
-
-
-async def search_conversation(
-    deps: HasRerankedRecall, request: MessageSearch
-) -> Reranked[t.Message]:
-    """``search`` within one conversation: its agent's history searched (and reranked),
-    the hits of other threads dropped. NotFound for an unknown conversation (or one of
-    another agent)."""
-    wanted = request.conversation_id or ""
-    owner = await deps.db.read(
-        lambda session: conversations.get(session, wanted, request.agent_id).agent_id
-    )
-    wider = replace(
-        request,
-        agent_id=owner,
-        conversation_id=None,
-        limit=request.limit * CONVERSATION_SEARCH_WIDENING,
-    )
-    found = await search(deps, wider)
-    kept = [i for i, hit in enumerate(found.items) if hit.conversation_id == wanted][
-        : request.limit
-    ]
-    return replace(
-        found,
-        items=[found.items[i] for i in kept],
-        scores=[found.scores[i] for i in kept],
-        fused_ranks=[found.fused_ranks[i] for i in kept],
-    )
-
-
 async def search(deps: HasRerankedRecall, request: MessageSearch) -> Reranked[t.Message]:
-    """Best matches first, over one agent's history or every agent's.
+    """Best matches first, over one agent's history or every agent's, or one
+    conversation's (``request.conversation_id``: NotFound for an unknown one, or one of
+    another agent than ``request.agent_id``).
 
     Without an agent, the vector half covers the agents using the server's default
     embedding model (vectors of different models cannot be compared). The query is
@@ -256,7 +238,17 @@ async def search(deps: HasRerankedRecall, request: MessageSearch) -> Reranked[t.
     the results is reranked after it when a reranker is configured (and the agent, if
     one is named, has not opted out)."""
     if request.conversation_id is not None:
-        return await search_conversation(deps, request)
+        # One conversation: its agent's history, filtered to it inside the search.
+        wanted = request.conversation_id
+        owner = await deps.db.read(
+            lambda session: conversations.get(session, wanted, request.agent_id).agent_id
+        )
+        request = replace(request, agent_id=owner)
+    thread = (
+        messages.ThreadFilter(request.conversation_id)
+        if request.conversation_id is not None
+        else None
+    )
 
     def _embedding_config(session: Session) -> tuple[dict[str, Any], bool]:
         if request.agent_id is not None:
@@ -285,6 +277,7 @@ async def search(deps: HasRerankedRecall, request: MessageSearch) -> Reranked[t.
             limit=candidate_count(reranker, request.limit),
             mode=request.search_mode,
             vector_owners=owners,
+            thread=thread,
         )
         return [hit.message for hit in hits]
 

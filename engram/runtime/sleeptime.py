@@ -8,15 +8,16 @@ run as its input, and handed to the same durable job queue as any background run
 (``background.AGENT_TURN_JOB``): it is listed under the sleep-time agent's id, survives a
 restart like any queued run, and its memory edits are recorded with it as the actor.
 
-At most one run per pairing is active: a turn that ends while one is queued or running
-only adds to the count, and the next run takes every turn since the last completed one.
-Each run keeps the range of the main agent's messages it was given
-(``turn_input.sleeptime``): a run that failed (its model call, or a restart mid-run) is
-followed by one that starts where the failed one started, so nothing is skipped, and a run
-a restart interrupted is queued again at start (``resume_interrupted``).
+Turns are counted per thread of the main agent: each conversation, and the agent's own
+default thread, has its own count and its own transcript range (``Group.threads``, keyed
+by conversation id or ``"default"``), so a run reads one conversation's messages only.
 
-Per-conversation triggering plugs in at ``after_turn``: with conversations the count and
-the transcript range are kept per (group, conversation) and the transcript filtered by it.
+At most one run per pairing is active: a turn that ends while one is queued or running
+only adds to its thread's count, and that thread's next run takes every turn of the
+thread since its last completed one. Each run keeps the range of the thread's messages it
+was given (``turn_input.sleeptime``): a run that failed (its model call, or a restart
+mid-run) is followed by one that starts where the failed one started, so nothing is
+skipped, and a run a restart interrupted is queued again at start (``resume_interrupted``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import logging
 from dataclasses import asdict
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engram.ids import new_id
@@ -34,8 +35,9 @@ from engram.jobs import JobQueue
 from engram.memory import dedup
 from engram.runtime.runs import ACTIVE_RUN_STATUSES
 from engram.runtime.step_rows import InputMessage
-from engram.store import groups, messages
+from engram.store import groups
 from engram.store import tables as t
+from engram.store.conversations import in_thread
 from engram.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,9 @@ MAX_STEPS = 10
 TRANSCRIPT_CHARS = 40_000
 """The transcript a run is given is cut to its most recent part beyond this."""
 
+DEFAULT_THREAD = "default"
+"""The key of the main agent's own thread in ``Group.threads``."""
+
 Job = tuple[str, dict[str, Any]]
 
 
@@ -67,12 +72,18 @@ class SleeptimeDeps(Protocol):
     def jobs(self) -> JobQueue: ...
 
 
-def after_turn(deps: SleeptimeDeps, agent_id: str, stop_reason: str) -> None:
-    """Count a finished turn of ``agent_id`` towards its sleep-time run, in the background."""
+def after_turn(
+    deps: SleeptimeDeps, agent_id: str, stop_reason: str, conversation_id: str | None = None
+) -> None:
+    """Count a finished turn of ``agent_id`` (in ``conversation_id``, None for its own
+    thread) towards that thread's sleep-time run, in the background."""
     if stop_reason not in COUNTED:
         return
     try:
-        deps.jobs.spawn(_count_turn(deps.db, deps.jobs, agent_id), name=f"sleeptime-{agent_id}")
+        deps.jobs.spawn(
+            _count_turn(deps.db, deps.jobs, agent_id, conversation_id or DEFAULT_THREAD),
+            name=f"sleeptime-{agent_id}",
+        )
     except RuntimeError:  # shutting down: this turn is not counted, the reply stands
         log.info("the server is stopping: a turn of %s was not counted", agent_id)
 
@@ -97,7 +108,7 @@ async def resume_interrupted(db: Database, jobs: JobQueue) -> int:
         for group in candidates:
             latest = _latest_run(session, group)
             if latest is not None and latest.error == STOPPED_MID_RUN:
-                queued += _queue_run(session, group, latest)
+                queued += _queue_run(session, group, _thread_of(latest), latest)
         return queued
 
     queued = await db.write(_write)
@@ -140,12 +151,12 @@ def run_upkeep(session: Session, group_id: str) -> int:
     return merged
 
 
-async def _count_turn(db: Database, jobs: JobQueue, agent_id: str) -> None:
+async def _count_turn(db: Database, jobs: JobQueue, agent_id: str, thread: str) -> None:
     try:
         # Most agents have no sleep-time agent: a read tells, without taking the write lock.
         if not await db.read(lambda session: groups.of_main_agent(session, agent_id) is not None):
             return
-        queued = await db.write(lambda session: _count(session, agent_id))
+        queued = await db.write(lambda session: _count(session, agent_id, thread))
         await _enqueue(jobs, queued)
     except Exception:  # the next turn counts again; the main agent must not notice
         log.warning(
@@ -158,16 +169,48 @@ async def _enqueue(jobs: JobQueue, queued: list[Job]) -> None:
         await jobs.enqueue(kind, payload)
 
 
-def _count(session: Session, agent_id: str) -> list[Job]:
+def _count(session: Session, agent_id: str, thread: str) -> list[Job]:
     group = groups.of_main_agent(session, agent_id, lock=True)
     if group is None:
         return []
-    group.turns_counter += 1
-    latest = _latest_run(session, group)
+    state = _thread_state(group, thread)
+    counted = int(state.get("turns", 0)) + 1
+    _set_thread_state(group, thread, turns=counted)
+    latest = _thread_run(session, group, thread)
     interrupted = latest is not None and latest.error == STOPPED_MID_RUN
-    if group.turns_counter < group.sleeptime_agent_frequency and not interrupted:
+    if counted < group.sleeptime_agent_frequency and not interrupted:
         return []
-    return _queue_run(session, group, latest)
+    return _queue_run(session, group, thread, latest)
+
+
+def _thread_state(group: t.Group, thread: str) -> dict[str, Any]:
+    return dict((group.threads or {}).get(thread) or {})
+
+
+def _set_thread_state(group: t.Group, thread: str, **changes: Any) -> None:
+    """Change one thread's entry; ``turns_counter`` shows the count of the thread whose
+    turn was counted or run last."""
+    state = {**_thread_state(group, thread), **changes}
+    group.threads = {**(group.threads or {}), thread: state}  # a new dict: the JSON is saved
+    group.turns_counter = int(state.get("turns", 0))
+
+
+def _thread_of(run: t.Run) -> str:
+    span = (run.turn_input or {}).get("sleeptime") or {}
+    return str(span.get("conversation_id") or DEFAULT_THREAD)
+
+
+def _thread_run(session: Session, group: t.Group, thread: str) -> t.Run | None:
+    """The last sleep-time run queued for ``thread``. A pairing made before runs were
+    kept per thread had its runs read the agent's own thread: its latest stands for it."""
+    state = _thread_state(group, thread)
+    if "run_id" in state:
+        return session.get(t.Run, state["run_id"])
+    if thread != DEFAULT_THREAD:
+        return None
+    latest = _latest_run(session, group)
+    span = ((latest.turn_input or {}).get("sleeptime") if latest is not None else None) or {}
+    return latest if latest is not None and "conversation_id" not in span else None
 
 
 def _latest_run(session: Session, group: t.Group) -> t.Run | None:
@@ -180,17 +223,25 @@ def _latest_run(session: Session, group: t.Group) -> t.Run | None:
     return session.scalars(query).first()
 
 
-def _queue_run(session: Session, group: t.Group, latest: t.Run | None) -> list[Job]:
-    """Record the sleep-time run for the turns since the last completed one; none while
-    another is active (its turns wait for the next) or when there is nothing new."""
-    if latest is not None and latest.status in ACTIVE_RUN_STATUSES:
+def _queue_run(session: Session, group: t.Group, thread: str, latest: t.Run | None) -> list[Job]:
+    """Record the sleep-time run for the thread's turns since its last completed run
+    (``latest``: the thread's last run); none while any run of the pairing is active (the
+    turns wait for the next) or when there is nothing new."""
+    active = _latest_run(session, group)
+    if active is not None and active.status in ACTIVE_RUN_STATUSES:
         return []
+    conversation_id = None if thread == DEFAULT_THREAD else thread
     start = _start_seq(session, group, latest)
-    through = messages.last_seq(session, group.manager_agent_id)
+    through = _last_seq(session, group.manager_agent_id, conversation_id)
     if through <= start:
         return []
-    text = _prompt(_transcript(session, group.manager_agent_id, start, through))
-    span = {"group_id": group.id, "from_seq": start, "through_seq": through}
+    text = _prompt(_transcript(session, group.manager_agent_id, conversation_id, start, through))
+    span = {
+        "group_id": group.id,
+        "conversation_id": conversation_id,
+        "from_seq": start,
+        "through_seq": through,
+    }
     turn_input: dict[str, Any] = {
         "inputs": [asdict(InputMessage(role="user", text=text))],
         "max_steps": MAX_STEPS,
@@ -208,7 +259,7 @@ def _queue_run(session: Session, group: t.Group, latest: t.Run | None) -> list[J
         step_count=0,
     )
     session.add(run)
-    group.turns_counter = 0
+    _set_thread_state(group, thread, turns=0, run_id=run.id)
     queued: list[Job] = [
         (AGENT_TURN_JOB, {"agent_id": run.agent_id, "run_id": run.id, **turn_input})
     ]
@@ -231,10 +282,27 @@ def _start_seq(session: Session, group: t.Group, latest: t.Run | None) -> int:
     return int(span["from_seq"])
 
 
-def _transcript(session: Session, agent_id: str, after: int, through: int) -> str:
+def _last_seq(session: Session, agent_id: str, conversation_id: str | None) -> int:
+    """The newest message of one thread of the agent (0 when it has none)."""
+    newest = session.scalar(
+        select(func.max(t.Message.seq)).where(
+            t.Message.agent_id == agent_id, in_thread(t.Message.conversation_id, conversation_id)
+        )
+    )
+    return int(newest or 0)
+
+
+def _transcript(
+    session: Session, agent_id: str, conversation_id: str | None, after: int, through: int
+) -> str:
     rows = session.scalars(
         select(t.Message)
-        .where(t.Message.agent_id == agent_id, t.Message.seq > after, t.Message.seq <= through)
+        .where(
+            t.Message.agent_id == agent_id,
+            in_thread(t.Message.conversation_id, conversation_id),
+            t.Message.seq > after,
+            t.Message.seq <= through,
+        )
         .order_by(t.Message.seq)
     )
     lines = [line for row in rows if (line := _line(row))]

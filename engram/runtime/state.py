@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engram.llm import model_settings
 from engram.memory import directories
 from engram.memory.memfs import GIT_MEMORY_TAG
 from engram.runtime.context import CompiledContext, compile_context
@@ -73,9 +74,9 @@ def load_state(
 
 def thread_agent(session: Session, agent: t.Agent, conversation_id: str | None) -> t.Agent:
     """``agent`` as a turn of the conversation sees it: the conversation's window cursor,
-    running summary and model in place of the agent's own. The row is detached first, so
-    these stand-ins are never written back; NotFound if the conversation is not the
-    agent's."""
+    running summary, model and model settings in place of the agent's own. The row is
+    detached first, so these stand-ins are never written back; NotFound if the
+    conversation is not the agent's."""
     if conversation_id is None:
         return agent
     thread = conversations.get(session, conversation_id, agent.id)
@@ -85,7 +86,17 @@ def thread_agent(session: Session, agent: t.Agent, conversation_id: str | None) 
     agent.summary_tokens = thread.fold_summary_tokens
     if thread.llm_config is not None:
         agent.llm_config = thread.llm_config
+    if thread.model_settings:
+        # Checked against this config when they were set; a later change of the agent's
+        # model to another provider can make them not fit, which is said naming them.
+        agent.llm_config = model_settings.apply_settings(
+            agent.llm_config, thread.model_settings, field=SETTINGS_FIELD
+        )
     return agent
+
+
+SETTINGS_FIELD = "conversation.model_settings"
+"""How a conversation's settings are named when they no longer fit the model a turn uses."""
 
 
 def compile_state(state: AgentState) -> CompiledContext:

@@ -101,7 +101,8 @@ async def run_turn(
     finally:
         if not turn.recorded:
             await deps.db.write(lambda session: close_run(session, turn))
-    after_turn(deps, agent_id, turn.result.stop_reason)  # committed: count it, off this path
+    # Committed: count it towards its thread's sleep-time run, off this path.
+    after_turn(deps, agent_id, turn.result.stop_reason, turn.options.conversation_id)
     return turn.result
 
 

@@ -35,3 +35,11 @@ def of_agent(session: Session, agent_id: str) -> t.Group | None:
 
 def all_groups(session: Session) -> list[t.Group]:
     return list(session.scalars(select(t.Group).order_by(t.Group.created_at, t.Group.id)))
+
+
+def forget_thread(session: Session, agent_id: str, conversation_id: str) -> None:
+    """Drop a deleted conversation's sleep-time count and last run from the pairing
+    ``agent_id`` is the main agent of (runtime/sleeptime.py), so nothing refers to it."""
+    group = of_main_agent(session, agent_id, lock=True)
+    if group is not None and conversation_id in (group.threads or {}):
+        group.threads = {k: v for k, v in (group.threads or {}).items() if k != conversation_id}

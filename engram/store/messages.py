@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, Select, func, select
@@ -99,6 +100,13 @@ def query_terms(query: str) -> list[str]:
     return meaningful or terms
 
 
+@dataclass(frozen=True)
+class ThreadFilter:
+    """Only one thread's messages: a conversation's, or (None) the agent's default one."""
+
+    conversation_id: str | None
+
+
 def search(
     session: Session,
     agent_id: str | None,
@@ -109,11 +117,21 @@ def search(
     end: datetime | None = None,
     limit: int = 10,
     max_seq: int | None = None,
+    thread: ThreadFilter | None = None,
 ) -> list[t.Message]:
     """Full-text search over the agent's whole history (every agent's if None), best first;
-    ``max_seq`` leaves out the messages after it (those still in the agent's window)."""
+    ``max_seq`` leaves out the messages after it (those still in the agent's window),
+    ``thread`` keeps one thread's."""
     found = search_scored(
-        session, agent_id, query, roles=roles, start=start, end=end, limit=limit, max_seq=max_seq
+        session,
+        agent_id,
+        query,
+        roles=roles,
+        start=start,
+        end=end,
+        limit=limit,
+        max_seq=max_seq,
+        thread=thread,
     )
     rows = by_seqs(session, [seq for seq, _ in found])
     return [rows[seq] for seq, _ in found if seq in rows]
@@ -129,6 +147,7 @@ def search_scored(
     end: datetime | None = None,
     limit: int = 10,
     max_seq: int | None = None,
+    thread: ThreadFilter | None = None,
 ) -> list[tuple[int, float]]:
     """``search`` as (seq, BM25) pairs, scored with the statistics of the agent's own
     history (of every agent's if None)."""
@@ -154,6 +173,11 @@ def search_scored(
     if end is not None:
         clauses.append("messages.created_at <= :end")
         params["end"] = dialect.moment(end)
+    if thread is not None and thread.conversation_id is None:
+        clauses.append("messages.conversation_id IS NULL")
+    elif thread is not None:
+        clauses.append("messages.conversation_id = :conversation")
+        params["conversation"] = thread.conversation_id
     return bm25_ranked(session, "messages", terms, clauses, params, limit)
 
 
@@ -165,10 +189,17 @@ def filtered_seqs(
     start: datetime | None = None,
     end: datetime | None = None,
     max_seq: int | None = None,
+    thread: ThreadFilter | None = None,
 ) -> set[int] | None:
     """The seqs of the agent's messages passing the filters; None when there are none."""
     query = select(t.Message.seq).where(t.Message.agent_id == agent_id)
     active = False
+    if thread is not None:
+        column = t.Message.conversation_id
+        only = (
+            column.is_(None) if thread.conversation_id is None else column == thread.conversation_id
+        )
+        query, active = query.where(only), True
     if roles:
         query, active = query.where(t.Message.role.in_(list(roles))), True
     if start is not None:

@@ -606,6 +606,10 @@ class Group(Base):
     # The main agent's history before this seq is older than the pairing: never sent.
     start_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     archival_upkeep: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Per thread of the main agent (conversation id, or "default" for its own thread): its
+    # counted turns and its last sleep-time run, {"turns": n, "run_id": id}
+    # (runtime/sleeptime.py). None: no turn counted since the pairing.
+    threads: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

@@ -285,3 +285,96 @@ def test_blocks_attached_to_the_main_agent_later_are_shared_with_its_sleeptime_a
     labels = {b["label"] for b in api.get(f"/v1/agents/{sleeper_id}").json()["blocks"]}
     assert "projects" not in labels
     api.delete(f"/v1/blocks/{block['id']}")
+
+
+def say_in(api: httpx.Client, conversation_id: str, text: str) -> None:
+    response = api.post(
+        f"/v1/conversations/{conversation_id}/messages", json={"input": text, "streaming": False}
+    )
+    assert response.status_code == 200, response.text
+
+
+def transcript_of(request: FakeRequest) -> str:
+    return request.last_user_text.split("<transcript>")[1]
+
+
+def test_each_conversation_counts_its_own_turns_and_is_read_alone(
+    api: httpx.Client, make_agent: AgentFactory, fake_llm: FakeLLM
+) -> None:
+    agent = paired(make_agent, api, frequency=2)
+    sleeper_id = agent["multi_agent_group"]["agent_ids"][0]
+    fake_llm.when(is_sleeper, reply.tool_call("memory_finish_edits", {}))
+    fake_llm.fallback = lambda request: reply.text(f"ok: {request.last_user_text}")
+    ann = api.post("/v1/conversations/", params={"agent_id": agent["id"]}, json={}).json()
+    bob = api.post("/v1/conversations/", params={"agent_id": agent["id"]}, json={}).json()
+
+    # One turn in each conversation and one in the agent's own thread: no thread has two.
+    say_in(api, ann["id"], "ann one")
+    say_in(api, bob["id"], "bob one")
+    say(api, agent["id"], "own one")
+    time.sleep(0.3)
+    assert sleeper_runs(api, sleeper_id) == []
+
+    say_in(api, ann["id"], "ann two")
+    (first,) = wait_for_runs(api, sleeper_id, 1)
+    say_in(api, bob["id"], "bob two")
+    second = wait_for_runs(api, sleeper_id, 2)[1]
+    say(api, agent["id"], "own two")
+    third = wait_for_runs(api, sleeper_id, 3)[2]
+
+    assert [run["metadata"]["conversation_id"] for run in (first, second, third)] == [
+        ann["id"],
+        bob["id"],
+        None,
+    ]
+    read = [transcript_of(r) for r in fake_llm.chat_requests if is_sleeper(r)]
+    ann_read, bob_read, own_read = read[0], read[1], read[2]
+    assert "ann one" in ann_read and "ann two" in ann_read
+    assert "bob" not in ann_read and "own" not in ann_read
+    assert "bob one" in bob_read and "bob two" in bob_read
+    assert "ann" not in bob_read and "own" not in bob_read
+    assert "own one" in own_read and "own two" in own_read
+    assert "ann" not in own_read and "bob" not in own_read
+
+    # The next run of a conversation starts after what its last run read.
+    say_in(api, ann["id"], "ann three")
+    say_in(api, ann["id"], "ann four")
+    wait_for_runs(api, sleeper_id, 4)
+    latest = transcript_of([r for r in fake_llm.chat_requests if is_sleeper(r)][-1])
+    assert "ann three" in latest and "ann four" in latest and "ann two" not in latest
+
+    # Deleting a conversation drops its count from the pairing; the others go on.
+    assert api.delete(f"/v1/conversations/{ann['id']}").status_code < 300
+    say_in(api, bob["id"], "bob three")
+    say_in(api, bob["id"], "bob four")
+    wait_for_runs(api, sleeper_id, 5)
+    latest = transcript_of([r for r in fake_llm.chat_requests if is_sleeper(r)][-1])
+    assert "bob three" in latest and "bob four" in latest and "bob two" not in latest
+
+
+def test_one_sleeptime_run_at_a_time_across_conversations(
+    api: httpx.Client, make_agent: AgentFactory, fake_llm: FakeLLM
+) -> None:
+    agent = paired(make_agent, api, frequency=1)
+    sleeper_id = agent["multi_agent_group"]["agent_ids"][0]
+    fake_llm.when(is_sleeper, reply.tool_call("memory_finish_edits", {}, delay=1.5), once=True)
+    fake_llm.when(is_sleeper, reply.tool_call("memory_finish_edits", {}))
+    fake_llm.fallback = lambda request: reply.text("ok")
+    ann = api.post("/v1/conversations/", params={"agent_id": agent["id"]}, json={}).json()
+    bob = api.post("/v1/conversations/", params={"agent_id": agent["id"]}, json={}).json()
+
+    say_in(api, ann["id"], "ann speaks")
+    deadline = time.monotonic() + 10
+    while not sleeper_runs(api, sleeper_id):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    say_in(api, bob["id"], "bob waits")  # ann's run is going: bob's turn waits for the next
+    time.sleep(0.3)
+    assert len(sleeper_runs(api, sleeper_id)) == 1
+    wait_for_runs(api, sleeper_id, 1)
+    say_in(api, bob["id"], "bob again")
+
+    runs = wait_for_runs(api, sleeper_id, 2)
+    assert [run["metadata"]["conversation_id"] for run in runs] == [ann["id"], bob["id"]]
+    latest = transcript_of([r for r in fake_llm.chat_requests if is_sleeper(r)][-1])
+    assert "bob waits" in latest and "bob again" in latest and "ann" not in latest

@@ -310,3 +310,31 @@ def test_list_pages_by_creation_or_by_the_latest_message(
     assert ids(order_by="last_message_at", after=first.id, limit=1) == [third.id]
     with pytest.raises(NotFoundError):
         ids(after="conv-00000000-0000-0000-0000-000000000000")
+
+
+def test_a_conversations_hits_are_found_however_many_other_threads_match(
+    client: Letta, fake_llm: FakeLLM, agent: AgentState
+) -> None:
+    fake_llm.fallback = echo
+    conv = client.conversations.create(agent_id=agent.id)
+    send(client, conv.id, "the kiwi is in the fridge")
+    # Newer matches elsewhere: twelve messages of the default thread outrank it.
+    for n in range(6):
+        client.agents.messages.create(agent.id, input=f"kiwi number {n}")
+
+    found = client.messages.search(
+        query="kiwi", conversation_id=conv.id, search_mode="fts", limit=1
+    )
+    assert [hit.conversation_id for hit in found] == [conv.id]
+
+    fake_llm.fallback = reply.text("ok")
+    fake_llm.script(
+        reply.tool_call(
+            "conversation_search",
+            {"query": "kiwi", "limit": 1, "this_conversation_only": True},
+        ),
+        reply.text("done"),
+    )
+    send(client, conv.id, "where is it?")
+    tool_result = fake_llm.chat_requests[-1].json["messages"][-1]
+    assert tool_result["role"] == "tool" and "fridge" in tool_result["content"]

@@ -132,6 +132,14 @@ def test_conversation_id_narrows_runs_messages_search_and_export(
     found = client.messages.search(query="kiwi", conversation_id=conv.id, search_mode="fts")
     assert found and {hit.conversation_id for hit in found} == {conv.id}
 
+    # Engram's own field on a step: letta-client keeps it among the model's extras.
+    steps = {step.run_id: step.model_extra or {} for step in client.steps.list(agent_id=agent.id)}
+    assert steps[run.id]["conversation_id"] == conv.id
+    others = [extra for run_id, extra in steps.items() if run_id != run.id]
+    assert others and all(extra["conversation_id"] is None for extra in others)
+    (step,) = client.runs.steps.list(run.id)
+    assert (client.steps.retrieve(step.id).model_extra or {})["conversation_id"] == conv.id
+
     exported = json.loads(client.agents.export_file(agent.id, conversation_id=conv.id))
     contents = json.dumps(exported["agents"][0]["messages"])
     assert "kiwi in the conversation" in contents and "default thread" not in contents

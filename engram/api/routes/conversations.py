@@ -169,7 +169,7 @@ async def compact_conversation(
     conversation_id: str, rt: Runtime, body: ConversationCompaction | None = None
 ) -> dict[str, Any]:
     thread = await ops.resolve_thread(rt, conversation_id, body.agent_id if body else None)
-    return serialize.compaction(await work.compact(rt, thread))
+    return serialize.compaction(await work.compact(rt, thread, body.settings() if body else None))
 
 
 @router.post("/{conversation_id}/fork")
