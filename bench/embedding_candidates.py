@@ -11,15 +11,18 @@ long-conversation set of ``memory_eval_long_data`` (vector search only, archival
 in process) and on speed:
 
     .venv/bin/python bench/embedding_candidates.py [--model-file PATH] [--skip-recall]
+        [--engine-dir DIR]
 
 The reader is a measuring instrument, not an engine: its numpy forward pass is plain (no
-helper threads, no length buckets), so its speed is an upper bound on the cost.
+helper threads, no length buckets).  ``--engine-dir`` writes the model out (about 450 MB)
+as the server's engine reads one and times it there too: what Engram would pay.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import struct
 import sys
 import time
@@ -111,8 +114,10 @@ class E5Small:
         blob = data[at : at + blob_len]
         at += blob_len
         self.pieces: dict[str, tuple[int, float]] = {}
+        self.vocab: list[tuple[str, float]] = []
         for i in range(count):
             piece = blob[offsets[i] : offsets[i + 1]].decode("utf-8", "replace")
+            self.vocab.append((piece, float(scores[i])))
             if piece and i != self.unk:
                 self.pieces.setdefault(piece, (i, float(scores[i])))
         self.unk_score = float(scores.min()) - 10.0
@@ -211,6 +216,55 @@ class E5Small:
         return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
 
 
+def engine_dir(model: E5Small, path: Path) -> Path:
+    """The model as the server's engine reads one: float32 BERT tensors, config.json and a
+    ``tokenizers`` unigram tokenizer (NFKC standing in for the file's own character map).
+    Its speed is what the model would cost if Engram ran it."""
+    from safetensors.numpy import save_file
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+
+    words = dequantize(model.words.reshape(-1), model.words.shape[0], model.hidden)
+    tensors = {
+        "embeddings.word_embeddings.weight": words,
+        "embeddings.position_embeddings.weight": model.positions,
+        "embeddings.token_type_embeddings.weight": model.token_type[None, :],
+        "embeddings.LayerNorm.weight": model.norm_in[0],
+        "embeddings.LayerNorm.bias": model.norm_in[1],
+    }
+    names = {"out": "attention.output.dense", "up": "intermediate.dense", "down": "output.dense"}
+    for n, w in enumerate(model.layers):
+        p = f"encoder.layer.{n}."
+        for key, name in names.items():
+            tensors[f"{p}{name}.weight"] = np.ascontiguousarray(w[key].T)
+            tensors[f"{p}{name}.bias"] = w[key + "_b"]
+        for i, part in enumerate(("query", "key", "value")):
+            cols = slice(i * model.hidden, (i + 1) * model.hidden)
+            tensors[f"{p}attention.self.{part}.weight"] = np.ascontiguousarray(w["qkv"][:, cols].T)
+            tensors[f"{p}attention.self.{part}.bias"] = w["qkv_b"][cols].copy()
+        for ln, name in (("ln1", "attention.output.LayerNorm"), ("ln2", "output.LayerNorm")):
+            tensors[f"{p}{name}.weight"], tensors[f"{p}{name}.bias"] = w[ln]
+    path.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(path / "model.safetensors"))
+    config = {
+        "model_type": "bert",
+        "hidden_size": model.hidden,
+        "num_attention_heads": model.heads,
+        "num_hidden_layers": len(model.layers),
+        "max_position_embeddings": model.positions.shape[0],
+        "layer_norm_eps": model.eps,
+    }
+    (path / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    tokenizer = Tokenizer(models.Unigram(model.vocab, unk_id=model.unk, byte_fallback=False))
+    tokenizer.normalizer = normalizers.NFKC()
+    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
+    tokenizer.decoder = decoders.Metaspace()
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>", special_tokens=[("<s>", model.bos), ("</s>", model.eos)]
+    )
+    tokenizer.save(str(path / "tokenizer.json"))
+    return path
+
+
 Embed = Callable[[Sequence[str], bool], np.ndarray]
 """``embed(texts, is_query)``: L2-normalised rows."""
 
@@ -267,6 +321,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model-file", type=Path, default=None, help="an E5S1 file")
     parser.add_argument("--skip-recall", action="store_true")
+    parser.add_argument(
+        "--engine-dir", type=Path, default=None, help="also time the model in the engine"
+    )
     args = parser.parse_args()
     minilm = LocalEmbeddingModel()
     minilm.load()
@@ -277,6 +334,12 @@ def main() -> None:
             texts, "query: " if query else "passage: "
         ),
     }
+    if args.engine_dir is not None:
+        engine = LocalEmbeddingModel(engine_dir(e5, args.engine_dir))
+        engine.load()
+        models["multilingual-e5-small (q4) in the engine"] = lambda texts, query: engine.embed_sync(
+            [("query: " if query else "passage: ") + t for t in texts]
+        )
     for name, embed in models.items():
         fast = speed(embed)
         sys.stdout.write(f"{name}: {fast['short']:.1f} short/s, {fast['chunk']:.1f} chunks/s\n")
