@@ -22,6 +22,7 @@ from pydantic import (
 from engram.block_labels import BlockLabel
 from engram.input_limits import check_length, check_text_length, check_value
 from engram.memory.policy import CompactionSettingsBody, RecallAssistBody
+from engram.ops.runs import StopReason
 from engram.tools.variables import ToolVariables
 
 FOLDER_IDS = AliasChoices("folder_ids", "source_ids")
@@ -233,7 +234,7 @@ class UpdateAgent(Body):
     # What the agent's last run shows (Letta lets a client set them).
     last_run_completion: datetime | None = None
     last_run_duration_ms: int | None = Field(default=None, ge=0)
-    last_stop_reason: StopReasonType | None = None
+    last_stop_reason: StopReason | None = None
     reasoning: bool | None = None  # as on CreateAgent
     hidden: bool | None = None
 
@@ -268,24 +269,6 @@ def _iana(name: str | None) -> str | None:
             f"'{name}' is not an IANA time zone name (e.g. 'UTC', 'Europe/Paris')"
         ) from None
     return name
-
-
-StopReasonType = Literal[
-    "end_turn",
-    "error",
-    "llm_api_error",
-    "invalid_llm_response",
-    "invalid_tool_call",
-    "max_steps",
-    "max_tokens_exceeded",
-    "no_tool_call",
-    "tool_rule",
-    "cancelled",
-    "insufficient_credits",
-    "requires_approval",
-    "context_window_overflow_in_system_prompt",
-]
-"""Letta's ``StopReasonType``: how a run may end."""
 
 
 class TextPart(Body):

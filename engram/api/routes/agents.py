@@ -11,25 +11,9 @@ from engram.api.agent_input import agent_changes, agent_spec
 from engram.api.deps import Limit, Runtime
 from engram.api.schemas import CreateAgent, UpdateAgent
 from engram.ops import agents as agent_ops
+from engram.ops.runs import StopReason
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"])
-
-# Letta's StopReasonType: what ``last_stop_reason`` may filter by.
-StopReason = Literal[
-    "end_turn",
-    "error",
-    "llm_api_error",
-    "invalid_llm_response",
-    "invalid_tool_call",
-    "max_steps",
-    "max_tokens_exceeded",
-    "no_tool_call",
-    "tool_rule",
-    "cancelled",
-    "insufficient_credits",
-    "requires_approval",
-    "context_window_overflow_in_system_prompt",
-]
 
 
 @router.post("/")
