@@ -22,23 +22,19 @@ from engram.api.conversation_requests import (
     conversation,
 )
 from engram.api.deps import IfBusy, Limit, Runtime, json_reply
-from engram.api.routes.messages import failed_turn_reply
+from engram.api.routes.messages import answer_turn
 from engram.api.routes.streaming import SSE_HEADERS, _server_sent, stream_reply
 from engram.api.schemas import MessageType
 from engram.api.turns import (
-    accept_turn,
     checked_inputs,
     request_config,
-    turn_failed,
     turn_options,
-    turn_reply,
 )
 from engram.ops import conversation_work as work
 from engram.ops import conversations as ops
 from engram.ops.messages import MessageQuery
 from engram.ops.run_stream import check_run, follow_run
 from engram.runtime.background import start_background_turn
-from engram.runtime.step import run_turn
 from engram.runtime.views import listing
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
@@ -117,19 +113,7 @@ async def send_conversation_message(
         if not body.streaming:
             return serialize.run(run)
         return await _follow(rt, run.id, ConversationStream(include_pings=body.include_pings))
-    inputs, run_id = await accept_turn(rt, agent_id, body, if_busy, options)
-    result = await run_turn(
-        rt,
-        agent_id,
-        inputs,
-        if_busy=if_busy,
-        run_id=run_id,
-        max_steps=body.max_steps,
-        options=options,
-    )
-    if turn_failed(result):
-        return failed_turn_reply(result)
-    return json_reply(turn_reply(result))
+    return await answer_turn(rt, agent_id, body, if_busy, options)
 
 
 @router.get("/{conversation_id}/messages")

@@ -22,6 +22,7 @@ from engram.api.turns import (
 from engram.ops import agent_context
 from engram.ops import messages as message_ops
 from engram.runtime.step import TurnResult, run_turn
+from engram.runtime.turn_options import TurnOptions
 from engram.runtime.views import listing
 
 router = APIRouter(prefix="/v1/agents/{agent_id}", tags=["messages"])
@@ -36,6 +37,15 @@ async def send_message(agent_id: str, body: SendMessages, rt: Runtime, if_busy: 
     if body.streaming:
         return await stream_reply(rt, agent_id, body, if_busy)
     options = await turn_options(rt, body, answers_logprobs=True)
+    return await answer_turn(rt, agent_id, body, if_busy, options)
+
+
+async def answer_turn(
+    rt: Runtime, agent_id: str, body: SendMessages, if_busy: IfBusy, options: TurnOptions
+) -> Response:
+    """Record the run, run the turn and answer with what it did (or, when its model call
+    failed, as Letta answers such a turn); shared by the agent's and a conversation's
+    plain message routes."""
     inputs, run_id = await accept_turn(rt, agent_id, body, if_busy, options)
     result = await run_turn(
         rt,
