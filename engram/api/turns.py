@@ -23,7 +23,7 @@ from engram.ops.deps import HasDb, HasModels
 from engram.runtime import approvals
 from engram.runtime.agent_gate import BusyPolicy
 from engram.runtime.runs import create_run
-from engram.runtime.step import TurnResult
+from engram.runtime.step import TurnDeps, TurnResult, run_turn
 from engram.runtime.step_rows import InputMessage
 from engram.runtime.turn_options import ClientSkill, ClientTool, TurnOptions
 
@@ -121,6 +121,31 @@ async def accept_turn(
         deps, agent_id, request_config=request_config(body), conversation_id=thread
     )
     return inputs, run.id
+
+
+class PlainTurnDeps(AcceptDeps, TurnDeps, Protocol):
+    """What a request answered with its whole turn uses: accepting it, then running it."""
+
+
+async def run_plain_turn(
+    deps: PlainTurnDeps,
+    agent_id: str,
+    body: SendMessages,
+    if_busy: BusyPolicy,
+    options: TurnOptions,
+) -> TurnResult:
+    """Accept the turn (``accept_turn``), then run it to its end: the agent's and a
+    conversation's plain message routes, and the in-process client's ``create``."""
+    inputs, run_id = await accept_turn(deps, agent_id, body, if_busy, options)
+    return await run_turn(
+        deps,
+        agent_id,
+        inputs,
+        if_busy=if_busy,
+        run_id=run_id,
+        max_steps=body.max_steps,
+        options=options,
+    )
 
 
 def request_config(body: SendMessages) -> dict[str, Any]:

@@ -23,7 +23,13 @@ from engram.api.conversation_requests import (
 )
 from engram.api.schemas import CompactionRequest
 from engram.api.serialize import compaction
-from engram.api.turns import accept_turn, failure, turn_failed, turn_options, turn_reply
+from engram.api.turns import (
+    failure,
+    run_plain_turn,
+    turn_failed,
+    turn_options,
+    turn_reply,
+)
 from engram.client.arguments import validated
 from engram.client.messages import Compaction, LettaResponse, TurnFailed
 from engram.client.models import LettaMessage, WireModel
@@ -32,7 +38,6 @@ from engram.ops import conversation_work as work
 from engram.ops import conversations as ops
 from engram.ops.messages import MessageQuery
 from engram.runtime.agent_gate import BusyPolicy
-from engram.runtime.step import run_turn
 from engram.runtime.views import listing
 
 if TYPE_CHECKING:
@@ -85,16 +90,7 @@ class AsyncConversationMessages(Resource):
             await turn_options(services, body, answers_logprobs=True),
             conversation_id=thread.conversation_id,
         )
-        inputs, run_id = await accept_turn(services, thread.agent_id, body, if_busy, wanted)
-        result = await run_turn(
-            services,
-            thread.agent_id,
-            inputs,
-            if_busy=if_busy,
-            run_id=run_id,
-            max_steps=body.max_steps,
-            options=wanted,
-        )
+        result = await run_plain_turn(services, thread.agent_id, body, if_busy, wanted)
         response = LettaResponse.model_validate(turn_reply(result))
         if turn_failed(result):
             raise TurnFailed(result.run_id, failure(result), response)

@@ -20,6 +20,7 @@ from engram.api.turns import (
     checked_inputs,
     failure,
     request_config,
+    run_plain_turn,
     turn_failed,
     turn_options,
     turn_reply,
@@ -35,7 +36,6 @@ from engram.ops import messages as message_ops
 from engram.runtime.agent_gate import BusyPolicy
 from engram.runtime.background import start_background_turn
 from engram.runtime.runs import cancel_runs
-from engram.runtime.step import run_turn
 from engram.runtime.streaming import TurnStream
 from engram.runtime.views import letta_messages, listing
 
@@ -126,16 +126,7 @@ class AsyncAgentMessages(Resource):
         )
         services = self._services
         wanted = await turn_options(services, body, answers_logprobs=True)
-        inputs, run_id = await accept_turn(services, agent_id, body, if_busy, wanted)
-        result = await run_turn(
-            services,
-            agent_id,
-            inputs,
-            if_busy=if_busy,
-            run_id=run_id,
-            max_steps=body.max_steps,
-            options=wanted,
-        )
+        result = await run_plain_turn(services, agent_id, body, if_busy, wanted)
         response = LettaResponse.model_validate(turn_reply(result))
         if turn_failed(result):
             raise TurnFailed(result.run_id, failure(result), response)

@@ -13,15 +13,15 @@ from engram.api.routes.streaming import stream_reply
 from engram.api.schemas import CompactionRequest, MessageType, ResetMessages, SendMessages
 from engram.api.turns import (
     FAILED_TURN_STATUS,
-    accept_turn,
     failure,
+    run_plain_turn,
     turn_failed,
     turn_options,
     turn_reply,
 )
 from engram.ops import agent_context
 from engram.ops import messages as message_ops
-from engram.runtime.step import TurnResult, run_turn
+from engram.runtime.step import TurnResult
 from engram.runtime.turn_options import TurnOptions
 from engram.runtime.views import listing
 
@@ -46,16 +46,7 @@ async def answer_turn(
     """Record the run, run the turn and answer with what it did (or, when its model call
     failed, as Letta answers such a turn); shared by the agent's and a conversation's
     plain message routes."""
-    inputs, run_id = await accept_turn(rt, agent_id, body, if_busy, options)
-    result = await run_turn(
-        rt,
-        agent_id,
-        inputs,
-        if_busy=if_busy,
-        run_id=run_id,
-        max_steps=body.max_steps,
-        options=options,
-    )
+    result = await run_plain_turn(rt, agent_id, body, if_busy, options)
     if turn_failed(result):
         return failed_turn_reply(result)
     return json_reply(turn_reply(result))
