@@ -14,6 +14,7 @@ import pytest
 
 from engram import Engram
 from engram.errors import InvalidInput, NotFound
+from tests.client.conftest import MODEL
 from tests.client.rest import create_agent, database_target, ok, rest_api, send
 from tests.fakes import FakeLLM, reply
 from tests.support.backends import Backend
@@ -216,8 +217,9 @@ def test_an_import_with_a_broken_agent_names_where_and_creates_nothing(
 def test_a_bad_export_is_an_error_naming_the_option(
     engram_client: Engram, options: dict[str, Any], error: type[Exception], named: str
 ) -> None:
+    agent = engram_client.agents.create(model=MODEL)
     with pytest.raises(error) as refused:
-        engram_client.agents.export_file("agent-missing", **options)
+        engram_client.agents.export_file(agent.id, **options)
 
     assert named in str(refused.value)
 
