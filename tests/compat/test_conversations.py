@@ -338,3 +338,19 @@ def test_a_conversations_hits_are_found_however_many_other_threads_match(
     send(client, conv.id, "where is it?")
     tool_result = fake_llm.chat_requests[-1].json["messages"][-1]
     assert tool_result["role"] == "tool" and "fridge" in tool_result["content"]
+
+
+def test_history_group_id_matches_nothing_and_include_err_adds_nothing(
+    client: Letta, fake_llm: FakeLLM, agent: AgentState
+) -> None:
+    thread = client.conversations.create(agent_id=agent.id)
+    fake_llm.script(reply.text("Noted."))
+    send(client, thread.id, "Rex is my dog")
+
+    everything = client.conversations.messages.list(thread.id)
+    with_errors = client.conversations.messages.list(thread.id, include_err=True)
+    of_a_group = client.conversations.messages.list(thread.id, group_id="group-anything")
+
+    assert texts(everything)
+    assert [m.id for m in with_errors] == [m.id for m in everything]
+    assert list(of_a_group) == []

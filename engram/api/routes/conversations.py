@@ -127,10 +127,16 @@ async def list_conversation_messages(
     order: Literal["asc", "desc"] = "desc",
     use_assistant_message: bool = True,
     include_return_message_types: Annotated[list[MessageType] | None, Query()] = None,
+    order_by: Literal["created_at"] = "created_at",
+    group_id: str | None = None,
+    include_err: bool | None = None,
 ) -> Response:
+    """The conversation's messages, as the agent's history route lists them: messages
+    record no group, so ``group_id`` matches none, and a failed step stores no error
+    message, so ``include_err`` has none to add."""
     thread = await ops.resolve_thread(rt, conversation_id, agent_id)
     query = MessageQuery(before=before, after=after, limit=limit, order=order)
-    rows = await work.list_messages(rt, thread, query)
+    rows = [] if group_id is not None else await work.list_messages(rt, thread, query)
     views = listing(
         rows,
         descending=order == "desc",
