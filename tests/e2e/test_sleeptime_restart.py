@@ -66,19 +66,18 @@ def test_a_sleeptime_run_interrupted_by_a_kill_resumes_after_the_restart(
             while [r["status"] for r in sleeper_runs(client, sleeper_id)] != ["running"]:
                 assert time.monotonic() < deadline, sleeper_runs(client, sleeper_id)
                 time.sleep(0.05)
+            # Killed only once its model call has reached the fake, which holds it: a kill
+            # before that (a loaded machine) would leave the held reply for the resumed run.
+            while not any(is_sleeper(request) for request in fake_llm.chat_requests):
+                assert time.monotonic() < deadline, "the sleep-time run never called the model"
+                time.sleep(0.05)
         server.kill()
-        # Answered by what each request holds, not by arrival order: on a loaded machine an
-        # extra call of the sleep-time agent reached the fake model around the restart and
-        # used up a reply scripted once; what this test checks is the resumed run's edit
-        # and the runs listed (one failed, one completed), not how many calls were made.
         fake_llm.when(
-            lambda request: is_sleeper(request) and not request.tool_results,
+            is_sleeper,
             reply.tool_call("memory_rethink", {"label": "human", "new_memory": "Noor, a pilot."}),
+            once=True,
         )
-        fake_llm.when(
-            lambda request: is_sleeper(request) and bool(request.tool_results),
-            reply.tool_call("memory_finish_edits", {}),
-        )
+        fake_llm.when(is_sleeper, reply.tool_call("memory_finish_edits", {}))
         server.start()
 
         with server.client() as client:
