@@ -512,11 +512,7 @@ class SendMessages(Body):
     def _distinct_client_tools(
         cls, tools: list[ClientToolSchema] | None
     ) -> list[ClientToolSchema] | None:
-        seen: set[str] = set()
-        for tool in tools or []:
-            if tool.name in seen:
-                raise ValueError(f"client tool '{tool.name}' is declared twice")
-            seen.add(tool.name)
+        _check_distinct_names([tool.name for tool in tools or []], "client tool")
         return tools
 
     @field_validator("callback_url", mode="after")
@@ -541,11 +537,7 @@ class SendMessages(Body):
     def _distinct_skills(
         cls, skills: list[ClientSkillSchema] | None
     ) -> list[ClientSkillSchema] | None:
-        seen: set[str] = set()
-        for skill in skills or []:
-            if skill.name in seen:
-                raise ValueError(f"client skill '{skill.name}' is declared twice")
-            seen.add(skill.name)
+        _check_distinct_names([skill.name for skill in skills or []], "client skill")
         return skills
 
     @field_validator("return_token_ids")
@@ -582,3 +574,12 @@ class CompactionRequest(Body):
 
 class ResetMessages(Body):
     add_default_initial_messages: bool = False
+
+
+def _check_distinct_names(names: list[str], kind: str) -> None:
+    """ValueError (a 422 naming the field) for the first name given twice."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ValueError(f"{kind} '{name}' is declared twice")
+        seen.add(name)
