@@ -25,7 +25,6 @@ import argparse
 import io
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -39,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `tests.support` and `engram` live in the checkout
     sys.path.insert(0, str(ROOT))
 
+from bench.fake_llm_process import FakeLLM  # noqa: E402
 from tests.support.server import EngramServer  # noqa: E402
 
 MODEL = "openai/gpt-4o-mini"
@@ -47,24 +47,6 @@ SENTENCE = (
     "when the pressure gauge reads below the marked line on the dial face"
 )
 WORDS = SENTENCE.split()
-
-
-class FakeLLM:
-    """The fake OpenAI server as a subprocess; its first stdout line is its URL."""
-
-    def __init__(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.fakes.fake_llm", "--port", "0", "--mode", "echo"],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        self.base_url = self.process.stdout.readline().strip()
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(10)
 
 
 def manual_pdf(pages: int) -> bytes:

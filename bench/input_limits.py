@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `tests.support` lives in the checkout
     sys.path.insert(0, str(ROOT))
 
+from bench.fake_llm_process import FakeLLM  # noqa: E402
 from tests.support.postgres import PostgresCluster  # noqa: E402
 from tests.support.server import EngramServer  # noqa: E402
 
@@ -75,24 +75,6 @@ def measure(pid: int, call: Any) -> tuple[float, float, Any]:
     result = call()
     peak = status_kb(pid, "VmHWM")
     return before / 1024, (peak - before) / 1024, result
-
-
-class FakeLLM:
-    """The fake OpenAI server as a subprocess; its first stdout line is its URL."""
-
-    def __init__(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.fakes.fake_llm", "--port", "0", "--mode", "echo"],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        self.base_url = self.process.stdout.readline().strip()
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(10)
 
 
 def passage_text(size: int) -> str:
