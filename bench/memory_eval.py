@@ -50,6 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `bench`, `tests.support` and `engram` live in the checkout
     sys.path.insert(0, str(ROOT))
 
+from bench.memory_eval_chat_data import build_chat_set  # noqa: E402
 from bench.memory_eval_data import Question, build_users  # noqa: E402
 from bench.memory_eval_facts import KINDS  # noqa: E402
 from bench.memory_eval_load import (  # noqa: E402
@@ -258,6 +259,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add_rerank_options(parser)
     parser.add_argument("--long", action="store_true", help="the long-conversation set")
     parser.add_argument("--long-sessions", type=int, default=60, help="sessions of --long")
+    parser.add_argument(
+        "--chat", action="store_true", help="the two-friends long conversation (keyword-heavy)"
+    )
     parser.add_argument("--agent-file", type=Path, help="evaluate this exported agent (.af)")
     parser.add_argument("--questions", type=Path, help="questions for --agent-file (JSON lines)")
     parser.add_argument(
@@ -277,7 +281,10 @@ def long_inputs(args: argparse.Namespace) -> tuple[dict[str, Any], list[LongQues
     """The agent file and questions: the user's, or the generated long conversation."""
     if args.agent_file:
         return json.loads(args.agent_file.read_text()), read_questions(args.questions)
-    data = build_long_set(args.seed, args.long_sessions)
+    if args.chat:
+        data = build_chat_set(args.seed, args.long_sessions)
+    else:
+        data = build_long_set(args.seed, args.long_sessions)
     questions = [LongQuestion(q.text, q.kind, q.evidence) for q in data.questions]
     return agent_file(data), questions
 
@@ -311,7 +318,7 @@ def main_long(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.long or args.agent_file:
+    if args.long or args.chat or args.agent_file:
         return main_long(args)
     began = time.perf_counter()
     try:

@@ -120,11 +120,12 @@ class Turn:
     at: datetime
     role: str
     text: str
+    speaker: str = ""  # a name, where the conversation is between people
 
     @property
     def passage(self) -> str:
         """The archival passage of this turn: the session's date, the speaker, the words."""
-        return f"[{self.at:%A %d %B %Y}] {self.role}: {self.text}"
+        return f"[{self.at:%A %d %B %Y}] {self.speaker or self.role}: {self.text}"
 
 
 @dataclass(frozen=True)

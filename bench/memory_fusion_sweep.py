@@ -1,137 +1,115 @@
-"""How the hybrid fusion's constants were chosen: a sweep over a stored long conversation.
+"""How the hybrid fusion was chosen: every candidate scored on the same stored lists.
 
-Why: ``ranking.blend`` has a keyword weight, a "clear keyword hit" threshold, the keyword
-side's weighting by its lead (``by_lead``) and BM25's ``b``; picking them by feel is how
-a fusion ends up worse than its own halves. This script reads a data dir left by
-``memory_eval.py --long --keep-server`` (SQLite), computes each question's keyword and
-vector lists once per BM25 setting, as deep as the bench's searches read them, and scores
-every blend setting in-process on archival or recall search (``--store``), per question
-type (time questions are left to the full bench: their date handling sits above the
-fusion).
+Why: a fusion tuned on one conversation can lose to its own keyword half on another (on
+the two-friends set the vector half is the weak one, on the first set the strong one).
+This script reads the data dirs ``memory_eval.py --long/--chat --keep-server`` leave
+(SQLite), takes each question's keyword and vector lists once (``memory_fusion_lists``),
+and scores each candidate fusion in-process on archival and recall search, per question
+type, against the better of the two halves at every depth.
 
-    .venv/bin/python bench/memory_fusion_sweep.py /tmp/engram-memory-eval-XXXX [--seed 7]
+    .venv/bin/python bench/memory_fusion_sweep.py long:7:/tmp/engram-memory-eval-XXXX \\
+        chat:23:/tmp/engram-memory-eval-YYYY
+
+Each argument is ``set:seed:data_dir``; ``set`` is ``long`` or ``chat``.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import statistics
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import select  # noqa: E402
-from sqlalchemy.orm import Session  # noqa: E402
-
+from bench.memory_eval_chat_data import build_chat_set  # noqa: E402
 from bench.memory_eval_long import score  # noqa: E402
 from bench.memory_eval_long_data import build_long_set  # noqa: E402
+from bench.memory_fusion_lists import Corpus, Ranked, read_corpus  # noqa: E402
 from engram.memory import ranking  # noqa: E402
-from engram.memory.local_embedding import shared_local_model  # noqa: E402
-from engram.ops.messages import SEARCHABLE_ROLES  # noqa: E402
-from engram.store import db, keyword_scores, messages, passages  # noqa: E402
-from engram.store import tables as t  # noqa: E402
-from engram.store.vector_sources import MESSAGES, PASSAGES  # noqa: E402
-from engram.store.vectors import VectorIndex  # noqa: E402
 
-DEPTH = 150
-"""As deep as hybrid search reads each list for the bench's requests of 50 results."""
+Fusion = Callable[[Ranked, Ranked, str], Ranked]
+COLUMNS = ("R@1", "R@5", "R@10", "MRR")
 
 
-def lists(
-    session: Session,
-    agent_id: str,
-    questions: Sequence[str],
-    vectors: Sequence[list[float]],
-    store: str,
-) -> list[tuple[list[tuple[int, float]], list[tuple[int, float]]]]:
-    scope = passages.scope_of_agent(session, agent_id)
-    index = VectorIndex(MESSAGES if store == "recall" else PASSAGES)
-    found = []
-    for query, vector in zip(questions, vectors, strict=True):
-        if store == "recall":
-            keyword = messages.search_scored(
-                session, agent_id, query, roles=SEARCHABLE_ROLES, limit=DEPTH
-            )
-            allowed = messages.filtered_seqs(session, agent_id, roles=SEARCHABLE_ROLES)
-            nearest = index.nearest(session, [agent_id], vector, DEPTH, allowed)
-        else:
-            keyword = passages.keyword_scored(session, scope, query, DEPTH)
-            nearest = index.nearest(session, scope.owners, vector, DEPTH)
-        found.append((keyword, nearest))
-    return found
+def shipped(keyword: Ranked, vector: Ranked, store: str) -> Ranked:
+    """``ranking.blend`` as archival and recall search call it."""
+    return ranking.blend(keyword, vector, 10, newer_is_larger=True, by_lead=True)
+
+
+CANDIDATES: dict[str, Fusion] = {
+    "shipped": shipped,
+    "fts": lambda keyword, vector, store: keyword,
+    "vector": lambda keyword, vector, store: vector,
+}
+
+
+def results(corpus: Corpus, fusion: Fusion, dated: bool = True) -> list[tuple[str, list[float]]]:
+    """(type, [R@1, R@5, R@10, MRR@10]) per question; without ``dated`` the undated lists
+    only (a search in one mode alone does not read dates)."""
+    rows = []
+    for lists in corpus.questions:
+        shown: list[int] = []
+        for keyword, vector in lists.parts if dated else lists.parts[-1:]:
+            for key, _ in fusion(keyword, vector, corpus.store)[:10]:
+                if key not in shown:
+                    shown.append(key)
+        recall, rr = score([corpus.texts[key] for key in shown[:10]], lists.question.evidence)
+        rows.append((lists.question.kind, [recall[1], recall[5], recall[10], rr]))
+    return rows
+
+
+def table(rows: Sequence[tuple[str, list[float]]]) -> dict[str, list[float]]:
+    kinds = sorted({kind for kind, _ in rows})
+    out = {}
+    for kind in ["all", *kinds]:
+        mine = [values for k, values in rows if kind in ("all", k)]
+        out[kind] = [statistics.fmean(v[i] for v in mine) for i in range(len(COLUMNS))]
+    return out
+
+
+def worst_gap(mine: dict[str, list[float]], halves: Sequence[dict[str, list[float]]]) -> float:
+    """The largest shortfall against the better half, over types and depths (negative
+    when the fusion loses somewhere)."""
+    return min(
+        mine[kind][i] - max(half[kind][i] for half in halves)
+        for kind in mine
+        for i in range(len(COLUMNS))
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("data_dir", type=Path)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--sessions", type=int, default=60)
-    parser.add_argument("--store", choices=("archival", "recall"), default="archival")
+    parser.add_argument("sets", nargs="+", help="set:seed:data_dir")
+    parser.add_argument("--types", action="store_true", help="print every type's row")
+    parser.add_argument("--candidates", type=Path, help="a module whose CANDS adds fusions")
     args = parser.parse_args(argv)
-    data = build_long_set(args.seed, args.sessions)
-    questions = [q for q in data.questions if q.kind != "time"]
-    engine = db.make_engine(f"sqlite:///{args.data_dir / 'engram.db'}")
-    vectors = shared_local_model().embed_sync([q.text for q in questions]).tolist()
-    with Session(engine) as session:
-        agent_id = session.scalars(select(t.Agent.id)).one()
-        if args.store == "recall":
-            texts = {row.seq: row.search_text or "" for row in session.scalars(select(t.Message))}
-        else:
-            texts = {row.seq: row.text for row in session.scalars(select(t.Passage))}
-        print(
-            "| b | keyword weight | clear lead | by lead | R@1 | R@5 | R@10 | MRR"
-            " | worst type vs best half |"
-        )
-        print("|---|---|---|---|---|---|---|---|---|")
-        for b in (0.5, 0.75):
-            keyword_scores.BM25_B = b
-            found = lists(session, agent_id, [q.text for q in questions], vectors, args.store)
-            grid = itertools.product((0.2, 0.3, 0.4, 0.5, 0.6), (1.25, 99.0), (False, True))
-            for weight, lead, by_lead in grid:
-                ranking.CLEAR_LEAD = lead
-                rows = {"hybrid": [], "fts": [], "vector": []}
-                for q, (keyword, nearest) in zip(questions, found, strict=True):
-                    fused = ranking.blend(
-                        keyword,
-                        nearest,
-                        50,
-                        newer_is_larger=True,
-                        keyword_weight=weight,
-                        by_lead=by_lead,
-                    )
-                    for mode, hits in (("hybrid", fused), ("fts", keyword), ("vector", nearest)):
-                        rows[mode].append(
-                            (q.kind, score([texts[s] for s, _ in hits[:10]], q.evidence))
-                        )
-                overall = {
-                    mode: [statistics.fmean(r[k] for _, (r, _) in got) for k in (1, 5, 10)]
-                    + [statistics.fmean(rr for _, (_, rr) in got)]
-                    for mode, got in rows.items()
-                }
-                worst = min(
-                    statistics.fmean(r[k] for kind2, (r, _) in rows["hybrid"] if kind2 == kind)
-                    - max(
-                        statistics.fmean(r[k] for kind2, (r, _) in rows[m] if kind2 == kind)
-                        for m in ("fts", "vector")
-                    )
-                    for kind in {q.kind for q in questions}
-                    for k in (1, 5, 10)
-                )
-                h = overall["hybrid"]
-                print(
-                    f"| {b} | {weight} | {lead} | {'yes' if by_lead else 'no'} | "
-                    + " | ".join(f"{v:.3f}" for v in h)
-                    + f" | {worst:+.3f} |"
-                )
-        print(
-            "halves at the last b:",
-            {m: [round(v, 3) for v in o] for m, o in overall.items() if m != "hybrid"},
-        )
+    if args.candidates:
+        namespace: dict[str, object] = {}
+        exec(args.candidates.read_text(), namespace)  # a trial file of the user's own
+        CANDIDATES.update(namespace["CANDS"])  # type: ignore[arg-type]
+    corpora = []
+    for spec in args.sets:
+        name, seed, data_dir = spec.split(":", 2)
+        build = build_chat_set if name == "chat" else build_long_set
+        questions = build(int(seed)).questions
+        for store in ("archival", "recall"):
+            corpora.append((f"{name}{seed} {store}", read_corpus(Path(data_dir), questions, store)))
+    print("| fusion | set | R@1 | R@5 | R@10 | MRR@10 | worst gap vs best half |")
+    print("|---|---|---|---|---|---|---|")
+    for label, corpus in corpora:
+        halves = [table(results(corpus, CANDIDATES[m], False)) for m in ("fts", "vector")]
+        for name, fusion in CANDIDATES.items():
+            got = table(results(corpus, fusion, name not in ("fts", "vector")))
+            gap = worst_gap(got, halves)
+            values = " | ".join(f"{v:.3f}" for v in got["all"])
+            print(f"| {name} | {label} | {values} | {gap:+.3f} |")
+            if args.types:
+                for kind, row in got.items():
+                    print(f"|  | {kind} | " + " | ".join(f"{v:.3f}" for v in row) + " | |")
     return 0
 
 

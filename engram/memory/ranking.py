@@ -1,13 +1,15 @@
 """Fusing the keyword and the meaning rankings into one.
 
 ``blend`` is what hybrid search uses: each list's scores are brought to one scale (BM25
-divided by the best BM25 of the query, cosine similarity spread between the best and the
-last of the nearest neighbours) and added with weights, so a row's lead in either list
-keeps its size, not only its place; and the best keyword hit, when it is a clear one,
-stays among the first three even if the vector side never saw it. The constants were
-chosen on the long-conversation evaluation (``bench/memory_eval.py --long``,
-docs/design.md has the table). ``fuse`` (reciprocal-rank fusion) remains for rankings
-without comparable scores (the tool catalogue and several embedding models at once).
+divided by the best BM25 of the query; cosine similarity measured above the background
+of the nearest neighbours, in a fixed span) and added with weights, so a row's lead in
+either list keeps its size, not only its place, and a side that cannot tell its rows
+apart adds little; the best keyword hit, when it is a clear one, stays among the first
+three even if the vector side never saw it. The constants were chosen on two generated
+long conversations of opposite kinds (``bench/memory_eval.py --long`` and ``--chat``,
+``bench/memory_fusion_sweep.py``; docs/design.md has the tables). ``fuse``
+(reciprocal-rank fusion) remains for rankings without comparable scores (the tool
+catalogue and several embedding models at once).
 """
 
 from __future__ import annotations
@@ -52,29 +54,35 @@ def fuse(
     return [(key, scores[key]) for key in ordered[:limit]]
 
 
-KEYWORD_WEIGHT = 0.3
-"""The keyword side's share of a blended archival score; the vector side has the rest."""
+KEYWORD_WEIGHT = 0.5
+"""The keyword side's share of a blended score, archival and recall alike; the vector side
+has the rest. Even shares measured best once the vector side is calibrated (below) and
+the keyword side weighed by its lead: on the first long set (meaning the stronger half)
+and on the two-friends set (keywords far the stronger) alike."""
 
-RECALL_KEYWORD_WEIGHT = 0.4
-"""The same for recall search: among messages, short replies ("oh nice, how did that
-go?") sit close to many questions by meaning, so keywords weigh a little more (measured:
-R@1 0.752 at 0.4 against 0.725 at 0.3 on the long-conversation set)."""
-
-MIN_SPREAD = 0.2
-"""Over fewer than ``FULL_LIST`` rows, the vector side's scale spans at least this much
-cosine similarity below the best: among a handful of rows the nearest and the farthest may
-differ by little, and stretching that little to the whole scale would let meaning outvote
-a clear keyword match. (With a full list the farthest of the nearest is the background
-similarity of the memory, a fair floor: a minimum spread there measured worse.)"""
+VECTOR_SPAN = 0.3
+"""How far above the background similarity (the farthest of a full list of nearest
+neighbours) a row must be for a whole vector share. Why a fixed span and not the list's
+own spread: where many turns talk about the same thing, the nearest fifty differ by
+0.05 of cosine similarity, and stretching that to the whole scale gave meaning a full
+share for a near-tie, outvoting a keyword hit the vector side never saw (on the
+two-friends set, R@1 0.40 against the keyword half's 0.63). With a fixed span a flat
+list adds little and a clear meaning match (0.2 to 0.3 above the background with the
+bundled model) still counts in full."""
 
 FULL_LIST = 20
+"""A vector list this long reaches the background; a shorter one (few rows, or a narrow
+filter) is measured from its best row less ``VECTOR_SPAN`` instead."""
 
 KEYWORD_KEEP = 3
 """The best keyword hit is placed no lower than this."""
 
-CLEAR_LEAD = 1.25
+CLEAR_LEAD = 1.05
 """A keyword hit is a clear one when its BM25 is this many times the runner-up's (or it is
-the only hit): a rare word matched in full, not one word of a long question."""
+the only hit). Plateaus, where rows share the same common words of the question, tie
+exactly or within a percent; a row that also holds the question's rarer words leads by
+more (the median lead of a right keyword hit was 1.07 on the two-friends set, of a wrong
+one 1.00 to 1.01)."""
 
 BLEND_RECENCY = 0.02
 """Among the leading candidates, the newest gains this much of a blended score over the
@@ -103,12 +111,9 @@ def blend(
             scores[key] = weight * score / top
     if vector:
         best = vector[0][1]
-        floor = vector[-1][1] if len(vector) > 1 else 0.0
-        if len(vector) < FULL_LIST:
-            floor = min(floor, best - MIN_SPREAD)
-        span = (best - floor) or 1.0
+        floor = vector[-1][1] if len(vector) >= FULL_LIST else best - VECTOR_SPAN
         for key, similarity in vector:
-            share = (similarity - floor) / span
+            share = min(1.0, max(0.0, (similarity - floor) / VECTOR_SPAN))
             scores[key] = scores.get(key, 0.0) + (1.0 - keyword_weight) * share
     ordered = sorted(scores, key=lambda key: (-scores[key], -key))
     if newer_is_larger and keyword and vector:

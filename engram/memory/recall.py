@@ -15,7 +15,7 @@ from functools import partial
 from sqlalchemy.orm import Session
 
 from engram.memory import dates
-from engram.memory.ranking import RECALL_KEYWORD_WEIGHT, SearchMode, blend
+from engram.memory.ranking import KEYWORD_WEIGHT, SearchMode, blend
 from engram.store import messages
 from engram.store import tables as t
 from engram.store.tables import as_utc
@@ -122,7 +122,7 @@ def _ranked(
             nearest,
             limit,
             newer_is_larger=True,
-            keyword_weight=RECALL_KEYWORD_WEIGHT,
+            keyword_weight=KEYWORD_WEIGHT,
             by_lead=True,
         )
     else:  # one ranking alone, with its own scores (BM25 or cosine similarity)

@@ -38,10 +38,11 @@ def test_newer_rows_win_among_alike_matches() -> None:
 
 
 def test_a_keyword_plateau_does_not_reorder_close_meaning_matches() -> None:
-    # Every keyword hit shares the same common word; the meaning side has row 1 first by
-    # a hair over row 2, which holds that word and row 1 does not.
+    # Every keyword hit shares the same common word; the meaning side has row 1 first,
+    # 0.03 of similarity over row 2, which holds that word and row 1 does not. (Closer
+    # than that the two sides are both near ties, and a row both of them rank wins.)
     keyword = [(2, 3.26), (5, 3.25), (6, 3.25)]
-    vector = [(1, 0.329), (2, 0.320), (3, 0.309), (4, 0.300)]
+    vector = [(1, 0.329), (2, 0.300), (3, 0.290), (4, 0.280)]
 
     assert keys(blend(keyword, vector, 3, keyword_weight=0.4))[0] == 2
     assert keys(blend(keyword, vector, 3, keyword_weight=0.4, by_lead=True))[0] == 1
@@ -60,6 +61,22 @@ def test_a_clear_keyword_lead_keeps_its_whole_weight() -> None:
 
 def test_lead_confidence_rises_from_a_tie_to_a_clear_lead() -> None:
     assert lead_confidence([(1, 5.0), (2, 5.0)]) == 0.0
-    assert 0.0 < lead_confidence([(1, 5.5), (2, 5.0)]) < 1.0
+    assert 0.0 < lead_confidence([(1, 5.1), (2, 5.0)]) < 1.0
     assert lead_confidence([(1, 9.0), (2, 5.0)]) == 1.0
     assert lead_confidence([(1, 3.0)]) == 1.0
+
+
+def test_a_flat_meaning_list_does_not_outvote_a_clear_keyword_hit() -> None:
+    # Fifty turns on one topic, all about as near the question; the keyword side finds
+    # the one turn with the question's rare words, which the vector side never lists.
+    vector = [(key, 0.55 - key * 0.001) for key in range(1, 51)]
+    keyword = [(99, 12.0), (3, 6.0), (4, 5.9)]
+
+    assert keys(blend(keyword, vector, 5, keyword_weight=0.5, by_lead=True))[0] == 99
+
+
+def test_a_clear_meaning_match_still_outweighs_a_keyword_plateau() -> None:
+    vector = [(1, 0.80), *[(key, 0.45 - key * 0.001) for key in range(2, 51)]]
+    keyword = [(7, 5.0), (8, 5.0), (1, 2.0)]
+
+    assert keys(blend(keyword, vector, 5, keyword_weight=0.5, by_lead=True))[0] == 1
