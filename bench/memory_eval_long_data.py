@@ -11,7 +11,11 @@ other contexts; each fact is asked about in one or more ways:
 - ``time``: the question names when it was said ("which restaurant did we try in May
   2023"), and other sessions hold the same kind of turn;
 - ``never-said``: about something that was never said; the right answer is the closest
-  real turn (asked about a shellfish allergy, the turn about the peanut allergy).
+  real turn (asked about a shellfish allergy, the turn about the peanut allergy);
+- ``event-time``: the question names a time by an event said in another session ("which
+  restaurant did we go to the week after we moved"): the move is said in one session, a
+  dinner in the next, five or six days later, and no other planted dinner falls in that
+  week. The question does not name the restaurant.
 
 Every turn is stored twice: as a message of the history (with the session's time) and as
 an archival passage whose text opens with the session's date, as an agent that archives
@@ -74,6 +78,38 @@ ALLERGENS = (
     ("peanuts", "shellfish"), ("penicillin", "ibuprofen"), ("cats", "dogs"),
     ("pollen", "dust"), ("lactose", "gluten"), ("bee stings", "wasp stings"),
 )  # fmt: skip
+# Events said in a session, each with the words a question names it by (see ``_plant_events``).
+EVENTS = (
+    ("We finally moved into the new flat today, boxes everywhere.", "the week after we moved"),
+    (
+        "My cousin's wedding was today, we danced until midnight.",
+        "the week after my cousin's wedding",
+    ),
+    (
+        "We saw the Aurora Drift concert tonight, the encore was amazing.",
+        "the week after the concert",
+    ),
+    (
+        "Today was my first day at the new job, everyone was friendly.",
+        "the week after my first day at the new job",
+    ),
+    (
+        "I ran the city half marathon this morning, my legs are done.",
+        "the week after the half marathon",
+    ),
+)
+EVENT_RESTAURANTS = (
+    "Saffron Table",
+    "Nordic Larder",
+    "Trattoria Lume",
+    "Sakura Grill",
+    "Casa Olivo",
+)
+EVENT_QUESTIONS = (
+    "which restaurant did we go to {when}",
+    "where did we have dinner {when}",
+    "where did we eat out {when}",
+)
 MONTHS = (
     "January", "February", "March", "April", "May", "June", "July", "August", "September",
     "October", "November", "December",
@@ -233,7 +269,8 @@ def _time_facts(rng: random.Random, sessions: list[datetime]) -> list[tuple[date
 
 
 def build_long_set(seed: int = 19, sessions: int = 60, exchanges: int = 25) -> LongSet:
-    """``sessions`` sessions of ``exchanges`` user turns each, every one answered."""
+    """``sessions`` sessions of ``exchanges`` user turns each, every one answered, and
+    the turns of the ``event-time`` questions (``_plant_events``) among them."""
     rng = random.Random(seed)
     times: list[datetime] = []
     at = FIRST_SESSION
@@ -250,7 +287,9 @@ def build_long_set(seed: int = 19, sessions: int = 60, exchanges: int = 25) -> L
     for when, fact in timed:
         placed.setdefault(times.index(when), []).append(fact)
     result = LongSet()
+    starts: list[int] = []  # index of each session's first turn
     for number, start in enumerate(times):
+        starts.append(len(result.turns))
         planted = slots.get(number, [])
         user_lines = _session_lines(rng, exchanges, [*planted, *placed.get(number, [])])
         moment = start
@@ -264,7 +303,46 @@ def build_long_set(seed: int = 19, sessions: int = 60, exchanges: int = 25) -> L
         for kind, question in fact.questions:
             result.questions.append(LongQuestion(question, kind, (fact.text,)))
     result.questions.extend(_pairs(rng, facts))
+    # Drawn after everything above, so the turns and questions before stay those of the seed.
+    _plant_events(rng, result, times, starts, set(placed))
     return result
+
+
+def _plant_events(
+    rng: random.Random, data: LongSet, times: list[datetime], starts: list[int], busy: set[int]
+) -> None:
+    """An event in one session and a dinner in the next, for each of ``EVENTS``: the next
+    session follows within six and a half days (so the dinner is in "the week after" the
+    event wherever in the sessions the two turns fall), and neither session holds another
+    planted dinner. Each turn goes in after a random exchange of its session, with its
+    reply, seconds after it; chosen sessions are two apart at least, so one event's week
+    holds no other event's dinner. Fewer events when too few sessions qualify."""
+    close = timedelta(days=6, hours=12)
+    eligible = [
+        k
+        for k in range(len(times) - 1)
+        if times[k + 1] - times[k] <= close and k not in busy and k + 1 not in busy
+    ]
+    rng.shuffle(eligible)
+    chosen: list[int] = []
+    for k in eligible:
+        if len(chosen) < len(EVENTS) and all(abs(k - other) >= 2 for other in chosen):
+            chosen.append(k)
+    inserts: list[tuple[int, str]] = []  # (session, user line)
+    for (event, when), k, place in zip(EVENTS, chosen, EVENT_RESTAURANTS, strict=False):
+        dinner = f"We had dinner at {place} tonight, the {rng.choice(DISHES)} was the highlight."
+        question = rng.choice(EVENT_QUESTIONS).format(when=when)
+        data.questions.append(LongQuestion(question, "event-time", (dinner,)))
+        inserts += [(k, event), (k + 1, dinner)]
+    ends = [*starts[1:], len(data.turns)]
+    for session, line in sorted(inserts, reverse=True):  # later sessions first: indices hold
+        exchanges = (ends[session] - starts[session]) // 2
+        after = starts[session] + 2 * rng.randrange(exchanges) + 1  # an assistant reply
+        moment = data.turns[after].at
+        data.turns[after + 1 : after + 1] = [
+            Turn(moment + timedelta(seconds=10), "user", line),
+            Turn(moment + timedelta(seconds=20), "assistant", rng.choice(REPLIES)),
+        ]
 
 
 def _pairs(rng: random.Random, facts: list[Fact]) -> list[LongQuestion]:

@@ -95,7 +95,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for spec in args.sets:
         name, seed, data_dir = spec.split(":", 2)
         build = build_chat_set if name == "chat" else build_long_set
-        questions = build(int(seed)).questions
+        # Event-relative questions are placed by an event lookup above the fusion, which
+        # the stored lists do not reproduce: the full bench scores them.
+        questions = [q for q in build(int(seed)).questions if q.kind != "event-time"]
         for store in ("archival", "recall"):
             corpora.append((f"{name}{seed} {store}", read_corpus(Path(data_dir), questions, store)))
     print("| fusion | set | R@1 | R@5 | R@10 | MRR@10 | worst gap vs best half |")

@@ -28,6 +28,7 @@ from engram.memory.ranking import KEYWORD_WEIGHT, SearchMode, blend, fuse
 from engram.store import passages
 from engram.store import tables as t
 from engram.store.passages import Scope
+from engram.store.tables import as_utc
 from engram.store.vectors import VectorIndex
 
 
@@ -104,15 +105,19 @@ def search_scope(
 
     A hybrid query that names a time ("in May 2023", "two weeks ago"; ``dates.resolve``
     against ``now``, the agent's clock) and sets no range of its own puts the passages
-    of that time first, then the rest.
+    of that time first, then the rest. A time named by an event ("the day after the
+    move") is placed by the passage that tells of the event (``_event_range``).
     ``mode`` keeps one of the two rankings alone (for evaluation and for exact lookups).
 
     Only passages whose embedding has the query's dimension take part in the vector ranking;
     callers keep one embedding model per scope (attaching a mismatched archive is refused).
     """
     where = passages.PassageFilter(tuple(tags or ()), match_all_tags, start, end)
-    when = dates.resolve(query, now or datetime.now(UTC)) if mode == "hybrid" else None
-    if when is None or start is not None or end is not None:
+    when = None
+    if mode == "hybrid" and start is None and end is None:
+        clock = now or datetime.now(UTC)
+        when = dates.resolve(query, clock) or _event_range(session, scope, query, clock)
+    if when is None:
         return _ranked(session, index, scope, query, query_vector, top_k, where, mode, blending)
     dated = replace(where, start=when.start, end=when.end - timedelta(microseconds=1))
     words = dates.without(query, when)
@@ -120,6 +125,25 @@ def search_scope(
     rest = _ranked(session, index, scope, query, query_vector, top_k, where, mode, blending)
     seen = {hit.passage.seq for hit in first}
     return (first + [hit for hit in rest if hit.passage.seq not in seen])[:top_k]
+
+
+def _event_range(
+    session: Session, scope: Scope, query: str, now: datetime
+) -> dates.TimeRange | None:
+    """The range of an event-relative time in ``query`` ("the week after the move"),
+    placed at the passage of the scope that best matches the event's words, or None.
+
+    By keywords only: an event is named by its words ("the move", "my sister's
+    wedding"), and only the whole query was embedded; embedding the event's words too
+    would double the embedding cost of such a search. Tags do not apply: the event is
+    what the results are dated by, not one of them."""
+    said = dates.event_time(query)
+    if said is None:
+        return None
+    best = passages.keyword_scored(session, scope, said.event, dates.ANCHOR_CANDIDATES)
+    rows = passages.by_seqs(session, [seq for seq, _ in best])
+    found = [(as_utc(rows[seq].created_at), rows[seq].text) for seq, _ in best if seq in rows]
+    return dates.anchored(said, found, now)
 
 
 def _ranked(

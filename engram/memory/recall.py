@@ -52,18 +52,58 @@ def search(
     ``thread`` (with an ``agent_id``) keeps one conversation's messages. Filters apply
     inside each ranking, never to the fused list. A hybrid query naming a
     time (``dates.resolve`` against ``now``, the agent's clock) without a range of its
-    own puts the messages of that time first, then the rest."""
-    when = dates.resolve(query, now or datetime.now(UTC)) if mode == "hybrid" else None
+    own puts the messages of that time first, then the rest; a time named by an event
+    ("the day after the move") is placed by the message that tells of the event
+    (``_event_range``)."""
+    when = None
+    if mode == "hybrid" and start is None and end is None:
+        clock = now or datetime.now(UTC)
+        when = dates.resolve(query, clock) or _event_range(session, agent_id, query, thread, clock)
     ranked = partial(
         _ranked, session, index, agent_id, query_vector, roles, limit, max_seq, mode,
         vector_owners, thread,
     )  # fmt: skip
-    if when is None or start is not None or end is not None:
+    if when is None:
         return ranked(query, start, end)
     first = ranked(dates.without(query, when), when.start, when.end - timedelta(microseconds=1))
     seen = {hit.message.seq for hit in first}
     rest = [hit for hit in ranked(query, None, None) if hit.message.seq not in seen]
     return (first + rest)[:limit]
+
+
+SPOKEN = ("user", "assistant")
+"""Where an event is looked for: what was said, not tool results or system notes (a
+search result quoting the event carries the time of the search, not of the event)."""
+
+
+def _event_range(
+    session: Session,
+    agent_id: str | None,
+    query: str,
+    thread: messages.ThreadFilter | None,
+    now: datetime,
+) -> dates.TimeRange | None:
+    """The range of an event-relative time in ``query`` ("the week after the move"),
+    placed at the message of the same history (and thread) that best matches the
+    event's words, or None.
+
+    By keywords only: an event is named by its words, and only the whole query was
+    embedded; embedding the event's words too would double the embedding cost of such a
+    search. Neither ``roles`` nor ``max_seq`` apply: the event is what the results are
+    dated by, not one of them, and may still be in the agent's window."""
+    said = dates.event_time(query)
+    if said is None:
+        return None
+    best = messages.search_scored(
+        session, agent_id, said.event, roles=SPOKEN, limit=dates.ANCHOR_CANDIDATES, thread=thread
+    )
+    rows = messages.by_seqs(session, [seq for seq, _ in best])
+    found = [
+        (as_utc(rows[seq].created_at), rows[seq].search_text or "")
+        for seq, _ in best
+        if seq in rows
+    ]
+    return dates.anchored(said, found, now)
 
 
 def _ranked(
