@@ -32,7 +32,7 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bench.memory_eval_long_data import MONTHS, LongQuestion, LongSet, Turn
+from bench.memory_eval_long_data import MONTHS, LongQuestion, LongSet, Turn, session_times
 
 FIRST_SESSION = datetime(2023, 1, 15, 19, 0, tzinfo=UTC)
 FRIENDS = (("Maren", "she", "her"), ("Joel", "he", "his"))
@@ -322,11 +322,7 @@ def _talk(rng: random.Random, topic: Topic) -> str:
 def build_chat_set(seed: int = 23, sessions: int = 60, exchanges: int = 12) -> LongSet:
     """``sessions`` sessions of ``exchanges`` turns by each friend, alternating."""
     rng = random.Random(seed)
-    times: list[datetime] = []
-    at = FIRST_SESSION
-    for _ in range(sessions):
-        times.append(at)
-        at += timedelta(days=rng.randint(6, 16), minutes=rng.randint(-120, 120))
+    times = session_times(rng, FIRST_SESSION, sessions, (6, 16), 120)
     topics_of = [rng.sample(TOPICS, 2) for _ in range(sessions)]
     owner = {shape.text: rng.randrange(2) for topic in TOPICS for shape in topic.shapes}
     facts: dict[int, list[_Planted]] = {}

@@ -268,15 +268,23 @@ def _time_facts(rng: random.Random, sessions: list[datetime]) -> list[tuple[date
     return planted
 
 
+def session_times(
+    rng: random.Random, first: datetime, sessions: int, days: tuple[int, int], minutes: int
+) -> list[datetime]:
+    """When each session starts: ``days`` (least, most) apart, give or take ``minutes``."""
+    times: list[datetime] = []
+    at = first
+    for _ in range(sessions):
+        times.append(at)
+        at += timedelta(days=rng.randint(*days), minutes=rng.randint(-minutes, minutes))
+    return times
+
+
 def build_long_set(seed: int = 19, sessions: int = 60, exchanges: int = 25) -> LongSet:
     """``sessions`` sessions of ``exchanges`` user turns each, every one answered, and
     the turns of the ``event-time`` questions (``_plant_events``) among them."""
     rng = random.Random(seed)
-    times: list[datetime] = []
-    at = FIRST_SESSION
-    for _ in range(sessions):
-        times.append(at)
-        at += timedelta(days=rng.randint(5, 12), minutes=rng.randint(-90, 90))
+    times = session_times(rng, FIRST_SESSION, sessions, (5, 12), 90)
     facts = _facts(rng)
     rng.shuffle(facts)
     slots: dict[int, list[Fact]] = {}

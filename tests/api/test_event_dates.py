@@ -4,15 +4,14 @@ comes first, in archival search and in conversation search."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
 from tests.api.conftest import AgentFactory
-from tests.api.test_hybrid_search import wait_until_embedded
 from tests.api.test_search_fusion import post
+from tests.support.recall import import_history
 
 MOVED = datetime(2024, 3, 2, 10, 0, tzinfo=UTC)
 MOVE = "We moved into the new flat today, boxes everywhere and the cat hid under the sofa."
@@ -101,37 +100,6 @@ def test_a_range_the_caller_gives_wins_over_an_event_in_the_query(
     assert found == [LATER]
 
 
-def import_history(api: httpx.Client, said: list[tuple[datetime, str]]) -> str:
-    """An agent whose history is ``said`` (user messages at those times), embedded."""
-    messages = [
-        {"id": f"m{i}", "role": "user", "content": text, "created_at": at.isoformat()}
-        for i, (at, text) in enumerate(said)
-    ]
-    document = {
-        "agents": [
-            {
-                "id": "agent-event-dates",
-                "name": "event-dates",
-                "llm_config": {
-                    "model": "gpt-4o-mini",
-                    "model_endpoint_type": "openai",
-                    "context_window": 128000,
-                },
-                "messages": messages,
-                "in_context_message_ids": [],
-            }
-        ]
-    }
-    response = api.post(
-        "/v1/agents/import",
-        files={"file": ("event-dates.af", json.dumps(document), "application/json")},
-    )
-    assert response.status_code == 200, response.text
-    agent_id = str(response.json()["agent_ids"][0])
-    wait_until_embedded(api, agent_id)
-    return agent_id
-
-
 def conversation(api: httpx.Client, agent_id: str, query: str, **fields: Any) -> list[str]:
     found = api.post("/v1/messages/search", json={"query": query, "agent_id": agent_id, **fields})
     assert found.status_code == 200, found.text
@@ -142,7 +110,7 @@ def test_conversation_search_places_a_time_named_by_an_event(api: httpx.Client) 
     # The question was asked before (and is stored): it names the move too, but only
     # talks about it, so it does not date the answer.
     asked = datetime.now(UTC) - timedelta(minutes=5)
-    agent_id = import_history(api, [*CORPUS.items(), (asked, DAY_AFTER + "?")])
+    agent_id = import_history(api, [*CORPUS.items(), (asked, DAY_AFTER + "?")], "event-dates")
 
     day_after = conversation(api, agent_id, DAY_AFTER)
     weeks_after = conversation(

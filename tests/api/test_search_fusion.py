@@ -4,13 +4,12 @@ query naming a time prefers what was written then."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import httpx
 
 from tests.api.conftest import AgentFactory
-from tests.api.test_hybrid_search import wait_until_embedded
+from tests.support.recall import import_history
 
 # Ten turns about parcels and shipping, and one about a ticket code among them: the query
 # mixes the code with shipping words, so meaning ranks the parcels first.
@@ -125,36 +124,11 @@ def test_conversation_search_resolves_a_named_month_against_message_times(
     api: httpx.Client, make_agent: AgentFactory
 ) -> None:
     said = [
-        ("2023-05-12T19:00:00+00:00", "We had dinner at Casa Brava, lovely paella."),
-        ("2023-08-03T19:00:00+00:00", "We had dinner at Blue Anchor, lovely sea bass."),
-        ("2024-01-20T19:00:00+00:00", "We had dinner at Pho Corner, lovely broth."),
+        (datetime(2023, 5, 12, 19, tzinfo=UTC), "We had dinner at Casa Brava, lovely paella."),
+        (datetime(2023, 8, 3, 19, tzinfo=UTC), "We had dinner at Blue Anchor, lovely sea bass."),
+        (datetime(2024, 1, 20, 19, tzinfo=UTC), "We had dinner at Pho Corner, lovely broth."),
     ]
-    messages = [
-        {"id": f"m{i}", "role": "user", "content": text, "created_at": at}
-        for i, (at, text) in enumerate(said)
-    ]
-    document = {
-        "agents": [
-            {
-                "id": "agent-dated",
-                "name": "dated",
-                "llm_config": {
-                    "model": "gpt-4o-mini",
-                    "model_endpoint_type": "openai",
-                    "context_window": 128000,
-                },
-                "messages": messages,
-                "in_context_message_ids": [],
-            }
-        ]
-    }
-    response = api.post(
-        "/v1/agents/import",
-        files={"file": ("dated.af", json.dumps(document), "application/json")},
-    )
-    assert response.status_code == 200, response.text
-    agent_id = response.json()["agent_ids"][0]
-    wait_until_embedded(api, agent_id)
+    agent_id = import_history(api, said, "dated")
 
     found = api.post(
         "/v1/messages/search",
