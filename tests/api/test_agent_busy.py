@@ -146,7 +146,9 @@ def test_streams_and_queued_runs_refuse_a_busy_agent_before_starting(
     client: httpx.Client, fake_llm: FakeLLM, path: str
 ) -> None:
     agent_id = new_agent(client)
-    fake_llm.script(reply.text("Slow answer.", delay=1.0))
+    # Held long enough that the first turn is surely still running when the second
+    # request is read, however loaded the machine (with 1 s it once was not).
+    fake_llm.script(reply.text("Slow answer.", delay=3.0))
     first = InBackground(client, agent_id, "first")
     wait_for_model_call(fake_llm, 1)
 
