@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from engram.errors import NotFound
@@ -19,7 +19,7 @@ from engram.ops.messages import (
     check_compaction_request,
 )
 from engram.runtime.folding import fold_window
-from engram.runtime.runs import ACTIVE_RUN_STATUSES
+from engram.runtime.runs import ACTIVE_RUN_STATUSES, mark_cancelled
 from engram.runtime.state import compile_state, load_state
 from engram.runtime.step_rows import row_values
 from engram.store import agents, conversations, messages
@@ -63,13 +63,7 @@ async def cancel(deps: HasThreadGate, thread: Thread) -> dict[str, str]:
                 )
             )
         )
-        if active:
-            session.execute(
-                update(t.Run)
-                .execution_options(synchronize_session=False)
-                .where(t.Run.id.in_(active), t.Run.status.in_(ACTIVE_RUN_STATUSES))
-                .values(status="cancelled", stop_reason="cancelled")
-            )
+        mark_cancelled(session, active)
         return {run_id: "cancelled" for run_id in active}
 
     return await deps.db.write(_write)

@@ -91,6 +91,18 @@ def claim_run(session: Session, run_id: str) -> str | None:
     return session.scalar(select(t.Run.status).where(t.Run.id == run_id))
 
 
+def mark_cancelled(session: Session, run_ids: list[str]) -> None:
+    """Mark those of ``run_ids`` still active cancelled. The stop reason is known now;
+    ``completed_at`` comes when the run's loop notices and stops."""
+    if run_ids:
+        session.execute(
+            update(t.Run)
+            .execution_options(synchronize_session=False)
+            .where(t.Run.id.in_(run_ids), t.Run.status.in_(ACTIVE_RUN_STATUSES))
+            .values(status="cancelled", stop_reason="cancelled")
+        )
+
+
 async def cancel_runs(rt: RunsDeps, agent_id: str, run_ids: list[str] | None) -> dict[str, str]:
     """Cancel the agent's active runs, or only ``run_ids``; returns each run's status after.
 
@@ -110,14 +122,7 @@ async def cancel_runs(rt: RunsDeps, agent_id: str, run_ids: list[str] | None) ->
             if run_id not in statuses:
                 raise NotFound("run", run_id)  # or not this agent's: the same answer
         active = [run_id for run_id, status in statuses.items() if status in ACTIVE_RUN_STATUSES]
-        if active:
-            session.execute(
-                update(t.Run)
-                .execution_options(synchronize_session=False)
-                .where(t.Run.id.in_(active), t.Run.status.in_(ACTIVE_RUN_STATUSES))
-                # The stop reason is known now; completed_at comes when the loop stops.
-                .values(status="cancelled", stop_reason="cancelled")
-            )
+        mark_cancelled(session, active)
         return {run_id: "cancelled" if run_id in active else s for run_id, s in statuses.items()}
 
     return await rt.db.write(_write)
