@@ -22,13 +22,16 @@ from engram.ops import messages as message_ops
 from engram.ops.deps import HasDb, HasModels
 from engram.runtime import approvals
 from engram.runtime.agent_gate import BusyPolicy
+from engram.runtime.background import QueueDeps, start_background_turn
 from engram.runtime.runs import create_run
 from engram.runtime.step import TurnDeps, TurnResult, run_turn
 from engram.runtime.step_rows import InputMessage
+from engram.runtime.streaming import StreamDeps, TurnStream
 from engram.runtime.turn_options import ClientSkill, ClientTool, TurnOptions
 
 if TYPE_CHECKING:
     from engram.runtime.agent_gate import AgentGate
+    from engram.store import tables as t
 
 FAILED_TURN_STATUS = {"context_window_overflow_in_system_prompt": 400}
 """The HTTP status of a turn that failed, by stop reason; 502 for the rest (docs/api.md)."""
@@ -144,6 +147,60 @@ async def run_plain_turn(
         if_busy=if_busy,
         run_id=run_id,
         max_steps=body.max_steps,
+        options=options,
+    )
+
+
+class StreamTurnDeps(AcceptDeps, StreamDeps, Protocol):
+    """What a request answered with its turn's events uses: accepting it, then streaming."""
+
+
+async def open_turn_stream(
+    deps: StreamTurnDeps,
+    agent_id: str,
+    body: SendMessages,
+    if_busy: BusyPolicy,
+    options: TurnOptions,
+) -> TurnStream:
+    """Accept the turn (``accept_turn``) and make the stream of its events, as the
+    request asks them (tokens, pings): the agent's and a conversation's stream routes,
+    and the in-process client's ``create_stream``."""
+    inputs, run_id = await accept_turn(deps, agent_id, body, if_busy, options)
+    return TurnStream(
+        deps,
+        agent_id,
+        run_id,
+        inputs,
+        max_steps=body.max_steps,
+        stream_tokens=body.stream_tokens,
+        include_pings=body.include_pings,
+        if_busy=if_busy,
+        options=options,
+    )
+
+
+class QueueTurnDeps(HasDb, QueueDeps, Protocol):
+    """What a request queued as a background run uses: its inputs checked, then queued."""
+
+
+async def queue_turn(
+    deps: QueueTurnDeps,
+    agent_id: str,
+    body: SendMessages,
+    if_busy: BusyPolicy,
+    options: TurnOptions,
+) -> t.Run:
+    """Check the request's inputs, then record its run and queue its turn
+    (``runtime/background.py``): ``/messages/async``, a conversation's background
+    messages, and the in-process client's ``create_async``."""
+    inputs = await checked_inputs(deps, agent_id, body, options)
+    return await start_background_turn(
+        deps,
+        agent_id,
+        inputs,
+        if_busy=if_busy,
+        max_steps=body.max_steps,
+        request_config=request_config(body),
         options=options,
     )
 

@@ -16,10 +16,9 @@ from engram.api import serialize
 from engram.api.memory_requests import MessageType, SearchAllMessages
 from engram.api.schemas import CancelRuns, CompactionRequest, SendMessages
 from engram.api.turns import (
-    accept_turn,
-    checked_inputs,
     failure,
-    request_config,
+    open_turn_stream,
+    queue_turn,
     run_plain_turn,
     turn_failed,
     turn_options,
@@ -34,9 +33,7 @@ from engram.client.resource import Resource
 from engram.errors import InvalidInput, ProviderError
 from engram.ops import messages as message_ops
 from engram.runtime.agent_gate import BusyPolicy
-from engram.runtime.background import start_background_turn
 from engram.runtime.runs import cancel_runs
-from engram.runtime.streaming import TurnStream
 from engram.runtime.views import letta_messages, listing
 
 
@@ -157,18 +154,7 @@ class AsyncAgentMessages(Resource):
         )
         services = self._services
         wanted = await turn_options(services, body)
-        inputs, run_id = await accept_turn(services, agent_id, body, if_busy, wanted)
-        turn = TurnStream(
-            services,
-            agent_id,
-            run_id,
-            inputs,
-            max_steps=body.max_steps,
-            stream_tokens=body.stream_tokens,
-            include_pings=body.include_pings,
-            if_busy=if_busy,
-            options=wanted,
-        )
+        turn = await open_turn_stream(services, agent_id, body, if_busy, wanted)
         async for event in turn.events():
             if isinstance(event, dict):
                 yield chunk(event)
@@ -190,16 +176,7 @@ class AsyncAgentMessages(Resource):
         )
         services = self._services
         wanted = await turn_options(services, body)
-        inputs = await checked_inputs(services, agent_id, body, wanted)
-        run = await start_background_turn(
-            services,
-            agent_id,
-            inputs,
-            if_busy=if_busy,
-            max_steps=body.max_steps,
-            request_config=request_config(body),
-            options=wanted,
-        )
+        run = await queue_turn(services, agent_id, body, if_busy, wanted)
         return Run.model_validate(serialize.run(run))
 
     async def list(

@@ -25,16 +25,11 @@ from engram.api.deps import IfBusy, Limit, Runtime, json_reply
 from engram.api.routes.messages import answer_turn
 from engram.api.routes.streaming import SSE_HEADERS, _server_sent, stream_reply
 from engram.api.schemas import MessageType
-from engram.api.turns import (
-    checked_inputs,
-    request_config,
-    turn_options,
-)
+from engram.api.turns import queue_turn, turn_options
 from engram.ops import conversation_work as work
 from engram.ops import conversations as ops
 from engram.ops.messages import MessageQuery
 from engram.ops.run_stream import check_run, follow_run
-from engram.runtime.background import start_background_turn
 from engram.runtime.views import listing
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
@@ -100,16 +95,7 @@ async def send_conversation_message(
     options = await turn_options(rt, body, answers_logprobs=not body.streaming)
     options = replace(options, conversation_id=thread.conversation_id)
     if body.background:
-        inputs = await checked_inputs(rt, agent_id, body, options)
-        run = await start_background_turn(
-            rt,
-            agent_id,
-            inputs,
-            if_busy=if_busy,
-            max_steps=body.max_steps,
-            request_config=request_config(body),
-            options=options,
-        )
+        run = await queue_turn(rt, agent_id, body, if_busy, options)
         if not body.streaming:
             return serialize.run(run)
         return await _follow(rt, run.id, ConversationStream(include_pings=body.include_pings))

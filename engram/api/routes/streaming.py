@@ -13,11 +13,14 @@ from fastapi.responses import StreamingResponse
 from engram.api import serialize
 from engram.api.deps import IfBusy, Runtime
 from engram.api.schemas import CancelRuns, SendMessages
-from engram.api.turns import accept_turn, checked_inputs, request_config, turn_options
+from engram.api.turns import (
+    open_turn_stream,
+    queue_turn,
+    turn_options,
+)
 from engram.runtime.agent_gate import BusyPolicy
-from engram.runtime.background import start_background_turn
 from engram.runtime.runs import cancel_runs
-from engram.runtime.streaming import Event, StreamDeps, TurnStream
+from engram.runtime.streaming import Event, StreamDeps
 
 router = APIRouter(prefix="/v1/agents/{agent_id}/messages", tags=["messages"])
 
@@ -42,18 +45,7 @@ async def stream_reply(
     ``if_busy=reject``) a busy agent are refused with a plain 4xx before the run is
     recorded or the stream begins. ``conversation_id``: the conversation the turn runs in."""
     options = replace(await turn_options(deps, body), conversation_id=conversation_id)
-    inputs, run_id = await accept_turn(deps, agent_id, body, if_busy, options)
-    stream = TurnStream(
-        deps,
-        agent_id,
-        run_id,
-        inputs,
-        max_steps=body.max_steps,
-        stream_tokens=body.stream_tokens,
-        include_pings=body.include_pings,
-        if_busy=if_busy,
-        options=options,
-    )
+    stream = await open_turn_stream(deps, agent_id, body, if_busy, options)
     return StreamingResponse(
         _server_sent(stream.events()), media_type="text/event-stream", headers=SSE_HEADERS
     )
@@ -72,16 +64,7 @@ async def send_messages_async(
     """Record a run, queue its turn, and answer with the run at once; poll GET /v1/runs/{id}.
     The queued turn waits for a busy agent; ``if_busy=reject`` refuses one up front."""
     options = await turn_options(rt, body)
-    inputs = await checked_inputs(rt, agent_id, body, options)
-    run = await start_background_turn(
-        rt,
-        agent_id,
-        inputs,
-        if_busy=if_busy,
-        max_steps=body.max_steps,
-        request_config=request_config(body),
-        options=options,
-    )
+    run = await queue_turn(rt, agent_id, body, if_busy, options)
     return serialize.run(run)
 
 
