@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from engram.store import conversation_leases, leases
 from engram.store import tables as t
-from engram.store.db import make_engine, migrate
 from engram.store.tables import utcnow
+from tests.support.store import session_with_agent
 
 HOST = "box"
 ME = "box:1:new"
@@ -24,21 +24,7 @@ TTL = timedelta(seconds=30)
 
 @pytest.fixture
 def session(tmp_path: Path) -> Iterator[Session]:
-    url = f"sqlite:///{tmp_path / 'leases.db'}"
-    migrate(url)
-    engine = make_engine(url)
-    with Session(engine) as session:
-        session.add(
-            t.Agent(
-                id="agent-1",
-                name="a",
-                system="",
-                agent_type="letta_v1_agent",
-                llm_config={},
-                embedding_config={},
-            )
-        )
-        session.flush()
+    with session_with_agent(tmp_path / "leases.db") as session:
         session.add(
             t.Conversation(
                 id="conv-1",
@@ -54,7 +40,6 @@ def session(tmp_path: Path) -> Iterator[Session]:
         )
         session.flush()
         yield session
-    engine.dispose()
 
 
 def test_a_running_conversations_run_is_not_orphaned_while_its_lease_holds(

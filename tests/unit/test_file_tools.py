@@ -23,9 +23,9 @@ from engram.runtime.context import compile_context
 from engram.runtime.window import Window
 from engram.store import file_views, passages, tools
 from engram.store import tables as t
-from engram.store.db import make_engine, migrate
 from engram.store.vector_sources import MESSAGES
 from engram.store.vectors import VectorIndex
+from tests.support.store import session_with_agent
 
 EMBEDDING = {"embedding_model": "test-model", "embedding_dim": 3}
 MANUAL = "\n".join(
@@ -58,20 +58,13 @@ def unit(*values: float) -> list[float]:
 
 @pytest.fixture
 def session(tmp_path: Path) -> Iterator[Session]:
-    url = f"sqlite:///{tmp_path / 'files.db'}"
-    migrate(url)
-    engine = make_engine(url)
-    with Session(engine) as session:
-        session.add(
-            t.Agent(
-                id="agent-1",
-                name="reader",
-                system="You read manuals.",
-                agent_type="letta_v1_agent",
-                llm_config={"model": "gpt-4o-mini", "context_window": 128000},
-                embedding_config=EMBEDDING,
-            )
-        )
+    with session_with_agent(
+        tmp_path / "files.db",
+        name="reader",
+        system="You read manuals.",
+        llm_config={"model": "gpt-4o-mini", "context_window": 128000},
+        embedding_config=EMBEDDING,
+    ) as session:
         session.add(t.Archive(id="archive-docs", name="docs", embedding_config=EMBEDDING))
         session.flush()
         session.add(
@@ -120,7 +113,6 @@ def session(tmp_path: Path) -> Iterator[Session]:
         file_views.add_folder(session, "agent-1", "source-docs")
         session.flush()
         yield session
-    engine.dispose()
 
 
 def context_of(session: Session, **vectors: list[float]) -> ToolContext:

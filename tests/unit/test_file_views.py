@@ -12,28 +12,14 @@ from sqlalchemy.orm import Session
 
 from engram.store import file_views
 from engram.store import tables as t
-from engram.store.db import make_engine, migrate
+from tests.support.store import session_with_agent
 
 EMBEDDING = {"embedding_model": "all-MiniLM-L6-v2", "embedding_dim": 384}
 
 
 @pytest.fixture
 def session(tmp_path: Path) -> Iterator[Session]:
-    url = f"sqlite:///{tmp_path / 'views.db'}"
-    migrate(url)
-    engine = make_engine(url)
-    with Session(engine) as session:
-        session.add(
-            t.Agent(
-                id="agent-1",
-                name="a",
-                system="",
-                agent_type="letta_v1_agent",
-                llm_config={},
-                embedding_config=EMBEDDING,
-            )
-        )
-        session.flush()
+    with session_with_agent(tmp_path / "views.db", embedding_config=EMBEDDING) as session:
         session.add(t.Archive(id="archive-f", name="docs", embedding_config=EMBEDDING))
         session.add(
             t.Folder(
@@ -60,7 +46,6 @@ def session(tmp_path: Path) -> Iterator[Session]:
         session.add(t.AgentFolder(agent_id="agent-1", folder_id="source-1"))
         session.flush()
         yield session
-    engine.dispose()
 
 
 def test_attaching_shows_the_finished_files_closed(session: Session) -> None:
