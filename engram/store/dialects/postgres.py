@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from engram.store.dialects.postings import PostingsSearch
 from engram.store.tables import as_utc
 
 TS_CONFIG = "engram_english"
@@ -29,32 +30,9 @@ def _postings(table: str, selected: str, clauses: Sequence[str]) -> str:
     )
 
 
-class PostgresSearch:
-    def term_seqs(
-        self,
-        session: Session,
-        table: str,
-        term: str,
-        clauses: Sequence[str],
-        params: dict[str, object],
-    ) -> list[int]:
-        rows = session.execute(
-            text(_postings(table, f"{table}.seq", clauses)), {**params, "match": term}
-        )
-        return [int(row[0]) for row in rows]
-
-    def term_count(
-        self,
-        session: Session,
-        table: str,
-        term: str,
-        clauses: Sequence[str],
-        params: dict[str, object],
-    ) -> int:
-        found = session.execute(
-            text(_postings(table, "count(*)", clauses)), {**params, "match": term}
-        )
-        return int(found.scalar_one())
+class PostgresSearch(PostingsSearch):
+    def postings(self, table: str, selected: str, clauses: Sequence[str]) -> str:
+        return _postings(table, selected, clauses)
 
     def matching(self, session: Session, table: str, term: str, seqs: Sequence[int]) -> set[int]:
         rows = session.execute(

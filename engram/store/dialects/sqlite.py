@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from engram.store.dialects.postings import PostingsSearch
 from engram.store.tables import as_utc
 
 
@@ -29,32 +30,12 @@ def _postings(table: str, selected: str, clauses: Sequence[str]) -> str:
     )
 
 
-class SqliteSearch:
-    def term_seqs(
-        self,
-        session: Session,
-        table: str,
-        term: str,
-        clauses: Sequence[str],
-        params: dict[str, object],
-    ) -> list[int]:
-        rows = session.execute(
-            text(_postings(table, f"{table}.seq", clauses)), {**params, "match": _quoted(term)}
-        )
-        return [int(row[0]) for row in rows.all()]
+class SqliteSearch(PostingsSearch):
+    def postings(self, table: str, selected: str, clauses: Sequence[str]) -> str:
+        return _postings(table, selected, clauses)
 
-    def term_count(
-        self,
-        session: Session,
-        table: str,
-        term: str,
-        clauses: Sequence[str],
-        params: dict[str, object],
-    ) -> int:
-        found = session.execute(
-            text(_postings(table, "count(*)", clauses)), {**params, "match": _quoted(term)}
-        )
-        return int(found.scalar_one())
+    def match(self, term: str) -> str:
+        return _quoted(term)
 
     def matching(self, session: Session, table: str, term: str, seqs: Sequence[int]) -> set[int]:
         fts = f"{table}_fts"
