@@ -107,36 +107,6 @@ class ThreadFilter:
     conversation_id: str | None
 
 
-def search(
-    session: Session,
-    agent_id: str | None,
-    query: str,
-    *,
-    roles: Sequence[str] | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    limit: int = 10,
-    max_seq: int | None = None,
-    thread: ThreadFilter | None = None,
-) -> list[t.Message]:
-    """Full-text search over the agent's whole history (every agent's if None), best first;
-    ``max_seq`` leaves out the messages after it (those still in the agent's window),
-    ``thread`` keeps one thread's."""
-    found = search_scored(
-        session,
-        agent_id,
-        query,
-        roles=roles,
-        start=start,
-        end=end,
-        limit=limit,
-        max_seq=max_seq,
-        thread=thread,
-    )
-    rows = by_seqs(session, [seq for seq, _ in found])
-    return [rows[seq] for seq, _ in found if seq in rows]
-
-
 def search_scored(
     session: Session,
     agent_id: str | None,
@@ -149,8 +119,10 @@ def search_scored(
     max_seq: int | None = None,
     thread: ThreadFilter | None = None,
 ) -> list[tuple[int, float]]:
-    """``search`` as (seq, BM25) pairs, scored with the statistics of the agent's own
-    history (of every agent's if None)."""
+    """Full-text search over the agent's whole history (every agent's if None), best first,
+    as (seq, BM25) pairs scored with the statistics of that history; ``max_seq`` leaves
+    out the messages after it (those still in the agent's window), ``thread`` keeps one
+    thread's."""
     terms = query_terms(query)
     if not terms:
         return []
